@@ -1,0 +1,81 @@
+"""The ``sense`` command line: a thin typer layer over library functions (STYLE.md #15).
+
+Each command group lives in its own module with a ``register(app)`` function, listed in ``COMMAND_MODULES``.
+The ``export`` commands attach only when the export extra (torch) is installed. Every :class:`SenseError`
+becomes a red one-line message and exit code 1 here, in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Annotated
+
+import typer
+
+import edge
+from edge.errors import SenseError
+
+COMMAND_MODULES = [
+    "edge.cli.run_command",
+    "edge.cli.pack_command",
+]
+
+app = typer.Typer(
+    name="sense",
+    help="SENSE: turn sound into touch on small hardware. Separate, tag, render and drive actuators.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"sense {edge.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """SENSE: turn sound into touch on small hardware."""
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(app)
+    if importlib.util.find_spec("torch") is not None and importlib.util.find_spec("export") is not None:
+        importlib.import_module("export.cli").register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning SenseError into a red message and exit code 1."""
+    from rich.console import Console
+
+    try:
+        app(standalone_mode=False)
+    except SenseError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[yellow]stopped[/]")
+        sys.exit(130)
+    except typer.Exit as exit_request:
+        sys.exit(exit_request.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as error:  # click usage errors
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise

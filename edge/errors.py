@@ -1,0 +1,68 @@
+"""The one exception hierarchy of SENSE.
+
+Every error we raise derives from :class:`SenseError` and also from the builtin it resembles, so callers can
+catch either. The CLI turns a ``SenseError`` into a red message and exit code 1 in one place.
+"""
+
+from __future__ import annotations
+
+
+class SenseError(Exception):
+    """Base of every error SENSE raises on purpose."""
+
+
+class MissingExtraError(SenseError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra that brings it."""
+
+    def __init__(self, module: str, extra: str, purpose: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the Python module '{module}', which is not installed. "
+            f"Install it with: pip install 'sense-edge[{extra}]'"
+        )
+
+
+class PackError(SenseError, ValueError):
+    """A model pack is missing, malformed or does not match its manifest.
+
+    ``pack`` is the pack path, ``field`` the manifest field (dotted path) at fault and ``expected`` what was
+    expected there.
+    """
+
+    def __init__(self, pack: str, field: str, problem: str, expected: str | None = None) -> None:
+        self.pack = pack
+        self.field = field
+        self.expected = expected
+        message = f"model pack {pack}: {field}: {problem}"
+        if expected is not None:
+            message += f" (expected {expected})"
+        super().__init__(message)
+
+
+class ConfigError(SenseError, ValueError):
+    """A rig file, output URL, recipe or option is invalid; the message names the file/key and the reason."""
+
+
+class AudioInputError(SenseError, ValueError):
+    """An audio source cannot be read or holds unusable samples (empty, NaN, wrong shape)."""
+
+
+class RuntimeUnavailableError(SenseError, RuntimeError):
+    """No inference runtime can run the requested model (not shipped in the pack or not importable)."""
+
+
+class InferenceError(SenseError, RuntimeError):
+    """A model run failed or returned tensors that do not match the manifest."""
+
+
+class OutputError(SenseError, OSError):
+    """An actuator output failed (bus error, device gone, link lost)."""
+
+
+class ProtocolError(SenseError, ValueError):
+    """A frame on the host <-> firmware wire protocol is malformed, fails its CRC or is unexpected."""
+
+
+class FirmwareError(SenseError, RuntimeError):
+    """Building, flashing or verifying actuator firmware failed."""

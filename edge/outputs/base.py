@@ -1,0 +1,139 @@
+"""The actuator output contract: every output (sim, GPIO, I2C chips, firmware links, audio) is opened by URL
+and receives :class:`HapticFrame` objects at the control rate (one per hop).
+
+Lifecycle rules (STYLE.md #13): an output is a context manager; ``close()`` drives every channel to zero first
+and is idempotent; ``zero()`` may be called at any time, also after a fault.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from edge.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HapticFrame:
+    """One control-rate update for an output.
+
+    ``intensities``: (n_channels,) float32, each in [0, 1] (0 = off, 1 = the channel's configured maximum).
+    ``t_s``: stream time in seconds of the end of the audio hop this frame was rendered from.
+    ``audio``: optional (n_samples,) or (n_samples, n_audio_channels) float32 in [-1, 1], the audio-rate drive for
+    voice-coil transducers / bass shakers (``audio://``); outputs that drive motors ignore it.
+    """
+
+    t_s: float
+    intensities: np.ndarray
+    audio: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class OutputURL:
+    """A parsed output URL such as ``pca9685://1/0x40?freq=1000``.
+
+    ``host`` is the part after ``//`` up to the first ``/``; ``path`` the rest without its leading ``/``;
+    ``query`` maps each key to its last value.
+    """
+
+    url: str
+    scheme: str
+    host: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, url: str) -> "OutputURL":
+        parts = urlsplit(url)
+        if not parts.scheme or "://" not in url:
+            raise ConfigError(f"output URL {url!r}: expected 'scheme://…', e.g. 'sim://' or 'serial:///dev/ttyACM0'")
+        query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        return cls(url=url, scheme=parts.scheme, host=parts.netloc, path=parts.path.lstrip("/"), query=query)
+
+    def int_param(self, key: str, default: int) -> int:
+        """Query parameter ``key`` as an int (decimal or 0x-hex), or ``default`` when absent."""
+        if key not in self.query:
+            return default
+        try:
+            return int(self.query[key], 0)
+        except ValueError:
+            raise ConfigError(f"output URL {self.url!r}: parameter {key}={self.query[key]!r} is not an integer") from None
+
+    def float_param(self, key: str, default: float) -> float:
+        """Query parameter ``key`` as a float, or ``default`` when absent."""
+        if key not in self.query:
+            return default
+        try:
+            return float(self.query[key])
+        except ValueError:
+            raise ConfigError(f"output URL {self.url!r}: parameter {key}={self.query[key]!r} is not a number") from None
+
+
+class ActuatorOutput(abc.ABC):
+    """Base of every actuator output. Subclasses implement ``_write`` and ``_zero`` (and ``_release``)."""
+
+    url: str
+    n_channels: int
+
+    def __init__(self, url: str, n_channels: int) -> None:
+        if n_channels < 1:
+            raise ConfigError(f"output {url!r}: n_channels must be >= 1, got {n_channels}")
+        self.url = url
+        self.n_channels = n_channels
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def write(self, frame: HapticFrame) -> None:
+        """Send one frame. Intensities are validated: shape (n_channels,), finite, within [0, 1]."""
+        if self._closed:
+            raise ConfigError(f"output {self.url!r} is closed")
+        intensities = np.asarray(frame.intensities, dtype=np.float32)
+        if intensities.shape != (self.n_channels,):
+            raise ConfigError(
+                f"output {self.url!r}: frame has {intensities.shape} intensities, expected ({self.n_channels},)"
+            )
+        if not np.all(np.isfinite(intensities)) or intensities.min() < 0.0 or intensities.max() > 1.0:
+            raise ConfigError(f"output {self.url!r}: intensities must be finite and within [0, 1]")
+        self._write(HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio))
+
+    def zero(self) -> None:
+        """Drive every channel to zero now. Safe to call repeatedly and after a fault."""
+        if not self._closed:
+            self._zero()
+
+    def close(self) -> None:
+        """Zero every channel, then release the device. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self._zero()
+        finally:
+            self._closed = True
+            self._release()
+
+    @abc.abstractmethod
+    def _write(self, frame: HapticFrame) -> None: ...
+
+    @abc.abstractmethod
+    def _zero(self) -> None: ...
+
+    def _release(self) -> None:
+        """Release buses, pins, ports. Called once, after ``_zero``."""
+
+    def __enter__(self) -> "ActuatorOutput":
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r}, n_channels={self.n_channels})"

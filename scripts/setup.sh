@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One-time set-up of a development machine (Debian/Ubuntu or Raspberry Pi OS 64-bit):
+# system packages for firmware/simulation/BLE tests, then a virtual environment in .venv with every extra.
+# Safe to re-run: it does only what is missing. Used by `make run`, `make test` and .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  gcc make pkg-config                        # C core, host firmware build
+  gcc-avr avr-libc binutils-avr avrdude      # AVR firmware and flashing
+  simavr libsimavr-dev libelf-dev            # AVR simulation harness
+  arduino-core-avr                           # Arduino bootloader image for the avrdude test
+  dbus libdbus-1-dev libglib2.0-dev          # private system bus + python-dbusmock for BLE tests
+  socat                                      # pty pairs
+  fluidsynth fluid-soundfont-gm              # multitrack rendering for datasets and benchmarks
+  libsndfile1 libportaudio2                  # soundfile / sounddevice
+)
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+
+# Re-install only when the dependency list changed.
+stamp=.venv/.sense-installed
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  echo "setup: installing sense-edge[dev] into .venv (torch is pinned to 2.13.0, CPU build)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$wanted" > "$stamp"
+fi
