@@ -11,9 +11,9 @@ import importlib
 from typing import Callable
 
 from edge.errors import ConfigError
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL, RoutedOutput
 
-__all__ = ["ActuatorOutput", "HapticFrame", "OutputURL", "open_output", "known_schemes"]
+__all__ = ["ActuatorOutput", "HapticFrame", "OutputURL", "RoutedOutput", "open_output", "known_schemes"]
 
 _HANDLERS: dict[str, str] = {
     "sim": "edge.outputs.sim:SimOutput.from_url",

@@ -137,3 +137,19 @@ class ActuatorOutput(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r}, n_channels={self.n_channels})"
+
+
+@dataclass(frozen=True)
+class RoutedOutput:
+    """An open output and which rig actuators drive its channels.
+
+    ``actuator_indices``: (output.n_channels,) int — channel c of ``output`` gets the intensity of rig actuator
+    ``actuator_indices[c]``.
+    """
+
+    output: ActuatorOutput
+    actuator_indices: np.ndarray
+
+    def write(self, t_s: float, intensities_per_actuator: np.ndarray, audio: np.ndarray | None = None) -> None:
+        """Send the channels of this output from a (n_actuators,) rig-wide intensity vector."""
+        self.output.write(HapticFrame(t_s=t_s, intensities=intensities_per_actuator[self.actuator_indices], audio=audio))
