@@ -66,3 +66,7 @@ class ProtocolError(SenseError, ValueError):
 
 class FirmwareError(SenseError, RuntimeError):
     """Building, flashing or verifying actuator firmware failed."""
+
+
+class LinkAuthError(SenseError, PermissionError):
+    """The actuator firmware refused our key, or needs a key we do not have (link protocol authentication)."""
