@@ -1,0 +1,184 @@
+"""Features the haptic renderer reads from magnitude spectra, one hop per frame.
+
+Stateless helpers work frame by frame; the stateful ones (``SpectralFluxOnsets``, ``TagHysteresis``) have
+``reset()``/``process()`` and give the same output for any split of the frames into blocks (``edge.stream``).
+All spectra are (n_frames, n_bins) magnitudes with n_bins = n_fft // 2 + 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOOR_POWER = 1e-10  # power below this is treated as silence (keeps logs finite)
+
+
+def bin_frequencies_hz(n_fft: int, sample_rate_hz: int) -> np.ndarray:
+    """(n_fft // 2 + 1,) centre frequency of each STFT bin in Hz."""
+    return np.arange(n_fft // 2 + 1, dtype=np.float64) * sample_rate_hz / n_fft
+
+
+def band_mask(n_fft: int, sample_rate_hz: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """(n_bins,) bool, True for bins with low_hz <= f < high_hz."""
+    freqs_hz = bin_frequencies_hz(n_fft, sample_rate_hz)
+    return (freqs_hz >= low_hz) & (freqs_hz < high_hz)
+
+
+def band_energy(mag: np.ndarray, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """(n_frames,) mean power of ``mag`` (n_frames, n_bins) in the bins of ``mask``, optionally weighted per bin."""
+    power = mag[:, mask].astype(np.float64) ** 2
+    if weights is not None:
+        power = power * weights[mask]
+    return power.mean(axis=1) if power.shape[1] else np.zeros(mag.shape[0])
+
+
+def band_energies(
+    mag: np.ndarray, n_fft: int, sample_rate_hz: int, bands_hz: list[tuple[float, float]]
+) -> np.ndarray:
+    """(n_frames, n_bands) mean power per band for ``bands_hz`` = [(low_hz, high_hz), …]."""
+    return np.stack(
+        [band_energy(mag, band_mask(n_fft, sample_rate_hz, low, high)) for low, high in bands_hz], axis=1
+    ) if bands_hz else np.zeros((mag.shape[0], 0))
+
+
+def energy_to_db(power: np.ndarray) -> np.ndarray:
+    """Power to dB, floored at ``FLOOR_POWER``."""
+    return 10.0 * np.log10(np.maximum(power, FLOOR_POWER))
+
+
+@dataclass(frozen=True)
+class OnsetParams:
+    """Spectral-flux onset detection.
+
+    ``compression``: flux is taken on log(1 + compression * mag), which makes it nearly level-independent.
+    ``window_s``: length of the causal history the adaptive threshold looks at.
+    ``ratio``/``offset``: an onset needs flux > ratio * mean(history) + offset (offset in flux units per bin).
+    ``min_interval_s``: refractory time after an onset.
+    """
+
+    compression: float = 100.0
+    window_s: float = 0.25
+    ratio: float = 1.6
+    offset: float = 0.02
+    min_interval_s: float = 0.05
+
+
+class SpectralFluxOnsets:
+    """Causal onsets by half-wave rectified spectral flux with an adaptive threshold.
+
+    ``process(mag)`` takes (n_frames, n_bins) magnitudes (any block size) and returns (n_frames,) float32 onset
+    strengths: 0 where there is no onset, else the flux excess over the threshold (> 0). The decision for a frame
+    uses only that frame and earlier ones, so detection delay is one hop at most beyond the STFT window.
+    """
+
+    def __init__(self, frame_rate_hz: float, mask: np.ndarray | None = None, params: OnsetParams = OnsetParams()) -> None:
+        self.params = params
+        self.mask = mask
+        self.n_history = max(1, int(round(params.window_s * frame_rate_hz)))
+        self.n_refractory = max(1, int(round(params.min_interval_s * frame_rate_hz)))
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous_log_mag: np.ndarray | None = None
+        self._history = np.zeros(0)
+        self._frames_since_onset = 1 << 30
+
+    def flux(self, mag: np.ndarray) -> np.ndarray:
+        """(n_frames,) flux per frame (mean positive log-magnitude increase per bin); advances the state."""
+        selected = mag if self.mask is None else mag[:, self.mask]
+        log_mag = np.log1p(self.params.compression * selected.astype(np.float64))
+        if log_mag.shape[0] == 0:
+            return np.zeros(0)
+        previous = self._previous_log_mag if self._previous_log_mag is not None else np.zeros_like(log_mag[0])
+        stacked = np.concatenate([previous[None, :], log_mag], axis=0)
+        self._previous_log_mag = log_mag[-1].copy()
+        return np.maximum(np.diff(stacked, axis=0), 0.0).mean(axis=1)
+
+    def process(self, mag: np.ndarray) -> np.ndarray:
+        flux = self.flux(mag)
+        n_frames = flux.shape[0]
+        strengths = np.zeros(n_frames, dtype=np.float32)
+        if n_frames == 0:
+            return strengths
+        # Causal mean of the previous n_history flux values, for every frame of this block at once.
+        padded = np.concatenate([np.zeros(self.n_history - self._history.shape[0]), self._history, flux])
+        cumulative = np.concatenate([[0.0], np.cumsum(padded)])
+        starts = np.arange(n_frames)
+        history_mean = (cumulative[starts + self.n_history] - cumulative[starts]) / self.n_history
+        threshold = self.params.ratio * history_mean + self.params.offset
+        excess = flux - threshold
+        for frame in np.flatnonzero(excess > 0):
+            since = self._frames_since_onset + frame
+            if since >= self.n_refractory:
+                strengths[frame] = excess[frame]
+                self._frames_since_onset = -frame
+        self._frames_since_onset += n_frames
+        self._history = padded[-self.n_history :]
+        return strengths
+
+
+def vocal_pitch_hz(
+    mag: np.ndarray, n_fft: int, sample_rate_hz: int, min_hz: float = 80.0, max_hz: float = 800.0, n_harmonics: int = 4
+) -> np.ndarray:
+    """(n_frames,) fundamental estimate by harmonic sum over the magnitude spectrum; 0 where nothing is voiced.
+
+    A candidate f0 scores the summed magnitude at f0, 2 f0, … (n_harmonics); the best candidate on a 5 Hz grid
+    wins. Frames whose best score is under a tenth of their total magnitude count as unvoiced.
+    """
+    n_bins = n_fft // 2 + 1
+    bin_hz = sample_rate_hz / n_fft
+    candidates_hz = np.arange(min_hz, max_hz, 5.0)
+    scores = np.zeros((mag.shape[0], candidates_hz.shape[0]))
+    for harmonic in range(1, n_harmonics + 1):
+        positions = candidates_hz * harmonic / bin_hz
+        lower = np.minimum(np.floor(positions).astype(int), n_bins - 2)
+        fraction = np.clip(positions - lower, 0.0, 1.0)
+        valid = positions < n_bins - 1
+        interpolated = mag[:, lower] * (1.0 - fraction) + mag[:, lower + 1] * fraction
+        scores += np.where(valid, interpolated, 0.0) / harmonic
+    best = np.argmax(scores, axis=1) if scores.shape[1] else np.zeros(mag.shape[0], dtype=int)
+    best_score = scores[np.arange(mag.shape[0]), best] if scores.shape[1] else np.zeros(mag.shape[0])
+    total = mag.sum(axis=1) + FLOOR_POWER
+    voiced = best_score > 0.1 * total
+    return np.where(voiced, candidates_hz[best], 0.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class HysteresisParams:
+    """Tag smoothing: an exponential average with time constant ``smoothing_s``; a tag turns on above
+    ``on_threshold`` and off only below ``off_threshold`` after having been on for at least ``min_hold_s``."""
+
+    smoothing_s: float = 0.15
+    on_threshold: float = 0.5
+    off_threshold: float = 0.3
+    min_hold_s: float = 0.5
+
+
+class TagHysteresis:
+    """(n_frames, n_labels) probabilities -> (n_frames, n_labels) bool active flags that do not flicker."""
+
+    def __init__(self, n_labels: int, frame_rate_hz: float, params: HysteresisParams = HysteresisParams()) -> None:
+        if params.off_threshold > params.on_threshold:
+            raise ValueError("off_threshold must not exceed on_threshold")
+        self.n_labels = n_labels
+        self.params = params
+        self.alpha = 1.0 - float(np.exp(-1.0 / (params.smoothing_s * frame_rate_hz))) if params.smoothing_s > 0 else 1.0
+        self.n_hold = int(round(params.min_hold_s * frame_rate_hz))
+        self.reset()
+
+    def reset(self) -> None:
+        self._smoothed = np.zeros(self.n_labels)
+        self._active = np.zeros(self.n_labels, dtype=bool)
+        self._frames_on = np.zeros(self.n_labels, dtype=np.int64)
+
+    def process(self, probs: np.ndarray) -> np.ndarray:
+        active = np.zeros((probs.shape[0], self.n_labels), dtype=bool)
+        for frame in range(probs.shape[0]):
+            self._smoothed += self.alpha * (probs[frame] - self._smoothed)
+            turn_on = ~self._active & (self._smoothed > self.params.on_threshold)
+            turn_off = self._active & (self._smoothed < self.params.off_threshold) & (self._frames_on >= self.n_hold)
+            self._active = (self._active | turn_on) & ~turn_off
+            self._frames_on = np.where(self._active, self._frames_on + 1, 0)
+            active[frame] = self._active
+        return active

@@ -1,0 +1,258 @@
+"""The haptic renderer: routes, presets and the per-actuator output chain, composed from edge.haptics.stages.
+
+Per block of hops (an :class:`~edge.analysis.Analysis`):
+
+1. each route turns its source spectrum (a stem, or on the DSP-only path a band of the mixture standing in for
+   it) into a feature — band envelope, onset pulses or pitch-placed energy — on its actuator group;
+2. routes are merged per preset (maximum, so overlapping routes never sum past full scale);
+3. tags, smoothed with hysteresis, pick the active preset by priority; an alert preset plays its pattern and
+   ducks or interrupts the music;
+4. per actuator: equalisation to the vibrotactile threshold at its carrier, ERM overdrive/braking kicks, drive
+   limits, then a total power cap across the rig.
+
+Stages are built at the first block (they need the hop rate) and are rebuilt only if the analysis rate changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.analysis import Analysis
+from edge.haptics.features import (
+    HysteresisParams,
+    OnsetParams,
+    SpectralFluxOnsets,
+    TagHysteresis,
+    band_energy,
+    band_mask,
+    bin_frequencies_hz,
+    vocal_pitch_hz,
+)
+from edge.haptics.patterns import PATTERN_FUNCTIONS
+from edge.haptics.spec import ALL_GROUP, MIXTURE_SOURCE, MUSIC_PRESET, RigSpec, RouteSpec
+from edge.haptics.stages import (
+    AttackRelease,
+    ErmKick,
+    PeakNormaliser,
+    PulseShaper,
+    apply_limits,
+    cap_total_power,
+    compress,
+    phantom_pan,
+    tactile_weights,
+    threshold_gains,
+)
+
+# On the DSP-only path each stem is stood in for by the band of the mixture where it mostly lives (Hz).
+DSP_PROXY_BANDS_HZ: dict[str, tuple[float, float]] = {
+    "drums": (20.0, 8000.0),
+    "bass": (30.0, 250.0),
+    "vocals": (250.0, 3000.0),
+    "other": (250.0, 8000.0),
+}
+PITCH_RANGE_HZ = (80.0, 800.0)
+
+
+@dataclass(frozen=True)
+class _Rate:
+    sample_rate_hz: int
+    n_fft: int
+    hop: int
+
+    @property
+    def frame_rate_hz(self) -> float:
+        return self.sample_rate_hz / self.hop
+
+
+class RouteStage:
+    """One route: (n_frames, n_bins) source magnitudes -> (n_frames, n_group) intensities in [0, 1]."""
+
+    def __init__(self, route: RouteSpec, n_group: int, rate: _Rate, params: RigSpec, band_hz: tuple[float, float]) -> None:
+        self.route = route
+        self.n_group = n_group
+        self.rate = rate
+        render = params.params
+        frame_rate_hz = rate.frame_rate_hz
+        self.mask = band_mask(rate.n_fft, rate.sample_rate_hz, *band_hz)
+        freqs_hz = bin_frequencies_hz(rate.n_fft, rate.sample_rate_hz)
+        self.weights = tactile_weights(freqs_hz) if route.weighting == "tactile" else None
+        self.compression_exponent = render.compression_exponent
+        self.gate = render.gate
+        self.onsets = SpectralFluxOnsets(frame_rate_hz, self.mask, OnsetParams())
+        self.pulses = PulseShaper(1, frame_rate_hz, decay_s=render.pulse_decay_s)
+        self.normaliser = PeakNormaliser(1, frame_rate_hz, decay_s=render.normaliser_decay_s)
+        self.smoother = AttackRelease(1, frame_rate_hz, render.attack_s, render.release_s)
+        self.reset()
+
+    def reset(self) -> None:
+        self.onsets.reset()
+        self.pulses.reset()
+        self.normaliser.reset()
+        self.smoother.reset()
+        self._last_position = 0.5
+
+    def _envelope(self, mag: np.ndarray) -> np.ndarray:
+        power = band_energy(mag, self.mask, self.weights)[:, None]
+        amplitude = np.sqrt(self.normaliser.process(power))
+        return self.smoother.process(compress(amplitude, self.compression_exponent, self.gate))[:, 0]
+
+    def _pitch_position(self, mag: np.ndarray) -> np.ndarray:
+        pitch_hz = vocal_pitch_hz(mag, self.rate.n_fft, self.rate.sample_rate_hz, *PITCH_RANGE_HZ)
+        low_hz, high_hz = PITCH_RANGE_HZ
+        voiced = pitch_hz > 0
+        position = np.log2(np.maximum(pitch_hz, low_hz) / low_hz) / np.log2(high_hz / low_hz)
+        # Unvoiced frames keep the last voiced position (forward fill, carried across blocks).
+        last_index = np.maximum.accumulate(np.where(voiced, np.arange(len(position)), -1))
+        held = np.where(last_index >= 0, position[np.maximum(last_index, 0)], self._last_position)
+        if len(held):
+            self._last_position = float(held[-1])
+        return held
+
+    def process(self, mag: np.ndarray) -> np.ndarray:
+        feature = self.route.feature
+        if feature == "onset":
+            level = self.pulses.process(self.onsets.process(mag)[:, None])[:, 0]
+            out = np.repeat(level[:, None], self.n_group, axis=1)
+        elif feature == "pitch":
+            out = phantom_pan(self._pitch_position(mag), self._envelope(mag), self.n_group)
+        else:
+            out = np.repeat(self._envelope(mag)[:, None], self.n_group, axis=1)
+        return np.clip(out * self.route.gain, 0.0, 1.0)
+
+
+class PresetSelector:
+    """Tags (n_frames, n_labels) -> per frame the index of the active preset and frames since it became active."""
+
+    def __init__(self, spec: RigSpec, labels: tuple[str, ...], frame_rate_hz: float) -> None:
+        self.presets = sorted(spec.presets, key=lambda preset: -preset.priority)
+        lower_labels = [label.lower() for label in labels]
+        self.label_indices = [
+            [lower_labels.index(tag.lower()) for tag in preset.tags if tag.lower() in lower_labels]
+            for preset in self.presets
+        ]
+        render = spec.params
+        self.hysteresis = TagHysteresis(
+            len(labels),
+            frame_rate_hz,
+            HysteresisParams(render.tag_smoothing_s, render.tag_on, render.tag_off, render.tag_min_hold_s),
+        )
+        self.music_index = next(index for index, preset in enumerate(self.presets) if preset.name == MUSIC_PRESET)
+        self.reset()
+
+    def reset(self) -> None:
+        self.hysteresis.reset()
+        self._previous = self.music_index
+        self._frames_active = 0
+
+    def process(self, tag_probs: np.ndarray | None, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        n_presets = len(self.presets)
+        on = np.zeros((n_frames, n_presets), dtype=bool)
+        on[:, self.music_index] = True
+        if tag_probs is not None and self.hysteresis.n_labels:
+            active = self.hysteresis.process(tag_probs)
+            for index, label_indices in enumerate(self.label_indices):
+                if label_indices:
+                    on[:, index] |= active[:, label_indices].any(axis=1)
+        chosen = np.argmax(on, axis=1)  # presets are sorted by descending priority
+        elapsed = np.empty(n_frames, dtype=np.int64)
+        for frame in range(n_frames):
+            self._frames_active = self._frames_active + 1 if chosen[frame] == self._previous else 0
+            self._previous = int(chosen[frame])
+            elapsed[frame] = self._frames_active
+        return chosen, elapsed
+
+
+class HapticRenderer:
+    """The rig's renderer (implements :class:`edge.haptics.base.Renderer`)."""
+
+    def __init__(self, spec: RigSpec, stems: tuple[str, ...], labels: tuple[str, ...]) -> None:
+        self.spec = spec
+        self.stems = tuple(stems)
+        self.labels = tuple(labels)
+        self.n_channels = len(spec.actuators)
+        actuators = spec.actuators
+        self.carrier_gains = threshold_gains(np.array([a.resonance_hz for a in actuators]))
+        self.spinup_s = np.array([a.spinup_s if a.kind == "erm" else 0.0 for a in actuators])
+        self.min_drive = np.array([a.min_drive for a in actuators])
+        self.max_drive = np.array([a.max_drive for a in actuators])
+        self.power = np.array([a.power for a in actuators])
+        self._rate: _Rate | None = None
+
+    def _group(self, name: str) -> np.ndarray:
+        if name == ALL_GROUP:
+            return np.arange(self.n_channels)
+        return np.asarray(self.spec.groups[name], dtype=int)
+
+    def _build(self, rate: _Rate) -> None:
+        self._rate = rate
+        self._stem_routes: list[RouteStage] = []
+        self._proxy_routes: list[RouteStage] = []
+        for route in self.spec.routes:
+            n_group = len(self._group(route.group))
+            self._stem_routes.append(RouteStage(route, n_group, rate, self.spec, route.band_hz))
+            proxy_band = self._proxy_band(route)
+            self._proxy_routes.append(RouteStage(route, n_group, rate, self.spec, proxy_band))
+        self._selector = PresetSelector(self.spec, self.labels, rate.frame_rate_hz)
+        self._kick = ErmKick(self.spinup_s, rate.frame_rate_hz)
+
+    @staticmethod
+    def _proxy_band(route: RouteSpec) -> tuple[float, float]:
+        """The route's band narrowed to where its stem mostly lives, for the DSP-only path."""
+        if route.source not in DSP_PROXY_BANDS_HZ:
+            return route.band_hz
+        proxy_low, proxy_high = DSP_PROXY_BANDS_HZ[route.source]
+        low, high = max(proxy_low, route.band_hz[0]), min(proxy_high, route.band_hz[1])
+        return (low, high) if high > low else route.band_hz
+
+    def reset(self) -> None:
+        self._rate = None
+
+    def _source_mag(self, analysis: Analysis, route: RouteSpec) -> tuple[np.ndarray, bool]:
+        """The spectrum a route reads and whether it is the real stem (False: DSP stand-in from the mixture)."""
+        if analysis.stem_mag is not None and route.source in analysis.stem_mag:
+            return analysis.stem_mag[route.source], True
+        return analysis.mixture_mag, route.source == MIXTURE_SOURCE
+
+    def _layers(self, analysis: Analysis) -> dict[str, np.ndarray]:
+        layers: dict[str, np.ndarray] = {}
+        for index, route in enumerate(self.spec.routes):
+            mag, is_stem = self._source_mag(analysis, route)
+            stage = self._stem_routes[index] if is_stem else self._proxy_routes[index]
+            contribution = stage.process(mag)
+            group = self._group(route.group)
+            for preset in route.presets:
+                layer = layers.setdefault(preset, np.zeros((analysis.n_frames, self.n_channels)))
+                layer[:, group] = np.maximum(layer[:, group], contribution)
+        return layers
+
+    def process(self, analysis: Analysis) -> np.ndarray:
+        rate = _Rate(analysis.sample_rate_hz, analysis.n_fft, analysis.hop)
+        if self._rate != rate:
+            self._build(rate)
+        n_frames = analysis.n_frames
+        layers = self._layers(analysis)
+        silent = np.zeros((n_frames, self.n_channels))
+        chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
+        music = layers.get(MUSIC_PRESET, silent)
+        out = np.zeros((n_frames, self.n_channels))
+        elapsed_s = elapsed_frames / rate.frame_rate_hz
+        for index, preset in enumerate(self._selector.presets):
+            frames = chosen == index
+            if not frames.any():
+                continue
+            if preset.name == MUSIC_PRESET:
+                out[frames] = music[frames]
+                continue
+            mixed = layers.get(preset.name, silent)[frames] + preset.music_gain * music[frames]
+            if preset.pattern is not None:
+                group = self._group(preset.group)
+                pattern = PATTERN_FUNCTIONS[preset.pattern](elapsed_s[frames], len(group)) * preset.gain
+                mixed[:, group] = np.maximum(mixed[:, group], pattern)
+            out[frames] = mixed
+        out = np.clip(out, 0.0, 1.0) * self.carrier_gains
+        out = self._kick.process(out)
+        out = apply_limits(out, self.min_drive, self.max_drive)
+        out = cap_total_power(out, self.power, self.spec.params.max_total_power)
+        return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,240 @@
+"""Small composable stages of the haptic renderer (STYLE.md #14).
+
+Pure functions for what has no memory; classes with ``reset()``/``process(block)`` for what has. Every stateful
+stage works on (n_frames, n_channels) float arrays at the control rate (one frame per hop) and gives the same
+output for any split of the frames into blocks. Intensities are in [0, 1] unless a docstring says otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Vibrotactile detection threshold (Pacinian channel, glabrous skin): lowest near 250 Hz, rising by about
+# 12 dB per octave on either side; the flat part below 40 Hz belongs to the non-Pacinian channels. Skin does
+# not resolve vibration above 1 kHz.
+BEST_SENSITIVITY_HZ = 250.0
+THRESHOLD_SLOPE_DB_PER_OCTAVE = 12.0
+NON_PACINIAN_FLOOR_HZ = 40.0
+TACTILE_CUTOFF_HZ = 1000.0
+
+
+def one_pole_coefficient(time_constant_s: float, frame_rate_hz: float) -> float:
+    """Per-frame smoothing coefficient of a one-pole filter with ``time_constant_s`` (0 -> no smoothing)."""
+    if time_constant_s <= 0.0:
+        return 1.0
+    return 1.0 - float(np.exp(-1.0 / (time_constant_s * frame_rate_hz)))
+
+
+def vibrotactile_threshold_db(frequency_hz: np.ndarray | float) -> np.ndarray:
+    """Detection threshold in dB relative to the threshold at 250 Hz (0 dB there, > 0 elsewhere, inf >= 1 kHz)."""
+    frequency_hz = np.asarray(frequency_hz, dtype=np.float64)
+    clamped_hz = np.maximum(frequency_hz, NON_PACINIAN_FLOOR_HZ)
+    threshold_db = THRESHOLD_SLOPE_DB_PER_OCTAVE * np.abs(np.log2(clamped_hz / BEST_SENSITIVITY_HZ))
+    return np.where(frequency_hz >= TACTILE_CUTOFF_HZ, np.inf, threshold_db)
+
+
+def tactile_weights(frequency_hz: np.ndarray) -> np.ndarray:
+    """Per-frequency power weights that follow skin sensitivity: 1 at 250 Hz, smaller elsewhere, 0 from 1 kHz."""
+    return 10.0 ** (-vibrotactile_threshold_db(frequency_hz) / 10.0)
+
+
+def threshold_gains(carrier_hz: np.ndarray) -> np.ndarray:
+    """(n_channels,) drive gains that equalise actuators to the vibrotactile threshold curve.
+
+    An actuator vibrating where skin is more sensitive (closer to 250 Hz) needs less drive for the same
+    sensation: its gain is 10 ** ((threshold_dB(carrier) - max threshold_dB) / 20), so the least sensitive
+    actuator keeps gain 1 and the same intensity feels the same on every actuator. A carrier at or above 1 kHz
+    cannot be felt and gets gain 0.
+    """
+    threshold_db = vibrotactile_threshold_db(np.asarray(carrier_hz, dtype=np.float64))
+    feelable = np.isfinite(threshold_db)
+    if not feelable.any():
+        return np.zeros(threshold_db.shape)
+    headroom_db = float(threshold_db[feelable].max())
+    return np.where(feelable, 10.0 ** ((np.where(feelable, threshold_db, 0.0) - headroom_db) / 20.0), 0.0)
+
+
+def compress(intensity: np.ndarray, exponent: float = 0.5, threshold: float = 0.02) -> np.ndarray:
+    """Static compression: ``((x - threshold) / (1 - threshold)) ** exponent`` above the gate, 0 below it."""
+    above = np.clip((intensity - threshold) / (1.0 - threshold), 0.0, 1.0)
+    return above**exponent
+
+
+class AttackRelease:
+    """Envelope follower with separate attack and release time constants, per channel."""
+
+    def __init__(self, n_channels: int, frame_rate_hz: float, attack_s: float, release_s: float) -> None:
+        self.n_channels = n_channels
+        self.attack = one_pole_coefficient(attack_s, frame_rate_hz)
+        self.release = one_pole_coefficient(release_s, frame_rate_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros(self.n_channels)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        out = np.empty((block.shape[0], self.n_channels))
+        state = self._state
+        for frame in range(block.shape[0]):
+            target = block[frame]
+            coefficient = np.where(target > state, self.attack, self.release)
+            state = state + coefficient * (target - state)
+            out[frame] = state
+        self._state = state
+        return out
+
+
+class PeakNormaliser:
+    """Automatic gain: divides by a peak tracker that jumps up at once and decays with ``decay_s``.
+
+    Input is non-negative power or level per channel; output is in [0, 1]. ``floor`` keeps silence at zero
+    instead of amplifying noise to full scale.
+    """
+
+    def __init__(self, n_channels: int, frame_rate_hz: float, decay_s: float = 3.0, floor: float = 1e-6) -> None:
+        self.n_channels = n_channels
+        self.decay = float(np.exp(-1.0 / (decay_s * frame_rate_hz)))
+        self.floor = floor
+        self.reset()
+
+    def reset(self) -> None:
+        self._peak = np.full(self.n_channels, self.floor)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        out = np.empty((block.shape[0], self.n_channels))
+        peak = self._peak
+        for frame in range(block.shape[0]):
+            peak = np.maximum(block[frame], np.maximum(peak * self.decay, self.floor))
+            out[frame] = block[frame] / peak
+        self._peak = peak
+        return np.clip(out, 0.0, 1.0)
+
+
+class PulseShaper:
+    """Turns onset strengths (n_frames, n_channels; 0 = none) into pulses: jump to ``level`` then decay.
+
+    ``level`` is min(1, strength / full_scale_strength) with a floor of ``min_level`` so weak onsets are felt.
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        frame_rate_hz: float,
+        decay_s: float = 0.06,
+        full_scale_strength: float = 0.3,
+        min_level: float = 0.5,
+    ) -> None:
+        self.n_channels = n_channels
+        self.decay = float(np.exp(-1.0 / (decay_s * frame_rate_hz)))
+        self.full_scale_strength = full_scale_strength
+        self.min_level = min_level
+        self.reset()
+
+    def reset(self) -> None:
+        self._level = np.zeros(self.n_channels)
+
+    def process(self, strengths: np.ndarray) -> np.ndarray:
+        out = np.empty((strengths.shape[0], self.n_channels))
+        level = self._level
+        for frame in range(strengths.shape[0]):
+            hit = strengths[frame] > 0.0
+            new_level = np.clip(strengths[frame] / self.full_scale_strength, self.min_level, 1.0)
+            level = np.where(hit, np.maximum(level * self.decay, new_level), level * self.decay)
+            out[frame] = level
+        self._level = level
+        return out
+
+
+class ErmKick:
+    """Overdrive and braking for eccentric-rotating-mass motors.
+
+    An ERM's speed follows its drive like a one-pole low-pass with time constant ``spinup_s`` (n_channels,).
+    This stage inverts that model: the drive that makes the speed reach the target in one frame, clipped to
+    [0, 1]. A rising target gives a full-drive kick (overdrive), a falling one a zero-drive gap (braking by
+    coasting with the drive off); a steady target passes through unchanged. Channels with ``spinup_s`` 0 (LRAs,
+    voice coils) pass through.
+    """
+
+    def __init__(self, spinup_s: np.ndarray, frame_rate_hz: float) -> None:
+        self.spinup_s = np.asarray(spinup_s, dtype=np.float64)
+        self.alpha = np.array([one_pole_coefficient(tau, frame_rate_hz) for tau in self.spinup_s])
+        self.n_channels = self.spinup_s.shape[0]
+        self.reset()
+
+    def reset(self) -> None:
+        self._speed = np.zeros(self.n_channels)
+
+    def process(self, target: np.ndarray) -> np.ndarray:
+        out = np.empty((target.shape[0], self.n_channels))
+        speed = self._speed
+        for frame in range(target.shape[0]):
+            drive = np.clip(speed + (target[frame] - speed) / self.alpha, 0.0, 1.0)
+            speed = speed + self.alpha * (drive - speed)
+            out[frame] = drive
+        self._speed = speed
+        return out
+
+
+def apply_limits(intensity: np.ndarray, min_drive: np.ndarray, max_drive: np.ndarray) -> np.ndarray:
+    """Per-actuator limits: (0, 1] maps onto [min_drive, max_drive] (the motor's start-up dead zone is skipped);
+    0 stays 0 so an idle motor is really off."""
+    scaled = min_drive + np.clip(intensity, 0.0, 1.0) * (max_drive - min_drive)
+    return np.where(intensity > 0.0, scaled, 0.0)
+
+
+def cap_total_power(intensity: np.ndarray, power_weights: np.ndarray, max_total_power: float) -> np.ndarray:
+    """Scale every frame down uniformly where sum(power_weights * intensity) exceeds ``max_total_power``."""
+    total = intensity @ power_weights
+    scale = np.where(total > max_total_power, max_total_power / np.maximum(total, 1e-12), 1.0)
+    return intensity * scale[:, None]
+
+
+def phantom_pan(position: np.ndarray, intensity: np.ndarray, n_actuators: int) -> np.ndarray:
+    """Phantom sensation between neighbouring actuators of a line (energy model).
+
+    ``position`` (n_frames,) in [0, 1] along a line of ``n_actuators`` evenly spaced actuators; ``intensity``
+    (n_frames,). Returns (n_frames, n_actuators): the two actuators around the position share the intensity
+    with amplitudes sqrt(1 - beta) and sqrt(beta), so the felt total energy stays constant as it moves.
+    """
+    out = np.zeros((position.shape[0], n_actuators))
+    if n_actuators == 1:
+        out[:, 0] = intensity
+        return out
+    scaled = np.clip(position, 0.0, 1.0) * (n_actuators - 1)
+    lower = np.minimum(np.floor(scaled).astype(int), n_actuators - 2)
+    beta = scaled - lower
+    rows = np.arange(position.shape[0])
+    out[rows, lower] = np.sqrt(1.0 - beta) * intensity
+    out[rows, lower + 1] = np.sqrt(beta) * intensity
+    return out
+
+
+class CarrierSynth:
+    """Audio-rate drive for LRAs and voice coils: a sine at each channel's resonance, amplitude = intensity.
+
+    ``process`` takes (n_frames, n_channels) intensities and returns (n_frames * hop, n_channels) samples in
+    [-1, 1]; the amplitude is interpolated linearly across each hop and the phase carries across blocks.
+    """
+
+    def __init__(self, carrier_hz: np.ndarray, sample_rate_hz: int, hop: int) -> None:
+        self.carrier_hz = np.asarray(carrier_hz, dtype=np.float64)
+        self.sample_rate_hz = sample_rate_hz
+        self.hop = hop
+        self.reset()
+
+    def reset(self) -> None:
+        self._sample_index = 0
+        self._last_amplitude = np.zeros(self.carrier_hz.shape[0])
+
+    def process(self, intensity: np.ndarray) -> np.ndarray:
+        n_frames = intensity.shape[0]
+        n_samples = n_frames * self.hop
+        previous = np.concatenate([self._last_amplitude[None, :], intensity[:-1]], axis=0) if n_frames else intensity
+        ramp = (np.arange(1, self.hop + 1) / self.hop)[None, :, None]
+        amplitude = (previous[:, None, :] + (intensity - previous)[:, None, :] * ramp).reshape(n_samples, -1)
+        t_s = (self._sample_index + np.arange(n_samples))[:, None] / self.sample_rate_hz
+        samples = amplitude * np.sin(2.0 * np.pi * self.carrier_hz[None, :] * t_s)
+        self._sample_index += n_samples
+        if n_frames:
+            self._last_amplitude = intensity[-1].astype(np.float64)
+        return samples.astype(np.float32)
