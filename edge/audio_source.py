@@ -1,0 +1,142 @@
+"""Audio sources, all delivering 16 kHz mono float32 blocks: sound files (any rate/format libsndfile reads,
+resampled), raw PCM on stdin, and a microphone through ``sounddevice``.
+
+Every source is an iterator of (n_samples,) float32 blocks in [-1, 1] (clipped input stays clipped; it is
+the renderer's job to compress). Samples that are not finite are an error that names the file and position.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from edge import DEVICE_SAMPLE_RATE_HZ
+from edge._lazy import require
+from edge.errors import AudioInputError
+
+PCM_DTYPES = {"s16le": np.dtype("<i2"), "s32le": np.dtype("<i4"), "f32le": np.dtype("<f4")}
+"""Raw PCM sample formats accepted on stdin, named like ffmpeg/sox do."""
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """(n_samples,) or (n_samples, n_channels) -> (n_samples,) float32 by averaging channels."""
+    samples = np.asarray(samples, dtype=np.float32)
+    return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples
+
+
+def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int = DEVICE_SAMPLE_RATE_HZ) -> np.ndarray:
+    """High-quality resampling (soxr) of a (n_samples,) float32 signal; identity when rates match."""
+    if rate_in_hz == rate_out_hz:
+        return np.asarray(samples, dtype=np.float32)
+    soxr = require("soxr", "core", "resampling audio")
+    return np.asarray(soxr.resample(samples, rate_in_hz, rate_out_hz, quality="HQ"), dtype=np.float32)
+
+
+def check_finite(samples: np.ndarray, where: str, offset_samples: int = 0, rate_hz: int = DEVICE_SAMPLE_RATE_HZ) -> None:
+    """Raise :class:`AudioInputError` naming ``where`` and the first non-finite sample's position."""
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if bad.size:
+        index = offset_samples + int(bad[0])
+        raise AudioInputError(
+            f"{where}: sample {index} (t = {index / rate_hz:.3f} s) is {samples.flat[bad[0]]}; "
+            f"expected finite audio samples ({bad.size} non-finite in this block)"
+        )
+
+
+def read_audio_file(path: str | Path) -> np.ndarray:
+    """Read a whole sound file as (n_samples,) float32 mono at 16 kHz.
+
+    Raises :class:`AudioInputError` for a missing/unreadable/empty file or non-finite samples.
+    """
+    soundfile = require("soundfile", "core", "reading sound files")
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(f"{path}: no such sound file")
+    try:
+        samples, rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise AudioInputError(f"{path}: cannot read as a sound file ({error}); expected WAV, FLAC, OGG or another "
+                              "format libsndfile reads") from None
+    if samples.shape[0] == 0:
+        raise AudioInputError(f"{path}: the file holds no samples; expected at least one audio frame")
+    check_finite(samples, str(path), rate_hz=rate_hz)
+    return resample(to_mono(samples), rate_hz)
+
+
+def blocks_of(samples: np.ndarray, n_block_samples: int) -> Iterator[np.ndarray]:
+    """Split (n_samples,) into consecutive blocks of ``n_block_samples`` (the last may be shorter)."""
+    for start in range(0, len(samples), n_block_samples):
+        yield samples[start : start + n_block_samples]
+
+
+def file_source(path: str | Path, n_block_samples: int) -> Iterator[np.ndarray]:
+    """Blocks of a sound file at 16 kHz mono."""
+    return blocks_of(read_audio_file(path), n_block_samples)
+
+
+def pcm_stream_source(
+    stream: BinaryIO,
+    rate_hz: int,
+    n_channels: int = 1,
+    sample_format: str = "s16le",
+    n_block_samples: int = 128,
+    where: str = "stdin",
+) -> Iterator[np.ndarray]:
+    """Blocks of raw interleaved PCM read from a binary stream (e.g. ``arecord … | sense run -``).
+
+    Blocks are resampled on the fly with soxr's streaming resampler so streaming equals reading it whole.
+    """
+    if sample_format not in PCM_DTYPES:
+        raise AudioInputError(f"{where}: sample format {sample_format!r} unknown; expected one of {sorted(PCM_DTYPES)}")
+    dtype = PCM_DTYPES[sample_format]
+    bytes_per_frame = dtype.itemsize * n_channels
+    scale = 1.0 if dtype.kind == "f" else float(2 ** (8 * dtype.itemsize - 1))
+    resampler = None
+    if rate_hz != DEVICE_SAMPLE_RATE_HZ:
+        soxr = require("soxr", "core", "resampling audio")
+        resampler = soxr.ResampleStream(rate_hz, DEVICE_SAMPLE_RATE_HZ, 1, dtype="float32", quality="HQ")
+    n_read_bytes = max(1, round(n_block_samples * rate_hz / DEVICE_SAMPLE_RATE_HZ)) * bytes_per_frame
+    leftover = b""
+    offset = 0
+    while True:
+        chunk = stream.read(n_read_bytes)
+        data = leftover + (chunk or b"")
+        n_whole = len(data) // bytes_per_frame * bytes_per_frame
+        data, leftover = data[:n_whole], data[n_whole:]
+        samples = np.frombuffer(data, dtype=dtype).reshape(-1, n_channels).astype(np.float32) / scale
+        check_finite(samples, where, offset, rate_hz)
+        offset += samples.shape[0]
+        mono = to_mono(samples)
+        last = not chunk
+        if resampler is not None:
+            mono = resampler.resample_chunk(mono, last=last)
+        if mono.size:
+            yield np.asarray(mono, dtype=np.float32)
+        if last:
+            return
+
+
+def stdin_source(rate_hz: int, n_channels: int, sample_format: str, n_block_samples: int) -> Iterator[np.ndarray]:
+    """Raw PCM from standard input."""
+    return pcm_stream_source(sys.stdin.buffer, rate_hz, n_channels, sample_format, n_block_samples)
+
+
+def microphone_source(device: str | int | None, n_block_samples: int, seconds: float | None = None) -> Iterator[np.ndarray]:
+    """Blocks from a microphone/line-in through sounddevice, captured at 16 kHz mono (PortAudio resamples).
+
+    Runs until ``seconds`` of audio were delivered, or forever when None (stop with Ctrl-C).
+    """
+    sounddevice = require("sounddevice", "audio", "recording from a microphone")
+    n_total = None if seconds is None else int(seconds * DEVICE_SAMPLE_RATE_HZ)
+    n_done = 0
+    with sounddevice.InputStream(
+        samplerate=DEVICE_SAMPLE_RATE_HZ, channels=1, dtype="float32", blocksize=n_block_samples, device=device
+    ) as stream:
+        while n_total is None or n_done < n_total:
+            block, _overflowed = stream.read(n_block_samples)
+            n_done += len(block)
+            yield to_mono(block)

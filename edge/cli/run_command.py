@@ -1,0 +1,73 @@
+"""``sense run``: sound in, touch out, with a readable summary (or --json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from edge.runners import Runtime
+
+
+def _print_summary(result: "edge.run.RunResult") -> None:  # noqa: F821
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = result.summary
+    console = Console()
+    table = Table(title=f"sense run — {result.source}", title_justify="left")
+    for column in ("stage", "p50 ms/hop", "p95 ms/hop", "max ms/hop", "total s"):
+        table.add_column(column, justify="right" if column != "stage" else "left")
+    for stage, stats in summary["stages"].items():
+        table.add_row(stage, f"{stats['p50_ms']:.3f}", f"{stats['p95_ms']:.3f}", f"{stats['max_ms']:.3f}",
+                      f"{stats['total_s']:.3f}")
+    console.print(table)
+    dropped = summary["n_dropped_hops"]
+    console.print(
+        f"pack: {result.pack_name} ({summary['runtime']} {summary['precision']}, {summary['n_threads']} thread"
+        f"{'s' if summary['n_threads'] != 1 else ''})\n"
+        f"audio: {summary['audio_seconds']:.2f} s in {summary['n_hops']} hops of {summary['hop_ms']:.1f} ms; "
+        f"compute {summary['compute_seconds']:.3f} s; real-time factor [bold]{summary['real_time_factor']:.4f}[/]\n"
+        f"dropped hops (rendered DSP-only to avoid a backlog): "
+        + (f"[yellow]{dropped}[/]" if dropped else "0")
+        + f"\noutputs: {', '.join(result.output_urls)}; peak intensity {float(result.intensities.max(initial=0.0)):.2f}, "
+        f"all outputs zeroed at exit",
+        highlight=False,
+    )
+
+
+def run_command(
+    input: Annotated[Optional[str], typer.Argument(
+        help="Sound file (any rate/format; resampled to 16 kHz mono), '-' for raw PCM on stdin, or 'mic[:DEVICE]'. "
+             "Default: the bundled example sound.")] = None,
+    pack: Annotated[Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")] = None,
+    rig: Annotated[Optional[str], typer.Option(help="Rig file (TOML) with actuators, outputs and routes.")] = None,
+    output: Annotated[Optional[str], typer.Option(
+        help="Output URL for all actuators, e.g. sim://, serial:///dev/ttyACM0, pca9685://1/0x40. Default: sim://")] = None,
+    runtime: Annotated[Optional[Runtime], typer.Option(help="Inference runtime. Default: the first one installed that the pack ships.")] = None,
+    precision: Annotated[str, typer.Option(help="Model precision: fp32 or int8.")] = "fp32",
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads (a Pi core: 1).")] = 1,
+    no_models: Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")] = False,
+    no_drop: Annotated[bool, typer.Option("--no-drop", help="Never fall back to DSP-only when inference is slower than real time.")] = False,
+    seconds: Annotated[Optional[float], typer.Option(help="Stop a microphone run after this many seconds.")] = None,
+    stdin_rate: Annotated[int, typer.Option(help="Sample rate of raw PCM on stdin (Hz).")] = 16_000,
+    stdin_channels: Annotated[int, typer.Option(help="Channels of raw PCM on stdin.")] = 1,
+    stdin_format: Annotated[str, typer.Option(help="Sample format of raw PCM on stdin: s16le, s32le or f32le.")] = "s16le",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Listen, separate, tag and drive the actuators; print per-stage latency, real-time factor and dropped hops."""
+    from edge.run import run
+
+    result = run(input, pack, rig, output, runtime.value if runtime else None, precision, threads,
+                 realtime_budget=None if no_drop else 1.0, use_models=not no_models, stdin_rate_hz=stdin_rate,
+                 stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds)
+    if as_json:
+        typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
+                               **result.summary}, indent=2))
+    else:
+        _print_summary(result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)

@@ -1,0 +1,1 @@
+"""Haptic rendering: from analysis (stems, tags) to per-actuator intensities. Pure numpy."""

@@ -1,0 +1,227 @@
+"""The streaming pipeline: samples -> framer -> STFT -> separator -> tagger -> renderer -> outputs.
+
+Rules it keeps (DESIGN.md):
+- streaming equals offline: ``process`` may be fed any block sizes;
+- no backlog: when the model stages use more than ``realtime_budget`` of the audio time they cover, the
+  overrun is paid back by rendering the following hops DSP-only (no models), counted as dropped hops;
+- failsafe: any exception inside ``process`` zeroes every output before it propagates; ``close`` zeroes and
+  closes every output (also on Ctrl-C, through the context manager).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.analysis import Analysis
+from edge.errors import ConfigError
+from edge.haptics.base import Renderer
+from edge.model_stages import SeparatorStage, TaggerStage
+from edge.outputs.base import RoutedOutput
+from edge.pack import Pack
+from edge.runners import open_runner
+from edge.stft import BlockFramer, StreamingSTFT
+
+STAGES = ("stft", "separator", "tagger", "render", "output")
+DSP_ONLY_N_FFT = 512
+DSP_ONLY_HOP = 128
+
+
+@dataclass
+class Telemetry:
+    """Per-stage wall time of every ``process`` call that completed at least one hop, and the hop counters."""
+
+    hop_s: float
+    stage_seconds: dict[str, list[float]] = field(default_factory=lambda: {stage: [] for stage in STAGES})
+    hops_per_call: list[int] = field(default_factory=list)
+    n_hops: int = 0
+    n_dropped_hops: int = 0
+    runtime: str = "none"
+    precision: str = "fp32"
+    n_threads: int = 1
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.n_hops * self.hop_s
+
+    def summary(self) -> dict[str, Any]:
+        """Per-stage latency per hop (p50/p95/max in ms), total compute, real-time factor, dropped hops."""
+        hops = np.maximum(np.asarray(self.hops_per_call, dtype=np.float64), 1.0)
+        stages = {}
+        total_s = 0.0
+        for stage, seconds in self.stage_seconds.items():
+            per_hop_ms = np.asarray(seconds, dtype=np.float64) / hops[: len(seconds)] * 1e3
+            total_s += float(np.sum(seconds))
+            stages[stage] = {
+                "p50_ms": float(np.percentile(per_hop_ms, 50)) if per_hop_ms.size else 0.0,
+                "p95_ms": float(np.percentile(per_hop_ms, 95)) if per_hop_ms.size else 0.0,
+                "max_ms": float(per_hop_ms.max()) if per_hop_ms.size else 0.0,
+                "total_s": float(np.sum(seconds)),
+            }
+        return {
+            "audio_seconds": self.audio_seconds, "compute_seconds": total_s,
+            "real_time_factor": total_s / self.audio_seconds if self.audio_seconds else 0.0,
+            "n_hops": self.n_hops, "n_dropped_hops": self.n_dropped_hops, "hop_ms": self.hop_s * 1e3,
+            "runtime": self.runtime, "precision": self.precision, "n_threads": self.n_threads, "stages": stages,
+        }
+
+
+class Pipeline:
+    """process((n_samples,) float32 at 16 kHz) -> (n_hops_completed, n_actuators) intensities, also written out."""
+
+    def __init__(self, pack: Pack | None, renderer: Renderer, outputs: Iterable[RoutedOutput] = (),
+                 runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
+                 realtime_budget: float | None = None, use_tagger: bool = True) -> None:
+        self.pack = pack
+        self.renderer = renderer
+        self.outputs = list(outputs)
+        self.realtime_budget = realtime_budget
+        self.separator: SeparatorStage | None = None
+        self.tagger: TaggerStage | None = None
+        n_fft, hop, window = DSP_ONLY_N_FFT, DSP_ONLY_HOP, "hann"
+        runtime_used = "none"
+        if pack is not None:
+            if pack.separator is not None:
+                self.separator = SeparatorStage(open_runner(pack, pack.separator, runtime, precision, n_threads))
+                runtime_used = self.separator.runner.runtime
+            if pack.tagger is not None and use_tagger:
+                self.tagger = TaggerStage(open_runner(pack, pack.tagger, runtime, precision, n_threads))
+                runtime_used = self.tagger.runner.runtime
+            model = pack.separator or pack.tagger
+            assert model is not None
+            n_fft, hop, window = model.n_fft, model.hop, model.window
+        for routed in self.outputs:
+            if routed.actuator_indices.size and int(routed.actuator_indices.max()) >= renderer.n_channels:
+                raise ConfigError(f"output {routed.output.url!r} is routed to actuator "
+                                  f"{int(routed.actuator_indices.max())}, but the renderer drives {renderer.n_channels}")
+        self.stems: tuple[str, ...] = self.separator.runner.model.names if self.separator else ()
+        self.labels: tuple[str, ...] = self.tagger.runner.model.names if self.tagger else ()
+        self.n_fft, self.hop = n_fft, hop
+        self.framer = BlockFramer(hop)
+        self.stft = StreamingSTFT(n_fft, hop, window)
+        self.telemetry = Telemetry(hop_s=hop / DEVICE_SAMPLE_RATE_HZ, runtime=runtime_used, precision=precision,
+                                   n_threads=n_threads)
+        self.reset()
+
+    @property
+    def n_actuators(self) -> int:
+        return self.renderer.n_channels
+
+    def reset(self) -> None:
+        """Forget all audio history (stages and renderer) and the backlog debt; telemetry is kept."""
+        for stage in (self.framer, self.stft, self.separator, self.tagger, self.renderer):
+            if stage is not None:
+                stage.reset()
+        self._debt_s = 0.0
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        try:
+            return self._process(samples)
+        except BaseException:
+            self.zero_outputs()
+            raise
+
+    def _timed(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self._stage_times[stage] = now - started
+        return now
+
+    def _process(self, samples: np.ndarray) -> np.ndarray:
+        self._stage_times = {stage: 0.0 for stage in STAGES}
+        started = time.perf_counter()
+        hops = self.framer.process(samples)
+        n_hops = hops.shape[0]
+        if n_hops == 0:
+            return np.zeros((0, self.n_actuators), dtype=np.float32)
+        mixture_mag = np.abs(self.stft.process(hops))
+        started = self._timed("stft", started)
+        # No backlog: while model stages owe time, render hops without them (DSP-only) to pay it back.
+        n_dsp = 0
+        if self.realtime_budget is not None and self._debt_s > 0.0 and (self.separator or self.tagger):
+            n_dsp = min(n_hops, int(np.ceil(self._debt_s / self.telemetry.hop_s)))
+            self._debt_s = max(0.0, self._debt_s - n_dsp * self.telemetry.hop_s)
+            self.telemetry.n_dropped_hops += n_dsp
+        blocks = []
+        if n_dsp:
+            blocks.append(self._render_block(hops[:n_dsp], mixture_mag[:n_dsp], use_models=False, first_hop=0))
+        if n_dsp < n_hops:
+            blocks.append(self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], use_models=True, first_hop=n_dsp))
+        intensities = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+        for stage, seconds in self._stage_times.items():
+            self.telemetry.stage_seconds[stage].append(seconds)
+        self.telemetry.hops_per_call.append(n_hops)
+        self.telemetry.n_hops += n_hops
+        return intensities
+
+    def _render_block(self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int) -> np.ndarray:
+        n_hops = hops.shape[0]
+        started = time.perf_counter()
+        stem_mag = None
+        tag_probs = None
+        if use_models and self.separator is not None:
+            masks = self.separator.process(mixture_mag)
+            stem_mag = {stem: masks[:, i, :] * mixture_mag for i, stem in enumerate(self.stems)}
+            started = self._timed("separator", started)
+        if use_models and self.tagger is not None:
+            tag_probs = self.tagger.process(mixture_mag)
+            started = self._timed("tagger", started)
+        model_s = self._stage_times["separator"] + self._stage_times["tagger"]
+        if use_models and self.realtime_budget is not None:
+            self._debt_s += max(0.0, model_s - self.realtime_budget * n_hops * self.telemetry.hop_s)
+        t_end_s = (self.telemetry.n_hops + first_hop + np.arange(1, n_hops + 1)) * self.telemetry.hop_s
+        analysis = Analysis(t_s=t_end_s, mixture_mag=mixture_mag, stem_mag=stem_mag, tag_probs=tag_probs,
+                            labels=self.labels, audio=hops.reshape(-1), sample_rate_hz=DEVICE_SAMPLE_RATE_HZ,
+                            n_fft=self.n_fft, hop=self.hop)
+        intensities = np.asarray(self.renderer.process(analysis), dtype=np.float32)
+        started = self._timed("render", started)
+        for i in range(n_hops):
+            for routed in self.outputs:
+                routed.write(float(t_end_s[i]), intensities[i], hops[i])
+        self._stage_times["output"] += time.perf_counter() - started
+        return intensities
+
+    def zero_outputs(self) -> None:
+        """Drive every output to zero; keeps going past outputs that fail, then re-raises the first failure."""
+        first_error: BaseException | None = None
+        for routed in self.outputs:
+            try:
+                routed.output.zero()
+            except Exception as error:  # one broken output must not keep the others running
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+
+    def close(self) -> None:
+        """Zero and close every output (idempotent)."""
+        first_error: BaseException | None = None
+        for routed in self.outputs:
+            try:
+                routed.output.close()
+            except Exception as error:
+                first_error = first_error or error
+        if first_error is not None:
+            raise first_error
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def run_blocks(pipeline: Pipeline, blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """Feed every block through ``pipeline`` and close it (zeroing outputs) however the loop ends.
+
+    Returns all intensities, (n_hops, n_actuators).
+    """
+    results = []
+    with pipeline:
+        for block in blocks:
+            results.append(pipeline.process(block))
+    return np.concatenate(results) if results else np.zeros((0, pipeline.n_actuators), dtype=np.float32)

@@ -1,0 +1,95 @@
+"""Library behind ``sense run``: open the source, the pack, the rig/outputs and run the pipeline with failsafe."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge import audio_source
+from edge.errors import ConfigError
+from edge.haptics.base import Renderer
+from edge.haptics.placeholder import BandEnergyRenderer
+from edge.outputs import RoutedOutput, open_output
+from edge.pack import Pack, load_pack
+from edge.pipeline import Pipeline, run_blocks
+
+EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
+DEFAULT_OUTPUT_URL = "sim://"
+DEFAULT_N_ACTUATORS = 16
+SOURCE_BLOCK_SAMPLES = 128
+"""The source delivers one 8 ms block at a time, as a sound card would on the device."""
+
+
+@dataclass
+class RunResult:
+    """What a run did: telemetry summary, the pack and outputs used, the intensities it rendered."""
+
+    summary: dict[str, Any]
+    intensities: np.ndarray
+    pack_name: str
+    source: str
+    output_urls: list[str]
+
+
+def open_source(spec: str | None, stdin_rate_hz: int = 16_000, stdin_channels: int = 1, stdin_format: str = "s16le",
+                seconds: float | None = None) -> tuple[str, Iterator[np.ndarray]]:
+    """``None``: the bundled example; ``-``: raw PCM on stdin; ``mic`` / ``mic:DEVICE``: a microphone; else a file."""
+    if spec is None:
+        return str(EXAMPLE_SOUND), audio_source.file_source(EXAMPLE_SOUND, SOURCE_BLOCK_SAMPLES)
+    if spec == "-":
+        return "stdin", audio_source.stdin_source(stdin_rate_hz, stdin_channels, stdin_format, SOURCE_BLOCK_SAMPLES)
+    if spec == "mic" or spec.startswith("mic:"):
+        device: str | int | None = spec[4:] or None
+        if isinstance(device, str) and device.isdigit():
+            device = int(device)
+        return spec, audio_source.microphone_source(device, SOURCE_BLOCK_SAMPLES, seconds)
+    return spec, audio_source.file_source(spec, SOURCE_BLOCK_SAMPLES)
+
+
+def build_rendering(rig_path: str | None, output_url: str | None, stems: tuple[str, ...],
+                    labels: tuple[str, ...]) -> tuple[Renderer, list[RoutedOutput]]:
+    """The renderer and routed outputs: from a rig file when given, else the placeholder on one output."""
+    if rig_path is not None:
+        try:
+            from edge.rig import load_rig
+        except ImportError:
+            raise ConfigError("rig files are not supported by this build (edge.rig is missing)") from None
+        rig = load_rig(rig_path)
+        return rig.make_renderer(stems, labels), rig.open_outputs(output_url)
+    url = output_url or DEFAULT_OUTPUT_URL
+    output = open_output(url, DEFAULT_N_ACTUATORS)
+    return BandEnergyRenderer(output.n_channels, stems), [RoutedOutput(output, np.arange(output.n_channels))]
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
+        output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
+        realtime_budget: float | None = 1.0, use_models: bool = True, **source_options: Any) -> RunResult:
+    """Run the whole pipeline on one source; every output is zeroed and closed however it ends (SIGTERM too)."""
+    pack: Pack | None = load_pack(pack_path) if use_models else None
+    source_name, blocks = open_source(input_spec, **source_options)
+    stems = pack.separator.names if pack and pack.separator else ()
+    labels = pack.tagger.names if pack and pack.tagger else ()
+    renderer, outputs = build_rendering(rig_path, output_url, stems, labels)
+    try:
+        pipeline = Pipeline(pack, renderer, outputs, runtime, precision, n_threads, realtime_budget)
+    except BaseException:
+        for routed in outputs:
+            routed.output.close()
+        raise
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        intensities = run_blocks(pipeline, blocks)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return RunResult(summary=pipeline.telemetry.summary(), intensities=intensities,
+                     pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
+                     output_urls=[routed.output.url for routed in outputs])

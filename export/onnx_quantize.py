@@ -1,0 +1,38 @@
+"""int8 static QDQ quantization of ONNX step models with calibration from audio features.
+
+Only Conv/MatMul/Gemm are quantized; graph inputs/outputs — including the recurrent state tensors — stay float
+(quantized state drifts over a long stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+QUANTIZED_OP_TYPES = ["Conv", "MatMul", "Gemm"]
+
+
+def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iterable[dict[str, np.ndarray]]) -> Path:
+    """Write a QDQ int8 copy of ``fp32_path`` calibrated on ``calibration_feeds`` (input name -> array)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class _Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._iterator = iter(list(calibration_feeds))
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._iterator, None)
+
+    prepared = int8_path.with_suffix(".prep.onnx")
+    quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+    try:
+        quantize_static(
+            str(prepared), str(int8_path), _Feeds(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OP_TYPES,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
+        )
+    finally:
+        prepared.unlink(missing_ok=True)
+    return int8_path

@@ -1,0 +1,53 @@
+"""Write a model pack: artifacts are hashed into ``manifest.json``, a README model card is generated, and the
+result is loaded back with ``edge.pack.load_pack`` so a pack that the runtime would refuse is never written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edge.pack import SCHEMA_VERSION, Pack, load_pack, sha256_of
+
+
+def hash_artifacts(root: Path, models: dict[str, dict[str, Any]]) -> None:
+    """Fill in ``sha256`` of every artifact entry from the file in ``root``."""
+    for model in models.values():
+        for artifact in model["artifacts"]:
+            artifact["sha256"] = sha256_of(root / artifact["file"])
+
+
+def model_card(manifest: dict[str, Any]) -> str:
+    """A README.md model card from the manifest: what each model is, its cost, metrics, provenance, licence."""
+    lines = [f"# {manifest['name']} {manifest['version']}", "", manifest.get("description", ""), ""]
+    for key, model in manifest["models"].items():
+        names = model.get("stems") or model.get("labels")
+        lines += [
+            f"## {key} ({model['role']})", "",
+            f"- input: STFT magnitude, {model['sample_rate_hz']} Hz, n_fft {model['n_fft']}, hop {model['hop']}, "
+            f"{model['window']} window; algorithmic latency {model['algorithmic_latency_ms']:.1f} ms",
+            f"- parameters: {model['n_parameters']:,}; compute: {model['macs_per_second'] / 1e9:.4f} GMAC per second of audio",
+            f"- {'stems' if model['role'] == 'separator' else 'labels'} ({len(names)}): {', '.join(names)}",
+            "- artifacts: " + ", ".join(f"`{a['file']}` ({a['runtime']} {a['precision']})" for a in model["artifacts"]),
+            "",
+        ]
+    lines += ["## Measured metrics", "", "| metric | value | command |", "|---|---|---|"]
+    for metric in manifest.get("metrics", []):
+        lines.append(f"| {metric['name']} | {metric['value']:.6g} | `{metric['command']}` |")
+    provenance = manifest.get("provenance", {})
+    lines += ["", "## Provenance", ""] + [f"- {key}: {value}" for key, value in provenance.items()]
+    lines += ["", "## Licence", "", manifest.get("license", "unspecified"), ""]
+    return "\n".join(lines)
+
+
+def write_pack(root: Path, name: str, version: str, description: str, models: dict[str, dict[str, Any]],
+               metrics: list[dict[str, Any]], provenance: dict[str, Any], license_text: str) -> Pack:
+    """Write ``manifest.json`` and ``README.md`` into ``root`` (artifacts must already be there) and validate."""
+    hash_artifacts(root, models)
+    manifest = {
+        "schema_version": SCHEMA_VERSION, "name": name, "version": version, "description": description,
+        "models": models, "metrics": metrics, "provenance": provenance, "license": license_text,
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (root / "README.md").write_text(model_card(manifest))
+    return load_pack(root)
