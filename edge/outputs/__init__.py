@@ -17,6 +17,10 @@ __all__ = ["ActuatorOutput", "HapticFrame", "OutputURL", "RoutedOutput", "open_o
 
 _HANDLERS: dict[str, str] = {
     "sim": "edge.outputs.sim:SimOutput.from_url",
+    "pca9685": "edge.outputs.pca9685:PCA9685Output.from_url",
+    "drv2605": "edge.outputs.drv2605:DRV2605Output.from_url",
+    "gpio": "edge.outputs.gpio:GpioOutput.from_url",
+    "audio": "edge.outputs.audio:AudioOutput.from_url",
 }
 
 
