@@ -1,0 +1,65 @@
+/* Constants of the SENSE link protocol, version 1 (firmware/PROTOCOL.md). Message types are append-only. */
+#ifndef SENSE_PROTOCOL_H
+#define SENSE_PROTOCOL_H
+
+#define SENSE_PROTOCOL_VERSION 1u
+#define SENSE_FRAME_LIMIT 254u /* protocol maximum of a decoded frame */
+#define SENSE_FRAME_MIN 3u     /* type + CRC */
+#define SENSE_KEY_BYTES 32u
+#define SENSE_NONCE_BYTES 16u
+#define SENSE_MAC_BYTES 16u
+#define SENSE_AUTH_LABEL "SENSE-AUTH-v1"
+#define SENSE_AUTH_LABEL_BYTES 13u
+
+enum sense_msg_type {
+    SENSE_MSG_HELLO = 0x01,
+    SENSE_MSG_INFO = 0x02,
+    SENSE_MSG_AUTH_CHALLENGE = 0x03,
+    SENSE_MSG_AUTH_RESPONSE = 0x04,
+    SENSE_MSG_AUTH_RESULT = 0x05,
+    SENSE_MSG_PROVISION_KEY = 0x06,
+    SENSE_MSG_ACK = 0x07,
+    SENSE_MSG_SET_INTENSITIES = 0x10,
+    SENSE_MSG_CONFIG = 0x11,
+    SENSE_MSG_PLAY_EFFECT = 0x12,
+    SENSE_MSG_STOP_ALL = 0x13,
+    SENSE_MSG_PING = 0x20,
+    SENSE_MSG_PONG = 0x21,
+    SENSE_MSG_GET_TELEMETRY = 0x22,
+    SENSE_MSG_TELEMETRY = 0x23,
+    SENSE_MSG_ERROR = 0x7F
+};
+
+enum sense_error_code {
+    SENSE_ERR_UNKNOWN_TYPE = 1,
+    SENSE_ERR_BAD_LENGTH = 2,
+    SENSE_ERR_UNAUTHENTICATED = 3,
+    SENSE_ERR_NOT_ALLOWED = 4,
+    SENSE_ERR_BAD_VERSION = 5,
+    SENSE_ERR_BAD_VALUE = 6,
+    SENSE_ERR_STORAGE = 7
+};
+
+enum sense_auth_status { SENSE_AUTH_OK = 0, SENSE_AUTH_WRONG_KEY = 1, SENSE_AUTH_NO_CHALLENGE = 2 };
+
+enum sense_info_flags {
+    SENSE_FLAG_KEY_PROVISIONED = 0x01,
+    SENSE_FLAG_AUTH_REQUIRED = 0x02,
+    SENSE_FLAG_AUTHENTICATED = 0x04,
+    SENSE_FLAG_LINK_TRUSTED = 0x08
+};
+
+enum sense_effect {
+    SENSE_EFFECT_CANCEL = 0,
+    SENSE_EFFECT_CONSTANT = 1,
+    SENSE_EFFECT_CLICK = 2,
+    SENSE_EFFECT_RAMP_UP = 3,
+    SENSE_EFFECT_RAMP_DOWN = 4,
+    SENSE_EFFECT_PULSE = 5
+};
+#define SENSE_EFFECT_COUNT 6u
+#define SENSE_ALL_CHANNELS 0xFFu
+#define SENSE_CLICK_MS 30u
+#define SENSE_PULSE_HALF_PERIOD_MS 50u
+
+#endif
