@@ -11,16 +11,13 @@ from typing import Any
 import numpy as np
 
 from edge import audio_source
-from edge.errors import ConfigError
 from edge.haptics.base import Renderer
-from edge.haptics.placeholder import BandEnergyRenderer
-from edge.outputs import RoutedOutput, open_output
+from edge.outputs import RoutedOutput
 from edge.pack import Pack, load_pack
 from edge.pipeline import Pipeline, run_blocks
+from edge.rig import default_rig, load_rig
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
-DEFAULT_OUTPUT_URL = "sim://"
-DEFAULT_N_ACTUATORS = 16
 SOURCE_BLOCK_SAMPLES = 128
 """The source delivers one 8 ms block at a time, as a sound card would on the device."""
 
@@ -53,17 +50,10 @@ def open_source(spec: str | None, stdin_rate_hz: int = 16_000, stdin_channels: i
 
 def build_rendering(rig_path: str | None, output_url: str | None, stems: tuple[str, ...],
                     labels: tuple[str, ...]) -> tuple[Renderer, list[RoutedOutput]]:
-    """The renderer and routed outputs: from a rig file when given, else the placeholder on one output."""
-    if rig_path is not None:
-        try:
-            from edge.rig import load_rig
-        except ImportError:
-            raise ConfigError("rig files are not supported by this build (edge.rig is missing)") from None
-        rig = load_rig(rig_path)
-        return rig.make_renderer(stems, labels), rig.open_outputs(output_url)
-    url = output_url or DEFAULT_OUTPUT_URL
-    output = open_output(url, DEFAULT_N_ACTUATORS)
-    return BandEnergyRenderer(output.n_channels, stems), [RoutedOutput(output, np.arange(output.n_channels))]
+    """The renderer and routed outputs of a rig file, or of the bundled simulated vest; ``output_url`` replaces
+    every output of the rig with one output carrying all actuators."""
+    rig = load_rig(rig_path) if rig_path is not None else default_rig()
+    return rig.make_renderer(stems, labels), rig.open_outputs(output_url)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:

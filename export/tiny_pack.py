@@ -74,20 +74,27 @@ def _tensor(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
     return {"name": name, "shape": list(shape), "dtype": "float32"}
 
 
+def make_tiny_students(seed: int = 0) -> tuple[TinySeparator, TinyTagger, StepSignature, StepSignature]:
+    """The untrained students of the tiny pack and their step signatures (same seed, same weights)."""
+    torch.manual_seed(seed)
+    n_bins = N_FFT // 2 + 1
+    separator = TinySeparator(n_bins=n_bins, n_stems=len(STEMS)).eval()
+    tagger = TinyTagger(n_bins=n_bins, n_labels=len(LABELS)).eval()
+    sep_sig = StepSignature("magnitude", "masks", (1, 1, n_bins), tuple(separator.state_shapes()))
+    tag_sig = StepSignature("magnitude", "probabilities", (1, TAGGER_CONTEXT_FRAMES, n_bins), frames_axis_dynamic=False)
+    return separator, tagger, sep_sig, tag_sig
+
+
 def build_tiny_pack(out_dir: Path, seed: int = 0, with_tflite: bool = True,
                     progress: Callable[[str], None] = lambda step: None) -> Pack:
     """Build, export, verify and write the tiny pack into ``out_dir`` (replaced if it exists)."""
-    torch.manual_seed(seed)
     out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     n_bins = N_FFT // 2 + 1
     hops_per_second = DEVICE_SAMPLE_RATE_HZ / HOP
-    separator = TinySeparator(n_bins=n_bins, n_stems=len(STEMS)).eval()
-    tagger = TinyTagger(n_bins=n_bins, n_labels=len(LABELS)).eval()
-    sep_sig = StepSignature("magnitude", "masks", (1, 1, n_bins), tuple(separator.state_shapes()))
-    tag_sig = StepSignature("magnitude", "probabilities", (1, TAGGER_CONTEXT_FRAMES, n_bins), frames_axis_dynamic=False)
+    separator, tagger, sep_sig, tag_sig = make_tiny_students(seed)
 
     magnitude = magnitude_frames(read_audio_file(EXAMPLE_SOUND))
     calibration_frames = magnitude[::7][:48]

@@ -49,7 +49,11 @@ def _root(
 def _register_commands() -> None:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
-    if importlib.util.find_spec("torch") is not None and importlib.util.find_spec("export") is not None:
+    try:
+        has_export = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("export") is not None
+    except (ImportError, ValueError):  # a module blocked in sys.modules
+        has_export = False
+    if has_export:
         importlib.import_module("export.cli").register(app)
 
 

@@ -57,6 +57,9 @@ class TinySeparator(nn.Module):
         return (masks.reshape(1, -1, self.n_stems, self.n_bins), *new_states)
 
 
+UNTRAINED_LOGIT = -4.0
+
+
 class TinyTagger(nn.Module):
     """Magnitude context (1, context_frames, n_bins) -> label probabilities (1, n_labels)."""
 
@@ -64,6 +67,8 @@ class TinyTagger(nn.Module):
         super().__init__()
         self.frame_mlp = nn.Sequential(nn.Linear(n_bins, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_hidden), nn.ReLU())
         self.classify = nn.Linear(2 * n_hidden, n_labels)
+        # An untrained tagger should say "nothing detected", not raise random alarms: start near p = 0.02.
+        nn.init.constant_(self.classify.bias, UNTRAINED_LOGIT)
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         h = self.frame_mlp(torch.log1p(magnitude))

@@ -1,0 +1,89 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from edge.errors import PackError
+from edge.pack import load_pack
+
+
+def _edit_manifest(root: Path, edit) -> None:
+    path = root / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_bundled_pack_loads_and_describes_itself(bundled_pack) -> None:
+    assert bundled_pack.separator is not None and bundled_pack.tagger is not None
+    assert bundled_pack.separator.names == ("vocals", "drums", "bass", "other")
+    assert {(a.runtime, a.precision) for a in bundled_pack.separator.artifacts} == {
+        ("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")}
+    assert (bundled_pack.root / "README.md").read_text().startswith("# ")
+
+
+def test_missing_artifact_is_refused_naming_pack_field_and_expectation(pack_copy: Path) -> None:
+    (pack_copy / "separator.int8.onnx").unlink()
+    with pytest.raises(PackError) as error:
+        load_pack(pack_copy)
+    message = str(error.value)
+    assert str(pack_copy) in message
+    assert "models.separator.artifacts[1].file" in message
+    assert "separator.int8.onnx" in message and "expected an existing file" in message
+
+
+def test_wrong_sha256_is_refused_with_both_hashes(pack_copy: Path) -> None:
+    manifest = json.loads((pack_copy / "manifest.json").read_text())
+    expected_sha = manifest["models"]["tagger"]["artifacts"][0]["sha256"]
+    with open(pack_copy / "tagger.onnx", "ab") as stream:
+        stream.write(b"\0")
+    with pytest.raises(PackError) as error:
+        load_pack(pack_copy)
+    message = str(error.value)
+    assert str(pack_copy) in message and "models.tagger.artifacts[0].sha256" in message
+    assert f"expected {expected_sha}" in message
+
+
+def test_unknown_schema_version_is_refused(pack_copy: Path) -> None:
+    _edit_manifest(pack_copy, lambda m: m.update(schema_version=99))
+    with pytest.raises(PackError, match=r"schema_version: is 99 \(expected 1"):
+        load_pack(pack_copy)
+
+
+def test_shape_mismatch_is_refused(pack_copy: Path) -> None:
+    def edit(manifest):
+        manifest["models"]["separator"]["outputs"][0]["shape"] = [1, -1, 3, 257]
+    _edit_manifest(pack_copy, edit)
+    with pytest.raises(PackError) as error:
+        load_pack(pack_copy)
+    message = str(error.value)
+    assert "models.separator.outputs[0].shape" in message and "[1, -1, 4, 257]" in message
+
+
+def test_input_bins_must_match_n_fft(pack_copy: Path) -> None:
+    _edit_manifest(pack_copy, lambda m: m["models"]["tagger"].update(n_fft=1024))
+    with pytest.raises(PackError, match=r"models.tagger.inputs\[0\].shape.*n_fft // 2 \+ 1 = 513"):
+        load_pack(pack_copy)
+
+
+def test_missing_field_and_bad_json_are_named(pack_copy: Path) -> None:
+    _edit_manifest(pack_copy, lambda m: m["models"]["separator"].pop("hop"))
+    with pytest.raises(PackError, match=r"models.separator.hop: missing"):
+        load_pack(pack_copy)
+    (pack_copy / "manifest.json").write_text("{ not json")
+    with pytest.raises(PackError, match=r"manifest.json: is not valid JSON \(line 1"):
+        load_pack(pack_copy)
+
+
+def test_zip_pack_loads(pack_copy: Path, tmp_path: Path) -> None:
+    import shutil
+
+    archive = shutil.make_archive(str(tmp_path / "packed"), "zip", pack_copy)
+    pack = load_pack(archive)
+    assert pack.name == "sense-test"
+    assert pack.artifact_path(pack.separator.artifacts[0]).is_file()
+
+
+def test_nonexistent_pack_path() -> None:
+    with pytest.raises(PackError, match="does not exist"):
+        load_pack("/nonexistent/pack")

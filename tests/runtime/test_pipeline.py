@@ -1,0 +1,137 @@
+"""The whole pipeline: streaming equals offline, no backlog, failsafe zeroing."""
+
+import numpy as np
+import pytest
+
+from edge.errors import OutputError
+from edge.outputs import RoutedOutput, open_output
+from edge.outputs.base import ActuatorOutput, HapticFrame
+from edge.pipeline import Pipeline, run_blocks
+from edge.rig import default_rig
+from tests.streaming import assert_streaming_equals_offline
+
+
+def make_pipeline(pack, outputs=(), **options) -> Pipeline:
+    rig = default_rig()
+    stems = pack.separator.names if pack and pack.separator else ()
+    labels = pack.tagger.names if pack and pack.tagger else ()
+    return Pipeline(pack, rig.make_renderer(stems, labels), outputs, **options)
+
+
+def test_pipeline_streaming_equals_offline(bundled_pack, example_samples) -> None:
+    signal = example_samples[: 16_000 * 3]
+    offline = assert_streaming_equals_offline(lambda: make_pipeline(bundled_pack), signal, max_block=900,
+                                              n_trials=2, atol=1e-4)
+    assert offline.shape == (len(signal) // 128, default_rig().n_actuators)
+    assert offline.max() > 0.1  # music drives the motors
+
+
+def test_litert_and_onnx_pipelines_agree(bundled_pack, example_samples) -> None:
+    signal = example_samples[: 16_000]
+    onnx = make_pipeline(bundled_pack, runtime="onnx").process(signal)
+    litert = make_pipeline(bundled_pack, runtime="litert").process(signal)
+    np.testing.assert_allclose(onnx, litert, atol=1e-3)
+
+
+def test_falling_behind_renders_dsp_only_and_reports_dropped_hops(bundled_pack, example_samples) -> None:
+    pipeline = make_pipeline(bundled_pack, realtime_budget=1e-6)  # any inference at all is "too slow"
+    for start in range(0, 16_000, 128):
+        pipeline.process(example_samples[start : start + 128])
+    summary = pipeline.telemetry.summary()
+    assert summary["n_hops"] == 125
+    assert 0 < summary["n_dropped_hops"] < 125
+    assert len(pipeline.telemetry.stage_seconds["separator"]) == 125
+    model_calls = sum(1 for s in pipeline.telemetry.stage_seconds["separator"] if s > 0)
+    assert model_calls + summary["n_dropped_hops"] == 125
+
+
+def test_no_fallback_without_budget(bundled_pack, example_samples) -> None:
+    pipeline = make_pipeline(bundled_pack, realtime_budget=None)
+    pipeline.process(example_samples[:16_000])
+    assert pipeline.telemetry.n_dropped_hops == 0
+
+
+def test_dsp_only_pipeline_runs_without_a_pack(example_samples) -> None:
+    intensities = make_pipeline(None).process(example_samples[:16_000])
+    assert intensities.shape == (125, default_rig().n_actuators) and intensities.max() > 0.1
+
+
+class ExplodingRenderer:
+    """A renderer stage that fails on its third block, like a bug in a stage would."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.n_channels = inner.n_channels
+        self.n_calls = 0
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def process(self, analysis):
+        self.n_calls += 1
+        if self.n_calls == 3:
+            raise ZeroDivisionError("bug in a stage")
+        return self.inner.process(analysis)
+
+
+def _sim_outputs(n: int) -> list[RoutedOutput]:
+    half = n // 2
+    return [RoutedOutput(open_output("sim://", half), np.arange(half)),
+            RoutedOutput(open_output("sim://", n - half), np.arange(half, n))]
+
+
+def test_exception_inside_a_stage_leaves_every_output_at_zero(bundled_pack, example_samples) -> None:
+    rig = default_rig()
+    outputs = _sim_outputs(rig.n_actuators)
+    renderer = ExplodingRenderer(rig.make_renderer(bundled_pack.separator.names, bundled_pack.tagger.names))
+    pipeline = Pipeline(bundled_pack, renderer, outputs)
+    blocks = (example_samples[i : i + 1600] for i in range(0, 16_000, 1600))
+    with pytest.raises(ZeroDivisionError):
+        run_blocks(pipeline, blocks)
+    for routed in outputs:
+        assert routed.output.closed
+        assert routed.output.history()[:-1].max() > 0  # it had been vibrating…
+        np.testing.assert_array_equal(routed.output.state, 0)  # …and was stopped
+        np.testing.assert_array_equal(routed.output.history()[-1], 0)
+
+
+def test_ctrl_c_from_the_source_zeroes_outputs(bundled_pack, example_samples) -> None:
+    outputs = _sim_outputs(default_rig().n_actuators)
+    pipeline = make_pipeline(bundled_pack, outputs)
+
+    def source():
+        yield example_samples[:8000]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_blocks(pipeline, source())
+    for routed in outputs:
+        assert routed.output.history()[:-1].max() > 0
+        np.testing.assert_array_equal(routed.output.state, 0)
+
+
+class FailingOutput(ActuatorOutput):
+    """An output whose link dies after a few frames (far side of the link gone)."""
+
+    def __init__(self, n_channels: int) -> None:
+        super().__init__("failing://", n_channels)
+        self.n_writes = 0
+
+    def _write(self, frame: HapticFrame) -> None:
+        self.n_writes += 1
+        if self.n_writes > 5:
+            raise OutputError("link lost")
+
+    def _zero(self) -> None:
+        pass
+
+
+def test_one_failing_output_still_zeroes_the_others(bundled_pack, example_samples) -> None:
+    n = default_rig().n_actuators
+    good = open_output("sim://", n)
+    outputs = [RoutedOutput(FailingOutput(n), np.arange(n)), RoutedOutput(good, np.arange(n))]
+    with pytest.raises(OutputError, match="link lost"):
+        run_blocks(make_pipeline(bundled_pack, outputs), [example_samples[:16_000]])
+    assert good.history()[:-1].max() > 0
+    np.testing.assert_array_equal(good.state, 0)
+    assert good.closed

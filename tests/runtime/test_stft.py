@@ -1,0 +1,50 @@
+import numpy as np
+
+from edge.stft import BlockFramer, StreamingSTFT, make_window
+from tests.streaming import assert_streaming_equals_offline
+
+
+class FramedSTFT:
+    """Framer + STFT as one stage over raw samples, as the pipeline chains them."""
+
+    def __init__(self, n_fft: int, hop: int) -> None:
+        self.framer = BlockFramer(hop)
+        self.stft = StreamingSTFT(n_fft, hop)
+
+    def reset(self) -> None:
+        self.framer.reset()
+        self.stft.reset()
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        return self.stft.process(self.framer.process(block))
+
+
+def test_streaming_stft_equals_offline_for_random_block_sizes() -> None:
+    signal = np.random.default_rng(1).standard_normal(16_000 + 77).astype(np.float32)
+    offline = assert_streaming_equals_offline(lambda: FramedSTFT(512, 128), signal, max_block=700, atol=1e-4)
+    assert offline.shape == ((16_000 + 77) // 128, 257)
+
+
+def test_stft_frames_are_causal_windows_of_the_last_n_fft_samples() -> None:
+    n_fft, hop = 512, 128
+    signal = np.random.default_rng(2).standard_normal(hop * 20).astype(np.float32)
+    frames = StreamingSTFT(n_fft, hop).process(signal.reshape(-1, hop))
+    padded = np.concatenate([np.zeros(n_fft - hop, np.float32), signal])
+    window = make_window("hann", n_fft)
+    for i in (0, 3, 19):
+        expected = np.fft.rfft(padded[i * hop : i * hop + n_fft] * window)
+        np.testing.assert_allclose(frames[i], expected, atol=1e-3)
+
+
+def test_a_sine_peaks_in_its_bin() -> None:
+    rate_hz, n_fft, hop = 16_000, 512, 128
+    t = np.arange(hop * 40) / rate_hz
+    frames = StreamingSTFT(n_fft, hop).process(np.sin(2 * np.pi * 250.0 * t).astype(np.float32).reshape(-1, hop))
+    assert int(np.argmax(np.abs(frames[-1]))) == round(250.0 * n_fft / rate_hz)
+
+
+def test_framer_keeps_leftover_samples() -> None:
+    framer = BlockFramer(4)
+    assert framer.process(np.arange(6, dtype=np.float32)).shape == (1, 4)
+    out = framer.process(np.arange(6, 8, dtype=np.float32))
+    np.testing.assert_array_equal(out, [[4, 5, 6, 7]])
