@@ -186,27 +186,24 @@ class Pipeline:
         self._stage_times["output"] += time.perf_counter() - started
         return intensities
 
-    def zero_outputs(self) -> None:
-        """Drive every output to zero; keeps going past outputs that fail, then re-raises the first failure."""
+    def _each_output(self, action: str) -> None:
+        """Call ``action`` ('zero' or 'close') on every output, going on past failures; re-raise the first one."""
         first_error: BaseException | None = None
         for routed in self.outputs:
             try:
-                routed.output.zero()
+                getattr(routed.output, action)()
             except Exception as error:  # one broken output must not keep the others running
                 first_error = first_error or error
         if first_error is not None:
             raise first_error
 
+    def zero_outputs(self) -> None:
+        """Drive every output to zero."""
+        self._each_output("zero")
+
     def close(self) -> None:
         """Zero and close every output (idempotent)."""
-        first_error: BaseException | None = None
-        for routed in self.outputs:
-            try:
-                routed.output.close()
-            except Exception as error:
-                first_error = first_error or error
-        if first_error is not None:
-            raise first_error
+        self._each_output("close")
 
     def __enter__(self) -> "Pipeline":
         return self
