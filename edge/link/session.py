@@ -7,6 +7,7 @@ the BLE transport, a test's pty), so every transport shares one tested implement
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Protocol, TypeVar
 
 from edge.errors import LinkAuthError, ProtocolError
@@ -50,6 +51,7 @@ class LinkSession:
         self.info: codec.Info | None = None
         self.authenticated = False
         self.unsolicited: list[codec.Message] = []
+        self._inbox: deque[codec.Message] = deque()
         self._seq = 0
         self._ping_token = 0
 
@@ -59,24 +61,23 @@ class LinkSession:
         self.transport.write(codec.encode_message(message))
 
     def poll(self, timeout_s: float = 0.0) -> list[codec.Message]:
-        """Read what arrived within ``timeout_s`` and return the decoded messages (unknown types are skipped)."""
-        messages = []
+        """Messages not yet consumed plus what arrives within ``timeout_s`` (unknown types are skipped)."""
+        messages = list(self._inbox)
+        self._inbox.clear()
         for frame_type, body in self.decoder.feed(self.transport.read(timeout_s)):
             if frame_type in codec.MESSAGE_TYPES:
                 messages.append(codec.decode_message(frame_type, body))
         return messages
 
     def wait_for(self, reply_type: type[MessageT], request_type: int | None = None) -> MessageT:
-        """Wait for a message of ``reply_type``; an ERROR about ``request_type`` raises :class:`ProtocolError`."""
+        """Wait for a message of ``reply_type``; an ERROR about ``request_type`` raises :class:`ProtocolError`.
+
+        Messages that arrive after the awaited one stay queued for the next call.
+        """
         deadline = time.monotonic() + self.reply_timeout_s
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProtocolError(
-                    f"no {reply_type.__name__} from the device within {self.reply_timeout_s:.2f} s "
-                    f"(is the firmware running and the baud rate right?)"
-                )
-            for message in self.poll(min(remaining, READ_SLICE_S)):
+            while self._inbox:
+                message = self._inbox.popleft()
                 if isinstance(message, reply_type):
                     return message
                 if isinstance(message, codec.Error) and request_type is not None and message.offending_type == request_type:
@@ -84,6 +85,13 @@ class LinkSession:
                         raise LinkAuthError(f"device refused message type {request_type:#04x}: not authenticated")
                     raise ProtocolError(f"device answered message type {request_type:#04x} with ERROR {message.code_name}")
                 self.unsolicited.append(message)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProtocolError(
+                    f"no {reply_type.__name__} from the device within {self.reply_timeout_s:.2f} s "
+                    f"(is the firmware running and the baud rate right?)"
+                )
+            self._inbox.extend(self.poll(min(remaining, READ_SLICE_S)))
 
     def request(self, message: codec.Message, reply_type: type[MessageT]) -> MessageT:
         self.send(message)
@@ -93,6 +101,7 @@ class LinkSession:
     def handshake(self) -> codec.Info:
         """HELLO -> INFO (+ challenge-response when the device has a key). Returns and keeps the INFO."""
         self.decoder.reset()
+        self._inbox.clear()
         self.authenticated = False
         self.transport.write(bytes([codec.DELIMITER]))  # flush a half-received frame on the device
         info = self.request(codec.Hello(codec.PROTOCOL_VERSION), codec.Info)

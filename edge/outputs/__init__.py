@@ -21,6 +21,9 @@ _HANDLERS: dict[str, str] = {
     "drv2605": "edge.outputs.drv2605:DRV2605Output.from_url",
     "gpio": "edge.outputs.gpio:GpioOutput.from_url",
     "audio": "edge.outputs.audio:AudioOutput.from_url",
+    "serial": "edge.outputs.firmware:FirmwareOutput.from_url",
+    "loop": "edge.outputs.firmware:FirmwareOutput.from_url",
+    "spy": "edge.outputs.firmware:FirmwareOutput.from_url",
 }
 
 

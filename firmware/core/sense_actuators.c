@@ -78,7 +78,6 @@ void sense_actuators_stop(sense_actuators *act) {
     memset(act->ramp_from, 0, sizeof(act->ramp_from));
     memset(act->target, 0, sizeof(act->target));
     memset(act->level, 0, sizeof(act->level));
-    memset(act->duty, 0, sizeof(act->duty));
     memset(act->effect, 0, sizeof(act->effect));
 }
 
@@ -128,9 +127,6 @@ int sense_actuators_tick(sense_actuators *act, uint32_t now_ms) {
     if (act->watchdog_armed && now_ms - act->last_frame_ms > act->config.watchdog_ms) {
         act->watchdog_armed = 0;
         act->watchdog_trips++;
-        for (ch = 0; ch < act->n_channels; ch++) {
-            changed |= act->duty[ch] != 0;
-        }
         sense_actuators_stop(act);
         act->ramp_start_ms = now_ms;
     }

@@ -61,7 +61,7 @@ void sense_actuators_set_targets(sense_actuators *act, const uint16_t *values, u
 /* Start an effect on one channel or on all (SENSE_ALL_CHANNELS). Returns 0 if channel/effect is invalid. */
 int sense_actuators_play(sense_actuators *act, uint8_t channel, uint8_t kind, uint16_t intensity,
                          uint16_t duration_ms, uint32_t now_ms);
-/* Zero every output at once and cancel effects. */
+/* Zero every target and level and cancel effects: duty[] follows at the next tick, without a ramp. */
 void sense_actuators_stop(sense_actuators *act);
 /* Note an accepted control frame: restarts the watchdog. */
 void sense_actuators_feed_watchdog(sense_actuators *act, uint32_t now_ms);

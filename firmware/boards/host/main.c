@@ -214,6 +214,7 @@ int main(int argc, char **argv) {
         }
     }
     sense_actuators_stop(&dev.act);
+    sense_device_tick(&dev, now_ms());
     trace_duties(&board, &dev, now_ms());
     if (link_path) {
         unlink(link_path);
