@@ -44,15 +44,19 @@ MAX_CARRIER_HZ = 1000.0
 MAX_NYQUIST_HZ = 8000.0
 
 # Presets every rig has unless it redefines one by name: alerts interrupt music with a distinct pattern,
-# speech ducks it. Tags are matched case-insensitively against the tagger's labels (AudioSet names).
+# speech ducks it. Tags match the tagger's labels case-insensitively, '_' and '-' counting as spaces, so both
+# the bundled packs' names ("baby_cry") and AudioSet names ("Baby cry, infant cry") work.
 DEFAULT_PRESETS = (
     PresetSpec(name=MUSIC_PRESET, priority=0),
-    PresetSpec(name="speech", priority=5, tags=("Speech", "Conversation", "Narration, monologue"), music_gain=0.3),
-    PresetSpec(name="knock", priority=8, tags=("Knock",), pattern="knock", music_gain=0.0),
-    PresetSpec(name="doorbell", priority=9, tags=("Doorbell", "Ding-dong"), pattern="doorbell", music_gain=0.0),
-    PresetSpec(name="baby-cry", priority=10, tags=("Baby cry, infant cry", "Crying, sobbing"), pattern="baby-cry", music_gain=0.0),
-    PresetSpec(name="alarm", priority=11, tags=("Alarm", "Smoke detector, smoke alarm", "Fire alarm", "Alarm clock"), pattern="alarm", music_gain=0.0),
-    PresetSpec(name="siren", priority=12, tags=("Siren", "Civil defense siren", "Police car (siren)", "Ambulance (siren)", "Fire engine, fire truck (siren)"), pattern="siren", music_gain=0.0),
+    PresetSpec(name="speech", priority=5, tags=("speech", "conversation", "narration, monologue"), music_gain=0.3),
+    PresetSpec(name="knock", priority=8, tags=("knock",), pattern="knock", music_gain=0.0),
+    PresetSpec(name="doorbell", priority=9, tags=("doorbell", "ding-dong"), pattern="doorbell", music_gain=0.0),
+    PresetSpec(name="baby-cry", priority=10, tags=("baby cry", "baby cry, infant cry", "crying, sobbing"),
+               pattern="baby-cry", music_gain=0.0),
+    PresetSpec(name="alarm", priority=11, tags=("alarm", "smoke detector, smoke alarm", "fire alarm", "alarm clock"),
+               pattern="alarm", music_gain=0.0),
+    PresetSpec(name="siren", priority=12, tags=("siren", "civil defense siren", "police car (siren)",
+               "ambulance (siren)", "fire engine, fire truck (siren)"), pattern="siren", music_gain=0.0),
 )
 
 _ACTUATOR_DEFAULTS = {"kind": "erm", "surface": "front", "resonance_hz": 180.0, "min_drive": 0.0, "max_drive": 1.0, "power": 1.0}

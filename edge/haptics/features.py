@@ -49,19 +49,31 @@ def energy_to_db(power: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OnsetParams:
-    """Spectral-flux onset detection.
+    """Spectral-flux onset detection (SuperFlux-style: lagged difference against a frequency-max-filtered
+    reference, which tolerates slow attacks and suppresses pitch sweeps and vibrato).
 
     ``compression``: flux is taken on log(1 + compression * mag), which makes it nearly level-independent.
+    ``lag_frames``: the frame compared against is this many frames back.
+    ``max_filter_bins``: the reference frame is max-filtered over +- this many bins.
     ``window_s``: length of the causal history the adaptive threshold looks at.
-    ``ratio``/``offset``: an onset needs flux > ratio * mean(history) + offset (offset in flux units per bin).
+    ``ratio``/``offset``: an onset needs flux > ratio * median(history) + offset (offset in flux units per bin).
     ``min_interval_s``: refractory time after an onset.
+    ``min_rise_db``: the band's power must also have risen by this much over the lag (a decaying sound whose
+    partials shift between bins has flux but no rise).
+    ``max_below_peak_db``/``peak_decay_s``: the band's power must be within this many dB of its recent peak
+    (a peak tracker decaying with ``peak_decay_s``), so the rustle in a cymbal's low band is not a kick.
     """
 
-    compression: float = 100.0
+    compression: float = 10.0
+    lag_frames: int = 2
+    max_filter_bins: int = 1
     window_s: float = 0.25
-    ratio: float = 1.6
-    offset: float = 0.02
+    ratio: float = 1.5
+    offset: float = 0.15
     min_interval_s: float = 0.05
+    min_rise_db: float = 3.0
+    max_below_peak_db: float = 35.0
+    peak_decay_s: float = 2.0
 
 
 class SpectralFluxOnsets:
@@ -77,23 +89,49 @@ class SpectralFluxOnsets:
         self.mask = mask
         self.n_history = max(1, int(round(params.window_s * frame_rate_hz)))
         self.n_refractory = max(1, int(round(params.min_interval_s * frame_rate_hz)))
+        self.peak_decay = float(np.exp(-1.0 / (params.peak_decay_s * frame_rate_hz)))
         self.reset()
 
     def reset(self) -> None:
-        self._previous_log_mag: np.ndarray | None = None
+        self._previous_mag: np.ndarray | None = None  # (lag_frames, n_selected_bins)
         self._history = np.zeros(0)
         self._frames_since_onset = 1 << 30
+        self._peak_power = 0.0
+
+    def _max_filtered(self, log_mag: np.ndarray) -> np.ndarray:
+        width = self.params.max_filter_bins
+        if width == 0 or log_mag.shape[1] == 0:
+            return log_mag
+        padded = np.pad(log_mag, ((0, 0), (width, width)), mode="edge")
+        return np.lib.stride_tricks.sliding_window_view(padded, 2 * width + 1, axis=1).max(axis=2)
 
     def flux(self, mag: np.ndarray) -> np.ndarray:
-        """(n_frames,) flux per frame (mean positive log-magnitude increase per bin); advances the state."""
-        selected = mag if self.mask is None else mag[:, self.mask]
-        log_mag = np.log1p(self.params.compression * selected.astype(np.float64))
-        if log_mag.shape[0] == 0:
+        """(n_frames,) flux per frame (mean positive log-magnitude increase per bin), 0 where the band's power did
+        not rise by ``min_rise_db`` over the lag; advances the state."""
+        selected = (mag if self.mask is None else mag[:, self.mask]).astype(np.float64)
+        if selected.shape[0] == 0:
             return np.zeros(0)
-        previous = self._previous_log_mag if self._previous_log_mag is not None else np.zeros_like(log_mag[0])
-        stacked = np.concatenate([previous[None, :], log_mag], axis=0)
-        self._previous_log_mag = log_mag[-1].copy()
-        return np.maximum(np.diff(stacked, axis=0), 0.0).mean(axis=1)
+        lag = self.params.lag_frames
+        previous = self._previous_mag if self._previous_mag is not None else np.zeros((lag, selected.shape[1]))
+        stacked = np.concatenate([previous, selected], axis=0)
+        self._previous_mag = stacked[-lag:].copy()
+        log_mag = np.log1p(self.params.compression * stacked)
+        reference = self._max_filtered(log_mag[:-lag])
+        flux = np.maximum(log_mag[lag:] - reference, 0.0).mean(axis=1)
+        power = (stacked**2).sum(axis=1)
+        rising = power[lag:] >= power[:-lag] * 10.0 ** (self.params.min_rise_db / 10.0)
+        loud = power[lag:] >= self._recent_peak(power[lag:]) * 10.0 ** (-self.params.max_below_peak_db / 10.0)
+        return np.where(rising & loud, flux, 0.0)
+
+    def _recent_peak(self, power: np.ndarray) -> np.ndarray:
+        """(n_frames,) decaying peak of the band power up to and including each frame (carried across blocks)."""
+        peaks = np.empty_like(power)
+        peak = self._peak_power
+        for frame, value in enumerate(power):
+            peak = max(value, peak * self.peak_decay)
+            peaks[frame] = peak
+        self._peak_power = peak
+        return peaks
 
     def process(self, mag: np.ndarray) -> np.ndarray:
         flux = self.flux(mag)
@@ -101,12 +139,11 @@ class SpectralFluxOnsets:
         strengths = np.zeros(n_frames, dtype=np.float32)
         if n_frames == 0:
             return strengths
-        # Causal mean of the previous n_history flux values, for every frame of this block at once.
+        # Causal median of the previous n_history flux values, for every frame of this block at once (a median,
+        # so one loud hit does not raise the threshold for the soft hits right after it).
         padded = np.concatenate([np.zeros(self.n_history - self._history.shape[0]), self._history, flux])
-        cumulative = np.concatenate([[0.0], np.cumsum(padded)])
-        starts = np.arange(n_frames)
-        history_mean = (cumulative[starts + self.n_history] - cumulative[starts]) / self.n_history
-        threshold = self.params.ratio * history_mean + self.params.offset
+        history = np.lib.stride_tricks.sliding_window_view(padded[:-1], self.n_history)[:n_frames]
+        threshold = self.params.ratio * np.median(history, axis=1) + self.params.offset
         excess = flux - threshold
         for frame in np.flatnonzero(excess > 0):
             since = self._frames_since_onset + frame

@@ -45,9 +45,10 @@ from edge.haptics.stages import (
     threshold_gains,
 )
 
-# On the DSP-only path each stem is stood in for by the band of the mixture where it mostly lives (Hz).
+# On the DSP-only path each stem is stood in for by the band of the mixture where it dominates (Hz): drums by
+# the noisy top of the spectrum (hats, snare, the click of the kick), which bass and voices hardly reach.
 DSP_PROXY_BANDS_HZ: dict[str, tuple[float, float]] = {
-    "drums": (20.0, 8000.0),
+    "drums": (2000.0, 8000.0),
     "bass": (30.0, 250.0),
     "vocals": (250.0, 3000.0),
     "other": (250.0, 8000.0),
@@ -122,14 +123,19 @@ class RouteStage:
         return np.clip(out * self.route.gain, 0.0, 1.0)
 
 
+def normalise_label(label: str) -> str:
+    """Tag names compare case-insensitively with '_' and '-' as spaces: "Baby_cry" == "baby cry"."""
+    return " ".join(label.lower().replace("_", " ").replace("-", " ").split())
+
+
 class PresetSelector:
     """Tags (n_frames, n_labels) -> per frame the index of the active preset and frames since it became active."""
 
     def __init__(self, spec: RigSpec, labels: tuple[str, ...], frame_rate_hz: float) -> None:
         self.presets = sorted(spec.presets, key=lambda preset: -preset.priority)
-        lower_labels = [label.lower() for label in labels]
+        names = [normalise_label(label) for label in labels]
         self.label_indices = [
-            [lower_labels.index(tag.lower()) for tag in preset.tags if tag.lower() in lower_labels]
+            sorted({names.index(normalise_label(tag)) for tag in preset.tags if normalise_label(tag) in names})
             for preset in self.presets
         ]
         render = spec.params
@@ -199,12 +205,8 @@ class HapticRenderer:
 
     @staticmethod
     def _proxy_band(route: RouteSpec) -> tuple[float, float]:
-        """The route's band narrowed to where its stem mostly lives, for the DSP-only path."""
-        if route.source not in DSP_PROXY_BANDS_HZ:
-            return route.band_hz
-        proxy_low, proxy_high = DSP_PROXY_BANDS_HZ[route.source]
-        low, high = max(proxy_low, route.band_hz[0]), min(proxy_high, route.band_hz[1])
-        return (low, high) if high > low else route.band_hz
+        """On the DSP-only path a stem's route reads the mixture band where that stem dominates instead."""
+        return DSP_PROXY_BANDS_HZ.get(route.source, route.band_hz)
 
     def reset(self) -> None:
         self._rate = None

@@ -16,6 +16,7 @@ BEST_SENSITIVITY_HZ = 250.0
 THRESHOLD_SLOPE_DB_PER_OCTAVE = 12.0
 NON_PACINIAN_FLOOR_HZ = 40.0
 TACTILE_CUTOFF_HZ = 1000.0
+OFF_BELOW = 0.02  # intensities below this are off (2 % is below what a wearer notices on a motor)
 
 
 def one_pole_coefficient(time_constant_s: float, frame_rate_hz: float) -> float:
@@ -175,11 +176,13 @@ class ErmKick:
         return out
 
 
-def apply_limits(intensity: np.ndarray, min_drive: np.ndarray, max_drive: np.ndarray) -> np.ndarray:
-    """Per-actuator limits: (0, 1] maps onto [min_drive, max_drive] (the motor's start-up dead zone is skipped);
-    0 stays 0 so an idle motor is really off."""
+def apply_limits(
+    intensity: np.ndarray, min_drive: np.ndarray, max_drive: np.ndarray, off_below: float = OFF_BELOW
+) -> np.ndarray:
+    """Per-actuator limits: [off_below, 1] maps onto [min_drive, max_drive] (the motor's start-up dead zone is
+    skipped); anything below ``off_below`` is 0, so a decaying envelope ends with the motor really off."""
     scaled = min_drive + np.clip(intensity, 0.0, 1.0) * (max_drive - min_drive)
-    return np.where(intensity > 0.0, scaled, 0.0)
+    return np.where(intensity >= off_below, scaled, 0.0)
 
 
 def cap_total_power(intensity: np.ndarray, power_weights: np.ndarray, max_total_power: float) -> np.ndarray:
