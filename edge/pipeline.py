@@ -51,7 +51,7 @@ class Telemetry:
         return self.n_hops * self.hop_s
 
     def summary(self) -> dict[str, Any]:
-        """Per-stage latency per hop (p50/p95/max in ms), total compute, real-time factor, dropped hops."""
+        """Per-stage latency per hop (p50/p95/p99/max in ms), total compute, real-time factor, dropped hops."""
         hops = np.maximum(np.asarray(self.hops_per_call, dtype=np.float64), 1.0)
         stages = {}
         total_s = 0.0
@@ -61,6 +61,7 @@ class Telemetry:
             stages[stage] = {
                 "p50_ms": float(np.percentile(per_hop_ms, 50)) if per_hop_ms.size else 0.0,
                 "p95_ms": float(np.percentile(per_hop_ms, 95)) if per_hop_ms.size else 0.0,
+                "p99_ms": float(np.percentile(per_hop_ms, 99)) if per_hop_ms.size else 0.0,
                 "max_ms": float(per_hop_ms.max()) if per_hop_ms.size else 0.0,
                 "total_s": float(np.sum(seconds)),
             }
