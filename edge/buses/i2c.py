@@ -161,6 +161,7 @@ class I2CBus:
         self.retry_delay_s = retry_delay_s
         self.lock = threading.RLock()
         self._reservations: dict[tuple[Segment, int], str] = {}
+        self._shared: dict[str, list[object]] = {}  # key -> [object, n_users]
         self._n_users = 1
         self._on_last_close = on_last_close
 
@@ -213,6 +214,29 @@ class I2CBus:
         """
         self.reserve(address, owner, segment)
         return I2CDevice(self, address, owner, segment=segment, select=select, on_error=on_error)
+
+    def share(self, key: str, create: Callable[[], T]) -> T:
+        """One object per ``key`` shared by every driver on this bus (e.g. the mux in front of several outputs):
+        the first call makes it with ``create``, later calls return it. Pair each call with :meth:`unshare`."""
+        with self.lock:
+            entry = self._shared.get(key)
+            if entry is None:
+                entry = [create(), 0]
+                self._shared[key] = entry
+            entry[1] = int(entry[1]) + 1  # type: ignore[call-overload]
+            return entry[0]  # type: ignore[return-value]
+
+    def unshare(self, key: str, release: Callable[[T], None]) -> None:
+        """Drop one user of the shared ``key``; the last one runs ``release`` on it."""
+        with self.lock:
+            entry = self._shared.get(key)
+            if entry is None:
+                return
+            entry[1] = int(entry[1]) - 1  # type: ignore[call-overload]
+            if entry[1] > 0:  # type: ignore[operator]
+                return
+            del self._shared[key]
+        release(entry[0])  # type: ignore[arg-type]
 
     def close(self) -> None:
         """Drop one user; the last one closes the backend. Idempotent once closed."""

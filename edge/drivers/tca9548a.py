@@ -8,13 +8,33 @@ cache, so the retry selects the channel again.
 
 from __future__ import annotations
 
-from edge.buses.i2c import I2CDevice
-from edge.errors import ConfigError
+from edge.buses.i2c import I2CBus, I2CDevice
+from edge.errors import ConfigError, OutputError
 
 DEFAULT_ADDRESS = 0x70
 ADDRESS_RANGE = range(0x70, 0x78)
 N_CHANNELS = 8
 NO_CHANNEL = 0x00
+
+
+def open_shared_mux(bus: I2CBus, address: int = DEFAULT_ADDRESS) -> "TCA9548A":
+    """The TCA9548A at ``address`` on ``bus``, shared by every output behind it (one channel cache for all).
+    Pair with :func:`close_shared_mux`."""
+    return bus.share(f"tca9548a@0x{address:02x}", lambda: TCA9548A(bus.device(address, owner=f"TCA9548A mux 0x{address:02x}")))
+
+
+def close_shared_mux(bus: I2CBus, address: int) -> None:
+    """Drop one user of the shared mux; the last one disconnects every channel and releases the address."""
+
+    def release(mux: "TCA9548A") -> None:
+        try:
+            mux.disconnect_all()
+        except OutputError:
+            pass  # the devices behind it were already zeroed by their outputs; release anyway
+        finally:
+            mux.device.close()
+
+    bus.unshare(f"tca9548a@0x{address:02x}", release)
 
 
 class TCA9548A:

@@ -1,7 +1,8 @@
 """``drv2605://<bus>/0x5a?mux=0x70&channels=0,1,2,3`` — DRV2605L haptic drivers, one per mux channel.
 
 Without ``mux`` the output is one DRV2605L on the bus (one channel; the chip's address is fixed at 0x5A, so more
-need a TCA9548A mux, one driver per mux channel). Query parameters:
+need a TCA9548A mux, one driver per mux channel). ``mux_channel=N`` is one channel; several outputs may sit
+behind one mux (they share it and its channel cache). Query parameters:
 
 - ``actuator=lra|erm`` (default lra), ``rated_v``, ``clamp_v`` (volts, from the motor's datasheet),
   ``resonance_hz`` (LRA), ``library`` (effect library 1..7);
@@ -23,7 +24,7 @@ import numpy as np
 
 from edge.buses.i2c import BusFactory, I2CBus, I2CDevice, open_i2c_bus
 from edge.drivers.drv2605 import ADDRESS, RTP_MAX, ActuatorKind, CalibrationResult, DRV2605, DRV2605Config
-from edge.drivers.tca9548a import TCA9548A
+from edge.drivers.tca9548a import TCA9548A, close_shared_mux, open_shared_mux
 from edge.errors import ConfigError, OutputError
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
 from edge.outputs.failsafe import zero_and_raise
@@ -67,11 +68,12 @@ class DRV2605Output(ActuatorOutput):
         self._bus = bus
         self._devices: list[I2CDevice] = []
         self.mux: TCA9548A | None = None
+        self._mux_address = mux_address
         self.drivers: list[DRV2605] = []
         self.calibrations: list[CalibrationResult | None] = list(calibrations or [None] * len(channels))
         try:
             if mux_address is not None:
-                self.mux = TCA9548A(self._reserve(bus.device(mux_address, owner=url)))
+                self.mux = open_shared_mux(bus, mux_address)
                 for channel in channels:
                     self.drivers.append(DRV2605(self._reserve(self.mux.channel_device(channel, address, url))))
             else:
@@ -96,8 +98,15 @@ class DRV2605Output(ActuatorOutput):
         mux_address = parse_int(url, url.query["mux"], "parameter mux") if "mux" in url.query else None
         if mux_address is None and "channels" in url.query:
             raise ConfigError(f"output URL {url.url!r}: channels= needs mux= (one DRV2605L per mux channel)")
+        if mux_address is None and "mux_channel" in url.query:
+            raise ConfigError(f"output URL {url.url!r}: mux_channel= needs mux=")
+        if "channels" in url.query and "mux_channel" in url.query:
+            raise ConfigError(f"output URL {url.url!r}: give channels= or mux_channel=, not both")
         default_channels = list(range(n_channels)) if n_channels else [0]
-        channels = int_list(url, "channels", default_channels) if mux_address is not None else [0]
+        if "mux_channel" in url.query:
+            channels = [url.int_param("mux_channel", 0)]
+        else:
+            channels = int_list(url, "channels", default_channels) if mux_address is not None else [0]
         if n_channels is not None and len(channels) != n_channels:
             raise ConfigError(
                 f"output URL {url.url!r}: {len(channels)} channels but the rig puts {n_channels} actuators on it"
@@ -169,11 +178,6 @@ class DRV2605Output(ActuatorOutput):
                     driver.standby()
                 except OutputError:
                     pass  # already zeroed (or reported by _zero); release anyway
-            if self.mux is not None:
-                try:
-                    self.mux.disconnect_all()
-                except OutputError:
-                    pass
         finally:
             self._release_devices()
             self._bus.close()
@@ -182,6 +186,9 @@ class DRV2605Output(ActuatorOutput):
         for device in reversed(self._devices):
             device.close()
         self._devices.clear()
+        if self.mux is not None and self._mux_address is not None:
+            self.mux = None
+            close_shared_mux(self._bus, self._mux_address)
 
 
 def _config_from_url(url: OutputURL) -> DRV2605Config:

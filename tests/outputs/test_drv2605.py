@@ -236,3 +236,22 @@ def test_a_direct_driver_without_mux(fake_board: Board) -> None:
         output.play_effect(0, 1)
         assert direct.played_effects == [[1]]
     assert direct.rtp_drive() == 0.0 and direct.standby
+
+
+def test_outputs_behind_one_mux_share_it_and_its_channel_cache(fake_board: Board) -> None:
+    assert fake_board.mux is not None
+    first = open_output("drv2605://1/0x5a?mux=0x70&mux_channel=0")
+    second = open_output("drv2605://1/0x5a?mux=0x70&mux_channel=3")
+    assert isinstance(first, DRV2605Output) and isinstance(second, DRV2605Output)
+    assert first.mux is second.mux
+    with pytest.raises(ConfigError, match="behind mux 0x70 channel 3 is already used"):
+        open_output("drv2605://1/0x5a?mux=0x70&mux_channel=3")
+    first.write(frame(0.5))
+    second.write(frame(1.0))
+    assert [drv.rtp_drive() for drv in fake_board.drvs] == pytest.approx([0.5, 0.0, 0.0, 1.0], abs=1 / 255)
+    first.close()
+    second.write(frame(0.2))
+    assert fake_board.drvs[3].rtp_drive() == pytest.approx(0.2, abs=1 / 255)
+    assert fake_board.mux.control == 1 << 3
+    second.close()
+    assert fake_board.mux.control == 0

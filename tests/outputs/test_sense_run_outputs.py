@@ -1,0 +1,61 @@
+"""``sense run`` end to end with each board output, against the fakes (I2C) and gpiozero's mock pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from typer.testing import CliRunner
+
+from edge.buses.gpio import ENV_GPIO_BACKEND, resolve_pin_factory
+from edge.cli import app
+from tests.outputs.conftest import Board
+
+runner = CliRunner()
+
+
+def sense_run(*args: str) -> None:
+    result = runner.invoke(app, ["run", "--no-models", "--json", *args])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+
+
+def test_sense_run_drives_a_pca9685_and_leaves_it_off(fake_board: Board) -> None:
+    assert fake_board.wire is not None and fake_board.pca is not None
+    sense_run("--output", "pca9685://1/0x40")
+    duty_writes = [w for w in fake_board.wire.writes_to(0x40) if w[0] >= 0x06 and len(w) > 2 and w[0] < 0x46]
+    assert len(duty_writes) > 10
+    assert any(any(byte for byte in w[3::4]) for w in duty_writes)  # some OFF_L counts were non-zero
+    assert fake_board.pca.duties() == [0.0] * 16 and not fake_board.pca.running
+
+
+def test_sense_run_drives_the_bundled_wristband_rig_on_drv2605s_behind_the_mux(fake_board: Board) -> None:
+    assert fake_board.mux is not None
+    sense_run("--rig", "wristband-drv2605")
+    for drv in fake_board.drvs:
+        assert max(drv.rtp_history) > 0
+        assert drv.rtp_drive() == 0.0 and drv.standby
+    assert fake_board.mux.control == 0
+
+
+def test_sense_run_drives_gpio_pwm_pins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_GPIO_BACKEND, "mock")
+    monkeypatch.setenv("GPIOZERO_MOCK_PIN_CLASS", "mockpwmpin")
+    factory = resolve_pin_factory()
+    pins = list(range(4, 20))
+    for pin in pins:
+        factory.pin(pin).clear_states()
+    sense_run("--output", "gpio://?pins=" + ",".join(map(str, pins)) + "&freq=200")
+    peaks = [max(state.state for state in factory.pin(pin).states) for pin in pins]
+    assert max(peaks) > 0
+    assert all(factory.pin(pin).state == 0 for pin in pins)
+
+
+def test_sense_run_drives_the_sensory_box_rig_into_a_sound_file(tmp_path: Path) -> None:
+    path = tmp_path / "box.wav"
+    sense_run("--rig", "sensory-box-audio", "--output", f"audio://file?path={path}&channels=2")
+    data, rate = soundfile.read(str(path), dtype="float32")
+    assert rate == 16_000 and data.shape[1] == 2 and data.shape[0] > rate
+    assert float(np.max(np.abs(data))) > 0.01
+    assert float(np.max(np.abs(data[-5:]))) < 1e-3
