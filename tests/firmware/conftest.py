@@ -124,3 +124,101 @@ def host_firmware(host_firmware_binary: Path, tmp_path: Path) -> Iterator[Callab
     yield start
     for firmware in started:
         firmware.stop()
+
+
+# ---------------------------------------------------------------------------------------------- AVR in simavr
+
+PWM_PINS = ["D6", "D5", "D9", "D10", "D11", "D3"]  # channel i -> Arduino pin (firmware/boards/avr/main.c)
+BOOTLOADER_HEX = Path("/usr/share/arduino/hardware/arduino/avr/bootloaders/atmega/ATmegaBOOT_168_atmega328.hex")
+
+
+def build_avr(baud: int = 115200) -> Path:
+    require_tools("avr-gcc", "avr-objcopy")
+    make("avr", f"BAUD={baud}")
+    return BUILD / f"avr-{baud}" / "sense-fw-avr.elf"
+
+
+@pytest.fixture(scope="session")
+def avr_firmware_elf() -> Path:
+    return build_avr(115200)
+
+
+@pytest.fixture(scope="session")
+def simavr_harness() -> Path:
+    require_tools("gcc", "pkg-config")
+    make("sim")
+    return BUILD / "sim" / "sense-simavr"
+
+
+@dataclass
+class SimulatedAVR:
+    """The AVR firmware running in the simavr harness; events are collected from its stdout by a thread.
+
+    ``pwm`` holds (pin, duty 0..1, simulated t_s) reports in order; ``rx_delimiters_s`` the simulated times at
+    which a 0x00 frame delimiter entered the UART.
+    """
+
+    harness: Path
+    args: list[str]
+    port: str
+    process: subprocess.Popen | None = None
+    pwm: list[tuple[str, float, float]] = field(default_factory=list)
+    rx_delimiters_s: list[float] = field(default_factory=list)
+    stderr_path: Path | None = None
+
+    def start(self) -> "SimulatedAVR":
+        import threading
+
+        stderr = self.stderr_path.open("w") if self.stderr_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(self.harness), "--link", self.port, *self.args], stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process is not None and self.process.stdout is not None
+            for line in self.process.stdout:
+                parts = line.split()
+                if parts[:1] == ["PTY"]:
+                    ready.set()
+                elif parts[:1] == ["PWM"]:
+                    self.pwm.append((parts[1], int(parts[2]) / 1e6, int(parts[3]) / 1e6))
+                elif parts[:1] == ["RX0"]:
+                    self.rx_delimiters_s.append(int(parts[1]) / 1e6)
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(START_TIMEOUT_S) or self.process.poll() is not None:
+            raise AssertionError(f"simavr harness did not start ({self.stderr_path and self.stderr_path.read_text()})")
+        return self
+
+    def duty(self, pin: str) -> float:
+        """The last reported duty (0..1) on ``pin``."""
+        for name, duty, _ in reversed(self.pwm):
+            if name == pin:
+                return duty
+        return 0.0
+
+    def channel_duties(self) -> list[float]:
+        return [self.duty(pin) for pin in PWM_PINS]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def simulated_avr(simavr_harness: Path, tmp_path: Path) -> Iterator[Callable[..., SimulatedAVR]]:
+    """Factory: ``simulated_avr(elf, "--log-rx")`` starts the harness; all are stopped at the end."""
+    started: list[SimulatedAVR] = []
+
+    def start(*args: str, name: str = "ttyAVR") -> SimulatedAVR:
+        avr = SimulatedAVR(simavr_harness, [str(a) for a in args], str(tmp_path / name),
+                           stderr_path=tmp_path / f"{name}.stderr").start()
+        started.append(avr)
+        return avr
+
+    yield start
+    for avr in started:
+        avr.stop()
