@@ -24,6 +24,7 @@ _HANDLERS: dict[str, str] = {
     "serial": "edge.outputs.firmware:FirmwareOutput.from_url",
     "loop": "edge.outputs.firmware:FirmwareOutput.from_url",
     "spy": "edge.outputs.firmware:FirmwareOutput.from_url",
+    "ble": "edge.outputs.firmware:FirmwareOutput.from_url",
 }
 
 

@@ -1,0 +1,114 @@
+"""Fixtures for ``ble://`` end to end: a private system bus, python-dbusmock's ``bluez5`` template with the vest
+added by the test (:mod:`tests.ble.bluez_vest`), and the real ``host`` firmware build behind it, run with
+``--untrusted`` (the BLE link rules: no provisioning, no control without the key).
+
+Real bleak runs unchanged against it; the real system bus and any Bluetooth adapter are never used. A missing
+``dbus-daemon``, compiler or python-dbusmock FAILS the tests with a message (scripts/setup.sh installs them).
+"""
+
+from __future__ import annotations
+
+import os
+import termios
+import tty
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from edge.link.ble import SENSE_LINK_CHAR_UUID, SENSE_SERVICE_UUID
+from edge.link.keys import generate_key, save_key
+from tests.firmware.conftest import HostFirmware, host_firmware_binary  # noqa: F401  (fixture re-export)
+
+from .bluez_vest import MockVest, PrivateSystemBus
+
+VEST_NAME = "SENSE-VEST"
+VEST_ADDRESS = "C0:FF:EE:00:00:01"
+VEST_CHANNELS = 6
+DEFAULT_ATT_MTU = 23  # the BLE default: 20 bytes per write, so most frames are split across writes
+
+
+class PtyPeer:
+    """The host firmware's pty, opened raw from our side: what the vest's radio would hand to the core."""
+
+    def __init__(self, port: str) -> None:
+        self.output_fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self.output_fd, termios.TCSANOW)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.output_fd, view) :]
+            except BlockingIOError:
+                continue
+
+    def close(self) -> None:
+        os.close(self.output_fd)
+
+
+@dataclass
+class BleVest:
+    """A vest in BLE range: ``firmware`` (duties, trace), ``mock`` (D-Bus side, record), ``key_file``."""
+
+    firmware: HostFirmware
+    mock: MockVest
+    key: bytes
+    key_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"ble://{VEST_NAME}?key={self.key_file}&scan_s=3"
+
+
+@pytest.fixture(scope="session")
+def system_bus() -> Iterator[PrivateSystemBus]:
+    try:
+        import dbusmock  # noqa: F401
+    except ImportError:
+        pytest.fail("python-dbusmock is not installed: pip install -e '.[test]' (scripts/setup.sh does)", pytrace=False)
+    bus = PrivateSystemBus()
+    previous = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+    os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address  # bleak (dbus-fast) connects here, never to the real bus
+    yield bus
+    if previous is None:
+        os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+    else:
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = previous
+    bus.close()
+
+
+@pytest.fixture
+def ble_vest_factory(
+    system_bus: PrivateSystemBus, host_firmware_binary: Path, tmp_path: Path  # noqa: F811
+) -> Iterator[Callable[..., BleVest]]:
+    """``ble_vest_factory(mtu=23, provisioned=True)``: the host firmware (6 channels, untrusted link, with a key
+    unless ``provisioned=False``) advertised as ``SENSE-VEST`` on the mocked BlueZ."""
+    made: list[tuple[HostFirmware, PtyPeer, MockVest]] = []
+
+    def make(mtu: int = DEFAULT_ATT_MTU, provisioned: bool = True) -> BleVest:
+        key = generate_key()
+        key_file = save_key(tmp_path / "host.key", key)
+        firmware = HostFirmware(host_firmware_binary, tmp_path, ["--channels", str(VEST_CHANNELS), "--untrusted"])
+        if provisioned:
+            save_key(firmware.key_path, key)  # as `sense flash --provision-key` leaves it over USB
+        firmware.start()
+        peer = PtyPeer(firmware.port)
+        mock = MockVest(
+            system_bus, peer, name=VEST_NAME, address=VEST_ADDRESS,
+            service_uuid=SENSE_SERVICE_UUID, char_uuid=SENSE_LINK_CHAR_UUID, mtu=mtu,
+        )
+        made.append((firmware, peer, mock))
+        return BleVest(firmware, mock, key, key_file)
+
+    yield make
+    for firmware, peer, mock in made:
+        mock.close()
+        peer.close()
+        firmware.stop()
+
+
+@pytest.fixture
+def ble_vest(ble_vest_factory: Callable[..., BleVest]) -> BleVest:
+    return ble_vest_factory()
