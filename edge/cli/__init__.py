@@ -20,6 +20,7 @@ from edge.errors import SenseError
 COMMAND_MODULES = [
     "edge.cli.run_command",
     "edge.cli.pack_command",
+    "edge.cli.bench_command",
 ]
 
 app = typer.Typer(
