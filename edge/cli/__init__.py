@@ -18,6 +18,7 @@ import edge
 from edge.errors import SenseError
 
 COMMAND_MODULES = [
+    "edge.cli.devices_command",
     "edge.cli.run_command",
     "edge.cli.pack_command",
     "edge.cli.bench_command",
