@@ -232,12 +232,13 @@ class CarrierSynth:
     def process(self, intensity: np.ndarray) -> np.ndarray:
         n_frames = intensity.shape[0]
         n_samples = n_frames * self.hop
-        previous = np.concatenate([self._last_amplitude[None, :], intensity[:-1]], axis=0) if n_frames else intensity
+        if n_frames == 0:
+            return np.zeros((0, self.carrier_hz.shape[0]), dtype=np.float32)
+        previous = np.concatenate([self._last_amplitude[None, :], intensity[:-1]], axis=0)
         ramp = (np.arange(1, self.hop + 1) / self.hop)[None, :, None]
         amplitude = (previous[:, None, :] + (intensity - previous)[:, None, :] * ramp).reshape(n_samples, -1)
         t_s = (self._sample_index + np.arange(n_samples))[:, None] / self.sample_rate_hz
         samples = amplitude * np.sin(2.0 * np.pi * self.carrier_hz[None, :] * t_s)
         self._sample_index += n_samples
-        if n_frames:
-            self._last_amplitude = intensity[-1].astype(np.float64)
+        self._last_amplitude = intensity[-1].astype(np.float64)
         return samples.astype(np.float32)
