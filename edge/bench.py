@@ -39,6 +39,8 @@ from edge.run import EXAMPLE_SOUND
 
 REPORT_SCHEMA = "sense-bench/1"
 """Version tag of the JSON report; bump when a field changes meaning."""
+REPORT_SCHEMA_PATH = Path(__file__).parent / "data" / "bench_report.schema.json"
+"""The JSON Schema of the report, for fleets that validate what boards send them."""
 WARMUP_S = 0.5
 """Audio fed before measuring, then discarded (first inference calls allocate and compile)."""
 MEMORY_PASS_S = 3.0
@@ -147,10 +149,10 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def read_temperatures() -> dict[str, Any]:
+def read_temperatures(root: Path = THERMAL_ROOT) -> dict[str, Any]:
     """CPU/SoC temperatures from /sys/class/thermal: {"exposed": bool, "zones": {type: degrees C}, "max_c"}."""
     zones: dict[str, float] = {}
-    for zone in sorted(THERMAL_ROOT.glob("thermal_zone*")):
+    for zone in sorted(root.glob("thermal_zone*")):
         millidegrees = _read_text(zone / "temp")
         if millidegrees is None or not millidegrees.lstrip("-").isdigit():
             continue
@@ -166,7 +168,7 @@ def decode_throttled(value: int) -> list[str]:
     return [meaning for bit, meaning in THROTTLE_BITS.items() if value & (1 << bit)]
 
 
-def read_throttling() -> dict[str, Any]:
+def read_throttling(sysfs_path: Path = THROTTLED_SYSFS) -> dict[str, Any]:
     """Raspberry Pi throttling flags (``vcgencmd get_throttled`` or its sysfs node), else ``not exposed``."""
     raw: str | None = None
     source = None
@@ -175,13 +177,13 @@ def read_throttling() -> dict[str, Any]:
         try:
             result = subprocess.run([vcgencmd, "get_throttled"], capture_output=True, text=True, timeout=5)
             match = re.search(r"throttled=(0x[0-9a-fA-F]+)", result.stdout)
-            raw, source = (match.group(1), "vcgencmd get_throttled") if match else (None, None)
+            raw, source = (f"0x{int(match.group(1), 16):x}", "vcgencmd get_throttled") if match else (None, None)
         except (OSError, subprocess.TimeoutExpired):
             raw = None
     if raw is None:
-        text = _read_text(THROTTLED_SYSFS)
-        if text is not None:
-            raw, source = f"0x{int(text, 16):x}", str(THROTTLED_SYSFS)
+        text = _read_text(sysfs_path)
+        if text is not None and re.fullmatch(r"(0x)?[0-9a-fA-F]+", text):
+            raw, source = f"0x{int(text, 16):x}", str(sysfs_path)
     if raw is None:
         return {"exposed": False, "note": NOT_EXPOSED}
     value = int(raw, 16)
@@ -284,9 +286,11 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         wall_s = time.perf_counter() - wall_started
         cpu_s = _cpu_seconds() - cpu_before_s
         rss_after_mib, peak_rss_mib = _rss_mib()
-        telemetry = pipeline.telemetry
+        summary = pipeline.telemetry.summary()
+        hop_stats = latency_stats_ms(hop_seconds(pipeline.telemetry))
         # A separate short pass traces Python allocations, so tracing never slows the timed pass.
         pipeline.reset()
+        pipeline.telemetry = _fresh_telemetry(pipeline.telemetry)
         tracemalloc.start()
         feed(pipeline, samples[: int(MEMORY_PASS_S * DEVICE_SAMPLE_RATE_HZ)])
         _, python_peak_bytes = tracemalloc.get_traced_memory()
@@ -295,7 +299,6 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         peak_rss_mib = max_rss / (BYTES_PER_MIB if sys.platform == "darwin" else KIB_PER_MIB)
         peak_scope = "process"
-    summary = telemetry.summary()
     return {
         "runtime": summary["runtime"], "precision": config.precision, "n_threads": config.n_threads,
         "audio_seconds": summary["audio_seconds"], "n_hops": summary["n_hops"], "hop_ms": summary["hop_ms"],
@@ -303,7 +306,7 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         "real_time_factor": summary["real_time_factor"], "compute_seconds": summary["compute_seconds"],
         "wall_seconds": wall_s, "cpu_seconds": cpu_s,
         "cpu_per_audio_second": cpu_s / summary["audio_seconds"] if summary["audio_seconds"] else 0.0,
-        "hop": latency_stats_ms(hop_seconds(telemetry)),
+        "hop": hop_stats,
         "stages": summary["stages"],
         "memory": {
             "peak_rss_mib": peak_rss_mib, "peak_rss_scope": peak_scope,
