@@ -12,6 +12,7 @@ APT_PACKAGES=(
   arduino-core-avr                           # Arduino bootloader image for the avrdude test
   dbus libdbus-1-dev libglib2.0-dev          # private system bus + python-dbusmock for BLE tests
   socat                                      # pty pairs
+  clang libclang-rt-dev                      # libFuzzer run of the firmware parser (tests/firmware)
   fluidsynth fluid-soundfont-gm              # multitrack rendering for datasets and benchmarks
   libsndfile1 libportaudio2                  # soundfile / sounddevice
 )

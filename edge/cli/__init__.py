@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "edge.cli.run_command",
     "edge.cli.pack_command",
     "edge.cli.bench_command",
+    "edge.cli.flash_command",
+    "edge.cli.render_command",
 ]
 
 app = typer.Typer(
