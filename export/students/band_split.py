@@ -1,0 +1,122 @@
+"""A causal 4-stem band-split mask separator (in the spirit of BSRNN / Band-SCNet) for the device's STFT.
+
+    magnitude (B, T, n_bins) -> band split: one Linear per band (width_k bins -> n_channels)  -> (B, T, K, D)
+    n_blocks x [ narrow-band temporal block: causal dilated conv over frames, weights shared by all bands
+                 cross-band block: Linear over the band axis, then Linear over channels ]
+    -> per band: Linear (D -> n_stems * width_k), sigmoid -> masks (B, T, n_stems, n_bins) in [0, 1]
+
+Every temporal operation looks only at past frames: the recurrence of BSRNN is replaced by causal dilated
+convolutions whose input history is the explicit state of the step function (state i: (B, D, K, history_i)),
+so everything is Conv/MatMul and quantizes, and any number of frames per call gives the same result.
+Algorithmic latency is the STFT window alone (no future frame is used).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+def band_widths(n_bins: int, widths_per_octave_group: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    """Band widths in bins from (width, count) groups, low to high; the last band takes the remaining bins."""
+    widths: list[int] = []
+    for width, count in widths_per_octave_group:
+        widths += [width] * count
+    used = sum(widths)
+    if used > n_bins:
+        raise ValueError(f"band widths cover {used} bins, more than n_bins={n_bins}")
+    if used < n_bins:
+        widths[-1] += n_bins - used
+    return tuple(widths)
+
+
+DEFAULT_BAND_GROUPS = ((2, 8), (4, 8), (8, 8), (16, 9))
+"""At 16 kHz / n_fft 512 (31.25 Hz bins): 62.5 Hz bands to 500 Hz, 125 Hz to 1.5 kHz, 250 Hz to 3.5 kHz, 500 Hz above."""
+
+
+@dataclass(frozen=True)
+class BandSplitConfig:
+    n_bins: int = 257
+    n_stems: int = 4
+    n_channels: int = 32
+    kernel_frames: int = 3
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
+    band_groups: tuple[tuple[int, int], ...] = DEFAULT_BAND_GROUPS
+
+
+class NarrowBandBlock(nn.Module):
+    """Pre-norm residual causal conv over frames, per band (bands share weights). State: (B, D, K, history)."""
+
+    def __init__(self, n_channels: int, kernel_frames: int, dilation: int) -> None:
+        super().__init__()
+        self.n_history_frames = (kernel_frames - 1) * dilation
+        self.norm = nn.LayerNorm(n_channels)
+        self.conv = nn.Conv2d(n_channels, n_channels, (1, kernel_frames), dilation=(1, dilation))
+        self.pointwise = nn.Linear(n_channels, n_channels)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, T, K, D), state (B, D, K, H) -> (B, T, K, D), new state (B, D, K, H)."""
+        h = self.norm(x).permute(0, 3, 2, 1)
+        extended = torch.cat([state, h], dim=3)
+        new_state = extended[:, :, :, extended.shape[3] - self.n_history_frames :]
+        h = torch.relu(self.conv(extended)).permute(0, 3, 2, 1)
+        return x + self.pointwise(h), new_state
+
+
+class CrossBandBlock(nn.Module):
+    """Pre-norm residual mixing across bands (Linear over K), then across channels (Linear over D), per frame."""
+
+    def __init__(self, n_channels: int, n_bands: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(n_channels)
+        self.band_mix = nn.Linear(n_bands, n_bands)
+        self.channel_mix = nn.Linear(n_channels, n_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.band_mix(self.norm(x).transpose(2, 3)).transpose(2, 3)
+        return x + self.channel_mix(torch.relu(h))
+
+
+class BandSplitSeparator(nn.Module):
+    """Step function: (magnitude (B, T, n_bins), *states) -> (masks (B, T, n_stems, n_bins), *new states)."""
+
+    def __init__(self, config: BandSplitConfig = BandSplitConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.widths = band_widths(config.n_bins, config.band_groups)
+        self.n_bins = config.n_bins
+        self.n_stems = config.n_stems
+        self.n_channels = config.n_channels
+        self.n_bands = len(self.widths)
+        self.encoders = nn.ModuleList(nn.Linear(width, config.n_channels) for width in self.widths)
+        self.temporal = nn.ModuleList(NarrowBandBlock(config.n_channels, config.kernel_frames, d) for d in config.dilations)
+        self.cross_band = nn.ModuleList(CrossBandBlock(config.n_channels, self.n_bands) for _ in config.dilations)
+        self.out_norm = nn.LayerNorm(config.n_channels)
+        self.decoders = nn.ModuleList(nn.Linear(config.n_channels, config.n_stems * width) for width in self.widths)
+
+    def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
+        return [(batch, self.n_channels, self.n_bands, block.n_history_frames) for block in self.temporal]
+
+    def initial_states(self, batch: int = 1) -> list[torch.Tensor]:
+        return [torch.zeros(shape) for shape in self.state_shapes(batch)]
+
+    @property
+    def receptive_field_frames(self) -> int:
+        return 1 + sum(block.n_history_frames for block in self.temporal)
+
+    def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = torch.log1p(magnitude)
+        bands = torch.split(features, list(self.widths), dim=2)
+        x = torch.stack([encode(band) for encode, band in zip(self.encoders, bands)], dim=2)  # (B, T, K, D)
+        new_states = []
+        for temporal, cross_band, state in zip(self.temporal, self.cross_band, states):
+            x, new_state = temporal(x, state)
+            x = cross_band(x)
+            new_states.append(new_state)
+        x = self.out_norm(x)
+        batch, n_frames = magnitude.shape[0], magnitude.shape[1]
+        masks = [decode(x[:, :, k]).reshape(batch, n_frames, self.n_stems, width)
+                 for k, (decode, width) in enumerate(zip(self.decoders, self.widths))]
+        return (torch.sigmoid(torch.cat(masks, dim=3)), *new_states)
