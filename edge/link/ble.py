@@ -10,8 +10,9 @@ device answers with notifications, which may split a frame anywhere — the COBS
 
 :class:`BleTransport` has the :class:`edge.link.session.ByteTransport` shape (``write``/``read``/``close``/
 ``reopen``), so the same :class:`edge.link.session.LinkSession` and :class:`edge.outputs.firmware.FirmwareOutput`
-run over it as over ``serial://``. bleak is asyncio; the transport owns one event loop in one background thread
-(started in ``__init__``, stopped in ``close()``), so the pipeline's synchronous calls work unchanged.
+run over it as over ``serial://``. bleak is asyncio; every ``ble://`` link of a process runs on one event loop in one daemon thread
+(:func:`ble_event_loop`: started on first use, stopped at exit), and the transport's synchronous methods submit
+coroutines to it and wait, so the pipeline's synchronous ``write()`` works unchanged.
 
 Lifecycle and failsafe:
 
@@ -28,6 +29,7 @@ Lifecycle and failsafe:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import re
 import threading
@@ -97,12 +99,27 @@ class _LoopThread:
             raise
 
     def stop(self) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=DISCONNECT_TIMEOUT_S)
-        if not self._thread.is_alive():
-            self.loop.close()
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=DISCONNECT_TIMEOUT_S)
+
+
+_RUNNER: _LoopThread | None = None
+_RUNNER_LOCK = threading.Lock()
+
+
+def ble_event_loop() -> _LoopThread:
+    """The one asyncio loop (in one daemon thread) that every ``ble://`` link of this process runs on.
+
+    Started on the first ``ble://`` open and stopped at interpreter exit. One loop, not one per link, because
+    bleak keeps one BlueZ manager (a D-Bus connection and the object cache) per event loop.
+    """
+    global _RUNNER
+    with _RUNNER_LOCK:
+        if _RUNNER is None:
+            _RUNNER = _LoopThread(name="sense-ble")
+            atexit.register(_RUNNER.stop)
+        return _RUNNER
 
 
 class BleTransport:
@@ -151,15 +168,12 @@ class BleTransport:
         self._incoming: deque[bytes] = deque()
         self._condition = threading.Condition()
         self._reconnect_task: asyncio.Task[None] | None = None
-        self._runner = _LoopThread(name=f"ble-link-{target}")
+        self._runner = ble_event_loop()
         try:
             self._runner.run(self._connect(), scan_s + connect_s + DISCONNECT_TIMEOUT_S)
         except FutureTimeoutError:
-            self._runner.stop()
+            self._closed = True
             raise OutputError(f"ble link {target}: scan and connect did not finish within {scan_s + connect_s:.1f} s") from None
-        except BaseException:
-            self._runner.stop()
-            raise
 
     @classmethod
     def from_url(cls, url: OutputURL) -> "BleTransport":
@@ -346,7 +360,7 @@ class BleTransport:
         raise self._error(f"not reconnected yet after {self.reconnect_attempts} attempts{detail}")
 
     def close(self) -> None:
-        """Send STOP_ALL, disconnect and stop the event-loop thread. Idempotent."""
+        """Send STOP_ALL while connected, then disconnect. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -355,7 +369,6 @@ class BleTransport:
         except Exception as error:
             LOG.warning("ble link %s: close: %s", self.target, error)
         finally:
-            self._runner.stop()
             with self._condition:
                 self._condition.notify_all()
 

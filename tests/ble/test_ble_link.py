@@ -1,0 +1,219 @@
+"""``ble://`` end to end: real bleak -> private D-Bus -> python-dbusmock BlueZ -> the real host firmware.
+
+Scan by name and by address, the not-found error, challenge-response (a wrong key and a stranger are refused),
+intensities chunked to the MTU with write-without-response, PONG and TELEMETRY back as notifications, the
+link dropping (firmware watchdog zeroes, the host reconnects and re-authenticates) and close() sending
+STOP_ALL before it disconnects.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError, LinkAuthError, OutputError
+from edge.link import codec
+from edge.link.ble import BleTransport
+from edge.link.keys import generate_key, save_key
+from edge.link.session import LinkSession
+from edge.outputs import HapticFrame, open_output
+from edge.outputs.firmware import FirmwareOutput
+
+from .conftest import DEFAULT_ATT_MTU, VEST_ADDRESS, VEST_CHANNELS, VEST_NAME, BleVest
+
+FRAME_PERIOD_S = 0.016  # 62.5 frames/s, the control rate of the pipeline
+VALUES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+EXPECTED = codec.intensities_to_u16(np.asarray(VALUES, dtype=np.float32).tolist())  # the float32 frames' values
+
+
+def reached(vest: BleVest, duties: list[int]) -> bool:
+    """The firmware drove exactly ``duties`` at some moment (its trace keeps every change)."""
+    return any(row == duties for _, row in vest.firmware.trace())
+
+
+def frame(t_s: float, values: list[float]) -> HapticFrame:
+    return HapticFrame(t_s=t_s, intensities=np.asarray(values, dtype=np.float32))
+
+
+def decoded(chunks: list[bytes]) -> list[codec.Message]:
+    """The messages in a byte stream that arrived in ``chunks`` (GATT writes or notifications)."""
+    decoder = codec.FrameDecoder()
+    messages = []
+    for piece in chunks:
+        messages += [codec.decode_message(kind, body) for kind, body in decoder.feed(piece)]
+    assert decoder.crc_errors == 0 and decoder.framing_errors == 0
+    return messages
+
+
+def stream(output: FirmwareOutput, values: list[float], n_frames: int, t0_s: float = 0.0) -> None:
+    for index in range(n_frames):
+        output.write(frame(t0_s + index * FRAME_PERIOD_S, values))
+        time.sleep(FRAME_PERIOD_S)
+
+
+def test_finds_the_vest_by_name_and_by_address(ble_vest: BleVest) -> None:
+    for target in (VEST_NAME, VEST_ADDRESS, VEST_ADDRESS.lower()):
+        transport = BleTransport(target, scan_s=3.0)
+        try:
+            assert transport.is_open and transport.connects == 1
+            assert transport.mtu_payload_bytes == DEFAULT_ATT_MTU - 3  # from the characteristic's MTU property
+        finally:
+            transport.close()
+        assert not transport.is_open
+    assert ble_vest.mock.record.method_calls.count(f"dev_{VEST_ADDRESS.replace(':', '_')}.Connect") == 3
+
+
+def test_a_vest_that_is_not_there_fails_with_a_clear_error(ble_vest: BleVest) -> None:
+    with pytest.raises(OutputError, match=r"no device with name 'OTHER-VEST' found in a 0.5 s scan \(seen: SENSE-VEST"):
+        BleTransport("OTHER-VEST", scan_s=0.5)
+    with pytest.raises(OutputError, match="no device with address 'AA:BB:CC:DD:EE:FF'"):
+        BleTransport("AA:BB:CC:DD:EE:FF", scan_s=0.5)
+    ble_vest.mock.advertising = False  # switched off: nothing advertises
+    with pytest.raises(OutputError, match=r"seen: nothing\); is the vest switched on"):
+        BleTransport(VEST_NAME, scan_s=0.5)
+
+
+def test_a_url_without_a_device_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no device given"):
+        open_output("ble://")
+
+
+def test_authenticated_stream_drives_the_firmware_in_mtu_sized_writes(ble_vest: BleVest) -> None:
+    output = open_output(ble_vest.url, n_channels=VEST_CHANNELS)
+    try:
+        assert isinstance(output, FirmwareOutput)
+        assert output.info is not None and output.info.name == "host"
+        assert output.info.flags & codec.FLAG_KEY_PROVISIONED and not output.info.flags & codec.FLAG_LINK_TRUSTED
+        assert output.session.authenticated
+        stream(output, VALUES, 10)
+        expected = EXPECTED
+        ble_vest.mock.wait_for(lambda: reached(ble_vest, expected), what=f"firmware duties {expected}")
+    finally:
+        output.close()
+
+    record = ble_vest.mock.record
+    assert set(record.write_types) == {"command"}  # write-without-response, every time
+    assert max(len(write) for write in record.writes) == DEFAULT_ATT_MTU - 3
+    sent = decoded(record.writes)
+    frames = [m for m in sent if isinstance(m, codec.SetIntensities)]
+    assert [m.seq for m in frames] == list(range(11)) and frames[9].values == expected
+    assert frames[10].values == [0] * VEST_CHANNELS  # close() zeroes first
+    assert isinstance(sent[0], codec.Hello) and isinstance(sent[1], codec.AuthResponse)
+
+
+def test_pong_and_telemetry_come_back_as_notifications(ble_vest: BleVest) -> None:
+    with open_output(ble_vest.url, n_channels=VEST_CHANNELS) as output:
+        assert isinstance(output, FirmwareOutput)
+        stream(output, VALUES, 5)
+        round_trip_s = output.ping()
+        telemetry = output.telemetry()
+    assert 0.0 < round_trip_s < 1.0
+    assert telemetry.frames_ok >= 6 and telemetry.last_seq == 4 and telemetry.crc_errors == 0
+    assert telemetry.duty == EXPECTED
+    notifications = ble_vest.mock.record.notifications
+    assert max(len(piece) for piece in notifications) <= DEFAULT_ATT_MTU - 3
+    kinds = [type(message) for message in decoded(notifications)]
+    assert kinds[:3] == [codec.Info, codec.AuthChallenge, codec.AuthResult]
+    assert codec.Pong in kinds and codec.Telemetry in kinds  # TELEMETRY (> 60 bytes) spans several notifications
+
+
+def test_a_larger_mtu_means_fewer_writes(ble_vest_factory) -> None:
+    vest = ble_vest_factory(mtu=185)
+    with open_output(vest.url, n_channels=VEST_CHANNELS) as output:
+        stream(output, VALUES, 3)
+    writes = vest.mock.record.writes
+    assert max(len(write) for write in writes) > DEFAULT_ATT_MTU - 3
+    assert all(len(write) <= 182 for write in writes)
+    assert [m.seq for m in decoded(writes) if isinstance(m, codec.SetIntensities)] == [0, 1, 2, 3]  # 3: the zeroing
+
+
+def test_a_wrong_key_is_refused_and_counted(ble_vest: BleVest, tmp_path) -> None:
+    wrong = save_key(tmp_path / "wrong.key", generate_key())
+    with pytest.raises(LinkAuthError, match="refused the key"):
+        open_output(f"ble://{VEST_NAME}?key={wrong}&scan_s=3")
+    with pytest.raises(LinkAuthError, match="has a key provisioned"):
+        open_output(f"ble://{VEST_NAME}?scan_s=3")
+
+    # a stranger's phone that skips the handshake: its control frames are refused, counted, and change nothing
+    transport = BleTransport(VEST_NAME, scan_s=3.0)
+    stranger = LinkSession(transport)
+    try:
+        stranger.set_intensities([65535] * VEST_CHANNELS, 0)
+        refusal = stranger.wait_for(codec.Error)
+        assert (refusal.code, refusal.offending_type) == (codec.ERROR_UNAUTHENTICATED, codec.SetIntensities.TYPE)
+        telemetry = stranger.telemetry()  # always answered, also unauthenticated
+        assert telemetry.auth_failures == 1 and telemetry.unauth_refused == 1
+    finally:
+        stranger.close()
+    assert ble_vest.firmware.duties() == [0] * VEST_CHANNELS
+
+
+def test_an_unprovisioned_vest_refuses_control_over_ble(ble_vest_factory) -> None:
+    vest = ble_vest_factory(provisioned=False)
+    with pytest.raises(LinkAuthError, match="no key and refuses control"):
+        open_output(f"ble://{VEST_NAME}?scan_s=3")
+    session = LinkSession(BleTransport(VEST_NAME, scan_s=3.0))
+    try:
+        with pytest.raises(Exception, match="NOT_ALLOWED"):  # keys are provisioned over USB, never over the radio
+            session.provision_key(generate_key())
+    finally:
+        session.close()
+    assert vest.firmware.duties() == [0] * VEST_CHANNELS
+
+
+def test_link_drop_zeroes_the_vest_then_the_host_reconnects_and_reauthenticates(ble_vest: BleVest) -> None:
+    output = open_output(ble_vest.url + "&reconnect_min_s=0.05", n_channels=VEST_CHANNELS)
+    assert isinstance(output, FirmwareOutput)
+    transport = output.transport
+    assert isinstance(transport, BleTransport)
+    expected = EXPECTED
+    try:
+        stream(output, VALUES, 5)
+        ble_vest.mock.wait_for(lambda: reached(ble_vest, expected), what="duties before the drop")
+
+        dropped_at = len(ble_vest.firmware.trace())
+        ble_vest.mock.advertising = False  # out of range: the link drops and nothing advertises
+        ble_vest.mock.drop_link()
+        ble_vest.mock.wait_for(lambda: not transport.is_open, what="the transport to notice the drop")
+        t_s = 1.0
+        outage_end_s = time.monotonic() + 0.3
+        while output.reconnects == 0:  # the pipeline keeps writing at its pace; frames are dropped meanwhile
+            output.write(frame(t_s, VALUES))
+            t_s += FRAME_PERIOD_S
+            time.sleep(FRAME_PERIOD_S)
+            if time.monotonic() > outage_end_s:
+                ble_vest.mock.advertising = True  # back in range
+            assert t_s < 10.0, f"no reconnect; last error: {transport.last_error}"
+        assert output.frames_dropped >= 10
+        # nothing reached the firmware during the outage: its watchdog zeroed every output
+        assert output.telemetry().watchdog_trips >= 1
+        assert transport.connects == 2 and output.session.authenticated
+
+        stream(output, VALUES, 5, t0_s=t_s)
+        after_drop = [row for _, row in ble_vest.firmware.trace()[dropped_at:]]
+        zeroed_at = after_drop.index([0] * VEST_CHANNELS)
+        assert expected in after_drop[zeroed_at:]  # driven again after reconnecting
+        hellos = [m for m in decoded(ble_vest.mock.record.writes) if isinstance(m, codec.Hello)]
+        assert len(hellos) == 2  # the handshake (and challenge-response) was redone
+    finally:
+        output.close()
+    ble_vest.mock.wait_for(lambda: ble_vest.firmware.duties() == [0] * VEST_CHANNELS, what="zero after close")
+
+
+def test_close_sends_stop_all_before_it_disconnects(ble_vest: BleVest) -> None:
+    output = open_output(ble_vest.url, n_channels=VEST_CHANNELS)
+    stream(output, VALUES, 5)
+    output.close()
+    output.close()  # idempotent
+    record = ble_vest.mock.record
+    device_calls = [call for call in record.method_calls if not call.endswith("Notify")]
+    assert device_calls[-1].endswith(".Disconnect")
+    messages = decoded(record.writes)
+    assert isinstance(messages[-1], codec.StopAll)
+    last_intensities = [m for m in messages if isinstance(m, codec.SetIntensities)][-1]
+    assert last_intensities.values == [0] * VEST_CHANNELS  # zero first (ActuatorOutput contract), then STOP_ALL
+    ble_vest.mock.wait_for(lambda: ble_vest.firmware.duties() == [0] * VEST_CHANNELS, what="zero duties")
+    with pytest.raises(ConfigError, match="closed"):
+        output.write(frame(0.0, VALUES))
