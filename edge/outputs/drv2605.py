@@ -12,8 +12,9 @@ behind one mux (they share it and its channel cache). Query parameters:
 - ``max`` (0..1], a cap on the RTP level.
 
 Each frame sets the real-time-playback level ``round(i * max * 255)`` of every changed channel (mux channel
-selected first when it changes). A persistent I2C error zeroes every channel it can reach and raises
-:class:`~edge.errors.OutputError`; ``close()`` zeroes, puts every driver in standby and disconnects the mux.
+selected first when it changes). Zeroing writes level 0 and puts every driver in standby. A persistent I2C
+error zeroes every channel it can reach and raises :class:`~edge.errors.OutputError`; ``close()`` zeroes and
+gives back the addresses (the last output on a mux disconnects its channels).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.buses.i2c import BusFactory, I2CBus, I2CDevice, open_i2c_bus
+from edge.buses.i2c import BusFactory, I2CBus, I2CDevice
 from edge.drivers.drv2605 import ADDRESS, RTP_MAX, ActuatorKind, CalibrationResult, DRV2605, DRV2605Config
 from edge.drivers.tca9548a import TCA9548A, close_shared_mux, open_shared_mux
 from edge.errors import ConfigError, OutputError
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
 from edge.outputs.failsafe import zero_and_raise
-from edge.outputs.i2c_url import bus_and_address, fraction_param, int_list, parse_int
+from edge.outputs.i2c_url import build_on_bus, bus_and_address, fraction_param, int_list, parse_int
 
 
 class DRV2605Output(ActuatorOutput):
@@ -121,16 +122,12 @@ class DRV2605Output(ActuatorOutput):
                 CalibrationResult.from_text(text.strip(), f"output URL {url.url!r} cal entry {i}") if text.strip() else None
                 for i, text in enumerate(texts)
             ]
-        bus = open_i2c_bus(bus_number, bus_factory)
-        try:
-            return cls(
-                bus, address, mux_address=mux_address, mux_channels=channels, config=config,
-                calibrations=calibrations, calibrate=url.query.get("calibrate", "0") in ("1", "true", "yes"),
-                max_level=fraction_param(url, "max", 1.0), url=url.url,
-            )
-        except BaseException:
-            bus.close()
-            raise
+        calibrate = url.query.get("calibrate", "0") in ("1", "true", "yes")
+        max_level = fraction_param(url, "max", 1.0)
+        return build_on_bus(bus_number, bus_factory, lambda bus: cls(
+            bus, address, mux_address=mux_address, mux_channels=channels, config=config,
+            calibrations=calibrations, calibrate=calibrate, max_level=max_level, url=url.url,
+        ))
 
     def levels_for(self, intensities: np.ndarray) -> list[int]:
         """(n_channels,) intensities in [0, 1] -> RTP levels 0..255 after the ``max_level`` cap."""
@@ -160,26 +157,23 @@ class DRV2605Output(ActuatorOutput):
         return results
 
     def _zero(self) -> None:
-        """RTP level 0 on every driver reachable; the first error is raised after trying them all."""
+        """RTP level 0 and standby (output stage off) on every driver reachable; the first error is raised after
+        trying them all. The next frame brings them back to RTP mode."""
         first_error: OutputError | None = None
         for driver in self.drivers:
             try:
                 driver.forget_state()
-                driver.set_rtp(0)
+                driver.standby()
             except OutputError as error:
                 first_error = first_error or error
         if first_error is not None:
             raise first_error
 
     def _release(self) -> None:
+        """Give back the addresses, the shared mux and the bus (``_zero`` already put every driver in standby)."""
         try:
-            for driver in self.drivers:
-                try:
-                    driver.standby()
-                except OutputError:
-                    pass  # already zeroed (or reported by _zero); release anyway
-        finally:
             self._release_devices()
+        finally:
             self._bus.close()
 
     def _release_devices(self) -> None:

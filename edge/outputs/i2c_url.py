@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from edge.buses.i2c import check_address
+from collections.abc import Callable
+from typing import TypeVar
+
+from edge.buses.i2c import BusFactory, I2CBus, check_address, open_i2c_bus
 from edge.errors import ConfigError
 from edge.outputs.base import OutputURL
+
+T = TypeVar("T")
 
 
 def parse_int(url: OutputURL, text: str, what: str) -> int:
@@ -43,3 +48,14 @@ def fraction_param(url: OutputURL, key: str, default: float) -> float:
     if not 0.0 < value <= 1.0:
         raise ConfigError(f"output URL {url.url!r}: parameter {key}={value} must be within (0, 1]")
     return value
+
+
+def build_on_bus(bus_number: int, bus_factory: BusFactory | None, build: Callable[[I2CBus], T]) -> T:
+    """Open (or share) bus ``bus_number`` and ``build`` an output on it; if building fails, give the bus back.
+    On success the output owns that use of the bus."""
+    bus = open_i2c_bus(bus_number, bus_factory)
+    try:
+        return build(bus)
+    except BaseException:
+        bus.close()
+        raise

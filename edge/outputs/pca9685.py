@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.buses.i2c import BusFactory, I2CBus, open_i2c_bus
+from edge.buses.i2c import BusFactory, I2CBus
 from edge.drivers.pca9685 import COUNT_FULL_ON, DEFAULT_ADDRESS, N_CHANNELS, PCA9685
 from edge.errors import ConfigError, OutputError
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
 from edge.outputs.failsafe import zero_and_raise
-from edge.outputs.i2c_url import bus_and_address, fraction_param
+from edge.outputs.i2c_url import build_on_bus, bus_and_address, fraction_param
 
 DEFAULT_FREQUENCY_HZ = 1000.0
 
@@ -66,15 +66,10 @@ class PCA9685Output(ActuatorOutput):
             raise ConfigError(f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it")
         frequency_hz = url.float_param("freq", DEFAULT_FREQUENCY_HZ)
         max_duty = fraction_param(url, "max", 1.0)
-        bus = open_i2c_bus(bus_number, bus_factory)
-        try:
-            return cls(
-                bus, address, n_channels=channels, first_channel=first_channel, frequency_hz=frequency_hz,
-                max_duty=max_duty, url=url.url,
-            )
-        except BaseException:
-            bus.close()
-            raise
+        return build_on_bus(bus_number, bus_factory, lambda bus: cls(
+            bus, address, n_channels=channels, first_channel=first_channel, frequency_hz=frequency_hz,
+            max_duty=max_duty, url=url.url,
+        ))
 
     def counts_for(self, intensities: np.ndarray) -> list[int]:
         """(n_channels,) intensities in [0, 1] -> duty counts 0..4096 after the ``max_duty`` cap."""

@@ -61,9 +61,9 @@ def _assert_no_bus_left_open() -> None:
     assert not leaked, f"buses left open after the test: {leaked}"
 
 
-@pytest.fixture
-def fake_board(monkeypatch: pytest.MonkeyPatch) -> Iterator[Board]:
-    """A fake board installed as bus 1 for code that opens buses by number (open_output, the CLI)."""
+def _installed_fake_board(monkeypatch: pytest.MonkeyPatch) -> Iterator[Board]:
+    """A fake board installed as bus 1 for code that opens buses by number (open_output, the CLI); afterwards
+    no bus may be left open."""
     board = build_fake_board()
     assert board.wire is not None
     install_wire(board.bus_number, board.wire)
@@ -71,6 +71,12 @@ def fake_board(monkeypatch: pytest.MonkeyPatch) -> Iterator[Board]:
     yield board
     uninstall_wires()
     _assert_no_bus_left_open()
+
+
+@pytest.fixture
+def fake_board(monkeypatch: pytest.MonkeyPatch) -> Iterator[Board]:
+    """The fake board only (tests that inject faults or inspect chip internals)."""
+    yield from _installed_fake_board(monkeypatch)
 
 
 @pytest.fixture
@@ -81,10 +87,4 @@ def board(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> It
         monkeypatch.delenv(ENV_I2C_BACKEND, raising=False)
         yield Board(bus_number=request.config.getoption("--i2c-bus"), factory=smbus2_bus)
         return
-    board = build_fake_board()
-    assert board.wire is not None
-    install_wire(board.bus_number, board.wire)
-    monkeypatch.setenv(ENV_I2C_BACKEND, FACTORY_SPEC)
-    yield board
-    uninstall_wires()
-    _assert_no_bus_left_open()
+    yield from _installed_fake_board(monkeypatch)

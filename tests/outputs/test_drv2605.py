@@ -255,3 +255,26 @@ def test_outputs_behind_one_mux_share_it_and_its_channel_cache(fake_board: Board
     assert fake_board.mux.control == 1 << 3
     second.close()
     assert fake_board.mux.control == 0
+
+
+def test_zero_puts_every_driver_in_standby_and_the_next_frame_resumes(fake_board: Board) -> None:
+    with open_output(MUX_URL) as output:
+        output.write(frame(0.3, 0.3, 0.3, 0.3))
+        output.zero()
+        assert all(drv.standby and drv.rtp_drive() == 0.0 for drv in fake_board.drvs)
+        output.write(frame(0.3, 0.0, 0.0, 0.0))
+        assert fake_board.drvs[0].rtp_drive() == pytest.approx(0.3, abs=1 / 255) and fake_board.drvs[0].mode == 5
+
+
+def test_calibration_at_open_gives_results_that_fit_the_registers(board: Board) -> None:
+    with open_output(f"drv2605://{board.bus_number}/0x5a?mux=0x70&mux_channel=0&calibrate=1") as output:
+        assert isinstance(output, DRV2605Output)
+        (result,) = output.calibrations
+        assert result is not None
+        assert 0 <= result.compensation <= 255 and 0 <= result.back_emf <= 255 and 0 <= result.back_emf_gain <= 3
+        assert result.resonance_hz is not None and 50 < result.resonance_hz < 400
+        driver = output.drivers[0]
+        assert driver.device.read_register(0x18) == result.compensation
+        assert driver.device.read_register(0x19) == result.back_emf
+        output.write(frame(0.5))
+        assert driver.device.read_register(0x02) == 128

@@ -207,3 +207,16 @@ def test_two_chips_on_one_bus_share_it(fake_board: Board) -> None:
         bus.close()
         b.write(frame(1.0))
         assert second.duties()[0] == 1.0
+
+
+def test_frequency_change_while_running_reads_back_from_the_chip(board: Board) -> None:
+    with open_output(f"pca9685://{board.bus_number}/0x40?channels=3&freq=1000") as output:
+        assert isinstance(output, PCA9685Output)
+        output.write(frame(0.25, 0.5, 1.0))
+        actual_hz = output.chip.set_frequency(500.0)
+        assert output.chip.frequency_hz() == pytest.approx(actual_hz) == pytest.approx(500, rel=0.02)
+        mode1 = output.chip.device.read_register(0x00)
+        assert not mode1 & 0x10 and not mode1 & 0x80 and mode1 & 0x20  # awake, restarted, auto-increment
+        assert [output.chip.read_counts(channel) for channel in range(3)] == [1024, 2048, 4096]
+        if board.pca is not None:
+            assert board.pca.duties()[:3] == [0.25, 0.5, 1.0]
