@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .conftest import BUILD, FIRMWARE, make, require_tools
+from .processes import BUILD, FIRMWARE, make, require_tools
 
 FUZZ_SECONDS = 8
 

@@ -20,7 +20,7 @@ from edge.link.keys import load_key
 from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
 
-from .conftest import BOOTLOADER_HEX, BUILD, build_avr, require_tools
+from .processes import BOOTLOADER_HEX, BUILD, build_avr, require_tools
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from edge.link.transports import SerialTransport
 from edge.outputs import HapticFrame, open_output
 from edge.outputs.firmware import FirmwareOutput
 
-from .conftest import wait_until
+from .processes import wait_until
 
 
 def frame(t_s: float, values: list[float]) -> HapticFrame:

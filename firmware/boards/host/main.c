@@ -1,12 +1,13 @@
 /* The `host` board: the firmware core on a PC behind a pseudo-terminal, for end-to-end tests with pyserial.
  *
- *   sense-fw-host [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted]
+ *   sense-fw-host [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted] [--baud N]
  *
  * Prints "PTY <slave path>" on stdout, then serves the protocol on the pty's master side; --link also makes
  * PATH a symlink to the slave (a stable name across restarts, like a udev rule). The key lives in --key-file
  * (hex text, written on PROVISION_KEY). --trace appends "<ms> <duty0> <duty1> ..." whenever a duty changes.
  * --untrusted makes the link behave like BLE (no provisioning; no control without a key). SIGTERM/SIGINT
- * zero the outputs (traced) and exit. */
+ * zero the outputs (traced) and exit. --baud N consumes received bytes no faster than a UART at N baud (8N1:
+ * 10 bits per byte) would deliver them, to benchmark the link at a given line rate; default: as fast as they come. */
 #define _XOPEN_SOURCE 600
 #define _DEFAULT_SOURCE
 
@@ -27,6 +28,7 @@
 #define HOST_UPDATE_RATE_HZ 1000
 #define HOST_HARD_THERMAL_LIMIT 52000u /* ~80 % average duty */
 #define READ_CHUNK 256
+#define UART_BITS_PER_BYTE 10u /* 8N1: start + 8 data + stop */
 
 typedef struct {
     int master_fd;
@@ -45,6 +47,12 @@ static uint32_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+static uint64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void host_send(void *ctx, const uint8_t *bytes, uint16_t n) {
@@ -162,6 +170,8 @@ int main(int argc, char **argv) {
     uint8_t key[SENSE_KEY_BYTES], trusted = 1;
     uint8_t buf[READ_CHUNK];
     uint32_t last_tick;
+    long baud = 0;
+    uint64_t start_us = 0, consumed_bytes = 0;
     int i, slave_fd = -1, have_key;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
@@ -177,10 +187,12 @@ int main(int argc, char **argv) {
             board.key_path = argv[++i];
         } else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
             board.trace = fopen(argv[++i], "w");
+        } else if (strcmp(argv[i], "--baud") == 0 && i + 1 < argc) {
+            baud = atol(argv[++i]);
         } else if (strcmp(argv[i], "--untrusted") == 0) {
             trusted = 0;
         } else {
-            fprintf(stderr, "usage: %s [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted]\n",
+            fprintf(stderr, "usage: %s [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted] [--baud N]\n",
                     argv[0]);
             return 2;
         }
@@ -196,14 +208,26 @@ int main(int argc, char **argv) {
     sense_device_init(&dev, &desc, &io, have_key ? key : NULL, trusted, now_ms());
     trace_duties(&board, &dev, now_ms());
     last_tick = now_ms();
+    start_us = now_us();
     while (!stop_requested) {
         struct pollfd pfd = {board.master_fd, POLLIN, 0};
+        size_t budget = sizeof(buf);
         uint32_t t;
-        if (poll(&pfd, 1, 1) > 0 && (pfd.revents & POLLIN)) {
-            ssize_t n = read(board.master_fd, buf, sizeof(buf));
+        if (baud > 0) { /* bytes a UART at this baud rate would have delivered by now */
+            uint64_t allowed = (now_us() - start_us) * (uint64_t)baud / UART_BITS_PER_BYTE / 1000000u;
+            if (consumed_bytes + budget > allowed) {
+                budget = allowed > consumed_bytes ? (size_t)(allowed - consumed_bytes) : 0;
+            }
+        }
+        if (budget > 0 && poll(&pfd, 1, 1) > 0 && (pfd.revents & POLLIN)) {
+            ssize_t n = read(board.master_fd, buf, budget);
             if (n > 0) {
+                consumed_bytes += (uint64_t)n;
                 sense_device_feed(&dev, buf, (size_t)n, now_ms());
             }
+        } else if (budget == 0) {
+            struct timespec pause = {0, 50000};
+            nanosleep(&pause, NULL);
         }
         t = now_ms();
         if (t != last_tick) {
