@@ -70,6 +70,28 @@ def doctor_command(i2c_bus: I2CBusOption = None, as_json: JsonOption = False) ->
         raise typer.Exit(1)
 
 
+def calibrate_command(
+    url: Annotated[str, typer.Argument(help="A drv2605:// output URL, e.g. 'drv2605://1/0x5a?mux=0x70&channels=0,1,2,3'.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Auto-calibrate the DRV2605L motors of an output (each buzzes ~1 s) and print the results to store."""
+    from rich.console import Console
+
+    from edge.outputs.drv2605 import calibrate_output
+
+    report = calibrate_output(url)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    console = Console()
+    for channel, result in zip(report["channels"], report["results"]):
+        console.print(f"channel {channel}: {result}", highlight=False)
+    console.print("store this URL in the rig (the results are applied at every start, no recalibration):",
+                  highlight=False)
+    typer.echo(report["url"])
+
+
 def register(app: typer.Typer) -> None:
     app.command("devices")(devices_command)
     app.command("doctor")(doctor_command)
+    app.command("calibrate")(calibrate_command)

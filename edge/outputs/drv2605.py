@@ -20,6 +20,8 @@ gives back the addresses (the last output on a mux disconnects its channels).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -207,3 +209,36 @@ def _config_from_url(url: OutputURL) -> DRV2605Config:
     except ConfigError as error:
         raise ConfigError(f"output URL {url.url!r}: {error}") from None
     return config
+
+
+CALIBRATION_KEYS = ("cal", "calibrate")
+
+
+def url_with_calibration(url: str, cal_text: str | None) -> str:
+    """``url`` with its ``calibrate``/``cal`` parameters replaced by ``cal=<cal_text>`` (removed if None)."""
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in CALIBRATION_KEYS]
+    if cal_text is not None:
+        query.append(("cal", cal_text))
+    return urlunsplit(parts._replace(query=urlencode(query, safe=",:")))
+
+
+def calibrate_output(url: str) -> dict[str, Any]:
+    """Open the ``drv2605://`` output at ``url``, run auto-calibration on every channel, zero and close it.
+
+    Returns ``{"url": url with cal=…, "channels": mux channels, "results": [CalibrationResult.to_dict(), …]}``.
+    """
+    if not url.startswith("drv2605://"):
+        raise ConfigError(f"{url!r}: only drv2605:// outputs have auto-calibration")
+    from edge.outputs import open_output
+
+    with open_output(url_with_calibration(url, None)) as output:
+        if not isinstance(output, DRV2605Output):
+            raise ConfigError(f"{url!r}: opened {type(output).__name__}, expected a DRV2605 output")
+        results = output.calibrate()
+        channels = list(output.mux_channels)
+    return {
+        "url": url_with_calibration(url, ",".join(result.to_text() for result in results)),
+        "channels": channels,
+        "results": [result.to_dict() for result in results],
+    }

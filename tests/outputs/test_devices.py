@@ -112,3 +112,26 @@ def test_sense_doctor_passes_with_a_runtime_and_fails_with_a_fix_without_one(
     assert result.exit_code == 1
     assert "FAIL runtime/onnxruntime: no inference runtime imports" in result.output
     assert "pip install 'sense-edge[onnx]'" in result.output
+
+
+def test_sense_calibrate_prints_the_url_to_store_and_the_results_apply_from_it(fake_board: Board) -> None:
+    from tests.fakes.drv2605 import FakeActuator
+
+    fake_board.drvs[1].actuator = FakeActuator(compensation=0x10, back_emf=0x99, back_emf_gain=1, resonance_hz=160.0)
+    result = runner.invoke(app, ["calibrate", "drv2605://1/0x5a?mux=0x70&channels=0,1&calibrate=1", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["url"] == "drv2605://1/0x5a?mux=0x70&channels=0,1&cal=13-138-2,16-153-1"
+    assert report["results"][1]["resonance_hz"] == pytest.approx(160.0, rel=0.01)
+    assert [drv.n_calibrations for drv in fake_board.drvs[:2]] == [1, 1]
+    from edge.outputs import open_output
+
+    with open_output(report["url"]):
+        assert fake_board.drvs[1].registers[0x19] == 0x99
+    assert [drv.n_calibrations for drv in fake_board.drvs[:2]] == [1, 1]
+
+
+def test_sense_calibrate_refuses_outputs_without_calibration(fake_board: Board) -> None:
+    result = runner.invoke(app, ["calibrate", "pca9685://1/0x40"])
+    assert result.exit_code != 0
+    assert "only drv2605:// outputs" in str(result.exception)
