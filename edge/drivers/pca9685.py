@@ -6,7 +6,8 @@ What we use from the datasheet:
 - Wake-up: clear SLEEP, wait 500 us for the oscillator, and if MODE1.RESTART reads 1 write RESTART = 1 to
   restart the channels that were running.
 - Channel n has four registers at 0x06 + 4n (ON_L, ON_H, OFF_L, OFF_H); counts are 12 bit. Bit 4 of ON_H is
-  "full on", bit 4 of OFF_H "full off" (full off wins). We start every pulse at count 0.
+  "full on", bit 4 of OFF_H "full off" (full off wins). The pulse of channel n starts at count 256 * n, so
+  16 motors do not all switch on at the same instant (that would pull the motor supply in one spike).
 - ALL_LED_OFF_H (0xFD) bit 4 switches every channel fully off in one transaction.
 - MODE1.AI makes the register pointer auto-increment, so several channels go out in one block write (up to 8
   channels = 32 bytes, the SMBus block limit).
@@ -44,6 +45,8 @@ N_CHANNELS = 16
 PWM_STEPS = 4096
 COUNT_FULL_ON = PWM_STEPS
 """Duty counts run 0..4095 within a period; 4096 means "full on" (no low time)."""
+PHASE_STEP_COUNTS = PWM_STEPS // N_CHANNELS
+"""Pulse start offset between neighbouring channels."""
 OSCILLATOR_HZ = 25_000_000
 PRESCALE_MIN = 3
 PRESCALE_MAX = 0xFF
@@ -72,13 +75,16 @@ def frequency_of(prescale: int, oscillator_hz: float = OSCILLATOR_HZ) -> float:
     return oscillator_hz / (PWM_STEPS * (prescale + 1))
 
 
-def channel_registers(counts: int) -> list[int]:
-    """The four register bytes (ON_L, ON_H, OFF_L, OFF_H) for a duty of ``counts``/4096, pulse starting at 0."""
+def channel_registers(channel: int, counts: int) -> list[int]:
+    """The four register bytes (ON_L, ON_H, OFF_L, OFF_H) of ``channel`` for a duty of ``counts``/4096, the
+    pulse starting at the channel's phase offset."""
     if counts == 0:
         return [0, 0, 0, FULL_BIT]
     if counts == COUNT_FULL_ON:
         return [0, FULL_BIT, 0, 0]
-    return [0, 0, counts & BYTE_MASK, counts >> COUNT_SHIFT]
+    on = (channel * PHASE_STEP_COUNTS) % PWM_STEPS
+    off = (on + counts) % PWM_STEPS
+    return [on & BYTE_MASK, on >> COUNT_SHIFT, off & BYTE_MASK, off >> COUNT_SHIFT]
 
 
 class PCA9685:
@@ -157,7 +163,7 @@ class PCA9685:
         for run_start, run_length in _runs(changed, CHANNELS_PER_BLOCK):
             data: list[int] = []
             for channel in range(run_start, run_start + run_length):
-                data.extend(channel_registers(counts[channel - first_channel]))
+                data.extend(channel_registers(channel, counts[channel - first_channel]))
             self._forget(run_start, run_length)  # if the write fails, the chip state is unknown
             self.device.write_block(LED0_ON_L + REGISTERS_PER_CHANNEL * run_start, data)
             for channel in range(run_start, run_start + run_length):
@@ -176,7 +182,7 @@ class PCA9685:
             self._counts[channel] = None
 
     def read_counts(self, channel: int) -> int:
-        """Duty of ``channel`` read back from the chip, as counts 0..4096 (pulses start at 0)."""
+        """Duty of ``channel`` read back from the chip, as counts 0..4096."""
         on_l, on_h, off_l, off_h = self.device.read_block(LED0_ON_L + REGISTERS_PER_CHANNEL * channel, REGISTERS_PER_CHANNEL)
         if off_h & FULL_BIT:
             return 0

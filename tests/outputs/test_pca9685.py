@@ -83,7 +83,18 @@ def test_unchanged_channels_are_not_rewritten_and_runs_are_batched_eight_per_tra
     assert [w[0] for w in block_writes] == [0x06, 0x06 + 32]
     assert driver.set_counts(0, list(range(100, 1700, 100))) == 0
     assert driver.set_counts(0, [100, 200, 7, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400, 1500, 9]) == 2
-    assert chip.counts(2)[1] == 7 and chip.counts(15)[1] == 9
+    assert chip.register_duty(2) == 7 / PWM_STEPS and chip.register_duty(15) == 9 / PWM_STEPS
+
+
+def test_pulses_of_neighbouring_channels_start_a_sixteenth_period_apart() -> None:
+    _, chip, bus = fake_pca()
+    driver = PCA9685(bus.device(0x40, owner="t"))
+    driver.configure(1000.0)
+    driver.set_counts(0, [3000] * 16)
+    starts = [chip.counts(channel)[0] for channel in range(16)]
+    assert starts == [256 * channel for channel in range(16)]
+    assert chip.duties() == [3000 / PWM_STEPS] * 16  # wrapping past 4095 keeps the duty
+    assert [driver.read_counts(channel) for channel in range(16)] == [3000] * 16
 
 
 def test_duty_counts_outside_0_to_4096_and_channels_outside_0_to_15_are_refused() -> None:
