@@ -8,6 +8,7 @@ All spectra are (n_frames, n_bins) magnitudes with n_bins = n_fft // 2 + 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -99,11 +100,14 @@ class SpectralFluxOnsets:
         self._peak_power = 0.0
 
     def _max_filtered(self, log_mag: np.ndarray) -> np.ndarray:
-        width = self.params.max_filter_bins
-        if width == 0 or log_mag.shape[1] == 0:
-            return log_mag
-        padded = np.pad(log_mag, ((0, 0), (width, width)), mode="edge")
-        return np.lib.stride_tricks.sliding_window_view(padded, 2 * width + 1, axis=1).max(axis=2)
+        reference = log_mag
+        for shift in range(1, self.params.max_filter_bins + 1):
+            if log_mag.shape[1] <= shift:
+                break
+            reference = reference.copy()
+            reference[:, shift:] = np.maximum(reference[:, shift:], log_mag[:, :-shift])
+            reference[:, :-shift] = np.maximum(reference[:, :-shift], log_mag[:, shift:])
+        return reference
 
     def flux(self, mag: np.ndarray) -> np.ndarray:
         """(n_frames,) flux per frame (mean positive log-magnitude increase per bin), 0 where the band's power did
@@ -143,7 +147,9 @@ class SpectralFluxOnsets:
         # so one loud hit does not raise the threshold for the soft hits right after it).
         padded = np.concatenate([np.zeros(self.n_history - self._history.shape[0]), self._history, flux])
         history = np.lib.stride_tricks.sliding_window_view(padded[:-1], self.n_history)[:n_frames]
-        threshold = self.params.ratio * np.median(history, axis=1) + self.params.offset
+        middle = self.n_history // 2
+        median = np.partition(history, middle, axis=1)[:, middle]  # upper median (exact for odd n_history)
+        threshold = self.params.ratio * median + self.params.offset
         excess = flux - threshold
         for frame in np.flatnonzero(excess > 0):
             since = self._frames_since_onset + frame
@@ -155,29 +161,44 @@ class SpectralFluxOnsets:
         return strengths
 
 
+PITCH_STEP_HZ = 5.0
+
+
+@lru_cache(maxsize=16)
+def _harmonic_sum_matrix(n_fft: int, sample_rate_hz: int, min_hz: float, max_hz: float, n_harmonics: int) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates_hz (n_candidates,), weights (n_bins, n_candidates)): mag @ weights sums, for each candidate f0,
+    the magnitude linearly interpolated at f0, 2 f0, … weighted 1/harmonic."""
+    n_bins = n_fft // 2 + 1
+    bin_hz = sample_rate_hz / n_fft
+    candidates_hz = np.arange(min_hz, max_hz, PITCH_STEP_HZ)
+    weights = np.zeros((n_bins, candidates_hz.shape[0]))
+    columns = np.arange(candidates_hz.shape[0])
+    for harmonic in range(1, n_harmonics + 1):
+        positions = candidates_hz * harmonic / bin_hz
+        valid = positions < n_bins - 1
+        lower = np.floor(positions[valid]).astype(int)
+        fraction = positions[valid] - lower
+        np.add.at(weights, (lower, columns[valid]), (1.0 - fraction) / harmonic)
+        np.add.at(weights, (lower + 1, columns[valid]), fraction / harmonic)
+    return candidates_hz, weights
+
+
 def vocal_pitch_hz(
     mag: np.ndarray, n_fft: int, sample_rate_hz: int, min_hz: float = 80.0, max_hz: float = 800.0, n_harmonics: int = 4
 ) -> np.ndarray:
     """(n_frames,) fundamental estimate by harmonic sum over the magnitude spectrum; 0 where nothing is voiced.
 
-    A candidate f0 scores the summed magnitude at f0, 2 f0, … (n_harmonics); the best candidate on a 5 Hz grid
-    wins. Frames whose best score is under a tenth of their total magnitude count as unvoiced.
+    A candidate f0 scores the summed magnitude at f0, 2 f0, … (n_harmonics, weighted 1/harmonic); the best
+    candidate on a 5 Hz grid wins. Frames whose best score is under a tenth of their total magnitude count as
+    unvoiced.
     """
-    n_bins = n_fft // 2 + 1
-    bin_hz = sample_rate_hz / n_fft
-    candidates_hz = np.arange(min_hz, max_hz, 5.0)
-    scores = np.zeros((mag.shape[0], candidates_hz.shape[0]))
-    for harmonic in range(1, n_harmonics + 1):
-        positions = candidates_hz * harmonic / bin_hz
-        lower = np.minimum(np.floor(positions).astype(int), n_bins - 2)
-        fraction = np.clip(positions - lower, 0.0, 1.0)
-        valid = positions < n_bins - 1
-        interpolated = mag[:, lower] * (1.0 - fraction) + mag[:, lower + 1] * fraction
-        scores += np.where(valid, interpolated, 0.0) / harmonic
-    best = np.argmax(scores, axis=1) if scores.shape[1] else np.zeros(mag.shape[0], dtype=int)
-    best_score = scores[np.arange(mag.shape[0]), best] if scores.shape[1] else np.zeros(mag.shape[0])
-    total = mag.sum(axis=1) + FLOOR_POWER
-    voiced = best_score > 0.1 * total
+    candidates_hz, weights = _harmonic_sum_matrix(n_fft, sample_rate_hz, float(min_hz), float(max_hz), n_harmonics)
+    if mag.shape[0] == 0 or candidates_hz.shape[0] == 0:
+        return np.zeros(mag.shape[0], dtype=np.float32)
+    scores = mag @ weights
+    best = np.argmax(scores, axis=1)
+    best_score = scores[np.arange(mag.shape[0]), best]
+    voiced = best_score > 0.1 * (mag.sum(axis=1) + FLOOR_POWER)
     return np.where(voiced, candidates_hz[best], 0.0).astype(np.float32)
 
 

@@ -31,7 +31,7 @@ from edge.haptics.features import (
     vocal_pitch_hz,
 )
 from edge.haptics.patterns import PATTERN_FUNCTIONS
-from edge.haptics.spec import ALL_GROUP, MIXTURE_SOURCE, MUSIC_PRESET, RigSpec, RouteSpec
+from edge.haptics.spec import ALL_GROUP, MIXTURE_SOURCE, MUSIC_PRESET, RenderParams, RigSpec, RouteSpec
 from edge.haptics.stages import (
     AttackRelease,
     ErmKick,
@@ -39,6 +39,7 @@ from edge.haptics.stages import (
     PulseShaper,
     apply_limits,
     cap_total_power,
+    clip01,
     compress,
     phantom_pan,
     tactile_weights,
@@ -67,60 +68,74 @@ class _Rate:
         return self.sample_rate_hz / self.hop
 
 
-class RouteStage:
-    """One route: (n_frames, n_bins) source magnitudes -> (n_frames, n_group) intensities in [0, 1]."""
+class RouteBank:
+    """All routes of a rig on one path (with stems, or DSP-only): per route a source spectrum and band in, per
+    route (n_frames, n_group) intensities in [0, 1] out.
 
-    def __init__(self, route: RouteSpec, n_group: int, rate: _Rate, params: RigSpec, band_hz: tuple[float, float]) -> None:
-        self.route = route
-        self.n_group = n_group
+    Routes share their stateful stages (one multi-channel normaliser, smoother and pulse shaper), so a block
+    costs the same few calls however many routes a rig has. ``sources[i]`` names the spectrum route i reads: a
+    stem name or "mixture"; ``bands_hz[i]`` its band.
+    """
+
+    def __init__(self, routes: tuple[RouteSpec, ...], group_sizes: list[int], sources: list[str],
+                 bands_hz: list[tuple[float, float]], rate: _Rate, params: RenderParams) -> None:
+        self.routes = routes
+        self.group_sizes = group_sizes
+        self.sources = sources
         self.rate = rate
-        render = params.params
+        self.params = params
         frame_rate_hz = rate.frame_rate_hz
-        self.mask = band_mask(rate.n_fft, rate.sample_rate_hz, *band_hz)
         freqs_hz = bin_frequencies_hz(rate.n_fft, rate.sample_rate_hz)
-        self.weights = tactile_weights(freqs_hz) if route.weighting == "tactile" else None
-        self.compression_exponent = render.compression_exponent
-        self.gate = render.gate
-        self.onsets = SpectralFluxOnsets(frame_rate_hz, self.mask, OnsetParams())
-        self.pulses = PulseShaper(1, frame_rate_hz, decay_s=render.pulse_decay_s)
-        self.normaliser = PeakNormaliser(1, frame_rate_hz, decay_s=render.normaliser_decay_s)
-        self.smoother = AttackRelease(1, frame_rate_hz, render.attack_s, render.release_s)
+        self.masks = [band_mask(rate.n_fft, rate.sample_rate_hz, *band) for band in bands_hz]
+        self.weights = [tactile_weights(freqs_hz) if route.weighting == "tactile" else None for route in routes]
+        self.envelope_routes = [i for i, route in enumerate(routes) if route.feature in ("energy", "pitch")]
+        self.onset_routes = [i for i, route in enumerate(routes) if route.feature == "onset"]
+        self.onsets = {i: SpectralFluxOnsets(frame_rate_hz, self.masks[i], OnsetParams()) for i in self.onset_routes}
+        self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
+        self.normaliser = PeakNormaliser(len(self.envelope_routes), frame_rate_hz, decay_s=params.normaliser_decay_s)
+        self.smoother = AttackRelease(len(self.envelope_routes), frame_rate_hz, params.attack_s, params.release_s)
         self.reset()
 
     def reset(self) -> None:
-        self.onsets.reset()
+        for detector in self.onsets.values():
+            detector.reset()
         self.pulses.reset()
         self.normaliser.reset()
         self.smoother.reset()
-        self._last_position = 0.5
+        self._last_position = {i: 0.5 for i, route in enumerate(self.routes) if route.feature == "pitch"}
 
-    def _envelope(self, mag: np.ndarray) -> np.ndarray:
-        power = band_energy(mag, self.mask, self.weights)[:, None]
-        amplitude = np.sqrt(self.normaliser.process(power))
-        return self.smoother.process(compress(amplitude, self.compression_exponent, self.gate))[:, 0]
-
-    def _pitch_position(self, mag: np.ndarray) -> np.ndarray:
+    def _pitch_position(self, index: int, mag: np.ndarray) -> np.ndarray:
         pitch_hz = vocal_pitch_hz(mag, self.rate.n_fft, self.rate.sample_rate_hz, *PITCH_RANGE_HZ)
         low_hz, high_hz = PITCH_RANGE_HZ
         voiced = pitch_hz > 0
         position = np.log2(np.maximum(pitch_hz, low_hz) / low_hz) / np.log2(high_hz / low_hz)
         # Unvoiced frames keep the last voiced position (forward fill, carried across blocks).
         last_index = np.maximum.accumulate(np.where(voiced, np.arange(len(position)), -1))
-        held = np.where(last_index >= 0, position[np.maximum(last_index, 0)], self._last_position)
+        held = np.where(last_index >= 0, position[np.maximum(last_index, 0)], self._last_position[index])
         if len(held):
-            self._last_position = float(held[-1])
+            self._last_position[index] = float(held[-1])
         return held
 
-    def process(self, mag: np.ndarray) -> np.ndarray:
-        feature = self.route.feature
-        if feature == "onset":
-            level = self.pulses.process(self.onsets.process(mag)[:, None])[:, 0]
-            out = np.repeat(level[:, None], self.n_group, axis=1)
-        elif feature == "pitch":
-            out = phantom_pan(self._pitch_position(mag), self._envelope(mag), self.n_group)
-        else:
-            out = np.repeat(self._envelope(mag)[:, None], self.n_group, axis=1)
-        return np.clip(out * self.route.gain, 0.0, 1.0)
+    def process(self, spectra: dict[str, np.ndarray], n_frames: int) -> list[np.ndarray]:
+        """``spectra``: source name -> (n_frames, n_bins) magnitudes; returns one (n_frames, n_group) per route."""
+        outputs: list[np.ndarray] = [np.zeros((n_frames, size)) for size in self.group_sizes]
+        if self.envelope_routes:
+            power = np.stack([band_energy(spectra[self.sources[i]], self.masks[i], self.weights[i])
+                              for i in self.envelope_routes], axis=1)
+            amplitude = np.sqrt(self.normaliser.process(power))
+            levels = self.smoother.process(compress(amplitude, self.params.compression_exponent, self.params.gate))
+            for column, i in enumerate(self.envelope_routes):
+                if self.routes[i].feature == "pitch":
+                    position = self._pitch_position(i, spectra[self.sources[i]])
+                    outputs[i] = phantom_pan(position, levels[:, column], self.group_sizes[i])
+                else:
+                    outputs[i] = np.repeat(levels[:, column : column + 1], self.group_sizes[i], axis=1)
+        if self.onset_routes:
+            strengths = np.stack([self.onsets[i].process(spectra[self.sources[i]]) for i in self.onset_routes], axis=1)
+            pulses = self.pulses.process(strengths)
+            for column, i in enumerate(self.onset_routes):
+                outputs[i] = np.repeat(pulses[:, column : column + 1], self.group_sizes[i], axis=1)
+        return [clip01(out * route.gain) for out, route in zip(outputs, self.routes)]
 
 
 def normalise_label(label: str) -> str:
@@ -193,13 +208,18 @@ class HapticRenderer:
 
     def _build(self, rate: _Rate) -> None:
         self._rate = rate
-        self._stem_routes: list[RouteStage] = []
-        self._proxy_routes: list[RouteStage] = []
-        for route in self.spec.routes:
-            n_group = len(self._group(route.group))
-            self._stem_routes.append(RouteStage(route, n_group, rate, self.spec, route.band_hz))
-            proxy_band = self._proxy_band(route)
-            self._proxy_routes.append(RouteStage(route, n_group, rate, self.spec, proxy_band))
+        routes = self.spec.routes
+        group_sizes = [len(self._group(route.group)) for route in routes]
+        # With a separator: a route reads its stem, or the stem's stand-in band of the mixture if the separator
+        # has no such stem. DSP-only: every stem route reads its stand-in band of the mixture.
+        with_stems = [route.source in self.stems for route in routes]
+        self._stem_bank = RouteBank(
+            routes, group_sizes,
+            [route.source if has_stem else MIXTURE_SOURCE for route, has_stem in zip(routes, with_stems)],
+            [route.band_hz if has_stem else self._proxy_band(route) for route, has_stem in zip(routes, with_stems)],
+            rate, self.spec.params)
+        self._dsp_bank = RouteBank(routes, group_sizes, [MIXTURE_SOURCE] * len(routes),
+                                   [self._proxy_band(route) for route in routes], rate, self.spec.params)
         self._selector = PresetSelector(self.spec, self.labels, rate.frame_rate_hz)
         self._kick = ErmKick(self.spinup_s, rate.frame_rate_hz)
 
@@ -211,18 +231,17 @@ class HapticRenderer:
     def reset(self) -> None:
         self._rate = None
 
-    def _source_mag(self, analysis: Analysis, route: RouteSpec) -> tuple[np.ndarray, bool]:
-        """The spectrum a route reads and whether it is the real stem (False: DSP stand-in from the mixture)."""
-        if analysis.stem_mag is not None and route.source in analysis.stem_mag:
-            return analysis.stem_mag[route.source], True
-        return analysis.mixture_mag, route.source == MIXTURE_SOURCE
-
     def _layers(self, analysis: Analysis) -> dict[str, np.ndarray]:
+        """Per preset, the merged (maximum) contributions of its routes: (n_frames, n_channels)."""
+        spectra = {MIXTURE_SOURCE: analysis.mixture_mag}
+        if analysis.stem_mag is not None:
+            spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
+            bank = self._stem_bank
+        else:
+            bank = self._dsp_bank
+        contributions = bank.process(spectra, analysis.n_frames)
         layers: dict[str, np.ndarray] = {}
-        for index, route in enumerate(self.spec.routes):
-            mag, is_stem = self._source_mag(analysis, route)
-            stage = self._stem_routes[index] if is_stem else self._proxy_routes[index]
-            contribution = stage.process(mag)
+        for route, contribution in zip(self.spec.routes, contributions):
             group = self._group(route.group)
             for preset in route.presets:
                 layer = layers.setdefault(preset, np.zeros((analysis.n_frames, self.n_channels)))
@@ -253,8 +272,8 @@ class HapticRenderer:
                 pattern = PATTERN_FUNCTIONS[preset.pattern](elapsed_s[frames], len(group)) * preset.gain
                 mixed[:, group] = np.maximum(mixed[:, group], pattern)
             out[frames] = mixed
-        out = np.clip(out, 0.0, 1.0) * self.carrier_gains
+        out = clip01(out) * self.carrier_gains
         out = self._kick.process(out)
         out = apply_limits(out, self.min_drive, self.max_drive)
         out = cap_total_power(out, self.power, self.spec.params.max_total_power)
-        return np.clip(out, 0.0, 1.0).astype(np.float32)
+        return clip01(out).astype(np.float32)

@@ -19,6 +19,11 @@ TACTILE_CUTOFF_HZ = 1000.0
 OFF_BELOW = 0.02  # intensities below this are off (2 % is below what a wearer notices on a motor)
 
 
+def clip01(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] (np.minimum/np.maximum: cheaper than np.clip on the tiny per-hop arrays)."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
+
+
 def one_pole_coefficient(time_constant_s: float, frame_rate_hz: float) -> float:
     """Per-frame smoothing coefficient of a one-pole filter with ``time_constant_s`` (0 -> no smoothing)."""
     if time_constant_s <= 0.0:
@@ -57,7 +62,7 @@ def threshold_gains(carrier_hz: np.ndarray) -> np.ndarray:
 
 def compress(intensity: np.ndarray, exponent: float = 0.5, threshold: float = 0.02) -> np.ndarray:
     """Static compression: ``((x - threshold) / (1 - threshold)) ** exponent`` above the gate, 0 below it."""
-    above = np.clip((intensity - threshold) / (1.0 - threshold), 0.0, 1.0)
+    above = clip01((intensity - threshold) / (1.0 - threshold))
     return above**exponent
 
 
@@ -108,7 +113,7 @@ class PeakNormaliser:
             peak = np.maximum(block[frame], np.maximum(peak * self.decay, self.floor))
             out[frame] = block[frame] / peak
         self._peak = peak
-        return np.clip(out, 0.0, 1.0)
+        return clip01(out)
 
 
 class PulseShaper:
@@ -139,7 +144,7 @@ class PulseShaper:
         level = self._level
         for frame in range(strengths.shape[0]):
             hit = strengths[frame] > 0.0
-            new_level = np.clip(strengths[frame] / self.full_scale_strength, self.min_level, 1.0)
+            new_level = np.minimum(np.maximum(strengths[frame] / self.full_scale_strength, self.min_level), 1.0)
             level = np.where(hit, np.maximum(level * self.decay, new_level), level * self.decay)
             out[frame] = level
         self._level = level
@@ -169,7 +174,7 @@ class ErmKick:
         out = np.empty((target.shape[0], self.n_channels))
         speed = self._speed
         for frame in range(target.shape[0]):
-            drive = np.clip(speed + (target[frame] - speed) / self.alpha, 0.0, 1.0)
+            drive = clip01(speed + (target[frame] - speed) / self.alpha)
             speed = speed + self.alpha * (drive - speed)
             out[frame] = drive
         self._speed = speed
@@ -181,7 +186,7 @@ def apply_limits(
 ) -> np.ndarray:
     """Per-actuator limits: [off_below, 1] maps onto [min_drive, max_drive] (the motor's start-up dead zone is
     skipped); anything below ``off_below`` is 0, so a decaying envelope ends with the motor really off."""
-    scaled = min_drive + np.clip(intensity, 0.0, 1.0) * (max_drive - min_drive)
+    scaled = min_drive + clip01(intensity) * (max_drive - min_drive)
     return np.where(intensity >= off_below, scaled, 0.0)
 
 
@@ -203,7 +208,7 @@ def phantom_pan(position: np.ndarray, intensity: np.ndarray, n_actuators: int) -
     if n_actuators == 1:
         out[:, 0] = intensity
         return out
-    scaled = np.clip(position, 0.0, 1.0) * (n_actuators - 1)
+    scaled = clip01(position) * (n_actuators - 1)
     lower = np.minimum(np.floor(scaled).astype(int), n_actuators - 2)
     beta = scaled - lower
     rows = np.arange(position.shape[0])

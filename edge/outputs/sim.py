@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
 
 
@@ -14,24 +15,45 @@ class SimOutput(ActuatorOutput):
     check that the last thing a motor saw was zero.
     """
 
-    def __init__(self, url: str = "sim://", n_channels: int = 16) -> None:
+    def __init__(self, url: str = "sim://", n_channels: int = 16, live_view: bool = False) -> None:
         super().__init__(url, n_channels)
         self.frames: list[tuple[float, np.ndarray]] = []
         self.state = np.zeros(n_channels, dtype=np.float32)
         self._last_t_s = 0.0
+        self.view = None
+        if live_view:  # ``sim://?view=live``: draw the rig in the terminal (edge.haptics.terminal_view)
+            from edge.haptics.terminal_view import TerminalView
+
+            self.view = TerminalView(n_channels)
 
     @classmethod
     def from_url(cls, url: OutputURL, n_channels: int | None) -> "SimOutput":
-        return cls(url.url, url.int_param("channels", n_channels or 16))
+        view = url.query.get("view", "")
+        if view not in ("", "live"):
+            raise ConfigError(f"output URL {url.url!r}: view={view!r}; expected view=live or no view")
+        return cls(url.url, url.int_param("channels", n_channels or 16), live_view=view == "live")
+
+    def set_layout(self, actuators: list) -> None:
+        """The rig's actuators on this output's channels, for the live view (called by ``Rig.open_outputs``)."""
+        if self.view is not None:
+            self.view.set_layout(actuators)
 
     def _write(self, frame: HapticFrame) -> None:
         self.state = frame.intensities.copy()
         self._last_t_s = frame.t_s
         self.frames.append((frame.t_s, self.state))
+        if self.view is not None:
+            self.view.update(self.state, frame.t_s)
 
     def _zero(self) -> None:
         self.state = np.zeros(self.n_channels, dtype=np.float32)
         self.frames.append((self._last_t_s, self.state))
+        if self.view is not None:
+            self.view.update(self.state, self._last_t_s, force=True)
+
+    def _release(self) -> None:
+        if self.view is not None:
+            self.view.close()
 
     def history(self) -> np.ndarray:
         """All recorded intensities as (n_frames, n_channels) float32."""
