@@ -19,7 +19,9 @@ import pytest
 
 from edge.link.ble import SENSE_LINK_CHAR_UUID, SENSE_SERVICE_UUID
 from edge.link.keys import generate_key, save_key
-from tests.firmware.conftest import HostFirmware, host_firmware_binary  # noqa: F401  (fixture re-export)
+from edge.link.session import LinkSession
+from edge.link.transports import SerialTransport
+from tests.firmware.processes import HostFirmware, build_host
 
 from .bluez_vest import MockVest, PrivateSystemBus
 
@@ -79,21 +81,35 @@ def system_bus() -> Iterator[PrivateSystemBus]:
     bus.close()
 
 
+@pytest.fixture(scope="session")
+def host_firmware_binary() -> Path:
+    return build_host()
+
+
 @pytest.fixture
 def ble_vest_factory(
-    system_bus: PrivateSystemBus, host_firmware_binary: Path, tmp_path: Path  # noqa: F811
+    system_bus: PrivateSystemBus, host_firmware_binary: Path, tmp_path: Path
 ) -> Iterator[Callable[..., BleVest]]:
-    """``ble_vest_factory(mtu=23, provisioned=True)``: the host firmware (6 channels, untrusted link, with a key
-    unless ``provisioned=False``) advertised as ``SENSE-VEST`` on the mocked BlueZ."""
+    """``ble_vest_factory(mtu=23, provisioned="file")``: the host firmware (6 channels, untrusted link = BLE rules)
+    advertised as ``SENSE-VEST`` on the mocked BlueZ. ``provisioned``: ``"file"`` (the device's key file is written,
+    as flashing leaves it), ``"usb"`` (provisioned with PROVISION_KEY over the wired link first, then restarted on
+    the BLE link) or ``"none"``."""
     made: list[tuple[HostFirmware, PtyPeer, MockVest]] = []
 
-    def make(mtu: int = DEFAULT_ATT_MTU, provisioned: bool = True) -> BleVest:
+    def make(mtu: int = DEFAULT_ATT_MTU, provisioned: str = "file") -> BleVest:
         key = generate_key()
         key_file = save_key(tmp_path / "host.key", key)
-        firmware = HostFirmware(host_firmware_binary, tmp_path, ["--channels", str(VEST_CHANNELS), "--untrusted"])
-        if provisioned:
-            save_key(firmware.key_path, key)  # as `sense flash --provision-key` leaves it over USB
-        firmware.start()
+        channels = ["--channels", str(VEST_CHANNELS)]
+        if provisioned == "file":
+            save_key(HostFirmware(host_firmware_binary, tmp_path).key_path, key)
+        elif provisioned == "usb":
+            wired = HostFirmware(host_firmware_binary, tmp_path, channels).start()
+            session = LinkSession(SerialTransport(wired.port))
+            session.handshake()
+            session.provision_key(key)
+            session.close()
+            wired.stop()
+        firmware = HostFirmware(host_firmware_binary, tmp_path, [*channels, "--untrusted"]).start()
         peer = PtyPeer(firmware.port)
         mock = MockVest(
             system_bus, peer, name=VEST_NAME, address=VEST_ADDRESS,

@@ -129,6 +129,15 @@ def test_a_larger_mtu_means_fewer_writes(ble_vest_factory) -> None:
     assert [m.seq for m in decoded(writes) if isinstance(m, codec.SetIntensities)] == [0, 1, 2, 3]  # 3: the zeroing
 
 
+def test_a_key_provisioned_over_usb_unlocks_the_ble_link(ble_vest_factory) -> None:
+    vest = ble_vest_factory(provisioned="usb")
+    assert vest.firmware.key_path.read_text().strip() == vest.key.hex()
+    with open_output(vest.url, n_channels=VEST_CHANNELS) as output:
+        assert isinstance(output, FirmwareOutput) and output.session.authenticated
+        stream(output, VALUES, 3)
+        vest.mock.wait_for(lambda: reached(vest, EXPECTED), what="duties over BLE")
+
+
 def test_a_wrong_key_is_refused_and_counted(ble_vest: BleVest, tmp_path) -> None:
     wrong = save_key(tmp_path / "wrong.key", generate_key())
     with pytest.raises(LinkAuthError, match="refused the key"):
@@ -151,7 +160,7 @@ def test_a_wrong_key_is_refused_and_counted(ble_vest: BleVest, tmp_path) -> None
 
 
 def test_an_unprovisioned_vest_refuses_control_over_ble(ble_vest_factory) -> None:
-    vest = ble_vest_factory(provisioned=False)
+    vest = ble_vest_factory(provisioned="none")
     with pytest.raises(LinkAuthError, match="no key and refuses control"):
         open_output(f"ble://{VEST_NAME}?scan_s=3")
     session = LinkSession(BleTransport(VEST_NAME, scan_s=3.0))
