@@ -226,3 +226,8 @@ def test_close_sends_stop_all_before_it_disconnects(ble_vest: BleVest) -> None:
     ble_vest.mock.wait_for(lambda: ble_vest.firmware.duties() == [0] * VEST_CHANNELS, what="zero duties")
     with pytest.raises(ConfigError, match="closed"):
         output.write(frame(0.0, VALUES))
+
+
+def test_without_bluez_on_the_bus_the_error_says_so(system_bus) -> None:
+    with pytest.raises(OutputError, match=r"ble link SENSE-VEST: scanning failed: .*is Bluetooth on"):
+        BleTransport(VEST_NAME, scan_s=0.5)
