@@ -19,7 +19,6 @@ from edge.haptics.spec import (
     ACTUATOR_KINDS,
     ALL_GROUP,
     FEATURES,
-    MIXTURE_SOURCE,
     MUSIC_PRESET,
     PATTERNS,
     WEIGHTINGS,
