@@ -19,11 +19,11 @@ from edge.errors import ConfigError
 
 SDR_FILTER_TAPS = 512
 """BSS Eval's distortion filter length (samples): 32 ms at 16 kHz."""
-SDR_CLAMP_DB = 100.0
+SDR_CLAMP_DB = 60.0
 """fast_bss_eval clamps scores to +-this (a perfect estimate would be +inf and break means)."""
 SILENT_RMS = 1e-4
 """A reference or estimate quieter than this (RMS, full scale 1.0) is 'silent' (about -80 dBFS)."""
-SILENT_ESTIMATE_DB = -60.0
+SILENT_ESTIMATE_DB = -SDR_CLAMP_DB
 """Score given to a silent estimate of a non-silent reference (SDR is -inf there; a floor keeps means finite)."""
 
 

@@ -21,7 +21,7 @@ def references() -> dict[str, np.ndarray]:
 
 def test_perfect_estimate_scores_very_high(references: dict[str, np.ndarray]) -> None:
     scores = separation_scores(references, references)
-    assert all(score.sdr_db > 60 and score.si_sdr_db > 60 for score in scores.values())
+    assert all(score.sdr_db > 50 and score.si_sdr_db > 50 for score in scores.values())
 
 
 def test_noisy_estimate_scores_its_signal_to_noise_ratio(references: dict[str, np.ndarray]) -> None:
@@ -37,12 +37,12 @@ def test_swapped_stems_score_low(references: dict[str, np.ndarray]) -> None:
     swapped = {**references, "vocals": references["drums"], "drums": references["vocals"]}
     scores = separation_scores(references, swapped)
     assert scores["vocals"].sdr_db < -10 and scores["drums"].si_sdr_db < -10
-    assert scores["bass"].sdr_db > 60
+    assert scores["bass"].sdr_db > 50
 
 
 def test_scaled_estimate_keeps_si_sdr(references: dict[str, np.ndarray]) -> None:
     scores = separation_scores(references, {"bass": 0.25 * references["bass"]})
-    assert list(scores) == ["bass"] and scores["bass"].si_sdr_db > 60
+    assert list(scores) == ["bass"] and scores["bass"].si_sdr_db > 50
 
 
 def test_silent_reference_is_not_scored_and_silent_estimate_is_floored(references: dict[str, np.ndarray]) -> None:
@@ -51,7 +51,7 @@ def test_silent_reference_is_not_scored_and_silent_estimate_is_floored(reference
     scores = separation_scores(references, estimates)
     assert math.isnan(scores["vocals"].sdr_db)
     assert scores["bass"].sdr_db == SILENT_ESTIMATE_DB
-    assert scores["drums"].sdr_db > 60
+    assert scores["drums"].sdr_db > 50
 
 
 def test_mismatched_inputs_are_refused(references: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,249 @@
+"""Evaluate a model pack on the held-out material and report it (Markdown, JSON, manifest metrics).
+
+Separation: the pack's separator on every runtime and precision it ships, the DSP baseline, the ideal ratio mask
+(upper bound) and the Spleeter 2-stem teacher, all scored with SDR / SI-SDR per stem. Tagging: the pack's tagger on
+every artifact against YAMNet's labels (mAP), with both models' parameters and MACs per second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from edge.pack import Pack
+from edge.runners import importable_runtimes
+from export.evaluate.heldout import (DEFAULT_N_SECTIONS, HELDOUT_SAMPLE_FILES, HELDOUT_SEED_START, Piece,
+                                     heldout_songs, heldout_tagging_pieces)
+from export.evaluate.separation import MethodScores, Method, score_methods
+from export.evaluate.separators import (PackSeparator, dsp_baseline_separate, ideal_ratio_mask_separate,
+                                        stft_settings_of)
+from export.evaluate.tagging import (TEACHER_POSITIVE_THRESHOLD, ComputeCost, PackTagger, TaggingScores,
+                                     pack_tagger_compute, score_tagging, student_at_teacher_windows, teacher_targets,
+                                     yamnet_compute)
+
+DSP_BASELINE = "DSP baseline (HPSS + bands)"
+IDEAL_RATIO_MASK = "ideal ratio mask (upper bound)"
+SPLEETER = "Spleeter 2-stem (teacher)"
+STEM_ORDER = ("vocals", "drums", "bass", "other", "accompaniment")
+FOUR_STEMS = ("vocals", "drums", "bass", "other")
+TARGET_ABOVE_BASELINE_DB = 3.0
+TARGET_VOCALS_WITHIN_SPLEETER_DB = 2.0
+TARGET_INT8_LOSS_DB = 0.3
+TARGET_MAP = 0.6
+TARGET_COMPUTE_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    n_songs: int = 8
+    n_sections: int = DEFAULT_N_SECTIONS
+    runtimes: tuple[str, ...] = ("onnx", "litert")
+    precisions: tuple[str, ...] = ("fp32", "int8")
+    with_references: bool = True
+    """The DSP baseline and the ideal ratio mask."""
+    with_spleeter: bool = True
+    with_tagging: bool = True
+    n_speech: int = 4
+    with_samples: bool = True
+    n_threads: int = 1
+
+    def command(self, pack: str) -> str:
+        parts = [f"sense export evaluate {pack} --songs {self.n_songs} --sections {self.n_sections}"]
+        parts += [] if self.with_spleeter else ["--no-spleeter"]
+        parts += [] if self.with_tagging else ["--no-tagging"]
+        parts += [] if self.with_references else ["--no-references"]
+        return " ".join(parts)
+
+    def heldout_description(self) -> str:
+        text = (f"{self.n_songs} held-out generated songs (seeds {HELDOUT_SEED_START}..{HELDOUT_SEED_START + self.n_songs - 1}, "
+                f"{self.n_sections} two-bar sections each, fluidsynth + FluidR3_GM, 16 kHz mono, exact stems)")
+        if self.with_tagging:
+            text += (f"; tagging adds {self.n_speech} held-out espeak-ng sentences alone and over the songs"
+                     + (f" and the reserved Sonic Pi samples {', '.join(HELDOUT_SAMPLE_FILES)}" if self.with_samples else ""))
+        return text
+
+
+@dataclass
+class Evaluation:
+    pack_name: str
+    pack_version: str
+    command: str
+    heldout: str
+    separation: dict[str, MethodScores] = field(default_factory=dict)
+    tagging: dict[str, TaggingScores] = field(default_factory=dict)
+    compute: list[ComputeCost] = field(default_factory=list)
+    student_methods: list[str] = field(default_factory=list)
+    """Names in ``separation`` that are the pack's own separator (the rest are references)."""
+
+    # --- manifest metrics -------------------------------------------------------------------------------------
+    def manifest_metrics(self) -> list[dict[str, Any]]:
+        """Metrics for the pack manifest: name, value, command and the held-out data they were measured on."""
+        metrics: list[dict[str, Any]] = []
+
+        def add(name: str, value: float) -> None:
+            if not math.isnan(value):
+                metrics.append({"name": name, "value": float(value), "command": self.command, "data": self.heldout})
+
+        for method, scores in self.separation.items():
+            prefix = method_key(method)
+            for stem in scores.stems:
+                add(f"{prefix}.sdr_db.{stem}", scores.mean(stem, "sdr_db"))
+                add(f"{prefix}.si_sdr_db.{stem}", scores.mean(stem, "si_sdr_db"))
+            if set(FOUR_STEMS) <= set(scores.stems):
+                add(f"{prefix}.sdr_db.mean", scores.mean_over_stems("sdr_db", FOUR_STEMS))
+                add(f"{prefix}.si_sdr_db.mean", scores.mean_over_stems("si_sdr_db", FOUR_STEMS))
+        for variant, tagging in self.tagging.items():
+            add(f"tagger.{variant}.map_vs_yamnet", tagging.mean_average_precision)
+            add(f"tagger.{variant}.label_agreement_vs_yamnet", tagging.label_agreement)
+        for cost in self.compute:
+            key = "reference.yamnet" if cost.name.startswith("YAMNet") else "tagger"
+            add(f"{key}.macs_per_second", cost.macs_per_second)
+            add(f"{key}.n_parameters", cost.n_parameters)
+        return metrics
+
+    # --- report -----------------------------------------------------------------------------------------------
+    def targets(self) -> list[tuple[str, str, str, bool | None]]:
+        """(what, reached, target, met) for the issue's targets that this evaluation measured."""
+        rows: list[tuple[str, str, str, bool | None]] = []
+        fp32 = next((m for m in self.student_methods if m.endswith("fp32")), None)
+        if fp32 and DSP_BASELINE in self.separation:
+            gain = (self.separation[fp32].mean_over_stems("sdr_db", FOUR_STEMS)
+                    - self.separation[DSP_BASELINE].mean_over_stems("sdr_db", FOUR_STEMS))
+            rows.append((f"{fp32} mean SDR minus DSP baseline", f"{gain:+.2f} dB", f">= +{TARGET_ABOVE_BASELINE_DB} dB",
+                         gain >= TARGET_ABOVE_BASELINE_DB))
+        if fp32 and SPLEETER in self.separation:
+            gap = self.separation[SPLEETER].mean("vocals", "sdr_db") - self.separation[fp32].mean("vocals", "sdr_db")
+            rows.append((f"{fp32} vocals SDR below Spleeter", f"{gap:.2f} dB", f"<= {TARGET_VOCALS_WITHIN_SPLEETER_DB} dB",
+                         gap <= TARGET_VOCALS_WITHIN_SPLEETER_DB))
+        for int8 in (m for m in self.student_methods if m.endswith("int8")):
+            reference = int8.replace("int8", "fp32")
+            if reference in self.separation:
+                loss = (self.separation[reference].mean_over_stems("sdr_db", FOUR_STEMS)
+                        - self.separation[int8].mean_over_stems("sdr_db", FOUR_STEMS))
+                rows.append((f"{int8} SDR loss vs fp32", f"{loss:.2f} dB", f"<= {TARGET_INT8_LOSS_DB} dB",
+                             loss <= TARGET_INT8_LOSS_DB))
+        tag_fp32 = next((v for v in self.tagging if v.endswith("fp32")), None)
+        if tag_fp32:
+            value = self.tagging[tag_fp32].mean_average_precision
+            rows.append((f"tagger {tag_fp32} mAP vs YAMNet labels", f"{value:.3f}", f">= {TARGET_MAP}", value >= TARGET_MAP))
+        costs = {("yamnet" if c.name.startswith("YAMNet") else "student"): c for c in self.compute}
+        if len(costs) == 2:
+            ratio = costs["student"].macs_per_second / costs["yamnet"].macs_per_second
+            rows.append(("tagger compute / YAMNet compute", f"{ratio:.3f}", f"<= {TARGET_COMPUTE_RATIO}",
+                         ratio <= TARGET_COMPUTE_RATIO))
+        return rows
+
+    def to_markdown(self) -> str:
+        lines = [f"# Evaluation of {self.pack_name} {self.pack_version}", "",
+                 f"Held-out material: {self.heldout}.", "", f"Command: `{self.command}`", ""]
+        if self.separation:
+            stems = [s for s in STEM_ORDER if any(s in m.stems for m in self.separation.values())]
+            lines += ["## Separation: SDR / SI-SDR (dB, mean over pieces; BSS Eval v3 SDR via fast_bss_eval)", "",
+                      "| method | " + " | ".join(stems) + " | mean of 4 stems |",
+                      "|---|" + "---|" * (len(stems) + 1)]
+            for name, scores in self.separation.items():
+                cells = [_pair(scores.mean(s, "sdr_db"), scores.mean(s, "si_sdr_db")) if s in scores.stems else "—"
+                         for s in stems]
+                mean = (_pair(scores.mean_over_stems("sdr_db", FOUR_STEMS), scores.mean_over_stems("si_sdr_db", FOUR_STEMS))
+                        if set(FOUR_STEMS) <= set(scores.stems) else "—")
+                lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} |")
+            lines.append("")
+        if self.tagging or self.compute:
+            lines += [f"## Tagging against YAMNet's labels (positive where YAMNet >= {TEACHER_POSITIVE_THRESHOLD})", "",
+                      "| model | mAP | labels scored | items | label agreement |", "|---|---|---|---|---|"]
+            for variant, scores in self.tagging.items():
+                lines.append(f"| {self.pack_name} tagger {variant} | {scores.mean_average_precision:.3f} | "
+                             f"{scores.n_labels_scored} | {scores.n_items} | {scores.label_agreement:.3f} |")
+            lines += ["", "| model | parameters | GMAC per second of audio | how counted |", "|---|---|---|---|"]
+            for cost in self.compute:
+                lines.append(f"| {cost.name} | {cost.n_parameters:,} | {cost.macs_per_second / 1e9:.4f} | {cost.note} |")
+            lines.append("")
+        targets = self.targets()
+        if targets:
+            lines += ["## Targets (issue 7)", "", "| what | reached | target | met |", "|---|---|---|---|"]
+            lines += [f"| {what} | {reached} | {target} | {'yes' if met else 'NO'} |" for what, reached, target, met in targets]
+            lines.append("")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pack": {"name": self.pack_name, "version": self.pack_version}, "command": self.command,
+            "heldout": self.heldout,
+            "separation": {name: {stem: {metric: scores.mean(stem, metric) for metric in ("sdr_db", "si_sdr_db")}
+                                  for stem in scores.stems} | {"n_pieces": len(scores.per_piece)}
+                           for name, scores in self.separation.items()},
+            "tagging": {variant: {"map": s.mean_average_precision, "n_labels_scored": s.n_labels_scored,
+                                  "n_items": s.n_items, "label_agreement": s.label_agreement,
+                                  "average_precision": s.average_precision} for variant, s in self.tagging.items()},
+            "compute": [{"name": c.name, "n_parameters": c.n_parameters, "macs_per_second": c.macs_per_second,
+                         "note": c.note} for c in self.compute],
+            "targets": [{"what": w, "reached": r, "target": t, "met": m} for w, r, t, m in self.targets()],
+        }
+
+
+def _pair(first: float, second: float) -> str:
+    return f"{first:.2f} / {second:.2f}"
+
+
+def method_key(method: str) -> str:
+    """Manifest metric prefix of a method name: 'separator.onnx.fp32', 'reference.dsp_baseline', …"""
+    fixed = {DSP_BASELINE: "reference.dsp_baseline", IDEAL_RATIO_MASK: "reference.ideal_ratio_mask",
+             SPLEETER: "reference.spleeter"}
+    return fixed.get(method, "separator." + method.replace(" ", "."))
+
+
+def pack_variants(pack: Pack, role: str, settings: EvaluationSettings) -> list[tuple[str, str]]:
+    """(runtime, precision) pairs the pack ships for the model of ``role``, among those asked for and importable."""
+    spec = pack.separator if role == "separator" else pack.tagger
+    if spec is None:
+        return []
+    importable = {runtime.value for runtime in importable_runtimes()}
+    return [(runtime, precision) for runtime in settings.runtimes for precision in settings.precisions
+            if runtime in importable and spec.artifact(runtime, precision) is not None]
+
+
+def evaluate_pack(pack: Pack, settings: EvaluationSettings, pack_label: str | None = None,
+                  progress: Callable[[str], None] = lambda step: None) -> Evaluation:
+    """Run the whole evaluation of ``pack`` (see the module docstring)."""
+    evaluation = Evaluation(pack.name, pack.version, settings.command(pack_label or pack.source),
+                            settings.heldout_description())
+    progress("rendering held-out songs")
+    songs: list[Piece] = heldout_songs(settings.n_songs, settings.n_sections)
+
+    methods: dict[str, Method] = {}
+    for runtime, precision in pack_variants(pack, "separator", settings):
+        separator = PackSeparator(pack, runtime, precision, settings.n_threads)
+        methods[f"{runtime} {precision}"] = lambda piece, s=separator: s.separate(piece.mixture)
+        evaluation.student_methods.append(f"{runtime} {precision}")
+    stft = stft_settings_of(pack)
+    if settings.with_references:
+        methods[DSP_BASELINE] = lambda piece: dsp_baseline_separate(piece.mixture, stft)
+        methods[IDEAL_RATIO_MASK] = lambda piece: ideal_ratio_mask_separate(piece.mixture, piece.stems, stft)
+    if settings.with_spleeter:
+        from export.teachers.spleeter import SpleeterTeacher
+
+        teacher = SpleeterTeacher()
+        methods[SPLEETER] = lambda piece: teacher.separate(piece.mixture)
+    evaluation.separation = score_methods(songs, methods, progress)
+
+    if settings.with_tagging and pack.tagger is not None:
+        from export.teachers.yamnet import YamnetTeacher
+
+        yamnet = YamnetTeacher(n_threads=settings.n_threads)
+        progress("tagging: YAMNet labels of the held-out material")
+        pieces = heldout_tagging_pieces(songs, settings.n_speech, settings.with_samples)
+        targets = teacher_targets(yamnet, pieces, pack.tagger.names)
+        for runtime, precision in pack_variants(pack, "tagger", settings):
+            progress(f"tagging: {runtime} {precision}")
+            tagger = PackTagger(pack, runtime, precision, settings.n_threads)
+            scores = student_at_teacher_windows(tagger, pieces, targets, yamnet.window_samples, yamnet.hop_samples)
+            evaluation.tagging[f"{runtime} {precision}"] = score_tagging(pack.tagger.names, np.concatenate(targets),
+                                                                         np.concatenate(scores))
+        evaluation.compute = [yamnet_compute(), pack_tagger_compute(pack)]
+    return evaluation
+
+
+__all__ = ["Evaluation", "EvaluationSettings", "evaluate_pack"]
