@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "edge.cli.pack_command",
     "edge.cli.bench_command",
     "edge.cli.flash_command",
+    "edge.cli.ble_command",
     "edge.cli.render_command",
 ]
 

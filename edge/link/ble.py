@@ -37,7 +37,8 @@ import time
 from collections import deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import Any, Coroutine, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Coroutine, TypeVar
 from urllib.parse import unquote
 
 from edge._lazy import require
@@ -122,6 +123,65 @@ def ble_event_loop() -> _LoopThread:
         return _RUNNER
 
 
+@dataclass(frozen=True)
+class SeenDevice:
+    """One device seen advertising: ``names`` (local name and BlueZ name, may be empty), ``rssi_dbm``, and whether it
+    advertises the SENSE service (``is_sense``)."""
+
+    address: str
+    names: frozenset[str]
+    rssi_dbm: int | None
+    is_sense: bool
+
+    @property
+    def name(self) -> str | None:
+        return min(self.names) if self.names else None
+
+
+def _adapter_kwargs(adapter: str | None) -> dict[str, Any]:
+    return {"bluez": {"adapter": adapter}} if adapter else {}
+
+
+async def _scan(
+    bleak: Any, scan_s: float, adapter: str | None, stop_when: Callable[[SeenDevice], bool] | None = None
+) -> tuple[list[SeenDevice], Any]:
+    """Scan for ``scan_s`` seconds, or until ``stop_when`` accepts a device. Returns (devices seen, in the order
+    first seen, with their latest advertisement; the accepted BLEDevice or None)."""
+    found: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    seen: dict[str, SeenDevice] = {}
+
+    def on_advertisement(device: Any, advertisement: Any) -> None:
+        entry = SeenDevice(
+            address=device.address,
+            names=frozenset(name for name in (advertisement.local_name, device.name) if name),
+            rssi_dbm=advertisement.rssi,
+            is_sense=SENSE_SERVICE_UUID in {uuid.lower() for uuid in advertisement.service_uuids},
+        )
+        seen[device.address] = entry
+        if stop_when is not None and stop_when(entry) and not found.done():
+            found.set_result(device)
+
+    async with bleak.BleakScanner(detection_callback=on_advertisement, **_adapter_kwargs(adapter)):
+        try:
+            device = await asyncio.wait_for(found, scan_s)
+        except asyncio.TimeoutError:
+            device = None
+    return list(seen.values()), device
+
+
+def scan_devices(scan_s: float = DEFAULT_SCAN_S, adapter: str | None = None) -> list[SeenDevice]:
+    """Every BLE device seen advertising within ``scan_s`` seconds, SENSE vests first, then by signal strength."""
+    bleak = require("bleak", "ble", "scanning for BLE vests")
+    if scan_s <= 0:
+        raise ConfigError(f"BLE scan: scan_s must be > 0, got {scan_s}")
+    try:
+        seen, _ = ble_event_loop().run(_scan(bleak, scan_s, adapter), scan_s + DISCONNECT_TIMEOUT_S)
+    except bleak.exc.BleakError as error:
+        raise OutputError(f"BLE scan failed: {error} (is Bluetooth on and the adapter present?)") from None
+    no_signal_dbm = -1000
+    return sorted(seen, key=lambda found: (not found.is_sense, -(found.rssi_dbm if found.rssi_dbm is not None else no_signal_dbm)))
+
+
 class BleTransport:
     """The SENSE byte link over one GATT characteristic of the device ``target`` (a name or an address).
 
@@ -203,35 +263,25 @@ class BleTransport:
         return OutputError(f"ble link {self.target}: {problem}")
 
     # ------------------------------------------------------------------------------------------ asyncio side
-    def _bluez_args(self) -> dict[str, str]:
-        return {"adapter": self.adapter} if self.adapter else {}
-
     async def _find(self) -> Any:
         """Scan until the target is seen or ``scan_s`` passes; return its BLEDevice or raise OutputError."""
-        found: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        seen: dict[str, str] = {}
         want_address = is_address(self.target)
 
-        def on_advertisement(device: Any, advertisement: Any) -> None:
-            names = {name for name in (advertisement.local_name, device.name) if name}
-            seen[device.address] = next(iter(names), "?")
-            matches = device.address.upper() == self.target.upper() if want_address else self.target in names
-            if matches and not found.done():
-                found.set_result(device)
+        def matches(seen: SeenDevice) -> bool:
+            return seen.address.upper() == self.target.upper() if want_address else self.target in seen.names
 
-        scanner = self._bleak.BleakScanner(detection_callback=on_advertisement, **({"bluez": self._bluez_args()} if self.adapter else {}))
         try:
-            async with scanner:
-                return await asyncio.wait_for(found, self.scan_s)
-        except asyncio.TimeoutError:
-            listing = ", ".join(f"{name} ({address})" for address, name in list(seen.items())[:MAX_SEEN_IN_ERROR])
+            seen, device = await _scan(self._bleak, self.scan_s, self.adapter, matches)
+        except self._bleak.exc.BleakError as error:
+            raise self._error(f"scanning failed: {error} (is Bluetooth on and the adapter present?)") from None
+        if device is None:
+            listing = ", ".join(f"{found.name or '?'} ({found.address})" for found in seen[:MAX_SEEN_IN_ERROR])
             kind = "address" if want_address else "name"
             raise self._error(
                 f"no device with {kind} {self.target!r} found in a {self.scan_s:.1f} s scan "
                 f"(seen: {listing or 'nothing'}); is the vest switched on, in range and not connected to another host?"
-            ) from None
-        except self._bleak.exc.BleakError as error:
-            raise self._error(f"scanning failed: {error} (is Bluetooth on and the adapter present?)") from None
+            )
+        return device
 
     async def _connect(self) -> None:
         device = await self._find()
@@ -239,7 +289,7 @@ class BleTransport:
             device,
             disconnected_callback=self._on_disconnected,
             timeout=self.connect_s,
-            **({"bluez": self._bluez_args()} if self.adapter else {}),
+            **_adapter_kwargs(self.adapter),
         )
         try:
             await client.connect()

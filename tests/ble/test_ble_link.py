@@ -231,3 +231,21 @@ def test_close_sends_stop_all_before_it_disconnects(ble_vest: BleVest) -> None:
 def test_without_bluez_on_the_bus_the_error_says_so(system_bus) -> None:
     with pytest.raises(OutputError, match=r"ble link SENSE-VEST: scanning failed: .*is Bluetooth on"):
         BleTransport(VEST_NAME, scan_s=0.5)
+
+
+def test_ble_scan_command_lists_the_vest_and_its_url(ble_vest: BleVest) -> None:
+    from typer.testing import CliRunner
+
+    from edge.cli import app
+    from edge.link.ble import scan_devices
+
+    found = scan_devices(0.5)
+    vest = next(device for device in found if device.address == VEST_ADDRESS)
+    assert vest.is_sense and vest.name == VEST_NAME and vest.rssi_dbm is not None and vest.rssi_dbm < 0
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["ble-scan", "--seconds", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert VEST_ADDRESS in result.output and f"ble://{VEST_NAME}?key=PATH" in result.output
+
+    ble_vest.mock.advertising = False
+    result = CliRunner().invoke(app, ["ble-scan", "--seconds", "0.3"])
+    assert result.exit_code == 0 and "no SENSE vest found" in result.output
