@@ -87,7 +87,7 @@ class SpectralFluxOnsets:
 
     def __init__(self, frame_rate_hz: float, mask: np.ndarray | None = None, params: OnsetParams = OnsetParams()) -> None:
         self.params = params
-        self.mask = mask
+        self.bins = _as_slice(mask)
         self.n_history = max(1, int(round(params.window_s * frame_rate_hz)))
         self.n_refractory = max(1, int(round(params.min_interval_s * frame_rate_hz)))
         self.peak_decay = float(np.exp(-1.0 / (params.peak_decay_s * frame_rate_hz)))
@@ -95,7 +95,7 @@ class SpectralFluxOnsets:
 
     def reset(self) -> None:
         self._previous_mag: np.ndarray | None = None  # (lag_frames, n_selected_bins)
-        self._history = np.zeros(0)
+        self._history = np.zeros(self.n_history)
         self._frames_since_onset = 1 << 30
         self._peak_power = 0.0
 
@@ -112,7 +112,7 @@ class SpectralFluxOnsets:
     def flux(self, mag: np.ndarray) -> np.ndarray:
         """(n_frames,) flux per frame (mean positive log-magnitude increase per bin), 0 where the band's power did
         not rise by ``min_rise_db`` over the lag; advances the state."""
-        selected = (mag if self.mask is None else mag[:, self.mask]).astype(np.float64)
+        selected = mag[:, self.bins].astype(np.float64)
         if selected.shape[0] == 0:
             return np.zeros(0)
         lag = self.params.lag_frames
@@ -121,7 +121,7 @@ class SpectralFluxOnsets:
         self._previous_mag = stacked[-lag:].copy()
         log_mag = np.log1p(self.params.compression * stacked)
         reference = self._max_filtered(log_mag[:-lag])
-        flux = np.maximum(log_mag[lag:] - reference, 0.0).mean(axis=1)
+        flux = np.maximum(log_mag[lag:] - reference, 0.0).sum(axis=1) / max(1, selected.shape[1])
         power = (stacked**2).sum(axis=1)
         rising = power[lag:] >= power[:-lag] * 10.0 ** (self.params.min_rise_db / 10.0)
         loud = power[lag:] >= self._recent_peak(power[lag:]) * 10.0 ** (-self.params.max_below_peak_db / 10.0)
@@ -145,8 +145,8 @@ class SpectralFluxOnsets:
             return strengths
         # Causal median of the previous n_history flux values, for every frame of this block at once (a median,
         # so one loud hit does not raise the threshold for the soft hits right after it).
-        padded = np.concatenate([np.zeros(self.n_history - self._history.shape[0]), self._history, flux])
-        history = np.lib.stride_tricks.sliding_window_view(padded[:-1], self.n_history)[:n_frames]
+        padded = np.concatenate([self._history, flux])
+        history = padded[np.arange(n_frames)[:, None] + np.arange(self.n_history)[None, :]]
         middle = self.n_history // 2
         median = np.partition(history, middle, axis=1)[:, middle]  # upper median (exact for odd n_history)
         threshold = self.params.ratio * median + self.params.offset
@@ -162,6 +162,16 @@ class SpectralFluxOnsets:
 
 
 PITCH_STEP_HZ = 5.0
+
+
+def _as_slice(mask: np.ndarray | None) -> slice | np.ndarray:
+    """A contiguous bool mask as a slice (a view, no copy); None -> every bin; other masks stay masks."""
+    if mask is None:
+        return slice(None)
+    indices = np.flatnonzero(mask)
+    if indices.size and indices[-1] - indices[0] + 1 == indices.size:
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return mask if indices.size else slice(0, 0)
 
 
 @lru_cache(maxsize=16)
