@@ -27,8 +27,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
+import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -110,6 +112,25 @@ class FirmwarePeer(Protocol):
     output_fd: int
 
     def write(self, data: bytes) -> None: ...
+
+
+class PtyPeer:
+    """A :class:`FirmwarePeer` on the host firmware's pty, opened raw from our side: what the vest's radio would hand to the core."""
+
+    def __init__(self, port: str) -> None:
+        self.output_fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self.output_fd, termios.TCSANOW)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self.output_fd, view) :]
+            except BlockingIOError:
+                continue
+
+    def close(self) -> None:
+        os.close(self.output_fd)
 
 
 @dataclass

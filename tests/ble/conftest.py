@@ -9,8 +9,6 @@ Real bleak runs unchanged against it; the real system bus and any Bluetooth adap
 from __future__ import annotations
 
 import os
-import termios
-import tty
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,31 +21,12 @@ from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
 from tests.firmware.processes import HostFirmware, build_host
 
-from .bluez_vest import MockVest, PrivateSystemBus
+from .bluez_vest import MockVest, PrivateSystemBus, PtyPeer
 
 VEST_NAME = "SENSE-VEST"
 VEST_ADDRESS = "C0:FF:EE:00:00:01"
 VEST_CHANNELS = 6
 DEFAULT_ATT_MTU = 23  # the BLE default: 20 bytes per write, so most frames are split across writes
-
-
-class PtyPeer:
-    """The host firmware's pty, opened raw from our side: what the vest's radio would hand to the core."""
-
-    def __init__(self, port: str) -> None:
-        self.output_fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(self.output_fd, termios.TCSANOW)
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self.output_fd, view) :]
-            except BlockingIOError:
-                continue
-
-    def close(self) -> None:
-        os.close(self.output_fd)
 
 
 @dataclass
