@@ -187,11 +187,12 @@ def evaluate(intensity: np.ndarray, song, groups: dict[str, np.ndarray]) -> dict
     with_drums = _frames_in(song.intervals_with("drums"), len(drums))
     leak = float(np.mean(drums[bass_only] ** 2)) if bass_only.any() else float("nan")
     wanted = float(np.mean(drums[with_drums] ** 2)) if with_drums.any() else float("nan")
-    crosstalk_db = 10 * np.log10(max(leak, 1e-12) / max(wanted, 1e-12))
+    # Undefined (nan) when the drum actuators never move while drums play.
+    crosstalk_db = 10 * np.log10(max(leak, 1e-12) / wanted) if wanted > 0 else float("nan")
     return {
         "f_measure": float(f_measure), "precision": float(precision), "recall": float(recall),
         "delays_s": [float(d) for d in delays_s], "correlations": correlations,
-        "crosstalk_db": float(max(crosstalk_db, CROSSTALK_FLOOR_DB)),
+        "crosstalk_db": float(crosstalk_db if np.isnan(crosstalk_db) else max(crosstalk_db, CROSSTALK_FLOOR_DB)),
     }
 
 
@@ -205,7 +206,7 @@ def aggregate(per_song: list[dict[str, object]]) -> dict[str, object]:
         "mean_delay_ms": float(delays_ms.mean()) if delays_ms.size else float("nan"),
         "p95_delay_ms": float(np.percentile(delays_ms, 95)) if delays_ms.size else float("nan"),
         "correlations": {stem: float(np.mean([s["correlations"][stem] for s in per_song])) for stem in stems},  # type: ignore[index]
-        "crosstalk_db": float(np.mean([s["crosstalk_db"] for s in per_song])),
+        "crosstalk_db": float(np.nanmean([s["crosstalk_db"] for s in per_song])),
     }
 
 

@@ -38,6 +38,7 @@ def test_pulse_times_mark_rises(bench) -> None:
     np.testing.assert_allclose(times, [11 * 128 / 16000, 51 * 128 / 16000])
 
 
+@pytest.mark.filterwarnings("ignore:Estimated onsets are empty")
 def test_perfect_pulses_score_one_and_silence_scores_zero(bench, song) -> None:
     rig = default_rig()
     groups = bench.stem_groups(rig)
@@ -49,7 +50,7 @@ def test_perfect_pulses_score_one_and_silence_scores_zero(bench, song) -> None:
     metrics = bench.evaluate(perfect, song, groups)
     assert metrics["f_measure"] == 1.0 and all(0 <= d <= 0.008 for d in metrics["delays_s"])
     silent = bench.evaluate(np.zeros((n_frames, rig.n_actuators)), song, groups)
-    assert silent["f_measure"] == 0.0 and silent["crosstalk_db"] == bench.CROSSTALK_FLOOR_DB
+    assert silent["f_measure"] == 0.0 and np.isnan(silent["crosstalk_db"])  # no drum energy at all: undefined
 
 
 def test_oracle_renderer_beats_the_low_pass_vest(bench, song) -> None:
