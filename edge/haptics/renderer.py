@@ -199,12 +199,13 @@ class HapticRenderer:
         self.min_drive = np.array([a.min_drive for a in actuators])
         self.max_drive = np.array([a.max_drive for a in actuators])
         self.power = np.array([a.power for a in actuators])
+        self._groups = {name: np.asarray(members, dtype=int) for name, members in spec.groups.items()}
+        self._groups[ALL_GROUP] = np.arange(self.n_channels)
         self._rate: _Rate | None = None
 
     def _group(self, name: str) -> np.ndarray:
-        if name == ALL_GROUP:
-            return np.arange(self.n_channels)
-        return np.asarray(self.spec.groups[name], dtype=int)
+        """Actuator indices of a group ("all": every actuator)."""
+        return self._groups[name]
 
     def _build(self, rate: _Rate) -> None:
         self._rate = rate
