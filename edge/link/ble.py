@@ -18,10 +18,12 @@ Lifecycle and failsafe:
 
 - ``__init__`` scans and connects (blocking, at most ``scan_s`` + ``connect_s``); a vest that is not found
   raises :class:`OutputError` listing the devices that were seen.
-- When the vest disconnects (out of range, switched off), ``write``/``read`` raise :class:`OutputError` and a
-  background task reconnects with exponential backoff (``reconnect_min_s`` doubling to ``reconnect_max_s``).
-  ``reopen()`` never blocks on a scan: it returns once that task has reconnected and raises ``OutputError``
-  until then, so a caller's stream keeps its pace while the firmware's watchdog holds the motors at zero.
+- When the vest disconnects (out of range, switched off), a background task reconnects with exponential backoff
+  (``reconnect_min_s`` doubling to ``reconnect_max_s``), and ``write``/``read`` raise :class:`OutputError` until
+  the caller has called ``reopen()`` — even if the radio came back in between — because the firmware forgets the
+  session (authentication) on every disconnect and the handshake must be redone. ``reopen()`` never blocks on a
+  scan: it returns once the background task has reconnected and raises ``OutputError`` until then, so a
+  caller's stream keeps its pace while the firmware holds the motors at zero.
 - ``close()`` sends STOP_ALL (every output to zero) while still connected, then disconnects, then stops the
   thread. It is idempotent.
 """
@@ -61,6 +63,7 @@ RECONNECT_MIN_S = 0.1
 RECONNECT_MAX_S = 5.0
 ATT_MIN_WRITE_BYTES = 20  # ATT default MTU 23 - 3 bytes of header
 MAX_SEEN_IN_ERROR = 8
+LINK_DROPPED = "the link dropped; reopen() and redo the handshake (reconnecting in the background)"
 
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")
 _UUID_ADDRESS = re.compile(r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")  # macOS CoreBluetooth ids
@@ -224,6 +227,7 @@ class BleTransport:
         self._client: Any = None
         self._char: Any = None
         self._connected = False
+        self._link_lost = False  # a drop happened that the user of the transport has not reopen()ed after
         self._closed = False
         self._incoming: deque[bytes] = deque()
         self._condition = threading.Condition()
@@ -332,6 +336,7 @@ class BleTransport:
         if client is not self._client:
             return
         self._connected = False
+        self._link_lost = True
         with self._condition:
             self._condition.notify_all()
         if not self._closed:
@@ -377,8 +382,8 @@ class BleTransport:
         """Send ``data`` as write-without-response GATT writes of at most ``mtu_payload_bytes`` each."""
         if self._closed:
             raise self._error("closed")
-        if not self._connected:
-            raise self._error("disconnected (reconnecting in the background)")
+        if self._link_lost:
+            raise self._error(LINK_DROPPED)
         try:
             self._runner.run(self._write_chunks(bytes(data)), WRITE_TIMEOUT_S)
         except FutureTimeoutError:
@@ -388,13 +393,17 @@ class BleTransport:
 
     def read(self, timeout_s: float) -> bytes:
         """The notification bytes that arrived within ``timeout_s`` (``b""`` when none)."""
+        if self._closed:
+            raise self._error("closed")
+        if self._link_lost:
+            raise self._error(LINK_DROPPED)
         with self._condition:
-            if not self._incoming and self._connected and not self._closed:
+            if not self._incoming:
                 self._condition.wait(timeout_s)
             data = b"".join(self._incoming)
             self._incoming.clear()
-        if not data and not self._connected:
-            raise self._error("closed" if self._closed else "disconnected (reconnecting in the background)")
+        if self._link_lost:
+            raise self._error(LINK_DROPPED)
         return data
 
     def reopen(self) -> None:
@@ -404,6 +413,7 @@ class BleTransport:
         if self._connected:
             with self._condition:
                 self._incoming.clear()
+            self._link_lost = False
             return
         self._runner.loop.call_soon_threadsafe(self._start_reconnect)
         detail = f" (last: {self.last_error})" if self.last_error else ""

@@ -50,7 +50,7 @@ ADAPTER_NAME = "hci0"
 ADAPTER_PATH = f"/org/bluez/{ADAPTER_NAME}"
 ATT_HEADER_BYTES = 3
 ADVERTISE_PERIOD_S = 0.05
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 30.0  # generous: python-dbusmock starts a Python process, slow on a loaded machine
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">

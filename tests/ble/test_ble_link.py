@@ -211,6 +211,30 @@ def test_link_drop_zeroes_the_vest_then_the_host_reconnects_and_reauthenticates(
     ble_vest.mock.wait_for(lambda: ble_vest.firmware.duties() == [0] * VEST_CHANNELS, what="zero after close")
 
 
+def test_a_drop_healed_between_two_frames_still_redoes_the_handshake(ble_vest: BleVest) -> None:
+    """The radio may reconnect before the next frame; the firmware forgot the session, so the host must not just
+    carry on sending intensities (they would be refused as unauthenticated)."""
+    output = open_output(ble_vest.url + "&reconnect_min_s=0.01", n_channels=VEST_CHANNELS)
+    assert isinstance(output, FirmwareOutput) and isinstance(output.transport, BleTransport)
+    transport = output.transport
+    try:
+        stream(output, VALUES, 2)
+        ble_vest.mock.drop_link()
+        ble_vest.mock.wait_for(lambda: transport.connects == 2, what="the background reconnect")
+        t_s = 1.0
+        while output.reconnects == 0:
+            output.write(frame(t_s, VALUES))
+            t_s += FRAME_PERIOD_S
+            time.sleep(FRAME_PERIOD_S)
+            assert t_s < 10.0, "FirmwareOutput never redid the handshake"
+        stream(output, VALUES, 2, t0_s=t_s)
+        assert output.session.authenticated and not output.device_errors
+    finally:
+        output.close()
+    hellos = [m for m in decoded(ble_vest.mock.record.writes) if isinstance(m, codec.Hello)]
+    assert len(hellos) == 2
+
+
 def test_close_sends_stop_all_before_it_disconnects(ble_vest: BleVest) -> None:
     output = open_output(ble_vest.url, n_channels=VEST_CHANNELS)
     stream(output, VALUES, 5)
