@@ -1,0 +1,207 @@
+"""The data stage of a recipe: render/collect every training clip once and store it under ``<out>/data``.
+
+    <out>/data/separator/train-NNN.npz, val-NNN.npz   stems (n_stems, n_samples) float32, names
+    <out>/data/real/NNN.npz                           mixture (n_samples,) (for the Spleeter teacher)
+    <out>/data/tagger/train-NNN.npz, val-NNN.npz      audio (n_samples,) (labels come from the YAMNet teacher)
+    <out>/data/report.json                            what was made, what was skipped and why
+
+Generated songs use seeds ``recipe.seed * 10_000 + i``; held-out evaluation seeds are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import ConfigError
+from export.data.augment import scale_to_peak
+from export.data.drum_samples import load_drum_kit, sequence_drums
+from export.data.midi_files import chorale_paths, render_chorale, render_midi_file
+from export.data.multitrack import STEMS, generate_song, render_song
+from export.data.sound_events import EVENT_GENERATORS, synthesize_event
+from export.data.sources import (SAMPLE_RATE_HZ, LoadReport, debian_data_dir, espeak_speech, load_audio_files,
+                                 midi_files, read_mono_16k, real_mixture_files, speech_files)
+from export.recipe import Recipe
+
+SEEDS_PER_RECIPE_SEED = 10_000
+VALIDATION_EVERY = 5
+"""Every 5th tagger clip is validation (never trained on)."""
+ESPEAK_SENTENCES = (
+    "Turn left at the next corner and wait by the red door.", "The train to the city leaves in ten minutes.",
+    "Can you hear the music from the garden tonight?", "Please bring two cups of tea and some bread.",
+    "My brother plays the drums in a small band.", "Open the window, it is very warm in here.",
+    "We will meet again on Friday after work.", "The children are singing in the school hall.",
+    "Someone is knocking at the front door.", "Call me when the concert starts.",
+)
+PEAK = 0.9
+Progress = Callable[[str], None]
+
+
+def song_seed(recipe: Recipe, index: int) -> int:
+    from export.evaluate.heldout import check_training_seed
+
+    return check_training_seed(recipe.seed * SEEDS_PER_RECIPE_SEED + index)
+
+
+def _save(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+
+
+def _fit(audio: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Loop or crop ``audio`` to exactly ``n_samples`` (random start when cropping)."""
+    if len(audio) >= n_samples:
+        start = int(rng.integers(0, len(audio) - n_samples + 1))
+        return audio[start : start + n_samples]
+    return np.resize(audio, n_samples) if len(audio) else np.zeros(n_samples, np.float32)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, ratio_db: float) -> np.ndarray:
+    """a + b with b scaled to ``ratio_db`` relative to a's RMS."""
+    rms_a = float(np.sqrt(np.mean(a**2))) + 1e-9
+    rms_b = float(np.sqrt(np.mean(b**2))) + 1e-9
+    return a + b * (rms_a / rms_b) * 10 ** (ratio_db / 20)
+
+
+def _normalise(audio: np.ndarray) -> np.ndarray:
+    return (audio * (PEAK / max(float(np.abs(audio).max()), 1e-9))).astype(np.float32)
+
+
+def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Progress) -> list[np.ndarray]:
+    """Generated songs (some with real drums), MIDI files and chorales -> stems npz files; returns the mixtures."""
+    data = recipe.data
+    rng = np.random.default_rng(recipe.seed)
+    load_report = LoadReport()
+    kit = load_drum_kit(load_report) if data.real_drums_fraction > 0 else None
+    mixtures = []
+    n_total = data.n_songs + data.n_validation_songs
+    for index in range(n_total):
+        split = "train" if index < data.n_songs else "val"
+        progress(f"rendering song {index + 1}/{n_total}")
+        song = generate_song(song_seed(recipe, index), data.song_sections)
+        track = render_song(song)
+        stems = np.stack([track.stems[name] for name in STEMS])
+        if kit is not None and rng.random() < data.real_drums_fraction:
+            stems[STEMS.index("drums")] = sequence_drums(song, kit, stems.shape[1], rng) * float(
+                np.abs(stems[STEMS.index("drums")]).max() or 0.5)
+            stems = scale_to_peak(stems, PEAK, rng)
+        _save(out / "separator" / f"{split}-{index:03d}.npz", stems=stems)
+        mixtures.append(stems.sum(axis=0))
+    sources: list[tuple[str, Path]] = []
+    if data.n_midi_files:
+        files = midi_files()
+        sources += [("midi", files[i]) for i in rng.permutation(len(files))[: data.n_midi_files]]
+    if data.n_chorales:
+        sources += [("chorale", path) for path in chorale_paths(data.n_chorales, rng)]
+    for index, (kind, path) in enumerate(sources):
+        progress(f"rendering {kind} {path.name}")
+        try:
+            rendered = render_midi_file(path, data.midi_max_seconds) if kind == "midi" else \
+                render_chorale(path, data.midi_max_seconds)
+        except Exception as error:  # noqa: BLE001 - a broken score is skipped and counted
+            load_report.skipped.append((str(path), f"{type(error).__name__}: {error}"))
+            continue
+        if not rendered or not any(np.any(v) for v in rendered.values()):
+            load_report.skipped.append((str(path), "rendered silent"))
+            continue
+        stems = np.stack([rendered[name] for name in STEMS])
+        _save(out / "separator" / f"train-{kind}-{index:03d}.npz", stems=stems)
+        mixtures.append(stems.sum(axis=0))
+    report["separator_files"] = len(list((out / "separator").glob("*.npz")))
+    report["skipped"] = report.get("skipped", []) + load_report.skipped
+    return mixtures
+
+
+def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Progress) -> list[np.ndarray]:
+    data = recipe.data
+    if not data.n_real_mixtures:
+        return []
+    rng = np.random.default_rng(recipe.seed + 1)
+    files = real_mixture_files()
+    chosen = [files[i % len(files)] for i in rng.permutation(max(len(files), data.n_real_mixtures))[: data.n_real_mixtures]]
+    load_report = LoadReport()
+    mixtures = []
+    for index, path in enumerate(chosen):
+        progress(f"loading real mixture {path.name}")
+        loaded = load_audio_files([path], load_report, data.real_mixture_seconds, offset_seconds=float(rng.uniform(0, 40)))
+        for _, audio in loaded:
+            audio = _normalise(audio)
+            _save(out / "real" / f"{index:03d}.npz", mixture=audio)
+            mixtures.append(audio)
+    report["real_mixtures"] = len(mixtures)
+    report["skipped"] = report.get("skipped", []) + load_report.skipped
+    return mixtures
+
+
+def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], report: dict, progress: Progress) -> None:
+    """Music alone and per stem, speech alone and over music, events alone and over music/speech, sonic-pi
+    sequences, near-silence; each ``tagger_clip_seconds`` long."""
+    data = recipe.data
+    rng = np.random.default_rng(recipe.seed + 2)
+    n_clip = int(data.tagger_clip_seconds * SAMPLE_RATE_HZ)
+    load_report = LoadReport()
+    clips: list[np.ndarray] = []
+    for mixture in music:
+        clips.append(_fit(mixture, n_clip, rng))
+    for path in sorted((out / "separator").glob("train-*.npz"))[: max(1, len(music) // 2)]:
+        with np.load(path) as stored:
+            stems = stored["stems"]
+        stem = stems[int(rng.integers(len(stems)))]
+        if np.any(stem):
+            clips.append(_normalise(_fit(stem, n_clip, rng)))
+    speech: list[np.ndarray] = []
+    if data.n_speech:
+        speech += [audio for _, audio in load_audio_files(speech_files(data.n_speech, rng), load_report)]
+    for sentence in ESPEAK_SENTENCES[: data.n_espeak]:
+        speech.append(espeak_speech(sentence, voice=str(rng.choice(["en", "en-us", "en-gb"]))))
+    for voice in speech:
+        clips.append(_normalise(_fit(voice, n_clip, rng)))
+        if music:
+            background = _fit(music[int(rng.integers(len(music)))], n_clip, rng)
+            clips.append(_normalise(_mix(_fit(voice, n_clip, rng), background, float(rng.uniform(-12, 0)))))
+    kinds = list(EVENT_GENERATORS)
+    for index in range(data.n_events):
+        event = synthesize_event(kinds[index % len(kinds)], rng, data.tagger_clip_seconds)
+        clips.append(_normalise(event))
+        background = music + speech
+        if background:
+            clips.append(_normalise(_mix(event, _fit(background[int(rng.integers(len(background)))], n_clip, rng),
+                                         float(rng.uniform(-15, -3)))))
+    if data.n_samples_clips:
+        samples_dir = debian_data_dir("sonic-pi-samples")
+        paths = sorted(samples_dir.glob("*.flac"))
+        loaded = load_audio_files(list(paths), load_report, max_seconds=data.tagger_clip_seconds)
+        for index in range(data.n_samples_clips):
+            clip = np.zeros(n_clip, np.float32)
+            for _ in range(int(rng.integers(1, 5))):
+                _, audio = loaded[int(rng.integers(len(loaded)))]
+                start = int(rng.integers(0, n_clip))
+                end = min(n_clip, start + len(audio))
+                clip[start:end] += audio[: end - start]
+            clips.append(_normalise(clip))
+    clips.append((rng.standard_normal(n_clip) * 1e-4).astype(np.float32))  # near-silence
+    for index, clip in enumerate(clips):
+        split = "val" if index % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
+        _save(out / "tagger" / f"{split}-{index:04d}.npz", audio=clip.astype(np.float32))
+    report["tagger_clips"] = len(clips)
+    report["skipped"] = report.get("skipped", []) + load_report.skipped
+
+
+def render_data(recipe: Recipe, progress: Progress = lambda message: None) -> dict:
+    """Run the whole data stage into ``<out>/data`` (replacing what was there); returns the report."""
+    if tuple(recipe.separator.stems) != STEMS:
+        raise ConfigError(f"recipe {recipe.source}: [separator].stems must be {list(STEMS)} for the multitrack data")
+    out = recipe.out / "data"
+    for sub in ("separator", "real", "tagger"):
+        for old in (out / sub).glob("*.npz"):
+            old.unlink()
+    report: dict = {}
+    music = render_separator_songs(recipe, out, report, progress)
+    music += collect_real_mixtures(recipe, out, report, progress)
+    build_tagger_clips(recipe, out, music, report, progress)
+    report["n_skipped"] = len(report.get("skipped", []))
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,454 @@
+"""Distillation of the causal students from teachers and ground truth (the 'cache-teachers' and 'distill' stages).
+
+Separator: ground-truth stems of rendered music (compressed-magnitude L1 of mask x mixture vs each stem) plus,
+on real mixtures, the Spleeter teacher (vocals vs its vocals, drums+bass+other vs its accompaniment).
+Tagger: binary cross-entropy of the student's logits against YAMNet's sigmoid outputs mapped to the student's
+labels (soft targets), on windows aligned with the teacher's patches.
+
+Both students train together, one batch each per step, single-threaded on CPU by default; fixed seeds;
+a checkpoint (models, optimisers, step, RNG states) is written every ``checkpoint_every_seconds`` and at the
+end, and a killed run resumes from it. Validation numbers every ``validate_every_steps`` steps go to the
+progress log and ``<out>/checkpoints/history.json``. With ``torchrun`` (WORLD_SIZE > 1) it runs DDP: each rank
+draws its own batches, rank 0 validates and checkpoints (this code path has not been run on GPUs here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge.stft import BlockFramer, StreamingSTFT
+from export.data.teacher_cache import TeacherCache
+from export.recipe import Recipe
+from export.students.band_split import BandSplitConfig, BandSplitSeparator
+from export.students.labels import label_index_map, map_teacher_probabilities
+from export.students.tagger import MobileTagger, TaggerConfig
+from export.teachers.base import tag
+
+N_FFT = 512
+HOP = 128
+WINDOW = "hann"
+N_BINS = N_FFT // 2 + 1
+ACCOMPANIMENT_STEMS = ("drums", "bass", "other")
+Progress = Callable[[str], None]
+
+
+# ----------------------------------------------------------------------------------------------- students
+
+def make_separator(recipe: Recipe) -> BandSplitSeparator:
+    section = recipe.separator
+    return BandSplitSeparator(BandSplitConfig(n_bins=N_BINS, n_stems=len(section.stems), n_channels=section.n_channels,
+                                              kernel_frames=section.kernel_frames, dilations=tuple(section.dilations)))
+
+
+def make_tagger(recipe: Recipe) -> MobileTagger:
+    section = recipe.tagger
+    return MobileTagger(TaggerConfig(n_bins=N_BINS, n_labels=len(section.labels), context_frames=section.context_frames,
+                                     time_pool=section.time_pool, n_mels=section.n_mels))
+
+
+# ----------------------------------------------------------------------------------------------- features
+
+def magnitude_frames(samples: np.ndarray) -> np.ndarray:
+    """(n_samples,) -> (n_frames, n_bins) float32 with the device's causal STFT (zeros before the start)."""
+    stft = StreamingSTFT(N_FFT, HOP, WINDOW)
+    return np.abs(stft.process(BlockFramer(HOP).process(samples))).astype(np.float32)
+
+
+def causal_stft(segments: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """(..., n_samples) with n_samples = N_FFT + (T - 1) * HOP -> (..., T, n_bins) complex; frame t covers samples
+    [t * HOP, t * HOP + N_FFT) — the device's framing when the segment starts N_FFT - HOP samples early."""
+    frames = segments.unfold(-1, N_FFT, HOP)
+    return torch.fft.rfft(frames * window, dim=-1)
+
+
+def tagger_frame_for_teacher(teacher_index: int, teacher_hop: int, teacher_window: int) -> int:
+    """The device frame whose last sample is nearest the end of teacher frame ``teacher_index``."""
+    end = teacher_index * teacher_hop + teacher_window
+    return max(0, int(round(end / HOP)) - 1)
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+@dataclass
+class SeparatorData:
+    songs: list[np.ndarray]
+    """(n_stems, n_samples) ground-truth stems per song."""
+    real: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    """(mixture, teacher vocals, teacher accompaniment) per real mixture."""
+
+
+@dataclass
+class TaggerClip:
+    magnitude: np.ndarray
+    """(n_frames, n_bins) device STFT magnitude of the clip."""
+    targets: np.ndarray
+    """(n_teacher_frames, n_labels) teacher probabilities mapped to the student's labels."""
+    frames: np.ndarray
+    """(n_teacher_frames,) device frame index aligned with each teacher frame (only those with full context)."""
+
+
+def _load(paths: list[Path], key: str) -> list[np.ndarray]:
+    out = []
+    for path in paths:
+        with np.load(path) as stored:
+            out.append(stored[key])
+    return out
+
+
+def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) -> dict[str, int]:
+    """Run Spleeter on the real mixtures and YAMNet on the tagger clips, storing results in the teacher cache."""
+    from export.teachers.spleeter import SpleeterTeacher
+    from export.teachers.yamnet import YamnetTeacher
+
+    cache = TeacherCache(recipe.cache_dir)
+    data = recipe.out / "data"
+    real = sorted((data / "real").glob("*.npz"))
+    if real:
+        spleeter = SpleeterTeacher()
+        for index, mixture in enumerate(_load(real, "mixture")):
+            progress(f"Spleeter on real mixture {index + 1}/{len(real)}")
+            cache.get_or_compute(mixture, spleeter.teacher_id, spleeter.separate)
+    clips = sorted((data / "tagger").glob("*.npz"))
+    if clips:
+        yamnet = YamnetTeacher()
+        for index, audio in enumerate(_load(clips, "audio")):
+            progress(f"YAMNet on tagger clip {index + 1}/{len(clips)}")
+            cache.get_or_compute(audio, yamnet.teacher_id, lambda a: {"probabilities": tag(yamnet, a)},
+                                 settings=f"hop={yamnet.hop_samples}")
+    return {"hits": cache.n_hits, "misses": cache.n_misses}
+
+
+def load_separator_data(recipe: Recipe, split: str) -> SeparatorData:
+    from export.teachers.spleeter import SpleeterTeacher
+
+    data = recipe.out / "data"
+    songs = _load(sorted((data / "separator").glob(f"{split}-*.npz")), "stems")
+    real = []
+    real_paths = sorted((data / "real").glob("*.npz"))
+    if split == "train" and real_paths and recipe.training.spleeter_weight > 0:
+        cache = TeacherCache(recipe.cache_dir)
+        teacher = SpleeterTeacher()
+        for mixture in _load(real_paths, "mixture"):
+            stems = cache.get_or_compute(mixture, teacher.teacher_id, teacher.separate)
+            real.append((mixture, stems["vocals"], stems["accompaniment"]))
+    return SeparatorData(songs, real)
+
+
+def load_tagger_clips(recipe: Recipe, split: str) -> list[TaggerClip]:
+    from export.teachers.yamnet import YamnetTeacher
+
+    cache = TeacherCache(recipe.cache_dir)
+    teacher = YamnetTeacher()
+    index_map = label_index_map(teacher.class_names, recipe.tagger.labels)
+    clips = []
+    for audio in _load(sorted((recipe.out / "data" / "tagger").glob(f"{split}-*.npz")), "audio"):
+        probabilities = cache.get_or_compute(audio, teacher.teacher_id, lambda a: {"probabilities": tag(teacher, a)},
+                                             settings=f"hop={teacher.hop_samples}")["probabilities"]
+        magnitude = magnitude_frames(audio)
+        frames = np.array([tagger_frame_for_teacher(i, teacher.hop_samples, teacher.window_samples)
+                           for i in range(len(probabilities))])
+        valid = (frames >= recipe.tagger.context_frames - 1) & (frames < len(magnitude))
+        if valid.any():
+            clips.append(TaggerClip(magnitude, map_teacher_probabilities(probabilities, index_map)[valid], frames[valid]))
+    return clips
+
+
+# ----------------------------------------------------------------------------------------------- batches
+
+class SeparatorBatches:
+    """Random segments with remix/gain augmentation -> (mixture |X|, stem |S| targets, mask of valid targets)."""
+
+    def __init__(self, data: SeparatorData, recipe: Recipe, rng: np.random.Generator) -> None:
+        self.data = data
+        self.training = recipe.training
+        self.rng = rng
+        self.n_samples = N_FFT + (self.training.segment_frames - 1) * HOP
+        self.window = torch.hann_window(N_FFT, periodic=True)
+        self.stems = recipe.separator.stems
+
+    def _crop(self, audio: np.ndarray, start: int) -> np.ndarray:
+        piece = audio[..., start : start + self.n_samples]
+        pad = self.n_samples - piece.shape[-1]
+        return np.pad(piece, [(0, 0)] * (piece.ndim - 1) + [(0, pad)]) if pad > 0 else piece
+
+    def _song_segment(self) -> np.ndarray:
+        from export.data.augment import random_gains_db, remix, swap_stems
+
+        songs = self.data.songs
+        song = songs[int(self.rng.integers(len(songs)))]
+        segment = self._crop(song, int(self.rng.integers(0, max(1, song.shape[1] - self.n_samples))))
+        if len(songs) > 1 and self.rng.random() < self.training.swap_probability:
+            other = songs[int(self.rng.integers(len(songs)))]
+            segment = swap_stems(segment, self._crop(other, int(self.rng.integers(0, max(1, other.shape[1] - self.n_samples)))),
+                                 self.rng)
+        gains = random_gains_db(self.rng, len(segment), self.training.gain_spread_db)
+        return remix(segment, gains, self.training.drop_probability, self.rng)
+
+    def ground_truth(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, n_bins) mixture magnitude, (B, T, n_stems, n_bins) stem magnitudes."""
+        stems = torch.from_numpy(np.stack([self._song_segment() for _ in range(batch_size)]))  # (B, S, n)
+        spectra = causal_stft(stems, self.window)  # (B, S, T, F)
+        mixture = spectra.sum(dim=1).abs()
+        return mixture, spectra.abs().transpose(1, 2)
+
+    def spleeter(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, n_bins) mixture magnitude, (B, T, 2, n_bins) teacher vocals/accompaniment magnitudes."""
+        batch = []
+        for _ in range(batch_size):
+            mixture, vocals, accompaniment = self.data.real[int(self.rng.integers(len(self.data.real)))]
+            start = int(self.rng.integers(0, max(1, len(mixture) - self.n_samples)))
+            gain = 10 ** (self.rng.uniform(-self.training.gain_spread_db, self.training.gain_spread_db) / 20)
+            batch.append(np.stack([self._crop(x, start) for x in (mixture, vocals, accompaniment)]) * gain)
+        spectra = causal_stft(torch.from_numpy(np.stack(batch).astype(np.float32)), self.window).abs()
+        return spectra[:, 0], spectra[:, 1:].transpose(1, 2)
+
+
+class TaggerBatches:
+    def __init__(self, clips: list[TaggerClip], recipe: Recipe, rng: np.random.Generator) -> None:
+        self.clips = clips
+        self.context = recipe.tagger.context_frames
+        self.gain_spread_db = recipe.training.gain_spread_db
+        self.rng = rng
+        self.index = [(c, i) for c, clip in enumerate(clips) for i in range(len(clip.frames))]
+
+    def window(self, clip_index: int, item: int) -> tuple[np.ndarray, np.ndarray]:
+        clip = self.clips[clip_index]
+        end = int(clip.frames[item]) + 1
+        return clip.magnitude[end - self.context : end], clip.targets[item]
+
+    def sample(self, batch_size: int, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        picks = [self.index[int(self.rng.integers(len(self.index)))] for _ in range(batch_size)]
+        windows, targets = zip(*(self.window(c, i) for c, i in picks))
+        x = np.stack(windows)
+        if augment:
+            x = x * (10 ** (self.rng.uniform(-self.gain_spread_db, self.gain_spread_db, (batch_size, 1, 1)) / 20))
+        return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(np.stack(targets))
+
+    def all(self) -> tuple[torch.Tensor, torch.Tensor]:
+        windows, targets = zip(*(self.window(c, i) for c, i in self.index))
+        return torch.from_numpy(np.stack(windows)), torch.from_numpy(np.stack(targets))
+
+
+# ----------------------------------------------------------------------------------------------- losses
+
+def compressed_l1(estimate: torch.Tensor, target: torch.Tensor, power: float) -> torch.Tensor:
+    """Mean |estimate^p - target^p| over compressed magnitudes (p ~ 0.3 weighs quiet parts like loudness does)."""
+    return (estimate.clamp_min(0) + 1e-8).pow(power).sub((target + 1e-8).pow(power)).abs().mean()
+
+
+def separator_loss(masks: torch.Tensor, mixture: torch.Tensor, stems: torch.Tensor, power: float) -> torch.Tensor:
+    """masks (B, T, S, F) x mixture (B, T, F) vs stem magnitudes (B, T, S, F)."""
+    return compressed_l1(masks * mixture[:, :, None], stems, power)
+
+
+def spleeter_loss(masks: torch.Tensor, mixture: torch.Tensor, teacher: torch.Tensor, stems: tuple[str, ...],
+                  power: float) -> torch.Tensor:
+    """Student vocals vs teacher vocals; student drums+bass+other vs teacher accompaniment."""
+    vocals = masks[:, :, stems.index("vocals")] * mixture
+    accompaniment = sum(masks[:, :, stems.index(name)] for name in ACCOMPANIMENT_STEMS) * mixture
+    return compressed_l1(torch.stack([vocals, accompaniment], dim=2), teacher, power)
+
+
+def tagger_loss(logits: torch.Tensor, teacher_probabilities: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy against the teacher's sigmoid outputs (soft targets)."""
+    return nn.functional.binary_cross_entropy_with_logits(logits, teacher_probabilities)
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+@dataclass
+class Students:
+    separator: BandSplitSeparator
+    tagger: MobileTagger
+
+
+def _rank_world() -> tuple[int, int]:
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def checkpoint_dir(recipe: Recipe) -> Path:
+    return recipe.out / "checkpoints"
+
+
+def checkpoint_info(recipe: Recipe, checkpoint: Path | None = None) -> dict[str, Any]:
+    """Step, training seconds and history of a checkpoint (default: the last one); {} when there is none."""
+    path = checkpoint or checkpoint_dir(recipe) / "last.pt"
+    if not path.exists():
+        return {}
+    state = torch.load(str(path), map_location="cpu", weights_only=False)
+    return {"path": str(path), "step": state["step"], "train_seconds": state.get("train_seconds", 0.0),
+            "history": state["history"], "best": state["best"]}
+
+
+def load_students(recipe: Recipe, checkpoint: Path | None = None, best: bool = True) -> Students:
+    """Students from ``checkpoint``, or each from its best-validation checkpoint (``best``), else the last one;
+    fresh from the seed when there is no checkpoint at all."""
+    torch.manual_seed(recipe.seed)
+    students = Students(make_separator(recipe), make_tagger(recipe))
+    directory = checkpoint_dir(recipe)
+    for key, model in (("separator", students.separator), ("tagger", students.tagger)):
+        candidates = [checkpoint] if checkpoint else ([directory / f"best-{key}.pt"] if best else []) + [directory / "last.pt"]
+        path = next((p for p in candidates if p is not None and p.exists()), None)
+        if path is not None:
+            model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=False)[key])
+    students.separator.eval()
+    students.tagger.eval()
+    return students
+
+
+@torch.no_grad()
+def validate(students: Students, recipe: Recipe, separator_val: SeparatorBatches | None,
+             tagger_val: TaggerBatches | None, val_batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """Validation loss of both students, tagger mAP against the teacher's labels (> 0.5) and label agreement."""
+    students.separator.eval()
+    students.tagger.eval()
+    result: dict[str, float] = {}
+    power = recipe.training.magnitude_compression
+    if val_batches:
+        losses = []
+        for mixture, stems in val_batches:
+            masks = students.separator(mixture, *students.separator.initial_states(len(mixture)))[0]
+            losses.append(float(separator_loss(masks, mixture, stems, power)))
+        result["separator_val_loss"] = float(np.mean(losses))
+    if tagger_val is not None and tagger_val.index:
+        windows, targets = tagger_val.all()
+        logits = torch.cat([students.tagger.logits(windows[i : i + 256]) for i in range(0, len(windows), 256)])
+        result["tagger_val_loss"] = float(tagger_loss(logits, targets))
+        probabilities = torch.sigmoid(logits).numpy()
+        binary = targets.numpy() > 0.5
+        result["tagger_val_agreement"] = float(np.mean((probabilities > 0.5) == binary))
+        try:
+            from export.evaluate.metrics import mean_average_precision
+
+            result["tagger_val_map"], _ = mean_average_precision(binary.astype(np.float32), probabilities)
+        except Exception:  # noqa: BLE001 - mAP needs scikit-learn and a positive label; the loss is still reported
+            pass
+    students.separator.train()
+    students.tagger.train()
+    return result
+
+
+def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
+            progress: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
+            log: Progress = lambda message: None) -> dict[str, Any]:
+    """Train both students for ``recipe.training.steps`` (or ``steps``) steps; returns the final numbers."""
+    training = recipe.training
+    total_steps = training.steps if steps is None else steps
+    rank, world = _rank_world()
+    distributed = world > 1
+    if distributed:
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if not torch.cuda.is_available():
+        torch.set_num_threads(training.threads)
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed + 1000 * rank)
+
+    sep_train = load_separator_data(recipe, "train")
+    sep_val = load_separator_data(recipe, "val")
+    tag_train = TaggerBatches(load_tagger_clips(recipe, "train"), recipe, rng)
+    tag_val = TaggerBatches(load_tagger_clips(recipe, "val"), recipe, np.random.default_rng(recipe.seed + 7))
+    sep_batches = SeparatorBatches(sep_train, recipe, rng)
+    val_source = SeparatorBatches(sep_val if sep_val.songs else sep_train, recipe, np.random.default_rng(recipe.seed + 9))
+    val_batches = [val_source.ground_truth(training.batch_size) for _ in range(4)]
+
+    students = Students(make_separator(recipe).to(device).train(), make_tagger(recipe).to(device).train())
+    separator_module: nn.Module = students.separator
+    tagger_module: nn.Module = students.tagger
+    if distributed:
+        separator_module = nn.parallel.DistributedDataParallel(students.separator)
+        tagger_module = nn.parallel.DistributedDataParallel(students.tagger)
+    optimizers = {
+        "separator": torch.optim.AdamW(students.separator.parameters(), training.learning_rate, weight_decay=training.weight_decay),
+        "tagger": torch.optim.AdamW(students.tagger.parameters(), training.learning_rate, weight_decay=training.weight_decay),
+    }
+    directory = checkpoint_dir(recipe)
+    directory.mkdir(parents=True, exist_ok=True)
+    history_path = directory / "history.json"
+    history: list[dict[str, float]] = []
+    best = {"separator": float("inf"), "tagger": float("inf")}
+    step = 0
+    train_seconds = 0.0
+    last_path = directory / "last.pt"
+    if resume and last_path.exists():
+        state = torch.load(str(last_path), map_location=device, weights_only=False)
+        students.separator.load_state_dict(state["separator"])
+        students.tagger.load_state_dict(state["tagger"])
+        for key, optimizer in optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        step, best, history = state["step"], state["best"], state["history"]
+        train_seconds = state.get("train_seconds", 0.0)
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed from {last_path} at step {step}")
+
+    def save(path: Path) -> None:
+        if rank != 0:
+            return
+        state = {"separator": students.separator.state_dict(), "tagger": students.tagger.state_dict(),
+                 "optimizers": {k: o.state_dict() for k, o in optimizers.items()}, "step": step, "best": best,
+                 "history": history, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                 "recipe": recipe.name, "train_seconds": train_seconds + time.monotonic() - session_start}
+        partial = path.with_suffix(".partial")
+        torch.save(state, str(partial))
+        partial.replace(path)
+
+    power = training.magnitude_compression
+    last_save = session_start = time.monotonic()
+    numbers: dict[str, float] = {}
+    while step < total_steps:
+        mixture, stems = sep_batches.ground_truth(training.batch_size)
+        states = students.separator.initial_states(training.batch_size)
+        masks = separator_module(mixture.to(device), *(s.to(device) for s in states))[0]
+        loss = separator_loss(masks, mixture.to(device), stems.to(device), power)
+        if sep_train.real and training.spleeter_weight > 0:
+            real_mixture, teacher = sep_batches.spleeter(training.batch_size)
+            real_masks = separator_module(real_mixture.to(device), *(s.to(device) for s in states))[0]
+            loss = loss + training.spleeter_weight * spleeter_loss(real_masks, real_mixture.to(device), teacher.to(device),
+                                                                   recipe.separator.stems, power)
+        optimizers["separator"].zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(students.separator.parameters(), 5.0)
+        optimizers["separator"].step()
+        numbers["separator_loss"] = float(loss)
+        if tag_train.index:
+            windows, targets = tag_train.sample(training.batch_size * 4)
+            tag_loss = tagger_loss(tagger_module.logits(windows.to(device)) if not distributed
+                                   else tagger_module.module.logits(windows.to(device)), targets.to(device))
+            optimizers["tagger"].zero_grad()
+            tag_loss.backward()
+            optimizers["tagger"].step()
+            numbers["tagger_loss"] = float(tag_loss)
+        step += 1
+        if step % training.validate_every_steps == 0 or step == total_steps:
+            if rank == 0:
+                numbers.update(validate(students, recipe, val_source, tag_val, val_batches))
+                history.append({"step": step, **numbers})
+                history_path.write_text(json.dumps(history, indent=1) + "\n")
+                log(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(numbers.items())))
+                improved = False
+                for key in ("separator", "tagger"):
+                    if numbers.get(f"{key}_val_loss", float("inf")) < best[key]:
+                        best[key] = numbers[f"{key}_val_loss"]
+                        save(directory / f"best-{key}.pt")
+        progress(step, total_steps, numbers)
+        if time.monotonic() - last_save > training.checkpoint_every_seconds:
+            save(last_path)
+            last_save = session_start = time.monotonic()
+    save(last_path)
+    for key in ("separator", "tagger"):
+        if not (directory / f"best-{key}.pt").exists():
+            save(directory / f"best-{key}.pt")
+    if distributed:
+        torch.distributed.destroy_process_group()
+    return {"step": step, "best": best, **numbers}

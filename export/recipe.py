@@ -1,0 +1,204 @@
+"""Training recipes: one TOML file fully describes a run (data, students, training, export, pack).
+
+Every table and key is checked against the dataclasses below before any work starts; an unknown key, a wrong
+type or a missing file is a ConfigError naming the recipe and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError
+from export.students.labels import STUDENT_LABELS
+
+
+@dataclass(frozen=True)
+class DataSection:
+    n_songs: int = 4
+    """Generated multitrack songs for training (seeds seed*10000 + i; held-out seeds are refused)."""
+    n_validation_songs: int = 1
+    song_sections: int = 3
+    real_drums_fraction: float = 0.0
+    """Fraction of generated songs whose drum stem is sequenced from real samples (sonic-pi, hydrogen)."""
+    n_midi_files: int = 0
+    """planetblupi-music-midi songs rendered per stem."""
+    n_chorales: int = 0
+    """music21 corpus chorales rendered per stem."""
+    midi_max_seconds: float = 20.0
+    n_real_mixtures: int = 0
+    """wesnoth-1.16-music excerpts distilled from the Spleeter teacher (vocals / accompaniment)."""
+    real_mixture_seconds: float = 20.0
+    n_speech: int = 2
+    """asterisk-core-sounds prompts for the tagger (alone and over music)."""
+    n_espeak: int = 0
+    """espeak-ng sentences for the tagger."""
+    n_events: int = 2
+    """Synthetic sirens, alarms, doorbells, phone rings, knocks and claps for the tagger."""
+    n_samples_clips: int = 0
+    """Clips sequenced from sonic-pi-samples one-shots for the tagger."""
+    tagger_clip_seconds: float = 4.0
+    cache_dir: str = ""
+    """Teacher-output cache directory (default: <out>/cache)."""
+
+
+@dataclass(frozen=True)
+class SeparatorSection:
+    stems: tuple[str, ...] = ("vocals", "drums", "bass", "other")
+    n_channels: int = 32
+    kernel_frames: int = 3
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class TaggerSection:
+    labels: tuple[str, ...] = tuple(STUDENT_LABELS)
+    context_frames: int = 120
+    every_n_hops: int = 8
+    time_pool: int = 4
+    n_mels: int = 40
+
+
+@dataclass(frozen=True)
+class TrainingSection:
+    steps: int = 20
+    """Optimisation steps; each step updates the separator and the tagger once."""
+    batch_size: int = 4
+    segment_frames: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    validate_every_steps: int = 10
+    """One 'epoch' for reporting: validation numbers are printed and logged this often."""
+    checkpoint_every_seconds: float = 120.0
+    gain_spread_db: float = 6.0
+    drop_probability: float = 0.2
+    swap_probability: float = 0.3
+    spleeter_weight: float = 0.5
+    """Weight of the Spleeter-teacher loss on real mixtures relative to the ground-truth stem loss."""
+    magnitude_compression: float = 0.3
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    tflite: bool = True
+    int8: bool = True
+    n_calibration_batches: int = 16
+    n_verify_frames: int = 300
+
+
+@dataclass(frozen=True)
+class PackSection:
+    name: str = "sense-custom"
+    version: str = "0.1.0"
+    description: str = "Distilled causal separator and tagger."
+    license: str = "MIT (code and weights); training data: see provenance"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    seed: int = 0
+    out_dir: str = "out/recipe"
+    data: DataSection = field(default_factory=DataSection)
+    separator: SeparatorSection = field(default_factory=SeparatorSection)
+    tagger: TaggerSection = field(default_factory=TaggerSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
+    export: ExportSection = field(default_factory=ExportSection)
+    pack: PackSection = field(default_factory=PackSection)
+    source: str = ""
+    """Where the recipe came from (file path), for provenance."""
+
+    @property
+    def out(self) -> Path:
+        return Path(self.out_dir)
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.data.cache_dir) if self.data.cache_dir else self.out / "cache"
+
+    def with_out_dir(self, out_dir: Path | str) -> Recipe:
+        return dataclasses.replace(self, out_dir=str(out_dir))
+
+
+def _convert(where: str, value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if origin is tuple:
+        item_type = typing.get_args(annotation)[0]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return tuple(_convert(f"{where}[{i}]", item, item_type) for i, item in enumerate(value))
+    raise ConfigError(f"{where}: unsupported field type {annotation!r}")
+
+
+def _section(cls: type, table: Any, where: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table, got {table!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    return cls(**{key: _convert(f"{where}.{key}", value, hints[key]) for key, value in table.items()})
+
+
+SECTIONS = {"data": DataSection, "separator": SeparatorSection, "tagger": TaggerSection,
+            "training": TrainingSection, "export": ExportSection, "pack": PackSection}
+
+
+def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
+    """Validate a recipe table (as read from TOML); ``source`` names it in errors."""
+    known_top = {"name", "seed", "out_dir", *SECTIONS}
+    unknown = sorted(set(table) - known_top)
+    if unknown:
+        raise ConfigError(f"recipe {source}: unknown key(s) {unknown}; known: {sorted(known_top)}")
+    if "name" not in table:
+        raise ConfigError(f"recipe {source}: missing key 'name'")
+    values: dict[str, Any] = {"source": source,
+                              "name": _convert(f"recipe {source}: name", table["name"], str)}
+    for key, kind in (("seed", int), ("out_dir", str)):
+        if key in table:
+            values[key] = _convert(f"recipe {source}: {key}", table[key], kind)
+    for key, cls in SECTIONS.items():
+        if key in table:
+            values[key] = _section(cls, table[key], f"recipe {source}: [{key}]")
+    recipe = Recipe(**values)
+    for label in recipe.tagger.labels:
+        if label not in STUDENT_LABELS:
+            raise ConfigError(f"recipe {source}: [tagger].labels: {label!r} unknown; known: {sorted(STUDENT_LABELS)}")
+    if len(recipe.separator.stems) < 1 or recipe.training.steps < 0 or recipe.training.batch_size < 1:
+        raise ConfigError(f"recipe {source}: need at least one stem, steps >= 0 and batch_size >= 1")
+    if recipe.tagger.context_frames % recipe.tagger.time_pool:
+        raise ConfigError(f"recipe {source}: [tagger].context_frames must be a multiple of time_pool")
+    return recipe
+
+
+def load_recipe(path: Path | str) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} not found")
+    try:
+        table = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"recipe {path}: not valid TOML ({error})") from None
+    return parse_recipe(table, str(path))
