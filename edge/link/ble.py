@@ -181,8 +181,12 @@ def scan_devices(scan_s: float = DEFAULT_SCAN_S, adapter: str | None = None) -> 
         seen, _ = ble_event_loop().run(_scan(bleak, scan_s, adapter), scan_s + DISCONNECT_TIMEOUT_S)
     except bleak.exc.BleakError as error:
         raise OutputError(f"BLE scan failed: {error} (is Bluetooth on and the adapter present?)") from None
+    return sorted(seen, key=_vests_first_then_strongest)
+
+
+def _vests_first_then_strongest(device: SeenDevice) -> tuple[bool, int]:
     no_signal_dbm = -1000
-    return sorted(seen, key=lambda found: (not found.is_sense, -(found.rssi_dbm if found.rssi_dbm is not None else no_signal_dbm)))
+    return (not device.is_sense, -(device.rssi_dbm if device.rssi_dbm is not None else no_signal_dbm))
 
 
 class BleTransport:
@@ -297,12 +301,13 @@ class BleTransport:
         )
         try:
             await client.connect()
-            char = client.services.get_characteristic(self.char_uuid)
+            service = client.services.get_service(self.service_uuid)
+            char = service.get_characteristic(self.char_uuid) if service is not None else None
             if char is None:
                 found = sorted(service.uuid for service in client.services)
                 raise self._error(
-                    f"device has no SENSE link characteristic {self.char_uuid} (services: {', '.join(found) or 'none'}); "
-                    "is it running the SENSE firmware?"
+                    f"device has no SENSE link characteristic {self.char_uuid} in service {self.service_uuid} "
+                    f"(services: {', '.join(found) or 'none'}); is it running the SENSE firmware?"
                 )
             if "notify" not in char.properties or not {"write", "write-without-response"} & set(char.properties):
                 raise self._error(f"characteristic {self.char_uuid} must allow write and notify, has {char.properties}")

@@ -273,3 +273,9 @@ def test_ble_scan_command_lists_the_vest_and_its_url(ble_vest: BleVest) -> None:
     ble_vest.mock.advertising = False
     result = CliRunner().invoke(app, ["ble-scan", "--seconds", "0.3"])
     assert result.exit_code == 0 and "no SENSE vest found" in result.output
+
+
+def test_a_device_without_the_sense_service_is_named_in_the_error(ble_vest: BleVest) -> None:
+    other_service = "0000180d-0000-1000-8000-00805f9b34fb"  # heart rate: some other BLE gadget
+    with pytest.raises(OutputError, match=r"no SENSE link characteristic .* in service 0000180d.*services: 53454e53"):
+        BleTransport(VEST_NAME, scan_s=3.0, service_uuid=other_service)
