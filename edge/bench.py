@@ -192,7 +192,7 @@ def read_throttling(sysfs_path: Path = THROTTLED_SYSFS) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------- measuring
 
-def _rss_mib() -> tuple[float | None, float | None]:
+def process_rss_mib() -> tuple[float | None, float | None]:
     """(current RSS, peak RSS since the last reset) of this process in MiB, from /proc/self/status."""
     status = _read_text(Path("/proc/self/status")) or ""
     values = {key: int(match.group(1)) / KIB_PER_MIB
@@ -278,14 +278,14 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         feed(pipeline, samples[: int(WARMUP_S * DEVICE_SAMPLE_RATE_HZ)])
         pipeline.reset()
         pipeline.telemetry = _fresh_telemetry(pipeline.telemetry)
-        rss_before_mib, _ = _rss_mib()
+        rss_before_mib, _ = process_rss_mib()
         peak_scope = "run" if _reset_peak_rss() else "process"
         cpu_before_s = _cpu_seconds()
         wall_started = time.perf_counter()
         feed(pipeline, samples, on_hops)
         wall_s = time.perf_counter() - wall_started
         cpu_s = _cpu_seconds() - cpu_before_s
-        rss_after_mib, peak_rss_mib = _rss_mib()
+        rss_after_mib, peak_rss_mib = process_rss_mib()
         summary = pipeline.telemetry.summary()
         hop_stats = latency_stats_ms(hop_seconds(pipeline.telemetry))
         # A separate short pass traces Python allocations, so tracing never slows the timed pass.

@@ -1,0 +1,173 @@
+"""Soak: an hour of audio through the whole pipeline at accelerated rate — no backlog, no memory growth, a steady p99.
+
+    .venv/bin/python benchmarks/bench_soak.py [--seconds 3600] [--window 60] [--pack PATH] [--runtime onnx]
+        [--precision fp32] [--threads 1] [--json out.json] [--markdown out.md]
+
+The bundled example, tiled, is fed one 8 ms hop per call as fast as the machine goes (no sleeping), through the
+pack and the default rig's renderer (no-backlog budget on) into an output that keeps only the latest frame (so
+the sink itself does not grow). Per window of ``--window`` seconds of audio it records:
+- per-hop latency p50/p95/p99/max over all stages, the window's real-time factor, dropped hops;
+- backlog: the queue a real-time run would have built from these compute times (each hop's audio arrives
+  every 8 ms; a hop that takes longer delays the next) — its maximum in ms;
+- RSS at the end of the window.
+Summary: RSS growth (last window - first window; and from the second window on, after warm-up allocations) and
+its linear slope in MiB per hour from the second window on, the spread of the
+per-window p99 (max / median), total dropped hops and the largest backlog.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.bench import BenchConfig, bench_audio, latency_stats_ms, machine_info, machine_line, process_rss_mib
+from edge.outputs.base import ActuatorOutput, HapticFrame, RoutedOutput
+from edge.pack import load_pack
+from edge.pipeline import Pipeline
+from edge.rig import default_rig
+
+SECONDS_PER_HOUR = 3600.0
+
+
+class LatestFrameOutput(ActuatorOutput):
+    """A sink that keeps only the last frame: the output stage runs, but nothing accumulates."""
+
+    def __init__(self, n_channels: int) -> None:
+        super().__init__("latest://", n_channels)
+        self.latest = np.zeros(n_channels, dtype=np.float32)
+        self.n_frames = 0
+
+    def _write(self, frame: HapticFrame) -> None:
+        self.latest = frame.intensities
+        self.n_frames += 1
+
+    def _zero(self) -> None:
+        self.latest = np.zeros(self.n_channels, dtype=np.float32)
+
+
+def _rss_mib() -> float:
+    current, _ = process_rss_mib()
+    return float(current) if current is not None else float("nan")
+
+
+def max_backlog_s(compute_s: np.ndarray, hop_s: float, start_backlog_s: float = 0.0) -> tuple[float, float]:
+    """Queue of a real-time run with these per-hop compute times: (max backlog, backlog at the end), seconds."""
+    backlog = start_backlog_s
+    worst = backlog
+    for seconds in compute_s:
+        backlog = max(0.0, backlog + seconds - hop_s)
+        worst = max(worst, backlog)
+    return worst, backlog
+
+
+def run_soak(seconds: float, window_s: float, pack_path: str | None, config: BenchConfig,
+             on_window: Any = None) -> dict[str, Any]:
+    pack = load_pack(pack_path)
+    rig = default_rig()
+    stems = pack.separator.names if pack.separator else ()
+    labels = pack.tagger.names if pack.tagger else ()
+    output = LatestFrameOutput(rig.n_actuators)
+    pipeline = Pipeline(pack, rig.make_renderer(stems, labels), [RoutedOutput(output, np.arange(rig.n_actuators))],
+                        config.runtime, config.precision, config.n_threads, realtime_budget=1.0)
+    hop = pipeline.hop
+    hop_s = hop / DEVICE_SAMPLE_RATE_HZ
+    window = bench_audio(window_s)
+    n_windows = int(np.ceil(seconds / window_s))
+    windows = []
+    backlog_s = 0.0
+    with pipeline:
+        for index in range(n_windows):
+            dropped_before = pipeline.telemetry.n_dropped_hops
+            compute_s = np.empty(len(window) // hop)
+            for i in range(len(compute_s)):
+                started = time.perf_counter()
+                pipeline.process(window[i * hop : (i + 1) * hop])
+                compute_s[i] = time.perf_counter() - started
+            worst_s, backlog_s = max_backlog_s(compute_s, hop_s, backlog_s)
+            record = {"index": index, "start_s": index * window_s, **latency_stats_ms(compute_s),
+                      "real_time_factor": float(compute_s.sum() / (len(compute_s) * hop_s)),
+                      "n_dropped_hops": pipeline.telemetry.n_dropped_hops - dropped_before,
+                      "max_backlog_ms": worst_s * 1e3, "rss_mib": _rss_mib()}
+            windows.append(record)
+            if on_window is not None:
+                on_window(record, n_windows)
+    rss = np.array([w["rss_mib"] for w in windows])
+    starts_h = np.array([w["start_s"] for w in windows]) / SECONDS_PER_HOUR
+    p99 = np.array([w["p99_ms"] for w in windows])
+    steady = slice(1, None) if len(windows) > 2 else slice(None)  # the first window holds the warm-up allocations
+    slope = float(np.polyfit(starts_h[steady], rss[steady], 1)[0]) if len(windows) > 2 else 0.0
+    summary = {
+        "audio_seconds": n_windows * window_s, "n_windows": n_windows, "n_hops": pipeline.telemetry.n_hops,
+        "n_frames_out": output.n_frames,
+        "n_dropped_hops": int(sum(w["n_dropped_hops"] for w in windows)),
+        "max_backlog_ms": float(max(w["max_backlog_ms"] for w in windows)),
+        "real_time_factor": float(np.mean([w["real_time_factor"] for w in windows])),
+        "rss_first_window_mib": float(rss[0]), "rss_last_window_mib": float(rss[-1]),
+        "rss_growth_mib": float(rss[-1] - rss[0]), "rss_growth_after_first_window_mib": float(rss[-1] - rss[steady][0]),
+        "rss_slope_mib_per_hour": slope,
+        "p99_median_ms": float(np.median(p99)), "p99_max_ms": float(p99.max()),
+        "p99_max_over_median": float(p99.max() / np.median(p99)) if np.median(p99) > 0 else 0.0,
+    }
+    return {"benchmark": "soak", "machine": machine_info(),
+            "settings": {"pack": f"{pack.name} {pack.version}", "runtime": pipeline.telemetry.runtime,
+                         "precision": config.precision, "n_threads": config.n_threads, "window_s": window_s,
+                         "seconds": seconds},
+            "summary": summary, "windows": windows}
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    settings, summary = report["settings"], report["summary"]
+    lines = [f"Soak: {summary['audio_seconds'] / 60:.1f} min of audio at accelerated rate, {settings['pack']} on "
+             f"{settings['runtime']} {settings['precision']}, {settings['n_threads']} thread(s), windows of "
+             f"{settings['window_s']:g} s. Machine: {machine_line(report['machine'])}.", "",
+             "| audio | RTF | dropped hops | max backlog ms | p99 ms median / max (ratio) | RSS first → last MiB | "
+             "RSS slope MiB/h |", "|" + "---|" * 7,
+             f"| {summary['audio_seconds'] / 60:.1f} min | {summary['real_time_factor']:.4f} | {summary['n_dropped_hops']} | "
+             f"{summary['max_backlog_ms']:.2f} | {summary['p99_median_ms']:.3f} / {summary['p99_max_ms']:.3f} "
+             f"({summary['p99_max_over_median']:.2f}) | {summary['rss_first_window_mib']:.1f} → "
+             f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} |", "",
+             "| window start | p50 ms | p95 ms | p99 ms | max ms | RTF | dropped | max backlog ms | RSS MiB |",
+             "|" + "---|" * 9]
+    for w in report["windows"]:
+        lines.append(f"| {w['start_s']:g} s | {w['p50_ms']:.3f} | {w['p95_ms']:.3f} | {w['p99_ms']:.3f} | "
+                     f"{w['max_ms']:.3f} | {w['real_time_factor']:.4f} | {w['n_dropped_hops']} | "
+                     f"{w['max_backlog_ms']:.2f} | {w['rss_mib']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    seconds: Annotated[float, typer.Option(min=1.0, help="Seconds of audio in all.")] = SECONDS_PER_HOUR,
+    window: Annotated[float, typer.Option(min=0.5, help="Seconds of audio per statistics window.")] = 60.0,
+    pack: Annotated[Optional[str], typer.Option(help="Model pack. Default: the bundled pack.")] = None,
+    runtime: Annotated[str, typer.Option(help="onnx or litert.")] = "onnx",
+    precision: Annotated[str, typer.Option(help="fp32 or int8.")] = "fp32",
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 1,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown tables here.")] = None,
+) -> None:
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("soak", total=None)
+
+        def on_window(record: dict[str, Any], n_windows: int) -> None:
+            progress.update(task, total=n_windows, advance=1,
+                            description=f"soak: p99 {record['p99_ms']:.2f} ms, RSS {record['rss_mib']:.0f} MiB")
+
+        report = run_soak(seconds, window, pack, BenchConfig(runtime, precision, threads), on_window)
+    table = to_markdown(report)
+    print(table)
+    if json_path:
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+    if markdown:
+        markdown.write_text(table)
+
+
+if __name__ == "__main__":
+    typer.run(main)
