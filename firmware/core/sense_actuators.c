@@ -4,6 +4,9 @@
 
 #include "sense_protocol.h"
 
+#define RAMP_DONE_Q15 32768
+#define THERMAL_ALPHA_MAX_Q16 32768
+
 static uint16_t clamp_u16(uint16_t value, uint16_t low, uint16_t high) {
     return value < low ? low : (value > high ? high : value);
 }
@@ -107,17 +110,27 @@ static uint16_t effect_level(sense_effect_state *effect, uint32_t now_ms) {
     }
 }
 
-static uint16_t smoothed_level(const sense_actuators *act, uint8_t ch, uint32_t now_ms) {
+/* Ramp progress in Q15 (0..32768): one division per tick, shared by every channel. */
+static int32_t ramp_progress_q15(const sense_actuators *act, uint32_t now_ms) {
     uint32_t elapsed = now_ms - act->ramp_start_ms;
-    int32_t from = act->ramp_from[ch], to = act->target[ch];
     if (act->config.smoothing_ms == 0 || elapsed >= act->config.smoothing_ms) {
+        return RAMP_DONE_Q15;
+    }
+    return (int32_t)((elapsed << 15) / act->config.smoothing_ms);
+}
+
+static uint16_t smoothed_level(const sense_actuators *act, uint8_t ch, int32_t progress_q15) {
+    int32_t from = act->ramp_from[ch], to = act->target[ch];
+    if (progress_q15 >= RAMP_DONE_Q15) {
         return (uint16_t)to;
     }
-    return (uint16_t)(from + (to - from) * (int32_t)elapsed / (int32_t)act->config.smoothing_ms);
+    /* |to - from| < 2^16 and progress < 2^15: the product fits in int32 */
+    return (uint16_t)(from + (((to - from) * progress_q15) >> 15));
 }
 
 int sense_actuators_tick(sense_actuators *act, uint32_t now_ms) {
     uint32_t dt_ms = now_ms - act->last_tick_ms;
+    int32_t progress_q15, alpha_q16;
     int changed = 0;
     uint8_t ch;
     act->last_tick_ms = now_ms;
@@ -130,10 +143,16 @@ int sense_actuators_tick(sense_actuators *act, uint32_t now_ms) {
         sense_actuators_stop(act);
         act->ramp_start_ms = now_ms;
     }
+    progress_q15 = ramp_progress_q15(act, now_ms);
+    /* running-average step dt / tau in Q16, at most one half (dt <= 100 ms, tau >= 100 ms) */
+    alpha_q16 = (int32_t)((dt_ms << 16) / act->config.thermal_tau_ms);
+    if (alpha_q16 > THERMAL_ALPHA_MAX_Q16) {
+        alpha_q16 = THERMAL_ALPHA_MAX_Q16;
+    }
     for (ch = 0; ch < act->n_channels; ch++) {
         uint16_t effect, duty, limit = act->config.thermal_limit;
         int32_t target_q8;
-        act->level[ch] = smoothed_level(act, ch, now_ms);
+        act->level[ch] = smoothed_level(act, ch, progress_q15);
         effect = effect_level(&act->effect[ch], now_ms);
         duty = act->level[ch] > effect ? act->level[ch] : effect;
         if (duty > act->config.cap[ch]) {
@@ -144,7 +163,8 @@ int sense_actuators_tick(sense_actuators *act, uint32_t now_ms) {
             act->thermal_limited_ms += dt_ms;
         }
         target_q8 = (int32_t)duty << 8;
-        act->thermal_avg_q8[ch] += (target_q8 - act->thermal_avg_q8[ch]) * (int32_t)dt_ms / (int32_t)act->config.thermal_tau_ms;
+        /* (difference >> 8) < 2^16 in magnitude, alpha <= 2^15: the product fits in int32 */
+        act->thermal_avg_q8[ch] += (((target_q8 - act->thermal_avg_q8[ch]) >> 8) * alpha_q16) >> 8;
         changed |= act->duty[ch] != duty;
         act->duty[ch] = duty;
     }

@@ -17,7 +17,8 @@
 #define AVR_CHANNELS 6u
 #define AVR_UPDATE_RATE_HZ 976u
 #define AVR_HARD_THERMAL_LIMIT 52000u
-#define RX_RING_BYTES 128u /* power of two */
+#define RX_RING_BYTES 256u /* power of two, at most 256 (uint8_t indices) */
+#define RX_CHUNK_BYTES 32u /* bytes handed to the core per call */
 #define EEPROM_MAGIC 0x5E45u
 #define EEPROM_MAGIC_ADDR ((uint16_t *)0)
 #define EEPROM_KEY_ADDR ((uint8_t *)2)
@@ -132,10 +133,13 @@ int main(void) {
     last_tick = now_ms();
     for (;;) {
         uint32_t t;
-        while (rx.tail != rx.head) {
-            uint8_t byte = rx.buf[rx.tail];
+        uint8_t chunk[RX_CHUNK_BYTES], n = 0;
+        while (rx.tail != rx.head && n < RX_CHUNK_BYTES) {
+            chunk[n++] = rx.buf[rx.tail];
             rx.tail = (uint8_t)((rx.tail + 1u) & (RX_RING_BYTES - 1u));
-            sense_device_feed(&dev, &byte, 1, now_ms());
+        }
+        if (n > 0) {
+            sense_device_feed(&dev, chunk, n, now_ms());
         }
         t = now_ms();
         if (t != last_tick) {

@@ -21,6 +21,9 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "sense_device.h"
 
@@ -199,6 +202,9 @@ int main(int argc, char **argv) {
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* a test that crashed must not leave us running */
+#endif
     board.master_fd = open_pty(link_path, &slave_fd);
     if (board.master_fd < 0) {
         return 1;
