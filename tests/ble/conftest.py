@@ -69,16 +69,16 @@ def host_firmware_binary() -> Path:
 def ble_vest_factory(
     system_bus: PrivateSystemBus, host_firmware_binary: Path, tmp_path: Path
 ) -> Iterator[Callable[..., BleVest]]:
-    """``ble_vest_factory(mtu=23, provisioned="file")``: the host firmware (6 channels, untrusted link = BLE rules)
+    """``ble_vest_factory(mtu=23, provisioned="file", n_channels=6)``: the host firmware (untrusted link = BLE rules)
     advertised as ``SENSE-VEST`` on the mocked BlueZ. ``provisioned``: ``"file"`` (the device's key file is written,
     as flashing leaves it), ``"usb"`` (provisioned with PROVISION_KEY over the wired link first, then restarted on
     the BLE link) or ``"none"``."""
     made: list[tuple[HostFirmware, PtyPeer, MockVest]] = []
 
-    def make(mtu: int = DEFAULT_ATT_MTU, provisioned: str = "file") -> BleVest:
+    def make(mtu: int = DEFAULT_ATT_MTU, provisioned: str = "file", n_channels: int = VEST_CHANNELS) -> BleVest:
         key = generate_key()
         key_file = save_key(tmp_path / "host.key", key)
-        channels = ["--channels", str(VEST_CHANNELS)]
+        channels = ["--channels", str(n_channels)]
         if provisioned == "file":
             save_key(HostFirmware(host_firmware_binary, tmp_path).key_path, key)
         elif provisioned == "usb":

@@ -9,6 +9,7 @@ STOP_ALL before it disconnects.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +280,19 @@ def test_a_device_without_the_sense_service_is_named_in_the_error(ble_vest: BleV
     other_service = "0000180d-0000-1000-8000-00805f9b34fb"  # heart rate: some other BLE gadget
     with pytest.raises(OutputError, match=r"no SENSE link characteristic .* in service 0000180d.*services: 53454e53"):
         BleTransport(VEST_NAME, scan_s=3.0, service_uuid=other_service)
+
+
+def test_the_pipeline_drives_a_ble_vest_and_leaves_it_stopped(ble_vest_factory) -> None:
+    from edge.run import run
+
+    n_motors = 16  # the bundled default rig
+    vest = ble_vest_factory(n_channels=n_motors)
+    result = run(str(Path(__file__).resolve().parents[2] / "edge/data/example.flac"), output_url=vest.url,
+                 use_models=False)
+    assert result.output_urls == [vest.url]
+    sent = decoded(vest.mock.record.writes)
+    frames = [m for m in sent if isinstance(m, codec.SetIntensities)]
+    assert len(frames) >= 100 and max(max(m.values) for m in frames) > 0
+    assert isinstance(sent[-1], codec.StopAll) and frames[-1].values == [0] * n_motors
+    assert any(max(row) > 0 for _, row in vest.firmware.trace())  # the motors really moved
+    vest.mock.wait_for(lambda: vest.firmware.duties() == [0] * n_motors, what="a stopped vest")
