@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from export.recipe import Recipe
 
 export_app = typer.Typer(help="Build, export, quantize and pack models (needs the export extra).", no_args_is_help=True)
 
@@ -27,6 +30,143 @@ def tiny_pack_command(
     console.print(f"wrote {pack.name} {pack.version} to {out}")
     for metric in pack.manifest["metrics"]:
         console.print(f"  {metric['name']}: {metric['value']:.3g}", highlight=False)
+
+
+RecipeArgument = Annotated[Path, typer.Argument(help="Recipe TOML file (see recipes/).")]
+OutOption = Annotated[Optional[Path], typer.Option("--out", help="Override the recipe's out_dir.")]
+
+
+def _recipe(path: Path, out: Optional[Path]) -> "Recipe":
+    from export.recipe import load_recipe
+
+    recipe = load_recipe(path)
+    return recipe.with_out_dir(out) if out is not None else recipe
+
+
+def _status_runner(title: str) -> tuple[Any, Any]:
+    from rich.console import Console
+
+    console = Console()
+    return console, console.status(title)
+
+
+@export_app.command("render-data")
+def render_data_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
+    """Render/collect the recipe's training audio into <out>/data (unreadable files are skipped and counted)."""
+    from export.data.training_sets import render_data
+
+    recipe = _recipe(recipe_path, out)
+    console, status = _status_runner("rendering data")
+    with status:
+        report = render_data(recipe, progress=lambda message: status.update(message))
+    console.print(f"data in {recipe.out / 'data'}: {report.get('separator_files', 0)} separator files, "
+                  f"{report.get('real_mixtures', 0)} real mixtures, {report.get('tagger_clips', 0)} tagger clips; "
+                  f"{report['n_skipped']} skipped", highlight=False)
+
+
+@export_app.command("cache-teachers")
+def cache_teachers_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
+    """Run the teachers (Spleeter, YAMNet) once over the rendered data and cache their outputs."""
+    from export.distill import cache_teachers
+
+    recipe = _recipe(recipe_path, out)
+    console, status = _status_runner("running teachers")
+    with status:
+        counts = cache_teachers(recipe, progress=lambda message: status.update(message))
+    console.print(f"teacher cache {recipe.cache_dir}: {counts['misses']} computed, {counts['hits']} already cached")
+
+
+@export_app.command("distill")
+def distill_command(
+    recipe_path: RecipeArgument, out: OutOption = None,
+    steps: Annotated[Optional[int], typer.Option(help="Train to this many steps instead of the recipe's.")] = None,
+    no_resume: Annotated[bool, typer.Option("--no-resume", help="Start from scratch even if a checkpoint exists.")] = False,
+) -> None:
+    """Distil both students (rich progress bar, checkpoints, resume; DDP under torchrun)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from export.distill import distill
+
+    recipe = _recipe(recipe_path, out)
+    console = Console()
+    total = steps if steps is not None else recipe.training.steps
+    with Progress(TextColumn("distilling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[numbers]}"), console=console) as bar:
+        task = bar.add_task("distill", total=total, numbers="")
+
+        def on_step(step: int, total_steps: int, numbers: dict[str, float]) -> None:
+            bar.update(task, completed=step, numbers=" ".join(f"{k} {v:.3f}" for k, v in sorted(numbers.items())
+                                                              if k.endswith("loss")))
+
+        result = distill(recipe, steps=steps, resume=not no_resume, progress=on_step, log=console.print)
+    console.print(f"checkpoints in {recipe.out / 'checkpoints'}; step {result['step']}", highlight=False)
+
+
+@export_app.command("export")
+def export_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
+    """Export the best checkpoints to fp32 ONNX (step function, explicit state) and TFLite into <out>/pack."""
+    from export.recipe_run import export_stage
+
+    recipe = _recipe(recipe_path, out)
+    console, status = _status_runner("exporting")
+    with status:
+        written = export_stage(recipe, progress=lambda message: status.update(message))
+    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+@export_app.command("quantize")
+def quantize_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
+    """int8 ONNX (static QDQ, Conv/MatMul/Gemm, float state) and int8 TFLite, calibrated on rendered audio."""
+    from export.recipe_run import quantize_stage
+
+    recipe = _recipe(recipe_path, out)
+    console, status = _status_runner("quantizing")
+    with status:
+        written = quantize_stage(recipe, progress=lambda message: status.update(message))
+    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
+@export_app.command("pack")
+def pack_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
+    """Write and validate the manifest and model card of <out>/pack."""
+    from export.recipe_run import pack_stage
+
+    recipe = _recipe(recipe_path, out)
+    pack = pack_stage(recipe)
+    typer.echo(f"wrote {pack.name} {pack.version} to {pack.root}")
+
+
+@export_app.command("verify-recipe")
+def verify_recipe_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
+    """Parity of every artifact of a recipe's pack vs its PyTorch students (streamed through the edge runtime);
+    the metrics go into the pack. (`sense export verify PACK` checks a finished pack without torch.)"""
+    from export.recipe_run import verify_stage
+
+    recipe = _recipe(recipe_path, out)
+    console, status = _status_runner("verifying")
+    with status:
+        metrics = verify_stage(recipe, progress=lambda message: status.update(message))
+    for metric in metrics:
+        console.print(f"  {metric['name']}: {metric['value']:.4g}", highlight=False)
+
+
+@export_app.command("recipe")
+def recipe_command(
+    recipe_path: RecipeArgument, out: OutOption = None,
+    no_resume: Annotated[bool, typer.Option("--no-resume", help="Start training from scratch.")] = False,
+) -> None:
+    """Run a whole recipe end to end (render-data, cache-teachers, distill, export, quantize, pack, verify)."""
+    from rich.console import Console
+
+    from export.recipe_run import run_recipe
+
+    recipe = _recipe(recipe_path, out)
+    console = Console()
+    pack = run_recipe(recipe, progress=lambda message: console.log(message), resume=not no_resume)
+    console.print(f"wrote {pack.name} {pack.version} to {pack.root}", highlight=False)
+    for metric in pack.manifest["metrics"]:
+        console.print(f"  {metric['name']}: {metric['value']:.4g}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
