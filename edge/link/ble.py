@@ -236,6 +236,7 @@ class BleTransport:
         self._incoming: deque[bytes] = deque()
         self._condition = threading.Condition()
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._release_task: asyncio.Task[None] | None = None
         self._runner = ble_event_loop()
         try:
             self._runner.run(self._connect(), scan_s + connect_s + DISCONNECT_TIMEOUT_S)
@@ -344,6 +345,8 @@ class BleTransport:
         self._link_lost = True
         with self._condition:
             self._condition.notify_all()
+        # bleak keeps one D-Bus connection per BleakClient; after a drop only disconnect() releases it
+        self._release_task = asyncio.get_running_loop().create_task(self._disconnect_quietly(client))
         if not self._closed:
             LOG.warning("ble link %s: disconnected; reconnecting in the background", self.target)
             self._start_reconnect()

@@ -412,6 +412,17 @@ class MockVest:
 
         self._run(drop())
 
+    def bus_connections(self) -> int:
+        """How many clients are connected to the private bus now (each BleakClient holds one while connected)."""
+
+        async def count() -> int:
+            reply = await self._call(
+                "/org/freedesktop/DBus", "org.freedesktop.DBus", "ListNames", "", [], destination="org.freedesktop.DBus"
+            )
+            return sum(1 for name in reply.body[0] if name.startswith(":"))
+
+        return int(self._run(count()))
+
     def wait_for(self, condition: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
         """Poll ``condition`` until true; fail with ``what`` after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s

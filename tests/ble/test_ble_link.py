@@ -218,6 +218,7 @@ def test_a_drop_healed_between_two_frames_still_redoes_the_handshake(ble_vest: B
     output = open_output(ble_vest.url + "&reconnect_min_s=0.01", n_channels=VEST_CHANNELS)
     assert isinstance(output, FirmwareOutput) and isinstance(output.transport, BleTransport)
     transport = output.transport
+    connections_while_open = ble_vest.mock.bus_connections()
     try:
         stream(output, VALUES, 2)
         ble_vest.mock.drop_link()
@@ -234,6 +235,8 @@ def test_a_drop_healed_between_two_frames_still_redoes_the_handshake(ble_vest: B
         output.close()
     hellos = [m for m in decoded(ble_vest.mock.record.writes) if isinstance(m, codec.Hello)]
     assert len(hellos) == 2
+    # the dropped connection's D-Bus connection was released too (no leak per drop-out)
+    ble_vest.mock.wait_for(lambda: ble_vest.mock.bus_connections() == connections_while_open - 1, what="released")
 
 
 def test_close_sends_stop_all_before_it_disconnects(ble_vest: BleVest) -> None:
