@@ -32,6 +32,61 @@ def tiny_pack_command(
         console.print(f"  {metric['name']}: {metric['value']:.3g}", highlight=False)
 
 
+@export_app.command("evaluate")
+def evaluate_command(
+    pack_path: Annotated[Path, typer.Argument(metavar="PACK", help="Pack directory (or .zip with --no-write).")],
+    report: Annotated[Path | None, typer.Option(help="Also write the report here: .md (Markdown) or .json.")] = None,
+    songs: Annotated[int, typer.Option(min=1, help="Held-out songs to render and score.")] = 8,
+    sections: Annotated[int, typer.Option(min=1, max=5, help="Two-bar sections per held-out song.")] = 5,
+    no_spleeter: Annotated[bool, typer.Option("--no-spleeter", help="Skip the Spleeter 2-stem teacher.")] = False,
+    no_tagging: Annotated[bool, typer.Option("--no-tagging", help="Skip tagging mAP against YAMNet.")] = False,
+    no_references: Annotated[bool, typer.Option("--no-references", help="Skip the DSP baseline and ideal mask.")] = False,
+    no_write: Annotated[bool, typer.Option("--no-write", help="Don't write the metrics into the pack.")] = False,
+) -> None:
+    """Score PACK on held-out material: SDR/SI-SDR per stem (pack fp32/int8, DSP baseline, ideal mask, Spleeter)
+    and tagging mAP against YAMNet; write the numbers into the pack's manifest and model card."""
+    from rich.console import Console
+
+    from edge.pack import load_pack
+    from export.evaluate.evaluation import EvaluationSettings, check_report_path, evaluate_pack, write_evaluation
+
+    check_report_path(report)
+    console = Console()
+    settings = EvaluationSettings(n_songs=songs, n_sections=sections, with_references=not no_references,
+                                  with_spleeter=not no_spleeter, with_tagging=not no_tagging)
+    pack = load_pack(pack_path)
+    with console.status("evaluating") as status:
+        evaluation = evaluate_pack(pack, settings, str(pack_path), progress=lambda step: status.update(step))
+    console.print(evaluation.to_markdown(), highlight=False, markup=False)
+    write_evaluation(evaluation, pack, report, into_pack=not no_write)
+    console.print(f"metrics {'written into ' + str(pack_path) if not no_write else 'not written (--no-write)'}"
+                  + (f"; report in {report}" if report else ""))
+
+
+@export_app.command("verify")
+def verify_command(
+    pack_path: Annotated[Path, typer.Argument(metavar="PACK", help="Pack directory (or .zip with --no-write).")],
+    audio: Annotated[Path | None, typer.Option(help="Sound file to check on (default: the bundled example).")] = None,
+    no_write: Annotated[bool, typer.Option("--no-write", help="Don't write the metrics into the pack.")] = False,
+) -> None:
+    """Torch-free parity of PACK's artifacts as the runtime runs them: ONNX vs TFLite vs int8, streaming vs offline.
+    Exits 1 when a check misses its threshold."""
+    from rich.console import Console
+
+    from edge.pack import load_pack
+    from export.evaluate.pack_parity import verify_and_record
+
+    console = Console()
+    report = verify_and_record(load_pack(pack_path), audio, str(pack_path), write=not no_write)
+    for check in report.checks:
+        bound = "" if check.threshold is None else f" ({'>=' if check.higher_is_better else '<='} {check.threshold:g})"
+        mark = "[green]ok[/]" if check.passed else "[bold red]FAIL[/]"
+        console.print(f"{mark} {check.name}: {check.value:.4g}{bound}", highlight=False)
+    if report.failures:
+        console.print(f"[bold red]{len(report.failures)} parity check(s) failed[/]")
+        raise typer.Exit(1)
+
+
 RecipeArgument = Annotated[Path, typer.Argument(help="Recipe TOML file (see recipes/).")]
 OutOption = Annotated[Optional[Path], typer.Option("--out", help="Override the recipe's out_dir.")]
 

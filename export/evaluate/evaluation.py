@@ -7,16 +7,20 @@ every artifact against YAMNet's labels (mAP), with both models' parameters and M
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.pack import Pack
 from edge.runners import importable_runtimes
 from export.evaluate.heldout import (DEFAULT_N_SECTIONS, HELDOUT_SAMPLE_FILES, HELDOUT_SEED_START, Piece,
                                      heldout_songs, heldout_tagging_pieces)
+from export.evaluate.pack_metrics import write_metrics_into_pack
 from export.evaluate.separation import MethodScores, Method, score_methods
 from export.evaluate.separators import (PackSeparator, dsp_baseline_separate, ideal_ratio_mask_separate,
                                         stft_settings_of)
@@ -96,8 +100,9 @@ class Evaluation:
                 add(f"{prefix}.sdr_db.mean", scores.mean_over_stems("sdr_db", FOUR_STEMS))
                 add(f"{prefix}.si_sdr_db.mean", scores.mean_over_stems("si_sdr_db", FOUR_STEMS))
         for variant, tagging in self.tagging.items():
-            add(f"tagger.{variant}.map_vs_yamnet", tagging.mean_average_precision)
-            add(f"tagger.{variant}.label_agreement_vs_yamnet", tagging.label_agreement)
+            prefix = "tagger." + variant.replace(" ", ".")
+            add(f"{prefix}.map_vs_yamnet", tagging.mean_average_precision)
+            add(f"{prefix}.label_agreement_vs_yamnet", tagging.label_agreement)
         for cost in self.compute:
             key = "reference.yamnet" if cost.name.startswith("YAMNet") else "tagger"
             add(f"{key}.macs_per_second", cost.macs_per_second)
@@ -106,7 +111,8 @@ class Evaluation:
 
     # --- report -----------------------------------------------------------------------------------------------
     def targets(self) -> list[tuple[str, str, str, bool | None]]:
-        """(what, reached, target, met) for the issue's targets that this evaluation measured."""
+        """(what, reached, target, met) for the issue's targets this evaluation ran; met is None where the value is
+        NaN (e.g. no held-out piece had that stem)."""
         rows: list[tuple[str, str, str, bool | None]] = []
         fp32 = next((m for m in self.student_methods if m.endswith("fp32")), None)
         if fp32 and DSP_BASELINE in self.separation:
@@ -134,7 +140,7 @@ class Evaluation:
             ratio = costs["student"].macs_per_second / costs["yamnet"].macs_per_second
             rows.append(("tagger compute / YAMNet compute", f"{ratio:.3f}", f"<= {TARGET_COMPUTE_RATIO}",
                          ratio <= TARGET_COMPUTE_RATIO))
-        return rows
+        return [(what, reached, target, None if "nan" in reached else met) for what, reached, target, met in rows]
 
     def to_markdown(self) -> str:
         lines = [f"# Evaluation of {self.pack_name} {self.pack_version}", "",
@@ -164,7 +170,8 @@ class Evaluation:
         targets = self.targets()
         if targets:
             lines += ["## Targets (issue 7)", "", "| what | reached | target | met |", "|---|---|---|---|"]
-            lines += [f"| {what} | {reached} | {target} | {'yes' if met else 'NO'} |" for what, reached, target, met in targets]
+            verdict = {True: "yes", False: "NO", None: "not measured"}
+            lines += [f"| {what} | {reached} | {target} | {verdict[met]} |" for what, reached, target, met in targets]
             lines.append("")
         return "\n".join(lines)
 
@@ -246,4 +253,20 @@ def evaluate_pack(pack: Pack, settings: EvaluationSettings, pack_label: str | No
     return evaluation
 
 
-__all__ = ["Evaluation", "EvaluationSettings", "evaluate_pack"]
+def check_report_path(report: Path | None) -> None:
+    """Refuse a report file name that is neither .md nor .json (before any work starts)."""
+    if report is not None and report.suffix not in (".md", ".json"):
+        raise ConfigError(f"--report {report}: expected a .md or .json file name")
+
+
+def write_evaluation(evaluation: Evaluation, pack: Pack, report: Path | None, into_pack: bool) -> None:
+    """Write the report (``.json`` or ``.md`` by suffix) and, ``into_pack``, the metrics into the pack."""
+    check_report_path(report)
+    if report is not None:
+        text = json.dumps(evaluation.to_dict(), indent=2) + "\n" if report.suffix == ".json" else evaluation.to_markdown()
+        report.write_text(text)
+    if into_pack:
+        write_metrics_into_pack(pack, evaluation.manifest_metrics(), {"evaluation_data": evaluation.heldout})
+
+
+__all__ = ["Evaluation", "EvaluationSettings", "check_report_path", "evaluate_pack", "write_evaluation"]

@@ -13,15 +13,18 @@ tagger label agreement >= MIN_LABEL_AGREEMENT; streaming within STREAMING_MAX_AB
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge.audio_source import read_audio_file
 from edge.errors import PackError
 from edge.model_stages import SeparatorStage, TaggerStage
 from edge.pack import ModelSpec, Pack
 from edge.runners import importable_runtimes, open_runner
 from export.evaluate.istft import analyse
+from export.evaluate.pack_metrics import write_metrics_into_pack
 
 FP32_MAX_ABS_DIFF = 1e-4
 INT8_MIN_CORRELATION = 0.99
@@ -116,4 +119,17 @@ def verify_pack_parity(pack: Pack, samples: np.ndarray) -> ParityReport:
                 agreement = float(np.mean((offline[:n] > 0.5) == (reference[:n] > 0.5)))
                 report.checks.append(ParityCheck(f"{prefix}.label_agreement_vs_onnx_fp32", agreement,
                                                  MIN_LABEL_AGREEMENT, higher_is_better=True))
+    return report
+
+
+def verify_and_record(pack: Pack, audio: Path | None, pack_label: str, write: bool) -> ParityReport:
+    """Verify ``pack`` on ``audio`` (default: the bundled example sound) and, with ``write``, record the numbers
+    in its manifest and model card."""
+    from edge.run import EXAMPLE_SOUND
+
+    samples = read_audio_file(audio if audio is not None else EXAMPLE_SOUND)
+    report = verify_pack_parity(pack, samples)
+    if write:
+        command = f"sense export verify {pack_label}" + (f" --audio {audio}" if audio is not None else "")
+        write_metrics_into_pack(pack, report.manifest_metrics(command))
     return report
