@@ -1,7 +1,7 @@
 """The export stages of a recipe and the whole recipe end to end.
 
     render-data -> cache-teachers -> distill -> export (ONNX + TFLite fp32) -> quantize (int8)
-    -> pack (manifest + model card, validated by edge.pack) -> verify (parity metrics written into the pack)
+    -> pack (manifest + model card, validated by edge.pack) -> verify-recipe (parity vs torch, into the pack)
 
 Artifacts are written straight into ``<out>/pack``; the students come from the best-validation checkpoints.
 """
@@ -205,7 +205,7 @@ def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> l
     separator_sig, _ = signatures(students, recipe)
     pack = load_pack(pack_dir(recipe))
     magnitude = calibration_magnitudes(recipe)[0][: recipe.export.n_verify_frames]
-    command = f"sense export verify {recipe.source}"
+    command = f"sense export verify-recipe {recipe.source}"
     metrics = [m for m in pack.manifest.get("metrics", []) if not m["name"].split(".")[1] in ("onnx", "litert")]
     for runtime, precision in precisions(recipe):
         progress(f"verifying {runtime} {precision}")
