@@ -17,6 +17,7 @@ import numpy as np
 from edge.errors import ConfigError
 from edge.haptics.spec import (
     ACTUATOR_KINDS,
+    DRIVES,
     ALL_GROUP,
     FEATURES,
     MUSIC_PRESET,
@@ -60,6 +61,8 @@ DEFAULT_PRESETS = (
 
 _ACTUATOR_DEFAULTS = {"kind": "erm", "surface": "front", "resonance_hz": 180.0, "min_drive": 0.0, "max_drive": 1.0, "power": 1.0}
 _SPINUP_BY_KIND = {"erm": 0.04, "lra": 0.0, "voice-coil": 0.0}
+_DRIVE_BY_KIND = {"erm": "audio", "lra": "carrier", "voice-coil": "audio"}  # only audio-rate outputs use it
+AUDIO_SCHEME = "audio"
 
 
 class _Located:
@@ -187,7 +190,8 @@ def _parse_outputs(located: _Located, raw: list[Any]) -> tuple[OutputSpec, ...]:
 
 
 def _parse_actuators(located: _Located, raw: list[Any], defaults: dict[str, Any], outputs: tuple[OutputSpec, ...]) -> tuple[ActuatorSpec, ...]:
-    allowed = {"id", "kind", "surface", "position", "resonance_hz", "spinup_s", "min_drive", "max_drive", "power", "output", "channel"}
+    allowed = {"id", "kind", "surface", "position", "resonance_hz", "spinup_s", "min_drive", "max_drive", "power", "output",
+               "channel", "drive"}
     output_ids = [output.id for output in outputs]
     actuators: list[ActuatorSpec] = []
     for index, table in enumerate(raw):
@@ -226,6 +230,7 @@ def _parse_actuators(located: _Located, raw: list[Any], defaults: dict[str, Any]
                 min_drive=min_drive,
                 max_drive=max_drive,
                 power=reader.number("power", low=0.0),
+                drive=reader.choice("drive", DRIVES, _DRIVE_BY_KIND[kind]),
             )
         )
     if not actuators:
@@ -396,13 +401,24 @@ class Rig:
         try:
             for url, indices in plan:
                 output = open_output(url, len(indices))
-                opened.append(RoutedOutput(output, indices))
+                opened.append(self._routed(url, output, indices))
                 self._attach_layout(output, indices)
         except BaseException:
             for routed in opened:
                 routed.output.close()
             raise
         return opened
+
+    def _routed(self, url: str, output: Any, indices: np.ndarray) -> RoutedOutput:
+        """Audio outputs with carrier-driven actuators get each channel's carrier instead of the frame audio."""
+        actuators = [self.spec.actuators[int(index)] for index in indices]
+        if OutputURL.parse(url).scheme != AUDIO_SCHEME or all(a.drive != "carrier" for a in actuators):
+            return RoutedOutput(output, indices)
+        from edge import DEVICE_SAMPLE_RATE_HZ
+        from edge.haptics.carrier_drive import CarrierDrive, CarrierRoutedOutput
+
+        carrier_hz = np.array([a.resonance_hz if a.drive == "carrier" else 0.0 for a in actuators])
+        return CarrierRoutedOutput(output, indices, CarrierDrive(carrier_hz, DEVICE_SAMPLE_RATE_HZ))
 
     def _attach_layout(self, output: Any, indices: np.ndarray) -> None:
         """Outputs that draw the rig (``sim://?view=live``) get the actuators' names and body positions."""

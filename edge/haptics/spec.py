@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ACTUATOR_KINDS = ("erm", "lra", "voice-coil")
+DRIVES = ("carrier", "audio")
 FEATURES = ("energy", "onset", "pitch")
 WEIGHTINGS = ("flat", "tactile")
 PATTERNS = ("alarm", "siren", "doorbell", "knock", "baby-cry", "pulse")
@@ -20,7 +21,8 @@ class ActuatorSpec:
     ``resonance_hz``: LRA resonance / voice-coil centre / ERM rated vibration frequency at full drive.
     ``spinup_s``: ERM spin-up time constant (0 for LRAs and voice coils). ``min_drive``/``max_drive``: the
     drive range in [0, 1] (start-up dead zone, safety cap). ``power``: relative power at full drive, for the
-    total power cap. ``output``/``channel``: which output and which of its channels drives it.
+    total power cap. ``output``/``channel``: which output and which of its channels drives it. ``drive``: on
+    an audio-rate output, "carrier" (a sine at ``resonance_hz``) or "audio" (the sound itself).
     """
 
     id: str
@@ -34,6 +36,7 @@ class ActuatorSpec:
     min_drive: float = 0.0
     max_drive: float = 1.0
     power: float = 1.0
+    drive: str = "audio"
 
 
 @dataclass(frozen=True)

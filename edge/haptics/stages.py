@@ -215,35 +215,3 @@ def phantom_pan(position: np.ndarray, intensity: np.ndarray, n_actuators: int) -
     out[rows, lower] = np.sqrt(1.0 - beta) * intensity
     out[rows, lower + 1] = np.sqrt(beta) * intensity
     return out
-
-
-class CarrierSynth:
-    """Audio-rate drive for LRAs and voice coils: a sine at each channel's resonance, amplitude = intensity.
-
-    ``process`` takes (n_frames, n_channels) intensities and returns (n_frames * hop, n_channels) samples in
-    [-1, 1]; the amplitude is interpolated linearly across each hop and the phase carries across blocks.
-    """
-
-    def __init__(self, carrier_hz: np.ndarray, sample_rate_hz: int, hop: int) -> None:
-        self.carrier_hz = np.asarray(carrier_hz, dtype=np.float64)
-        self.sample_rate_hz = sample_rate_hz
-        self.hop = hop
-        self.reset()
-
-    def reset(self) -> None:
-        self._sample_index = 0
-        self._last_amplitude = np.zeros(self.carrier_hz.shape[0])
-
-    def process(self, intensity: np.ndarray) -> np.ndarray:
-        n_frames = intensity.shape[0]
-        n_samples = n_frames * self.hop
-        if n_frames == 0:
-            return np.zeros((0, self.carrier_hz.shape[0]), dtype=np.float32)
-        previous = np.concatenate([self._last_amplitude[None, :], intensity[:-1]], axis=0)
-        ramp = (np.arange(1, self.hop + 1) / self.hop)[None, :, None]
-        amplitude = (previous[:, None, :] + (intensity - previous)[:, None, :] * ramp).reshape(n_samples, -1)
-        t_s = (self._sample_index + np.arange(n_samples))[:, None] / self.sample_rate_hz
-        samples = amplitude * np.sin(2.0 * np.pi * self.carrier_hz[None, :] * t_s)
-        self._sample_index += n_samples
-        self._last_amplitude = intensity[-1].astype(np.float64)
-        return samples.astype(np.float32)

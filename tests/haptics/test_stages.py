@@ -10,7 +10,6 @@ from edge.haptics.patterns import PATTERN_FUNCTIONS
 from edge.haptics.stages import (
     OFF_BELOW,
     AttackRelease,
-    CarrierSynth,
     ErmKick,
     PeakNormaliser,
     PulseShaper,
@@ -142,18 +141,6 @@ def test_phantom_pan_keeps_energy_and_moves() -> None:
     centroid = (out**2 @ np.arange(5)) / 4
     np.testing.assert_allclose(centroid, position, atol=1e-9)
     assert np.count_nonzero(out[20]) <= 2  # only neighbours
-
-
-def test_carrier_synth_has_the_resonance_and_streams() -> None:
-    intensity = np.full((125, 2), 0.8)  # 1 s
-    samples = CarrierSynth(np.array([170.0, 60.0]), SAMPLE_RATE_HZ, HOP).process(intensity)
-    assert samples.shape == (125 * HOP, 2)
-    spectrum = np.abs(np.fft.rfft(samples[HOP:], axis=0))
-    freqs_hz = np.fft.rfftfreq(samples.shape[0] - HOP, 1 / SAMPLE_RATE_HZ)
-    assert freqs_hz[np.argmax(spectrum[:, 0])] == pytest.approx(170.0, abs=1.0)
-    assert freqs_hz[np.argmax(spectrum[:, 1])] == pytest.approx(60.0, abs=1.0)
-    ramp = RNG.random((80, 2))
-    assert_streaming_equals_offline(lambda: CarrierSynth(np.array([170.0, 60.0]), SAMPLE_RATE_HZ, HOP), ramp, max_block=9)
 
 
 def test_patterns_are_distinct_and_in_range() -> None:
