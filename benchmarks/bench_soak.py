@@ -121,7 +121,8 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
             "summary": summary, "windows": windows}
 
 
-def to_markdown(report: dict[str, Any]) -> str:
+def summary_markdown(report: dict[str, Any]) -> str:
+    """The caption and the one-row summary table."""
     settings, summary = report["settings"], report["summary"]
     lines = [f"Soak: {summary['audio_seconds'] / 60:.1f} min of audio at accelerated rate, {settings['pack']} on "
              f"{settings['runtime']} {settings['precision']}, {settings['n_threads']} thread(s), windows of "
@@ -131,14 +132,19 @@ def to_markdown(report: dict[str, Any]) -> str:
              f"| {summary['audio_seconds'] / 60:.1f} min | {summary['real_time_factor']:.4f} | {summary['n_dropped_hops']} | "
              f"{summary['max_backlog_ms']:.2f} | {summary['p99_median_ms']:.3f} / {summary['p99_max_ms']:.3f} "
              f"({summary['p99_max_over_median']:.2f}) | {summary['rss_first_window_mib']:.1f} → "
-             f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} |", "",
-             "| window start | p50 ms | p95 ms | p99 ms | max ms | RTF | dropped | max backlog ms | RSS MiB |",
+             f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} |"]
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """The summary and one row per window."""
+    lines = ["", "| window start | p50 ms | p95 ms | p99 ms | max ms | RTF | dropped | max backlog ms | RSS MiB |",
              "|" + "---|" * 9]
     for w in report["windows"]:
         lines.append(f"| {w['start_s']:g} s | {w['p50_ms']:.3f} | {w['p95_ms']:.3f} | {w['p99_ms']:.3f} | "
                      f"{w['max_ms']:.3f} | {w['real_time_factor']:.4f} | {w['n_dropped_hops']} | "
                      f"{w['max_backlog_ms']:.2f} | {w['rss_mib']:.1f} |")
-    return "\n".join(lines) + "\n"
+    return summary_markdown(report) + "\n".join(lines) + "\n"
 
 
 def main(
