@@ -35,7 +35,6 @@ import atexit
 import logging
 import re
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError

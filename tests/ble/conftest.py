@@ -8,7 +8,6 @@ Real bleak runs unchanged against it; the real system bus and any Bluetooth adap
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -50,14 +49,15 @@ def system_bus() -> Iterator[PrivateSystemBus]:
     except ImportError:
         pytest.fail("python-dbusmock is not installed: pip install -e '.[test]' (scripts/setup.sh does)", pytrace=False)
     bus = PrivateSystemBus()
-    previous = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
-    os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address  # bleak (dbus-fast) connects here, never to the real bus
     yield bus
-    if previous is None:
-        os.environ.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
-    else:
-        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = previous
     bus.close()
+
+
+@pytest.fixture(autouse=True)
+def _only_the_private_system_bus(system_bus: PrivateSystemBus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here talks to the private bus (bleak/dbus-fast read DBUS_SYSTEM_BUS_ADDRESS), never the real one;
+    the variable is restored after each test so nothing outside tests/ble sees it."""
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", system_bus.address)
 
 
 @pytest.fixture(scope="session")
