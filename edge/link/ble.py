@@ -367,6 +367,8 @@ class BleTransport:
 
     async def _write_chunks(self, data: bytes) -> None:
         response = "write-without-response" not in self._char.properties
+        # read per write: BlueZ updates the characteristic's MTU when the exchange finishes, maybe after connect
+        self.mtu_payload_bytes = max(ATT_MIN_WRITE_BYTES, int(self._char.max_write_without_response_size))
         for piece in chunk(data, self.mtu_payload_bytes):
             await self._client.write_gatt_char(self._char, piece, response=response)
 
