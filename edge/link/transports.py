@@ -41,7 +41,7 @@ class SerialTransport:
         self.close()
         try:
             self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, write_timeout=1.0)
-        except (serial.SerialException, OSError, ValueError) as error:
+        except (OSError, ValueError) as error:  # serial.SerialException is an OSError
             raise OutputError(f"serial link {self.port}: cannot open at {self.baud} baud ({error})") from None
         self._timeout_s = 0.0
 
@@ -58,7 +58,7 @@ class SerialTransport:
         port = self._port()
         try:
             port.write(data)
-        except (OSError, Exception) as error:  # serial.SerialException, SerialTimeoutException, OSError(EIO)
+        except OSError as error:  # serial.SerialException and its timeout are OSErrors too (EIO when unplugged)
             self.close()
             raise OutputError(f"serial link {self.port}: write failed ({error})") from None
 
@@ -73,7 +73,7 @@ class SerialTransport:
                 return b""
             waiting = port.in_waiting
             return first + (port.read(waiting) if waiting else b"")
-        except (OSError, Exception) as error:
+        except OSError as error:
             self.close()
             raise OutputError(f"serial link {self.port}: read failed ({error})") from None
 

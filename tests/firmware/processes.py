@@ -121,9 +121,19 @@ class HostFirmware:
         if self.trace_path.exists():
             for line in self.trace_path.read_text().splitlines():
                 parts = line.split()
-                if len(parts) >= 2:
+                if len(parts) >= 2 and not line.startswith("#"):
                     rows.append((int(parts[0]), [int(p) for p in parts[1:]]))
         return rows
+
+    def scheduling_gaps(self) -> list[tuple[int, int]]:
+        """(firmware ms, gap ms) for every tick that came late because the OS did not run the firmware."""
+        gaps = []
+        if self.trace_path.exists():
+            for line in self.trace_path.read_text().splitlines():
+                if line.startswith("# gap "):
+                    _, _, t_ms, gap_ms = line.split()
+                    gaps.append((int(t_ms), int(gap_ms)))
+        return gaps
 
     def duties(self) -> list[int]:
         rows = self.trace()

@@ -66,7 +66,11 @@ def test_watchdog_zeroes_within_150_ms_of_the_last_frame(host_firmware) -> None:
     trace = firmware.trace()
     on_ms = next(t for t, duty in trace if duty == [32768, 32768])
     off_ms = rows[0][0]
-    assert 100 <= off_ms - on_ms <= 150, (on_ms, off_ms)
+    assert off_ms - on_ms >= 100, (on_ms, off_ms)
+    # the zeroing tick is the first one after the deadline; on a loaded machine the OS may have delayed it, which
+    # the firmware writes to its trace: then the tick before it must have come before the deadline
+    late = dict(firmware.scheduling_gaps()).get(off_ms, 0)
+    assert off_ms - on_ms <= 150 or off_ms - late <= on_ms + 100, (on_ms, off_ms, late)
     assert output.telemetry().watchdog_trips == 1
     output.close()
 

@@ -5,6 +5,7 @@
  * Prints "PTY <slave path>" on stdout, then serves the protocol on the pty's master side; --link also makes
  * PATH a symlink to the slave (a stable name across restarts, like a udev rule). The key lives in --key-file
  * (hex text, written on PROVISION_KEY). --trace appends "<ms> <duty0> <duty1> ..." whenever a duty changes.
+ * "# gap <ms> <gap ms>" lines mark ticks that came late because the OS did not schedule us.
  * --untrusted makes the link behave like BLE (no provisioning; no control without a key). SIGTERM/SIGINT
  * zero the outputs (traced) and exit. --baud N consumes received bytes no faster than a UART at N baud (8N1:
  * 10 bits per byte) would deliver them, to benchmark the link at a given line rate; default: as fast as they come. */
@@ -31,7 +32,8 @@
 #define HOST_UPDATE_RATE_HZ 1000
 #define HOST_HARD_THERMAL_LIMIT 52000u /* ~80 % average duty */
 #define READ_CHUNK 256
-#define UART_BITS_PER_BYTE 10u /* 8N1: start + 8 data + stop */
+#define UART_BITS_PER_BYTE 10u
+#define TRACE_GAP_MS 2u /* longer pauses between ticks are written to the trace */ /* 8N1: start + 8 data + stop */
 
 typedef struct {
     int master_fd;
@@ -237,6 +239,9 @@ int main(int argc, char **argv) {
         }
         t = now_ms();
         if (t != last_tick) {
+            if (board.trace != NULL && t - last_tick > TRACE_GAP_MS) { /* the OS did not run us: say so */
+                fprintf(board.trace, "# gap %lu %lu\n", (unsigned long)t, (unsigned long)(t - last_tick));
+            }
             last_tick = t;
             if (sense_device_tick(&dev, t)) {
                 trace_duties(&board, &dev, t);
