@@ -412,6 +412,11 @@ class MockVest:
 
         self._run(drop())
 
+    def set_mtu(self, mtu: int) -> None:
+        """The ATT MTU exchange finished: BlueZ updates the characteristic's ``MTU`` property."""
+        self.mtu = mtu
+        self._run(self._call(self.char_path, MOCK_IFACE, "UpdateProperties", "sa{sv}", [CHAR_IFACE, {"MTU": Variant("q", mtu)}]))
+
     def bus_connections(self) -> int:
         """How many clients are connected to the private bus now (each BleakClient holds one while connected)."""
 

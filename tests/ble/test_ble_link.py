@@ -139,6 +139,18 @@ def test_a_key_provisioned_over_usb_unlocks_the_ble_link(ble_vest_factory) -> No
         vest.mock.wait_for(lambda: reached(vest, EXPECTED), what="duties over BLE")
 
 
+def test_an_mtu_negotiated_after_connecting_is_used_for_the_next_writes(ble_vest: BleVest) -> None:
+    with open_output(ble_vest.url, n_channels=VEST_CHANNELS) as output:
+        stream(output, VALUES, 2)
+        assert max(len(write) for write in ble_vest.mock.record.writes) == DEFAULT_ATT_MTU - 3
+        ble_vest.mock.set_mtu(100)
+        before = len(ble_vest.mock.record.writes)
+        time.sleep(0.05)  # the PropertiesChanged signal reaches bleak
+        stream(output, VALUES, 2)
+        later = ble_vest.mock.record.writes[before:]
+    assert len(later[0]) > DEFAULT_ATT_MTU - 3 and all(len(write) <= 97 for write in later)
+
+
 def test_a_wrong_key_is_refused_and_counted(ble_vest: BleVest, tmp_path) -> None:
     wrong = save_key(tmp_path / "wrong.key", generate_key())
     with pytest.raises(LinkAuthError, match="refused the key"):
