@@ -19,6 +19,8 @@ from export.data.multitrack import DEFAULT_SOUNDFONT, DRUM_CHANNEL, PEAK_LEVEL, 
 BASS_PROGRAMS = range(32, 40)
 VOICE_PROGRAMS = (52, 53, 54, 85)
 CHORALE_PROGRAMS = {"vocals": 52, "other": 48, "bass": 32}
+ALL_SOUND_OFF = 120
+"""MIDI controller that silences every voice of a channel at once."""
 
 
 def stem_of_channel(channel: int, program: int) -> str:
@@ -41,7 +43,7 @@ def split_midi_by_stem(path: Path, max_seconds: float) -> dict[str, object]:
     tempo = 500_000
     elapsed_s = 0.0
     timeline: list[tuple[int, object]] = []  # (absolute tick, message)
-    tick = 0
+    tick = cut_tick = 0
     for message in merged:
         tick += message.time
         elapsed_s += mido.tick2second(message.time, source.ticks_per_beat, tempo)
@@ -49,6 +51,7 @@ def split_midi_by_stem(path: Path, max_seconds: float) -> dict[str, object]:
             tempo = message.tempo
         if elapsed_s > max_seconds:
             break
+        cut_tick = tick
         if message.type == "program_change":
             programs.setdefault(message.channel, message.program)
         timeline.append((tick, message))
@@ -63,6 +66,12 @@ def split_midi_by_stem(path: Path, max_seconds: float) -> dict[str, object]:
             track.append(message.copy(time=event_tick - previous))
             previous = event_tick
         if any(m.type == "note_on" and m.velocity > 0 for m in track):
+            # Notes cut mid-way would sustain forever (fluidsynth renders until every voice is silent).
+            channels = sorted({m.channel for m in track if hasattr(m, "channel")})
+            for index, channel in enumerate(channels):
+                delta = max(0, cut_tick - previous) if index == 0 else 0
+                track.append(mido.Message("control_change", channel=channel, control=ALL_SOUND_OFF, value=0, time=delta))
+            track.append(mido.MetaMessage("end_of_track", time=0))
             midi = mido.MidiFile(type=0, ticks_per_beat=source.ticks_per_beat)
             midi.tracks.append(track)
             stems[stem] = midi
