@@ -90,15 +90,18 @@ class PrivateSystemBus:
         socket = self._dir / "system_bus_socket"
         config = self._dir / "system.conf"
         config.write_text(_BUS_CONFIG.format(socket=socket))
-        self._process = subprocess.Popen(
-            [require_tool("dbus-daemon"), f"--config-file={config}", "--nofork", "--print-address=1"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        log = self._dir / "dbus-daemon.log"  # it warns that it cannot raise its fd limit when not root-owned
+        with log.open("w") as log_file:
+            self._process = subprocess.Popen(
+                [require_tool("dbus-daemon"), f"--config-file={config}", "--nofork", "--print-address=1"],
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+            )
         assert self._process.stdout is not None
         self.address = self._process.stdout.readline().strip()
         if not self.address:
-            raise RuntimeError(f"dbus-daemon did not start (exit code {self._process.poll()})")
+            raise RuntimeError(f"dbus-daemon did not start (exit code {self._process.poll()}): {log.read_text()}")
 
     def close(self) -> None:
         self._process.terminate()
