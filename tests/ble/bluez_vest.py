@@ -90,7 +90,7 @@ class PrivateSystemBus:
         socket = self._dir / "system_bus_socket"
         config = self._dir / "system.conf"
         config.write_text(_BUS_CONFIG.format(socket=socket))
-        log = self._dir / "dbus-daemon.log"  # it warns that it cannot raise its fd limit when not root-owned
+        log = self._dir / "dbus-daemon.log"  # e.g. "Failed to set fd limit" in containers
         with log.open("w") as log_file:
             self._process = subprocess.Popen(
                 [require_tool("dbus-daemon"), f"--config-file={config}", "--nofork", "--print-address=1"],
