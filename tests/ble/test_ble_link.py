@@ -311,3 +311,14 @@ def test_the_pipeline_drives_a_ble_vest_and_leaves_it_stopped(ble_vest_factory) 
     assert isinstance(sent[-1], codec.StopAll) and frames[-1].values == [0] * n_motors
     assert any(max(row) > 0 for _, row in vest.firmware.trace())  # the motors really moved
     vest.mock.wait_for(lambda: vest.firmware.duties() == [0] * n_motors, what="a stopped vest")
+
+
+def test_spy_logs_the_ble_link_frames(ble_vest: BleVest, tmp_path: Path) -> None:
+    log = tmp_path / "vest.log"
+    with open_output(f"spy://{ble_vest.url}&log={log}", n_channels=VEST_CHANNELS) as output:
+        stream(output, VALUES, 2)
+    lines = log.read_text().splitlines()
+    assert any(" TX Hello(" in line for line in lines) and any(" RX Info(" in line for line in lines)
+    assert any(" RX AuthResult(status=0" in line for line in lines)
+    assert any(" TX SetIntensities(seq=1" in line for line in lines)
+    assert " TX StopAll()" in lines[-2] and f" RX Ack(acked_type={codec.StopAll.TYPE})" in lines[-1]
