@@ -20,6 +20,7 @@ def render_command(
     """Draw what the rig would feel for a sound: waveform, stems, per-actuator intensity heatmap, drum onsets."""
     from rich.console import Console
 
+    from edge import DEVICE_SAMPLE_RATE_HZ
     from edge.audio_source import read_audio_file
     from edge.haptics.haptogram import compute_haptogram, plot_haptogram
     from edge.pack import load_pack
@@ -29,7 +30,7 @@ def render_command(
     source = Path(input) if input is not None else EXAMPLE_SOUND
     audio = read_audio_file(source)
     if seconds is not None:
-        audio = audio[: int(seconds * 16_000)]
+        audio = audio[: int(seconds * DEVICE_SAMPLE_RATE_HZ)]
     loaded_rig = load_rig(rig) if rig is not None else default_rig()
     loaded_pack = None if no_models else load_pack(pack)
     console = Console(stderr=True)
@@ -37,7 +38,7 @@ def render_command(
         haptogram = compute_haptogram(audio, loaded_rig, loaded_pack, source.name)
         path = plot_haptogram(haptogram, out)
     console.print(
-        f"wrote {path}: {len(audio) / 16_000:.1f} s, {loaded_rig.n_actuators} actuators of {loaded_rig.name}, "
+        f"wrote {path}: {len(audio) / DEVICE_SAMPLE_RATE_HZ:.1f} s, {loaded_rig.n_actuators} actuators of {loaded_rig.name}, "
         f"{len(haptogram.onsets_s)} drum onsets, peak intensity {float(haptogram.intensities.max(initial=0.0)):.2f}",
         highlight=False,
     )

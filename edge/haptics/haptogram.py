@@ -16,6 +16,8 @@ from edge.haptics.renderer import DSP_PROXY_BANDS_HZ
 from edge.rig import Rig
 
 DRUM_STEM = "drums"
+STEM_RANGE_DB = 50.0  # each stem's lane shows its level from this far below its peak up to the peak
+LANE_HEIGHT = 0.8  # of a stem lane, leaving a gap to the next
 
 
 class RecordingRenderer:
@@ -125,7 +127,7 @@ def plot_haptogram(haptogram: Haptogram, out_path: str | Path, dpi: int = 120) -
         for row, (stem, level) in enumerate(haptogram.stem_levels.items()):
             level_db = 20 * np.log10(np.maximum(level, 1e-6))
             top = max(float(level_db.max()), -60.0)
-            scaled = np.clip((level_db - (top - 50.0)) / 50.0, 0, 1) * 0.8
+            scaled = np.clip((level_db - (top - STEM_RANGE_DB)) / STEM_RANGE_DB, 0, 1) * LANE_HEIGHT
             stem_axis.fill_between(haptogram.t_s, row, row + scaled, step="pre", alpha=0.8)
         stem_axis.set_yticks(np.arange(len(haptogram.stem_levels)) + 0.4, list(haptogram.stem_levels))
         stem_axis.set_ylabel("stems (dB)")
