@@ -194,6 +194,7 @@ class MockVest:
         self._thread.start()
         self._dbus: MessageBus | None = None
         self._advertiser: asyncio.Task[None] | None = None
+        self._notify_tasks: set[asyncio.Future[Message]] = set()
         try:
             self._run(self._start())
         except BaseException:
@@ -393,7 +394,14 @@ class MockVest:
         for start in range(0, len(data), chunk_bytes):
             chunk = data[start : start + chunk_bytes]
             self.record.notifications.append(chunk)
-            asyncio.ensure_future(self._call(self.char_path, VEST_TEST_IFACE, "Notify", "ay", [chunk]))
+            task = asyncio.ensure_future(self._call(self.char_path, VEST_TEST_IFACE, "Notify", "ay", [chunk]))
+            self._notify_tasks.add(task)  # sent in order; kept until done, errors (mock gone) read and dropped
+            task.add_done_callback(self._notify_done)
+
+    def _notify_done(self, task: "asyncio.Future[Message]") -> None:
+        self._notify_tasks.discard(task)
+        if not task.cancelled():
+            task.exception()
 
     async def _advertise(self) -> None:
         while True:
