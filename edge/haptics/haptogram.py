@@ -13,6 +13,7 @@ from edge.analysis import Analysis
 from edge.haptics.base import Renderer
 from edge.haptics.features import OnsetParams, SpectralFluxOnsets, band_mask
 from edge.haptics.renderer import DSP_PROXY_BANDS_HZ
+from edge.haptics.spec import MUSIC_PRESET
 from edge.rig import Rig
 
 DRUM_STEM = "drums"
@@ -27,20 +28,25 @@ class RecordingRenderer:
         self.renderer = renderer
         self.n_channels = renderer.n_channels
         self.analyses: list[Analysis] = []
+        self.presets: list[str] = []
 
     def reset(self) -> None:
         self.renderer.reset()
         self.analyses = []
+        self.presets = []
 
     def process(self, analysis: Analysis) -> np.ndarray:
         self.analyses.append(analysis)
-        return self.renderer.process(analysis)
+        intensities = self.renderer.process(analysis)
+        self.presets.extend(getattr(self.renderer, "last_presets", []) or [MUSIC_PRESET] * analysis.n_frames)
+        return intensities
 
 
 @dataclass
 class Haptogram:
     """Everything a haptogram shows. ``intensities``: (n_frames, n_actuators); ``stem_levels``: stem ->
-    (n_frames,) RMS magnitude, or empty on the DSP-only path; ``onsets_s``: detected drum onsets."""
+    (n_frames,) RMS magnitude, or empty on the DSP-only path; ``onsets_s``: detected drum onsets; ``presets``:
+    (n_frames,) the active preset of each frame."""
 
     audio: np.ndarray
     sample_rate_hz: int
@@ -52,6 +58,7 @@ class Haptogram:
     rig_name: str
     source_name: str
     pack_name: str
+    presets: list[str]
 
 
 def _actuator_labels(rig: Rig) -> list[str]:
@@ -103,7 +110,21 @@ def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_n
         audio=np.asarray(audio, dtype=np.float32), sample_rate_hz=DEVICE_SAMPLE_RATE_HZ, t_s=t_s,
         intensities=intensities, stem_levels=stem_levels, onsets_s=_drum_onsets_s(analyses),
         actuator_labels=_actuator_labels(rig), rig_name=rig.name, source_name=source_name, pack_name=str(pack_name),
+        presets=recorder.presets,
     )
+
+
+def preset_spans(t_s: np.ndarray, presets: list[str]) -> list[tuple[float, float, str]]:
+    """(start_s, end_s, name) of each stretch where a preset other than music is active."""
+    spans = []
+    start = None
+    for frame, name in enumerate(presets + [MUSIC_PRESET]):
+        if start is not None and (name != presets[start]):
+            spans.append((float(t_s[start]), float(t_s[frame - 1]), presets[start]))
+            start = None
+        if start is None and name != MUSIC_PRESET and frame < len(presets):
+            start = frame
+    return spans
 
 
 def plot_haptogram(haptogram: Haptogram, out_path: str | Path, dpi: int = 120) -> Path:
@@ -145,6 +166,9 @@ def plot_haptogram(haptogram: Haptogram, out_path: str | Path, dpi: int = 120) -
             axis.axvline(onset_s, color="#0bd", linewidth=0.5, alpha=0.5)
     heat.plot(haptogram.onsets_s, np.full(len(haptogram.onsets_s), n_actuators - 0.5), "v", color="#0bd",
               markersize=5, clip_on=False, label="drum onsets")
+    for start_s, end_s, preset in preset_spans(haptogram.t_s, haptogram.presets):
+        heat.axvspan(start_s, end_s, color="#fff", alpha=0.12)
+        heat.text(start_s, n_actuators - 0.6, f" {preset}", color="white", fontsize=8, va="top")
     heat.legend(loc="upper right", fontsize=7, framealpha=0.6)
     colorbar = figure.colorbar(image, ax=axes, fraction=0.02, pad=0.01)
     colorbar.set_label("intensity")

@@ -202,6 +202,8 @@ class HapticRenderer:
         self._groups = {name: np.asarray(members, dtype=int) for name, members in spec.groups.items()}
         self._groups[ALL_GROUP] = np.arange(self.n_channels)
         self._rate: _Rate | None = None
+        self.last_presets: list[str] = []
+        """The active preset of each frame of the last block (for pictures and telemetry)."""
 
     def _group(self, name: str) -> np.ndarray:
         """Actuator indices of a group ("all": every actuator)."""
@@ -257,6 +259,7 @@ class HapticRenderer:
         layers = self._layers(analysis)
         silent = np.zeros((n_frames, self.n_channels))
         chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
+        self.last_presets = [self._selector.presets[index].name for index in chosen]
         music = layers.get(MUSIC_PRESET, silent)
         out = np.zeros((n_frames, self.n_channels))
         elapsed_s = elapsed_frames / rate.frame_rate_hz

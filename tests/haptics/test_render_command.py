@@ -61,3 +61,23 @@ def test_render_errors_name_the_problem(tmp_path: Path) -> None:
     assert isinstance(result.exception, ConfigError) and "bad.toml:6: actuators[0].kind" in str(result.exception)
     assert not (tmp_path / "x.png").exists()
     assert load_rig("default-sim-vest").n_actuators == 16
+
+
+def test_haptogram_marks_alert_presets(tmp_path: Path) -> None:
+    from edge.haptics.haptogram import Haptogram, RecordingRenderer, plot_haptogram, preset_spans
+    from edge.haptics.offline import analyse_signals
+
+    mixture, stems, _ = band_limited_song(3.0)
+    n_frames = len(mixture) // 128
+    labels = ("speech", "doorbell")
+    probs = np.zeros((n_frames, 2))
+    probs[125:250, 1] = 0.95  # a doorbell from 1 s to 2 s
+    analysis = analyse_signals(mixture, SAMPLE_RATE_HZ, stems=stems, tag_probs=probs, labels=labels)
+    recorder = RecordingRenderer(default_rig().make_renderer(("vocals", "drums", "bass", "other"), labels))
+    intensities = recorder.process(analysis)
+    spans = preset_spans(analysis.t_s, recorder.presets)
+    assert len(spans) == 1 and spans[0][2] == "doorbell"
+    assert 1.0 < spans[0][0] < 1.2 and 2.0 < spans[0][1] < 2.6  # on after smoothing (0.15 s), off after the hold
+    haptogram = Haptogram(mixture, SAMPLE_RATE_HZ, analysis.t_s, intensities, {}, np.zeros(0), [str(i) for i in range(16)],
+                          "vest", "song", "none", recorder.presets)
+    assert _png_size(plot_haptogram(haptogram, tmp_path / "alert.png"))[0] > 800
