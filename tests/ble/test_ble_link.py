@@ -322,3 +322,20 @@ def test_spy_logs_the_ble_link_frames(ble_vest: BleVest, tmp_path: Path) -> None
     assert any(" RX AuthResult(status=0" in line for line in lines)
     assert any(" TX SetIntensities(seq=1" in line for line in lines)
     assert " TX StopAll()" in lines[-2] and f" RX Ack(acked_type={codec.StopAll.TYPE})" in lines[-1]
+
+
+def test_close_during_an_outage_stops_the_background_reconnect(ble_vest: BleVest) -> None:
+    output = open_output(ble_vest.url + "&reconnect_min_s=0.02", n_channels=VEST_CHANNELS)
+    assert isinstance(output, FirmwareOutput) and isinstance(output.transport, BleTransport)
+    transport = output.transport
+    ble_vest.mock.advertising = False
+    ble_vest.mock.drop_link()
+    ble_vest.mock.wait_for(lambda: transport.reconnect_attempts >= 1, what="a reconnect attempt")
+    output.close()  # the link is down: nothing to send, and the scan in progress is abandoned
+    assert transport.closed and not transport.is_open
+    connects_at_close = ble_vest.mock.record.method_calls.count(f"dev_{VEST_ADDRESS.replace(':', '_')}.Connect")
+    ble_vest.mock.advertising = True  # back in range: a zombie reconnect would connect now
+    time.sleep(0.5)
+    assert ble_vest.mock.record.method_calls.count(f"dev_{VEST_ADDRESS.replace(':', '_')}.Connect") == connects_at_close
+    with pytest.raises(OutputError, match="closed"):
+        transport.write(b"\x00")
