@@ -51,7 +51,9 @@ class EvaluationSettings:
     with_spleeter: bool = True
     with_tagging: bool = True
     n_speech: int = 4
-    with_samples: bool = True
+    with_samples: bool = False
+    """Add the reserved Sonic Pi samples to the tagging material: only valid once training skips them
+    (``export.evaluate.heldout.is_heldout_sample``)."""
     n_threads: int = 1
 
     def command(self, pack: str) -> str:
@@ -59,6 +61,7 @@ class EvaluationSettings:
         parts += [] if self.with_spleeter else ["--no-spleeter"]
         parts += [] if self.with_tagging else ["--no-tagging"]
         parts += [] if self.with_references else ["--no-references"]
+        parts += ["--with-samples"] if self.with_samples else []
         return " ".join(parts)
 
     def heldout_description(self) -> str:
