@@ -10,9 +10,9 @@ device answers with notifications, which may split a frame anywhere — the COBS
 
 :class:`BleTransport` has the :class:`edge.link.session.ByteTransport` shape (``write``/``read``/``close``/
 ``reopen``), so the same :class:`edge.link.session.LinkSession` and :class:`edge.outputs.firmware.FirmwareOutput`
-run over it as over ``serial://``. bleak is asyncio; every ``ble://`` link of a process runs on one event loop in one daemon thread
-(:func:`ble_event_loop`: started on first use, stopped at exit), and the transport's synchronous methods submit
-coroutines to it and wait, so the pipeline's synchronous ``write()`` works unchanged.
+run over it as over ``serial://``. bleak is asyncio; every ``ble://`` link of a process runs on one event loop
+in one daemon thread (:func:`ble_event_loop`: started on first use, stopped at exit), and the transport's
+synchronous methods submit coroutines to it and wait, so the pipeline's synchronous ``write()`` works unchanged.
 
 Lifecycle and failsafe:
 
@@ -24,8 +24,9 @@ Lifecycle and failsafe:
   session (authentication) on every disconnect and the handshake must be redone. ``reopen()`` never blocks on a
   scan: it returns once the background task has reconnected and raises ``OutputError`` until then, so a
   caller's stream keeps its pace while the firmware holds the motors at zero.
-- ``close()`` sends STOP_ALL (every output to zero) while still connected, then disconnects, then stops the
-  thread. It is idempotent.
+- ``close()`` stops any background reconnect, sends STOP_ALL (every output to zero) while still connected, then
+  disconnects. It is idempotent. (:class:`FirmwareOutput` has already sent zeros and STOP_ALL before that; the
+  transport does it again so that a bare :class:`LinkSession` user gets the same guarantee.)
 """
 
 from __future__ import annotations
@@ -361,8 +362,8 @@ class BleTransport:
             self.reconnect_attempts += 1
             try:
                 await self._connect()
-            except OutputError as error:
-                self.last_error = str(error)
+            except Exception as error:  # OutputError, or anything unexpected: keep trying, say why in last_error
+                self.last_error = str(error) or type(error).__name__
                 backoff_s = min(backoff_s * 2.0, self.reconnect_max_s)
 
     async def _write_chunks(self, data: bytes) -> None:
