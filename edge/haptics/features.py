@@ -66,11 +66,11 @@ class OnsetParams:
     """
 
     compression: float = 10.0
-    lag_frames: int = 2
+    lag_frames: int = 1
     max_filter_bins: int = 1
     window_s: float = 0.25
     ratio: float = 1.5
-    offset: float = 0.15
+    offset: float = 0.1
     min_interval_s: float = 0.05
     min_rise_db: float = 3.0
     max_below_peak_db: float = 35.0
