@@ -17,6 +17,7 @@ from edge.haptics.spec import MUSIC_PRESET
 from edge.rig import Rig
 
 DRUM_STEM = "drums"
+ONSET_MERGE_S = 0.03
 STEM_RANGE_DB = 50.0  # each stem's lane shows its level from this far below its peak up to the peak
 LANE_HEIGHT = 0.8  # of a stem lane, leaving a gap to the next
 
@@ -69,22 +70,25 @@ def _actuator_labels(rig: Rig) -> list[str]:
     return labels
 
 
-def _drum_onsets_s(analyses: list[Analysis]) -> np.ndarray:
-    """Onsets on the drum stem, or on the drum stand-in band of the mixture on the DSP-only path."""
+def _drum_onsets_s(analyses: list[Analysis], rig: Rig) -> np.ndarray:
+    """Onsets the way the rig's drum onset routes see them: on the drum stem in each route's band, or on the
+    DSP-only path in the drum stand-in band of the mixture; hits closer than ONSET_MERGE_S count once."""
     if not analyses:
         return np.zeros(0)
     first = analyses[0]
     frame_rate_hz = first.sample_rate_hz / first.hop
-    with_stem = SpectralFluxOnsets(frame_rate_hz, None, OnsetParams())
+    bands_hz = [r.band_hz for r in rig.spec.routes if r.source == DRUM_STEM and r.feature == "onset"] or [(20.0, 8000.0)]
+    with_stem = [SpectralFluxOnsets(frame_rate_hz, band_mask(first.n_fft, first.sample_rate_hz, *band)) for band in bands_hz]
     proxy = SpectralFluxOnsets(frame_rate_hz, band_mask(first.n_fft, first.sample_rate_hz, *DSP_PROXY_BANDS_HZ[DRUM_STEM]))
     times = []
     for analysis in analyses:
         if analysis.stem_mag is not None and DRUM_STEM in analysis.stem_mag:
-            strengths = with_stem.process(analysis.stem_mag[DRUM_STEM])
+            for detector in with_stem:
+                times.append(analysis.t_s[detector.process(analysis.stem_mag[DRUM_STEM]) > 0])
         else:
-            strengths = proxy.process(analysis.mixture_mag)
-        times.append(analysis.t_s[strengths > 0])
-    return np.concatenate(times)
+            times.append(analysis.t_s[proxy.process(analysis.mixture_mag) > 0])
+    merged = np.sort(np.concatenate(times))
+    return merged[np.concatenate([[True], np.diff(merged) > ONSET_MERGE_S])] if merged.size else merged
 
 
 def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_name: str = "") -> Haptogram:
@@ -108,7 +112,7 @@ def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_n
     pack_name = getattr(pack, "name", "none (DSP-only)") if pack is not None else "none (DSP-only)"
     return Haptogram(
         audio=np.asarray(audio, dtype=np.float32), sample_rate_hz=DEVICE_SAMPLE_RATE_HZ, t_s=t_s,
-        intensities=intensities, stem_levels=stem_levels, onsets_s=_drum_onsets_s(analyses),
+        intensities=intensities, stem_levels=stem_levels, onsets_s=_drum_onsets_s(analyses, rig),
         actuator_labels=_actuator_labels(rig), rig_name=rig.name, source_name=source_name, pack_name=str(pack_name),
         presets=recorder.presets,
     )
