@@ -11,7 +11,7 @@ import numpy as np
 from edge._lazy import require
 from edge.analysis import Analysis
 from edge.haptics.base import Renderer
-from edge.haptics.features import OnsetParams, SpectralFluxOnsets, band_mask
+from edge.haptics.features import SpectralFluxOnsets, band_mask
 from edge.haptics.renderer import DSP_PROXY_BANDS_HZ
 from edge.haptics.spec import MUSIC_PRESET
 from edge.rig import Rig
