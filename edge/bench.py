@@ -32,7 +32,7 @@ import numpy as np
 from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.audio_source import read_audio_file
 from edge.errors import ConfigError, RuntimeUnavailableError
-from edge.pack import PRECISIONS, RUNTIMES, Pack, load_pack
+from edge.pack import Pack, load_pack
 from edge.pipeline import STAGES, Pipeline, Telemetry
 from edge.rig import Rig, default_rig, load_rig
 from edge.run import EXAMPLE_SOUND
@@ -454,3 +454,14 @@ def write_report(report: dict[str, Any], path: str | Path) -> Path:
     else:
         raise ConfigError(f"--report {path}: expected a file name ending in .json or .md")
     return path
+
+
+def emit(report: dict[str, Any], markdown: str, json_path: Path | None, markdown_path: Path | None) -> None:
+    """What every benchmark script does at the end: print ``markdown``, save the report as JSON and the Markdown."""
+    import json
+
+    print(markdown)
+    if json_path is not None:
+        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+    if markdown_path is not None:
+        Path(markdown_path).write_text(markdown)

@@ -47,7 +47,8 @@ def bench_command(
     """Measure per-stage latency (p50/p95/p99), real-time factor, CPU, memory, dropped hops and thermals."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from edge.bench import PRECISIONS, RUNTIMES, parse_list, parse_thread_counts, run_bench, write_report
+    from edge.bench import parse_list, parse_thread_counts, run_bench, write_report
+    from edge.pack import PRECISIONS, RUNTIMES
 
     runtimes = parse_list(runtime, RUNTIMES, "--runtime")
     precisions = parse_list(precision, PRECISIONS, "--precision")

@@ -79,24 +79,6 @@ def test_torch_mac_counter_counts_linear_conv_and_lstm_gates_exactly() -> None:
     assert bench_peers.count_torch_macs(run, [lstm]) == expected
 
 
-def test_onnx_mac_counter_on_a_hand_built_graph(tmp_path: Path) -> None:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    weight = numpy_helper.from_array(np.ones((6, 3, 3, 3), np.float32), "w")
-    gemm_weight = numpy_helper.from_array(np.ones((6 * 8 * 8, 10), np.float32), "g")
-    shape = numpy_helper.from_array(np.array([1, -1], np.int64), "shape")
-    graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-         helper.make_node("Reshape", ["c", "shape"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "g"], ["y"])],
-        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], [weight, gemm_weight, shape])
-    path = tmp_path / "tiny.onnx"
-    onnx.save(helper.make_model(graph), str(path))
-    assert bench_peers.count_onnx_macs(path) == 6 * 8 * 8 * 27 + 10 * 384
-
-
 # ---------------------------------------------------------------------------------------------------- latency
 
 def test_latency_answers_every_onset_on_every_path(latency_report: dict[str, Any]) -> None:
