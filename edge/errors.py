@@ -70,3 +70,7 @@ class FirmwareError(SenseError, RuntimeError):
 
 class LinkAuthError(SenseError, PermissionError):
     """The actuator firmware refused our key, or needs a key we do not have (link protocol authentication)."""
+
+
+class LinkTimeoutError(ProtocolError):
+    """The actuator firmware did not answer within the reply timeout (not running, wrong port or baud rate)."""

@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import Protocol, TypeVar
 
-from edge.errors import LinkAuthError, ProtocolError
+from edge.errors import LinkAuthError, LinkTimeoutError, ProtocolError
 from edge.link import codec
 
 DEFAULT_REPLY_TIMEOUT_S = 1.0
@@ -87,7 +87,7 @@ class LinkSession:
                 self.unsolicited.append(message)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProtocolError(
+                raise LinkTimeoutError(
                     f"no {reply_type.__name__} from the device within {self.reply_timeout_s:.2f} s "
                     f"(is the firmware running and the baud rate right?)"
                 )
@@ -98,13 +98,25 @@ class LinkSession:
         return self.wait_for(reply_type, message.TYPE)
 
     # ------------------------------------------------------------------------------------------ handshake
-    def handshake(self) -> codec.Info:
-        """HELLO -> INFO (+ challenge-response when the device has a key). Returns and keeps the INFO."""
-        self.decoder.reset()
-        self._inbox.clear()
-        self.authenticated = False
-        self.transport.write(bytes([codec.DELIMITER]))  # flush a half-received frame on the device
-        info = self.request(codec.Hello(codec.PROTOCOL_VERSION), codec.Info)
+    def handshake(self, boot_timeout_s: float | None = None) -> codec.Info:
+        """HELLO -> INFO (+ challenge-response when the device has a key). Returns and keeps the INFO.
+
+        ``boot_timeout_s``: keep saying HELLO (one attempt per reply timeout) for this long, for boards that are
+        still booting (an Arduino resets when its port is opened and sits in its bootloader for a second or two).
+        Default: one attempt.
+        """
+        deadline = time.monotonic() + (boot_timeout_s or 0.0)
+        while True:
+            self.decoder.reset()
+            self._inbox.clear()
+            self.authenticated = False
+            self.transport.write(bytes([codec.DELIMITER]))  # flush a half-received frame on the device
+            try:
+                info = self.request(codec.Hello(codec.PROTOCOL_VERSION), codec.Info)
+                break
+            except LinkTimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
         if info.proto_version < 1:
             raise ProtocolError(f"device speaks protocol version {info.proto_version}, expected >= 1")
         self.info = info

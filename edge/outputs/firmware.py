@@ -25,6 +25,7 @@ from edge.link.session import ByteTransport, LinkSession
 from edge.link.transports import LoopTransport, open_transport
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
 
+BOOT_TIMEOUT_S = 3.0  # an Arduino resets when its port opens and boots for a second or two
 RECONNECT_MIN_S = 0.05
 RECONNECT_MAX_S = 2.0
 STOP_TIMEOUT_S = 0.3
@@ -61,7 +62,7 @@ class FirmwareOutput(ActuatorOutput):
         self._handshake = handshake
         try:
             if handshake:
-                self.info = self._connect()
+                self.info = self._connect(BOOT_TIMEOUT_S)
                 if n_channels is not None and n_channels > self.info.n_channels:
                     raise ConfigError(
                         f"output {url!r}: the rig needs {n_channels} channels, the firmware "
@@ -96,8 +97,8 @@ class FirmwareOutput(ActuatorOutput):
         return inner.peer if isinstance(inner, LoopTransport) else None
 
     # ------------------------------------------------------------------------------------------ link
-    def _connect(self) -> codec.Info:
-        info = self.session.handshake()
+    def _connect(self, boot_timeout_s: float | None = None) -> codec.Info:
+        info = self.session.handshake(boot_timeout_s)
         if self.config is not None:
             self.session.configure(self.config)
         return info

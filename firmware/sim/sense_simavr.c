@@ -51,6 +51,8 @@
 #define N_PINS 6
 #define BRIDGE_BYTES (1u << 16) /* host -> AVR backlog the bridge can hold */
 #define BRIDGE_POLL_CYCLES 160u  /* push pending bytes every 10 us of simulated time */
+#define UCSR0B_ADDR 0xC1u        /* ATmega328P USART0 control register B (data space address) */
+#define RXEN0_MASK (1u << 4)
 
 typedef struct {
     const char *name;
@@ -170,10 +172,13 @@ static void *bridge_reader(void *param) {
     }
 }
 
-/* AVR thread: move pending bytes into the USART until it says XOFF. */
+/* AVR thread: move pending bytes into the USART until it says XOFF. Bytes wait while the firmware has not
+ * enabled its receiver yet (simavr would drop them): a real board would lose them, and hosts retry HELLO. */
 static avr_cycle_count_t bridge_push(struct avr_t *a, avr_cycle_count_t when, void *param) {
     pty_bridge *b = param;
-    (void)a;
+    if (!(a->data[UCSR0B_ADDR] & RXEN0_MASK)) {
+        return when + BRIDGE_POLL_CYCLES;
+    }
     pthread_mutex_lock(&b->lock);
     while (!b->xoff && b->tail != b->head) {
         uint8_t byte = b->pending[b->tail];

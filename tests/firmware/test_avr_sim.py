@@ -49,7 +49,8 @@ def test_watchdog_zeroes_the_pins_within_150_ms_of_simulated_time(avr_firmware_e
                               and t > 0.0 and any(d > 0.4 for p, d, _ in avr.pwm if p == "D6")], 3.0, "D6 off")
     off_s = off[-1]
     last_frame_s = max(t for t in avr.rx_delimiters_s if t <= off_s)
-    assert 0.100 <= off_s - last_frame_s <= 0.150, (last_frame_s, off_s)
+    # "off" is the pin's last edge: up to one PWM period (1.024 ms) before the firmware disconnected the pin
+    assert 0.099 <= off_s - last_frame_s <= 0.150, (last_frame_s, off_s)
     assert session.telemetry().watchdog_trips == 1
     session.close()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.errors import LinkAuthError
+from edge.errors import LinkAuthError, LinkTimeoutError
 from edge.link import codec
 from edge.link.keys import generate_key, save_key
 from edge.link.session import LinkSession
@@ -66,7 +66,9 @@ def test_watchdog_zeroes_within_150_ms_of_the_last_frame(host_firmware) -> None:
     trace = firmware.trace()
     on_ms = next(t for t, duty in trace if duty == [32768, 32768])
     off_ms = rows[0][0]
-    assert off_ms - on_ms >= 100, (on_ms, off_ms)
+    # not early: the exact 100 ms is checked in simulated time (C tests, AVR in simavr); here the "on" line is the
+    # tick after the frame was read, which a loaded OS can delay by a few ms
+    assert off_ms - on_ms >= 90, (on_ms, off_ms)
     # the zeroing tick is the first one after the deadline; on a loaded machine the OS may have delayed it, which
     # the firmware writes to its trace: then the tick before it must have come before the deadline
     late = dict(firmware.scheduling_gaps()).get(off_ms, 0)
@@ -166,3 +168,15 @@ def test_loop_link_carries_exact_frames() -> None:
         frames = codec.FrameDecoder().feed(peer.read(0.1))
     messages = [codec.decode_message(*f) for f in frames]
     assert messages == [codec.SetIntensities(0, 1250, [65535, 0, 32768]), codec.SetIntensities(1, 1500, [0, 0, 0])]
+
+
+def test_output_waits_for_a_board_that_is_still_booting(host_firmware) -> None:
+    """An Arduino resets when its port is opened and ignores the first second or so: one HELLO is not enough,
+    the output keeps saying HELLO until the firmware answers."""
+    firmware = host_firmware("--channels", "2", "--boot-ms", "1500")
+    with pytest.raises(LinkTimeoutError):
+        LinkSession(SerialTransport(firmware.port)).handshake()  # a single attempt, during the "boot"
+    firmware.stop()
+    firmware = host_firmware("--channels", "2", "--boot-ms", "1500")
+    with open_output(f"serial://{firmware.port}") as output:
+        assert output.info is not None and output.info.n_channels == 2

@@ -1,14 +1,17 @@
 /* The `host` board: the firmware core on a PC behind a pseudo-terminal, for end-to-end tests with pyserial.
  *
  *   sense-fw-host [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted] [--baud N]
+ *                 [--boot-ms N]
  *
  * Prints "PTY <slave path>" on stdout, then serves the protocol on the pty's master side; --link also makes
  * PATH a symlink to the slave (a stable name across restarts, like a udev rule). The key lives in --key-file
  * (hex text, written on PROVISION_KEY). --trace appends "<ms> <duty0> <duty1> ..." whenever a duty changes.
- * "# gap <ms> <gap ms>" lines mark ticks that came late because the OS did not schedule us.
+ * --boot-ms N ignores everything received during the first N ms, like an Arduino that resets when its port is
+ * opened and sits in its bootloader. "# gap <ms> <gap ms>" lines mark ticks that came late because the OS did not schedule us.
  * --untrusted makes the link behave like BLE (no provisioning; no control without a key). SIGTERM/SIGINT
- * zero the outputs (traced) and exit. --baud N consumes received bytes no faster than a UART at N baud (8N1:
- * 10 bits per byte) would deliver them, to benchmark the link at a given line rate; default: as fast as they come. */
+ * zero the outputs (traced) and exit. --baud N behaves like a UART at N baud (8N1, 10 bits per byte): received
+ * bytes are consumed no faster than the line delivers them (idle time earns no credit) and sending blocks for
+ * the bytes' line time, to benchmark the link at a given line rate; default: as fast as the pty goes. */
 #define _XOPEN_SOURCE 600
 #define _DEFAULT_SOURCE
 
@@ -39,6 +42,7 @@ typedef struct {
     int master_fd;
     const char *key_path;
     FILE *trace;
+    uint64_t byte_ns; /* --baud: time of one 8N1 byte on the line; 0 = unpaced */
 } host_board;
 
 static volatile sig_atomic_t stop_requested;
@@ -54,26 +58,40 @@ static uint32_t now_ms(void) {
     return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
-static uint64_t now_us(void) {
+static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void write_all(int fd, const uint8_t *bytes, size_t n) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t written = write(fd, bytes + done, n - done);
+        if (written < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                struct pollfd pfd = {fd, POLLOUT, 0};
+                poll(&pfd, 1, 5);
+                continue;
+            }
+            return; /* nobody listening: the host will ask again */
+        }
+        done += (size_t)written;
+    }
 }
 
 static void host_send(void *ctx, const uint8_t *bytes, uint16_t n) {
     host_board *board = ctx;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t written = write(board->master_fd, bytes + done, n - done);
-        if (written < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                struct pollfd pfd = {board->master_fd, POLLOUT, 0};
-                poll(&pfd, 1, 5);
-                continue;
-            }
-            return; /* nobody listening: the host will resend */
+    uint16_t i;
+    if (board->byte_ns == 0) {
+        write_all(board->master_fd, bytes, n);
+        return;
+    }
+    for (i = 0; i < n; i++) { /* a blocking UART transmitter: one byte per byte time */
+        uint64_t until = now_ns() + board->byte_ns;
+        while (now_ns() < until) {
         }
-        done += (size_t)written;
+        write_all(board->master_fd, bytes + i, 1);
     }
 }
 
@@ -168,7 +186,7 @@ static int open_pty(const char *link_path, int *slave_fd) {
 
 int main(int argc, char **argv) {
     static sense_device dev;
-    host_board board = {-1, NULL, NULL};
+    host_board board = {-1, NULL, NULL, 0};
     sense_board_desc desc = {"host", HOST_DEFAULT_CHANNELS, HOST_UPDATE_RATE_HZ, NULL, HOST_HARD_THERMAL_LIMIT, 0};
     sense_board_io io = {&board, host_send, host_store_key, host_entropy};
     const char *link_path = NULL;
@@ -176,7 +194,9 @@ int main(int argc, char **argv) {
     uint8_t buf[READ_CHUNK];
     uint32_t last_tick;
     long baud = 0;
-    uint64_t start_us = 0, consumed_bytes = 0;
+    uint64_t rx_next_ns = 0;
+    uint32_t boot_ms = 0, started_ms;
+    int line_idle = 1;
     int i, slave_fd = -1, have_key;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
@@ -192,12 +212,14 @@ int main(int argc, char **argv) {
             board.key_path = argv[++i];
         } else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
             board.trace = fopen(argv[++i], "w");
+        } else if (strcmp(argv[i], "--boot-ms") == 0 && i + 1 < argc) {
+            boot_ms = (uint32_t)atol(argv[++i]);
         } else if (strcmp(argv[i], "--baud") == 0 && i + 1 < argc) {
             baud = atol(argv[++i]);
         } else if (strcmp(argv[i], "--untrusted") == 0) {
             trusted = 0;
         } else {
-            fprintf(stderr, "usage: %s [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted] [--baud N]\n",
+            fprintf(stderr, "usage: %s [--link PATH] [--channels N] [--key-file PATH] [--trace PATH] [--untrusted] [--baud N] [--boot-ms N]\n",
                     argv[0]);
             return 2;
         }
@@ -215,27 +237,41 @@ int main(int argc, char **argv) {
     have_key = load_key(board.key_path, key);
     sense_device_init(&dev, &desc, &io, have_key ? key : NULL, trusted, now_ms());
     trace_duties(&board, &dev, now_ms());
-    last_tick = now_ms();
-    start_us = now_us();
+    last_tick = started_ms = now_ms();
+    if (baud > 0) {
+        board.byte_ns = UART_BITS_PER_BYTE * 1000000000ull / (uint64_t)baud;
+    }
     while (!stop_requested) {
         struct pollfd pfd = {board.master_fd, POLLIN, 0};
         size_t budget = sizeof(buf);
         uint32_t t;
-        if (baud > 0) { /* bytes a UART at this baud rate would have delivered by now */
-            uint64_t allowed = (now_us() - start_us) * (uint64_t)baud / UART_BITS_PER_BYTE / 1000000u;
-            if (consumed_bytes + budget > allowed) {
-                budget = allowed > consumed_bytes ? (size_t)(allowed - consumed_bytes) : 0;
+        if (board.byte_ns > 0) { /* a UART delivers one byte per byte time once data is flowing */
+            uint64_t t_ns = now_ns();
+            uint64_t available = t_ns > rx_next_ns ? (t_ns - rx_next_ns) / board.byte_ns : 0;
+            if (line_idle) {
+                available = 1; /* whatever is sent next can arrive no sooner than one byte time */
+            }
+            if (available < budget) {
+                budget = (size_t)available;
             }
         }
-        if (budget > 0 && poll(&pfd, 1, 1) > 0 && (pfd.revents & POLLIN)) {
+        if (budget == 0) {
+            struct timespec pause = {0, 20000};
+            nanosleep(&pause, NULL);
+        } else if (poll(&pfd, 1, 1) > 0 && (pfd.revents & POLLIN)) {
             ssize_t n = read(board.master_fd, buf, budget);
             if (n > 0) {
-                consumed_bytes += (uint64_t)n;
-                sense_device_feed(&dev, buf, (size_t)n, now_ms());
+                if (line_idle) { /* idle time earns no credit: the line starts now */
+                    rx_next_ns = now_ns() - board.byte_ns;
+                    line_idle = 0;
+                }
+                rx_next_ns += (uint64_t)n * board.byte_ns;
+                if (now_ms() - started_ms >= boot_ms) { /* still "in the bootloader": bytes are lost */
+                    sense_device_feed(&dev, buf, (size_t)n, now_ms());
+                }
             }
-        } else if (budget == 0) {
-            struct timespec pause = {0, 50000};
-            nanosleep(&pause, NULL);
+        } else {
+            line_idle = 1;
         }
         t = now_ms();
         if (t != last_tick) {
