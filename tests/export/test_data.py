@@ -1,0 +1,109 @@
+"""Data stage pieces: teacher cache, skipped files, real drum sequencing, remix, MIDI files, sound events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.errors import ConfigError
+from export.data.augment import remix, scale_to_peak, swap_stems
+from export.data.sources import LoadReport, debian_data_dir, load_audio_files, midi_files
+from export.data.teacher_cache import TeacherCache, cache_key
+
+
+def test_teacher_cache_computes_once_and_recovers_from_corruption(tmp_path: Path) -> None:
+    cache = TeacherCache(tmp_path)
+    audio = np.linspace(-1, 1, 1000, dtype=np.float32)
+    calls = []
+
+    def compute(a: np.ndarray) -> dict[str, np.ndarray]:
+        calls.append(1)
+        return {"probabilities": a[:10] * 2}
+
+    first = cache.get_or_compute(audio, "teacher-a", compute)
+    second = cache.get_or_compute(audio, "teacher-a", compute)
+    np.testing.assert_array_equal(first["probabilities"], second["probabilities"])
+    assert len(calls) == 1 and (cache.n_hits, cache.n_misses) == (1, 1)
+    cache.get_or_compute(audio, "teacher-b", compute)  # another teacher id is another entry
+    assert len(calls) == 2
+    cache.path_for(cache_key(audio, "teacher-a")).write_bytes(b"not an npz")
+    again = cache.get_or_compute(audio, "teacher-a", compute)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(again["probabilities"], first["probabilities"])
+
+
+def test_unreadable_files_are_skipped_and_counted(tmp_path: Path) -> None:
+    import soundfile
+
+    good = tmp_path / "good.wav"
+    soundfile.write(str(good), np.zeros(8000, np.float32) + 0.1, 8000)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    missing = tmp_path / "missing.flac"
+    report = LoadReport()
+    loaded = load_audio_files([good, bad, missing], report)
+    assert [path for path, _ in loaded] == [good]
+    assert len(loaded[0][1]) == 16_000  # resampled from 8 kHz
+    assert report.n_loaded == 1 and report.n_skipped == 2
+    assert {path for path, _ in report.skipped} == {str(bad), str(missing)}
+
+
+def test_missing_debian_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from export.data import sources
+
+    monkeypatch.setitem(sources.DEBIAN_DATA, "wesnoth-1.16-music", tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="apt-get install --no-install-recommends wesnoth-1.16-music"):
+        debian_data_dir("wesnoth-1.16-music")
+
+
+def test_real_drum_samples_land_on_the_drum_notes() -> None:
+    from export.data.drum_samples import load_drum_kit, sequence_drums
+    from export.data.multitrack import drum_onsets, generate_song
+
+    kit = load_drum_kit(LoadReport(), ("sonic-pi-samples",))
+    assert all(kit.samples[role] for role in ("kick", "snare", "closed_hat"))
+    song = generate_song(5, n_sections=2)
+    n_samples = int(song.duration_s * 16_000)
+    stem = sequence_drums(song, kit, n_samples, np.random.default_rng(0))
+    onsets = drum_onsets(song)
+    assert len(onsets) > 0
+    first = int(round(onsets[0] * 16_000))
+    assert np.all(stem[: first - 1] == 0), "sound before the first drum hit"
+    assert np.abs(stem[first : first + 400]).max() > 0.05
+
+
+def test_remix_keeps_stems_exact_and_never_drops_all() -> None:
+    rng = np.random.default_rng(0)
+    stems = rng.standard_normal((4, 100)).astype(np.float32)
+    for _ in range(20):
+        mixed = remix(stems, np.zeros(4), drop_probability=0.99, rng=rng)
+        assert np.count_nonzero(np.abs(mixed).sum(axis=1)) >= 1
+    gained = remix(stems, np.full(4, 20 * np.log10(2.0)), drop_probability=0.0, rng=rng)
+    np.testing.assert_allclose(gained, stems * 2, rtol=1e-5)
+    other = -stems
+    swapped = swap_stems(stems, other, rng)
+    assert all(np.array_equal(s, a) or np.array_equal(s, b) for s, a, b in zip(swapped, stems, other))
+    scaled = scale_to_peak(stems, 0.5, rng)
+    assert abs(float(np.abs(scaled.sum(axis=0)).max()) - 0.5) < 1e-5
+
+
+def test_midi_file_renders_per_stem_and_stops_at_the_cut() -> None:
+    from export.data.midi_files import render_midi_file
+
+    stems = render_midi_file(midi_files()[0], max_seconds=12.0)
+    assert set(stems) == {"vocals", "drums", "bass", "other"}
+    lengths = {len(s) for s in stems.values()}
+    assert lengths == {192_000}
+    assert sum(float(np.abs(s).max()) > 0.01 for s in stems.values()) >= 2
+
+
+def test_sound_events_are_bounded_and_distinct() -> None:
+    from export.data.sound_events import EVENT_GENERATORS, synthesize_event
+
+    rng = np.random.default_rng(0)
+    events = {kind: synthesize_event(kind, rng, 2.0) for kind in EVENT_GENERATORS}
+    for kind, audio in events.items():
+        assert audio.shape == (32_000,) and np.abs(audio).max() <= 1.0 and np.abs(audio).max() > 0.05, kind
+    assert not np.allclose(events["siren"], events["alarm"])

@@ -1,0 +1,72 @@
+"""Recipes: validated before any work; distillation resumes from its checkpoint exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from edge.cli import app
+from edge.errors import ConfigError
+from export.recipe import load_recipe, parse_recipe
+from tests.export.conftest import DEFAULT_RECIPE, TINY_RECIPE
+
+
+def test_committed_recipes_parse() -> None:
+    tiny = load_recipe(TINY_RECIPE)
+    default = load_recipe(DEFAULT_RECIPE)
+    assert tiny.name == "tiny" and default.pack.name == "sense-default"
+    assert default.training.threads == 1
+
+
+@pytest.mark.parametrize("table,match", [
+    ({"name": "x", "training": {"stepz": 3}}, r"\[training\]: unknown key\(s\) \['stepz'\]"),
+    ({"name": "x", "colour": "red"}, r"unknown key\(s\) \['colour'\]"),
+    ({"name": "x", "training": {"steps": "many"}}, r"\[training\].steps: expected an integer"),
+    ({"name": "x", "tagger": {"labels": ["speech", "unicorn"]}}, "'unicorn' unknown"),
+    ({"name": "x", "data": {"real_mixture_source": "radio"}}, "real_mixture_source"),
+    ({"training": {"steps": 3}}, "missing key 'name'"),
+])
+def test_bad_recipe_is_refused(table: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_recipe(table, "test.toml")
+
+
+def test_unknown_key_fails_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    recipe = tmp_path / "bad.toml"
+    recipe.write_text(TINY_RECIPE.read_text().replace("[training]", "[training]\nlearning_rat = 0.1"))
+    result = CliRunner().invoke(app, ["export", "recipe", str(recipe), "--out", str(out)])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ConfigError) and "learning_rat" in str(result.exception)
+    assert not out.exists(), "work started before the recipe was validated"
+
+
+def test_distill_resumes_exactly_where_it_stopped(tiny_run, tmp_path: Path) -> None:
+    """Two steps, stop, two more (resumed) == four steps in one go: same weights, same history."""
+    import shutil
+
+    from export.distill import distill
+
+    base = dataclasses.replace(load_recipe(TINY_RECIPE), training=dataclasses.replace(
+        load_recipe(TINY_RECIPE).training, checkpoint_every_seconds=0.0))
+    straight = base.with_out_dir(tmp_path / "straight")
+    resumed = base.with_out_dir(tmp_path / "resumed")
+    for recipe in (straight, resumed):  # reuse the tiny run's rendered data and teacher cache
+        shutil.copytree(tiny_run.out / "data", recipe.out / "data")
+        shutil.copytree(tiny_run.out / "cache", recipe.out / "cache")
+    distill(straight, steps=4, resume=False)
+    distill(resumed, steps=2, resume=False)
+    messages: list[str] = []
+    distill(resumed, steps=4, resume=True, log=messages.append)
+    assert any("resumed" in m and "step 2" in m for m in messages)
+    a = torch.load(straight.out / "checkpoints" / "last.pt", weights_only=False)
+    b = torch.load(resumed.out / "checkpoints" / "last.pt", weights_only=False)
+    assert a["step"] == b["step"] == 4
+    for key in ("separator", "tagger"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(b[key][name], tensor, atol=1e-6, rtol=0, msg=f"{key}.{name}")
+    assert [h["step"] for h in a["history"]] == [h["step"] for h in b["history"]]
