@@ -27,6 +27,7 @@ def flash_command(
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     from edge import flash
+    from edge.link.codec import FLAG_KEY_PROVISIONED
 
     spec = flash.board(board)
     console = Console()
@@ -52,6 +53,7 @@ def flash_command(
     console.print(
         f"[green]verified[/]: {info.name} firmware {info.fw_version}, protocol {info.proto_version}, "
         f"{info.n_channels} channels, {info.update_rate_hz} Hz update, watchdog {info.watchdog_ms} ms"
+        + ("; it has a device key" if info.flags & FLAG_KEY_PROVISIONED else "")
     )
     if key is not None:
         flash.provision_key(port, key, link_baud)

@@ -100,7 +100,10 @@ def verify_firmware(port: str, baud: int = 115200, expected_channels: int | None
             info = session.handshake()
             break
         except LinkAuthError:
-            raise
+            if key is not None or session.info is None:
+                raise
+            info = session.info  # a device with a key still says who it is before the challenge
+            break
         except (ProtocolError, OutputError) as error:
             last_error = error
         finally:
@@ -119,12 +122,18 @@ def verify_firmware(port: str, baud: int = 115200, expected_channels: int | None
 
 def provision_key(port: str, key_path: Path, baud: int = 115200, current_key: bytes | None = None) -> bytes:
     """Store the key from ``key_path`` on the device (creating a new random key file if there is none), then
-    prove it with a fresh handshake. Returns the key. Only works over the wired link."""
+    prove it with a fresh handshake. Returns the key. Only works over the wired link, where it also replaces a
+    key the host does not know (PROTOCOL.md section 4: physical access is the trust anchor)."""
     key_path = Path(key_path).expanduser()
     key = load_key(key_path) if key_path.exists() else generate_key()
     session = LinkSession(SerialTransport(port, baud), key=current_key)
     try:
-        session.handshake()
+        try:
+            session.handshake()
+        except LinkAuthError:
+            if session.info is None:
+                raise
+            # the device has another key: over the wired link a new one replaces it (physical access is trusted)
         session.provision_key(key)
     finally:
         session.close()

@@ -473,6 +473,26 @@ static void test_sequence_and_effects(void) {
     CHECK(dev.act.duty[1] == 40000 && dev.act.duty[0] == 0, "click on (%u)", dev.act.duty[1]);
     sense_device_tick(&dev, 45);
     CHECK(dev.act.duty[1] == 0, "click over after 30 ms (%u)", dev.act.duty[1]);
+    { /* ramp up over 100 ms on all channels, then a pulse train on channel 2 */
+        uint8_t ramp[6] = {SENSE_ALL_CHANNELS, SENSE_EFFECT_RAMP_UP, 0xE8, 0xFD, 100, 0}; /* 65000 */
+        uint8_t pulse[6] = {2, SENSE_EFFECT_PULSE, 0x10, 0x27, 0xF4, 0x01};               /* 10000, 500 ms */
+        send_set(&dev, 15, 0, 46); /* keep the watchdog fed */
+        send(&dev, SENSE_MSG_PLAY_EFFECT, ramp, sizeof(ramp), 46);
+        replies(r, 4);
+        sense_device_tick(&dev, 96);
+        CHECK(dev.act.duty[0] == 32500 && dev.act.duty[5] == 32500, "ramp half way (%u)", dev.act.duty[0]);
+        sense_device_tick(&dev, 146);
+        CHECK(dev.act.duty[0] == 0, "ramp over (%u)", dev.act.duty[0]);
+        send(&dev, SENSE_MSG_PLAY_EFFECT, pulse, sizeof(pulse), 146);
+        replies(r, 4);
+        sense_device_tick(&dev, 170);
+        CHECK(dev.act.duty[2] == 10000, "pulse on (%u)", dev.act.duty[2]);
+        sense_device_tick(&dev, 210);
+        CHECK(dev.act.duty[2] == 0, "pulse off in its second half period (%u)", dev.act.duty[2]);
+        send_set(&dev, 16, 0, 240); /* effects too stop with the watchdog: keep streaming */
+        sense_device_tick(&dev, 250);
+        CHECK(dev.act.duty[2] == 10000, "pulse on again (%u)", dev.act.duty[2]);
+    }
     send(&dev, SENSE_MSG_PLAY_EFFECT, bad_effect, sizeof(bad_effect), 46);
     n = replies(r, 4);
     CHECK(n == 1 && r[0].type == SENSE_MSG_ERROR && r[0].body[0] == SENSE_ERR_BAD_VALUE, "bad channel refused");

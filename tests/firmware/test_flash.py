@@ -16,6 +16,7 @@ from edge.errors import FirmwareError, LinkAuthError
 from edge.flash import flash_board, provision_key, verify_firmware
 from edge.flash.avr import AvrdudeProgress
 from edge.flash.esp32 import flash_esp32, image_info, merge_images
+from edge.link import codec
 from edge.link.keys import load_key
 from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
@@ -53,6 +54,13 @@ def test_flash_avr_through_the_arduino_bootloader_then_verify_and_provision(avr_
     assert load_key(key_path) == key
     with pytest.raises(LinkAuthError):
         LinkSession(SerialTransport(avr.port)).handshake()
+    # a keyed device still verifies (INFO comes before the challenge) ...
+    assert verify_firmware(avr.port, expected_channels=6).flags & codec.FLAG_KEY_PROVISIONED
+    # ... and over the wire a new key replaces one the host has lost
+    new_key = provision_key(avr.port, tmp_path / "keys" / "new.key")
+    assert new_key != key
+    with pytest.raises(LinkAuthError, match="refused the key"):
+        LinkSession(SerialTransport(avr.port), key=key).handshake()
 
 
 def test_sense_flash_command(avr_hex, simulated_avr, tmp_path) -> None:
