@@ -157,6 +157,8 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
             with pipeline:
                 intensities, compute_s = run_hops(pipeline, samples, paced=True)
                 n_frames = len(intensities)
+                if output.frames_sent != n_frames:  # frame k must be the k-th delimiter after the handshake
+                    raise SystemExit(f"the link dropped frames ({output.frames_sent} of {n_frames} sent)")
                 wait_until(lambda: len(avr.rx_delimiters_s) >= n_rx_before + n_frames, DELIMITER_WAIT_S,
                            f"{n_frames} frames in the AVR's UART")
                 rx_s = list(avr.rx_delimiters_s[n_rx_before : n_rx_before + n_frames])
