@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from edge.bench import machine_info
+from edge.bench import machine_info, machine_line
 from edge.pack import bundled_pack_path, load_pack
 from export.evaluate.evaluation import EvaluationSettings, evaluate_pack
 
@@ -46,9 +46,8 @@ def main() -> None:
         + (" --no-spleeter" if args.no_spleeter else "") + (" --with-samples" if args.with_samples else "")
         + (f" --pack {args.pack}" if args.pack else "") + "`",
         "",
-        f"Machine: {machine['cpu']} ({machine['architecture']}, {machine['n_usable_cpus']} usable CPUs, load "
-        f"{machine['load_average_1min']:.1f}), Python {machine['python']}, onnxruntime {machine['onnxruntime']}, "
-        f"LiteRT {machine['litert']}; 1 inference thread; the whole evaluation took {elapsed_s:.0f} s.",
+        f"Machine: {machine_line(machine)}; load average {machine['load_average_1min']:.1f}; 1 inference thread; "
+        f"the whole evaluation took {elapsed_s:.0f} s.",
         "",
     ]
     report = evaluation.to_markdown().replace("\n\n", "\n\n" + "\n".join(header) + "\n", 1)
