@@ -104,3 +104,31 @@ def test_errors_name_the_problem() -> None:
 def test_longer_body_is_accepted_for_forward_compatibility() -> None:
     """PROTOCOL.md section 2: fields may be appended later; a receiver ignores the extra bytes."""
     assert codec.decode_message(0x20, b"\x01\x00\x00\x00\xff\xee") == codec.Ping(1)
+
+
+def test_decoder_streaming_equals_offline_for_random_block_sizes() -> None:
+    """STYLE.md #6 for the stateful parser: any split of the byte stream (zero-length blocks included) gives the
+    frames and error counts of one call; reset() forgets a half frame."""
+    import numpy as np
+
+    from tests.streaming import random_block_sizes
+
+    rng = np.random.default_rng(6)
+    stream = b"".join(bytes.fromhex(case["stream_hex"]) for case in load("streams.json"))
+    stream += b"".join(bytes.fromhex(case["wire_hex"]) for case in load("frames.json"))
+    offline = codec.FrameDecoder()
+    expected = offline.feed(stream)
+    for _ in range(20):
+        decoder = codec.FrameDecoder()
+        frames, start = [], 0
+        for size in random_block_sizes(len(stream), rng, 40):
+            frames += decoder.feed(stream[start : start + size])
+            start += size
+        assert frames == expected
+        assert (decoder.crc_errors, decoder.framing_errors) == (offline.crc_errors, offline.framing_errors)
+    ping = codec.encode_message(codec.Ping(7))
+    decoder = codec.FrameDecoder()
+    decoder.feed(ping[:4])  # half a frame, then the link is reset
+    decoder.reset()
+    assert decoder.feed(ping) == [(codec.Ping.TYPE, b"\x07\x00\x00\x00")]
+    assert decoder.crc_errors + decoder.framing_errors == 0
