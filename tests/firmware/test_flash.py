@@ -168,3 +168,12 @@ def test_uf2_errors_name_the_problem(tmp_path: Path) -> None:
     (drive / "INFO_UF2.TXT").write_text("UF2")
     with pytest.raises(FirmwareError, match="block 1: block number 7"):
         flash_board("rp2040", image, str(drive))
+
+
+def test_esptool_progress_parser_reads_esptool_4_and_5_lines() -> None:
+    from edge.flash.esp32 import EsptoolProgress
+
+    parser = EsptoolProgress()
+    events = parser.feed("Writing at 0x00010000 [==>                           ]  12.5% 16384/131072 bytes... \r")
+    events += parser.feed("Writing at 0x00020000... (100 %)\nHash of data verified.\n")
+    assert events == [("write", 0.125), ("write", 1.0), ("verify", 1.0)]
