@@ -28,6 +28,7 @@ from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
 BOOT_TIMEOUT_S = 3.0  # an Arduino resets when its port opens and boots for a second or two
 RECONNECT_MIN_S = 0.05
 RECONNECT_MAX_S = 2.0
+RECONNECT_REPLY_TIMEOUT_S = 0.2
 STOP_TIMEOUT_S = 0.3
 DEFAULT_LOOP_CHANNELS = 16
 
@@ -56,6 +57,7 @@ class FirmwareOutput(ActuatorOutput):
         self.frames_sent = 0
         self.frames_dropped = 0
         self.reconnects = 0
+        self.last_link_error = ""
         self.device_errors: list[codec.Error] = []
         self._backoff_s = reconnect_min_s
         self._retry_at = 0.0
@@ -105,6 +107,7 @@ class FirmwareOutput(ActuatorOutput):
 
     def _link_lost(self, error: Exception) -> None:
         self.link_up = False
+        self.last_link_error = str(error)
         self._retry_at = time.monotonic() + self._backoff_s
 
     def _try_reconnect(self) -> bool:
@@ -115,7 +118,12 @@ class FirmwareOutput(ActuatorOutput):
             if reopen is not None:
                 reopen()
             if self._handshake:
-                self.info = self._connect()
+                # short replies only: the stream must not stall for long while the device is away
+                previous, self.session.reply_timeout_s = self.session.reply_timeout_s, RECONNECT_REPLY_TIMEOUT_S
+                try:
+                    self.info = self._connect()
+                finally:
+                    self.session.reply_timeout_s = previous
         except (OutputError, ProtocolError) as error:
             self._backoff_s = min(self._backoff_s * 2.0, self.reconnect_max_s)
             self._link_lost(error)
