@@ -8,7 +8,7 @@
 #include "sense_device.h"
 #include "sense_frame.h"
 
-#define FUZZ_CHANNELS 8
+#define FUZZ_CHANNELS (SENSE_MAX_CHANNELS < 8 ? SENSE_MAX_CHANNELS : 8)
 #define FUZZ_THERMAL_LIMIT 50000u
 
 static size_t n_sent;
@@ -30,7 +30,7 @@ static int store(void *ctx, const uint8_t key[SENSE_KEY_BYTES]) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static sense_device dev;
-    static const uint16_t caps[FUZZ_CHANNELS] = {65535, 1000, 30000, 65535, 0, 65535, 12345, 65535};
+    static const uint16_t caps[8] = {65535, 1000, 30000, 65535, 0, 65535, 12345, 65535};
     static const uint8_t key[SENSE_KEY_BYTES] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
     sense_board_desc desc = {"fuzz", FUZZ_CHANNELS, 1000, caps, FUZZ_THERMAL_LIMIT, 1};
     sense_board_io io = {NULL, sink, store, NULL};

@@ -8,9 +8,11 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .processes import BUILD, FIRMWARE, make, require_tools
 
-FUZZ_SECONDS = 8
+FUZZ_SECONDS = 5
 
 
 def test_c_unit_tests_pass() -> None:
@@ -41,18 +43,22 @@ def test_core_has_no_hardware_headers() -> None:
             assert include.startswith("sense_") or include in {"stdint.h", "stddef.h", "string.h"}, (path, include)
 
 
-def test_bounded_libfuzzer_run_finds_no_crash(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sizes", ["host", "avr"])
+def test_bounded_libfuzzer_run_finds_no_crash(sizes: str, tmp_path: Path) -> None:
+    """The parser and every message handler under libFuzzer (ASan + UBSan), with the host's buffer sizes and with
+    the AVR's (6 channels, 80-byte frames), seeded with the golden frames."""
     require_tools("clang")
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     for case in json.loads((FIRMWARE / "vectors" / "frames.json").read_text()):
         wire = bytes.fromhex(case["wire_hex"])
-        (seeds / case["name"]).write_bytes(b"\x03" + wire)  # first byte: key + trusted link mode
-        (seeds / (case["name"] + "_untrusted")).write_bytes(b"\x01" + wire * 2)
+        (seeds / case["name"]).write_bytes(b"\x02" + wire)  # first byte: bit 0 key, bit 1 trusted link
+        (seeds / (case["name"] + "_keyed_untrusted")).write_bytes(b"\x01" + wire * 2)
     corpus = tmp_path / "corpus"
-    result = make("fuzz", f"FUZZ_SECONDS={FUZZ_SECONDS}", f"FUZZ_CORPUS={corpus} {seeds}", timeout_s=180)
+    result = make("fuzz", f"FUZZ_SIZES={sizes}", f"FUZZ_SECONDS={FUZZ_SECONDS}", f"FUZZ_CORPUS={corpus} {seeds}",
+                  timeout_s=180)
     output = result.stdout + result.stderr
     runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", output)
     assert runs and int(runs.group(1)) > 1000, output[-2000:]
     assert "ERROR: AddressSanitizer" not in output and "deadly signal" not in output
-    assert (BUILD / "fuzz" / "fuzz_parser").exists()
+    assert (BUILD / "fuzz" / f"fuzz_parser_{sizes}").exists()
