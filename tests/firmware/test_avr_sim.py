@@ -75,3 +75,16 @@ def test_authentication_on_the_avr(avr_firmware_elf: Path, simulated_avr, tmp_pa
         wait_until(lambda: abs(avr.duty("D9") - 0.5) <= ONE_PWM_STEP, 3.0, "D9 at 50 % after authentication")
         telemetry = output.telemetry()
         assert (telemetry.auth_failures, telemetry.unauth_refused) == (1, 1)
+
+
+def test_caps_are_enforced_on_the_pins(avr_firmware_elf: Path, simulated_avr) -> None:
+    """CONFIG lowers the caps; full-scale requests then drive the pins at the cap, never above."""
+    avr = simulated_avr(avr_firmware_elf)
+    caps = [16384, 65535, 32768, 8192, 65535, 49152]
+    with open_output(f"serial://{avr.port}", n_channels=6) as output:
+        output.session.configure(codec.Config(0, 100, 65535, 2000, caps=caps))
+        for step in range(30):
+            output.write(HapticFrame(t_s=step * 0.016, intensities=np.ones(6, dtype=np.float32)))
+            time.sleep(0.016)
+        measured = avr.channel_duties()
+        assert np.allclose(measured, np.asarray(caps) / 65536.0, atol=ONE_PWM_STEP), dict(zip(PWM_PINS, measured))
