@@ -43,7 +43,7 @@ def test_evaluate_the_bundled_pack_end_to_end(pack_dir: Path, tmp_path: Path) ->
 def test_evaluate_markdown_report_without_writing_the_pack(pack_dir: Path, tmp_path: Path) -> None:
     before = (pack_dir / "manifest.json").read_text()
     report = tmp_path / "evaluation.md"
-    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "1", "--sections", "3",
+    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "1", "--sections", "1",
                                  "--no-spleeter", "--no-tagging", "--no-write", "--report", str(report)])
     assert result.exit_code == 0, result.output
     text = report.read_text()
