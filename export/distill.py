@@ -420,7 +420,7 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
         loss.backward()
         nn.utils.clip_grad_norm_(students.separator.parameters(), 5.0)
         optimizers["separator"].step()
-        numbers["separator_loss"] = float(loss)
+        numbers["separator_loss"] = loss.item()
         if tag_train.index:
             windows, targets = tag_train.sample(training.batch_size * 4)
             tag_loss = tagger_loss(tagger_module.logits(windows.to(device)) if not distributed
@@ -428,7 +428,7 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
             optimizers["tagger"].zero_grad()
             tag_loss.backward()
             optimizers["tagger"].step()
-            numbers["tagger_loss"] = float(tag_loss)
+            numbers["tagger_loss"] = tag_loss.item()
         step += 1
         if step % training.validate_every_steps == 0 or step == total_steps:
             if rank == 0:

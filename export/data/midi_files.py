@@ -19,6 +19,8 @@ from export.data.multitrack import DEFAULT_SOUNDFONT, DRUM_CHANNEL, PEAK_LEVEL, 
 BASS_PROGRAMS = range(32, 40)
 VOICE_PROGRAMS = (52, 53, 54, 85)
 CHORALE_PROGRAMS = {"vocals": 52, "other": 48, "bass": 32}
+SCORE_SUFFIXES = (".mxl", ".xml", ".krn", ".mid")
+"""music21 corpus files that are scores (the corpus also holds harmonic analyses, .rntxt)."""
 ALL_SOUND_OFF = 120
 """MIDI controller that silences every voice of a channel at once."""
 
@@ -102,7 +104,7 @@ def render_midi_file(path: Path, max_seconds: float = 30.0, soundfont: Path = DE
 def chorale_paths(n_pieces: int, rng: np.random.Generator) -> list[Path]:
     """Random Bach chorales (four-part) from the music21 corpus."""
     music21 = require("music21", "export", "reading the music21 corpus")
-    paths = sorted(Path(p) for p in music21.corpus.getComposer("bach"))
+    paths = sorted(Path(p) for p in music21.corpus.getComposer("bach") if Path(p).suffix in SCORE_SUFFIXES)
     return [paths[i] for i in rng.permutation(len(paths))[:n_pieces]]
 
 
