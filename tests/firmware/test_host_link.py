@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.errors import LinkAuthError, LinkTimeoutError
+from edge.errors import ConfigError, LinkAuthError, LinkTimeoutError, ProtocolError
 from edge.link import codec
 from edge.link.keys import generate_key, save_key
 from edge.link.session import LinkSession
@@ -45,7 +45,7 @@ def test_handshake_and_streaming_drive_the_outputs(host_firmware) -> None:
 
 def test_rig_with_more_channels_than_the_firmware_is_refused(host_firmware) -> None:
     firmware = host_firmware("--channels", "4")
-    with pytest.raises(Exception, match="needs 6 channels.*has 4"):
+    with pytest.raises(ConfigError, match="needs 6 channels.*has 4"):
         open_output(f"serial://{firmware.port}", n_channels=6)
 
 
@@ -118,7 +118,7 @@ def test_untrusted_link_without_a_key_refuses_control(host_firmware) -> None:
     with pytest.raises(LinkAuthError, match="no key and refuses control"):
         open_output(f"serial://{firmware.port}")
     session = LinkSession(SerialTransport(firmware.port))
-    with pytest.raises(Exception, match="NOT_ALLOWED"):
+    with pytest.raises(ProtocolError, match="NOT_ALLOWED"):
         session.provision_key(generate_key())
     session.close()
 
