@@ -53,13 +53,9 @@ def test_fp32_parity_with_torch(tiny_run, runtime: str) -> None:
     assert _metric(tiny_run.pack, f"tagger.{runtime}.fp32.prob_max_abs_diff_vs_torch") <= FP32_PARITY
 
 
-def test_int8_onnx_masks_correlate_with_torch(tiny_run) -> None:
-    assert _metric(tiny_run.pack, "separator.onnx.int8.mask_correlation_vs_torch") >= INT8_MASK_CORRELATION
-
-
-def test_int8_tflite_masks_follow_torch(tiny_run) -> None:
-    # PT2E quantizes the TFLite graph more widely than our ONNX QDQ pass (see docs/export.md); measured ~0.99.
-    assert _metric(tiny_run.pack, "separator.litert.int8.mask_correlation_vs_torch") >= 0.95
+@pytest.mark.parametrize("runtime", ["onnx", "litert"])
+def test_int8_masks_correlate_with_torch(tiny_run, runtime: str) -> None:
+    assert _metric(tiny_run.pack, f"separator.{runtime}.int8.mask_correlation_vs_torch") >= INT8_MASK_CORRELATION
 
 
 @pytest.mark.parametrize("runtime,precision", [("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32")])
