@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.evaluate.heldout import is_heldout_sample
 from export.data.multitrack import CLOSED_HAT, CRASH, KICK, OPEN_HAT, SNARE, Song, rendered_start_s
 from export.data.sources import LoadReport, debian_data_dir, load_audio_files
 
@@ -51,6 +52,7 @@ def load_drum_kit(report: LoadReport, packages: tuple[str, ...] = ("sonic-pi-sam
                 break
     samples = {}
     for role, role_paths in paths.items():
+        role_paths = [path for path in role_paths if not is_heldout_sample(path)]
         loaded = load_audio_files(role_paths, report, max_seconds=MAX_SAMPLE_SECONDS)
         samples[role] = [audio / max(float(np.abs(audio).max()), 1e-6) for _, audio in loaded]
     return DrumKit(samples)

