@@ -17,7 +17,9 @@ def flash_command(
     key: Annotated[Optional[Path], typer.Option(
         help="Provision this device key file after flashing (a new random key is written there if it does not exist).")] = None,
     channels: Annotated[Optional[int], typer.Option(help="Channel count the firmware must report. Default: the board's.")] = None,
-    expect_version: Annotated[Optional[str], typer.Option(help="Firmware version the handshake must report, e.g. 1.0.0.")] = None,
+    expect_version: Annotated[Optional[str], typer.Option(
+        help="Firmware version the handshake must report; 'any' accepts every version. Default: the version this "
+             "release of sense was built with.")] = None,
     link_port: Annotated[Optional[str], typer.Option(
         help="Serial port for the handshake after flashing. Default: --port (rp2040: required, the drive is not it).")] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the handshake after flashing.")] = False,
@@ -49,7 +51,8 @@ def flash_command(
         return
     port = link_port or port
     link_baud = baud or spec.link_baud
-    info = flash.verify_firmware(port, link_baud, channels or spec.n_channels, expect_version)
+    expected_version = None if expect_version == "any" else (expect_version or flash.FIRMWARE_VERSION)
+    info = flash.verify_firmware(port, link_baud, channels or spec.n_channels, expected_version)
     console.print(
         f"[green]verified[/]: {info.name} firmware {info.fw_version}, protocol {info.proto_version}, "
         f"{info.n_channels} channels, {info.update_rate_hz} Hz update, watchdog {info.watchdog_ms} ms"

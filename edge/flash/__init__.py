@@ -23,6 +23,8 @@ from edge.link.keys import generate_key, load_key, save_key
 from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
 
+#: The firmware version this edge release was built and tested with (firmware/core/sense_device.h).
+FIRMWARE_VERSION = "1.0.0"
 VERIFY_TIMEOUT_S = 8.0
 VERIFY_RETRY_S = 0.25
 

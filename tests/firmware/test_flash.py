@@ -5,6 +5,7 @@ UF2 copy to a BOOTSEL-style drive."""
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from pathlib import Path
 
@@ -177,3 +178,13 @@ def test_esptool_progress_parser_reads_esptool_4_and_5_lines() -> None:
     events = parser.feed("Writing at 0x00010000 [==>                           ]  12.5% 16384/131072 bytes... \r")
     events += parser.feed("Writing at 0x00020000... (100 %)\nHash of data verified.\n")
     assert events == [("write", 0.125), ("write", 1.0), ("verify", 1.0)]
+
+
+def test_expected_firmware_version_matches_the_c_core() -> None:
+    from edge.flash import FIRMWARE_VERSION
+
+    from .processes import FIRMWARE
+
+    header = (FIRMWARE / "core" / "sense_device.h").read_text()
+    parts = [re.search(rf"#define SENSE_FW_{name} (\d+)u", header) for name in ("MAJOR", "MINOR", "PATCH")]
+    assert all(parts) and ".".join(p.group(1) for p in parts if p) == FIRMWARE_VERSION
