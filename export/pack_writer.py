@@ -7,7 +7,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge.pack import SCHEMA_VERSION, Pack, load_pack, sha256_of
+from edge.pack import ARTIFACT_SUFFIX, SCHEMA_VERSION, Pack, load_pack, sha256_of
+from export.step_model import StepSignature
+from export.tflite_export import tflite_io_names
+
+
+def artifact_entries(key: str, signature: StepSignature, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Manifest entries of ``key``'s artifacts for (runtime, precision) ``pairs`` (hashes filled in later):
+    TFLite runs one frame per step under litert-torch's tensor names, ONNX any number of frames."""
+    entries = []
+    for runtime, precision in pairs:
+        entry: dict[str, Any] = {"file": key + ARTIFACT_SUFFIX[(runtime, precision)], "runtime": runtime,
+                                 "precision": precision, "sha256": "0" * 64}
+        if runtime == "litert":
+            entry.update(frames_per_step=1, io_names=tflite_io_names(signature))
+        else:
+            entry["frames_per_step"] = None if signature.frames_axis_dynamic else 1
+        entries.append(entry)
+    return entries
 
 
 def hash_artifacts(root: Path, models: dict[str, dict[str, Any]]) -> None:

@@ -24,10 +24,10 @@ from export.distill import N_BINS, N_FFT, HOP, WINDOW, Students, checkpoint_info
 from export.model_stats import count_macs, count_parameters
 from export.onnx_export import export_onnx
 from export.onnx_quantize import quantize_onnx_int8
-from export.pack_writer import write_pack
+from export.pack_writer import artifact_entries, write_pack
 from export.recipe import Recipe
 from export.step_model import StepSignature
-from export.tflite_export import export_tflite, tflite_io_names
+from export.tflite_export import export_tflite
 from export.verify import separator_parity, tagger_parity
 
 Progress = Callable[[str], None]
@@ -125,19 +125,6 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
     return written
 
 
-def _artifacts(recipe: Recipe, key: str, signature: StepSignature) -> list[dict[str, Any]]:
-    entries = []
-    for runtime, precision in precisions(recipe):
-        entry: dict[str, Any] = {"file": key + ARTIFACT_SUFFIX[(runtime, precision)], "runtime": runtime,
-                                 "precision": precision, "sha256": "0" * 64}
-        if runtime == "litert":
-            entry.update(frames_per_step=1, io_names=tflite_io_names(signature))
-        else:
-            entry["frames_per_step"] = None if signature.frames_axis_dynamic else 1
-        entries.append(entry)
-    return entries
-
-
 def _tensor(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
     return {"name": name, "shape": list(shape), "dtype": "float32"}
 
@@ -156,7 +143,7 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
             "outputs": [_tensor("masks", (1, -1, len(stems), N_BINS))],
             "states": [{"input": i, "output": o, "shape": list(s), "dtype": "float32"} for i, o, s in
                        zip(separator_sig.state_inputs, separator_sig.state_outputs, separator_sig.state_shapes)],
-            "stems": stems, "artifacts": _artifacts(recipe, "separator", separator_sig),
+            "stems": stems, "artifacts": artifact_entries("separator", separator_sig, precisions(recipe)),
             "macs_per_second": count_macs(students.separator, separator_sig.example_args(1)) * hops_per_second,
             "n_parameters": count_parameters(students.separator),
         },
@@ -165,7 +152,7 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
             "inputs": [_tensor("magnitude", (1, recipe.tagger.context_frames, N_BINS))],
             "outputs": [_tensor("probabilities", (1, len(labels)))],
             "labels": labels, "context_frames": recipe.tagger.context_frames,
-            "every_n_hops": recipe.tagger.every_n_hops, "artifacts": _artifacts(recipe, "tagger", tagger_sig),
+            "every_n_hops": recipe.tagger.every_n_hops, "artifacts": artifact_entries("tagger", tagger_sig, precisions(recipe)),
             "macs_per_second": count_macs(students.tagger, tagger_sig.example_args()) * hops_per_second
             / recipe.tagger.every_n_hops,
             "n_parameters": count_parameters(students.tagger),

@@ -21,10 +21,10 @@ from edge.stft import BlockFramer, StreamingSTFT
 from export.model_stats import count_macs, count_parameters
 from export.onnx_export import export_onnx
 from export.onnx_quantize import quantize_onnx_int8
-from export.pack_writer import write_pack
+from export.pack_writer import artifact_entries, write_pack
 from export.step_model import StepSignature
 from export.students.tiny import TinySeparator, TinyTagger
-from export.tflite_export import export_tflite, tflite_io_names
+from export.tflite_export import export_tflite
 from export.verify import separator_parity, tagger_parity
 
 N_FFT = 512
@@ -47,18 +47,7 @@ def magnitude_frames(samples: np.ndarray) -> np.ndarray:
 
 
 def _artifacts(key: str, signature: StepSignature, with_tflite: bool) -> list[dict[str, Any]]:
-    entries = []
-    for runtime, precision in ARTIFACT_SUFFIX:
-        if runtime == "litert" and not with_tflite:
-            continue
-        entry: dict[str, Any] = {"file": key + ARTIFACT_SUFFIX[(runtime, precision)], "runtime": runtime,
-                                 "precision": precision, "sha256": "0" * 64}
-        if runtime == "litert":
-            entry.update(frames_per_step=1, io_names=tflite_io_names(signature))
-        else:
-            entry["frames_per_step"] = None if signature.frames_axis_dynamic else 1
-        entries.append(entry)
-    return entries
+    return artifact_entries(key, signature, [pair for pair in ARTIFACT_SUFFIX if with_tflite or pair[0] != "litert"])
 
 
 def _export_all(root: Path, key: str, model: torch.nn.Module, signature: StepSignature, with_tflite: bool,
