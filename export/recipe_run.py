@@ -171,6 +171,9 @@ def provenance(recipe: Recipe) -> dict[str, Any]:
                     "for tags; ground-truth stems of fluidsynth-rendered MIDI (FluidR3_GM soundfont)",
         "data": {key: value for key, value in data_report.items() if key != "skipped"},
         "training_steps": info.get("step", 0),
+        "training_status": ("complete" if info.get("step", 0) >= recipe.training.steps else
+                            f"PARTIAL: stopped at step {info.get('step', 0)} of the recipe's {recipe.training.steps} "
+                            f"(resume with `sense export distill {recipe.source}`)"),
         "training_minutes": round(info.get("train_seconds", 0.0) / 60.0, 1),
         "training_hardware": "CPU, 1 thread" if recipe.training.threads == 1 else f"CPU, {recipe.training.threads} threads",
         "final_validation": {k: round(v, 4) for k, v in last.items() if k != "step"},
