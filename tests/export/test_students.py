@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from edge.model_stages import SeparatorStage
+from edge.model_stages import SeparatorStage, TaggerStage
 from edge.pack import load_pack
 from edge.runners import open_runner
 from export.distill import HOP, N_BINS, make_separator, make_tagger
@@ -89,6 +89,15 @@ def test_exported_separator_streams_like_offline(tiny_run, runtime: str, precisi
     magnitude = (np.random.default_rng(3).random((150, N_BINS)) * 4).astype(np.float32)
     assert_streaming_equals_offline(lambda: SeparatorStage(open_runner(pack, pack.separator, runtime, precision)),
                                     magnitude, n_trials=3, max_block=40, atol=1e-5)
+
+
+@pytest.mark.parametrize("runtime,precision", [("onnx", "fp32"), ("litert", "int8")])
+def test_exported_tagger_streams_like_offline(tiny_run, runtime: str, precision: str) -> None:
+    pack = load_pack(tiny_run.out / "pack")
+    magnitude = (np.random.default_rng(4).random((200, N_BINS)) * 4).astype(np.float32)
+    probabilities = assert_streaming_equals_offline(
+        lambda: TaggerStage(open_runner(pack, pack.tagger, runtime, precision)), magnitude, n_trials=2, max_block=50)
+    assert probabilities.shape == (200, len(pack.tagger.names))
 
 
 def test_label_mapping_takes_the_max_of_each_labels_classes() -> None:
