@@ -272,6 +272,17 @@ class Students:
     tagger: MobileTagger
 
 
+class TaggerLogits(nn.Module):
+    """The tagger's logits as a module's forward (so DDP wraps the call that training makes)."""
+
+    def __init__(self, tagger: MobileTagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+
+    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
+        return self.tagger.logits(magnitude)
+
+
 def _rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -364,10 +375,10 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
 
     students = Students(make_separator(recipe).to(device).train(), make_tagger(recipe).to(device).train())
     separator_module: nn.Module = students.separator
-    tagger_module: nn.Module = students.tagger
+    tagger_module: nn.Module = TaggerLogits(students.tagger)
     if distributed:
-        separator_module = nn.parallel.DistributedDataParallel(students.separator)
-        tagger_module = nn.parallel.DistributedDataParallel(students.tagger)
+        separator_module = nn.parallel.DistributedDataParallel(separator_module)
+        tagger_module = nn.parallel.DistributedDataParallel(tagger_module)
     optimizers = {
         "separator": torch.optim.AdamW(students.separator.parameters(), training.learning_rate, weight_decay=training.weight_decay),
         "tagger": torch.optim.AdamW(students.tagger.parameters(), training.learning_rate, weight_decay=training.weight_decay),
@@ -408,14 +419,18 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
     numbers: dict[str, float] = {}
     while step < total_steps:
         mixture, stems = sep_batches.ground_truth(training.batch_size)
-        states = students.separator.initial_states(training.batch_size)
-        masks = separator_module(mixture.to(device), *(s.to(device) for s in states))[0]
-        loss = separator_loss(masks, mixture.to(device), stems.to(device), power)
-        if sep_train.real and training.spleeter_weight > 0:
+        use_teacher = bool(sep_train.real) and training.spleeter_weight > 0
+        inputs = mixture
+        if use_teacher:  # one forward for both batches (DDP expects one forward per backward)
             real_mixture, teacher = sep_batches.spleeter(training.batch_size)
-            real_masks = separator_module(real_mixture.to(device), *(s.to(device) for s in states))[0]
-            loss = loss + training.spleeter_weight * spleeter_loss(real_masks, real_mixture.to(device), teacher.to(device),
-                                                                   recipe.separator.stems, power)
+            inputs = torch.cat([mixture, real_mixture])
+        states = students.separator.initial_states(len(inputs))
+        all_masks = separator_module(inputs.to(device), *(s.to(device) for s in states))[0]
+        n_truth = len(mixture)
+        loss = separator_loss(all_masks[:n_truth], mixture.to(device), stems.to(device), power)
+        if use_teacher:
+            loss = loss + training.spleeter_weight * spleeter_loss(all_masks[n_truth:], real_mixture.to(device),
+                                                                   teacher.to(device), recipe.separator.stems, power)
         optimizers["separator"].zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(students.separator.parameters(), 5.0)
@@ -423,8 +438,7 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
         numbers["separator_loss"] = loss.item()
         if tag_train.index:
             windows, targets = tag_train.sample(training.batch_size * 4)
-            tag_loss = tagger_loss(tagger_module.logits(windows.to(device)) if not distributed
-                                   else tagger_module.module.logits(windows.to(device)), targets.to(device))
+            tag_loss = tagger_loss(tagger_module(windows.to(device)), targets.to(device))
             optimizers["tagger"].zero_grad()
             tag_loss.backward()
             optimizers["tagger"].step()
