@@ -19,8 +19,8 @@ Paths measured (same input, same pack, same rig):
     the first PWM measurement window on that channel's pin that shows the duty rising. The harness measures duty
     over windows of 8 PWM periods (8.19 ms), so this is an upper bound; the lower bound (one window less) is
     reported beside it.
-  simavr runs unpaced (``--fast``): the firmware part is in simulated time either way, and with real-time pacing
-  the harness stalled after ~570 frames on a loaded 2-core machine (reported to the firmware owner).
+  simavr paces itself to real time, so frames reach the AVR 8 ms apart as from a real host; on a loaded machine
+  it may lag and take a few frames back to back — the firmware part is in simulated time either way.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
     stems = pack.separator.names if pack.separator else ()
     labels = pack.tagger.names if pack.tagger else ()
     with tempfile.TemporaryDirectory(prefix="sense-latency-") as workdir:
-        avr = SimulatedAVR(harness, [str(elf), "--log-rx", "--fast"], str(Path(workdir) / "ttyAVR"),
+        avr = SimulatedAVR(harness, [str(elf), "--log-rx"], str(Path(workdir) / "ttyAVR"),
                            stderr_path=Path(workdir) / "simavr.stderr").start()
         try:
             output = open_output(f"serial://{avr.port}?baud={BAUD}", N_FIRMWARE_CHANNELS)
