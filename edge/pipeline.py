@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -33,42 +33,78 @@ DSP_ONLY_N_FFT = 512
 DSP_ONLY_HOP = 128
 
 
+TELEMETRY_WINDOW_CALLS = 1 << 16
+"""Latency percentiles cover the most recent 65 536 process calls (about 9 minutes of 8 ms hops); totals and
+counters cover the whole run. Memory stays constant however long the device runs."""
+
+
 @dataclass
 class Telemetry:
-    """Per-stage wall time of every ``process`` call that completed at least one hop, and the hop counters."""
+    """Per-stage wall time of the recent ``process`` calls that completed at least one hop, and run totals."""
 
     hop_s: float
-    stage_seconds: dict[str, list[float]] = field(default_factory=lambda: {stage: [] for stage in STAGES})
-    hops_per_call: list[int] = field(default_factory=list)
-    n_hops: int = 0
-    n_dropped_hops: int = 0
     runtime: str = "none"
     precision: str = "fp32"
     n_threads: int = 1
+    window_calls: int = TELEMETRY_WINDOW_CALLS
+    n_hops: int = 0
+    n_dropped_hops: int = 0
+    n_calls: int = 0
+
+    def __post_init__(self) -> None:
+        self._seconds = np.zeros((self.window_calls, len(STAGES)), dtype=np.float64)
+        self._hops = np.zeros(self.window_calls, dtype=np.int64)
+        self._total_s = np.zeros(len(STAGES), dtype=np.float64)
+
+    def record(self, stage_seconds: dict[str, float], n_hops: int) -> None:
+        """Add one process call that completed ``n_hops`` hops, with each stage's wall time in seconds."""
+        row = self.n_calls % self.window_calls
+        self._seconds[row] = [stage_seconds[stage] for stage in STAGES]
+        self._hops[row] = n_hops
+        self._total_s += self._seconds[row]
+        self.n_calls += 1
+        self.n_hops += n_hops
+
+    def _recent_rows(self) -> np.ndarray:
+        """Row indices of the retained calls, oldest first."""
+        if self.n_calls <= self.window_calls:
+            return np.arange(self.n_calls)
+        return (np.arange(self.window_calls) + self.n_calls) % self.window_calls
+
+    @property
+    def stage_seconds(self) -> dict[str, np.ndarray]:
+        """Stage -> (n_recent_calls,) seconds of each retained call, oldest first."""
+        rows = self._recent_rows()
+        return {stage: self._seconds[rows, i] for i, stage in enumerate(STAGES)}
+
+    @property
+    def hops_per_call(self) -> np.ndarray:
+        """(n_recent_calls,) hops completed by each retained call, oldest first."""
+        return self._hops[self._recent_rows()]
 
     @property
     def audio_seconds(self) -> float:
         return self.n_hops * self.hop_s
 
     def summary(self) -> dict[str, Any]:
-        """Per-stage latency per hop (p50/p95/p99/max in ms), total compute, real-time factor, dropped hops."""
-        hops = np.maximum(np.asarray(self.hops_per_call, dtype=np.float64), 1.0)
+        """Per-stage latency per hop (p50/p95/p99/max in ms, recent window), run totals, real-time factor, drops."""
+        hops = np.maximum(self.hops_per_call.astype(np.float64), 1.0)
         stages = {}
-        total_s = 0.0
-        for stage, seconds in self.stage_seconds.items():
-            per_hop_ms = np.asarray(seconds, dtype=np.float64) / hops[: len(seconds)] * 1e3
-            total_s += float(np.sum(seconds))
+        for i, (stage, seconds) in enumerate(self.stage_seconds.items()):
+            per_hop_ms = seconds / hops * 1e3
             stages[stage] = {
                 "p50_ms": float(np.percentile(per_hop_ms, 50)) if per_hop_ms.size else 0.0,
                 "p95_ms": float(np.percentile(per_hop_ms, 95)) if per_hop_ms.size else 0.0,
                 "p99_ms": float(np.percentile(per_hop_ms, 99)) if per_hop_ms.size else 0.0,
                 "max_ms": float(per_hop_ms.max()) if per_hop_ms.size else 0.0,
-                "total_s": float(np.sum(seconds)),
+                "total_s": float(self._total_s[i]),
             }
+        total_s = float(self._total_s.sum())
         return {
             "audio_seconds": self.audio_seconds, "compute_seconds": total_s,
             "real_time_factor": total_s / self.audio_seconds if self.audio_seconds else 0.0,
             "n_hops": self.n_hops, "n_dropped_hops": self.n_dropped_hops, "hop_ms": self.hop_s * 1e3,
+            "latency_window_calls": int(min(self.n_calls, self.window_calls)),
             "runtime": self.runtime, "precision": self.precision, "n_threads": self.n_threads, "stages": stages,
         }
 
@@ -154,10 +190,7 @@ class Pipeline:
         if n_dsp < n_hops:
             blocks.append(self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], use_models=True, first_hop=n_dsp))
         intensities = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        for stage, seconds in self._stage_times.items():
-            self.telemetry.stage_seconds[stage].append(seconds)
-        self.telemetry.hops_per_call.append(n_hops)
-        self.telemetry.n_hops += n_hops
+        self.telemetry.record(self._stage_times, n_hops)
         return intensities
 
     def _render_block(self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int) -> np.ndarray:

@@ -135,3 +135,18 @@ def test_one_failing_output_still_zeroes_the_others(bundled_pack, example_sample
     assert good.history()[:-1].max() > 0
     np.testing.assert_array_equal(good.state, 0)
     assert good.closed
+
+
+def test_telemetry_memory_is_bounded_but_totals_cover_the_whole_run() -> None:
+    from edge.pipeline import STAGES, Telemetry
+
+    telemetry = Telemetry(hop_s=0.008, window_calls=8)
+    for call in range(20):
+        telemetry.record({stage: 0.001 * (call + 1) for stage in STAGES}, n_hops=1)
+    assert telemetry.n_hops == 20 and telemetry.n_calls == 20
+    np.testing.assert_allclose(telemetry.stage_seconds["stft"], 0.001 * np.arange(13, 21))  # the last 8, oldest first
+    summary = telemetry.summary()
+    assert summary["latency_window_calls"] == 8
+    assert summary["stages"]["render"]["total_s"] == pytest.approx(0.001 * sum(range(1, 21)))
+    assert summary["stages"]["render"]["max_ms"] == pytest.approx(20.0)
+    assert summary["stages"]["render"]["p50_ms"] > 10.0  # percentiles see only the recent window
