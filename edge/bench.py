@@ -264,9 +264,10 @@ def feed(pipeline: Pipeline, samples: np.ndarray, on_hops: Callable[[int], None]
         on_hops(done % PROGRESS_EVERY_HOPS)
 
 
-def _fresh_telemetry(telemetry: Telemetry) -> Telemetry:
+def _fresh_telemetry(telemetry: Telemetry, n_calls: int) -> Telemetry:
+    """Empty telemetry like ``telemetry`` whose latency window holds all ``n_calls`` calls of the measured run."""
     return Telemetry(hop_s=telemetry.hop_s, runtime=telemetry.runtime, precision=telemetry.precision,
-                     n_threads=telemetry.n_threads)
+                     n_threads=telemetry.n_threads, window_calls=max(telemetry.window_calls, n_calls))
 
 
 def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np.ndarray,
@@ -277,7 +278,7 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
     with pipeline:
         feed(pipeline, samples[: int(WARMUP_S * DEVICE_SAMPLE_RATE_HZ)])
         pipeline.reset()
-        pipeline.telemetry = _fresh_telemetry(pipeline.telemetry)
+        pipeline.telemetry = _fresh_telemetry(pipeline.telemetry, int(np.ceil(len(samples) / pipeline.hop)))
         rss_before_mib, _ = process_rss_mib()
         peak_scope = "run" if _reset_peak_rss() else "process"
         cpu_before_s = _cpu_seconds()
@@ -290,7 +291,7 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         hop_stats = latency_stats_ms(hop_seconds(pipeline.telemetry))
         # A separate short pass traces Python allocations, so tracing never slows the timed pass.
         pipeline.reset()
-        pipeline.telemetry = _fresh_telemetry(pipeline.telemetry)
+        pipeline.telemetry = _fresh_telemetry(pipeline.telemetry, 0)
         tracemalloc.start()
         feed(pipeline, samples[: int(MEMORY_PASS_S * DEVICE_SAMPLE_RATE_HZ)])
         _, python_peak_bytes = tracemalloc.get_traced_memory()
