@@ -107,3 +107,14 @@ def test_sound_events_are_bounded_and_distinct() -> None:
     for kind, audio in events.items():
         assert audio.shape == (32_000,) and np.abs(audio).max() <= 1.0 and np.abs(audio).max() > 0.05, kind
     assert not np.allclose(events["siren"], events["alarm"])
+
+
+def test_chorale_top_voice_is_sung_and_lowest_is_bass() -> None:
+    from export.data.midi_files import chorale_paths, render_chorale
+
+    path = chorale_paths(1, np.random.default_rng(3))[0]
+    assert path.suffix in (".mxl", ".xml", ".krn", ".mid")
+    stems = render_chorale(path, max_seconds=6.0)
+    assert set(stems) == {"vocals", "drums", "bass", "other"}
+    assert float(np.abs(stems["vocals"]).max()) > 0.05 and float(np.abs(stems["bass"]).max()) > 0.05
+    assert not np.any(stems["drums"])
