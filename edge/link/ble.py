@@ -164,11 +164,15 @@ async def _scan(
         if stop_when is not None and stop_when(entry) and not found.done():
             found.set_result(device)
 
-    async with bleak.BleakScanner(detection_callback=on_advertisement, **_adapter_kwargs(adapter)):
-        try:
-            device = await asyncio.wait_for(found, scan_s)
-        except asyncio.TimeoutError:
-            device = None
+    try:
+        async with bleak.BleakScanner(detection_callback=on_advertisement, **_adapter_kwargs(adapter)):
+            try:
+                device = await asyncio.wait_for(found, scan_s)
+            except asyncio.TimeoutError:
+                device = None
+    except OSError as error:  # no system D-Bus socket, or BlueZ not reachable on it
+        raise bleak.exc.BleakError(f"cannot reach BlueZ over the system D-Bus ({error}); is the bluetooth "
+                                   "service running ('systemctl status bluetooth')?") from None
     return list(seen.values()), device
 
 
