@@ -66,25 +66,16 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning SenseError into a red message and exit code 1."""
+    """Console-script entry point. Usage errors get typer's message and exit code 2; a SenseError a red
+    one-line message and exit code 1; Ctrl-C or SIGTERM during a command ends it with exit code 1 ("Aborted!")
+    after every output was zeroed on the way out."""
     from rich.console import Console
 
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=True)
     except SenseError as error:
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         Console(stderr=True).print("[yellow]stopped[/]")
         sys.exit(130)
-    except typer.Exit as exit_request:
-        sys.exit(exit_request.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as error:  # click usage errors
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
