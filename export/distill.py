@@ -458,7 +458,7 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
         progress(step, total_steps, numbers)
         if time.monotonic() - last_save > training.checkpoint_every_seconds:
             save(last_path)
-            last_save = session_start = time.monotonic()
+            last_save = time.monotonic()
     save(last_path)
     for key in ("separator", "tagger"):
         if not (directory / f"best-{key}.pt").exists():

@@ -52,11 +52,11 @@ def precisions(recipe: Recipe) -> list[tuple[str, str]]:
 
 
 def calibration_magnitudes(recipe: Recipe) -> list[np.ndarray]:
-    """Device-STFT magnitudes of the validation songs and tagger clips (or training ones if there are none)."""
+    """Device-STFT magnitudes of up to 4 validation and 4 training songs and 4 validation tagger clips."""
     data = recipe.out / "data"
-    paths = sorted((data / "separator").glob("val-*.npz")) or sorted((data / "separator").glob("train-*.npz"))
+    paths = sorted((data / "separator").glob("val-*.npz"))[:4] + sorted((data / "separator").glob("train-*.npz"))[:4]
     magnitudes = []
-    for path in paths[:4]:
+    for path in paths:
         with np.load(path) as stored:
             magnitudes.append(magnitude_frames(stored["stems"].sum(axis=0)))
     for path in sorted((data / "tagger").glob("val-*.npz"))[:4]:
@@ -65,6 +65,27 @@ def calibration_magnitudes(recipe: Recipe) -> list[np.ndarray]:
     if not magnitudes:
         raise ConfigError(f"recipe {recipe.source}: no rendered data in {data} for calibration; run render-data first")
     return magnitudes
+
+
+STREAMED_STEPS_PER_BATCH = 16
+"""TFLite calibration of the one-frame separator: this many streamed steps per calibration batch."""
+
+
+def streamed_calibration(separator: torch.nn.Module, signature: StepSignature, magnitudes: list[np.ndarray],
+                         n_steps: int, rng: np.random.Generator) -> list[tuple[torch.Tensor, ...]]:
+    """(frame, *states) arguments of a one-frame step model, taken while streaming runs of consecutive frames
+    from zero states, as the device does — so the quantizer sees the states it will meet."""
+    calls: list[tuple[torch.Tensor, ...]] = []
+    run_length = max(1, n_steps // len(magnitudes))
+    for magnitude in magnitudes:
+        start = int(rng.integers(0, max(1, len(magnitude) - run_length)))
+        states = [torch.zeros(shape) for shape in signature.state_shapes]
+        for frame in magnitude[start : start + run_length]:
+            step_input = torch.from_numpy(frame[None, None])
+            calls.append((step_input, *states))
+            with torch.no_grad():
+                states = list(separator(step_input, *states)[1:])
+    return calls[:n_steps]
 
 
 def export_stage(recipe: Recipe, progress: Progress = lambda message: None) -> list[Path]:
@@ -94,7 +115,7 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
     rng = np.random.default_rng(recipe.seed)
     context = recipe.tagger.context_frames
     n_batches = recipe.export.n_calibration_batches
-    sep_feeds, sep_torch, tag_windows = [], [], []
+    sep_feeds, tag_windows = [], []
     for i in range(n_batches):
         magnitude = magnitudes[i % len(magnitudes)]
         start = int(rng.integers(0, max(1, len(magnitude) - 64)))
@@ -103,10 +124,12 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
         with torch.no_grad():  # calibrate with realistic (warmed-up) states, not zeros
             outputs = students.separator(torch.from_numpy(chunk[None]), *states)
         warm = [s.numpy() for s in outputs[1:]]
-        frames = magnitude[start + 64 : start + 80]
+        frames = magnitude[start + 64 : start + 128]
         if len(frames):
             sep_feeds.append({"magnitude": frames[None], **dict(zip(separator_sig.state_inputs, warm))})
-            sep_torch.append((torch.from_numpy(frames[:1][None]), *(torch.from_numpy(w) for w in warm)))
+    sep_torch = streamed_calibration(students.separator, separator_sig, magnitudes, n_batches * STREAMED_STEPS_PER_BATCH, rng)
+    for i in range(n_batches):
+        magnitude = magnitudes[i % len(magnitudes)]
         end = int(rng.integers(context, max(context + 1, len(magnitude))))
         window = magnitude[max(0, end - context) : end]
         if len(window) == context:
