@@ -46,9 +46,11 @@ def test_run_dsp_only() -> None:
 
 
 def test_pack_inspect(tmp_path: Path) -> None:
+    from edge.pack import load_pack
+
     result = runner.invoke(app, ["pack", "inspect"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    assert "sense-test" in result.stdout and "separator.int8.tflite" in result.stdout
+    assert load_pack().name in result.stdout and "separator.int8.tflite" in result.stdout
     assert "all sha256 verified" in result.stdout
 
 

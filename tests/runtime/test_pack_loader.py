@@ -80,7 +80,7 @@ def test_zip_pack_loads(pack_copy: Path, tmp_path: Path) -> None:
 
     archive = shutil.make_archive(str(tmp_path / "packed"), "zip", pack_copy)
     pack = load_pack(archive)
-    assert pack.name == "sense-test"
+    assert pack.name == load_pack(pack_copy).name
     assert pack.artifact_path(pack.separator.artifacts[0]).is_file()
 
 
