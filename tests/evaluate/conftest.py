@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.pack import bundled_pack_path
+from edge.pack import TEST_PACK_NAME, bundled_pack_path
 from export.evaluate.heldout import Piece, heldout_songs
 
 N_SONGS = 2
@@ -22,7 +22,7 @@ def songs() -> list[Piece]:
 
 @pytest.fixture()
 def pack_dir(tmp_path: Path) -> Path:
-    """A writable copy of the bundled pack (the tiny test pack until a default pack is bundled)."""
+    """A writable copy of the bundled tiny test pack (every runtime and precision, fast to evaluate)."""
     destination = tmp_path / "pack"
-    shutil.copytree(bundled_pack_path(), destination)
+    shutil.copytree(bundled_pack_path(TEST_PACK_NAME), destination)
     return destination

@@ -82,3 +82,10 @@ def test_a_zipped_pack_is_not_written(pack_dir: Path, tmp_path: Path) -> None:
     archive = shutil.make_archive(str(tmp_path / "pack"), "zip", pack_dir)
     with pytest.raises(ConfigError, match="pack directory, not a .zip"):
         write_metrics_into_pack(load_pack(archive), [])
+
+
+def test_the_default_pack_passes_every_check_on_what_it_ships(samples) -> None:
+    report = verify_pack_parity(load_pack(), samples)
+    assert load_pack().name == "sense-default"
+    assert "separator.onnx.int8.mask_correlation_vs_onnx_fp32" in {check.name for check in report.checks}
+    assert report.failures == []

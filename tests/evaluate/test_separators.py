@@ -68,7 +68,9 @@ def test_dsp_baseline_is_causal() -> None:
 
 
 def test_pack_separator_artifacts_agree_through_the_edge_runtime(songs: list[Piece]) -> None:
-    pack = load_pack()
+    from edge.pack import TEST_PACK_NAME, bundled_pack_path
+
+    pack = load_pack(bundled_pack_path(TEST_PACK_NAME))  # ships every runtime and precision
     mixture = songs[0].mixture
     reference = PackSeparator(pack, "onnx", "fp32").separate(mixture)
     assert set(reference) == set(pack.separator.names)

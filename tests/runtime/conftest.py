@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from edge.audio_source import read_audio_file
-from edge.pack import Pack, bundled_pack_path, load_pack
+from edge.pack import TEST_PACK_NAME, Pack, bundled_pack_path, load_pack
 from edge.run import EXAMPLE_SOUND
 
 
@@ -37,9 +37,9 @@ def exported_pack(tmp_path_factory: pytest.TempPathFactory) -> ExportedPack:
 
 @pytest.fixture()
 def pack_copy(tmp_path: Path) -> Path:
-    """A writable copy of the bundled pack to break in tests."""
+    """A writable copy of the bundled test pack to break in tests."""
     destination = tmp_path / "pack"
-    shutil.copytree(bundled_pack_path(), destination)
+    shutil.copytree(bundled_pack_path(TEST_PACK_NAME), destination)
     return destination
 
 
@@ -51,6 +51,13 @@ def example_samples() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def bundled_pack() -> Pack:
+    """The bundled test pack: every runtime and precision (ONNX/LiteRT, fp32/int8)."""
+    return load_pack(bundled_pack_path(TEST_PACK_NAME))
+
+
+@pytest.fixture(scope="session")
+def default_pack() -> Pack:
+    """The pack `sense run` uses when none is given."""
     return load_pack()
 
 

@@ -32,7 +32,10 @@ def test_run_json_summary_on_the_bundled_example() -> None:
 
 
 def test_run_readable_summary_with_litert_int8_and_two_threads() -> None:
-    result = runner.invoke(app, ["run", "--runtime", "litert", "--precision", "int8", "--threads", "2"])
+    from edge.pack import TEST_PACK_NAME, bundled_pack_path
+
+    result = runner.invoke(app, ["run", "--pack", str(bundled_pack_path(TEST_PACK_NAME)), "--runtime", "litert",
+                                 "--precision", "int8", "--threads", "2"])
     assert result.exit_code == 0, result.output
     assert "real-time factor" in result.stdout and "litert int8, 2 threads" in result.stdout
     assert "dropped hops" in result.stdout and "p95 ms/hop" in result.stdout
@@ -50,7 +53,7 @@ def test_pack_inspect(tmp_path: Path) -> None:
 
     result = runner.invoke(app, ["pack", "inspect"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    assert load_pack().name in result.stdout and "separator.int8.tflite" in result.stdout
+    assert load_pack().name in result.stdout and "separator.int8.onnx" in result.stdout
     assert "all sha256 verified" in result.stdout
 
 

@@ -14,7 +14,18 @@ def _edit_manifest(root: Path, edit) -> None:
     path.write_text(json.dumps(manifest))
 
 
-def test_bundled_pack_loads_and_describes_itself(bundled_pack) -> None:
+def test_default_pack_is_the_distilled_one_and_fits_the_budgets(default_pack) -> None:
+    assert default_pack.name == "sense-default"
+    separator, tagger = default_pack.separator, default_pack.tagger
+    assert separator.names == ("vocals", "drums", "bass", "other")
+    assert separator.n_parameters <= 1_000_000 and separator.macs_per_second <= 0.25e9
+    assert separator.algorithmic_latency_ms <= 32.0
+    assert tagger.n_parameters <= 500_000 and tagger.macs_per_second <= 0.03e9 and len(tagger.names) >= 20
+    assert {("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32")} <= {(a.runtime, a.precision) for a in separator.artifacts}
+    assert sum(f.stat().st_size for f in default_pack.root.iterdir()) <= 10 * 1024 * 1024
+
+
+def test_bundled_test_pack_loads_and_describes_itself(bundled_pack) -> None:
     assert bundled_pack.separator is not None and bundled_pack.tagger is not None
     assert bundled_pack.separator.names == ("vocals", "drums", "bass", "other")
     assert {(a.runtime, a.precision) for a in bundled_pack.separator.artifacts} == {
