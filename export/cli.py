@@ -106,6 +106,14 @@ def _status_runner(title: str) -> tuple[Any, Any]:
     return console, console.status(title)
 
 
+def _write_files_stage(stage: Any, recipe: Any, title: str) -> None:
+    """Run a recipe stage that writes files, under a status line, and list what it wrote."""
+    console, status = _status_runner(title)
+    with status:
+        written = stage(recipe, progress=lambda message: status.update(message))
+    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+
+
 @export_app.command("render-data")
 def render_data_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
     """Render/collect the recipe's training audio into <out>/data (unreadable files are skipped and counted)."""
@@ -164,11 +172,7 @@ def export_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
     """Export the best checkpoints to fp32 ONNX (step function, explicit state) and TFLite into <out>/pack."""
     from export.recipe_run import export_stage
 
-    recipe = _recipe(recipe_path, out)
-    console, status = _status_runner("exporting")
-    with status:
-        written = export_stage(recipe, progress=lambda message: status.update(message))
-    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    _write_files_stage(export_stage, _recipe(recipe_path, out), "exporting")
 
 
 @export_app.command("quantize")
@@ -176,11 +180,7 @@ def quantize_command(recipe_path: RecipeArgument, out: OutOption = None) -> None
     """int8 ONNX (static QDQ, Conv/MatMul/Gemm, float state) and int8 TFLite, calibrated on rendered audio."""
     from export.recipe_run import quantize_stage
 
-    recipe = _recipe(recipe_path, out)
-    console, status = _status_runner("quantizing")
-    with status:
-        written = quantize_stage(recipe, progress=lambda message: status.update(message))
-    console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    _write_files_stage(quantize_stage, _recipe(recipe_path, out), "quantizing")
 
 
 @export_app.command("pack")
