@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,22 @@ def build_rendering(rig_path: str | None, output_url: str | None, stems: tuple[s
     return rig.make_renderer(stems, labels), rig.open_outputs(output_url)
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class _StopOnSignal:
+    """SIGINT/SIGTERM stop the run: the handler raises KeyboardInterrupt at once (a blocked read returns), and the
+    block loop raises it again in case it was swallowed where Python ignores exceptions (a ``__del__``)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def blocks(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for block in blocks:
+            if self.signum is not None:
+                raise KeyboardInterrupt(f"signal {self.signum}")
+            yield block
 
 
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
@@ -75,11 +90,14 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         for routed in outputs:
             routed.output.close()
         raise
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    stop = _StopOnSignal()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM) if in_main_thread}
     try:
-        intensities = run_blocks(pipeline, blocks)
+        intensities = run_blocks(pipeline, stop.blocks(blocks))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return RunResult(summary=pipeline.telemetry.summary(), intensities=intensities,
                      pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
                      output_urls=[routed.output.url for routed in outputs])

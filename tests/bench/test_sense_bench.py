@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from edge.bench import (NOT_EXPOSED, REPORT_SCHEMA_PATH, decode_throttled, read_temperatures, read_throttling,
                         to_markdown)
 from edge.cli import app
-from edge.pack import bundled_pack_path
+from edge.pack import TEST_PACK_NAME, bundled_pack_path
 from edge.pipeline import STAGES
 
 runner = CliRunner()
@@ -30,9 +30,11 @@ def validate(report: dict) -> None:
 
 @pytest.fixture(scope="module")
 def full_grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
-    """One short run over both runtimes, both precisions and two thread counts, written as JSON and Markdown."""
+    """One short run over both runtimes, both precisions and two thread counts, written as JSON and Markdown,
+    on the test pack (it ships every runtime and precision)."""
     out = tmp_path_factory.mktemp("bench")
-    result = runner.invoke(app, ["bench", "--seconds", str(SECONDS), "--runtime", "onnx,litert",
+    result = runner.invoke(app, ["bench", "--pack", str(bundled_pack_path(TEST_PACK_NAME)),
+                                 "--seconds", str(SECONDS), "--runtime", "onnx,litert",
                                  "--precision", "fp32,int8", "--threads", "1,2",
                                  "--report", str(out / "r.json"), "--report", str(out / "r.md")],
                            env={"COLUMNS": "240"})

@@ -28,7 +28,8 @@ def test_signal_mid_stream_zeroes_and_stops_every_output(tmp_path: Path, signum:
             time.sleep(0.05)
         assert log.exists(), "no frames were sent"
         process.send_signal(signum)
-        _, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)  # stdin still open: only the signal can end the run
+        stderr = process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
