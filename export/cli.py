@@ -99,18 +99,19 @@ def _recipe(path: Path, out: Optional[Path]) -> "Recipe":
     return recipe.with_out_dir(out) if out is not None else recipe
 
 
-def _status_runner(title: str) -> tuple[Any, Any]:
+def _run_stage(stage: Any, recipe: Any, title: str) -> tuple[Any, Any]:
+    """Run a recipe stage under a status line that shows its progress messages; return (console, its result)."""
     from rich.console import Console
 
     console = Console()
-    return console, console.status(title)
+    with console.status(title) as status:
+        result = stage(recipe, progress=lambda message: status.update(message))
+    return console, result
 
 
 def _write_files_stage(stage: Any, recipe: Any, title: str) -> None:
-    """Run a recipe stage that writes files, under a status line, and list what it wrote."""
-    console, status = _status_runner(title)
-    with status:
-        written = stage(recipe, progress=lambda message: status.update(message))
+    """Run a recipe stage that writes files and list what it wrote."""
+    console, written = _run_stage(stage, recipe, title)
     console.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
 
 
@@ -120,9 +121,7 @@ def render_data_command(recipe_path: RecipeArgument, out: OutOption = None) -> N
     from export.data.training_sets import render_data
 
     recipe = _recipe(recipe_path, out)
-    console, status = _status_runner("rendering data")
-    with status:
-        report = render_data(recipe, progress=lambda message: status.update(message))
+    console, report = _run_stage(render_data, recipe, "rendering data")
     console.print(f"data in {recipe.out / 'data'}: {report.get('separator_files', 0)} separator files, "
                   f"{report.get('real_mixtures', 0)} real mixtures, {report.get('tagger_clips', 0)} tagger clips; "
                   f"{report['n_skipped']} skipped", highlight=False)
@@ -134,9 +133,7 @@ def cache_teachers_command(recipe_path: RecipeArgument, out: OutOption = None) -
     from export.distill import cache_teachers
 
     recipe = _recipe(recipe_path, out)
-    console, status = _status_runner("running teachers")
-    with status:
-        counts = cache_teachers(recipe, progress=lambda message: status.update(message))
+    console, counts = _run_stage(cache_teachers, recipe, "running teachers")
     console.print(f"teacher cache {recipe.cache_dir}: {counts['misses']} computed, {counts['hits']} already cached")
 
 
@@ -200,9 +197,7 @@ def verify_recipe_command(recipe_path: RecipeArgument, out: OutOption = None) ->
     from export.recipe_run import verify_stage
 
     recipe = _recipe(recipe_path, out)
-    console, status = _status_runner("verifying")
-    with status:
-        metrics = verify_stage(recipe, progress=lambda message: status.update(message))
+    console, metrics = _run_stage(verify_stage, recipe, "verifying")
     for metric in metrics:
         console.print(f"  {metric['name']}: {metric['value']:.4g}", highlight=False)
 
