@@ -140,28 +140,34 @@ def cache_teachers_command(recipe_path: RecipeArgument, out: OutOption = None) -
 @export_app.command("distill")
 def distill_command(
     recipe_path: RecipeArgument, out: OutOption = None,
+    student: Annotated[Optional[list[str]], typer.Option(
+        help="Train only this student (separator or tagger; repeatable). Default: both, one after the other. "
+             "Students are independent, so two shells may train one each.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Train to this many steps instead of the recipe's.")] = None,
     no_resume: Annotated[bool, typer.Option("--no-resume", help="Start from scratch even if a checkpoint exists.")] = False,
 ) -> None:
-    """Distil both students (rich progress bar, checkpoints, resume; DDP under torchrun)."""
+    """Distil the students (rich progress bar, checkpoints, resume; DDP under torchrun)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from export.distill import distill
+    from export.distill import STUDENTS, check_student, distill
 
     recipe = _recipe(recipe_path, out)
+    students = tuple(check_student(name) for name in student) if student else STUDENTS
     console = Console()
-    total = steps if steps is not None else recipe.training.steps
-    with Progress(TextColumn("distilling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   TextColumn("{task.fields[numbers]}"), console=console) as bar:
-        task = bar.add_task("distill", total=total, numbers="")
+        tasks = {name: bar.add_task(name, total=steps if steps is not None else recipe.training.student_steps(name),
+                                    numbers="") for name in students}
 
-        def on_step(step: int, total_steps: int, numbers: dict[str, float]) -> None:
-            bar.update(task, completed=step, numbers=" ".join(f"{k} {v:.3f}" for k, v in sorted(numbers.items())
-                                                              if k.endswith("loss")))
+        def on_step(name: str, step: int, total_steps: int, numbers: dict[str, float]) -> None:
+            bar.update(tasks[name], completed=step, numbers=" ".join(f"{k} {v:.3f}" for k, v in sorted(numbers.items())
+                                                                      if k.endswith("loss")))
 
-        result = distill(recipe, steps=steps, resume=not no_resume, progress=on_step, log=console.print)
-    console.print(f"checkpoints in {recipe.out / 'checkpoints'}; step {result['step']}", highlight=False)
+        result = distill(recipe, steps=steps, resume=not no_resume, progress=on_step, log=console.print,
+                         students=students)
+    console.print(f"checkpoints in {recipe.out / 'checkpoints'}; "
+                  + ", ".join(f"{name} step {numbers['step']}" for name, numbers in result.items()), highlight=False)
 
 
 @export_app.command("export")

@@ -5,11 +5,15 @@ on real mixtures, the Spleeter teacher (vocals vs its vocals, drums+bass+other v
 Tagger: binary cross-entropy of the student's logits against YAMNet's sigmoid outputs mapped to the student's
 labels (soft targets), on windows aligned with the teacher's patches.
 
-Both students train together, one batch each per step, single-threaded on CPU by default; fixed seeds;
-a checkpoint (models, optimisers, step, RNG states) is written every ``checkpoint_every_seconds`` and at the
-end, and a killed run resumes from it. Validation numbers every ``validate_every_steps`` steps go to the
-progress log and ``<out>/checkpoints/history.json``. With ``torchrun`` (WORLD_SIZE > 1) it runs DDP: each rank
-draws its own batches, rank 0 validates and checkpoints (this code path has not been run on GPUs here).
+The two students are independent: each has its own seed, optimiser, step count (``[training] steps`` and
+``tagger_steps``), learning-rate schedule (constant, then an optional cosine decay over the last
+``decay_fraction`` of its steps) and checkpoints ``<out>/checkpoints/{last,best}-<student>.pt``, so they train one
+after the other in one process or side by side in two (``sense export distill --student tagger``). Single-threaded
+on CPU by default; fixed seeds; a checkpoint (model, optimiser, step, RNG states) is written every
+``checkpoint_every_seconds`` and at the end, and a killed run resumes from it exactly. Validation numbers every
+``validate_every_steps`` steps go to the progress log and ``<out>/checkpoints/history-<student>.json``. With
+``torchrun`` (WORLD_SIZE > 1) it runs DDP: each rank draws its own batches, rank 0 validates and checkpoints (this
+code path has been run with gloo on CPU only, never on GPUs).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edge.errors import ConfigError
 from edge.stft import BlockFramer, StreamingSTFT
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
@@ -266,6 +271,12 @@ def tagger_loss(logits: torch.Tensor, teacher_probabilities: torch.Tensor) -> to
 
 # ----------------------------------------------------------------------------------------------- training
 
+STUDENTS = ("separator", "tagger")
+STUDENT_SEED_OFFSET = {"separator": 0, "tagger": 1}
+"""Each student has its own seed (recipe seed + offset) for initialisation and batches, so either trains alone."""
+SEPARATOR_CLIP_NORM = 5.0
+
+
 @dataclass
 class Students:
     separator: BandSplitSeparator
@@ -283,6 +294,99 @@ class TaggerLogits(nn.Module):
         return self.tagger.logits(magnitude)
 
 
+def fresh_student(recipe: Recipe, student: str) -> nn.Module:
+    """The untrained student, initialised from its own seed."""
+    check_student(student)
+    torch.manual_seed(recipe.seed + STUDENT_SEED_OFFSET[student])
+    return make_separator(recipe) if student == "separator" else make_tagger(recipe)
+
+
+def check_student(student: str) -> str:
+    if student not in STUDENTS:
+        raise ConfigError(f"student {student!r} unknown; expected one of {list(STUDENTS)}")
+    return student
+
+
+class SeparatorTask:
+    """Batches, loss and validation of the separator (ground-truth stems plus the Spleeter teacher)."""
+
+    clip_norm: float | None = SEPARATOR_CLIP_NORM
+
+    def __init__(self, recipe: Recipe, rng: np.random.Generator) -> None:
+        self.recipe = recipe
+        self.train = load_separator_data(recipe, "train")
+        validation = load_separator_data(recipe, "val")
+        self.batches = SeparatorBatches(self.train, recipe, rng)
+        val_source = SeparatorBatches(validation if validation.songs else self.train, recipe,
+                                      np.random.default_rng(recipe.seed + 9))
+        self.val_batches = [val_source.ground_truth(recipe.training.batch_size) for _ in range(4)]
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def loss(self, module: nn.Module, model: BandSplitSeparator, device: torch.device) -> torch.Tensor:
+        training = self.recipe.training
+        mixture, stems = self.batches.ground_truth(training.batch_size)
+        use_teacher = bool(self.train.real) and training.spleeter_weight > 0
+        inputs = mixture
+        if use_teacher:  # one forward for both batches (DDP expects one forward per backward)
+            real_mixture, teacher = self.batches.spleeter(training.batch_size)
+            inputs = torch.cat([mixture, real_mixture])
+        all_masks = module(inputs.to(device), *(s.to(device) for s in model.initial_states(len(inputs))))[0]
+        power = training.magnitude_compression
+        loss = separator_loss(all_masks[: len(mixture)], mixture.to(device), stems.to(device), power)
+        if use_teacher:
+            loss = loss + training.spleeter_weight * spleeter_loss(all_masks[len(mixture):], real_mixture.to(device),
+                                                                   teacher.to(device), self.recipe.separator.stems, power)
+        return loss
+
+    @torch.no_grad()
+    def validate(self, model: BandSplitSeparator) -> dict[str, float]:
+        """Mean compressed-L1 loss on fixed validation batches."""
+        power = self.recipe.training.magnitude_compression
+        losses = [float(separator_loss(model(mixture, *model.initial_states(len(mixture)))[0], mixture, stems, power))
+                  for mixture, stems in self.val_batches]
+        return {"separator_val_loss": float(np.mean(losses))}
+
+
+class TaggerTask:
+    """Batches, loss and validation of the tagger (YAMNet's probabilities as soft targets)."""
+
+    clip_norm: float | None = None
+
+    def __init__(self, recipe: Recipe, rng: np.random.Generator) -> None:
+        self.batch_size = recipe.training.student_batch_size("tagger")
+        self.batches = TaggerBatches(load_tagger_clips(recipe, "train"), recipe, rng)
+        self.val = TaggerBatches(load_tagger_clips(recipe, "val"), recipe, np.random.default_rng(recipe.seed + 7))
+        if not self.batches.index:
+            raise ConfigError(f"recipe {recipe.source}: no tagger training windows in {recipe.out / 'data' / 'tagger'}; "
+                              "run render-data and cache-teachers first")
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        return TaggerLogits(model)  # type: ignore[arg-type]
+
+    def loss(self, module: nn.Module, model: MobileTagger, device: torch.device) -> torch.Tensor:
+        windows, targets = self.batches.sample(self.batch_size)
+        return tagger_loss(module(windows.to(device)), targets.to(device))
+
+    @torch.no_grad()
+    def validate(self, model: MobileTagger) -> dict[str, float]:
+        """Loss, mAP against the teacher's labels (> 0.5) and label agreement on the validation clips."""
+        if not self.val.index:
+            return {}
+        windows, targets = self.val.all()
+        logits = torch.cat([model.logits(windows[i : i + 256]) for i in range(0, len(windows), 256)])
+        probabilities = torch.sigmoid(logits).numpy()
+        binary = targets.numpy() > 0.5
+        result = {"tagger_val_loss": float(tagger_loss(logits, targets)),
+                  "tagger_val_agreement": float(np.mean((probabilities > 0.5) == binary))}
+        if binary.any():
+            from export.evaluate.metrics import mean_average_precision
+
+            result["tagger_val_map"], _ = mean_average_precision(binary.astype(np.float32), probabilities)
+        return result
+
+
 def _rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -291,178 +395,130 @@ def checkpoint_dir(recipe: Recipe) -> Path:
     return recipe.out / "checkpoints"
 
 
-def checkpoint_info(recipe: Recipe, checkpoint: Path | None = None) -> dict[str, Any]:
-    """Step, training seconds and history of a checkpoint (default: the last one); {} when there is none."""
-    path = checkpoint or checkpoint_dir(recipe) / "last.pt"
-    if not path.exists():
-        return {}
-    state = torch.load(str(path), map_location="cpu", weights_only=False)
-    return {"path": str(path), "step": state["step"], "train_seconds": state.get("train_seconds", 0.0),
-            "history": state["history"], "best": state["best"]}
+def last_checkpoint(recipe: Recipe, student: str) -> Path:
+    return checkpoint_dir(recipe) / f"last-{check_student(student)}.pt"
 
 
-def load_students(recipe: Recipe, checkpoint: Path | None = None, best: bool = True) -> Students:
-    """Students from ``checkpoint``, or each from its best-validation checkpoint (``best``), else the last one;
-    fresh from the seed when there is no checkpoint at all."""
-    torch.manual_seed(recipe.seed)
-    students = Students(make_separator(recipe), make_tagger(recipe))
-    directory = checkpoint_dir(recipe)
-    for key, model in (("separator", students.separator), ("tagger", students.tagger)):
-        candidates = [checkpoint] if checkpoint else ([directory / f"best-{key}.pt"] if best else []) + [directory / "last.pt"]
-        path = next((p for p in candidates if p is not None and p.exists()), None)
+def best_checkpoint(recipe: Recipe, student: str) -> Path:
+    return checkpoint_dir(recipe) / f"best-{check_student(student)}.pt"
+
+
+def checkpoint_info(recipe: Recipe) -> dict[str, dict[str, Any]]:
+    """Per student: step, training seconds, history and best validation loss of its last checkpoint ({} if none)."""
+    info: dict[str, dict[str, Any]] = {}
+    for student in STUDENTS:
+        path = last_checkpoint(recipe, student)
+        if path.exists():
+            state = torch.load(str(path), map_location="cpu", weights_only=False)
+            info[student] = {"path": str(path), "step": state["step"], "train_seconds": state.get("train_seconds", 0.0),
+                             "history": state["history"], "best": state["best"]}
+    return info
+
+
+def load_students(recipe: Recipe, best: bool = True) -> Students:
+    """Each student from its best-validation checkpoint (``best``), else its last one; fresh from its seed when it
+    has no checkpoint at all."""
+    models = {}
+    for student in STUDENTS:
+        model = fresh_student(recipe, student)
+        candidates = ([best_checkpoint(recipe, student)] if best else []) + [last_checkpoint(recipe, student)]
+        path = next((p for p in candidates if p.exists()), None)
         if path is not None:
-            model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=False)[key])
-    students.separator.eval()
-    students.tagger.eval()
-    return students
-
-
-@torch.no_grad()
-def validate(students: Students, recipe: Recipe, separator_val: SeparatorBatches | None,
-             tagger_val: TaggerBatches | None, val_batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
-    """Validation loss of both students, tagger mAP against the teacher's labels (> 0.5) and label agreement."""
-    students.separator.eval()
-    students.tagger.eval()
-    result: dict[str, float] = {}
-    power = recipe.training.magnitude_compression
-    if val_batches:
-        losses = []
-        for mixture, stems in val_batches:
-            masks = students.separator(mixture, *students.separator.initial_states(len(mixture)))[0]
-            losses.append(float(separator_loss(masks, mixture, stems, power)))
-        result["separator_val_loss"] = float(np.mean(losses))
-    if tagger_val is not None and tagger_val.index:
-        windows, targets = tagger_val.all()
-        logits = torch.cat([students.tagger.logits(windows[i : i + 256]) for i in range(0, len(windows), 256)])
-        result["tagger_val_loss"] = float(tagger_loss(logits, targets))
-        probabilities = torch.sigmoid(logits).numpy()
-        binary = targets.numpy() > 0.5
-        result["tagger_val_agreement"] = float(np.mean((probabilities > 0.5) == binary))
-        try:
-            from export.evaluate.metrics import mean_average_precision
-
-            result["tagger_val_map"], _ = mean_average_precision(binary.astype(np.float32), probabilities)
-        except Exception:  # noqa: BLE001 - mAP needs scikit-learn and a positive label; the loss is still reported
-            pass
-    students.separator.train()
-    students.tagger.train()
-    return result
+            model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=False)[student])
+        models[student] = model.eval()
+    return Students(models["separator"], models["tagger"])  # type: ignore[arg-type]
 
 
 def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
-            progress: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
-            log: Progress = lambda message: None) -> dict[str, Any]:
-    """Train both students for ``recipe.training.steps`` (or ``steps``) steps; returns the final numbers."""
+            progress: Callable[[str, int, int, dict[str, float]], None] = lambda student, step, total, numbers: None,
+            log: Progress = lambda message: None, students: tuple[str, ...] = STUDENTS) -> dict[str, dict[str, Any]]:
+    """Train each of ``students`` in turn to its recipe steps (or ``steps``); returns each one's final numbers.
+    Students are independent, so two processes may train them side by side (``students=("tagger",)``)."""
+    return {student: train_student(recipe, student, steps, resume,
+                                   lambda step, total, numbers, s=student: progress(s, step, total, numbers), log)
+            for student in students}
+
+
+def train_student(recipe: Recipe, student: str, steps: int | None = None, resume: bool = True,
+                  progress: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
+                  log: Progress = lambda message: None) -> dict[str, Any]:
+    """Train one student for its recipe steps (or ``steps``), checkpointing and resuming; returns its final numbers."""
     training = recipe.training
-    total_steps = training.steps if steps is None else steps
+    total_steps = training.student_steps(check_student(student)) if steps is None else steps
     rank, world = _rank_world()
     distributed = world > 1
-    if distributed:
+    if distributed and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if not torch.cuda.is_available():
         torch.set_num_threads(training.threads)
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(recipe.seed)
-    rng = np.random.default_rng(recipe.seed + 1000 * rank)
-
-    sep_train = load_separator_data(recipe, "train")
-    sep_val = load_separator_data(recipe, "val")
-    tag_train = TaggerBatches(load_tagger_clips(recipe, "train"), recipe, rng)
-    tag_val = TaggerBatches(load_tagger_clips(recipe, "val"), recipe, np.random.default_rng(recipe.seed + 7))
-    sep_batches = SeparatorBatches(sep_train, recipe, rng)
-    val_source = SeparatorBatches(sep_val if sep_val.songs else sep_train, recipe, np.random.default_rng(recipe.seed + 9))
-    val_batches = [val_source.ground_truth(training.batch_size) for _ in range(4)]
-
-    students = Students(make_separator(recipe).to(device).train(), make_tagger(recipe).to(device).train())
-    separator_module: nn.Module = students.separator
-    tagger_module: nn.Module = TaggerLogits(students.tagger)
+    rng = np.random.default_rng(recipe.seed + STUDENT_SEED_OFFSET[student] + 1000 * (rank + 1))
+    task: SeparatorTask | TaggerTask = SeparatorTask(recipe, rng) if student == "separator" else TaggerTask(recipe, rng)
+    model = fresh_student(recipe, student).to(device).train()
+    module = task.wrap(model)
     if distributed:
-        separator_module = nn.parallel.DistributedDataParallel(separator_module)
-        tagger_module = nn.parallel.DistributedDataParallel(tagger_module)
-    optimizers = {
-        "separator": torch.optim.AdamW(students.separator.parameters(), training.learning_rate, weight_decay=training.weight_decay),
-        "tagger": torch.optim.AdamW(students.tagger.parameters(), training.learning_rate, weight_decay=training.weight_decay),
-    }
+        module = nn.parallel.DistributedDataParallel(module)
+    optimizer = torch.optim.AdamW(model.parameters(), training.learning_rate, weight_decay=training.weight_decay)
     directory = checkpoint_dir(recipe)
     directory.mkdir(parents=True, exist_ok=True)
-    history_path = directory / "history.json"
+    history_path = directory / f"history-{student}.json"
     history: list[dict[str, float]] = []
-    best = {"separator": float("inf"), "tagger": float("inf")}
+    best = float("inf")
     step = 0
     train_seconds = 0.0
-    last_path = directory / "last.pt"
+    last_path = last_checkpoint(recipe, student)
     if resume and last_path.exists():
         state = torch.load(str(last_path), map_location=device, weights_only=False)
-        students.separator.load_state_dict(state["separator"])
-        students.tagger.load_state_dict(state["tagger"])
-        for key, optimizer in optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][key])
+        model.load_state_dict(state[student])
+        optimizer.load_state_dict(state["optimizer"])
         step, best, history = state["step"], state["best"], state["history"]
         train_seconds = state.get("train_seconds", 0.0)
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])
-        log(f"resumed from {last_path} at step {step}")
+        log(f"{student}: resumed from {last_path} at step {step}")
 
     def save(path: Path) -> None:
         if rank != 0:
             return
-        state = {"separator": students.separator.state_dict(), "tagger": students.tagger.state_dict(),
-                 "optimizers": {k: o.state_dict() for k, o in optimizers.items()}, "step": step, "best": best,
+        state = {student: model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
                  "history": history, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                  "recipe": recipe.name, "train_seconds": train_seconds + time.monotonic() - session_start}
         partial = path.with_suffix(".partial")
         torch.save(state, str(partial))
         partial.replace(path)
 
-    power = training.magnitude_compression
     last_save = session_start = time.monotonic()
     numbers: dict[str, float] = {}
     while step < total_steps:
-        mixture, stems = sep_batches.ground_truth(training.batch_size)
-        use_teacher = bool(sep_train.real) and training.spleeter_weight > 0
-        inputs = mixture
-        if use_teacher:  # one forward for both batches (DDP expects one forward per backward)
-            real_mixture, teacher = sep_batches.spleeter(training.batch_size)
-            inputs = torch.cat([mixture, real_mixture])
-        states = students.separator.initial_states(len(inputs))
-        all_masks = separator_module(inputs.to(device), *(s.to(device) for s in states))[0]
-        n_truth = len(mixture)
-        loss = separator_loss(all_masks[:n_truth], mixture.to(device), stems.to(device), power)
-        if use_teacher:
-            loss = loss + training.spleeter_weight * spleeter_loss(all_masks[n_truth:], real_mixture.to(device),
-                                                                   teacher.to(device), recipe.separator.stems, power)
-        optimizers["separator"].zero_grad()
+        for group in optimizer.param_groups:
+            group["lr"] = training.learning_rate_at(step, total_steps)
+        loss = task.loss(module, model, device)  # type: ignore[arg-type]
+        optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(students.separator.parameters(), 5.0)
-        optimizers["separator"].step()
-        numbers["separator_loss"] = loss.item()
-        if tag_train.index:
-            windows, targets = tag_train.sample(training.batch_size * 4)
-            tag_loss = tagger_loss(tagger_module(windows.to(device)), targets.to(device))
-            optimizers["tagger"].zero_grad()
-            tag_loss.backward()
-            optimizers["tagger"].step()
-            numbers["tagger_loss"] = tag_loss.item()
+        if task.clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), task.clip_norm)
+        optimizer.step()
+        numbers[f"{student}_loss"] = loss.item()
         step += 1
         if step % training.validate_every_steps == 0 or step == total_steps:
             if rank == 0:
-                numbers.update(validate(students, recipe, val_source, tag_val, val_batches))
+                model.eval()
+                numbers.update(task.validate(model))  # type: ignore[arg-type]
+                model.train()
+                numbers["learning_rate"] = optimizer.param_groups[0]["lr"]
                 history.append({"step": step, **numbers})
                 history_path.write_text(json.dumps(history, indent=1) + "\n")
-                log(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(numbers.items())))
-                improved = False
-                for key in ("separator", "tagger"):
-                    if numbers.get(f"{key}_val_loss", float("inf")) < best[key]:
-                        best[key] = numbers[f"{key}_val_loss"]
-                        save(directory / f"best-{key}.pt")
+                log(f"{student} step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(numbers.items())))
+                if numbers.get(f"{student}_val_loss", float("inf")) < best:
+                    best = numbers[f"{student}_val_loss"]
+                    save(best_checkpoint(recipe, student))
         progress(step, total_steps, numbers)
         if time.monotonic() - last_save > training.checkpoint_every_seconds:
             save(last_path)
             last_save = time.monotonic()
     save(last_path)
-    for key in ("separator", "tagger"):
-        if not (directory / f"best-{key}.pt").exists():
-            save(directory / f"best-{key}.pt")
+    if not best_checkpoint(recipe, student).exists():
+        save(best_checkpoint(recipe, student))
     if distributed:
         torch.distributed.destroy_process_group()
     return {"step": step, "best": best, **numbers}

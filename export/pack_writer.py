@@ -52,9 +52,20 @@ def model_card(manifest: dict[str, Any]) -> str:
     for metric in manifest.get("metrics", []):
         lines.append(f"| {metric['name']} | {metric['value']:.6g} | `{metric['command']}` |")
     provenance = manifest.get("provenance", {})
-    lines += ["", "## Provenance", ""] + [f"- {key}: {value}" for key, value in provenance.items()]
+    lines += ["", "## Provenance", ""] + _bullets(provenance)
     lines += ["", "## Licence", "", manifest.get("license", "unspecified"), ""]
     return "\n".join(lines)
+
+
+def _bullets(values: dict[str, Any], indent: str = "") -> list[str]:
+    """Nested dicts as nested Markdown bullet lists."""
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            lines += [f"{indent}- {key}:"] + _bullets(value, indent + "  ")
+        else:
+            lines.append(f"{indent}- {key}: {value}")
+    return lines
 
 
 def write_pack(root: Path, name: str, version: str, description: str, models: dict[str, dict[str, Any]],

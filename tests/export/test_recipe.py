@@ -29,6 +29,8 @@ def test_committed_recipes_parse() -> None:
     ({"name": "x", "tagger": {"labels": ["speech", "unicorn"]}}, "'unicorn' unknown"),
     ({"name": "x", "data": {"real_mixture_source": "radio"}}, "real_mixture_source"),
     ({"training": {"steps": 3}}, "missing key 'name'"),
+    ({"name": "x", "training": {"decay_fraction": 1.5}}, "decay_fraction .* within 0..1"),
+    ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: expected an integer"),
 ])
 def test_bad_recipe_is_refused(table: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -63,10 +65,49 @@ def test_distill_resumes_exactly_where_it_stopped(tiny_run, tmp_path: Path) -> N
     messages: list[str] = []
     distill(resumed, steps=4, resume=True, log=messages.append)
     assert any("resumed" in m and "step 2" in m for m in messages)
-    a = torch.load(straight.out / "checkpoints" / "last.pt", weights_only=False)
-    b = torch.load(resumed.out / "checkpoints" / "last.pt", weights_only=False)
-    assert a["step"] == b["step"] == 4
     for key in ("separator", "tagger"):
+        a = torch.load(straight.out / "checkpoints" / f"last-{key}.pt", weights_only=False)
+        b = torch.load(resumed.out / "checkpoints" / f"last-{key}.pt", weights_only=False)
+        assert a["step"] == b["step"] == 4
         for name, tensor in a[key].items():
             torch.testing.assert_close(b[key][name], tensor, atol=1e-6, rtol=0, msg=f"{key}.{name}")
-    assert [h["step"] for h in a["history"]] == [h["step"] for h in b["history"]]
+        assert [h["step"] for h in a["history"]] == [h["step"] for h in b["history"]]
+        assert [h[f"{key}_val_loss"] for h in a["history"]] == pytest.approx([h[f"{key}_val_loss"] for h in b["history"]])
+
+
+def test_one_student_trains_alone_to_its_own_step_count(tiny_run, tmp_path: Path) -> None:
+    """--student tagger trains only the tagger, to [training].tagger_steps, with the decaying learning rate."""
+    import shutil
+
+    recipe_path = tmp_path / "tagger_only.toml"
+    recipe_path.write_text(TINY_RECIPE.read_text().replace(
+        "[training]", "[training]\ntagger_steps = 6\ntagger_batch_size = 3\ndecay_fraction = 0.5"))
+    out = tmp_path / "out"
+    shutil.copytree(tiny_run.out / "data", out / "data")
+    shutil.copytree(tiny_run.out / "cache", out / "cache")
+    result = CliRunner().invoke(app, ["export", "distill", str(recipe_path), "--out", str(out), "--student", "tagger"])
+    assert result.exit_code == 0, result.output
+    assert "tagger step 6" in result.output
+    assert not (out / "checkpoints" / "last-separator.pt").exists(), "the separator was trained too"
+    state = torch.load(out / "checkpoints" / "last-tagger.pt", weights_only=False)
+    assert state["step"] == 6
+    rates = [h["learning_rate"] for h in state["history"]]  # validated every 2 steps: 2, 4, 6
+    recipe = load_recipe(recipe_path)
+    assert rates == pytest.approx([recipe.training.learning_rate_at(step - 1, 6) for step in (2, 4, 6)])
+    assert rates[0] == recipe.training.learning_rate and rates[-1] < rates[1] < rates[0]
+
+
+def test_unknown_student_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["export", "distill", str(TINY_RECIPE), "--out", str(tmp_path), "--student", "drummer"])
+    assert result.exit_code == 1
+    assert "'drummer' unknown" in str(result.exception)
+
+
+def test_learning_rate_schedule_is_constant_then_cosine() -> None:
+    training = dataclasses.replace(load_recipe(TINY_RECIPE).training, learning_rate=1e-3, decay_fraction=0.25,
+                                   final_learning_rate_fraction=0.1)
+    rates = [training.learning_rate_at(step, 100) for step in range(100)]
+    assert rates[:75] == [1e-3] * 75
+    assert all(later < earlier for earlier, later in zip(rates[75:], rates[76:]))
+    assert rates[-1] == pytest.approx(1e-4)
+    assert dataclasses.replace(training, decay_fraction=0.0).learning_rate_at(99, 100) == 1e-3

@@ -26,10 +26,11 @@ def test_every_stage_left_its_output(tiny_run) -> None:
     report = json.loads((tiny_run.out / "data" / "report.json").read_text())
     assert report["separator_files"] == 3 and report["real_mixtures"] == 1 and report["tagger_clips"] >= 5
     assert list((tiny_run.out / "cache").glob("*.npz")), "teacher outputs were not cached"
-    assert (tiny_run.out / "checkpoints" / "last.pt").is_file()
-    history = json.loads((tiny_run.out / "checkpoints" / "history.json").read_text())
-    assert [h["step"] for h in history] == [2, 4]
-    assert all(np.isfinite(h["separator_val_loss"]) and np.isfinite(h["tagger_val_loss"]) for h in history)
+    for student in ("separator", "tagger"):
+        assert (tiny_run.out / "checkpoints" / f"last-{student}.pt").is_file()
+        history = json.loads((tiny_run.out / "checkpoints" / f"history-{student}.json").read_text())
+        assert [h["step"] for h in history] == [2, 4]
+        assert all(np.isfinite(h[f"{student}_val_loss"]) for h in history)
     for runtime, precision in ARTIFACT_SUFFIX:
         for key in ("separator", "tagger"):
             assert (tiny_run.out / "pack" / f"{key}{ARTIFACT_SUFFIX[(runtime, precision)]}").is_file()
@@ -43,7 +44,9 @@ def test_pack_manifest_matches_recipe(tiny_run) -> None:
     assert pack.tagger.names == recipe.tagger.labels
     assert pack.tagger.context_frames == recipe.tagger.context_frames
     assert pack.separator.algorithmic_latency_ms <= 32.0
-    assert pack.manifest["provenance"]["training_steps"] == recipe.training.steps
+    for student in ("separator", "tagger"):
+        assert pack.manifest["provenance"]["training"][student]["steps"] == recipe.training.student_steps(student)
+        assert pack.manifest["provenance"]["training"][student]["status"] == "complete"
     assert "Measured metrics" in (tiny_run.out / "pack" / "README.md").read_text()
 
 
