@@ -41,6 +41,8 @@ def evaluate_command(
     no_spleeter: Annotated[bool, typer.Option("--no-spleeter", help="Skip the Spleeter 2-stem teacher.")] = False,
     no_tagging: Annotated[bool, typer.Option("--no-tagging", help="Skip tagging mAP against YAMNet.")] = False,
     no_references: Annotated[bool, typer.Option("--no-references", help="Skip the DSP baseline and ideal mask.")] = False,
+    events: Annotated[int, typer.Option(min=0, help="Held-out synthetic events of each kind for tagging (alone and "
+                                                    "over songs).")] = 4,
     with_samples: Annotated[bool, typer.Option("--with-samples", help="Add the reserved Sonic Pi samples to tagging.")] = False,
     no_write: Annotated[bool, typer.Option("--no-write", help="Don't write the metrics into the pack.")] = False,
 ) -> None:
@@ -54,7 +56,8 @@ def evaluate_command(
     check_report_path(report)
     console = Console()
     settings = EvaluationSettings(n_songs=songs, n_sections=sections, with_references=not no_references,
-                                  with_spleeter=not no_spleeter, with_tagging=not no_tagging, with_samples=with_samples)
+                                  with_spleeter=not no_spleeter, with_tagging=not no_tagging, with_samples=with_samples,
+                                  n_events_per_kind=events)
     pack = load_pack(pack_path)
     with console.status("evaluating") as status:
         evaluation = evaluate_pack(pack, settings, str(pack_path), progress=lambda step: status.update(step))

@@ -7,8 +7,10 @@ below HELDOUT_SEED_START; :func:`check_training_seed` is the guard the data pipe
 
 Tagging: the same held-out songs (music, singing-like lead, drums, bass, guitar/piano/strings), held-out speech
 synthesised by ``espeak-ng`` from sentences that appear nowhere in the training recipes (HELDOUT_SENTENCES), that
-speech over the songs, and a few Debian ``sonic-pi-samples`` files reserved for evaluation (HELDOUT_SAMPLE_FILES;
-training must skip them: :func:`is_heldout_sample`).
+speech over the songs, synthetic sound events (sirens, alarms, doorbells, phone rings, knocks, claps from
+``export.data.sound_events``, drawn from held-out random streams) alone and over the songs, and a few Debian
+``sonic-pi-samples`` files reserved for evaluation (HELDOUT_SAMPLE_FILES; training must skip them:
+:func:`is_heldout_sample`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ HELDOUT_SAMPLE_FILES = ("loop_amen_full.flac", "loop_tabla.flac", "drum_roll.fla
 """Sonic Pi samples reserved for the tagging evaluation (drum loops, guitar, knock, hiss, piano)."""
 SPEECH_OVER_MUSIC_GAIN = 1.0
 """Speech is mixed over a song at this RMS ratio (0 dB)."""
+EVENT_OVER_MUSIC_GAIN = 0.5
+"""Events are mixed over a song at this RMS ratio (-6 dB)."""
+EVENT_SECONDS = 4.0
+HELDOUT_EVENT_STREAM = 1
+"""Held-out events come from ``np.random.default_rng([HELDOUT_SEED_START, HELDOUT_EVENT_STREAM, index])``: a seed
+sequence no training recipe (integer seeds below HELDOUT_SEED_START) can draw."""
 
 
 @dataclass(frozen=True)
@@ -112,18 +120,33 @@ def heldout_samples() -> list[Piece]:
             for name in HELDOUT_SAMPLE_FILES]
 
 
-def speech_over_music(speech: Piece, song: Piece) -> Piece:
-    """``speech`` mixed at SPEECH_OVER_MUSIC_GAIN (RMS ratio) over the start of ``song`` (no stems)."""
-    music = song.mixture[: len(speech.mixture)]
-    voice = speech.mixture[: len(music)]
-    gain = SPEECH_OVER_MUSIC_GAIN * np.sqrt(np.mean(music ** 2) / max(float(np.mean(voice ** 2)), 1e-12))
-    mixture = music + gain * voice
-    return Piece(f"{speech.name}-over-{song.name}", (mixture / max(1.0, float(np.abs(mixture).max()))).astype(np.float32), {})
+def heldout_events(n_per_kind: int) -> list[Piece]:
+    """``n_per_kind`` synthetic events of every kind in ``export.data.sound_events``, EVENT_SECONDS long."""
+    from export.data.sound_events import EVENT_GENERATORS, synthesize_event
+
+    return [Piece(f"event-{kind}-{index}", synthesize_event(
+        kind, np.random.default_rng([HELDOUT_SEED_START, HELDOUT_EVENT_STREAM, k * n_per_kind + index]), EVENT_SECONDS), {})
+        for k, kind in enumerate(EVENT_GENERATORS) for index in range(n_per_kind)]
 
 
-def heldout_tagging_pieces(songs: list[Piece], n_speech: int = len(HELDOUT_SENTENCES), with_samples: bool = True
-                           ) -> list[Piece]:
-    """Songs, speech, speech over songs and (``with_samples``) the reserved Sonic Pi samples."""
+def over_song(item: Piece, song: Piece, rms_ratio: float) -> Piece:
+    """``item`` mixed at ``rms_ratio`` (item RMS / song RMS) over the start of ``song``, peak-limited to 1 (no stems)."""
+    music = song.mixture[: len(item.mixture)]
+    foreground = item.mixture[: len(music)]
+    gain = rms_ratio * np.sqrt(np.mean(music ** 2) / max(float(np.mean(foreground ** 2)), 1e-12))
+    mixture = music + gain * foreground
+    return Piece(f"{item.name}-over-{song.name}", (mixture / max(1.0, float(np.abs(mixture).max()))).astype(np.float32), {})
+
+
+def heldout_tagging_pieces(songs: list[Piece], n_speech: int = len(HELDOUT_SENTENCES), with_samples: bool = True,
+                           n_events_per_kind: int = 0) -> list[Piece]:
+    """Songs, speech, speech over songs, events alone and over songs, and (``with_samples``) the reserved Sonic Pi
+    samples."""
     speech = heldout_speech(n_speech)
-    mixed = [speech_over_music(item, songs[i % len(songs)]) for i, item in enumerate(speech)] if songs else []
-    return [*songs, *speech, *mixed, *(heldout_samples() if with_samples else [])]
+    events = heldout_events(n_events_per_kind) if n_events_per_kind else []
+
+    def over_songs(items: list[Piece], rms_ratio: float) -> list[Piece]:
+        return [over_song(item, songs[i % len(songs)], rms_ratio) for i, item in enumerate(items)] if songs else []
+
+    return [*songs, *speech, *over_songs(speech, SPEECH_OVER_MUSIC_GAIN), *events,
+            *over_songs(events, EVENT_OVER_MUSIC_GAIN), *(heldout_samples() if with_samples else [])]

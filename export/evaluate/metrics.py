@@ -69,17 +69,18 @@ def separation_scores(references: dict[str, np.ndarray], estimates: dict[str, np
     return {name: scores[name] for name in estimates}
 
 
-def mean_average_precision(targets: np.ndarray, scores: np.ndarray) -> tuple[float, int]:
+def mean_average_precision(targets: np.ndarray, scores: np.ndarray, min_positives: int = 1) -> tuple[float, int]:
     """(mAP, n_labels_scored) of ``scores`` (n_items, n_labels) against binary ``targets`` of the same shape.
 
-    Labels without any positive item have no defined average precision and are left out (counted out of mAP).
+    Labels with fewer than ``min_positives`` positive items are left out (with none, average precision is not
+    defined; with a handful it is the rank of those few items, mostly noise).
     """
     metrics = require("sklearn.metrics", "export", "tagging mAP")
     targets = np.asarray(targets)
     scores = np.asarray(scores, dtype=np.float64)
     if targets.shape != scores.shape or targets.ndim != 2:
         raise ConfigError(f"mAP: targets {targets.shape} and scores {scores.shape} must both be (n_items, n_labels)")
-    with_positives = np.flatnonzero(targets.astype(bool).any(axis=0))
+    with_positives = np.flatnonzero(targets.astype(bool).sum(axis=0) >= max(1, min_positives))
     if with_positives.size == 0:
         return math.nan, 0
     precisions = [metrics.average_precision_score(targets[:, j].astype(bool), scores[:, j]) for j in with_positives]

@@ -4,7 +4,8 @@ Items are YAMNet's frames (0.98 s windows every ``hop_samples``). YAMNet's 521 s
 pack's labels (each label = the max over its AudioSet classes, ``export.students.labels``) and a label is
 positive where that is >= TEACHER_POSITIVE_THRESHOLD. The tagger runs through the edge runtime's streaming
 ``TaggerStage``; its score for an item is what it holds at the first STFT frame ending at or after the end of
-YAMNet's window (so it never sees later audio than YAMNet did). mAP is over labels with at least one positive.
+YAMNet's window (so it never sees later audio than YAMNet did). The headline mAP is over labels with at least
+MIN_POSITIVES_TO_SCORE positive items; the mAP over every label with any positive is reported beside it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ from export.evaluate.istft import analyse
 from export.evaluate.metrics import mean_average_precision
 from export.evaluate.onnx_stats import onnx_graph_cost
 
+MIN_POSITIVES_TO_SCORE = 10
+"""A label enters the headline mAP only with at least this many positive items; with fewer, its average precision
+is the rank of a handful of items (one item: AP = 1 / its rank), so it is reported per label but not averaged in."""
 TEACHER_POSITIVE_THRESHOLD = 0.5
 """A mapped YAMNet probability at or above this makes the label positive for the item."""
 YAMNET_NATIVE_HOP_S = 0.48
@@ -59,14 +63,19 @@ def frames_at_window_ends(n_windows: int, window_samples: int, hop_samples: int,
 
 @dataclass(frozen=True)
 class TaggingScores:
-    """mAP of the tagger against the teacher's labels; ``average_precision`` per label with positives."""
+    """mAP of the tagger against the teacher's labels; ``average_precision`` and ``n_positives`` per label with
+    any positive."""
 
     mean_average_precision: float
+    """Over the ``n_labels_scored`` labels with at least MIN_POSITIVES_TO_SCORE positives."""
     n_labels_scored: int
     n_items: int
     average_precision: dict[str, float]
     label_agreement: float
     """Fraction of (item, label) pairs where tagger > 0.5 agrees with the teacher's positive label."""
+    n_positives: dict[str, int] = field(default_factory=dict)
+    map_all_labels: float = math.nan
+    """Over every label with at least one positive item."""
 
 
 def teacher_targets(teacher: object, pieces: list[Piece], labels: tuple[str, ...]) -> list[np.ndarray]:
@@ -96,11 +105,13 @@ def score_tagging(labels: tuple[str, ...], teacher_probabilities: np.ndarray, st
     from sklearn.metrics import average_precision_score
 
     positives = teacher_probabilities >= TEACHER_POSITIVE_THRESHOLD
-    value, n_scored = mean_average_precision(positives, student_probabilities)
-    per_label = {label: float(average_precision_score(positives[:, j], student_probabilities[:, j]))
-                 for j, label in enumerate(labels) if positives[:, j].any()}
+    value, n_scored = mean_average_precision(positives, student_probabilities, MIN_POSITIVES_TO_SCORE)
+    with_any = [j for j, _ in enumerate(labels) if positives[:, j].any()]
+    per_label = {labels[j]: float(average_precision_score(positives[:, j], student_probabilities[:, j])) for j in with_any}
     agreement = float(np.mean((student_probabilities > 0.5) == positives)) if positives.size else math.nan
-    return TaggingScores(value, n_scored, len(positives), per_label, agreement)
+    return TaggingScores(value, n_scored, len(positives), per_label, agreement,
+                         {labels[j]: int(positives[:, j].sum()) for j in with_any},
+                         float(np.mean(list(per_label.values()))) if per_label else math.nan)
 
 
 @dataclass(frozen=True)

@@ -75,5 +75,6 @@ def test_map_skips_labels_without_positives() -> None:
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
     assert mean_average_precision(targets, scores) == (1.0, 1)
     assert math.isnan(mean_average_precision(np.zeros((3, 2)), scores)[0])
+    assert math.isnan(mean_average_precision(targets, scores, min_positives=len(targets) + 1)[0])
     with pytest.raises(ConfigError, match="n_items, n_labels"):
         mean_average_precision(targets, scores[:, :1])

@@ -34,6 +34,22 @@ def test_scores_of_a_perfect_and_of_an_inverted_student() -> None:
     assert set(score_tagging(labels, quiet, teacher).average_precision) == {"speech", "music"}
 
 
+def test_labels_with_few_positives_are_reported_but_not_averaged() -> None:
+    """'dog' has 3 positives: its AP is listed, the headline mAP leaves it out, the all-labels mAP keeps it."""
+    rng = np.random.default_rng(1)
+    teacher = rng.random((200, 3)).astype(np.float32)
+    teacher[:, 2] = 0.0
+    teacher[[5, 50, 150], 2] = 0.9
+    student = teacher.copy()
+    student[:, 2] = rng.random(200)  # the student ranks dog's 3 items at random
+    scores = score_tagging(("speech", "music", "dog"), teacher, student)
+    assert scores.n_labels_scored == 2 and scores.mean_average_precision == 1.0
+    assert scores.n_positives == {"speech": int((teacher[:, 0] >= 0.5).sum()), "music": int((teacher[:, 1] >= 0.5).sum()),
+                                  "dog": 3}
+    assert scores.average_precision["dog"] < 0.5
+    assert scores.map_all_labels == pytest.approx((2.0 + scores.average_precision["dog"]) / 3)
+
+
 def test_onnx_counts_match_the_torch_counts_in_the_manifest() -> None:
     pack = load_pack()
     for spec in (pack.separator, pack.tagger):
