@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 from export.step_model import StepSignature
 
 PT2E_QUANTIZED_OPS = ("linear", "addmm", "conv_relu", "conv")
 """litert-torch PT2E annotators used for int8 TFLite (its STATIC_OPS names)."""
+
+SPLIT_TARGETS = (torch.ops.aten.split_with_sizes.default, torch.ops.aten.split.Tensor)
+"""aten ops that cut one tensor into pieces (``torch.split``); their pieces are read through ``getitem``."""
 
 
 def tflite_io_names(signature: StepSignature) -> dict[str, str]:
@@ -19,6 +24,52 @@ def tflite_io_names(signature: StepSignature) -> dict[str, str]:
     names = {name: f"args_{i}" for i, name in enumerate(signature.all_inputs)}
     names.update({name: f"output_{i}" for i, name in enumerate(signature.all_outputs)})
     return names
+
+
+def leave_split_readers_float(graph: fx.GraphModule) -> list[str]:
+    """Drop the int8 annotation of every op that reads a piece of a split tensor; returns their node names.
+
+    Why: PT2E gives each reader its own input scale (band k of the separator's log-magnitudes: its own range),
+    but the LiteRT converter hoists those quantize ops above the split into ONE int8 tensor with one of the
+    scales — the last (quietest, highest) band's, about [0, 0.8] — and requantizes from there, so every louder
+    band is clipped before its encoder. The stack of the readers' int8 outputs is likewise merged with the first
+    reader's scale. Measured on the default separator, held-out songs: int8 TFLite mask correlation vs torch
+    0.45 with the readers quantized, 0.9997 with them in float (ONNX QDQ keeps one scale per piece, so it is
+    unaffected). Sharing one observer across the pieces also converts correctly but costs the quiet bands their
+    resolution (0.991). The readers are the band-split encoders: ~8 k MACs per frame, <1 % of the model.
+    """
+    left_float = []
+    for node in graph.graph.nodes:
+        if node.target not in SPLIT_TARGETS:
+            continue
+        pieces = [user for user in node.users if user.target is operator.getitem]
+        for reader in {reader for piece in pieces for reader in piece.users}:
+            if reader.meta.pop("quantization_annotation", None) is not None:
+                left_float.append(reader.name)
+    return sorted(left_float)
+
+
+def int8_quantizer() -> Any:
+    """litert-torch's PT2E quantizer, symmetric per-channel static int8, on PT2E_QUANTIZED_OPS only, with the
+    readers of split tensors left float (:func:`leave_split_readers_float`)."""
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
+
+    class ConvLinearQuantizer(pt2e_quantizer.PT2EQuantizer):
+        # Same policy as the ONNX pass: only conv/linear get int8. PT2E's default also quantizes add/mul/cat,
+        # i.e. the residual stream and the state concat, and the quantized state drifts over a stream
+        # (separator mask correlation vs torch: 0.983 with the default ops, 0.999 with these).
+        STATIC_OPS = list(PT2E_QUANTIZED_OPS)
+
+        def annotate(self, model: fx.GraphModule) -> fx.GraphModule:
+            model = self._annotate_for_static_quantization_config(model)
+            leave_split_readers_float(model)
+            propagate_annotation(model)
+            return model
+
+    return ConvLinearQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    )
 
 
 def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
@@ -31,16 +82,10 @@ def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
     if calibration is None:
         edge_model = litert_torch.convert(model, args)
     else:
-        from litert_torch.quantize import pt2e_quantizer, quant_config
+        from litert_torch.quantize import quant_config
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-        quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
-            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
-        )
-        # Same policy as the ONNX pass: only conv/linear get int8. PT2E's default also quantizes add/mul/cat,
-        # i.e. the residual stream and the state concat, and the quantized state drifts over a stream
-        # (separator mask correlation vs torch: 0.983 with the default ops, 0.999 with these).
-        quantizer.STATIC_OPS = list(PT2E_QUANTIZED_OPS)
+        quantizer = int8_quantizer()
         prepared = prepare_pt2e(torch.export.export(model, args).module(), quantizer)
         with torch.no_grad():
             for calibration_args in calibration:
