@@ -50,6 +50,10 @@ class DataSection:
     """Synthetic sirens, alarms, doorbells, phone rings, knocks and claps for the tagger."""
     n_samples_clips: int = 0
     """Clips sequenced from sonic-pi-samples one-shots for the tagger."""
+    n_noise_clips: int = 0
+    """Synthetic noise textures for the tagger (alone and under music or speech)."""
+    music_excerpts_per_song: int = 1
+    """Tagger clips cut from each rendered song (and each real mixture) at random positions."""
     tagger_clip_seconds: float = 4.0
     cache_dir: str = ""
     """Teacher-output cache directory (default: <out>/cache)."""

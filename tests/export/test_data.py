@@ -109,6 +109,24 @@ def test_sound_events_are_bounded_and_distinct() -> None:
     assert not np.allclose(events["siren"], events["alarm"])
 
 
+def test_noise_textures_are_bounded_coloured_and_band_limited() -> None:
+    """Each texture peaks at 0.3, is not silent, and keeps (almost) no energy outside the band it drew."""
+    from export.data.sound_events import noise_texture
+
+    rng = np.random.default_rng(4)
+    textures = [noise_texture(rng, 2.0) for _ in range(12)]
+    slopes = []
+    for audio in textures:
+        assert audio.shape == (32_000,) and audio.dtype == np.float32
+        assert np.abs(audio).max() == pytest.approx(0.3, abs=1e-6) and float(np.sqrt(np.mean(audio ** 2))) > 0.01
+        power = np.abs(np.fft.rfft(audio)) ** 2
+        frequency_hz = np.fft.rfftfreq(len(audio), 1 / 16_000)
+        low, high = power[(frequency_hz > 1000) & (frequency_hz < 1400)].mean(), power[frequency_hz < 15].mean()
+        assert high < low, "energy below the lowest possible band edge (20 Hz)"
+        slopes.append(power[(frequency_hz > 200) & (frequency_hz < 700)].mean() / low)
+    assert max(slopes) > 3 * min(slopes), "every texture has the same colour"
+
+
 def test_chorale_top_voice_is_sung_and_lowest_is_bass() -> None:
     from export.data.midi_files import chorale_paths, render_chorale
 
