@@ -371,7 +371,8 @@ class TaggerTask:
 
     @torch.no_grad()
     def validate(self, model: MobileTagger) -> dict[str, float]:
-        """Loss, mAP against the teacher's labels (> 0.5) and label agreement on the validation clips."""
+        """Loss, mAP against the teacher's labels (> 0.5; labels with enough positives, as in the evaluation) and
+        label agreement on the validation clips."""
         if not self.val.index:
             return {}
         windows, targets = self.val.all()
@@ -382,8 +383,11 @@ class TaggerTask:
                   "tagger_val_agreement": float(np.mean((probabilities > 0.5) == binary))}
         if binary.any():
             from export.evaluate.metrics import mean_average_precision
+            from export.evaluate.tagging import MIN_POSITIVES_TO_SCORE
 
-            result["tagger_val_map"], _ = mean_average_precision(binary.astype(np.float32), probabilities)
+            value, _ = mean_average_precision(binary.astype(np.float32), probabilities, MIN_POSITIVES_TO_SCORE)
+            if np.isfinite(value):
+                result["tagger_val_map"] = value
         return result
 
 
