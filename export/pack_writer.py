@@ -58,11 +58,13 @@ def model_card(manifest: dict[str, Any]) -> str:
 
 
 def _bullets(values: dict[str, Any], indent: str = "") -> list[str]:
-    """Nested dicts as nested Markdown bullet lists."""
+    """Nested dicts and lists as nested Markdown bullet lists."""
     lines = []
     for key, value in values.items():
         if isinstance(value, dict) and value:
             lines += [f"{indent}- {key}:"] + _bullets(value, indent + "  ")
+        elif isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+            lines += [f"{indent}- {key}:"] + [f"{indent}  - {item}" for item in value]
         else:
             lines.append(f"{indent}- {key}: {value}")
     return lines

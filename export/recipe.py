@@ -137,6 +137,8 @@ class PackSection:
     version: str = "0.1.0"
     description: str = "Distilled causal separator and tagger."
     license: str = "MIT (code and weights); training data: see provenance"
+    notes: tuple[str, ...] = ()
+    """Free-text provenance notes for the model card (e.g. how the shipped run differed from a clean one)."""
 
 
 @dataclass(frozen=True)

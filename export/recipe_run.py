@@ -211,6 +211,7 @@ def provenance(recipe: Recipe) -> dict[str, Any]:
         "training": {student: training_provenance(recipe, info, student) for student in STUDENTS},
         "training_hardware": "CPU, 1 thread" if recipe.training.threads == 1 else f"CPU, {recipe.training.threads} threads",
         "build_command": f"sense export recipe {recipe.source}",
+        **({"notes": list(recipe.pack.notes)} if recipe.pack.notes else {}),
     }
 
 

@@ -47,7 +47,10 @@ def test_pack_manifest_matches_recipe(tiny_run) -> None:
     for student in ("separator", "tagger"):
         assert pack.manifest["provenance"]["training"][student]["steps"] == recipe.training.student_steps(student)
         assert pack.manifest["provenance"]["training"][student]["status"] == "complete"
-    assert "Measured metrics" in (tiny_run.out / "pack" / "README.md").read_text()
+    card = (tiny_run.out / "pack" / "README.md").read_text()
+    assert "Measured metrics" in card
+    assert pack.manifest["provenance"]["notes"] == list(recipe.pack.notes)
+    assert f"  - {recipe.pack.notes[0]}" in card and "  - separator:" in card
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "litert"])
