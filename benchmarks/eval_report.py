@@ -2,7 +2,8 @@
 baseline, the ideal ratio mask and the Spleeter 2-stem teacher (separation, SDR / SI-SDR per stem), and its
 tagger against YAMNet's labels (mAP), with both taggers' compute side by side.
 
-    .venv/bin/python benchmarks/eval_report.py [--pack PATH] [--songs 8] [--sections 5] [--out docs/evaluation.md]
+    .venv/bin/python benchmarks/eval_report.py [--pack PATH] [--songs 8] [--sections 5] [--events 4] [--with-samples]
+        [--out report.md]
 
 Single-threaded inference (1 intra-op thread) on whatever runtimes are importable; the Markdown goes to stdout
 and, with --out, to a file (with the machine it ran on). It never writes into the pack; `sense export evaluate`
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=8, help="held-out songs (default 8)")
     parser.add_argument("--sections", type=int, default=5, help="two-bar sections per song (default 5)")
     parser.add_argument("--no-spleeter", action="store_true", help="skip the Spleeter teacher")
+    parser.add_argument("--events", type=int, default=4, help="held-out synthetic events of each kind (default 4)")
     parser.add_argument("--with-samples", action="store_true", help="add the reserved Sonic Pi samples to tagging")
     parser.add_argument("--out", type=Path, default=None, help="also write the Markdown report here")
     args = parser.parse_args()
@@ -33,7 +35,7 @@ def main() -> None:
     pack_path = args.pack if args.pack is not None else bundled_pack_path()
     pack = load_pack(pack_path)
     settings = EvaluationSettings(n_songs=args.songs, n_sections=args.sections, with_spleeter=not args.no_spleeter,
-                                  with_samples=args.with_samples, n_threads=1)
+                                  with_samples=args.with_samples, n_events_per_kind=args.events, n_threads=1)
     started = time.perf_counter()
     evaluation = evaluate_pack(pack, settings, str(pack_path), progress=lambda step: print(f"  {step}", flush=True))
     elapsed_s = time.perf_counter() - started
