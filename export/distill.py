@@ -11,7 +11,7 @@ The two students are independent: each has its own seed, optimiser, step count (
 after the other in one process or side by side in two (``sense export distill --student tagger``). Single-threaded
 on CPU by default; fixed seeds; a checkpoint (model, optimiser, step, RNG states) is written every
 ``checkpoint_every_seconds`` and at the end, and a killed run resumes from it exactly. Validation numbers every
-``validate_every_steps`` steps go to the progress log and ``<out>/checkpoints/history-<student>.json``. With
+``validate_every_steps`` (tagger: ``tagger_validate_every_steps``) steps go to the progress log and ``<out>/checkpoints/history-<student>.json``. With
 ``torchrun`` (WORLD_SIZE > 1) it runs DDP: each rank draws its own batches, rank 0 validates and checkpoints (this
 code path has been run with gloo on CPU only, never on GPUs).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,9 +239,17 @@ class TaggerBatches:
             x = x * (10 ** (self.rng.uniform(-self.gain_spread_db, self.gain_spread_db, (batch_size, 1, 1)) / 20))
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(np.stack(targets))
 
-    def all(self) -> tuple[torch.Tensor, torch.Tensor]:
-        windows, targets = zip(*(self.window(c, i) for c, i in self.index))
-        return torch.from_numpy(np.stack(windows)), torch.from_numpy(np.stack(targets))
+    def evenly_spaced(self, max_items: int) -> list[tuple[int, int]]:
+        """At most ``max_items`` (clip, item) pairs spread evenly over every clip (deterministic)."""
+        if len(self.index) <= max_items:
+            return list(self.index)
+        return [self.index[int(i)] for i in np.linspace(0, len(self.index) - 1, max_items)]
+
+    def chunks(self, picks: list[tuple[int, int]], chunk: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(windows (n, context, n_bins), targets (n, n_labels)) for ``picks``, ``chunk`` at a time."""
+        for start in range(0, len(picks), chunk):
+            windows, targets = zip(*(self.window(c, i) for c, i in picks[start : start + chunk]))
+            yield torch.from_numpy(np.stack(windows)), torch.from_numpy(np.stack(targets))
 
 
 # ----------------------------------------------------------------------------------------------- losses
@@ -275,6 +283,8 @@ STUDENTS = ("separator", "tagger")
 STUDENT_SEED_OFFSET = {"separator": 0, "tagger": 1}
 """Each student has its own seed (recipe seed + offset) for initialisation and batches, so either trains alone."""
 SEPARATOR_CLIP_NORM = 5.0
+MAX_TAGGER_VALIDATION_WINDOWS = 4096
+"""Tagger validation scores at most this many context windows, evenly spread over the validation clips."""
 
 
 @dataclass
@@ -358,6 +368,7 @@ class TaggerTask:
         self.batch_size = recipe.training.student_batch_size("tagger")
         self.batches = TaggerBatches(load_tagger_clips(recipe, "train"), recipe, rng)
         self.val = TaggerBatches(load_tagger_clips(recipe, "val"), recipe, np.random.default_rng(recipe.seed + 7))
+        self.val_picks = self.val.evenly_spaced(MAX_TAGGER_VALIDATION_WINDOWS)
         if not self.batches.index:
             raise ConfigError(f"recipe {recipe.source}: no tagger training windows in {recipe.out / 'data' / 'tagger'}; "
                               "run render-data and cache-teachers first")
@@ -375,8 +386,8 @@ class TaggerTask:
         label agreement on the validation clips."""
         if not self.val.index:
             return {}
-        windows, targets = self.val.all()
-        logits = torch.cat([model.logits(windows[i : i + 256]) for i in range(0, len(windows), 256)])
+        parts = [(model.logits(windows), targets) for windows, targets in self.val.chunks(self.val_picks)]
+        logits, targets = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         probabilities = torch.sigmoid(logits).numpy()
         binary = targets.numpy() > 0.5
         result = {"tagger_val_loss": float(tagger_loss(logits, targets)),
@@ -504,7 +515,7 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
         optimizer.step()
         numbers[f"{student}_loss"] = loss.item()
         step += 1
-        if step % training.validate_every_steps == 0 or step == total_steps:
+        if step % training.student_validate_every_steps(student) == 0 or step == total_steps:
             if rank == 0:
                 model.eval()
                 numbers.update(task.validate(model))  # type: ignore[arg-type]

@@ -101,6 +101,11 @@ class TrainingSection:
             return self.tagger_batch_size if self.tagger_batch_size is not None else 4 * self.batch_size
         return self.batch_size
 
+    def student_validate_every_steps(self, student: str) -> int:
+        if student == "tagger" and self.tagger_validate_every_steps is not None:
+            return self.tagger_validate_every_steps
+        return self.validate_every_steps
+
     def learning_rate_at(self, step: int, total_steps: int) -> float:
         """The learning rate for optimisation step ``step`` (0-based) of ``total_steps``: constant, then the decay."""
         decay_steps = int(round(self.decay_fraction * total_steps))
@@ -112,6 +117,8 @@ class TrainingSection:
         return self.learning_rate * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
     weight_decay: float = 0.0
     validate_every_steps: int = 10
+    tagger_validate_every_steps: int | None = None
+    """The tagger's validation interval (its steps are cheap, its validation is not); default validate_every_steps."""
     """One 'epoch' for reporting: validation numbers are printed and logged this often."""
     checkpoint_every_seconds: float = 120.0
     gain_spread_db: float = 6.0
