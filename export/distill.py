@@ -272,21 +272,9 @@ def spleeter_loss(masks: torch.Tensor, mixture: torch.Tensor, teacher: torch.Ten
     return compressed_l1(torch.stack([vocals, accompaniment], dim=2), teacher, power)
 
 
-TEACHER_LOGIT_CLIP = 8.0
-"""Teacher probabilities are turned back into logits within +-this (p 3e-4 .. 0.9997) for the logit loss."""
-
-
 def tagger_loss(logits: torch.Tensor, teacher_probabilities: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy against the teacher's sigmoid outputs (soft targets)."""
     return nn.functional.binary_cross_entropy_with_logits(logits, teacher_probabilities)
-
-
-def tagger_logit_loss(logits: torch.Tensor, teacher_probabilities: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of the student's logits and the teacher's (clipped to +-TEACHER_LOGIT_CLIP): unlike
-    the cross-entropy it keeps ranking items the teacher is unsure about, which is what average precision scores."""
-    p = teacher_probabilities.clamp(1e-6, 1 - 1e-6)
-    teacher_logits = torch.log(p / (1 - p)).clamp(-TEACHER_LOGIT_CLIP, TEACHER_LOGIT_CLIP)
-    return (logits.clamp(-TEACHER_LOGIT_CLIP, TEACHER_LOGIT_CLIP) - teacher_logits).pow(2).mean()
 
 
 # ----------------------------------------------------------------------------------------------- training
@@ -378,7 +366,6 @@ class TaggerTask:
 
     def __init__(self, recipe: Recipe, rng: np.random.Generator) -> None:
         self.batch_size = recipe.training.student_batch_size("tagger")
-        self.logit_weight = recipe.training.tagger_logit_weight
         self.batches = TaggerBatches(load_tagger_clips(recipe, "train"), recipe, rng)
         self.val = TaggerBatches(load_tagger_clips(recipe, "val"), recipe, np.random.default_rng(recipe.seed + 7))
         self.val_picks = self.val.evenly_spaced(MAX_TAGGER_VALIDATION_WINDOWS)
@@ -391,11 +378,7 @@ class TaggerTask:
 
     def loss(self, module: nn.Module, model: MobileTagger, device: torch.device) -> torch.Tensor:
         windows, targets = self.batches.sample(self.batch_size)
-        logits, targets = module(windows.to(device)), targets.to(device)
-        loss = tagger_loss(logits, targets)
-        if self.logit_weight > 0:
-            loss = loss + self.logit_weight * tagger_logit_loss(logits, targets)
-        return loss
+        return tagger_loss(module(windows.to(device)), targets.to(device))
 
     @torch.no_grad()
     def validate(self, model: MobileTagger) -> dict[str, float]:

@@ -86,8 +86,6 @@ class TrainingSection:
     """Separator segments per step."""
     tagger_batch_size: int | None = None
     """Tagger context windows per step; default 4 x ``batch_size``."""
-    tagger_logit_weight: float = 0.0
-    """Weight of a logit-matching term (squared logit difference) added to the tagger's cross-entropy."""
     segment_frames: int = 128
     learning_rate: float = 1e-3
     decay_fraction: float = 0.0
