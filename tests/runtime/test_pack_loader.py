@@ -21,7 +21,11 @@ def test_default_pack_is_the_distilled_one_and_fits_the_budgets(default_pack) ->
     assert separator.n_parameters <= 1_000_000 and separator.macs_per_second <= 0.25e9
     assert separator.algorithmic_latency_ms <= 32.0
     assert tagger.n_parameters <= 500_000 and tagger.macs_per_second <= 0.03e9 and len(tagger.names) >= 20
-    assert {("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32")} <= {(a.runtime, a.precision) for a in separator.artifacts}
+    every = {("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")}
+    assert {(a.runtime, a.precision) for a in separator.artifacts} == every
+    assert {(a.runtime, a.precision) for a in tagger.artifacts} == every
+    for spec in (separator, tagger):
+        assert default_pack.manifest["provenance"]["training"][spec.key]["status"] == "complete"
     assert sum(f.stat().st_size for f in default_pack.root.iterdir()) <= 10 * 1024 * 1024
 
 
