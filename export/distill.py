@@ -12,8 +12,9 @@ after the other in one process or side by side in two (``sense export distill --
 on CPU by default; fixed seeds; a checkpoint (model, optimiser, step, RNG states) is written every
 ``checkpoint_every_seconds`` and at the end, and a killed run resumes from it exactly. Validation numbers every
 ``validate_every_steps`` (tagger: ``tagger_validate_every_steps``) steps go to the progress log and
-``<out>/checkpoints/history-<student>.json``. With ``torchrun`` (WORLD_SIZE > 1) it runs DDP: each rank draws its own batches, rank 0 validates and checkpoints (this
-code path has been run with gloo on CPU only, never on GPUs).
+``<out>/checkpoints/history-<student>.json``. With ``torchrun`` (WORLD_SIZE > 1) it runs DDP: each rank draws
+its own batches, rank 0 validates and checkpoints (this code path has been run with gloo on CPU only, never on
+GPUs).
 """
 
 from __future__ import annotations
