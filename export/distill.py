@@ -450,9 +450,16 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
             log: Progress = lambda message: None, students: tuple[str, ...] = STUDENTS) -> dict[str, dict[str, Any]]:
     """Train each of ``students`` in turn to its recipe steps (or ``steps``); returns each one's final numbers.
     Students are independent, so two processes may train them side by side (``students=("tagger",)``)."""
-    return {student: train_student(recipe, student, steps, resume,
-                                   lambda step, total, numbers, s=student: progress(s, step, total, numbers), log)
-            for student in students}
+    distributed = _rank_world()[1] > 1
+    if distributed:  # one process group for every student (re-initialising one under torchrun hangs)
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        return {student: train_student(recipe, student, steps, resume,
+                                       lambda step, total, numbers, s=student: progress(s, step, total, numbers), log)
+                for student in students}
+    finally:
+        if distributed:
+            torch.distributed.destroy_process_group()
 
 
 def train_student(recipe: Recipe, student: str, steps: int | None = None, resume: bool = True,
@@ -464,7 +471,7 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     rank, world = _rank_world()
     distributed = world > 1
     if distributed and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        raise ConfigError("distributed training (WORLD_SIZE > 1) goes through distill(), which sets up the process group")
     if not torch.cuda.is_available():
         torch.set_num_threads(training.threads)
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
@@ -535,6 +542,4 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     save(last_path)
     if not best_checkpoint(recipe, student).exists():
         save(best_checkpoint(recipe, student))
-    if distributed:
-        torch.distributed.destroy_process_group()
     return {"step": step, "best": best, **numbers}

@@ -111,3 +111,21 @@ def test_learning_rate_schedule_is_constant_then_cosine() -> None:
     assert all(later < earlier for earlier, later in zip(rates[75:], rates[76:]))
     assert rates[-1] == pytest.approx(1e-4)
     assert dataclasses.replace(training, decay_fraction=0.0).learning_rate_at(99, 100) == 1e-3
+
+
+def test_ddp_trains_both_students_under_torchrun(tiny_run, tmp_path: Path) -> None:
+    """Two gloo ranks on CPU: one process group serves both students (re-initialising it per student hung)."""
+    import shutil
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    shutil.copytree(tiny_run.out / "data", out / "data")
+    shutil.copytree(tiny_run.out / "cache", out / "cache")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "edge.cli", "export", "distill",
+                             str(TINY_RECIPE), "--out", str(out), "--steps", "2"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for student in ("separator", "tagger"):
+        assert torch.load(out / "checkpoints" / f"last-{student}.pt", weights_only=False)["step"] == 2
