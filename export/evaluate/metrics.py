@@ -69,19 +69,21 @@ def separation_scores(references: dict[str, np.ndarray], estimates: dict[str, np
     return {name: scores[name] for name in estimates}
 
 
-def mean_average_precision(targets: np.ndarray, scores: np.ndarray, min_positives: int = 1) -> tuple[float, int]:
-    """(mAP, n_labels_scored) of ``scores`` (n_items, n_labels) against binary ``targets`` of the same shape.
-
-    Labels with fewer than ``min_positives`` positive items are left out (with none, average precision is not
-    defined; with a handful it is the rank of those few items, mostly noise).
-    """
+def average_precisions(targets: np.ndarray, scores: np.ndarray, min_positives: int = 1) -> dict[int, float]:
+    """Label index -> average precision of ``scores`` (n_items, n_labels) against binary ``targets`` of the same
+    shape, for the labels with at least ``min_positives`` positive items (with none, AP is not defined)."""
     metrics = require("sklearn.metrics", "export", "tagging mAP")
     targets = np.asarray(targets)
     scores = np.asarray(scores, dtype=np.float64)
     if targets.shape != scores.shape or targets.ndim != 2:
         raise ConfigError(f"mAP: targets {targets.shape} and scores {scores.shape} must both be (n_items, n_labels)")
     with_positives = np.flatnonzero(targets.astype(bool).sum(axis=0) >= max(1, min_positives))
-    if with_positives.size == 0:
-        return math.nan, 0
-    precisions = [metrics.average_precision_score(targets[:, j].astype(bool), scores[:, j]) for j in with_positives]
-    return float(np.mean(precisions)), int(with_positives.size)
+    return {int(j): float(metrics.average_precision_score(targets[:, j].astype(bool), scores[:, j]))
+            for j in with_positives}
+
+
+def mean_average_precision(targets: np.ndarray, scores: np.ndarray, min_positives: int = 1) -> tuple[float, int]:
+    """(mAP, n_labels_scored) over the labels with at least ``min_positives`` positive items (with a handful, a
+    label's AP is the rank of those few items, mostly noise); NaN and 0 when no label qualifies."""
+    precisions = average_precisions(targets, scores, min_positives)
+    return (float(np.mean(list(precisions.values()))) if precisions else math.nan), len(precisions)

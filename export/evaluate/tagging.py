@@ -25,7 +25,7 @@ from edge.pack import Pack
 from edge.runners import open_runner
 from export.evaluate.heldout import Piece
 from export.evaluate.istft import analyse
-from export.evaluate.metrics import mean_average_precision
+from export.evaluate.metrics import average_precisions
 from export.evaluate.onnx_stats import onnx_graph_cost
 
 MIN_POSITIVES_TO_SCORE = 10
@@ -102,16 +102,15 @@ def student_at_teacher_windows(tagger: PackTagger, pieces: list[Piece], targets:
 
 def score_tagging(labels: tuple[str, ...], teacher_probabilities: np.ndarray, student_probabilities: np.ndarray
                   ) -> TaggingScores:
-    from sklearn.metrics import average_precision_score
-
     positives = teacher_probabilities >= TEACHER_POSITIVE_THRESHOLD
-    value, n_scored = mean_average_precision(positives, student_probabilities, MIN_POSITIVES_TO_SCORE)
-    with_any = [j for j, _ in enumerate(labels) if positives[:, j].any()]
-    per_label = {labels[j]: float(average_precision_score(positives[:, j], student_probabilities[:, j])) for j in with_any}
+    n_positives = positives.sum(axis=0)
+    every = average_precisions(positives, student_probabilities)  # every label with a positive, computed once
+    scored = [ap for j, ap in every.items() if n_positives[j] >= MIN_POSITIVES_TO_SCORE]
     agreement = float(np.mean((student_probabilities > 0.5) == positives)) if positives.size else math.nan
-    return TaggingScores(value, n_scored, len(positives), per_label, agreement,
-                         {labels[j]: int(positives[:, j].sum()) for j in with_any},
-                         float(np.mean(list(per_label.values()))) if per_label else math.nan)
+    return TaggingScores(float(np.mean(scored)) if scored else math.nan, len(scored), len(positives),
+                         {labels[j]: ap for j, ap in every.items()}, agreement,
+                         {labels[j]: int(n_positives[j]) for j in every},
+                         float(np.mean(list(every.values()))) if every else math.nan)
 
 
 @dataclass(frozen=True)
