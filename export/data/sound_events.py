@@ -1,6 +1,6 @@
 """Synthetic everyday sounds the tagger must know but our allowed data lacks (sirens, alarms, doorbells, phone
-rings, knocks, claps) and noise textures (wind-, rain-, hiss-like). They are only inputs: their labels come from
-the YAMNet teacher, not from us."""
+rings, knocks, claps) and noise textures (hiss, rain, crackle, wind gusts). They are only inputs: their labels come
+from the YAMNet teacher, not from us."""
 
 from __future__ import annotations
 
@@ -93,21 +93,89 @@ def synthesize_event(kind: str, rng: np.random.Generator, seconds: float) -> np.
 
 
 NOISE_COLOURS_DB_PER_OCTAVE = (0.0, -3.0, -6.0)
-"""White, pink and brown noise slopes."""
+"""White, pink and brown noise: spectral slopes in dB per octave."""
+NOISE_TEXTURE_PEAK = 0.3
 
 
-def noise_texture(rng: np.random.Generator, seconds: float) -> np.ndarray:
-    """Coloured noise (white, pink or brown), band-limited at random and slowly swelling: wind-, rain-, surf- or
-    hiss-like backgrounds a microphone picks up, so the tagger meets more than clean music and speech."""
-    n = int(seconds * SAMPLE_RATE_HZ)
-    spectrum = np.fft.rfft(rng.standard_normal(n))
+def _coloured(rng: np.random.Generator, n: int, slope_db_per_octave: float) -> tuple[np.ndarray, np.ndarray]:
+    """(noise (n,), its rfft frequencies in Hz) with the given spectral slope, unscaled."""
     frequency_hz = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
-    slope_db = NOISE_COLOURS_DB_PER_OCTAVE[int(rng.integers(len(NOISE_COLOURS_DB_PER_OCTAVE)))]
-    gain = (np.maximum(frequency_hz, 20.0) / 1000.0) ** (slope_db / (20.0 * np.log10(2.0)))
+    gain = (np.maximum(frequency_hz, 20.0) / 1000.0) ** (slope_db_per_octave / (20.0 * np.log10(2.0)))
+    return np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * gain, n), frequency_hz
+
+
+def _slow_envelope(rng: np.random.Generator, n: int, changes_per_second: float) -> np.ndarray:
+    """(n,) values in [0, 1] drawn ``changes_per_second`` times a second and linearly interpolated."""
+    n_points = int(n / SAMPLE_RATE_HZ * changes_per_second) + 2
+    return np.interp(np.arange(n), np.linspace(0, n, n_points), rng.uniform(0.0, 1.0, n_points))
+
+
+def _decaying_bursts(rng: np.random.Generator, n: int, per_second: float, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """(n,) sum of ``make()`` bursts at uniformly random positions, ``per_second`` on average."""
+    out = np.zeros(n)
+    for position in rng.integers(0, n, int(rng.poisson(per_second * n / SAMPLE_RATE_HZ))):
+        burst = make()
+        end = min(n, int(position) + len(burst))
+        out[position:end] += burst[: end - position]
+    return out
+
+
+def coloured_noise(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """White, pink or brown noise, band-limited at random and slowly swelling (hiss-, surf-, rush-like)."""
+    n = int(seconds * SAMPLE_RATE_HZ)
+    noise, frequency_hz = _coloured(rng, n, NOISE_COLOURS_DB_PER_OCTAVE[int(rng.integers(len(NOISE_COLOURS_DB_PER_OCTAVE)))])
     low_hz, high_hz = rng.uniform(20.0, 800.0), rng.uniform(1500.0, SAMPLE_RATE_HZ / 2)
-    gain *= (frequency_hz >= low_hz) & (frequency_hz <= high_hz)
-    noise = np.fft.irfft(spectrum * gain, n)
+    noise = np.fft.irfft(np.fft.rfft(noise) * ((frequency_hz >= low_hz) & (frequency_hz <= high_hz)), n)
     t = _time(seconds)
-    swell = 1.0 + rng.uniform(0.0, 0.8) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 2 * np.pi))
-    out = noise * swell
-    return (0.3 * out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)
+    return noise * (1.0 + rng.uniform(0.0, 0.8) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 2 * np.pi)))
+
+
+def rain(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """A pink hiss bed with drops: short upward-chirping decaying tones (1.5-5 kHz), 50-400 a second."""
+    n = int(seconds * SAMPLE_RATE_HZ)
+    bed, _ = _coloured(rng, n, -3.0)
+    drop_t = np.arange(int(0.05 * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
+
+    def drop() -> np.ndarray:
+        start_hz = rng.uniform(1500.0, 5000.0)
+        return rng.uniform(0.05, 0.4) * np.exp(-drop_t / 0.005) * np.sin(2 * np.pi * start_hz * drop_t * (1 + 20 * drop_t))
+
+    return 0.3 * bed / max(float(np.abs(bed).max()), 1e-9) + _decaying_bursts(rng, n, rng.uniform(50.0, 400.0), drop)
+
+
+def crackle(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Hiss with sparse clicks of random sign and decay, 5-200 a second (an old record, a fire, static)."""
+    n = int(seconds * SAMPLE_RATE_HZ)
+    hiss, _ = _coloured(rng, n, rng.uniform(-3.0, 0.0))
+
+    def click() -> np.ndarray:
+        length = int(rng.integers(20, 200))
+        return rng.uniform(-1.0, 1.0) * np.exp(-np.arange(length) / rng.uniform(3.0, 30.0))
+
+    return (rng.uniform(0.05, 0.3) * hiss / max(float(np.abs(hiss).max()), 1e-9)
+            + rng.uniform(0.2, 1.0) * _decaying_bursts(rng, n, rng.uniform(5.0, 200.0), click))
+
+
+def gusts(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Wind: low rumble (below 80-300 Hz) in gusts, over a quieter gusting rush of brownish noise."""
+    n = int(seconds * SAMPLE_RATE_HZ)
+    frequency_hz = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
+    rumble = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) / (1 + (frequency_hz / rng.uniform(80.0, 300.0)) ** 4), n)
+    rumble *= _slow_envelope(rng, n, rng.uniform(1.0, 4.0)) ** 3
+    rush = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * (np.maximum(frequency_hz, 20.0) / 100.0) ** -0.5
+                        / (1 + (frequency_hz / rng.uniform(300.0, 1500.0)) ** 2), n)
+    rush *= 0.15 + _slow_envelope(rng, n, rng.uniform(0.5, 2.0)) ** 2
+    return rumble / max(float(np.abs(rumble).max()), 1e-9) + 0.3 * rush / max(float(np.abs(rush).max()), 1e-9)
+
+
+NOISE_TEXTURES: dict[str, Callable[[np.random.Generator, float], np.ndarray]] = {
+    "coloured": coloured_noise, "rain": rain, "crackle": crackle, "gusts": gusts,
+}
+"""Background textures a microphone picks up, so the tagger meets more than clean music and speech."""
+
+
+def noise_texture(rng: np.random.Generator, seconds: float, kind: str | None = None) -> np.ndarray:
+    """One of NOISE_TEXTURES (``kind``, else drawn at random), peak-normalised to NOISE_TEXTURE_PEAK."""
+    kind = list(NOISE_TEXTURES)[int(rng.integers(len(NOISE_TEXTURES)))] if kind is None else kind
+    out = NOISE_TEXTURES[kind](rng, seconds)
+    return (NOISE_TEXTURE_PEAK * out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)

@@ -39,6 +39,15 @@ ESPEAK_SENTENCES = (
     "Someone is knocking at the front door.", "Call me when the concert starts.",
 )
 PEAK = 0.9
+STEMS_ALWAYS_CLIPPED = ("drums", "bass")
+"""Tagger clips of these stems alone are cut from every training song (plus one other stem at random)."""
+SILENT_STEM_PEAK = 0.01
+"""A stem excerpt peaking below this is silence there and is not made into a clip."""
+EVENT_REPEAT_PROBABILITY = 0.5
+"""Chance that a synthetic event clip also has the event again 1-3 s later."""
+SAMPLE_LOOP_PREFIX = "loop_"
+LOOP_CLIP_PROBABILITY = 0.5
+"""Chance that a Sonic Pi clip's one-shots lie over one of its loops (loop_*.flac) played back to back."""
 Progress = Callable[[str], None]
 
 
@@ -137,9 +146,32 @@ def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Pro
     return mixtures
 
 
+def _repeat_later(event: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``event`` plus a copy of itself starting 1-3 s later (a doorbell pressed twice, a second knock...)."""
+    delay = int(rng.uniform(1.0, 3.0) * SAMPLE_RATE_HZ)
+    out = event.copy()
+    out[delay:] += event[: max(0, len(event) - delay)]
+    return out
+
+
+def _sample_sequence(loaded: list[np.ndarray], loops: list[np.ndarray], n_clip: int, rng: np.random.Generator
+                     ) -> np.ndarray:
+    """1-4 Sonic Pi samples at random moments, over one of ``loops`` played back to back with LOOP_CLIP_PROBABILITY."""
+    clip = np.zeros(n_clip, np.float32)
+    if loops and rng.random() < LOOP_CLIP_PROBABILITY:
+        clip += _fit(loops[int(rng.integers(len(loops)))], n_clip, rng)
+    for _ in range(int(rng.integers(1, 5))):
+        audio = loaded[int(rng.integers(len(loaded)))]
+        start = int(rng.integers(0, n_clip))
+        end = min(n_clip, start + len(audio))
+        clip[start:end] += audio[: end - start]
+    return clip
+
+
 def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], report: dict, progress: Progress) -> None:
-    """Music excerpts alone and per stem, speech alone and over music, events alone and over music/speech, sonic-pi
-    sequences, noise textures alone and under music/speech, near-silence; each ``tagger_clip_seconds`` long."""
+    """Music excerpts; the drums, the bass and one other stem of every training song alone; speech alone and over
+    music; events (some repeated) alone and over music/speech; Sonic Pi sequences (half over a drum loop); noise
+    textures alone and under music/speech; near-silence. Each ``tagger_clip_seconds`` long."""
     data = recipe.data
     rng = np.random.default_rng(recipe.seed + 2)
     n_clip = int(data.tagger_clip_seconds * SAMPLE_RATE_HZ)
@@ -147,12 +179,14 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], repor
     clips: list[np.ndarray] = []
     for mixture in music:
         clips += [_fit(mixture, n_clip, rng) for _ in range(data.music_excerpts_per_song)]
-    for path in sorted((out / "separator").glob("train-*.npz"))[: max(1, len(music) // 2)]:
+    for path in sorted((out / "separator").glob("train-*.npz")):
         with np.load(path) as stored:
             stems = stored["stems"]
-        stem = stems[int(rng.integers(len(stems)))]
-        if np.any(stem):
-            clips.append(_normalise(_fit(stem, n_clip, rng)))
+        others = [STEMS.index(name) for name in STEMS if name not in STEMS_ALWAYS_CLIPPED]
+        for index in [STEMS.index(name) for name in STEMS_ALWAYS_CLIPPED] + [others[int(rng.integers(len(others)))]]:
+            stem = _fit(stems[index], n_clip, rng)
+            if np.abs(stem).max() > SILENT_STEM_PEAK:
+                clips.append(_normalise(stem))
     speech: list[np.ndarray] = []
     if data.n_speech:
         speech += [audio for _, audio in load_audio_files(speech_files(data.n_speech, rng), load_report)]
@@ -166,6 +200,8 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], repor
     kinds = list(EVENT_GENERATORS)
     for index in range(data.n_events):
         event = synthesize_event(kinds[index % len(kinds)], rng, data.tagger_clip_seconds)
+        if rng.random() < EVENT_REPEAT_PROBABILITY:
+            event = _repeat_later(event, rng)
         clips.append(_normalise(event))
         background = music + speech
         if background:
@@ -175,14 +211,9 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], repor
         samples_dir = debian_data_dir("sonic-pi-samples")
         paths = [p for p in sorted(samples_dir.glob("*.flac")) if not is_heldout_sample(p)]
         loaded = load_audio_files(list(paths), load_report, max_seconds=data.tagger_clip_seconds)
-        for index in range(data.n_samples_clips):
-            clip = np.zeros(n_clip, np.float32)
-            for _ in range(int(rng.integers(1, 5))):
-                _, audio = loaded[int(rng.integers(len(loaded)))]
-                start = int(rng.integers(0, n_clip))
-                end = min(n_clip, start + len(audio))
-                clip[start:end] += audio[: end - start]
-            clips.append(_normalise(clip))
+        loops = [audio for path, audio in loaded if path.name.startswith(SAMPLE_LOOP_PREFIX)]
+        for _ in range(data.n_samples_clips):
+            clips.append(_normalise(_sample_sequence([audio for _, audio in loaded], loops, n_clip, rng)))
     for _ in range(data.n_noise_clips):
         noise = noise_texture(rng, data.tagger_clip_seconds)
         clips.append(_normalise(noise))

@@ -109,22 +109,54 @@ def test_sound_events_are_bounded_and_distinct() -> None:
     assert not np.allclose(events["siren"], events["alarm"])
 
 
-def test_noise_textures_are_bounded_coloured_and_band_limited() -> None:
-    """Each texture peaks at 0.3, is not silent, and keeps (almost) no energy outside the band it drew."""
+def test_coloured_noise_is_coloured_and_band_limited() -> None:
+    """Each coloured texture keeps (almost) no energy outside the band it drew, and the colours differ."""
     from export.data.sound_events import noise_texture
 
     rng = np.random.default_rng(4)
-    textures = [noise_texture(rng, 2.0) for _ in range(12)]
     slopes = []
-    for audio in textures:
-        assert audio.shape == (32_000,) and audio.dtype == np.float32
-        assert np.abs(audio).max() == pytest.approx(0.3, abs=1e-6) and float(np.sqrt(np.mean(audio ** 2))) > 0.01
-        power = np.abs(np.fft.rfft(audio)) ** 2
-        frequency_hz = np.fft.rfftfreq(len(audio), 1 / 16_000)
+    for _ in range(12):
+        power, frequency_hz = _power_spectrum(noise_texture(rng, 2.0, "coloured"))
         low, high = power[(frequency_hz > 1000) & (frequency_hz < 1400)].mean(), power[frequency_hz < 15].mean()
         assert high < low, "energy below the lowest possible band edge (20 Hz)"
         slopes.append(power[(frequency_hz > 200) & (frequency_hz < 700)].mean() / low)
     assert max(slopes) > 3 * min(slopes), "every texture has the same colour"
+
+
+def test_noise_textures_are_bounded_and_each_kind_has_its_character() -> None:
+    """Every kind peaks at 0.3 and is not silent; rain is mostly above 1.5 kHz, wind gusts mostly below 300 Hz, and
+    crackle's clicks make it far more impulsive (kurtosis) than plain coloured noise."""
+    from export.data.sound_events import NOISE_TEXTURES, noise_texture
+
+    rng = np.random.default_rng(5)
+    stats: dict[str, list[tuple[float, float, float]]] = {}
+    for kind in NOISE_TEXTURES:
+        for _ in range(6):
+            audio = noise_texture(rng, 2.0, kind)
+            assert audio.shape == (32_000,) and audio.dtype == np.float32
+            assert np.abs(audio).max() == pytest.approx(0.3, abs=1e-6) and float(np.sqrt(np.mean(audio ** 2))) > 0.01
+            power, frequency_hz = _power_spectrum(audio)
+            kurtosis = float(np.mean(audio.astype(np.float64) ** 4) / np.mean(audio.astype(np.float64) ** 2) ** 2)
+            stats.setdefault(kind, []).append((power[frequency_hz < 300].sum() / power.sum(),
+                                               power[frequency_hz > 1500].sum() / power.sum(), kurtosis))
+    median = {kind: np.median(np.array(values), axis=0) for kind, values in stats.items()}
+    assert median["rain"][1] > 0.6 and median["gusts"][0] > 0.8
+    assert median["crackle"][2] > 1.5 * median["coloured"][2]
+
+
+def test_a_repeated_event_sounds_again_one_to_three_seconds_later() -> None:
+    from export.data.training_sets import _repeat_later
+
+    event = np.zeros(64_000, np.float32)
+    event[100:400] = 1.0
+    repeated = _repeat_later(event, np.random.default_rng(0))
+    assert np.array_equal(repeated[:16_000], event[:16_000]) and repeated.sum() == 2 * event.sum()
+    start = int(np.flatnonzero(repeated[500:])[0]) + 500
+    assert 16_000 + 100 <= start <= 48_000 + 100
+
+
+def _power_spectrum(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.abs(np.fft.rfft(audio)) ** 2, np.fft.rfftfreq(len(audio), 1 / 16_000)
 
 
 def test_chorale_top_voice_is_sung_and_lowest_is_bass() -> None:
