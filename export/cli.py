@@ -135,9 +135,18 @@ def cache_teachers_command(recipe_path: RecipeArgument, out: OutOption = None) -
     """Run the teachers (Spleeter, YAMNet) once over the rendered data and cache their outputs."""
     from export.distill import cache_teachers
 
+    from export.evaluate.tagging import MIN_POSITIVES_TO_SCORE
+
     recipe = _recipe(recipe_path, out)
-    console, counts = _run_stage(cache_teachers, recipe, "running teachers")
-    console.print(f"teacher cache {recipe.cache_dir}: {counts['misses']} computed, {counts['hits']} already cached")
+    console, report = _run_stage(cache_teachers, recipe, "running teachers")
+    console.print(f"teacher cache {recipe.cache_dir}: {report.n_computed} computed, {report.n_cached} already cached")
+    if report.label_positives:
+        console.print("tagger windows YAMNet gives each label (> 0.5): " + ", ".join(
+            f"{label} {count}" for label, count in report.label_positives.items()), highlight=False)
+        scarce = [label for label, count in report.label_positives.items() if count < MIN_POSITIVES_TO_SCORE]
+        if scarce:
+            console.print(f"[yellow]fewer than {MIN_POSITIVES_TO_SCORE} in the data, so the tagger can hardly learn "
+                          f"them: {', '.join(scarce)}[/yellow]")
 
 
 @export_app.command("distill")

@@ -111,7 +111,15 @@ def _load(paths: list[Path], key: str) -> list[np.ndarray]:
     return out
 
 
-def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) -> dict[str, int]:
+@dataclass(frozen=True)
+class TeacherCacheReport:
+    n_computed: int
+    n_cached: int
+    label_positives: dict[str, int]
+    """Per tagger label: training and validation windows the teacher gives it (> 0.5) -- what the data covers."""
+
+
+def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) -> TeacherCacheReport:
     """Run Spleeter on the real mixtures and YAMNet on the tagger clips, storing results in the teacher cache."""
     from export.teachers.spleeter import SpleeterTeacher
     from export.teachers.yamnet import YamnetTeacher
@@ -125,13 +133,17 @@ def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) ->
             progress(f"Spleeter on real mixture {index + 1}/{len(real)}")
             cache.get_or_compute(mixture, spleeter.teacher_id, spleeter.separate)
     clips = sorted((data / "tagger").glob("*.npz"))
+    labels = tuple(recipe.tagger.labels)
+    positives = np.zeros(len(labels), np.int64)
     if clips:
         yamnet = YamnetTeacher()
+        index_map = label_index_map(yamnet.class_names, labels)
         for index, audio in enumerate(_load(clips, "audio")):
             progress(f"YAMNet on tagger clip {index + 1}/{len(clips)}")
-            cache.get_or_compute(audio, yamnet.teacher_id, lambda a: {"probabilities": tag(yamnet, a)},
-                                 settings=f"hop={yamnet.hop_samples}")
-    return {"hits": cache.n_hits, "misses": cache.n_misses}
+            probabilities = cache.get_or_compute(audio, yamnet.teacher_id, lambda a: {"probabilities": tag(yamnet, a)},
+                                                 settings=f"hop={yamnet.hop_samples}")["probabilities"]
+            positives += (map_teacher_probabilities(probabilities, index_map) > 0.5).sum(axis=0)
+    return TeacherCacheReport(cache.n_misses, cache.n_hits, dict(zip(labels, positives.tolist())))
 
 
 def load_separator_data(recipe: Recipe, split: str) -> SeparatorData:

@@ -72,3 +72,21 @@ def test_sense_run_plays_the_pack(tiny_run, runtime: str, precision: str) -> Non
     assert result.intensities.ndim == 2 and len(result.intensities) > 0
     assert np.all(np.isfinite(result.intensities))
     assert np.all((result.intensities >= 0) & (result.intensities <= 1))
+
+
+def test_cache_teachers_reports_the_labels_the_data_covers(tiny_run) -> None:
+    """A second `cache-teachers` computes nothing, and its per-label positives are what training will read."""
+    from typer.testing import CliRunner
+
+    from edge.cli import app
+    from export.distill import load_tagger_clips
+
+    result = CliRunner().invoke(app, ["export", "cache-teachers", str(tiny_run.recipe_path), "--out", str(tiny_run.out)])
+    assert result.exit_code == 0, result.output
+    assert " 0 computed" in result.output
+    recipe = load_recipe(tiny_run.recipe_path).with_out_dir(tiny_run.out)
+    targets = np.concatenate([c.targets for split in ("train", "val") for c in load_tagger_clips(recipe, split)])
+    counts = dict(zip(recipe.tagger.labels, (targets > 0.5).sum(axis=0).tolist()))
+    assert any(counts.values())
+    line = " ".join(result.output.split())
+    assert ", ".join(f"{label} {count}" for label, count in counts.items()) in line
