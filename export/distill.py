@@ -3,7 +3,8 @@
 Separator: ground-truth stems of rendered music (compressed-magnitude L1 of mask x mixture vs each stem) plus,
 on real mixtures, the Spleeter teacher (vocals vs its vocals, drums+bass+other vs its accompaniment).
 Tagger: binary cross-entropy of the student's logits against YAMNet's sigmoid outputs mapped to the student's
-labels (soft targets), on windows aligned with the teacher's patches.
+labels (soft targets), on windows aligned with the teacher's patches. With ``tagger_ema_decay`` the tagger is
+validated, checkpointed and shipped as an exponential moving average of its weights.
 
 The two students are independent: each has its own seed, optimiser, step count (``[training] steps`` and
 ``tagger_steps``), learning-rate schedule (constant, then an optional cosine decay over the last
@@ -296,6 +297,8 @@ STUDENTS = ("separator", "tagger")
 STUDENT_SEED_OFFSET = {"separator": 0, "tagger": 1}
 """Each student has its own seed (recipe seed + offset) for initialisation and batches, so either trains alone."""
 SEPARATOR_CLIP_NORM = 5.0
+TRAINED_WEIGHTS = "trained_weights"
+"""Checkpoint key of the optimised weights when the student ships their moving average (which is under its name)."""
 MAX_TAGGER_VALIDATION_WINDOWS = 4096
 """Tagger validation scores at most this many context windows, evenly spread over the validation clips."""
 
@@ -490,6 +493,13 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     rng = np.random.default_rng(recipe.seed + STUDENT_SEED_OFFSET[student] + 1000 * (rank + 1))
     task: SeparatorTask | TaggerTask = SeparatorTask(recipe, rng) if student == "separator" else TaggerTask(recipe, rng)
     model = fresh_student(recipe, student).to(device).train()
+    ema_decay = training.tagger_ema_decay if student == "tagger" else 0.0
+    average: torch.optim.swa_utils.AveragedModel | None = None
+    if ema_decay > 0:
+        average = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay), use_buffers=True).eval()
+    # the weights validated, checkpointed under the student's name and exported: the moving average, if any
+    shipped = average.module if average is not None else model
     module = task.wrap(model)
     if distributed:
         module = nn.parallel.DistributedDataParallel(module)
@@ -504,7 +514,10 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     last_path = last_checkpoint(recipe, student)
     if resume and last_path.exists():
         state = torch.load(str(last_path), map_location=device, weights_only=False)
-        model.load_state_dict(state[student])
+        model.load_state_dict(state[TRAINED_WEIGHTS] if average is not None else state[student])
+        if average is not None:
+            average.module.load_state_dict(state[student])
+            average.n_averaged.fill_(state["n_averaged"])
         optimizer.load_state_dict(state["optimizer"])
         step, best, history = state["step"], state["best"], state["history"]
         train_seconds = state.get("train_seconds", 0.0)
@@ -515,9 +528,11 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     def save(path: Path) -> None:
         if rank != 0:
             return
-        state = {student: model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
+        state = {student: shipped.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
                  "history": history, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                  "recipe": recipe.name, "train_seconds": train_seconds + time.monotonic() - session_start}
+        if average is not None:
+            state.update({TRAINED_WEIGHTS: model.state_dict(), "n_averaged": int(average.n_averaged)})
         partial = path.with_suffix(".partial")
         torch.save(state, str(partial))
         partial.replace(path)
@@ -533,12 +548,14 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
         if task.clip_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), task.clip_norm)
         optimizer.step()
+        if average is not None:
+            average.update_parameters(model)
         numbers[f"{student}_loss"] = loss.item()
         step += 1
         if step % training.student_validate_every_steps(student) == 0 or step == total_steps:
             if rank == 0:
-                model.eval()
-                numbers.update(task.validate(model))  # type: ignore[arg-type]
+                shipped.eval()
+                numbers.update(task.validate(shipped))  # type: ignore[arg-type]
                 model.train()
                 numbers["learning_rate"] = optimizer.param_groups[0]["lr"]
                 history.append({"step": step, **numbers})

@@ -117,9 +117,12 @@ class TrainingSection:
         return self.learning_rate * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
     weight_decay: float = 0.0
     validate_every_steps: int = 10
+    """Validation numbers are computed, printed and logged this often."""
     tagger_validate_every_steps: int | None = None
     """The tagger's validation interval (its steps are cheap, its validation is not); default validate_every_steps."""
-    """One 'epoch' for reporting: validation numbers are printed and logged this often."""
+    tagger_ema_decay: float = 0.0
+    """The tagger is validated, checkpointed and shipped as an exponential moving average of its weights with this
+    decay per step (e.g. 0.999); 0 ships the trained weights themselves."""
     checkpoint_every_seconds: float = 120.0
     gain_spread_db: float = 6.0
     drop_probability: float = 0.2
@@ -242,6 +245,9 @@ def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
             or min(training.batch_size, training.student_batch_size("tagger")) < 1):
         raise ConfigError(f"recipe {source}: need at least one stem, steps and tagger_steps >= 0, "
                           "batch_size and tagger_batch_size >= 1")
+    if not 0.0 <= training.tagger_ema_decay < 1.0:
+        raise ConfigError(f"recipe {source}: [training].tagger_ema_decay must be within 0..1 (1 excluded), got "
+                          f"{training.tagger_ema_decay}")
     if not (0.0 <= training.decay_fraction <= 1.0 and 0.0 <= training.final_learning_rate_fraction <= 1.0):
         raise ConfigError(f"recipe {source}: [training].decay_fraction and final_learning_rate_fraction must be "
                           f"within 0..1, got {training.decay_fraction} and {training.final_learning_rate_fraction}")

@@ -31,6 +31,7 @@ def test_committed_recipes_parse() -> None:
     ({"training": {"steps": 3}}, "missing key 'name'"),
     ({"name": "x", "training": {"decay_fraction": 1.5}}, "decay_fraction .* within 0..1"),
     ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: expected an integer"),
+    ({"name": "x", "training": {"tagger_ema_decay": 1.0}}, r"tagger_ema_decay must be within 0..1"),
 ])
 def test_bad_recipe_is_refused(table: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -95,6 +96,38 @@ def test_one_student_trains_alone_to_its_own_step_count(tiny_run, tmp_path: Path
     recipe = load_recipe(recipe_path)
     assert rates == pytest.approx([recipe.training.learning_rate_at(step - 1, 6) for step in (2, 4, 6)])
     assert rates[0] == recipe.training.learning_rate and rates[-1] < rates[1] < rates[0]
+
+
+def test_tagger_ships_the_moving_average_of_its_weights(tiny_run, tmp_path: Path) -> None:
+    """With tagger_ema_decay d the checkpointed tagger after steps 1, 2 is w1, then d*w1 + (1-d)*w2 (w: trained
+    weights, kept for resuming); the separator is unaffected."""
+    import shutil
+
+    from export.distill import TRAINED_WEIGHTS, train_student
+
+    tiny = load_recipe(TINY_RECIPE)
+    recipe = dataclasses.replace(tiny, training=dataclasses.replace(
+        tiny.training, tagger_ema_decay=0.75, validate_every_steps=1)).with_out_dir(tmp_path / "out")
+    shutil.copytree(tiny_run.out / "data", recipe.out / "data")
+    shutil.copytree(tiny_run.out / "cache", recipe.out / "cache")
+    path = recipe.out / "checkpoints" / "last-tagger.pt"
+    train_student(recipe, "tagger", steps=1, resume=False)
+    first = torch.load(path, weights_only=False)
+    train_student(recipe, "tagger", steps=2, resume=True)
+    second = torch.load(path, weights_only=False)
+    assert first["n_averaged"] == 1 and second["n_averaged"] == 2
+    w1, w2 = first[TRAINED_WEIGHTS], second[TRAINED_WEIGHTS]
+    n_moved = 0
+    for name, tensor in w1.items():
+        if not tensor.is_floating_point():
+            continue
+        torch.testing.assert_close(first["tagger"][name], tensor, msg=name)
+        torch.testing.assert_close(second["tagger"][name], 0.75 * tensor + 0.25 * w2[name], msg=name)
+        n_moved += int(not torch.equal(w2[name], tensor))
+    assert n_moved > 10, "the second step changed (almost) no weight, so the test proves nothing"
+    separator = train_student(recipe, "separator", steps=1, resume=False)
+    assert separator["step"] == 1
+    assert TRAINED_WEIGHTS not in torch.load(recipe.out / "checkpoints" / "last-separator.pt", weights_only=False)
 
 
 def test_unknown_student_is_refused(tmp_path: Path) -> None:
