@@ -1,6 +1,7 @@
 """int8 static QDQ quantization of ONNX step models with calibration from audio features.
 
-Only Conv/MatMul/Gemm are quantized; graph inputs/outputs — including the recurrent state tensors — stay float
+Only Conv/MatMul/Gemm are quantized (less the submodules a model keeps float, e.g. the tagger's mel projection);
+graph inputs/outputs — including the recurrent state tensors — stay float
 (quantized state drifts over a long stream).
 """
 
@@ -11,11 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import ConfigError
+
 QUANTIZED_OP_TYPES = ["Conv", "MatMul", "Gemm"]
 
 
-def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iterable[dict[str, np.ndarray]]) -> Path:
-    """Write a QDQ int8 copy of ``fp32_path`` calibrated on ``calibration_feeds`` (input name -> array)."""
+def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iterable[dict[str, np.ndarray]],
+                       float_modules: tuple[str, ...] = ()) -> Path:
+    """Write a QDQ int8 copy of ``fp32_path`` calibrated on ``calibration_feeds`` (input name -> array); the nodes
+    of the torch submodules named in ``float_modules`` (ONNX node names ``/<module>/...``) stay float."""
+    import onnx
+
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -28,10 +35,14 @@ def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iter
 
     prepared = int8_path.with_suffix(".prep.onnx")
     quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+    excluded = [node.name for node in onnx.load(str(prepared)).graph.node
+                if any(node.name.startswith(f"/{module}/") for module in float_modules)]
+    if float_modules and not excluded:
+        raise ConfigError(f"{fp32_path}: no ONNX node of the modules {list(float_modules)} to keep float")
     try:
         quantize_static(
             str(prepared), str(int8_path), _Feeds(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OP_TYPES,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=excluded,
         )
     finally:
         prepared.unlink(missing_ok=True)

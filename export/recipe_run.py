@@ -139,13 +139,15 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
     progress("quantizing the separator (ONNX int8)")
     written.append(quantize_onnx_int8(root / "separator.onnx", root / "separator.int8.onnx", sep_feeds))
     progress("quantizing the tagger (ONNX int8)")
-    written.append(quantize_onnx_int8(root / "tagger.onnx", root / "tagger.int8.onnx", [{"magnitude": w} for w in tag_windows]))
+    written.append(quantize_onnx_int8(root / "tagger.onnx", root / "tagger.int8.onnx", [{"magnitude": w} for w in tag_windows],
+                                      float_modules=students.tagger.FLOAT_IN_INT8))
     if recipe.export.tflite:
         progress("quantizing the separator (TFLite int8)")
         written.append(export_tflite(students.separator, separator_sig, root / "separator.int8.tflite", calibration=sep_torch))
         progress("quantizing the tagger (TFLite int8)")
         written.append(export_tflite(students.tagger, tagger_sig, root / "tagger.int8.tflite",
-                                     calibration=[(torch.from_numpy(w),) for w in tag_windows]))
+                                     calibration=[(torch.from_numpy(w),) for w in tag_windows],
+                                     float_modules=students.tagger.FLOAT_IN_INT8))
     return written
 
 

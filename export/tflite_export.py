@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
+from edge.errors import ConfigError
 from export.step_model import StepSignature
 
 PT2E_QUANTIZED_OPS = ("linear", "addmm", "conv_relu", "conv")
@@ -49,9 +50,20 @@ def leave_split_readers_float(graph: fx.GraphModule) -> list[str]:
     return sorted(left_float)
 
 
-def int8_quantizer() -> Any:
+def leave_modules_float(graph: fx.GraphModule, modules: tuple[str, ...]) -> list[str]:
+    """Drop the int8 annotation of every op inside the submodules named in ``modules``; returns their node names."""
+    left_float = []
+    for node in graph.graph.nodes:
+        paths = [path for path, _ in node.meta.get("nn_module_stack", {}).values()]
+        if any(path.split(".")[0] in modules for path in paths if path):
+            if node.meta.pop("quantization_annotation", None) is not None:
+                left_float.append(node.name)
+    return sorted(left_float)
+
+
+def int8_quantizer(float_modules: tuple[str, ...] = ()) -> Any:
     """litert-torch's PT2E quantizer, symmetric per-channel static int8, on PT2E_QUANTIZED_OPS only, with the
-    readers of split tensors left float (:func:`leave_split_readers_float`)."""
+    readers of split tensors (:func:`leave_split_readers_float`) and the submodules ``float_modules`` left float."""
     from litert_torch.quantize import pt2e_quantizer
     from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
 
@@ -64,6 +76,8 @@ def int8_quantizer() -> Any:
         def annotate(self, model: fx.GraphModule) -> fx.GraphModule:
             model = self._annotate_for_static_quantization_config(model)
             leave_split_readers_float(model)
+            if float_modules and not leave_modules_float(model, float_modules):
+                raise ConfigError(f"no int8 op inside the modules {list(float_modules)} to keep float")
             propagate_annotation(model)
             return model
 
@@ -73,8 +87,10 @@ def int8_quantizer() -> Any:
 
 
 def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
-                  calibration: Iterable[tuple[torch.Tensor, ...]] | None = None) -> Path:
-    """Convert ``model`` for one frame per call; with ``calibration`` args, quantize weights and activations to int8.
+                  calibration: Iterable[tuple[torch.Tensor, ...]] | None = None, float_modules: tuple[str, ...] = ()
+                  ) -> Path:
+    """Convert ``model`` for one frame per call; with ``calibration`` args, quantize weights and activations to int8
+    (except the submodules named in ``float_modules``).
 
     In an int8 step model the state inputs come out int8: the converter moves the quantize of each causal conv's
     input, cat(state, frame), onto them (the edge LiteRT runner quantizes them with the tensor's scale); the state
@@ -91,7 +107,7 @@ def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
         from litert_torch.quantize import quant_config
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-        quantizer = int8_quantizer()
+        quantizer = int8_quantizer(float_modules)
         prepared = prepare_pt2e(torch.export.export(model, args).module(), quantizer)
         with torch.no_grad():
             for calibration_args in calibration:

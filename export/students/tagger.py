@@ -82,6 +82,11 @@ class InvertedResidual(nn.Module):
 class MobileTagger(nn.Module):
     """(B, context_frames, n_bins) magnitude -> (B, n_labels) probabilities."""
 
+    FLOAT_IN_INT8 = ("mel",)
+    """Submodules the int8 artifacts keep in float: the mel projection reads linear magnitudes spanning ~80 dB, and
+    one int8 scale set by loud frames rounds quiet sounds to zero (sense-default 0.3.0, held-out: wind AP 0.53 in
+    fp32, 0.05 with the projection in int8). It is ~15 % of the tagger's MACs."""
+
     def __init__(self, config: TaggerConfig = TaggerConfig()) -> None:
         super().__init__()
         if config.context_frames % config.time_pool:
