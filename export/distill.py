@@ -435,14 +435,21 @@ def best_checkpoint(recipe: Recipe, student: str) -> Path:
 
 
 def checkpoint_info(recipe: Recipe) -> dict[str, dict[str, Any]]:
-    """Per student: step, training seconds, history and best validation loss of its last checkpoint ({} if none)."""
+    """Per student with a last checkpoint: its step, training seconds, history and best validation loss, and the
+    step of the weights :func:`load_students` ships (the best checkpoint's, else the last) with that step's
+    validation numbers ({} if the history has no entry for it)."""
     info: dict[str, dict[str, Any]] = {}
     for student in STUDENTS:
         path = last_checkpoint(recipe, student)
         if path.exists():
             state = torch.load(str(path), map_location="cpu", weights_only=False)
+            best_path = best_checkpoint(recipe, student)
+            shipped_step = torch.load(str(best_path), map_location="cpu", weights_only=False)["step"] \
+                if best_path.exists() else state["step"]
+            at_step = [entry for entry in state["history"] if entry.get("step") == shipped_step]
             info[student] = {"path": str(path), "step": state["step"], "train_seconds": state.get("train_seconds", 0.0),
-                             "history": state["history"], "best": state["best"]}
+                             "history": state["history"], "best": state["best"], "shipped_step": shipped_step,
+                             "shipped_validation": at_step[-1] if at_step else {}}
     return info
 
 

@@ -187,17 +187,18 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
 
 
 def training_provenance(recipe: Recipe, info: dict[str, Any], student: str) -> dict[str, Any]:
-    """Steps, status, minutes and last validation numbers of one student's training."""
+    """Steps, status, minutes, and the step and validation numbers of the shipped weights of one student."""
     planned = recipe.training.student_steps(student)
     student_info = info.get(student, {})
     step = student_info.get("step", 0)
-    history = student_info.get("history") or [{}]
     return {
         "steps": step,
         "status": ("complete" if step >= planned else f"PARTIAL: stopped at step {step} of the recipe's {planned} "
                    f"(resume with `sense export distill {recipe.source} --student {student}`)"),
         "minutes": round(student_info.get("train_seconds", 0.0) / 60.0, 1),
-        "final_validation": {k: round(v, 4) for k, v in history[-1].items() if k != "step"},
+        "shipped_step": student_info.get("shipped_step", 0),
+        "validation_at_shipped_step": {k: round(v, 4) for k, v in student_info.get("shipped_validation", {}).items()
+                                       if k != "step"},
     }
 
 
@@ -232,7 +233,8 @@ def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> l
     pack = load_pack(pack_dir(recipe))
     magnitude = calibration_magnitudes(recipe)[0][: recipe.export.n_verify_frames]
     command = f"sense export verify-recipe {recipe.source}"
-    metrics = [m for m in pack.manifest.get("metrics", []) if not m["name"].split(".")[1] in ("onnx", "litert")]
+    metrics = [m for m in pack.manifest.get("metrics", [])  # keep what this stage does not measure
+               if m["name"].split(".")[1] not in ("onnx", "litert") and not m["name"].startswith("training.")]
     for runtime, precision in precisions(recipe):
         progress(f"verifying {runtime} {precision}")
         sep = separator_parity(pack, "separator", students.separator, separator_sig, magnitude, runtime, precision)
@@ -244,11 +246,10 @@ def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> l
             {"name": f"tagger.{runtime}.{precision}.label_agreement_vs_torch", "value": tag["label_agreement"], "command": command},
         ]
     for student, student_info in checkpoint_info(recipe).items():
-        if student_info.get("history"):
-            metrics += [{"name": f"training.{key}", "value": float(value),
-                         "command": f"sense export distill {recipe.source} --student {student}"}
-                        for key, value in student_info["history"][-1].items()
-                        if key.endswith(("val_loss", "val_map", "val_agreement"))]
+        metrics += [{"name": f"training.{key}", "value": float(value),
+                     "command": f"sense export distill {recipe.source} --student {student}"}
+                    for key, value in student_info["shipped_validation"].items()
+                    if key.endswith(("val_loss", "val_map", "val_agreement"))]
     pack_stage(recipe, metrics)
     return metrics
 

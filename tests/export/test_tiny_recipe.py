@@ -90,3 +90,18 @@ def test_cache_teachers_reports_the_labels_the_data_covers(tiny_run) -> None:
     assert any(counts.values())
     line = " ".join(result.output.split())
     assert ", ".join(f"{label} {count}" for label, count in counts.items()) in line
+
+
+def test_pack_reports_the_validation_of_the_weights_it_ships(tiny_run) -> None:
+    """The pack ships each student's best-validation checkpoint; its provenance and training metrics are that
+    step's numbers, not the last step's."""
+    import torch
+
+    for student in ("separator", "tagger"):
+        best = torch.load(tiny_run.out / "checkpoints" / f"best-{student}.pt", weights_only=False)
+        entry = next(h for h in best["history"] if h["step"] == best["step"])
+        training = tiny_run.pack.manifest["provenance"]["training"][student]
+        assert training["shipped_step"] == best["step"]
+        assert training["validation_at_shipped_step"][f"{student}_val_loss"] == pytest.approx(
+            entry[f"{student}_val_loss"], abs=1e-4)
+        assert _metric(tiny_run.pack, f"training.{student}_val_loss") == pytest.approx(entry[f"{student}_val_loss"])
