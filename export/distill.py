@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.students.labels import label_index_map, map_teacher_probabilities
 from export.students.tagger import MobileTagger, TaggerConfig
 from export.teachers.base import tag
+
+if TYPE_CHECKING:
+    from export.teachers.yamnet import YamnetTeacher
 
 N_FFT = 512
 HOP = 128
@@ -112,6 +115,12 @@ def _load(paths: list[Path], key: str) -> list[np.ndarray]:
     return out
 
 
+def yamnet_probabilities(cache: TeacherCache, teacher: YamnetTeacher, audio: np.ndarray) -> np.ndarray:
+    """(n_patches, 521) YAMNet probabilities of ``audio`` at the teacher's hop, from ``cache`` or computed into it."""
+    return cache.get_or_compute(audio, teacher.teacher_id, lambda a: {"probabilities": tag(teacher, a)},
+                                settings=f"hop={teacher.hop_samples}")["probabilities"]
+
+
 @dataclass(frozen=True)
 class TeacherCacheReport:
     n_computed: int
@@ -141,9 +150,7 @@ def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) ->
         index_map = label_index_map(yamnet.class_names, labels)
         for index, audio in enumerate(_load(clips, "audio")):
             progress(f"YAMNet on tagger clip {index + 1}/{len(clips)}")
-            probabilities = cache.get_or_compute(audio, yamnet.teacher_id, lambda a: {"probabilities": tag(yamnet, a)},
-                                                 settings=f"hop={yamnet.hop_samples}")["probabilities"]
-            positives += (map_teacher_probabilities(probabilities, index_map) > 0.5).sum(axis=0)
+            positives += (map_teacher_probabilities(yamnet_probabilities(cache, yamnet, audio), index_map) > 0.5).sum(axis=0)
     return TeacherCacheReport(cache.n_misses, cache.n_hits, dict(zip(labels, positives.tolist())))
 
 
@@ -171,8 +178,7 @@ def load_tagger_clips(recipe: Recipe, split: str) -> list[TaggerClip]:
     index_map = label_index_map(teacher.class_names, recipe.tagger.labels)
     clips = []
     for audio in _load(sorted((recipe.out / "data" / "tagger").glob(f"{split}-*.npz")), "audio"):
-        probabilities = cache.get_or_compute(audio, teacher.teacher_id, lambda a: {"probabilities": tag(teacher, a)},
-                                             settings=f"hop={teacher.hop_samples}")["probabilities"]
+        probabilities = yamnet_probabilities(cache, teacher, audio)
         magnitude = magnitude_frames(audio)
         frames = np.array([tagger_frame_for_teacher(i, teacher.hop_samples, teacher.window_samples)
                            for i in range(len(probabilities))])

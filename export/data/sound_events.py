@@ -97,6 +97,10 @@ NOISE_COLOURS_DB_PER_OCTAVE = (0.0, -3.0, -6.0)
 NOISE_TEXTURE_PEAK = 0.3
 
 
+def _unit_peak(audio: np.ndarray) -> np.ndarray:
+    return audio / max(float(np.abs(audio).max()), 1e-9)
+
+
 def _coloured(rng: np.random.Generator, n: int, slope_db_per_octave: float) -> tuple[np.ndarray, np.ndarray]:
     """(noise (n,), its rfft frequencies in Hz) with the given spectral slope, unscaled."""
     frequency_hz = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
@@ -140,7 +144,7 @@ def rain(rng: np.random.Generator, seconds: float) -> np.ndarray:
         start_hz = rng.uniform(1500.0, 5000.0)
         return rng.uniform(0.05, 0.4) * np.exp(-drop_t / 0.005) * np.sin(2 * np.pi * start_hz * drop_t * (1 + 20 * drop_t))
 
-    return 0.3 * bed / max(float(np.abs(bed).max()), 1e-9) + _decaying_bursts(rng, n, rng.uniform(50.0, 400.0), drop)
+    return 0.3 * _unit_peak(bed) + _decaying_bursts(rng, n, rng.uniform(50.0, 400.0), drop)
 
 
 def crackle(rng: np.random.Generator, seconds: float) -> np.ndarray:
@@ -152,7 +156,7 @@ def crackle(rng: np.random.Generator, seconds: float) -> np.ndarray:
         length = int(rng.integers(20, 200))
         return rng.uniform(-1.0, 1.0) * np.exp(-np.arange(length) / rng.uniform(3.0, 30.0))
 
-    return (rng.uniform(0.05, 0.3) * hiss / max(float(np.abs(hiss).max()), 1e-9)
+    return (rng.uniform(0.05, 0.3) * _unit_peak(hiss)
             + rng.uniform(0.2, 1.0) * _decaying_bursts(rng, n, rng.uniform(5.0, 200.0), click))
 
 
@@ -165,7 +169,7 @@ def gusts(rng: np.random.Generator, seconds: float) -> np.ndarray:
     rush = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * (np.maximum(frequency_hz, 20.0) / 100.0) ** -0.5
                         / (1 + (frequency_hz / rng.uniform(300.0, 1500.0)) ** 2), n)
     rush *= 0.15 + _slow_envelope(rng, n, rng.uniform(0.5, 2.0)) ** 2
-    return rumble / max(float(np.abs(rumble).max()), 1e-9) + 0.3 * rush / max(float(np.abs(rush).max()), 1e-9)
+    return _unit_peak(rumble) + 0.3 * _unit_peak(rush)
 
 
 NOISE_TEXTURES: dict[str, Callable[[np.random.Generator, float], np.ndarray]] = {
@@ -178,4 +182,4 @@ def noise_texture(rng: np.random.Generator, seconds: float, kind: str | None = N
     """One of NOISE_TEXTURES (``kind``, else drawn at random), peak-normalised to NOISE_TEXTURE_PEAK."""
     kind = list(NOISE_TEXTURES)[int(rng.integers(len(NOISE_TEXTURES)))] if kind is None else kind
     out = NOISE_TEXTURES[kind](rng, seconds)
-    return (NOISE_TEXTURE_PEAK * out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)
+    return (NOISE_TEXTURE_PEAK * _unit_peak(out)).astype(np.float32)

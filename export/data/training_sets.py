@@ -68,6 +68,11 @@ def _fit(audio: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndar
     return np.resize(audio, n_samples) if len(audio) else np.zeros(n_samples, np.float32)
 
 
+def _excerpt_of_any(recordings: list[np.ndarray], n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_samples`` of one of ``recordings`` drawn at random (looped or cropped by :func:`_fit`)."""
+    return _fit(recordings[int(rng.integers(len(recordings)))], n_samples, rng)
+
+
 def _mix(a: np.ndarray, b: np.ndarray, ratio_db: float) -> np.ndarray:
     """a + b with b scaled to ``ratio_db`` relative to a's RMS."""
     rms_a = float(np.sqrt(np.mean(a**2))) + 1e-9
@@ -210,7 +215,7 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], 
     for index, voice in enumerate(speech):
         clips.append((f"speech-{index}", _normalise(_fit(voice, n_clip, rng))))
         if backgrounds:
-            background = _fit(backgrounds[int(rng.integers(len(backgrounds)))], n_clip, rng)
+            background = _excerpt_of_any(backgrounds, n_clip, rng)
             clips.append((f"speech-{index}", _normalise(_mix(_fit(voice, n_clip, rng), background,
                                                              float(rng.uniform(-12, 0))))))
     backgrounds += speech
@@ -221,7 +226,7 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], 
             event = _repeat_later(event, rng)
         clips.append((f"event-{index}", _normalise(event)))
         if backgrounds:
-            background = _fit(backgrounds[int(rng.integers(len(backgrounds)))], n_clip, rng)
+            background = _excerpt_of_any(backgrounds, n_clip, rng)
             clips.append((f"event-{index}", _normalise(_mix(event, background, float(rng.uniform(-15, -3))))))
     if data.n_samples_clips:
         samples_dir = debian_data_dir("sonic-pi-samples")
@@ -235,7 +240,7 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], 
         noise = noise_texture(rng, data.tagger_clip_seconds)
         clips.append((f"noise-{index}", _normalise(noise)))
         if backgrounds:
-            background = _fit(backgrounds[int(rng.integers(len(backgrounds)))], n_clip, rng)
+            background = _excerpt_of_any(backgrounds, n_clip, rng)
             clips.append((f"noise-{index}", _normalise(_mix(background, noise, float(rng.uniform(-20, -6))))))
     clips.append(("silence", (rng.standard_normal(n_clip) * 1e-4).astype(np.float32)))
     splits = split_by_source([source for source, _ in clips])
