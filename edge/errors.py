@@ -74,3 +74,20 @@ class LinkAuthError(SenseError, PermissionError):
 
 class LinkTimeoutError(ProtocolError):
     """The actuator firmware did not answer within the reply timeout (not running, wrong port or baud rate)."""
+
+
+class HapticFileError(SenseError, ValueError):
+    """A haptic pattern file (.haptic, .ahap, Android JSON, CSV, WAV) is malformed or breaks its format's rules.
+
+    ``path`` is the file, ``field`` the place at fault (a JSON path such as ``Pattern[3].Event.Time``, or
+    ``line 5, column 'F1L'``) and ``expected`` what the format allows there.
+    """
+
+    def __init__(self, path: str, field: str, problem: str, expected: str | None = None) -> None:
+        self.path = path
+        self.field = field
+        self.expected = expected
+        message = f"haptic file {path}: {field}: {problem}"
+        if expected is not None:
+            message += f" (expected {expected})"
+        super().__init__(message)

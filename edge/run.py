@@ -75,6 +75,18 @@ class _StopOnSignal:
             yield block
 
 
+def run_blocks_until_signal(pipeline: Pipeline, blocks: Iterator[np.ndarray]) -> np.ndarray:
+    """:func:`~edge.pipeline.run_blocks` with SIGINT/SIGTERM stopping it (every output zeroed and closed)."""
+    stop = _StopOnSignal()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM) if in_main_thread}
+    try:
+        return run_blocks(pipeline, stop.blocks(blocks))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
         realtime_budget: float | None = 1.0, use_models: bool = True, **source_options: Any) -> RunResult:
@@ -90,14 +102,7 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         for routed in outputs:
             routed.output.close()
         raise
-    stop = _StopOnSignal()
-    in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM) if in_main_thread}
-    try:
-        intensities = run_blocks(pipeline, stop.blocks(blocks))
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    intensities = run_blocks_until_signal(pipeline, blocks)
     return RunResult(summary=pipeline.telemetry.summary(), intensities=intensities,
                      pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
                      output_urls=[routed.output.url for routed in outputs])

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "edge.cli.flash_command",
     "edge.cli.ble_command",
     "edge.cli.render_command",
+    "edge.cli.play_command",
 ]
 
 app = typer.Typer(

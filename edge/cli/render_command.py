@@ -16,8 +16,16 @@ def render_command(
     pack: Annotated[Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")] = None,
     no_models: Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")] = False,
     seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Only the first this many seconds.")] = None,
+    format: Annotated[Optional[str], typer.Option(
+        help="Write a haptic file instead of a picture: haptic (Meta), ahap (Apple), android, csv or wav. "
+             "Default: from the --out suffix (.haptic, .ahap, .json, .csv, .wav; else a picture).")] = None,
+    channels: Annotated[Optional[str], typer.Option(
+        help="Haptic file channels: actuators, groups (one file per group for one-channel formats) or mix. "
+             "Default: actuators for csv/wav, mix otherwise.")] = None,
+    tolerance: Annotated[float, typer.Option(min=0.0, max=0.5, help="Breakpoint formats: largest intensity error per frame.")] = 0.01,
 ) -> None:
-    """Draw what the rig would feel for a sound: waveform, stems, per-actuator intensity heatmap, drum onsets."""
+    """Draw what the rig would feel for a sound (waveform, stems, per-actuator intensity heatmap, drum onsets), or
+    write it as a haptic file other platforms play (--format)."""
     from rich.console import Console
 
     from edge import DEVICE_SAMPLE_RATE_HZ
@@ -26,6 +34,8 @@ def render_command(
     from edge.pack import load_pack
     from edge.rig import default_rig, load_rig
     from edge.run import EXAMPLE_SOUND
+
+    file_format = haptic_format_of(out, format)
 
     source = Path(input) if input is not None else EXAMPLE_SOUND
     audio = read_audio_file(source)
@@ -36,12 +46,31 @@ def render_command(
     console = Console(stderr=True)
     with console.status("rendering"):
         haptogram = compute_haptogram(audio, loaded_rig, loaded_pack, source.name)
+        if file_format is not None:
+            from edge.haptic_files.export import default_layout, track_from_rendering, write_rendering
+
+            track = track_from_rendering(haptogram.intensities, DEVICE_SAMPLE_RATE_HZ / 128, haptogram.onsets_s,
+                                         loaded_rig, channels or default_layout(file_format), source.name)
+            paths = write_rendering(track, out, file_format, tolerance)
+            console.print(f"wrote {', '.join(str(p) for p in paths)}: {file_format}, {track.duration_s:.1f} s, "
+                          f"channels {', '.join(track.channel_names)} of {loaded_rig.name}, "
+                          f"{sum(len(f) for f in track.transient_frames)} transients", highlight=False)
+            return
         path = plot_haptogram(haptogram, out)
     console.print(
         f"wrote {path}: {len(audio) / DEVICE_SAMPLE_RATE_HZ:.1f} s, {loaded_rig.n_actuators} actuators of {loaded_rig.name}, "
         f"{len(haptogram.onsets_s)} drum onsets, peak intensity {float(haptogram.intensities.max(initial=0.0)):.2f}",
         highlight=False,
     )
+
+
+def haptic_format_of(out: Path, format_name: str | None) -> str | None:
+    """The haptic file format to write, or None for a picture."""
+    from edge.haptic_files import FORMATS, format_of
+
+    if format_name is None and out.suffix.lower() not in FORMATS.values():
+        return None
+    return format_of(out, format_name)
 
 
 def register(app: typer.Typer) -> None:
