@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "edge.cli.ble_command",
     "edge.cli.render_command",
     "edge.cli.play_command",
+    "edge.cli.sounds_command",
 ]
 
 app = typer.Typer(
