@@ -17,7 +17,7 @@ DirOption = Annotated[Optional[Path], typer.Option(
     "--sounds-dir", help="Where user sounds live. Default: $SENSE_SOUNDS_DIR or ~/.local/share/sense/sounds.")]
 
 
-def _store(pack: str | None, sounds_dir: Path | None):  # noqa: ANN202 - edge.user_sounds.store.SoundStore
+def _store(pack: str | None, sounds_dir: Path | None):
     from edge.pack import load_pack
     from edge.user_sounds.store import SoundStore
 

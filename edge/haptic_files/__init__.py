@@ -43,7 +43,7 @@ def format_of(path: str | Path, format_name: str | None = None) -> str:
                       f"{', '.join(FORMATS.values())} or --format {'|'.join(FORMATS)}")
 
 
-def _module(format_name: str):  # noqa: ANN202 - one of the format modules
+def _module(format_name: str):
     from edge.haptic_files import ahap, android, meta_haptic, tables
 
     return {"haptic": meta_haptic, "ahap": ahap, "android": android, "csv": tables.CSV, "wav": tables.WAV}[format_name]

@@ -47,7 +47,7 @@ class Fields:
     def has(self, key: str) -> bool:
         return key in self.value
 
-    def object(self, key: str, default: Any = _MISSING) -> "Fields":
+    def object(self, key: str, default: Any = _MISSING) -> Fields:
         return Fields(self.path, self._get(key, default), self.at(key))
 
     def list(self, key: str, default: Any = _MISSING, min_items: int = 0) -> list[Any]:

@@ -24,7 +24,13 @@ import numpy as np
 import edge
 from edge.errors import ConfigError
 from edge.haptic_files.json_fields import Fields, load_json, write_json
-from edge.haptic_files.track import HapticTrack, frame_of, n_frames_for, sample_curve, simplify
+from edge.haptic_files.track import (
+    HapticTrack,
+    frame_of,
+    n_frames_for,
+    sample_curve,
+    simplify,
+)
 
 VERSION = {"major": 1, "minor": 0, "patch": 0}
 EMPHASIS_FREQUENCY = 0.7

@@ -50,7 +50,7 @@ class HapticTrack:
         """(n_frames,) time of each frame in seconds."""
         return np.arange(self.n_frames) / self.frame_rate_hz
 
-    def channel(self, index: int) -> "HapticTrack":
+    def channel(self, index: int) -> HapticTrack:
         """Channel ``index`` alone, as a one-channel track."""
         return HapticTrack(self.frame_rate_hz, (self.channel_names[index],), self.intensities[:, index : index + 1],
                            (self.transient_frames[index],), self.description)

@@ -22,7 +22,12 @@ from edge.audio_source import read_audio_file
 from edge.errors import AudioInputError, ConfigError
 from edge.haptics.spec import PATTERNS
 from edge.pack import Pack
-from edge.user_sounds.classifier import MIN_CLIPS, Calibration, PrototypeClassifier, calibrate
+from edge.user_sounds.classifier import (
+    MIN_CLIPS,
+    Calibration,
+    PrototypeClassifier,
+    calibrate,
+)
 from edge.user_sounds.embedding import Embedder
 
 FORMAT_NAME = "sense-user-sounds"
@@ -34,9 +39,11 @@ MUSIC = Path(__file__).resolve().parents[1] / "data" / "example.flac"
 TAIL_S = 1.0
 """Silence after each recording while embedding it, so the tagger's context slides past the whole sound."""
 ACTIVE_BELOW_PEAK_DB = 20.0
-"""A step hears the recording while its window holds a frame within this of the recording's loudest frame."""
-MUSIC_MIX_GAIN = 0.5
-"""Each recording is also learned over the bundled music at this gain (relative peak), for robustness."""
+MIN_LOUD_FRAMES = 6
+"""A step hears the recording while its window holds this many frames (48 ms) within ACTIVE_BELOW_PEAK_DB of
+the recording's loudest frame; steps that hold less look like silence, which must never count as the sound."""
+ROOM_RT60_S = 0.5
+"""Each recording is also learned as heard in a synthetic room with this reverberation time."""
 DEFAULT_PRIORITY = 10
 DEFAULT_PATTERN = "pulse"
 
@@ -73,8 +80,21 @@ def active_steps(embedder: Embedder, audio: np.ndarray) -> np.ndarray:
     level_db = 10 * np.log10(np.maximum((embedder.magnitudes(padded) ** 2).sum(axis=1), 1e-12))
     loud = np.flatnonzero(level_db >= level_db.max() - ACTIVE_BELOW_PEAK_DB)
     ends = np.arange(1, len(steps) + 1) * embedder.every_n_hops  # a step's window is [end - context, end)
-    hears = np.array([np.any((loud < end) & (loud >= end - embedder.context_frames)) for end in ends], dtype=bool)
+    hears = np.array([np.count_nonzero((loud < end) & (loud >= end - embedder.context_frames)) >= MIN_LOUD_FRAMES
+                      for end in ends], dtype=bool)
     return steps[hears]
+
+
+def takes_of(audio: np.ndarray) -> list[np.ndarray]:
+    """The takes a recording is learned from: as recorded, and in a synthetic room (exponentially decaying
+    noise reverb, ROOM_RT60_S). Not over music: a sound mixed with music looks to the tagger mostly like the
+    music, so such prototypes would fire on music alone (measured: benchmarks/bench_user_sounds.py)."""
+    peak = max(float(np.abs(audio).max()), 1e-6)
+    n_tail = int(ROOM_RT60_S * DEVICE_SAMPLE_RATE_HZ)
+    impulse = np.random.default_rng(0).standard_normal(n_tail) * np.exp(-6.9 * np.arange(n_tail) / n_tail) * 0.3
+    impulse[0] = 1.0
+    wet = np.convolve(audio, impulse)[: len(audio) + n_tail]
+    return [np.asarray(audio, dtype=np.float32), (wet * peak / max(float(np.abs(wet).max()), 1e-6)).astype(np.float32)]
 
 
 def negative_steps(embedder: Embedder) -> np.ndarray:
@@ -146,14 +166,9 @@ class SoundStore:
 
     def _fit(self, sound: UserSound) -> Calibration:
         embedder = self.embedder
-        music = read_audio_file(MUSIC)
-        per_clip = []
-        for relative in sound.clips:
-            audio = read_audio_file(self.dir / relative)
-            over_music = audio + MUSIC_MIX_GAIN * float(np.abs(audio).max()) * music[: len(audio)] / max(float(np.abs(music).max()), 1e-6) \
-                if len(audio) <= len(music) else audio
-            per_clip.append([active_steps(embedder, audio), active_steps(embedder, over_music)])
-        classifier, calibration = calibrate(per_clip, negative_steps(embedder))
+        recordings = [[active_steps(embedder, take) for take in takes_of(read_audio_file(self.dir / relative))]
+                      for relative in sound.clips]
+        classifier, calibration = calibrate(recordings, negative_steps(embedder))
         sound.embedding_key, sound.embedding_source = embedder.key, embedder.source
         sound.prototypes = classifier.prototypes.round(6).tolist()
         sound.threshold = round(classifier.threshold, 6)

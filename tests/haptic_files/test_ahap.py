@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.errors import HapticFileError
 from edge.haptic_files import read_track, write_track
 from edge.haptic_files.export import track_from_rendering
 from edge.haptic_files.track import HapticTrack
 from edge.rig import default_rig
+from tests.haptic_files.bad_files import assert_names_the_field
 
 EVENT_TYPES = {"HapticTransient", "HapticContinuous", "AudioCustom", "AudioContinuous"}
 EVENT_PARAMETERS = {"HapticIntensity": (0.0, 1.0), "HapticSharpness": (0.0, 1.0)}
@@ -152,13 +152,7 @@ def _valid() -> dict[str, Any]:
     (lambda d: d["Pattern"].pop(0), "Pattern: has no haptic events"),
 ])
 def test_bad_files_name_the_field(tmp_path: Path, change, field: str) -> None:
-    document = _valid()
-    change(document)
-    path = tmp_path / "bad.ahap"
-    path.write_text(json.dumps(document))
-    with pytest.raises(HapticFileError) as caught:
-        read_track(path)
-    assert field in str(caught.value) and "bad.ahap" in str(caught.value)
+    assert_names_the_field(tmp_path / "bad.ahap", _valid(), change, field)
 
 
 def test_out_of_range_values_are_clamped_as_core_haptics_does(tmp_path: Path) -> None:

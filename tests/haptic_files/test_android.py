@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge.errors import HapticFileError
 from edge.haptic_files import read_track, write_track
 from edge.haptic_files.export import track_from_rendering
 from edge.rig import default_rig
+from tests.haptic_files.bad_files import assert_names_the_field
 
 
 def published_rules_violations(vibrator: dict[str, Any]) -> list[str]:
@@ -95,13 +95,7 @@ def _valid() -> dict[str, Any]:
     (lambda d: d["vibrators"][0].clear(), "vibrators[0]: has neither waveform nor basicEnvelope"),
 ])
 def test_bad_files_name_the_field(tmp_path: Path, change, field: str) -> None:
-    document = _valid()
-    change(document)
-    path = tmp_path / "bad.json"
-    path.write_text(json.dumps(document))
-    with pytest.raises(HapticFileError) as caught:
-        read_track(path)
-    assert field in str(caught.value) and "bad.json" in str(caught.value)
+    assert_names_the_field(tmp_path / "bad.json", _valid(), change, field)
 
 
 def test_default_amplitude_plays_at_full_scale(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from edge.haptic_files import read_track, write_track
 from edge.haptic_files.export import track_from_rendering
 from edge.haptic_files.track import HapticTrack
 from edge.rig import default_rig
+from tests.haptic_files.bad_files import assert_names_the_field
 
 
 def published_rules_violations(doc: Any) -> list[str]:
@@ -142,13 +143,7 @@ def test_a_hand_written_file_plays_its_envelope_and_emphasis(tmp_path: Path) -> 
     (lambda d: d["metadata"].update(tags="drums"), "metadata.tags: is the string"),
 ])
 def test_bad_files_name_the_field(tmp_path: Path, change, field: str) -> None:
-    document = _valid()
-    change(document)
-    path = tmp_path / "bad.haptic"
-    path.write_text(json.dumps(document))
-    with pytest.raises(HapticFileError) as caught:
-        read_track(path)
-    assert field in str(caught.value) and "bad.haptic" in str(caught.value)
+    assert_names_the_field(tmp_path / "bad.haptic", _valid(), change, field)
 
 
 def test_not_json_names_the_line(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_a_learned_sound_is_heard_within_a_second_in_a_new_take_and_not_in_other
     assert len(times_s) and 1.0 < times_s[0] <= 2.0  # the ring starts at 1.0 s
     over_music = _in_silence(held_out)
     music, _ = soundfile.read(Path(__file__).resolve().parents[2] / "edge" / "data" / "example.flac", dtype="float32")
-    over_music[: len(music)] += 0.3 * music[: len(over_music)]
+    over_music[: len(music)] += 0.1 * music[: len(over_music)]  # music about 12 dB below the ring
     assert len(learned.detections_s("phone", over_music))
     for other in ("knock", "siren", "doorbell"):
         assert len(learned.detections_s("phone", _in_silence(synthesize_event(other, np.random.default_rng(5), 2.0)))) == 0
@@ -104,7 +104,7 @@ def test_the_overlay_keeps_recordings_and_relearns_for_a_new_tagger(learned: Sou
     learned.index.write_text(json.dumps(document))
     reopened = SoundStore(pack, learned.dir.parent)
     sound = reopened.current("phone")
-    assert sound.embedding_key == reopened.embedder.key and len(sound.prototypes) == 30  # 3 per take: as recorded and over music
+    assert sound.embedding_key == reopened.embedder.key and len(sound.prototypes) == 5 * 2 * 3  # 3 per take; takes: as recorded, in a room
     assert json.loads(reopened.index.read_text())["sounds"][0]["embedding_key"] == reopened.embedder.key
 
 
