@@ -92,6 +92,8 @@ class ModelSpec:
     """Tagger only: how many past STFT frames one tagger call sees."""
     every_n_hops: int = 1
     """Tagger only: run once every this many hops."""
+    onset_classes: tuple[str, ...] = ()
+    """Separator only: the classes of its drum-onset output (``outputs[1]``, named 'onsets'), if it has one."""
 
     def artifact(self, runtime: str, precision: str) -> ArtifactSpec | None:
         for artifact in self.artifacts:
@@ -223,6 +225,7 @@ def _parse_model(reader: _Reader, key: str, obj: dict[str, Any]) -> ModelSpec:
         n_parameters=reader.get(obj, "n_parameters", where, int, "the parameter count"),
         context_frames=reader.optional(obj, "context_frames", where, int, "a positive int", 0),
         every_n_hops=reader.optional(obj, "every_n_hops", where, int, "a positive int", 1),
+        onset_classes=tuple(reader.optional(obj, "onset_classes", where, list, "a list of drum onset classes", [])),
     )
     _check_model_shapes(reader.pack, where, spec)
     return spec
@@ -233,9 +236,15 @@ def _check_model_shapes(pack: str, where: str, spec: ModelSpec) -> None:
     n_bins = spec.n_fft // 2 + 1
     if spec.sample_rate_hz != 16_000:
         raise PackError(pack, f"{where}.sample_rate_hz", f"is {spec.sample_rate_hz}", "16000 (the device rate)")
-    if len(spec.inputs) != 1 or len(spec.outputs) != 1:
+    n_outputs = 1 + bool(spec.onset_classes)
+    if len(spec.inputs) != 1 or len(spec.outputs) != n_outputs:
         raise PackError(pack, f"{where}.inputs/outputs", f"has {len(spec.inputs)} inputs and {len(spec.outputs)} outputs",
-                        "exactly one input (magnitude) and one output")
+                        "exactly one input (magnitude) and one output (a separator with onset_classes: two)")
+    if spec.onset_classes:
+        expected_onsets = [1, DYNAMIC, len(spec.onset_classes)]
+        if spec.role != "separator" or spec.outputs[1].name != "onsets" or list(spec.outputs[1].shape) != expected_onsets:
+            raise PackError(pack, f"{where}.outputs[1]", f"is {spec.outputs[1].name} {list(spec.outputs[1].shape)}",
+                            f"a separator's 'onsets' output of shape {expected_onsets} (batch, frames, onset classes)")
     in_shape, out_shape = spec.inputs[0].shape, spec.outputs[0].shape
     if in_shape[-1] != n_bins:
         raise PackError(pack, f"{where}.inputs[0].shape", f"is {list(in_shape)}", f"last dimension n_fft // 2 + 1 = {n_bins}")

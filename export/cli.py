@@ -36,8 +36,11 @@ def tiny_pack_command(
 def evaluate_command(
     pack_path: Annotated[Path, typer.Argument(metavar="PACK", help="Pack directory (or .zip with --no-write).")],
     report: Annotated[Path | None, typer.Option(help="Also write the report here: .md (Markdown) or .json.")] = None,
-    songs: Annotated[int, typer.Option(min=1, help="Held-out songs to render and score.")] = 8,
-    sections: Annotated[int, typer.Option(min=1, max=5, help="Two-bar sections per held-out song.")] = 5,
+    songs: Annotated[int, typer.Option(min=1, help="Out-of-source songs to render and score (every stem from a "
+                                                   "held-out source: the headline numbers).")] = 8,
+    in_source_songs: Annotated[int, typer.Option(min=0, help="In-source songs (training generator and soundfont, "
+                                                             "held-out seeds), reported beside the headline.")] = 4,
+    sections: Annotated[int, typer.Option(min=1, max=5, help="Two-bar sections per in-source song.")] = 5,
     no_spleeter: Annotated[bool, typer.Option("--no-spleeter", help="Skip the Spleeter 2-stem teacher.")] = False,
     no_tagging: Annotated[bool, typer.Option("--no-tagging", help="Skip tagging mAP against YAMNet.")] = False,
     no_references: Annotated[bool, typer.Option("--no-references", help="Skip the DSP baseline and ideal mask.")] = False,
@@ -55,7 +58,7 @@ def evaluate_command(
 
     check_report_path(report)
     console = Console()
-    settings = EvaluationSettings(n_songs=songs, n_sections=sections, with_references=not no_references,
+    settings = EvaluationSettings(n_songs=songs, n_in_source_songs=in_source_songs, n_sections=sections, with_references=not no_references,
                                   with_spleeter=not no_spleeter, with_tagging=not no_tagging, with_samples=with_samples,
                                   n_events_per_kind=events)
     pack = load_pack(pack_path)

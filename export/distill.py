@@ -34,6 +34,7 @@ from torch import nn
 
 from edge.errors import ConfigError
 from edge.stft import BlockFramer, StreamingSTFT
+from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
 from export.students.band_split import BandSplitConfig, BandSplitSeparator
@@ -57,7 +58,8 @@ Progress = Callable[[str], None]
 def make_separator(recipe: Recipe) -> BandSplitSeparator:
     section = recipe.separator
     return BandSplitSeparator(BandSplitConfig(n_bins=N_BINS, n_stems=len(section.stems), n_channels=section.n_channels,
-                                              kernel_frames=section.kernel_frames, dilations=tuple(section.dilations)))
+                                              kernel_frames=section.kernel_frames, dilations=tuple(section.dilations),
+                                              n_onset_classes=len(section.onset_classes)))
 
 
 def make_tagger(recipe: Recipe) -> MobileTagger:
@@ -90,9 +92,16 @@ def tagger_frame_for_teacher(teacher_index: int, teacher_hop: int, teacher_windo
 # ----------------------------------------------------------------------------------------------- data
 
 @dataclass
+class SeparatorSong:
+    stems: np.ndarray
+    """(n_stems, n_samples) ground-truth stems."""
+    onset_samples: tuple[np.ndarray, ...] | None = None
+    """Per drum onset class (kick, snare, hat): sample indices at which drum hits start; None when unknown."""
+
+
+@dataclass
 class SeparatorData:
-    songs: list[np.ndarray]
-    """(n_stems, n_samples) ground-truth stems per song."""
+    songs: list[SeparatorSong]
     real: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     """(mixture, teacher vocals, teacher accompaniment) per real mixture."""
 
@@ -154,11 +163,27 @@ def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) ->
     return TeacherCacheReport(cache.n_misses, cache.n_hits, dict(zip(labels, positives.tolist())))
 
 
+def _load_songs(paths: list[Path], onset_classes: tuple[str, ...]) -> list[SeparatorSong]:
+    songs = []
+    for path in paths:
+        with np.load(path) as stored:
+            onsets = None
+            if onset_classes and all(f"onsets_{name}" in stored for name in onset_classes):
+                onsets = tuple(np.round(stored[f"onsets_{name}"] * SAMPLE_RATE_HZ).astype(np.int64) for name in onset_classes)
+            songs.append(SeparatorSong(stored["stems"], onsets))
+    return songs
+
+
+SEPARATOR_SPLITS = {"train": "train-*.npz", "val": "val-[0-9]*.npz", "val-oos": "val-oos-*.npz", "val-in": "val-in-*.npz"}
+"""Separator data files per split: training; the generator's validation songs; out-of-source and in-source
+validation of the varied songs."""
+
+
 def load_separator_data(recipe: Recipe, split: str) -> SeparatorData:
     from export.teachers.spleeter import SpleeterTeacher
 
     data = recipe.out / "data"
-    songs = _load(sorted((data / "separator").glob(f"{split}-*.npz")), "stems")
+    songs = _load_songs(sorted((data / "separator").glob(SEPARATOR_SPLITS[split])), tuple(recipe.separator.onset_classes))
     real = []
     real_paths = sorted((data / "real").glob("*.npz"))
     if split == "train" and real_paths and recipe.training.spleeter_weight > 0:
@@ -193,38 +218,76 @@ def load_tagger_clips(recipe: Recipe, split: str) -> list[TaggerClip]:
 class SeparatorBatches:
     """Random segments with remix/gain augmentation -> (mixture |X|, stem |S| targets, mask of valid targets)."""
 
-    def __init__(self, data: SeparatorData, recipe: Recipe, rng: np.random.Generator) -> None:
+    def __init__(self, data: SeparatorData, recipe: Recipe, rng: np.random.Generator, augment: bool = True) -> None:
         self.data = data
         self.training = recipe.training
         self.rng = rng
         self.n_samples = N_FFT + (self.training.segment_frames - 1) * HOP
         self.window = torch.hann_window(N_FFT, periodic=True)
         self.stems = recipe.separator.stems
+        self.n_onset_classes = len(recipe.separator.onset_classes)
+        self.augment_probability = self.training.augment_probability if augment else 0.0
 
     def _crop(self, audio: np.ndarray, start: int) -> np.ndarray:
         piece = audio[..., start : start + self.n_samples]
         pad = self.n_samples - piece.shape[-1]
         return np.pad(piece, [(0, 0)] * (piece.ndim - 1) + [(0, pad)]) if pad > 0 else piece
 
-    def _song_segment(self) -> np.ndarray:
-        from export.data.augment import random_gains_db, remix, swap_stems
+    def _crop_song(self, song: SeparatorSong) -> tuple[np.ndarray, np.ndarray | None]:
+        """A random segment of ``song``: stems (n_stems, n_samples) and its onset targets (T, n_classes) or None."""
+        start = int(self.rng.integers(0, max(1, song.stems.shape[1] - self.n_samples)))
+        return self._crop(song.stems, start), self._onset_targets(song, start)
+
+    def _onset_targets(self, song: SeparatorSong, start: int) -> np.ndarray | None:
+        """(T, n_classes) 1 at the frame whose newest hop holds a hit's first sample and at the frame after it
+        (frame t covers segment samples [t * HOP, t * HOP + N_FFT))."""
+        if song.onset_samples is None or not self.n_onset_classes:
+            return None
+        n_frames = self.training.segment_frames
+        targets = np.zeros((n_frames, self.n_onset_classes), np.float32)
+        for index, samples in enumerate(song.onset_samples):
+            relative = samples - start
+            frames = (relative - N_FFT) // HOP + 1
+            for offset in (0, 1):
+                hit = frames + offset
+                targets[hit[(hit >= 0) & (hit < n_frames)], index] = 1.0
+        return targets
+
+    def _song_segment(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(stems (n_stems, n), noise (n,), onset targets (T, n_classes) or None) with remix, gain and effects."""
+        from export.data.augment import augment_segment, random_gains_db, remix, swap_stems
 
         songs = self.data.songs
-        song = songs[int(self.rng.integers(len(songs)))]
-        segment = self._crop(song, int(self.rng.integers(0, max(1, song.shape[1] - self.n_samples))))
+        segment, onsets = self._crop_song(songs[int(self.rng.integers(len(songs)))])
         if len(songs) > 1 and self.rng.random() < self.training.swap_probability:
-            other = songs[int(self.rng.integers(len(songs)))]
-            segment = swap_stems(segment, self._crop(other, int(self.rng.integers(0, max(1, other.shape[1] - self.n_samples)))),
-                                 self.rng)
+            other, other_onsets = self._crop_song(songs[int(self.rng.integers(len(songs)))])
+            drums = self.stems.index("drums")
+            swapped = swap_stems(segment, other, self.rng)
+            if np.array_equal(swapped[drums], other[drums]):
+                onsets = other_onsets  # the onset targets follow the drum stem
+            segment = swapped
         gains = random_gains_db(self.rng, len(segment), self.training.gain_spread_db)
-        return remix(segment, gains, self.training.drop_probability, self.rng)
+        segment = remix(segment, gains, self.training.drop_probability, self.rng)
+        if onsets is not None and not np.any(segment[self.stems.index("drums")]):
+            onsets = np.zeros_like(onsets)
+        noise = np.zeros(segment.shape[1], np.float32)
+        if self.augment_probability > 0:
+            segment, noise = augment_segment(segment, self.rng, self.augment_probability, SAMPLE_RATE_HZ)
+        return segment, noise, onsets
 
-    def ground_truth(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, n_bins) mixture magnitude, (B, T, n_stems, n_bins) stem magnitudes."""
-        stems = torch.from_numpy(np.stack([self._song_segment() for _ in range(batch_size)]))  # (B, S, n)
+    def ground_truth(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, T, n_bins) mixture magnitude, (B, T, n_stems, n_bins) stem magnitudes, (B, T, n_classes) onset
+        targets and (B,) 1 where the onset targets are known."""
+        segments = [self._song_segment() for _ in range(batch_size)]
+        stems = torch.from_numpy(np.stack([s[0] for s in segments]))  # (B, S, n)
+        noise = torch.from_numpy(np.stack([s[1] for s in segments]))  # (B, n)
         spectra = causal_stft(stems, self.window)  # (B, S, T, F)
-        mixture = spectra.sum(dim=1).abs()
-        return mixture, spectra.abs().transpose(1, 2)
+        mixture = (spectra.sum(dim=1) + causal_stft(noise, self.window)).abs()
+        n_frames, n_classes = self.training.segment_frames, self.n_onset_classes
+        onsets = torch.from_numpy(np.stack([s[2] if s[2] is not None else np.zeros((n_frames, n_classes), np.float32)
+                                            for s in segments]))
+        known = torch.tensor([s[2] is not None for s in segments], dtype=torch.float32)
+        return mixture, spectra.abs().transpose(1, 2), onsets, known
 
     def spleeter(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, n_bins) mixture magnitude, (B, T, 2, n_bins) teacher vocals/accompaniment magnitudes."""
@@ -284,6 +347,21 @@ def separator_loss(masks: torch.Tensor, mixture: torch.Tensor, stems: torch.Tens
     return compressed_l1(masks * mixture[:, :, None], stems, power)
 
 
+ONSET_POSITIVE_WEIGHT = 4.0
+"""Onset frames are rare (a few per second); their errors weigh this much more than a quiet frame's."""
+
+
+def onset_loss(probabilities: torch.Tensor, targets: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Weighted binary cross-entropy of onset probabilities (B, T, C) vs targets (B, T, C) on segments whose
+    onsets are ``known`` (B,); 0 when none is."""
+    if not bool(known.any()):
+        return probabilities.sum() * 0.0
+    p = probabilities.clamp(1e-6, 1 - 1e-6)
+    weights = 1.0 + (ONSET_POSITIVE_WEIGHT - 1.0) * targets
+    per_item = -(weights * (targets * p.log() + (1 - targets) * (1 - p).log())).mean(dim=(1, 2))
+    return (per_item * known).sum() / known.sum()
+
+
 def spleeter_loss(masks: torch.Tensor, mixture: torch.Tensor, teacher: torch.Tensor, stems: tuple[str, ...],
                   power: float) -> torch.Tensor:
     """Student vocals vs teacher vocals; student drums+bass+other vs teacher accompaniment."""
@@ -303,6 +381,8 @@ STUDENTS = ("separator", "tagger")
 STUDENT_SEED_OFFSET = {"separator": 0, "tagger": 1}
 """Each student has its own seed (recipe seed + offset) for initialisation and batches, so either trains alone."""
 SEPARATOR_CLIP_NORM = 5.0
+N_VALIDATION_BATCHES = 4
+"""Fixed validation batches per separator validation set."""
 TRAINED_WEIGHTS = "trained_weights"
 """Checkpoint key of the optimised weights when the student ships their moving average (which is under its name)."""
 MAX_TAGGER_VALIDATION_WINDOWS = 4096
@@ -347,26 +427,35 @@ class SeparatorTask:
     def __init__(self, recipe: Recipe, rng: np.random.Generator) -> None:
         self.recipe = recipe
         self.train = load_separator_data(recipe, "train")
-        validation = load_separator_data(recipe, "val")
         self.batches = SeparatorBatches(self.train, recipe, rng)
-        val_source = SeparatorBatches(validation if validation.songs else self.train, recipe,
-                                      np.random.default_rng(recipe.seed + 9))
-        self.val_batches = [val_source.ground_truth(recipe.training.batch_size) for _ in range(4)]
+        self.val_batches: dict[str, list[tuple[torch.Tensor, ...]]] = {}
+        for split in ("val-oos", "val-in", "val"):
+            validation = load_separator_data(recipe, split)
+            if validation.songs:
+                source = SeparatorBatches(validation, recipe, np.random.default_rng(recipe.seed + 9), augment=False)
+                self.val_batches[split] = [source.ground_truth(recipe.training.batch_size)
+                                           for _ in range(N_VALIDATION_BATCHES)]
+        if not self.val_batches:
+            source = SeparatorBatches(self.train, recipe, np.random.default_rng(recipe.seed + 9), augment=False)
+            self.val_batches["val"] = [source.ground_truth(recipe.training.batch_size) for _ in range(N_VALIDATION_BATCHES)]
 
     def wrap(self, model: nn.Module) -> nn.Module:
         return model
 
     def loss(self, module: nn.Module, model: BandSplitSeparator, device: torch.device) -> torch.Tensor:
         training = self.recipe.training
-        mixture, stems = self.batches.ground_truth(training.batch_size)
+        mixture, stems, onsets, known = self.batches.ground_truth(training.batch_size)
         use_teacher = bool(self.train.real) and training.spleeter_weight > 0
         inputs = mixture
         if use_teacher:  # one forward for both batches (DDP expects one forward per backward)
             real_mixture, teacher = self.batches.spleeter(training.batch_size)
             inputs = torch.cat([mixture, real_mixture])
-        all_masks = module(inputs.to(device), *(s.to(device) for s in model.initial_states(len(inputs))))[0]
+        outputs = module(inputs.to(device), *(s.to(device) for s in model.initial_states(len(inputs))))
+        all_masks = outputs[0]
         power = training.magnitude_compression
         loss = separator_loss(all_masks[: len(mixture)], mixture.to(device), stems.to(device), power)
+        if model.n_onset_classes and training.onset_weight > 0:
+            loss = loss + training.onset_weight * onset_loss(outputs[1][: len(mixture)], onsets.to(device), known.to(device))
         if use_teacher:
             loss = loss + training.spleeter_weight * spleeter_loss(all_masks[len(mixture):], real_mixture.to(device),
                                                                    teacher.to(device), self.recipe.separator.stems, power)
@@ -374,11 +463,28 @@ class SeparatorTask:
 
     @torch.no_grad()
     def validate(self, model: BandSplitSeparator) -> dict[str, float]:
-        """Mean compressed-L1 loss on fixed validation batches."""
+        """Mean compressed-L1 loss (and onset loss) on fixed validation batches of each validation set.
+
+        ``separator_val_loss`` -- the number that picks checkpoints -- is the out-of-source set's when there is one
+        (every stem from a held-out source); the in-source sets are reported beside it."""
         power = self.recipe.training.magnitude_compression
-        losses = [float(separator_loss(model(mixture, *model.initial_states(len(mixture)))[0], mixture, stems, power))
-                  for mixture, stems in self.val_batches]
-        return {"separator_val_loss": float(np.mean(losses))}
+        result: dict[str, float] = {}
+        for split, batches in self.val_batches.items():
+            mask_losses, onset_losses = [], []
+            for mixture, stems, onsets, known in batches:
+                outputs = model(mixture, *model.initial_states(len(mixture)))
+                mask_losses.append(float(separator_loss(outputs[0], mixture, stems, power)))
+                if model.n_onset_classes and bool(known.any()):
+                    onset_losses.append(float(onset_loss(outputs[1], onsets, known)))
+            key = split.replace("-", "_")
+            result[f"separator_{key}_mask_loss"] = float(np.mean(mask_losses))
+            if onset_losses:
+                result[f"separator_{key}_onset_loss"] = float(np.mean(onset_losses))
+        chosen = "val_oos" if "val-oos" in self.val_batches else next(iter(self.val_batches)).replace("-", "_")
+        weight = self.recipe.training.onset_weight
+        result["separator_val_loss"] = result[f"separator_{chosen}_mask_loss"] + weight * result.get(
+            f"separator_{chosen}_onset_loss", 0.0)
+        return result
 
 
 class TaggerTask:
@@ -505,7 +611,17 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
     rng = np.random.default_rng(recipe.seed + STUDENT_SEED_OFFSET[student] + 1000 * (rank + 1))
     task: SeparatorTask | TaggerTask = SeparatorTask(recipe, rng) if student == "separator" else TaggerTask(recipe, rng)
-    model = fresh_student(recipe, student).to(device).train()
+    model = fresh_student(recipe, student)
+    if student == "separator" and training.init_from_pack and not (resume and last_checkpoint(recipe, student).exists()):
+        from edge.pack import load_pack
+        from export.students.onnx_weights import load_weights_from_onnx
+
+        pack = load_pack(Path(training.init_from_pack))
+        artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
+        fresh = load_weights_from_onnx(model.eval(), artifact, (torch.rand(1, 16, N_BINS) * 4,
+                                                                 *model.initial_states(1)))  # type: ignore[operator]
+        log(f"separator: warm start from {artifact} (fresh: {', '.join(fresh) or 'nothing'})")
+    model = model.to(device).train()
     ema_decay = training.tagger_ema_decay if student == "tagger" else 0.0
     average: torch.optim.swa_utils.AveragedModel | None = None
     if ema_decay > 0:

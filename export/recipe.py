@@ -55,6 +55,15 @@ class DataSection:
     music_excerpts_per_song: int = 1
     """Tagger clips cut from each rendered song (and each real mixture) at random positions."""
     tagger_clip_seconds: float = 4.0
+    n_varied_songs: int = 0
+    """Varied songs for the separator (export.data.varied_songs): random scores, each stem from a training source
+    (synth families, the training soundfont, drum kits, voices), with exact drum onsets per class."""
+    n_varied_validation_songs: int = 0
+    """Validation songs of each kind: out-of-source (every stem from a held-out source; picks checkpoints) and
+    in-source (training sources, other seeds; reported beside it)."""
+    varied_song_bars: int = 8
+    n_workers: int = 1
+    """Processes rendering varied songs."""
     cache_dir: str = ""
     """Teacher-output cache directory (default: <out>/cache)."""
 
@@ -65,6 +74,8 @@ class SeparatorSection:
     n_channels: int = 32
     kernel_frames: int = 3
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
+    onset_classes: tuple[str, ...] = ()
+    """Drum-onset head classes, e.g. ["kick", "snare", "hat"]; empty leaves the head out."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,13 @@ class TrainingSection:
     spleeter_weight: float = 0.5
     """Weight of the Spleeter-teacher loss on real mixtures relative to the ground-truth stem loss."""
     magnitude_compression: float = 0.3
+    augment_probability: float = 0.0
+    """Chance of each stem-level augmentation (EQ, saturation, compression) per stem, and of a shared room reverb
+    and a microphone path per segment (export.data.augment.augment_segment)."""
+    onset_weight: float = 0.0
+    """Weight of the drum-onset head's loss (binary cross-entropy per frame and class) on varied songs."""
+    init_from_pack: str = ""
+    """Start the separator from this pack's fp32 ONNX separator (a warm start; the onset head starts fresh)."""
     threads: int = 1
 
 

@@ -41,7 +41,8 @@ def pack_dir(recipe: Recipe) -> Path:
 
 
 def signatures(students: Students, recipe: Recipe) -> tuple[StepSignature, StepSignature]:
-    separator = StepSignature("magnitude", "masks", (1, 1, N_BINS), tuple(students.separator.state_shapes(1)))
+    separator = StepSignature("magnitude", "masks", (1, 1, N_BINS), tuple(students.separator.state_shapes(1)),
+                              extra_outputs=("onsets",) if students.separator.n_onset_classes else ())
     tagger = StepSignature("magnitude", "probabilities", (1, recipe.tagger.context_frames, N_BINS),
                            frames_axis_dynamic=False)
     return separator, tagger
@@ -85,7 +86,7 @@ def streamed_calibration(separator: torch.nn.Module, signature: StepSignature, m
             step_input = torch.from_numpy(frame[None, None])
             calls.append((step_input, *states))
             with torch.no_grad():
-                states = list(separator(step_input, *states)[1:])
+                states = list(separator(step_input, *states)[1 + len(signature.extra_outputs):])
     return calls[:n_steps]
 
 
@@ -124,7 +125,7 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
         states = [torch.zeros(s) for s in separator_sig.state_shapes]
         with torch.no_grad():  # calibrate with realistic (warmed-up) states, not zeros
             outputs = students.separator(torch.from_numpy(chunk[None]), *states)
-        warm = [s.numpy() for s in outputs[1:]]
+        warm = [s.numpy() for s in outputs[1 + len(separator_sig.extra_outputs):]]
         frames = magnitude[start + 64 : start + 128]
         if len(frames):
             sep_feeds.append({"magnitude": frames[None], **dict(zip(separator_sig.state_inputs, warm))})
@@ -166,7 +167,9 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
         "separator": {
             "role": "separator", **common,
             "inputs": [_tensor("magnitude", (1, -1, N_BINS))],
-            "outputs": [_tensor("masks", (1, -1, len(stems), N_BINS))],
+            "outputs": [_tensor("masks", (1, -1, len(stems), N_BINS))]
+            + ([_tensor("onsets", (1, -1, len(recipe.separator.onset_classes)))] if separator_sig.extra_outputs else []),
+            **({"onset_classes": list(recipe.separator.onset_classes)} if separator_sig.extra_outputs else {}),
             "states": [{"input": i, "output": o, "shape": list(s), "dtype": "float32"} for i, o, s in
                        zip(separator_sig.state_inputs, separator_sig.state_outputs, separator_sig.state_shapes)],
             "stems": stems, "artifacts": artifact_entries("separator", separator_sig, precisions(recipe)),

@@ -21,6 +21,8 @@ class StepSignature:
     input_shape: tuple[int, ...]
     state_shapes: tuple[tuple[int, ...], ...] = ()
     frames_axis_dynamic: bool = True
+    extra_outputs: tuple[str, ...] = ()
+    """Further per-frame outputs after ``output_name`` (e.g. the separator's drum-onset probabilities)."""
 
     @property
     def state_inputs(self) -> tuple[str, ...]:
@@ -36,7 +38,7 @@ class StepSignature:
 
     @property
     def all_outputs(self) -> tuple[str, ...]:
-        return (self.output_name, *self.state_outputs)
+        return (self.output_name, *self.extra_outputs, *self.state_outputs)
 
     def example_args(self, n_frames: int = 1, seed: int = 0) -> tuple[torch.Tensor, ...]:
         generator = torch.Generator().manual_seed(seed)

@@ -86,15 +86,16 @@ def speech_files(max_files: int, rng: np.random.Generator) -> list[Path]:
     return [files[i] for i in rng.permutation(len(files))[:max_files]]
 
 
-def espeak_speech(sentence: str, voice: str = "en", words_per_minute: int = 160) -> np.ndarray:
-    """Synthesise ``sentence`` with espeak-ng -> (n_samples,) float32 16 kHz."""
+def espeak_speech(sentence: str, voice: str = "en", words_per_minute: int = 160, pitch: int = 50) -> np.ndarray:
+    """Synthesise ``sentence`` with espeak-ng (``pitch`` 0-99, its -p option) -> (n_samples,) float32 16 kHz."""
     soundfile = require("soundfile", "export", "reading espeak-ng output")
     soxr = require("soxr", "export", "resampling espeak-ng output")
     if shutil.which("espeak-ng") is None:
         raise ConfigError("synthetic speech needs the 'espeak-ng' program (Debian package espeak-ng)")
     import io
 
-    result = subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "--stdout", sentence],
+    result = subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-p", str(pitch), "--stdout",
+                             sentence],
                             capture_output=True, check=False)
     if result.returncode != 0:
         raise ConfigError(f"espeak-ng failed ({result.returncode}): {result.stderr.decode(errors='replace')[-300:]}")

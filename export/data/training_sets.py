@@ -130,6 +130,59 @@ def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Pr
     return mixtures
 
 
+VARIED_STREAMS = {"train": 0, "val-oos": 1, "val-in": 2}
+"""Random stream per kind of varied song: ``np.random.default_rng([recipe.seed, stream, index])``."""
+
+
+def _render_varied(job: tuple[int, str, int, int]) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[str, ...]]:
+    from export.data.varied_songs import render_varied_song
+
+    seed, kind, index, n_bars = job
+    rng = np.random.default_rng([check_training_seed(seed), VARIED_STREAMS[kind], index])
+    song = render_varied_song(rng, n_bars, "heldout" if kind == "val-oos" else "train")
+    return song.stems, song.onsets_s, song.sources.all()
+
+
+def render_varied_songs(recipe: Recipe, out: Path, report: dict, progress: Progress) -> dict[str, np.ndarray]:
+    """Varied songs -> separator/<kind>-varied-NNNN.npz (stems, onsets_<class>, sources); returns training mixtures.
+
+    Kinds: 'train' (training sources), 'val-oos' (every stem from a held-out source: the validation that picks
+    checkpoints) and 'val-in' (training sources, other seeds: in-source validation, reported beside it)."""
+    data = recipe.data
+    jobs = [(recipe.seed, "train", i, data.varied_song_bars) for i in range(data.n_varied_songs)]
+    jobs += [(recipe.seed, kind, i, data.varied_song_bars) for kind in ("val-oos", "val-in")
+             for i in range(data.n_varied_validation_songs)]
+    mixtures: dict[str, np.ndarray] = {}
+    sources_used: dict[str, list[str]] = {"train": [], "val-oos": [], "val-in": []}
+
+    def store(job: tuple[int, str, int, int], result: tuple[np.ndarray, dict[str, np.ndarray], tuple[str, ...]]) -> None:
+        _, kind, index, _ = job
+        stems, onsets, sources = result
+        name = f"{kind}-varied-{index:04d}"
+        _save(out / "separator" / f"{name}.npz", stems=stems, sources=np.array(sources),
+              **{f"onsets_{drum_class}": times for drum_class, times in onsets.items()})
+        sources_used[kind] += list(sources)
+        if kind == "train":
+            mixtures[name] = stems.sum(axis=0)
+
+    if data.n_workers > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(data.n_workers) as pool:
+            for done, (job, result) in enumerate(zip(jobs, pool.imap(_render_varied, jobs, chunksize=2))):
+                progress(f"rendering varied song {done + 1}/{len(jobs)}")
+                store(job, result)
+    else:
+        for done, job in enumerate(jobs):
+            progress(f"rendering varied song {done + 1}/{len(jobs)}")
+            store(job, _render_varied(job))
+    report["varied_sources"] = {kind: dict(zip(*np.unique(used, return_counts=True))) if used else {}
+                                for kind, used in sources_used.items()}
+    report["varied_sources"] = {kind: {str(k): int(v) for k, v in counts.items()}
+                                for kind, counts in report["varied_sources"].items()}
+    return mixtures
+
+
 def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Progress) -> dict[str, np.ndarray]:
     """Excerpts of real mixtures -> real/NNN.npz; returns them by name ("real-NNN")."""
     data = recipe.data
@@ -260,6 +313,7 @@ def render_data(recipe: Recipe, progress: Progress = lambda message: None) -> di
             old.unlink()
     report: dict = {}
     music = render_separator_songs(recipe, out, report, progress)
+    music.update(render_varied_songs(recipe, out, report, progress))
     music.update(collect_real_mixtures(recipe, out, report, progress))
     build_tagger_clips(recipe, out, music, report, progress)
     report["n_skipped"] = len(report.get("skipped", []))

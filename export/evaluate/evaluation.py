@@ -18,8 +18,9 @@ import numpy as np
 from edge.errors import ConfigError
 from edge.pack import Pack
 from edge.runners import importable_runtimes
-from export.evaluate.heldout import (DEFAULT_N_SECTIONS, HELDOUT_SAMPLE_FILES, HELDOUT_SEED_START, Piece,
-                                     heldout_songs, heldout_tagging_pieces)
+from export.evaluate.heldout import (DEFAULT_N_SECTIONS, HELDOUT_SAMPLE_FILES, HELDOUT_SEED_START, OUT_OF_SOURCE_BARS,
+                                     Piece, heldout_songs, heldout_tagging_pieces, out_of_source_songs)
+from export.data.source_holdout import HELDOUT_SOURCES
 from export.evaluate.pack_metrics import write_metrics_into_pack
 from export.evaluate.separation import MethodScores, Method, score_methods
 from export.evaluate.separators import (PackSeparator, dsp_baseline_separate, ideal_ratio_mask_separate,
@@ -43,6 +44,9 @@ TARGET_COMPUTE_RATIO = 0.5
 @dataclass(frozen=True)
 class EvaluationSettings:
     n_songs: int = 8
+    """Out-of-source songs (the headline)."""
+    n_in_source_songs: int = 4
+    """In-source songs (the training generator and soundfont, held-out seeds), reported beside it."""
     n_sections: int = DEFAULT_N_SECTIONS
     runtimes: tuple[str, ...] = ("onnx", "litert")
     precisions: tuple[str, ...] = ("fp32", "int8")
@@ -59,7 +63,8 @@ class EvaluationSettings:
     n_threads: int = 1
 
     def command(self, pack: str) -> str:
-        parts = [f"sense export evaluate {pack} --songs {self.n_songs} --sections {self.n_sections}"]
+        parts = [f"sense export evaluate {pack} --songs {self.n_songs} --in-source-songs {self.n_in_source_songs} "
+                 f"--sections {self.n_sections}"]
         parts += [] if self.with_spleeter else ["--no-spleeter"]
         parts += [] if self.with_tagging else ["--no-tagging"]
         parts += [] if self.with_references else ["--no-references"]
@@ -68,8 +73,11 @@ class EvaluationSettings:
         return " ".join(parts)
 
     def heldout_description(self) -> str:
-        text = (f"{self.n_songs} held-out generated songs (seeds {HELDOUT_SEED_START}..{HELDOUT_SEED_START + self.n_songs - 1}, "
-                f"{self.n_sections} two-bar sections each, fluidsynth + FluidR3_GM, 16 kHz mono, exact stems)")
+        text = (f"out-of-source: {self.n_songs} songs (held-out seeds, {OUT_OF_SOURCE_BARS} bars each, exact stems) whose "
+                f"every stem comes from a source no training recipe may use ({', '.join(sorted(HELDOUT_SOURCES))}); "
+                f"in-source, beside it: {self.n_in_source_songs} held-out generated songs (seeds {HELDOUT_SEED_START}.."
+                f"{HELDOUT_SEED_START + self.n_in_source_songs - 1}, {self.n_sections} two-bar sections each, fluidsynth + "
+                "FluidR3_GM, 16 kHz mono, exact stems)")
         if self.with_tagging:
             text += (f"; tagging adds {self.n_speech} held-out espeak-ng sentences alone and over the songs, "
                      f"{self.n_events_per_kind} held-out synthetic events of each kind (siren, alarm, doorbell, phone, "
@@ -85,6 +93,9 @@ class Evaluation:
     command: str
     heldout: str
     separation: dict[str, MethodScores] = field(default_factory=dict)
+    """The headline: out-of-source songs (every stem from a source training never used)."""
+    separation_in_source: dict[str, MethodScores] = field(default_factory=dict)
+    """Beside it, labelled: held-out seeds of the training generator and soundfont (in-source)."""
     tagging: dict[str, TaggingScores] = field(default_factory=dict)
     compute: list[ComputeCost] = field(default_factory=list)
     student_methods: list[str] = field(default_factory=list)
@@ -99,14 +110,15 @@ class Evaluation:
             if not math.isnan(value):
                 metrics.append({"name": name, "value": float(value), "command": self.command, "data": self.heldout})
 
-        for method, scores in self.separation.items():
-            prefix = method_key(method)
-            for stem in scores.stems:
-                add(f"{prefix}.sdr_db.{stem}", scores.mean(stem, "sdr_db"))
-                add(f"{prefix}.si_sdr_db.{stem}", scores.mean(stem, "si_sdr_db"))
-            if set(FOUR_STEMS) <= set(scores.stems):
-                add(f"{prefix}.sdr_db.mean", scores.mean_over_stems("sdr_db", FOUR_STEMS))
-                add(f"{prefix}.si_sdr_db.mean", scores.mean_over_stems("si_sdr_db", FOUR_STEMS))
+        for material, separation in (("", self.separation), ("in_source.", self.separation_in_source)):
+            for method, scores in separation.items():
+                prefix = material + method_key(method)
+                for stem in scores.stems:
+                    add(f"{prefix}.sdr_db.{stem}", scores.mean(stem, "sdr_db"))
+                    add(f"{prefix}.si_sdr_db.{stem}", scores.mean(stem, "si_sdr_db"))
+                if set(FOUR_STEMS) <= set(scores.stems):
+                    add(f"{prefix}.sdr_db.mean", scores.mean_over_stems("sdr_db", FOUR_STEMS))
+                    add(f"{prefix}.si_sdr_db.mean", scores.mean_over_stems("si_sdr_db", FOUR_STEMS))
         for variant, tagging in self.tagging.items():
             prefix = "tagger." + variant.replace(" ", ".")
             add(f"{prefix}.map_vs_yamnet", tagging.mean_average_precision)
@@ -125,10 +137,11 @@ class Evaluation:
         rows: list[tuple[str, str, str, bool | None]] = []
         fp32 = next((m for m in self.student_methods if m.endswith("fp32")), None)
         if fp32 and DSP_BASELINE in self.separation:
-            gain = (self.separation[fp32].mean_over_stems("sdr_db", FOUR_STEMS)
-                    - self.separation[DSP_BASELINE].mean_over_stems("sdr_db", FOUR_STEMS))
-            rows.append((f"{fp32} mean SDR minus DSP baseline", f"{gain:+.2f} dB", f">= +{TARGET_ABOVE_BASELINE_DB} dB",
-                         gain >= TARGET_ABOVE_BASELINE_DB))
+            student, baseline = self.separation[fp32], self.separation[DSP_BASELINE]
+            for stem in FOUR_STEMS:
+                gain = student.mean(stem, "sdr_db") - baseline.mean(stem, "sdr_db")
+                rows.append((f"out-of-source: {fp32} {stem} SDR minus DSP baseline", f"{gain:+.2f} dB",
+                             f">= +{TARGET_ABOVE_BASELINE_DB} dB", gain >= TARGET_ABOVE_BASELINE_DB))
         if fp32 and SPLEETER in self.separation:
             gap = self.separation[SPLEETER].mean("vocals", "sdr_db") - self.separation[fp32].mean("vocals", "sdr_db")
             rows.append((f"{fp32} vocals SDR below Spleeter", f"{gap:.2f} dB", f"<= {TARGET_VOCALS_WITHIN_SPLEETER_DB} dB",
@@ -155,12 +168,17 @@ class Evaluation:
     def to_markdown(self) -> str:
         lines = [f"# Evaluation of {self.pack_name} {self.pack_version}", "",
                  f"Held-out material: {self.heldout}.", "", f"Command: `{self.command}`", ""]
-        if self.separation:
-            stems = [s for s in STEM_ORDER if any(s in m.stems for m in self.separation.values())]
-            lines += ["## Separation: SDR / SI-SDR (dB, mean over pieces; BSS Eval v3 SDR via fast_bss_eval)", "",
+        for title, separation in (("out-of-source songs (the headline)", self.separation),
+                                  ("in-source songs (training generator and soundfont, held-out seeds; "
+                                   "measures memorisation, not generalisation)", self.separation_in_source)):
+            if not separation:
+                continue
+            stems = [s for s in STEM_ORDER if any(s in m.stems for m in separation.values())]
+            lines += [f"## Separation on {title}: SDR / SI-SDR (dB, mean over pieces; BSS Eval v3 SDR via "
+                      "fast_bss_eval)", "",
                       "| method | " + " | ".join(stems) + " | mean of 4 stems |",
                       "|---|" + "---|" * (len(stems) + 1)]
-            for name, scores in self.separation.items():
+            for name, scores in separation.items():
                 cells = [_pair(scores.mean(s, "sdr_db"), scores.mean(s, "si_sdr_db")) if s in scores.stems else "—"
                          for s in stems]
                 mean = (_pair(scores.mean_over_stems("sdr_db", FOUR_STEMS), scores.mean_over_stems("si_sdr_db", FOUR_STEMS))
@@ -192,7 +210,7 @@ class Evaluation:
             lines.append("")
         targets = self.targets()
         if targets:
-            lines += ["## Targets (issue 7)", "", "| what | reached | target | met |", "|---|---|---|---|"]
+            lines += ["## Targets (issues 7 and 15; separation targets on out-of-source songs)", "", "| what | reached | target | met |", "|---|---|---|---|"]
             verdict = {True: "yes", False: "NO", None: "not measured"}
             lines += [f"| {what} | {reached} | {target} | {verdict[met]} |" for what, reached, target, met in targets]
             lines.append("")
@@ -202,9 +220,8 @@ class Evaluation:
         return {
             "pack": {"name": self.pack_name, "version": self.pack_version}, "command": self.command,
             "heldout": self.heldout,
-            "separation": {name: {stem: {metric: scores.mean(stem, metric) for metric in ("sdr_db", "si_sdr_db")}
-                                  for stem in scores.stems} | {"n_pieces": len(scores.per_piece)}
-                           for name, scores in self.separation.items()},
+            "separation": _separation_dict(self.separation),
+            "separation_in_source": _separation_dict(self.separation_in_source),
             "tagging": {variant: {"map": s.mean_average_precision, "n_labels_scored": s.n_labels_scored,
                                   "min_positives_to_score": MIN_POSITIVES_TO_SCORE, "map_all_labels": s.map_all_labels,
                                   "n_items": s.n_items, "label_agreement": s.label_agreement,
@@ -214,6 +231,12 @@ class Evaluation:
                          "note": c.note} for c in self.compute],
             "targets": [{"what": w, "reached": r, "target": t, "met": m} for w, r, t, m in self.targets()],
         }
+
+
+def _separation_dict(separation: dict[str, MethodScores]) -> dict[str, Any]:
+    return {name: {stem: {metric: scores.mean(stem, metric) for metric in ("sdr_db", "si_sdr_db")}
+                   for stem in scores.stems} | {"n_pieces": len(scores.per_piece)}
+            for name, scores in separation.items()}
 
 
 def _pair(first: float, second: float) -> str:
@@ -242,8 +265,9 @@ def evaluate_pack(pack: Pack, settings: EvaluationSettings, pack_label: str | No
     """Run the whole evaluation of ``pack`` (see the module docstring)."""
     evaluation = Evaluation(pack.name, pack.version, settings.command(pack_label or pack.source),
                             settings.heldout_description())
-    progress("rendering held-out songs")
-    songs: list[Piece] = heldout_songs(settings.n_songs, settings.n_sections)
+    progress("rendering out-of-source songs")
+    songs: list[Piece] = out_of_source_songs(settings.n_songs)
+    in_source: list[Piece] = heldout_songs(settings.n_in_source_songs, settings.n_sections)
 
     methods: dict[str, Method] = {}
     for runtime, precision in pack_variants(pack, "separator", settings):
@@ -260,6 +284,8 @@ def evaluate_pack(pack: Pack, settings: EvaluationSettings, pack_label: str | No
         teacher = SpleeterTeacher()
         methods[SPLEETER] = lambda piece: teacher.separate(piece.mixture)
     evaluation.separation = score_methods(songs, methods, progress)
+    if in_source:
+        evaluation.separation_in_source = score_methods(in_source, methods, progress)
 
     if settings.with_tagging and pack.tagger is not None:
         from export.teachers.yamnet import YamnetTeacher

@@ -61,6 +61,10 @@ class Piece:
     name: str
     mixture: np.ndarray
     stems: dict[str, np.ndarray]
+    drum_onsets_s: dict[str, np.ndarray] | None = None
+    """Per drum onset class (kick, snare, hat): when hits start sounding, where known."""
+    sources: str = ""
+    """The sources its stems were rendered from, where known."""
 
 
 def is_heldout_seed(seed: int) -> bool:
@@ -91,6 +95,29 @@ def heldout_songs(n_songs: int, n_sections: int = DEFAULT_N_SECTIONS, first: int
         seed = HELDOUT_SEED_START + index
         track = render_multitrack(seed, n_sections=n_sections, sample_rate_hz=DEVICE_SAMPLE_RATE_HZ)
         pieces.append(Piece(f"song-{seed}", track.mixture, track.stems))
+    return pieces
+
+
+OUT_OF_SOURCE_STREAM = 2
+"""Out-of-source songs come from ``np.random.default_rng([HELDOUT_SEED_START + index, OUT_OF_SOURCE_STREAM])``."""
+OUT_OF_SOURCE_BARS = 10
+"""Bars per out-of-source song (five two-bar sections, solo and full-band parts)."""
+
+
+def out_of_source_songs(n_songs: int, n_bars: int = OUT_OF_SOURCE_BARS) -> list[Piece]:
+    """Songs whose every stem comes from a source no training recipe may use (export.data.source_holdout: other
+    soundfonts, synth families, drum kits, voices), from held-out seeds, with exact stems; 16 kHz mono."""
+    if n_songs > HELDOUT_SEED_COUNT:
+        raise ConfigError(f"{n_songs} out-of-source songs: only {HELDOUT_SEED_COUNT} seeds are reserved")
+    from export.data.varied_songs import render_varied_song
+
+    pieces = []
+    for index in range(n_songs):
+        rng = np.random.default_rng([HELDOUT_SEED_START + index, OUT_OF_SOURCE_STREAM])
+        song = render_varied_song(rng, n_bars, "heldout")
+        stems = {name: song.stems[i] for i, name in enumerate(("vocals", "drums", "bass", "other"))}
+        pieces.append(Piece(f"oos-{index}", song.stems.sum(axis=0), stems, song.onsets_s,
+                            ", ".join(sorted(set(song.sources.all())))))
     return pieces
 
 

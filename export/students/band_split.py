@@ -44,6 +44,8 @@ class BandSplitConfig:
     kernel_frames: int = 3
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
     band_groups: tuple[tuple[int, int], ...] = DEFAULT_BAND_GROUPS
+    n_onset_classes: int = 0
+    """Drum-onset head outputs (kick, snare, hat); 0 leaves the head out."""
 
 
 class NarrowBandBlock(nn.Module):
@@ -79,8 +81,13 @@ class CrossBandBlock(nn.Module):
         return x + self.channel_mix(torch.relu(h))
 
 
+ONSET_POOLED_BANDS = 4
+"""The onset head pools the bands into this many learned groups before its output layer."""
+
+
 class BandSplitSeparator(nn.Module):
-    """Step function: (magnitude (B, T, n_bins), *states) -> (masks (B, T, n_stems, n_bins), *new states)."""
+    """Step function: (magnitude (B, T, n_bins), *states) -> (masks (B, T, n_stems, n_bins),
+    [onset probabilities (B, T, n_onset_classes) when the head is on], *new states)."""
 
     def __init__(self, config: BandSplitConfig = BandSplitConfig()) -> None:
         super().__init__()
@@ -95,6 +102,10 @@ class BandSplitSeparator(nn.Module):
         self.cross_band = nn.ModuleList(CrossBandBlock(config.n_channels, self.n_bands) for _ in config.dilations)
         self.out_norm = nn.LayerNorm(config.n_channels)
         self.decoders = nn.ModuleList(nn.Linear(config.n_channels, config.n_stems * width) for width in self.widths)
+        self.n_onset_classes = config.n_onset_classes
+        if config.n_onset_classes:
+            self.onset_band_pool = nn.Linear(self.n_bands, ONSET_POOLED_BANDS)
+            self.onset_out = nn.Linear(ONSET_POOLED_BANDS * config.n_channels, config.n_onset_classes)
 
     def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
         return [(batch, self.n_channels, self.n_bands, block.n_history_frames) for block in self.temporal]
@@ -119,4 +130,12 @@ class BandSplitSeparator(nn.Module):
         batch, n_frames = magnitude.shape[0], magnitude.shape[1]
         masks = [decode(x[:, :, k]).reshape(batch, n_frames, self.n_stems, width)
                  for k, (decode, width) in enumerate(zip(self.decoders, self.widths))]
-        return (torch.sigmoid(torch.cat(masks, dim=3)), *new_states)
+        outputs = [torch.sigmoid(torch.cat(masks, dim=3))]
+        if self.n_onset_classes:
+            outputs.append(torch.sigmoid(self.onset_logits(x)))
+        return (*outputs, *new_states)
+
+    def onset_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """features (B, T, K, D) after out_norm -> drum-onset logits (B, T, n_onset_classes)."""
+        pooled = torch.relu(self.onset_band_pool(features.transpose(2, 3)))  # (B, T, D, P)
+        return self.onset_out(pooled.flatten(2))

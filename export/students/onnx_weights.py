@@ -1,0 +1,75 @@
+"""Warm start: a student's weights read back from an exported fp32 ONNX artifact of the same architecture.
+
+Named initializers (biases, norms, convolutions) map by name. ``torch.onnx.export`` stores each Linear weight
+transposed under a generated name (``onnx::MatMul_<n>``), in the order the graph uses them, which is the module
+order; they are matched in that order by shape. The result is checked by running both on the same input: a
+mismatch is a ConfigError, never a silently wrong start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge.errors import ConfigError
+
+PARITY_TOLERANCE = 1e-4
+
+
+def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tuple[torch.Tensor, ...]) -> list[str]:
+    """Copy ``onnx_path``'s weights into ``model`` (parameters absent from the artifact keep their values);
+    returns the names of the parameters left as they were. Checks the first output against onnxruntime."""
+    import onnx
+    import onnxruntime
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    named = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    matmuls: list[str] = []  # generated weight names in the order the graph first uses them
+    for node in graph.node:
+        matmuls += [name for name in node.input if name.startswith("onnx::MatMul_") and name not in matmuls]
+    state = model.state_dict()
+    loaded: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key in named and tuple(named[key].shape) == tuple(value.shape):
+            loaded[key] = torch.from_numpy(named[key].copy())
+    position = 0
+    for key in _linear_call_order(model, example_args):
+        weight = f"{key}.weight"
+        if weight in loaded:
+            continue
+        if position < len(matmuls) and tuple(named[matmuls[position]].shape) == tuple(state[weight].T.shape):
+            loaded[weight] = torch.from_numpy(named[matmuls[position]].T.copy())
+            position += 1
+    model.load_state_dict({**state, **loaded})
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feeds = {node.name: arg.numpy() for node, arg in zip(session.get_inputs(), example_args)}
+    try:
+        expected = session.run(None, feeds)[0]
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises several types for inputs of the wrong shape
+        raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact (its inputs "
+                          f"do not fit: {str(error).splitlines()[0][:200]}); is the architecture the same?") from error
+    with torch.no_grad():
+        actual = model(*example_args)[0].numpy()
+    error = float(np.abs(expected - actual).max()) if expected.shape == actual.shape else float("inf")
+    if error > PARITY_TOLERANCE:
+        raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact "
+                          f"(max |difference| {error:.3g} > {PARITY_TOLERANCE}); is the architecture the same?")
+    return [key for key in state if key not in loaded]
+
+
+def _linear_call_order(model: nn.Module, example_args: tuple[torch.Tensor, ...]) -> list[str]:
+    """Names of ``model``'s Linear layers in the order one forward pass calls them."""
+    order: list[str] = []
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: order.append(name))
+             for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    try:
+        with torch.no_grad():
+            model(*example_args)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return list(dict.fromkeys(order))
