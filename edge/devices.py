@@ -8,18 +8,22 @@ code runs on a Pi, on a desk and in tests with a fake bus.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import importlib
 import importlib.metadata
+import importlib.util
+import io
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.buses.gpio import board_model, is_raspberry_pi_5
+from edge.buses.gpio import board_model, import_lgpio, is_raspberry_pi_5
 from edge.buses.i2c import I2C_ADDRESS_MAX, I2C_ADDRESS_MIN, BusFactory, SMBusLike, resolve_bus_factory
-from edge.errors import OutputError
+from edge.errors import InferenceError, OutputError, PackError
 
 KNOWN_I2C_CHIPS: dict[int, tuple[str, ...]] = {
     0x1D: ("ADXL345 accelerometer",),
@@ -200,12 +204,16 @@ def gpio_findings(paths: SystemPaths) -> list[Finding]:
         return [Finding("gpio", "GPIO", Status.WARN, f"no GPIO chip ({paths.dev}/gpiochip* not found)",
                         "only a Raspberry Pi (or similar board) has GPIO for gpio:// outputs")]
     findings = [Finding("gpio", "GPIO", Status.OK, ", ".join(chips))]
-    if is_raspberry_pi_5(paths.device_tree_model):
+    pi_5 = is_raspberry_pi_5(paths.device_tree_model)
+    if pi_5 or importlib.util.find_spec("lgpio") is not None:
         try:
-            importlib.import_module("lgpio")
-        except ImportError:
-            findings.append(Finding("gpio", "lgpio", Status.WARN, "a Pi 5 needs lgpio for GPIO, and it does not import",
-                                    "'sudo apt install python3-lgpio' or 'pip install lgpio'"))
+            lgpio = import_lgpio()
+        except OutputError as error:
+            message, _, fix = str(error).partition(" Fix: ")
+            need = "a Pi 5 needs lgpio for GPIO: " if pi_5 else ""
+            findings.append(Finding("gpio", "lgpio", Status.WARN, need + message, fix))
+        else:
+            findings.append(Finding("gpio", "lgpio", Status.OK, f"{_version('lgpio', lgpio)} starts".lstrip()))
     return findings
 
 
@@ -253,7 +261,8 @@ def ble_findings(paths: SystemPaths) -> list[Finding]:
 
 def _module_finding(area: str, module: str, extra: str | None, purpose: str, *, required: bool) -> Finding:
     try:
-        imported = importlib.import_module(module)
+        with contextlib.redirect_stderr(io.StringIO()):  # an extension built for another NumPy prints a page first
+            imported = importlib.import_module(module)
     except ImportError as error:
         if platform.machine() in THIRTY_TWO_BIT_ARM and module in ("onnxruntime", "ai_edge_litert"):
             fix = "there are no wheels for 32-bit Raspberry Pi OS: install the 64-bit OS"
@@ -266,22 +275,91 @@ def _module_finding(area: str, module: str, extra: str | None, purpose: str, *, 
     except OSError as error:  # a module whose native library is missing (sounddevice without PortAudio)
         return Finding(area, module, Status.WARN, f"imports but its native library is missing: {error}",
                        "sudo apt install libportaudio2" if module == "sounddevice" else "reinstall it")
+    except Exception as error:  # an extension module that fails in its own way (built for another NumPy, ...)
+        return Finding(area, module, Status.WARN, f"fails to import ({type(error).__name__}: {error})",
+                       f"pip install --force-reinstall 'sense-edge[{extra}]'" if extra else "reinstall it")
     return Finding(area, module, Status.OK, f"{_version(module, imported)} for {purpose}".strip())
 
 
-def runtime_findings() -> list[Finding]:
-    """The inference runtimes that import. At least one of onnxruntime / ai_edge_litert / tflite_runtime is
-    needed to run a model pack (DSP-only runs need none)."""
-    findings = {module: _module_finding("runtime", module, extra, purpose, required=False)
-                for module, extra, purpose in RUNTIME_MODULES}
+RUNTIME_PROOFS = (("onnxruntime", "onnx"), ("ai_edge_litert", "litert"), ("tflite_runtime", "litert"))
+"""(module, runtime of the pack's artifacts): each installed module is proven by running the bundled pack on it."""
+
+
+def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None) -> str:
+    """Load every artifact of ``runtime`` in the pack (default: the bundled one) with ``module`` and run one hop of
+    each (zeros in, finite numbers out). Returns what ran; raises :class:`SenseError` (or what the runtime raises)."""
+    import numpy as np
+
+    from edge.model_stages import SeparatorStage, TaggerStage
+    from edge.pack import load_pack
+    from edge.runners.base import ModelRunner
+
+    pack = load_pack(pack_path)
+    ran = []
+    for model in (pack.separator, pack.tagger):
+        for precision in ("fp32", "int8"):
+            artifact = model.artifact(runtime, precision) if model else None
+            if model is None or artifact is None:
+                continue
+            runner: ModelRunner
+            if runtime == "onnx":
+                from edge.runners.onnx_runner import OnnxRunner
+
+                runner = OnnxRunner(model, artifact, pack.artifact_path(artifact), 1)
+            else:
+                from edge.runners.litert_runner import LiteRtRunner
+
+                runner = LiteRtRunner(model, artifact, pack.artifact_path(artifact), 1, module=module)
+            n_bins = model.inputs[0].shape[-1]
+            if model.role == "separator":
+                result = SeparatorStage(runner).process(np.zeros((runner.frames_per_step or 1, n_bins), np.float32))
+            else:
+                result = TaggerStage(runner).process(np.zeros((model.every_n_hops, n_bins), np.float32))
+            if result.size == 0 or not np.all(np.isfinite(result)):
+                raise InferenceError(f"{artifact.path}: one hop gave no or non-finite output")
+            ran.append(f"{model.role} {precision}")
+    if not ran:
+        raise PackError(str(pack.path), "models", f"ships no {runtime} artifact")
+    return f"ran one hop of {pack.name} {pack.version}: {', '.join(ran)}"
+
+
+def _runtime_finding(module: str, runtime: str, extra: str | None, purpose: str, pack_path: str | Path | None) -> Finding:
+    found = _module_finding("runtime", module, extra, purpose, required=False)
+    if found.status is not Status.OK:
+        return found
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # an extension built for another NumPy prints a page first
+            ran = prove_runtime(module, runtime, pack_path)
+    except Exception as error:  # whatever a broken runtime raises is the finding
+        fix = (f"pip install 'sense-edge[{extra or 'litert'}]'" if module != "tflite_runtime" else
+               "pip install 'sense-edge[litert]' (ai-edge-litert replaces tflite-runtime and works with NumPy 2), "
+               "or 'pip uninstall tflite-runtime'")
+        return Finding("runtime", module, Status.FAIL, f"imports but cannot run a model: {error}", fix)
+    return Finding("runtime", module, Status.OK, f"{found.detail}; {ran}")
+
+
+def runtime_findings(pack_path: str | Path | None = None) -> list[Finding]:
+    """Each inference runtime, proven by loading the bundled pack and running one hop (importing proves little:
+    tflite_runtime imports under NumPy 2 and then cannot run). A runtime that is installed but cannot run fails,
+    unless the other LiteRT module runs (then it is not used). DSP-only runs need no runtime."""
+    purposes = {module: (extra, purpose) for module, extra, purpose in RUNTIME_MODULES}
+    findings = {module: _runtime_finding(module, runtime, *purposes[module], pack_path)
+                for module, runtime in RUNTIME_PROOFS}
     litert, fallback = findings["ai_edge_litert"], findings["tflite_runtime"]
-    if litert.status is Status.OK and fallback.status is not Status.OK:
-        findings["tflite_runtime"] = Finding("runtime", "tflite_runtime", Status.OK, "not needed: ai_edge_litert imports")
+    if litert.status is Status.OK and fallback.status is Status.FAIL:
+        findings["tflite_runtime"] = Finding("runtime", "tflite_runtime", Status.WARN,
+                                             f"not used (ai_edge_litert runs); {fallback.detail}", fallback.fix)
+    elif litert.status is Status.OK and fallback.status is not Status.OK:
+        findings["tflite_runtime"] = Finding("runtime", "tflite_runtime", Status.OK, "not needed: ai_edge_litert runs")
+    elif fallback.status is Status.OK and litert.status is not Status.OK:
+        findings["ai_edge_litert"] = Finding(
+            "runtime", "ai_edge_litert", Status.WARN, "not installed; TFLite models run on the older tflite_runtime, "
+            "at ~5.7x the instructions", litert.fix)
     if not any(finding.status is Status.OK for finding in findings.values()):
         onnx = findings["onnxruntime"]
         findings["onnxruntime"] = Finding(
-            onnx.area, onnx.name, Status.FAIL, "no inference runtime imports, so model packs cannot run", onnx.fix
-        )
+            onnx.area, onnx.name, Status.FAIL, f"no inference runtime runs, so model packs cannot run ({onnx.detail})",
+            onnx.fix or "pip install 'sense-edge[onnx]'")
     return list(findings.values())
 
 
@@ -329,15 +407,31 @@ def survey(
     i2c_factory: BusFactory | None = None,
 ) -> Survey:
     """Check everything. ``i2c_buses``: scan these bus numbers (default: every ``/dev/i2c-N``)."""
-    i2c, scans = i2c_findings(paths, i2c_buses, i2c_factory)
+    try:
+        i2c, scans = i2c_findings(paths, i2c_buses, i2c_factory)
+    except Exception as error:
+        i2c, scans = [_probe_failed("i2c", error)], []
     findings = [
-        *board_findings(paths),
+        *_guarded("board", lambda: board_findings(paths)),
         *i2c,
-        *gpio_findings(paths),
-        *pwm_findings(paths),
-        *audio_findings(),
-        *ble_findings(paths),
-        *runtime_findings(),
-        *output_library_findings(),
+        *_guarded("gpio", lambda: gpio_findings(paths)),
+        *_guarded("pwm", lambda: pwm_findings(paths)),
+        *_guarded("audio", audio_findings),
+        *_guarded("ble", lambda: ble_findings(paths)),
+        *_guarded("runtime", runtime_findings),
+        *_guarded("output", output_library_findings),
     ]
     return Survey(findings, scans)
+
+
+def _probe_failed(area: str, error: Exception) -> Finding:
+    return Finding(area, "probe", Status.WARN, f"the {area} check itself failed ({type(error).__name__}: {error})",
+                   "see the detail; 'sense devices --json' shows every finding")
+
+
+def _guarded(area: str, probe: Callable[[], list[Finding]]) -> list[Finding]:
+    """A probe that raises on a half-working board becomes a finding, never a crash of devices/doctor."""
+    try:
+        return probe()
+    except Exception as error:
+        return [_probe_failed(area, error)]

@@ -17,6 +17,7 @@ from edge.outputs import RoutedOutput
 from edge.pack import Pack, load_pack
 from edge.pipeline import Pipeline, run_blocks
 from edge.rig import default_rig, load_rig
+from edge.sdnotify import SystemdNotifier
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
 SOURCE_BLOCK_SAMPLES = 128
@@ -61,8 +62,9 @@ class _StopOnSignal:
     """SIGINT/SIGTERM stop the run: the handler raises KeyboardInterrupt at once (a blocked read returns), and the
     block loop raises it again in case it was swallowed where Python ignores exceptions (a ``__del__``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, notifier: SystemdNotifier) -> None:
         self.signum: int | None = None
+        self.notifier = notifier
 
     def __call__(self, signum: int, frame: Any) -> None:
         self.signum = signum
@@ -72,17 +74,21 @@ class _StopOnSignal:
         for block in blocks:
             if self.signum is not None:
                 raise KeyboardInterrupt(f"signal {self.signum}")
+            self.notifier.alive()  # the previous hop went through: systemd's watchdog (edge.service)
             yield block
 
 
 def run_blocks_until_signal(pipeline: Pipeline, blocks: Iterator[np.ndarray]) -> np.ndarray:
     """:func:`~edge.pipeline.run_blocks` with SIGINT/SIGTERM stopping it (every output zeroed and closed)."""
-    stop = _StopOnSignal()
+    notifier = SystemdNotifier.from_environment()  # under `sense service`: READY=1, WATCHDOG=1 per hop, STOPPING=1
+    stop = _StopOnSignal(notifier)
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM) if in_main_thread}
+    notifier.ready()
     try:
         return run_blocks(pipeline, stop.blocks(blocks))
     finally:
+        notifier.stopping()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -16,6 +16,8 @@ APT_PACKAGES=(
   fluidsynth fluid-soundfont-gm              # multitrack rendering for datasets and benchmarks
   sonic-pi-samples asterisk-core-sounds-en-wav espeak-ng planetblupi-music-midi  # export training data (tests)
   libsndfile1 libportaudio2                  # soundfile / sounddevice
+  systemd                                    # systemd-analyze verify of the service unit (tests/service)
+  qemu-user                                  # the instruction-count plugin test (tests/bench/test_bench_instructions.py)
 )
 
 missing=()

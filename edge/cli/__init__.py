@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "edge.cli.render_command",
     "edge.cli.play_command",
     "edge.cli.sounds_command",
+    "edge.cli.service_command",
 ]
 
 app = typer.Typer(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import importlib.util
 
-from edge.errors import RuntimeUnavailableError
+from edge.errors import MissingExtraError, RuntimeUnavailableError
 from edge.pack import ArtifactSpec, ModelSpec, Pack
 from edge.runners.base import ModelRunner
 
@@ -19,27 +19,41 @@ class Runtime(str, enum.Enum):
     LITERT = "litert"
 
 
-_RUNTIME_MODULES = {Runtime.ONNX: ("onnxruntime",), Runtime.LITERT: ("ai_edge_litert", "tflite_runtime")}
 _RUNTIME_EXTRA = {Runtime.ONNX: "onnx", Runtime.LITERT: "litert"}
 
 
+def _runtime_problem(runtime: Runtime) -> str | None:
+    """None when ``runtime`` can load here, else why not (with the fix)."""
+    if runtime is Runtime.ONNX:
+        if importlib.util.find_spec("onnxruntime") is None:
+            return f"onnx is not installed (pip install 'sense-edge[{_RUNTIME_EXTRA[runtime]}]')"
+        return None
+    from edge.runners.litert_runner import interpreter_class
+
+    try:
+        interpreter_class()
+    except MissingExtraError:
+        return f"litert is not installed (pip install 'sense-edge[{_RUNTIME_EXTRA[runtime]}]')"
+    except RuntimeUnavailableError as error:
+        return str(error)
+    return None
+
+
 def importable_runtimes() -> list[Runtime]:
-    """Runtimes whose Python module can be imported here, in order of preference."""
-    return [runtime for runtime, modules in _RUNTIME_MODULES.items()
-            if any(importlib.util.find_spec(module) is not None for module in modules)]
+    """Runtimes that can load here, in order of preference (LiteRT's interpreter is imported to prove it)."""
+    return [runtime for runtime in Runtime if _runtime_problem(runtime) is None]
 
 
 def resolve_runtime(model: ModelSpec, requested: Runtime | str | None, precision: str) -> tuple[Runtime, ArtifactSpec]:
     """Pick the runtime and artifact for ``model``: the requested runtime, or the first importable one the pack ships."""
     candidates = [Runtime(requested)] if requested is not None else list(Runtime)
-    available = importable_runtimes()
     problems = []
     for runtime in candidates:
         artifact = model.artifact(runtime.value, precision)
         if artifact is None:
             problems.append(f"the pack ships no {runtime.value} {precision} artifact for '{model.key}'")
-        elif runtime not in available:
-            problems.append(f"{runtime.value} is not installed (pip install 'sense-edge[{_RUNTIME_EXTRA[runtime]}]')")
+        elif (problem := _runtime_problem(runtime)) is not None:
+            problems.append(problem)
         else:
             return runtime, artifact
     raise RuntimeUnavailableError(f"no runtime can run model '{model.key}' at {precision}: " + "; ".join(problems))

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.errors import InferenceError, MissingExtraError
+from edge.errors import InferenceError, MissingExtraError, RuntimeUnavailableError
 from edge.pack import ArtifactSpec, ModelSpec
 from edge.runners.base import ModelRunner
 
 
-def _interpreter_class() -> Any:
-    for module_name in ("ai_edge_litert.interpreter", "tflite_runtime.interpreter"):
-        try:
-            return importlib.import_module(module_name).Interpreter
-        except ImportError:
+LITERT_MODULES = ("ai_edge_litert", "tflite_runtime")
+"""Where a TFLite ``Interpreter`` comes from, in order of preference. ``tflite_runtime`` is the deprecated fallback:
+its last wheels (2.14, up to Python 3.11) are built for NumPy 1.x and cost ~5.7x the instructions of LiteRT."""
+
+
+def _load_problem(module: str, error: BaseException) -> str:
+    problem = f"{module} is installed but cannot load ({type(error).__name__}: {str(error).strip() or 'no message'})"
+    if module == "tflite_runtime" and int(np.__version__.split(".")[0]) >= 2:
+        problem += f"; its wheels are built for NumPy 1.x and this is NumPy {np.__version__}"
+    return problem
+
+
+def interpreter_class(module: str | None = None) -> Any:
+    """The ``Interpreter`` class of ``module``, else of the first of :data:`LITERT_MODULES` that loads.
+
+    Loading is tried for real (a module that is present but cannot load - tflite_runtime under NumPy 2 - is not a
+    runtime). Raises :class:`MissingExtraError` when none is installed, :class:`RuntimeUnavailableError` with
+    each module's problem and the fix when one is installed but none loads."""
+    problems = []
+    for name in (module,) if module else LITERT_MODULES:
+        if importlib.util.find_spec(name) is None:
             continue
-    raise MissingExtraError("ai_edge_litert", "litert", "running TFLite models")
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # NumPy prints a page about the 1.x ABI, then raises
+                return importlib.import_module(f"{name}.interpreter").Interpreter
+        except Exception as error:  # an extension built for another NumPy raises ImportError or AttributeError
+            problems.append(_load_problem(name, error))
+    if not problems:
+        raise MissingExtraError(module or "ai_edge_litert", "litert", "running TFLite models")
+    raise RuntimeUnavailableError("LiteRT cannot run: " + "; ".join(problems) +
+                                  ". Fix: pip install 'sense-edge[litert]' (ai-edge-litert; NumPy 1 and 2)")
 
 
 def _integer_quantization(details: dict[str, dict[str, Any]]) -> dict[str, tuple[float, int, type]]:
@@ -31,10 +58,13 @@ def _integer_quantization(details: dict[str, dict[str, Any]]) -> dict[str, tuple
 class LiteRtRunner(ModelRunner):
     runtime = "litert"
 
-    def __init__(self, model: ModelSpec, artifact: ArtifactSpec, path: Path, n_threads: int) -> None:
+    def __init__(self, model: ModelSpec, artifact: ArtifactSpec, path: Path, n_threads: int,
+                 module: str | None = None) -> None:
+        """``module``: one of :data:`LITERT_MODULES` (default: the first that loads)."""
         super().__init__(model, artifact, path, n_threads)
+        interpreter = interpreter_class(module)
         try:
-            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=n_threads)
+            self._interpreter = interpreter(model_path=str(path), num_threads=n_threads)
             self._signature = self._interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as error:
             raise InferenceError(f"{path}: LiteRT cannot load this model: {error}") from None

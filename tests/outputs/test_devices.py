@@ -110,7 +110,7 @@ def test_sense_doctor_passes_with_a_runtime_and_fails_with_a_fix_without_one(
         monkeypatch.setitem(sys.modules, module, None)  # as on a board where none is installed
     result = runner.invoke(app, ["doctor", "--i2c-bus", "1"])
     assert result.exit_code == 1
-    assert "FAIL runtime/onnxruntime: no inference runtime imports" in result.output
+    assert "FAIL runtime/onnxruntime: no inference runtime runs" in result.output
     assert "pip install 'sense-edge[onnx]'" in result.output
 
 

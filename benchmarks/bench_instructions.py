@@ -1,0 +1,153 @@
+"""Retired aarch64 instructions per audio second of ``sense run``: a cost that does not depend on a noisy machine.
+
+    sudo scripts/pi_check.sh check bookworm        # once: the arm64 root filesystem with the board install
+    sudo .venv/bin/python benchmarks/bench_instructions.py [--suite bookworm] [--short-s 2] [--long-s 8]
+        [--config onnx-fp32 --config dsp ...] [--repeats 1] [--json out.json] [--markdown out.md]
+
+Each configuration runs ``sense run FILE --threads 1 --no-drop`` on the first ``short_s`` and the first ``long_s``
+seconds of the bundled example, under user-mode ``qemu-aarch64 -cpu cortex-a72`` (a Raspberry Pi 4 core: no
+dot-product instructions) with a TCG plugin (``benchmarks/qemu/insn_count.c``) that counts the guest instructions
+the process executes, inside the cached Debian arm64 root filesystem of ``scripts/pi_check.sh`` (its venv: the
+runtime install, no torch), with this checkout's ``edge`` on PYTHONPATH and a Cortex-A72 ``/proc/cpuinfo`` bound
+over the host's (onnxruntime crashes on an x86 one). The two counts are differenced, so start-up (imports, loading
+the pack) cancels: instructions per audio second = (long - short) / (long_s - short_s). Needs root (chroot, mounts)
+and gcc; not run in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.bench import emit  # noqa: E402
+
+CONFIGS: dict[str, list[str]] = {
+    "dsp": ["--no-models"],
+    "onnx-fp32": ["--runtime", "onnx", "--precision", "fp32"],
+    "onnx-int8": ["--runtime", "onnx", "--precision", "int8"],
+    "litert-fp32": ["--runtime", "litert", "--precision", "fp32"],
+    "litert-int8": ["--runtime", "litert", "--precision", "int8"],
+}
+CACHE = Path(os.environ.get("SENSE_ROOTFS_CACHE", "/var/cache/sense-rootfs"))
+GUEST_VENV = "/opt/sense-venv"
+GUEST_WORK = "/var/tmp/sense-bench"
+GUEST_PLUGIN = "/usr/local/lib/sense-insn-count.so"
+CPU = "cortex-a72"
+COUNT_LINE = re.compile(r"instructions (\d+)")
+
+
+def build_plugin(rootfs: Path) -> None:
+    """Compile the counting plugin (x86-64, loaded by the host's qemu-aarch64) into the root filesystem."""
+    target = rootfs / GUEST_PLUGIN.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(target), str(ROOT / "benchmarks/qemu/insn_count.c")],
+                   check=True)
+
+
+def write_inputs(rootfs: Path, lengths_s: list[float]) -> dict[float, str]:
+    """The first N seconds of the bundled example, as 16 kHz WAV files inside the root filesystem."""
+    import soundfile
+
+    from edge import DEVICE_SAMPLE_RATE_HZ as rate_hz
+    from edge.audio_source import read_audio_file
+
+    samples = read_audio_file(ROOT / "edge/data/example.flac")
+    work = rootfs / GUEST_WORK.lstrip("/")
+    work.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for length_s in lengths_s:
+        n_samples = int(round(length_s * rate_hz))
+        if n_samples > len(samples):
+            raise typer.BadParameter(f"the example is {len(samples) / rate_hz:.1f} s; {length_s} s is longer")
+        name = f"example-{length_s:g}s.wav"
+        soundfile.write(str(work / name), samples[:n_samples], rate_hz)
+        paths[length_s] = f"{GUEST_WORK}/{name}"
+    return paths
+
+
+def guest_script(runs: list[tuple[str, float, int]], inputs: dict[float, str]) -> str:
+    """One shell script for the guest: every (config, length, repeat) under the counting qemu."""
+    lines = ["set -e", "export PYTHONPATH=/src"]
+    for config, length_s, repeat in runs:
+        tag = f"{config}-{length_s:g}s-{repeat}"
+        command = [
+            "/usr/local/bin/qemu-aarch64", "-cpu", CPU, "-plugin", f"{GUEST_PLUGIN},out={GUEST_WORK}/{tag}.count",
+            f"{GUEST_VENV}/bin/python", "-m", "edge.cli", "run", inputs[length_s], "--threads", "1", "--no-drop",
+            "--json", *CONFIGS[config],
+        ]
+        lines.append(f"echo '== {tag}'; {shlex.join(command)} > {GUEST_WORK}/{tag}.json")
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    suite: Annotated[str, typer.Option(help="Root filesystem of scripts/pi_check.sh: bookworm or trixie.")] = "bookworm",
+    short_s: Annotated[float, typer.Option(help="Shorter input (s).")] = 2.0,
+    long_s: Annotated[float, typer.Option(help="Longer input (s), at most the example's 8 s.")] = 8.0,
+    config: Annotated[Optional[list[str]], typer.Option(help=f"Configurations (repeatable): {', '.join(CONFIGS)}.")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per configuration and length (to show repeatability).")] = 1,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
+) -> None:
+    configs = config or list(CONFIGS)
+    unknown = [name for name in configs if name not in CONFIGS]
+    if unknown:
+        raise typer.BadParameter(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
+    if long_s <= short_s:
+        raise typer.BadParameter("--long-s must be longer than --short-s")
+    rootfs = CACHE / suite
+    if not (rootfs / GUEST_VENV.lstrip("/") / "bin" / "sense").exists():
+        raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
+    build_plugin(rootfs)
+    inputs = write_inputs(rootfs, [short_s, long_s])
+    runs = [(name, length_s, repeat) for name in configs for length_s in (short_s, long_s) for repeat in range(repeats)]
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
+        script.write(guest_script(runs, inputs))
+    started_s = time.monotonic()
+    subprocess.run(["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite,
+                    f"bash {GUEST_WORK}/{Path(script.name).name}"], check=True)
+    wall_s = time.monotonic() - started_s
+
+    work = rootfs / GUEST_WORK.lstrip("/")
+    results: list[dict[str, Any]] = []
+    for name in configs:
+        counts: dict[float, list[int]] = {}
+        for length_s in (short_s, long_s):
+            for repeat in range(repeats):
+                match = COUNT_LINE.search((work / f"{name}-{length_s:g}s-{repeat}.count").read_text())
+                assert match, f"no count for {name} {length_s} s"
+                counts.setdefault(length_s, []).append(int(match.group(1)))
+        per_s = [(long_count - short_count) / (long_s - short_s)
+                 for short_count, long_count in zip(counts[short_s], counts[long_s])]
+        spread = (max(per_s) - min(per_s)) / min(per_s) if len(per_s) > 1 else 0.0
+        startup = counts[short_s][0] - per_s[0] * short_s
+        results.append({"config": name, "instructions_per_audio_s": per_s[0], "repeat_spread": spread,
+                        "startup_instructions": startup, "counts": {f"{k:g}s": v for k, v in counts.items()}})
+    qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    settings = {"suite": suite, "short_s": short_s, "long_s": long_s, "repeats": repeats, "cpu": CPU, "threads": 1,
+                "qemu": qemu, "wall_s": round(wall_s, 1), "command": " ".join(sys.argv)}
+    lines = [f"Retired aarch64 instructions per audio second of `sense run` (1 thread, `--no-drop`, bundled pack and "
+             f"example, default rig, sim output), counted under `{qemu}` `-cpu {CPU}` in the Debian {suite} arm64 "
+             f"root filesystem of `scripts/pi_check.sh`; ({long_s:g} s - {short_s:g} s) differenced, {repeats} run(s) "
+             f"each.", "",
+             "| configuration | M instructions per audio second | start-up M instructions | repeat spread |",
+             "|---|---|---|---|"]
+    for row in results:
+        lines.append(f"| {row['config']} | {row['instructions_per_audio_s'] / 1e6:.1f} | "
+                     f"{row['startup_instructions'] / 1e6:.0f} | {row['repeat_spread'] * 100:.3f} % |")
+    emit({"settings": settings, "results": results}, "\n".join(lines) + "\n", json_path, markdown)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,59 @@
+"""The instruction-count benchmark's parts that run without the arm64 root filesystem: the TCG plugin, compiled
+and loaded by the same dynamically linked qemu-user (here emulating x86-64, so a host program is the guest), counts
+deterministically and linearly in the work done - the property the differencing of two input lengths relies on -
+and the guest script runs every configuration at both lengths under it. The board scripts parse as bash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench_instructions import CONFIGS, GUEST_PLUGIN, guest_script
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _count(qemu: str, plugin: Path, out: Path, *program: str) -> int:
+    subprocess.run([qemu, "-plugin", f"{plugin},out={out}", *program], check=True, capture_output=True)
+    kind, value = out.read_text().split()
+    assert kind == "instructions"
+    return int(value)
+
+
+def test_the_plugin_counts_deterministically_and_in_proportion_to_the_work(tmp_path: Path) -> None:
+    qemu = shutil.which("qemu-x86_64")
+    assert qemu, "qemu-user is installed by scripts/setup.sh"
+    plugin = tmp_path / "insn_count.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(plugin),
+                    str(ROOT / "benchmarks/qemu/insn_count.c")], check=True)
+    data = os.urandom(1 << 20)
+    for n_mib in (1, 2, 3):
+        (tmp_path / f"{n_mib}.bin").write_bytes(data * n_mib)
+    counts = [_count(qemu, plugin, tmp_path / "count", "/usr/bin/sha256sum", str(tmp_path / f"{n}.bin")) for n in (1, 2, 3)]
+    assert _count(qemu, plugin, tmp_path / "count", "/usr/bin/sha256sum", str(tmp_path / "1.bin")) == counts[0]
+    per_mib = [counts[1] - counts[0], counts[2] - counts[1]]
+    assert per_mib[0] > 1_000_000 and abs(per_mib[1] - per_mib[0]) / per_mib[0] < 0.001
+    bad = subprocess.run([qemu, "-plugin", f"{plugin},colour=blue", "/bin/true"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown argument 'colour=blue'" in bad.stderr
+
+
+def test_the_guest_script_runs_each_configuration_at_both_lengths_under_the_plugin() -> None:
+    runs = [(name, length_s, 0) for name in CONFIGS for length_s in (2.0, 8.0)]
+    script = guest_script(runs, {2.0: "/w/example-2s.wav", 8.0: "/w/example-8s.wav"})
+    commands = [line for line in script.splitlines() if "qemu-aarch64" in line]
+    assert len(commands) == 2 * len(CONFIGS)
+    onnx_int8_long = next(line for line in commands if "== onnx-int8-8s-0" in line)
+    for part in ("-cpu cortex-a72", f"-plugin {GUEST_PLUGIN},out=", "/w/example-8s.wav", "--threads 1", "--no-drop",
+                 "--runtime onnx --precision int8"):
+        assert part in onnx_int8_long
+    assert "--no-models" in next(line for line in commands if "== dsp-2s-0" in line)
+
+
+@pytest.mark.parametrize("script", ["pi_check.sh", "pi_check_guest.sh", "device_setup.sh", "setup.sh"])
+def test_board_scripts_parse(script: str) -> None:
+    result = subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
