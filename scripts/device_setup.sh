@@ -22,19 +22,8 @@ if [ "$py_minor" -ge 13 ] && apt-cache show python3-lgpio >/dev/null 2>&1; then
   APT_PACKAGES+=(python3-lgpio)
 fi
 
-missing=()
-if command -v dpkg-query >/dev/null 2>&1; then
-  for package in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-  done
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "device setup: installing Debian packages: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source scripts/apt_missing.sh
+apt_install_missing "device setup" "${APT_PACKAGES[@]}"
 
 if [ ! -x "$VENV/bin/python" ]; then
   venv_options=()

@@ -19,7 +19,7 @@ REPO=$(pwd)
 CACHE="${SENSE_ROOTFS_CACHE:-/var/cache/sense-rootfs}"
 MIRROR="${SENSE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # What a Pi OS Lite image has (python3, venv, certificates) plus the board install's two Debian packages.
-GUEST_PACKAGES=python3,python3-venv,ca-certificates,libportaudio2,bluez,git,procps
+GUEST_PACKAGES=python3,python3-venv,ca-certificates,libportaudio2,dbus,bluez,git,procps  # dbus: debootstrap does not resolve bluez's virtual dbus-system-bus
 VENV=/opt/sense-venv
 export QEMU_CPU="${QEMU_CPU:-cortex-a72}"
 
@@ -90,16 +90,23 @@ guest() {
   rm -rf "$target/src" && mkdir -p "$target/src"
   git -C "$REPO" ls-files -z --cached --others --exclude-standard \
     | (cd "$REPO" && xargs -0 tar -cf - --ignore-failed-read 2>/dev/null) | tar -xf - -C "$target/src"
+  # A host behind a TLS-inspecting proxy trusts its CA through pip's cert setting: the guest's pip gets the same.
+  local host_ca="${PIP_CERT:-${SSL_CERT_FILE:-}}" guest_ca=""
+  if [ -n "$host_ca" ] && [ -f "$host_ca" ]; then
+    guest_ca=/etc/ssl/certs/host-pip-ca.crt
+    touch "$target$guest_ca"
+  fi
   unshare --mount --propagation private bash -c '
     set -e
-    target=$1; shift
+    target=$1 host_ca=$2 guest_ca=$3; shift 3
+    [ -z "$guest_ca" ] || mount --bind -o ro "$host_ca" "$target$guest_ca"
     mount -t proc proc "$target/proc"
     mount --bind "$target/etc/cpuinfo-cortex-a72" "$target/proc/cpuinfo"
     mount --rbind /dev "$target/dev"
     mount -t tmpfs tmpfs "$target/tmp"
     exec chroot "$target" /usr/bin/env -i HOME=/root PATH='"$VENV"'/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" /bin/bash -lc "cd /src && $*"
-  ' guest "$target" "$@"
+      LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" ${guest_ca:+PIP_CERT=$guest_ca} /bin/bash -lc "cd /src && $*"
+  ' guest "$target" "$host_ca" "$guest_ca" "$@"
 }
 
 check() {

@@ -53,7 +53,7 @@ def test_the_guest_script_runs_each_configuration_at_both_lengths_under_the_plug
     assert "--no-models" in next(line for line in commands if "== dsp-2s-0" in line)
 
 
-@pytest.mark.parametrize("script", ["pi_check.sh", "pi_check_guest.sh", "device_setup.sh", "setup.sh"])
+@pytest.mark.parametrize("script", ["pi_check.sh", "pi_check_guest.sh", "device_setup.sh", "setup.sh", "apt_missing.sh"])
 def test_board_scripts_parse(script: str) -> None:
     result = subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
