@@ -250,3 +250,47 @@ class TagHysteresis:
             self._frames_on = np.where(self._active, self._frames_on + 1, 0)
             active[frame] = self._active
         return active
+
+
+@dataclass(frozen=True)
+class OnsetHeadParams:
+    """Drum pulses from a model's frame-level onset probabilities (the separator's drum-onset head).
+
+    ``threshold``: a pulse fires on the frame where the probability rises through this value.
+    ``min_interval_s``: refractory time after a pulse (a flam or a roll faster than this is one pulse).
+    """
+
+    threshold: float = 0.5
+    min_interval_s: float = 0.05
+
+
+class OnsetHeadPulses:
+    """Causal peak picking on onset probabilities: ``process((n_frames, n_classes) probabilities)`` -> (n_frames,)
+    float32 strengths, the probability on frames where the largest class probability crosses the threshold
+    upwards (outside the refractory time), else 0. Any block size gives the same result."""
+
+    def __init__(self, frame_rate_hz: float, params: OnsetHeadParams = OnsetHeadParams()) -> None:
+        self.params = params
+        self.n_refractory = max(1, int(round(params.min_interval_s * frame_rate_hz)))
+        self.reset()
+
+    def reset(self) -> None:
+        self._previous = 0.0
+        self._frames_since_pulse = 1 << 30
+
+    def process(self, probabilities: np.ndarray) -> np.ndarray:
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        strongest = probabilities.max(axis=1) if probabilities.ndim == 2 else probabilities.reshape(-1)
+        if len(strongest) == 0:
+            return np.zeros(0, dtype=np.float32)
+        previous = np.concatenate([[self._previous], strongest[:-1]])
+        rising = (strongest >= self.params.threshold) & (previous < self.params.threshold)
+        strengths = np.zeros(len(strongest), dtype=np.float32)
+        for frame in np.flatnonzero(rising):
+            if self._frames_since_pulse + int(frame) >= self.n_refractory:
+                strengths[frame] = strongest[frame]
+                self._frames_since_pulse = -int(frame)
+        self._frames_since_pulse += len(strongest)
+        if len(strongest):
+            self._previous = float(strongest[-1])
+        return strengths
