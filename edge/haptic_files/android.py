@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.haptic_files.json_fields import Fields, load_json, write_json
 from edge.haptic_files.track import HapticTrack, quantize_down, simplify
 
@@ -36,7 +37,8 @@ ENVELOPE_SHARPNESS = 0.5
 def _frame_ms(frame_rate_hz: float) -> int:
     frame_ms = 1000.0 / frame_rate_hz
     if abs(frame_ms - round(frame_ms)) > 1e-6:
-        raise ValueError(f"Android timings are whole milliseconds; a {frame_rate_hz} Hz frame is {frame_ms} ms")
+        raise ConfigError(f"Android timings are whole milliseconds; a {frame_rate_hz:g} frames/s track has {frame_ms:g} ms "
+                          "frames (write it from a rendering, or as CSV/WAV)")
     return int(round(frame_ms))
 
 

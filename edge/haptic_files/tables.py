@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge._lazy import require
-from edge.errors import HapticFileError
+from edge.errors import ConfigError, HapticFileError
 from edge.haptic_files.track import DEFAULT_FRAME_RATE_HZ, HapticTrack, quantize_down
 
 TIME_COLUMN = "time_s"
@@ -89,7 +89,7 @@ class WAV:
         soundfile = require("soundfile", "core", "writing WAV files")
         rate = track.frame_rate_hz
         if abs(rate - round(rate)) > 1e-9:
-            raise ValueError(f"a WAV sample rate is a whole number of Hz; the track runs at {rate} frames/s")
+            raise ConfigError(f"a WAV sample rate is a whole number of Hz; the track runs at {rate:g} frames/s (write CSV)")
         samples = quantize_down(track.intensities, WAV_FULL_SCALE).astype(np.int16)
         with soundfile.SoundFile(str(path), "w", samplerate=int(round(rate)), channels=len(track.channel_names),
                                  subtype="PCM_16", format="WAV") as handle:

@@ -70,3 +70,14 @@ def test_bad_wav_names_the_problem(tmp_path: Path) -> None:
     path.write_text("not a wav")
     with pytest.raises(HapticFileError, match="text.wav: file: cannot read it as WAV"):
         read_track(path)
+
+
+def test_rates_a_format_cannot_hold_are_refused(tmp_path: Path) -> None:
+    from edge.errors import ConfigError
+    from edge.haptic_files.track import HapticTrack
+
+    track = HapticTrack(30.0, ("a",), np.zeros((3, 1)))
+    with pytest.raises(ConfigError, match="whole number of Hz; the track runs at 29.97 frames/s"):
+        write_track(HapticTrack(29.97, ("a",), np.zeros((3, 1))), tmp_path / "x.wav")
+    with pytest.raises(ConfigError, match="whole milliseconds; a 30 frames/s track has 33.3333 ms"):
+        write_track(track, tmp_path / "x.json")
