@@ -47,6 +47,8 @@ def evaluate_command(
     events: Annotated[int, typer.Option(min=0, help="Held-out synthetic events of each kind for tagging (alone and "
                                                     "over songs).")] = 4,
     with_samples: Annotated[bool, typer.Option("--with-samples", help="Add the reserved Sonic Pi samples to tagging.")] = False,
+    alerts: Annotated[int, typer.Option(min=0, help="Held-out alerts per class for alert recall and false alarms, "
+                                                    "per material (out-of-source family and in-source family).")] = 8,
     no_write: Annotated[bool, typer.Option("--no-write", help="Don't write the metrics into the pack.")] = False,
 ) -> None:
     """Score PACK on held-out material: SDR/SI-SDR per stem (pack fp32/int8, DSP baseline, ideal mask, Spleeter)
@@ -58,9 +60,10 @@ def evaluate_command(
 
     check_report_path(report)
     console = Console()
-    settings = EvaluationSettings(n_songs=songs, n_in_source_songs=in_source_songs, n_sections=sections, with_references=not no_references,
-                                  with_spleeter=not no_spleeter, with_tagging=not no_tagging, with_samples=with_samples,
-                                  n_events_per_kind=events)
+    settings = EvaluationSettings(n_songs=songs, n_in_source_songs=in_source_songs, n_sections=sections,
+                                  with_references=not no_references, with_spleeter=not no_spleeter,
+                                  with_tagging=not no_tagging, with_samples=with_samples, n_events_per_kind=events,
+                                  n_alerts_per_class=alerts)
     pack = load_pack(pack_path)
     with console.status("evaluating") as status:
         evaluation = evaluate_pack(pack, settings, str(pack_path), progress=lambda step: status.update(step))
@@ -183,6 +186,30 @@ def distill_command(
                          students=students)
     console.print(f"checkpoints in {recipe.out / 'checkpoints'}; "
                   + ", ".join(f"{name} step {numbers['step']}" for name, numbers in result.items()), highlight=False)
+
+
+@export_app.command("alert-finetune")
+def alert_finetune_command(
+    recipe_path: RecipeArgument, out: OutOption = None,
+    pack: Annotated[Optional[Path], typer.Option(help="The pack whose tagger to start from (default: the bundled "
+                                                      "sense-default).")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
+    variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 40,
+) -> None:
+    """Teach the tagger alerts (siren, alarm, doorbell, telephone, knock) from the ground truth of synthesised
+    alert families, keeping its other labels by self-distillation; writes the recipe's tagger checkpoints."""
+    from rich.console import Console
+
+    from edge.pack import load_pack
+    from export.alert_finetune import AlertFinetuneSettings, finetune_alerts, training_backgrounds
+
+    recipe = _recipe(recipe_path, out)
+    console = Console()
+    music, speech = training_backgrounds(recipe)
+    path = finetune_alerts(recipe, load_pack(pack), music, speech,
+                           AlertFinetuneSettings(n_variants_per_family=variants, steps=steps),
+                           progress=lambda message: console.log(message))
+    console.print(f"wrote {path}", highlight=False)
 
 
 @export_app.command("export")

@@ -21,6 +21,8 @@ from edge.runners import importable_runtimes
 from export.evaluate.heldout import (DEFAULT_N_SECTIONS, HELDOUT_SAMPLE_FILES, HELDOUT_SEED_START, OUT_OF_SOURCE_BARS,
                                      Piece, heldout_songs, heldout_tagging_pieces, out_of_source_songs)
 from export.data.source_holdout import HELDOUT_SOURCES
+from export.evaluate.alerts import (ALERT_WINDOW_S, DEFAULT_THRESHOLD, NOT_MEASURABLE, AlertScores, heldout_alerts,
+                                    score_alerts)
 from export.evaluate.pack_metrics import write_metrics_into_pack
 from export.evaluate.separation import MethodScores, Method, score_methods
 from export.evaluate.separators import (PackSeparator, dsp_baseline_separate, ideal_ratio_mask_separate,
@@ -39,6 +41,8 @@ TARGET_VOCALS_WITHIN_SPLEETER_DB = 2.0
 TARGET_INT8_LOSS_DB = 0.3
 TARGET_MAP = 0.6
 TARGET_COMPUTE_RATIO = 0.5
+TARGET_ALERT_RECALL = 0.9
+TARGET_FALSE_ALARMS_PER_HOUR = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class EvaluationSettings:
     with_tagging: bool = True
     n_speech: int = 4
     n_events_per_kind: int = 4
+    n_alerts_per_class: int = 8
+    """Held-out alerts per class and material for the alert recall (0 skips it)."""
     """Held-out synthetic events of each kind, alone and over the songs."""
     with_samples: bool = False
     """Add the reserved Sonic Pi samples to the tagging material: only valid once training skips them
@@ -70,6 +76,7 @@ class EvaluationSettings:
         parts += [] if self.with_references else ["--no-references"]
         parts += [f"--events {self.n_events_per_kind}"] if self.with_tagging else []
         parts += ["--with-samples"] if self.with_samples else []
+        parts += [f"--alerts {self.n_alerts_per_class}"] if self.with_tagging else []
         return " ".join(parts)
 
     def heldout_description(self) -> str:
@@ -100,6 +107,9 @@ class Evaluation:
     compute: list[ComputeCost] = field(default_factory=list)
     student_methods: list[str] = field(default_factory=list)
     """Names in ``separation`` that are the pack's own separator (the rest are references)."""
+    alerts: dict[str, list[AlertScores]] = field(default_factory=dict)
+    """Per material ('out-of-source' = the held-out alert family, 'in-source' = a training family): per class."""
+    alerts_variant: str = ""
 
     # --- manifest metrics -------------------------------------------------------------------------------------
     def manifest_metrics(self) -> list[dict[str, Any]]:
@@ -124,6 +134,12 @@ class Evaluation:
             add(f"{prefix}.map_vs_yamnet", tagging.mean_average_precision)
             add(f"{prefix}.map_vs_yamnet_all_labels", tagging.map_all_labels)
             add(f"{prefix}.label_agreement_vs_yamnet", tagging.label_agreement)
+        for material, scores in self.alerts.items():
+            prefix = "alerts" if material == "out-of-source" else "in_source.alerts"
+            for score in scores:
+                for condition, recall in score.recall.items():
+                    add(f"{prefix}.{score.label}.recall_within_1s.{condition.replace(' ', '_')}", recall)
+                add(f"{prefix}.{score.label}.false_alarms_per_hour_of_music", score.false_alarms_per_hour)
         for cost in self.compute:
             key = "reference.yamnet" if cost.name.startswith("YAMNet") else "tagger"
             add(f"{key}.macs_per_second", cost.macs_per_second)
@@ -158,6 +174,12 @@ class Evaluation:
             value = self.tagging[tag_fp32].mean_average_precision
             rows.append((f"tagger {tag_fp32} mAP vs YAMNet labels (labels with >= {MIN_POSITIVES_TO_SCORE} positives)",
                          f"{value:.3f}", f">= {TARGET_MAP}", value >= TARGET_MAP))
+        for score in self.alerts.get("out-of-source", []):
+            rows.append((f"out-of-source alerts: {score.label} recall within {ALERT_WINDOW_S:g} s (worst of alone / over "
+                         "music / over speech)", f"{score.worst_recall:.2f}", f">= {TARGET_ALERT_RECALL}",
+                         score.worst_recall >= TARGET_ALERT_RECALL))
+            rows.append((f"alerts: {score.label} false alarms per hour of music", f"{score.false_alarms_per_hour:.1f}",
+                         f"<= {TARGET_FALSE_ALARMS_PER_HOUR:g}", score.false_alarms_per_hour <= TARGET_FALSE_ALARMS_PER_HOUR))
         costs = {("yamnet" if c.name.startswith("YAMNet") else "student"): c for c in self.compute}
         if len(costs) == 2:
             ratio = costs["student"].macs_per_second / costs["yamnet"].macs_per_second
@@ -208,6 +230,16 @@ class Evaluation:
             for cost in self.compute:
                 lines.append(f"| {cost.name} | {cost.n_parameters:,} | {cost.macs_per_second / 1e9:.4f} | {cost.note} |")
             lines.append("")
+        for material, scores in self.alerts.items():
+            lines += [f"## Alerts, {material} ({self.alerts_variant}; recall within {ALERT_WINDOW_S:g} s of the alert's "
+                      f"start at the renderer's threshold {DEFAULT_THRESHOLD:g}; false alarms per hour of music without "
+                      "alerts)", "",
+                      "| alert | events | alone | over music | over speech | false alarms / h of music |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {score.label} | {score.n_events} | " + " | ".join(
+                f"{score.recall[c]:.2f}" if c in score.recall else "—" for c in ("alone", "over music", "over speech"))
+                + f" | {score.false_alarms_per_hour:.1f} |" for score in scores]
+            lines += ["", f"Not measured (no offline material to make them from): {', '.join(NOT_MEASURABLE)}.", ""]
         targets = self.targets()
         if targets:
             lines += ["## Targets (issues 7 and 15; separation targets on out-of-source songs)", "", "| what | reached | target | met |", "|---|---|---|---|"]
@@ -229,6 +261,9 @@ class Evaluation:
                         for variant, s in self.tagging.items()},
             "compute": [{"name": c.name, "n_parameters": c.n_parameters, "macs_per_second": c.macs_per_second,
                          "note": c.note} for c in self.compute],
+            "alerts": {material: [{"label": a.label, "n_events": a.n_events, "recall": a.recall,
+                                   "false_alarms_per_hour": a.false_alarms_per_hour} for a in scores]
+                       for material, scores in self.alerts.items()},
             "targets": [{"what": w, "reached": r, "target": t, "met": m} for w, r, t, m in self.targets()],
         }
 
@@ -301,6 +336,17 @@ def evaluate_pack(pack: Pack, settings: EvaluationSettings, pack_label: str | No
             evaluation.tagging[f"{runtime} {precision}"] = score_tagging(pack.tagger.names, np.concatenate(targets),
                                                                          np.concatenate(scores))
         evaluation.compute = [yamnet_compute(), pack_tagger_compute(pack)]
+        if settings.n_alerts_per_class:
+            variant = next(iter(pack_variants(pack, "tagger", settings)), None)
+            if variant is not None:
+                tagger = PackTagger(pack, *variant, settings.n_threads)
+                music = songs + in_source
+                speech = [piece for piece in pieces if piece.name.startswith("speech-") and "-over-" not in piece.name]
+                evaluation.alerts_variant = " ".join(variant)
+                for material, family in (("out-of-source", "b"), ("in-source", "a")):
+                    progress(f"alerts: {material}")
+                    evaluation.alerts[material] = score_alerts(tagger, heldout_alerts(family, settings.n_alerts_per_class),
+                                                               music, speech)
     return evaluation
 
 

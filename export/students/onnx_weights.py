@@ -53,7 +53,8 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
         raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact (its inputs "
                           f"do not fit: {str(error).splitlines()[0][:200]}); is the architecture the same?") from error
     with torch.no_grad():
-        actual = model(*example_args)[0].numpy()
+        outputs = model(*example_args)
+        actual = (outputs[0] if isinstance(outputs, tuple) else outputs).numpy()
     error = float(np.abs(expected - actual).max()) if expected.shape == actual.shape else float("inf")
     if error > PARITY_TOLERANCE:
         raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact "
@@ -73,3 +74,35 @@ def _linear_call_order(model: nn.Module, example_args: tuple[torch.Tensor, ...])
         for hook in hooks:
             hook.remove()
     return list(dict.fromkeys(order))
+
+
+def load_batchnorm_folded_weights(model: nn.Module, onnx_path: Path, example_args: tuple[torch.Tensor, ...]) -> None:
+    """Copy an artifact whose Conv+BatchNorm pairs were folded into Convs (as ``torch.onnx.export`` does in eval
+    mode) into ``model``: each Conv gets the folded weight, the BatchNorm after it becomes the identity plus the
+    folded bias (running mean 0, running variance 1 - eps, scale 1). Named initializers and Linear weights load as
+    in :func:`load_weights_from_onnx`. Keep such BatchNorms in eval mode when fine-tuning (their statistics are
+    gone). Checked against onnxruntime like :func:`load_weights_from_onnx`."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    named = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    conv_inputs: list[str] = []
+    for node in graph.node:
+        if node.op_type == "Conv":
+            conv_inputs += [name for name in node.input[1:] if name in named]
+    pairs = iter(zip(conv_inputs[0::2], conv_inputs[1::2]))
+    with torch.no_grad():
+        modules = list(model.modules())
+        for index, module in enumerate(modules):
+            if isinstance(module, nn.Conv2d):
+                weight_name, bias_name = next(pairs)
+                module.weight.copy_(torch.from_numpy(named[weight_name].copy()))
+                norm = modules[index + 1] if index + 1 < len(modules) else None
+                if not isinstance(norm, nn.BatchNorm2d):
+                    raise ConfigError(f"{onnx_path}: a Conv without a BatchNorm after it; not a folded Conv+BN model")
+                norm.weight.fill_(1.0)
+                norm.bias.copy_(torch.from_numpy(named[bias_name].copy()))
+                norm.running_mean.zero_()
+                norm.running_var.fill_(1.0 - norm.eps)
+    load_weights_from_onnx(model, onnx_path, example_args)

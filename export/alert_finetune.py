@@ -1,0 +1,186 @@
+"""Teach a pack's tagger to fire on alerts (siren, alarm, doorbell, telephone, knock) from ground truth.
+
+Why: the tagger is distilled from YAMNet, and YAMNet hardly recognises our synthetic alerts (the bundled
+example's doorbell scored 0.01), so distillation cannot teach them. Here the truth of what we synthesised is the
+target instead, and the tagger's other labels are kept by self-distillation:
+
+- start: the pack's tagger read back from its fp32 ONNX (BatchNorms folded; they stay frozen);
+- alert clips: each alert class made by the training families (``export.data.alert_sounds``, family 'b' held out)
+  in many random variants, alone, over training music and over training speech, starting at a random moment;
+  the alert's label is 1 on windows whose last ALERT_RECENT_S heard it sound, else 0; the other alert labels 0;
+- music clips without alerts: every alert label 0 (what keeps false alarms down);
+- every other label, on every clip: the starting tagger's own output (frozen copy), so nothing else moves.
+Windows are the tagger's context (``context_frames`` of the device STFT). The result is written as the recipe's
+tagger checkpoints (``<out>/checkpoints/{best,last}-tagger.pt``), which the export stages read.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge.pack import Pack
+from export.data.alert_sounds import ALERT_CLASSES, check_training_alert_family, sounding_frames, synthesize_alert, training_families
+from export.data.sources import SAMPLE_RATE_HZ
+from export.distill import HOP, best_checkpoint, checkpoint_dir, last_checkpoint, magnitude_frames, make_tagger
+from export.recipe import Recipe
+from export.students.onnx_weights import load_batchnorm_folded_weights
+
+ALERT_RECENT_S = 0.3
+CLIP_SECONDS = 4.0
+ALERT_STREAM = 11
+"""Alert clips come from ``np.random.default_rng([recipe.seed, ALERT_STREAM])`` (training seeds only)."""
+
+
+@dataclass(frozen=True)
+class AlertFinetuneSettings:
+    n_variants_per_family: int = 40
+    """Alert clips per class and training family and condition (alone, over music, over speech)."""
+    n_music_clips: int = 200
+    steps: int = 3000
+    batch_size: int = 48
+    learning_rate: float = 3e-4
+
+
+@dataclass
+class _Clip:
+    magnitude: np.ndarray
+    """(n_frames, n_bins)."""
+    alert: np.ndarray
+    """(n_frames, n_alert_classes) 1 where the alert sounded within ALERT_RECENT_S before the frame (all 0 for
+    music without alerts)."""
+
+
+def _recent(sounding: np.ndarray, n_recent: int) -> np.ndarray:
+    """(n,) bool -> (n,) bool: sounded at any of the last ``n_recent`` frames (including this one)."""
+    counts = np.convolve(sounding.astype(np.int64), np.ones(n_recent, np.int64))[: len(sounding)]
+    return counts > 0
+
+
+def _place(event: np.ndarray, n_samples: int, start: int) -> np.ndarray:
+    clip = np.zeros(n_samples, np.float32)
+    end = min(n_samples, start + len(event))
+    clip[start:end] = event[: end - start]
+    return clip
+
+
+def build_clips(recipe: Recipe, settings: AlertFinetuneSettings, music: list[np.ndarray], speech: list[np.ndarray],
+                progress: Callable[[str], None] = lambda message: None) -> list[_Clip]:
+    """Alert clips (alone / over music / over speech) with frame-level truth, and music clips without alerts."""
+    rng = np.random.default_rng([recipe.seed, ALERT_STREAM])
+    n_samples = int(CLIP_SECONDS * SAMPLE_RATE_HZ)
+    n_recent = max(1, int(ALERT_RECENT_S * SAMPLE_RATE_HZ / HOP))
+    clips: list[_Clip] = []
+    for class_index, kind in enumerate(ALERT_CLASSES):
+        progress(f"alert clips: {kind}")
+        for family in training_families():
+            check_training_alert_family(family)
+            for variant in range(settings.n_variants_per_family):
+                event = synthesize_alert(kind, family, rng, float(rng.uniform(1.5, CLIP_SECONDS)))
+                event *= 0.9 / max(float(np.abs(event).max()), 1e-9)
+                placed = _place(event, n_samples, int(rng.uniform(0, 1.5) * SAMPLE_RATE_HZ))
+                truth = np.zeros((n_samples // HOP, len(ALERT_CLASSES)), np.float32)
+                truth[:, class_index] = _recent(sounding_frames(placed, HOP), n_recent)
+                backgrounds = [None, music[int(rng.integers(len(music)))] if music else None,
+                               speech[int(rng.integers(len(speech)))] if speech else None]
+                for background in backgrounds:
+                    audio = placed
+                    if background is not None:
+                        start = int(rng.integers(0, max(1, len(background) - n_samples)))
+                        bed = np.resize(background[start : start + n_samples], n_samples)
+                        ratio = 10 ** (rng.uniform(-12, 3) / 20)  # event RMS relative to the background's
+                        gain = ratio * np.sqrt(np.mean(bed**2) / max(float(np.mean(placed**2)), 1e-12))
+                        audio = bed + gain * placed
+                    audio = audio * (10 ** (rng.uniform(-20, 0) / 20) * 0.9 / max(float(np.abs(audio).max()), 1e-9))
+                    magnitude = magnitude_frames(audio.astype(np.float32))
+                    clips.append(_Clip(magnitude, truth[: len(magnitude)]))
+    for _ in range(settings.n_music_clips):
+        piece = music[int(rng.integers(len(music)))]
+        start = int(rng.integers(0, max(1, len(piece) - n_samples)))
+        audio = np.resize(piece[start : start + n_samples], n_samples)
+        magnitude = magnitude_frames(audio.astype(np.float32))
+        clips.append(_Clip(magnitude, np.zeros((len(magnitude), len(ALERT_CLASSES)), np.float32)))
+    return clips
+
+
+def _freeze_batchnorm(model: nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+
+
+def finetune_alerts(recipe: Recipe, pack: Pack, music: list[np.ndarray], speech: list[np.ndarray],
+                    settings: AlertFinetuneSettings = AlertFinetuneSettings(),
+                    progress: Callable[[str], None] = lambda message: None) -> Path:
+    """Fine-tune ``pack``'s tagger on alerts (see the module docstring); returns the checkpoint written."""
+    torch.set_num_threads(recipe.training.threads)
+    torch.manual_seed(recipe.seed + 3)
+    spec = pack.tagger
+    if spec is None:
+        raise ValueError("the pack has no tagger")
+    context = recipe.tagger.context_frames
+    model = make_tagger(recipe).eval()
+    load_batchnorm_folded_weights(model, pack.root / spec.artifact("onnx", "fp32").file,  # type: ignore[union-attr]
+                                  (torch.rand(1, context, spec.inputs[0].shape[-1]) * 4,))
+    teacher = copy.deepcopy(model).eval()
+    labels = list(recipe.tagger.labels)
+    alert_columns = [labels.index(kind) for kind in ALERT_CLASSES]
+    clips = build_clips(recipe, settings, music, speech, progress)
+    index = [(c, f) for c, clip in enumerate(clips) for f in range(context - 1, len(clip.magnitude))]
+    rng = np.random.default_rng([recipe.seed, ALERT_STREAM, 1])
+    model.train()
+    _freeze_batchnorm(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], settings.learning_rate)
+    history = []
+    started = time.monotonic()
+    for step in range(1, settings.steps + 1):
+        picks = [index[int(i)] for i in rng.integers(0, len(index), settings.batch_size)]
+        windows = torch.from_numpy(np.stack([clips[c].magnitude[f - context + 1 : f + 1] for c, f in picks]))
+        with torch.no_grad():
+            targets = teacher(windows)
+        truth = torch.from_numpy(np.stack([clips[c].alert[f] for c, f in picks]))
+        targets[:, alert_columns] = truth
+        loss = nn.functional.binary_cross_entropy_with_logits(model.logits(windows), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 100 == 0 or step == settings.steps:
+            history.append({"step": step, "alert_finetune_loss": loss.item()})
+            progress(f"alert fine-tune step {step}/{settings.steps}: loss {loss.item():.4f}")
+    model.eval()
+    directory = checkpoint_dir(recipe)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {"tagger": model.state_dict(), "step": settings.steps, "best": float("nan"), "history": history,
+             "recipe": recipe.name, "train_seconds": time.monotonic() - started,
+             "alert_finetune": {"from_pack": f"{pack.name} {pack.version}", "settings": settings.__dict__}}
+    for path in (last_checkpoint(recipe, "tagger"), best_checkpoint(recipe, "tagger")):
+        torch.save(state, str(path))
+    (directory / "history-tagger.json").write_text(json.dumps(history, indent=1) + "\n")
+    return last_checkpoint(recipe, "tagger")
+
+
+def training_backgrounds(recipe: Recipe, n_music: int = 60, n_speech: int = 40) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Music (mixtures of the recipe's rendered training songs) and speech (asterisk prompts and espeak-ng
+    training sentences) that alert clips are laid over; training material only."""
+    from export.data.sources import LoadReport, espeak_speech, load_audio_files, speech_files
+    from export.data.training_sets import ESPEAK_SENTENCES
+
+    paths = sorted((recipe.out / "data" / "separator").glob("train-*.npz"))
+    rng = np.random.default_rng([recipe.seed, ALERT_STREAM, 2])
+    music = []
+    for i in rng.permutation(len(paths))[:n_music]:
+        with np.load(paths[int(i)]) as stored:
+            music.append(stored["stems"].sum(axis=0).astype(np.float32))
+    speech = [audio for _, audio in load_audio_files(speech_files(n_speech, rng), LoadReport())]
+    speech += [espeak_speech(sentence, voice="en") for sentence in ESPEAK_SENTENCES]
+    return music, speech
