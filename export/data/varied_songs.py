@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError
-from export.data.multitrack import (DRUM_CHANNEL, STEMS, Note, Part, Song, render_midi, rendered_start_s,
+from export.data.multitrack import (STEMS, Multitrack, Note, Part, Song, render_midi, rendered_start_s,
                                     write_midi)
 from export.data.source_holdout import (ESPEAK_LANGUAGES, ESPEAK_VARIANTS, SOUNDFONTS, check_training_source,
                                         is_heldout_source, soundfont_path)
 from export.data.sources import SAMPLE_RATE_HZ, LoadReport, debian_data_dir, load_audio_files
 from export.data.synth_instruments import DRUM_CLASSES, DRUM_FAMILIES, TONAL_FAMILIES, draw_params, render_note, synth_drum
 
-_ = DRUM_CHANNEL
 PEAK = 0.9
 MAX_SAMPLE_SECONDS = 2.0
 # General MIDI drum notes used by the scores, and the onset class of each.
@@ -85,7 +84,14 @@ class VariedSong:
     stems: np.ndarray
     onsets_s: dict[str, np.ndarray]
     sources: StemSources
-    tempo_bpm: float
+    song: Song
+    """The score (tempo, sections with the stems playing in each)."""
+
+    def as_multitrack(self) -> Multitrack:
+        """The song as a :class:`export.data.multitrack.Multitrack` (what the fidelity benchmark reads)."""
+        stems = {name: self.stems[index] for index, name in enumerate(STEMS)}
+        onsets = np.unique(np.concatenate([times for times in self.onsets_s.values()] or [np.zeros(0)]))
+        return Multitrack(self.song, self.stems.sum(axis=0), stems, SAMPLE_RATE_HZ, onsets)
 
 
 # ------------------------------------------------------------------------------------------------ scores
@@ -355,4 +361,4 @@ def render_varied_song(rng: np.random.Generator, n_bars: int, pool: str) -> Vari
     mixture_peak = max(float(np.abs(stems.sum(axis=0)).max()), 1e-9)
     stems *= PEAK / mixture_peak
     return VariedSong(stems.astype(np.float32), {k: np.unique(np.round(np.array(v), 4)) for k, v in onsets.items()},
-                      sources, song.tempo_bpm)
+                      sources, song)

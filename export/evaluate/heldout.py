@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,9 @@ import numpy as np
 from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.audio_source import read_audio_file
 from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from export.data.varied_songs import VariedSong
 
 HELDOUT_SEED_START = 1_000_000
 """First seed of the held-out songs; every seed at or above it is reserved for evaluation."""
@@ -104,19 +108,23 @@ OUT_OF_SOURCE_BARS = 10
 """Bars per out-of-source song (five two-bar sections, solo and full-band parts)."""
 
 
-def out_of_source_songs(n_songs: int, n_bars: int = OUT_OF_SOURCE_BARS) -> list[Piece]:
-    """Songs whose every stem comes from a source no training recipe may use (export.data.source_holdout: other
-    soundfonts, synth families, drum kits, voices), from held-out seeds, with exact stems; 16 kHz mono."""
-    if n_songs > HELDOUT_SEED_COUNT:
-        raise ConfigError(f"{n_songs} out-of-source songs: only {HELDOUT_SEED_COUNT} seeds are reserved")
+def out_of_source_song(index: int, n_bars: int = OUT_OF_SOURCE_BARS) -> VariedSong:
+    """Out-of-source song ``index``: every stem from a source no training recipe may use
+    (export.data.source_holdout: other soundfonts, synth families, drum kits, voices), from a held-out seed."""
+    if not 0 <= index < HELDOUT_SEED_COUNT:
+        raise ConfigError(f"out-of-source song {index}: only {HELDOUT_SEED_COUNT} seeds are reserved")
     from export.data.varied_songs import render_varied_song
 
+    return render_varied_song(np.random.default_rng([HELDOUT_SEED_START + index, OUT_OF_SOURCE_STREAM]), n_bars, "heldout")
+
+
+def out_of_source_songs(n_songs: int, n_bars: int = OUT_OF_SOURCE_BARS) -> list[Piece]:
+    """:func:`out_of_source_song` 0 .. n_songs - 1 as pieces with exact stems, 16 kHz mono."""
     pieces = []
     for index in range(n_songs):
-        rng = np.random.default_rng([HELDOUT_SEED_START + index, OUT_OF_SOURCE_STREAM])
-        song = render_varied_song(rng, n_bars, "heldout")
-        stems = {name: song.stems[i] for i, name in enumerate(("vocals", "drums", "bass", "other"))}
-        pieces.append(Piece(f"oos-{index}", song.stems.sum(axis=0), stems, song.onsets_s,
+        song = out_of_source_song(index, n_bars)
+        track = song.as_multitrack()
+        pieces.append(Piece(f"oos-{index}", track.mixture, track.stems, song.onsets_s,
                             ", ".join(sorted(set(song.sources.all())))))
     return pieces
 
