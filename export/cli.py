@@ -212,6 +212,22 @@ def alert_finetune_command(
     console.print(f"wrote {path}", highlight=False)
 
 
+@export_app.command("train-onsets")
+def train_onsets_command(
+    recipe_path: RecipeArgument, out: OutOption = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
+) -> None:
+    """Train the separator's drum-onset branch on its own (varied songs' exact hit times; best out-of-source
+    validation F kept in <out>/checkpoints/onset-branch.pt, which export/quantize/pack ship with the separator)."""
+    from rich.console import Console
+
+    from export.onset_training import train_onset_branch
+
+    console = Console()
+    best = train_onset_branch(_recipe(recipe_path, out), steps, progress=lambda message: console.log(message))
+    console.print("best: " + ", ".join(f"{k} {v:.4g}" for k, v in best.items()), highlight=False)
+
+
 @export_app.command("export")
 def export_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
     """Export the best checkpoints to fp32 ONNX (step function, explicit state) and TFLite into <out>/pack."""

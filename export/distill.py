@@ -565,6 +565,22 @@ def checkpoint_info(recipe: Recipe) -> dict[str, dict[str, Any]]:
     return info
 
 
+OBSOLETE_ONSET_HEAD = ("onset_band_pool.", "onset_out.")
+"""Parameters of the first drum-onset head (a pooled readout of the trunk's features), replaced by OnsetBranch."""
+
+
+def _with_onset_branch(recipe: Recipe, model: BandSplitSeparator, state: dict[str, Any]) -> dict[str, Any]:
+    """The separator's checkpoint with the separately trained onset branch (``onset-branch.pt``) laid over it."""
+    from export.onset_training import onset_branch_checkpoint
+
+    state = {k: v for k, v in state.items() if not k.startswith(OBSOLETE_ONSET_HEAD)}
+    path = onset_branch_checkpoint(recipe)
+    if model.onset_branch is not None and path.exists():
+        branch = torch.load(str(path), map_location="cpu", weights_only=False)["onset_branch"]
+        state.update({f"onset_branch.{k}": v for k, v in branch.items()})
+    return state
+
+
 def load_students(recipe: Recipe, best: bool = True) -> Students:
     """Each student from its best-validation checkpoint (``best``), else its last one; fresh from its seed when it
     has no checkpoint at all."""
@@ -574,7 +590,10 @@ def load_students(recipe: Recipe, best: bool = True) -> Students:
         candidates = ([best_checkpoint(recipe, student)] if best else []) + [last_checkpoint(recipe, student)]
         path = next((p for p in candidates if p.exists()), None)
         if path is not None:
-            model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=False)[student])
+            state = torch.load(str(path), map_location="cpu", weights_only=False)[student]
+            if student == "separator":
+                state = _with_onset_branch(recipe, model, state)
+            model.load_state_dict(state)
         models[student] = model.eval()
     return Students(models["separator"], models["tagger"])  # type: ignore[arg-type]
 
