@@ -15,6 +15,7 @@ APT_PACKAGES=(
   clang libclang-rt-dev                      # libFuzzer run of the firmware parser (tests/firmware)
   fluidsynth fluid-soundfont-gm              # multitrack rendering for datasets and benchmarks
   sonic-pi-samples asterisk-core-sounds-en-wav espeak-ng planetblupi-music-midi  # export training data (tests)
+  hydrogen-drumkits timgm6mb-soundfont musescore-general-soundfont-small  # varied songs: kits; held-out soundfonts (out-of-source tests)
   libsndfile1 libportaudio2                  # soundfile / sounddevice
   systemd                                    # systemd-analyze verify of the service unit (tests/service)
   qemu-user                                  # the instruction-count plugin test (tests/bench/test_bench_instructions.py)
