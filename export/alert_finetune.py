@@ -44,7 +44,7 @@ ALERT_STREAM = 11
 class AlertFinetuneSettings:
     n_variants_per_family: int = 40
     """Alert clips per class and training family and condition (alone, over music, over speech)."""
-    n_music_clips: int = 200
+    n_music_clips: int = 1000
     steps: int = 3000
     batch_size: int = 48
     learning_rate: float = 3e-4

@@ -195,6 +195,8 @@ def alert_finetune_command(
                                                       "sense-default).")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
     variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 40,
+    music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1000,
+    music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 200,
 ) -> None:
     """Teach the tagger alerts (siren, alarm, doorbell, telephone, knock) from the ground truth of synthesised
     alert families, keeping its other labels by self-distillation; writes the recipe's tagger checkpoints."""
@@ -205,9 +207,9 @@ def alert_finetune_command(
 
     recipe = _recipe(recipe_path, out)
     console = Console()
-    music, speech = training_backgrounds(recipe)
+    music, speech = training_backgrounds(recipe, n_music=music_songs)
     path = finetune_alerts(recipe, load_pack(pack), music, speech,
-                           AlertFinetuneSettings(n_variants_per_family=variants, steps=steps),
+                           AlertFinetuneSettings(n_variants_per_family=variants, n_music_clips=music_clips, steps=steps),
                            progress=lambda message: console.log(message))
     console.print(f"wrote {path}", highlight=False)
 
