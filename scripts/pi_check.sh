@@ -102,6 +102,7 @@ guest() {
     [ -z "$guest_ca" ] || mount --bind -o ro "$host_ca" "$target$guest_ca"
     mount -t proc proc "$target/proc"
     mount --bind "$target/etc/cpuinfo-cortex-a72" "$target/proc/cpuinfo"
+    mount -t sysfs sysfs "$target/sys"  # onnxruntime reads the CPU lists there
     mount --rbind /dev "$target/dev"
     mount -t tmpfs tmpfs "$target/tmp"
     exec chroot "$target" /usr/bin/env -i HOME=/root PATH='"$VENV"'/bin:/usr/sbin:/usr/bin:/sbin:/bin \

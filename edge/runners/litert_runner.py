@@ -64,7 +64,15 @@ class LiteRtRunner(ModelRunner):
         super().__init__(model, artifact, path, n_threads)
         interpreter = interpreter_class(module)
         try:
-            self._interpreter = interpreter(model_path=str(path), num_threads=n_threads)
+            with contextlib.redirect_stderr(io.StringIO()):  # NumPy's page about the 1.x ABI, before it raises
+                self._interpreter = interpreter(model_path=str(path), num_threads=n_threads)
+        except (ImportError, AttributeError) as error:  # tflite_runtime under NumPy 2 imports, then fails here
+            name = interpreter.__module__.split(".")[0]
+            raise RuntimeUnavailableError(f"LiteRT cannot run {path.name}: {_load_problem(name, error)}. "
+                                          "Fix: pip install 'sense-edge[litert]' (ai-edge-litert; NumPy 1 and 2)") from None
+        except (ValueError, RuntimeError) as error:
+            raise InferenceError(f"{path}: LiteRT cannot load this model: {error}") from None
+        try:
             self._signature = self._interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as error:
             raise InferenceError(f"{path}: LiteRT cannot load this model: {error}") from None
