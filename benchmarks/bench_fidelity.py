@@ -39,10 +39,11 @@ from edge.haptics.offline import analyse_signals
 from edge.haptics.spec import MUSIC_PRESET
 from edge.haptics.stages import AttackRelease
 from edge.rig import Rig, load_rig
+from edge.stream import DEVICE_STREAM
 
-SAMPLE_RATE_HZ = 16_000
-N_FFT = 512
-HOP = 128
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
+N_FFT = DEVICE_STREAM.n_fft
+HOP = DEVICE_STREAM.hop
 ONSET_WINDOW_S = 0.03
 PULSE_RISE = 0.1  # a pulse is a rise of the drum group's mean intensity by at least this within one hop
 PULSE_MIN_GAP_S = 0.04

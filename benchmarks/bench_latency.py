@@ -34,7 +34,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 from edge.bench import emit, latency_stats_ms, machine_info, machine_line
 from edge.outputs import RoutedOutput, open_output
 from edge.pack import load_pack
@@ -66,15 +66,15 @@ def click_track(n_onsets: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(samples (n,) float32 at 16 kHz, onset times (n_onsets,) s). Onsets fall at random phases of the hop grid."""
     rng = np.random.default_rng(seed)
     onsets_s = FIRST_ONSET_S + PERIOD_S * np.arange(n_onsets) + rng.uniform(0.0, 0.008, n_onsets)
-    n_samples = int((onsets_s[-1] + PERIOD_S) * DEVICE_SAMPLE_RATE_HZ)
+    n_samples = int((onsets_s[-1] + PERIOD_S) * DEVICE_STREAM.sample_rate_hz)
     samples = (NOISE_FLOOR * rng.standard_normal(n_samples)).astype(np.float32)
-    t_s = np.arange(int(CLICK_S * DEVICE_SAMPLE_RATE_HZ)) / DEVICE_SAMPLE_RATE_HZ
+    t_s = np.arange(int(CLICK_S * DEVICE_STREAM.sample_rate_hz)) / DEVICE_STREAM.sample_rate_hz
     for onset_s in onsets_s:
         click = (rng.standard_normal(t_s.size) * np.exp(-t_s / CLICK_NOISE_DECAY_S)
                  + np.sin(2 * np.pi * THUMP_HZ * t_s) * np.exp(-t_s / THUMP_DECAY_S))
-        start = int(round(onset_s * DEVICE_SAMPLE_RATE_HZ))
+        start = int(round(onset_s * DEVICE_STREAM.sample_rate_hz))
         samples[start : start + t_s.size] += (CLICK_AMPLITUDE * click / np.abs(click).max()).astype(np.float32)
-    onsets_s = np.round(onsets_s * DEVICE_SAMPLE_RATE_HZ) / DEVICE_SAMPLE_RATE_HZ
+    onsets_s = np.round(onsets_s * DEVICE_STREAM.sample_rate_hz) / DEVICE_STREAM.sample_rate_hz
     return samples, onsets_s
 
 
@@ -82,7 +82,7 @@ def run_hops(pipeline: Pipeline, samples: np.ndarray, paced: bool) -> tuple[np.n
     """Feed one hop per call -> (intensities (n_hops, n_actuators), compute seconds per hop (n_hops,)).
 
     ``paced``: wait for each hop's audio to have "arrived" in real time, as from a sound card."""
-    hop_s = pipeline.hop / DEVICE_SAMPLE_RATE_HZ
+    hop_s = pipeline.hop / DEVICE_STREAM.sample_rate_hz
     rows, compute_s = [], []
     started = time.perf_counter()
     for index, start in enumerate(range(0, len(samples) - pipeline.hop + 1, pipeline.hop)):
@@ -129,7 +129,7 @@ def sim_path(pack_path: str | None, use_models: bool, n_threads: int, samples: n
                         None, "fp32", n_threads, realtime_budget=1.0)
     with pipeline:
         intensities, compute_s = run_hops(pipeline, samples, paced=False)
-    hop_s = pipeline.hop / DEVICE_SAMPLE_RATE_HZ
+    hop_s = pipeline.hop / DEVICE_STREAM.sample_rate_hz
     latencies = host_latencies_s(response_hops(intensities, onsets_s, hop_s), onsets_s, compute_s, hop_s)
     return {**distribution(latencies, len(onsets_s)), "n_dropped_hops": pipeline.telemetry.n_dropped_hops}, intensities
 
@@ -165,7 +165,7 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
                 pwm = list(avr.pwm)
         finally:
             avr.stop()
-    hop_s = pipeline.hop / DEVICE_SAMPLE_RATE_HZ
+    hop_s = pipeline.hop / DEVICE_STREAM.sample_rate_hz
     routed = intensities[:, actuators]
     hops = response_hops(routed, onsets_s, hop_s)
     frame_bytes = len(codec.SetIntensities(0, 0, [0] * N_FIRMWARE_CHANNELS).encode())

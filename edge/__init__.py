@@ -6,5 +6,7 @@ imported lazily by the modules that use them, with an error that names the extra
 
 __version__ = "0.1.0"
 
-DEVICE_SAMPLE_RATE_HZ = 16_000
-"""Every stage on the device runs at 16 kHz mono."""
+from edge.stream import DEVICE_STREAM
+
+DEVICE_SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
+"""Every stage on the device runs at this rate, mono (an alias of ``edge.stream.DEVICE_STREAM.sample_rate_hz``)."""

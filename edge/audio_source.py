@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 from edge._lazy import require
 from edge.errors import AudioInputError
 
@@ -28,7 +28,7 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples
 
 
-def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int = DEVICE_SAMPLE_RATE_HZ) -> np.ndarray:
+def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int = DEVICE_STREAM.sample_rate_hz) -> np.ndarray:
     """High-quality resampling (soxr) of a (n_samples,) float32 signal; identity when rates match."""
     if rate_in_hz == rate_out_hz:
         return np.asarray(samples, dtype=np.float32)
@@ -36,7 +36,7 @@ def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int = DEVICE_SAM
     return np.asarray(soxr.resample(samples, rate_in_hz, rate_out_hz, quality="HQ"), dtype=np.float32)
 
 
-def check_finite(samples: np.ndarray, where: str, offset_samples: int = 0, rate_hz: int = DEVICE_SAMPLE_RATE_HZ) -> None:
+def check_finite(samples: np.ndarray, where: str, offset_samples: int = 0, rate_hz: int = DEVICE_STREAM.sample_rate_hz) -> None:
     """Raise :class:`AudioInputError` naming ``where`` and the first non-finite sample's position."""
     bad = np.flatnonzero(~np.isfinite(samples))
     if bad.size:
@@ -83,7 +83,7 @@ def pcm_stream_source(
     rate_hz: int,
     n_channels: int = 1,
     sample_format: str = "s16le",
-    n_block_samples: int = 128,
+    n_block_samples: int = DEVICE_STREAM.hop,
     where: str = "stdin",
 ) -> Iterator[np.ndarray]:
     """Blocks of raw interleaved PCM read from a binary stream (e.g. ``arecord … | sense run -``).
@@ -96,10 +96,10 @@ def pcm_stream_source(
     bytes_per_frame = dtype.itemsize * n_channels
     scale = 1.0 if dtype.kind == "f" else float(2 ** (8 * dtype.itemsize - 1))
     resampler = None
-    if rate_hz != DEVICE_SAMPLE_RATE_HZ:
+    if rate_hz != DEVICE_STREAM.sample_rate_hz:
         soxr = require("soxr", "core", "resampling audio")
-        resampler = soxr.ResampleStream(rate_hz, DEVICE_SAMPLE_RATE_HZ, 1, dtype="float32", quality="HQ")
-    n_read_bytes = max(1, round(n_block_samples * rate_hz / DEVICE_SAMPLE_RATE_HZ)) * bytes_per_frame
+        resampler = soxr.ResampleStream(rate_hz, DEVICE_STREAM.sample_rate_hz, 1, dtype="float32", quality="HQ")
+    n_read_bytes = max(1, round(n_block_samples * rate_hz / DEVICE_STREAM.sample_rate_hz)) * bytes_per_frame
     leftover = b""
     offset = 0
     while True:
@@ -131,10 +131,10 @@ def microphone_source(device: str | int | None, n_block_samples: int, seconds: f
     Runs until ``seconds`` of audio were delivered, or forever when None (stop with Ctrl-C).
     """
     sounddevice = require("sounddevice", "audio", "recording from a microphone")
-    n_total = None if seconds is None else int(seconds * DEVICE_SAMPLE_RATE_HZ)
+    n_total = None if seconds is None else int(seconds * DEVICE_STREAM.sample_rate_hz)
     n_done = 0
     with sounddevice.InputStream(
-        samplerate=DEVICE_SAMPLE_RATE_HZ, channels=1, dtype="float32", blocksize=n_block_samples, device=device
+        samplerate=DEVICE_STREAM.sample_rate_hz, channels=1, dtype="float32", blocksize=n_block_samples, device=device
     ) as stream:
         while n_total is None or n_done < n_total:
             block, _overflowed = stream.read(n_block_samples)

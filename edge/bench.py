@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 from edge.audio_source import read_audio_file
 from edge.errors import ConfigError, RuntimeUnavailableError
 from edge.pack import Pack, load_pack
@@ -233,7 +233,7 @@ def bench_audio(seconds: float, input_path: str | Path | None = None) -> np.ndar
     if seconds <= 0:
         raise ConfigError(f"--seconds: expected a positive duration, got {seconds}")
     samples = read_audio_file(input_path if input_path is not None else EXAMPLE_SOUND)
-    n_samples = int(round(seconds * DEVICE_SAMPLE_RATE_HZ))
+    n_samples = int(round(seconds * DEVICE_STREAM.sample_rate_hz))
     return np.tile(samples, int(np.ceil(n_samples / len(samples))))[:n_samples]
 
 
@@ -276,7 +276,7 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
     temperature_before = read_temperatures()
     pipeline = make_pipeline(pack, rig, config)
     with pipeline:
-        feed(pipeline, samples[: int(WARMUP_S * DEVICE_SAMPLE_RATE_HZ)])
+        feed(pipeline, samples[: int(WARMUP_S * DEVICE_STREAM.sample_rate_hz)])
         pipeline.reset()
         pipeline.telemetry = _fresh_telemetry(pipeline.telemetry, int(np.ceil(len(samples) / pipeline.hop)))
         rss_before_mib, _ = process_rss_mib()
@@ -293,7 +293,7 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         pipeline.reset()
         pipeline.telemetry = _fresh_telemetry(pipeline.telemetry, 0)
         tracemalloc.start()
-        feed(pipeline, samples[: int(MEMORY_PASS_S * DEVICE_SAMPLE_RATE_HZ)])
+        feed(pipeline, samples[: int(MEMORY_PASS_S * DEVICE_STREAM.sample_rate_hz)])
         _, python_peak_bytes = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     if peak_rss_mib is None:  # no /proc: the process-lifetime peak (KiB on Linux, bytes on macOS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.runners.base import ModelRunner
+from edge.stream import tagger_run_frames
 
 
 def _zero_states(runner: ModelRunner) -> dict[str, np.ndarray]:
@@ -77,11 +78,13 @@ class TaggerStage:
         n_frames = len(magnitude)
         history = np.concatenate([self._context, magnitude])
         probabilities = np.empty((n_frames, self.n_labels), dtype=np.float32)
-        for i in range(n_frames):
-            if (self._n_frames_seen + i + 1) % self.every_n_hops == 0:
-                window = history[i + 1 : i + 1 + self.context_frames]
-                self._latest = self.runner.run({self.input_name: window[np.newaxis]})[self.output_name][0]
-            probabilities[i] = self._latest
+        start = 0
+        for run_at in tagger_run_frames(n_frames, self.every_n_hops, self._n_frames_seen):
+            probabilities[start:run_at] = self._latest
+            window = history[run_at + 1 : run_at + 1 + self.context_frames]
+            self._latest = self.runner.run({self.input_name: window[np.newaxis]})[self.output_name][0]
+            start = run_at
+        probabilities[start:] = self._latest
         self._n_frames_seen += n_frames
         self._context = history[len(history) - self.context_frames :]
         return probabilities

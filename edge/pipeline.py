@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.analysis import Analysis
 from edge.errors import ConfigError
 from edge.haptics.base import Renderer
@@ -27,10 +26,9 @@ from edge.outputs.base import RoutedOutput
 from edge.pack import Pack
 from edge.runners import open_runner
 from edge.stft import BlockFramer, StreamingSTFT
+from edge.stream import DEVICE_STREAM, StreamParams
 
 STAGES = ("stft", "separator", "tagger", "render", "output")
-DSP_ONLY_N_FFT = 512
-DSP_ONLY_HOP = 128
 
 
 TELEMETRY_WINDOW_CALLS = 1 << 16
@@ -121,7 +119,7 @@ class Pipeline:
         self.realtime_budget = realtime_budget
         self.separator: SeparatorStage | None = None
         self.tagger: TaggerStage | None = None
-        n_fft, hop, window = DSP_ONLY_N_FFT, DSP_ONLY_HOP, "hann"
+        stream = DEVICE_STREAM
         runtime_used = "none"
         if pack is not None:
             if pack.separator is not None:
@@ -130,19 +128,18 @@ class Pipeline:
             if pack.tagger is not None and use_tagger:
                 self.tagger = TaggerStage(open_runner(pack, pack.tagger, runtime, precision, n_threads))
                 runtime_used = self.tagger.runner.runtime
-            model = pack.separator or pack.tagger
-            assert model is not None
-            n_fft, hop, window = model.n_fft, model.hop, model.window
+            stream = pack.stream
         for routed in self.outputs:
             if routed.actuator_indices.size and int(routed.actuator_indices.max()) >= renderer.n_channels:
                 raise ConfigError(f"output {routed.output.url!r} is routed to actuator "
                                   f"{int(routed.actuator_indices.max())}, but the renderer drives {renderer.n_channels}")
         self.stems: tuple[str, ...] = self.separator.runner.model.names if self.separator else ()
         self.labels: tuple[str, ...] = self.tagger.runner.model.names if self.tagger else ()
-        self.n_fft, self.hop = n_fft, hop
-        self.framer = BlockFramer(hop)
-        self.stft = StreamingSTFT(n_fft, hop, window)
-        self.telemetry = Telemetry(hop_s=hop / DEVICE_SAMPLE_RATE_HZ, runtime=runtime_used, precision=precision,
+        self.stream: StreamParams = stream
+        self.n_fft, self.hop = stream.n_fft, stream.hop
+        self.framer = BlockFramer(stream.hop)
+        self.stft = StreamingSTFT(stream.n_fft, stream.hop, stream.window)
+        self.telemetry = Telemetry(hop_s=stream.hop_s, runtime=runtime_used, precision=precision,
                                    n_threads=n_threads)
         self.reset()
 
@@ -210,7 +207,7 @@ class Pipeline:
             self._debt_s += max(0.0, model_s - self.realtime_budget * n_hops * self.telemetry.hop_s)
         t_end_s = (self.telemetry.n_hops + first_hop + np.arange(1, n_hops + 1)) * self.telemetry.hop_s
         analysis = Analysis(t_s=t_end_s, mixture_mag=mixture_mag, stem_mag=stem_mag, tag_probs=tag_probs,
-                            labels=self.labels, audio=hops.reshape(-1), sample_rate_hz=DEVICE_SAMPLE_RATE_HZ,
+                            labels=self.labels, audio=hops.reshape(-1), sample_rate_hz=self.stream.sample_rate_hz,
                             n_fft=self.n_fft, hop=self.hop)
         intensities = np.asarray(self.renderer.process(analysis), dtype=np.float32)
         started = self._timed("render", started)

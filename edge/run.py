@@ -18,9 +18,10 @@ from edge.pack import Pack, load_pack
 from edge.pipeline import Pipeline, run_blocks
 from edge.rig import default_rig, load_rig
 from edge.sdnotify import SystemdNotifier
+from edge.stream import DEVICE_STREAM
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
-SOURCE_BLOCK_SAMPLES = 128
+SOURCE_BLOCK_SAMPLES = DEVICE_STREAM.hop
 """The source delivers one 8 ms block at a time, as a sound card would on the device."""
 
 
@@ -35,7 +36,7 @@ class RunResult:
     output_urls: list[str]
 
 
-def open_source(spec: str | None, stdin_rate_hz: int = 16_000, stdin_channels: int = 1, stdin_format: str = "s16le",
+def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate_hz, stdin_channels: int = 1, stdin_format: str = "s16le",
                 seconds: float | None = None) -> tuple[str, Iterator[np.ndarray]]:
     """``None``: the bundled example; ``-``: raw PCM on stdin; ``mic`` / ``mic:DEVICE``: a microphone; else a file."""
     if spec is None:

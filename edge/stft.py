@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edge.errors import ConfigError
+from edge.stream import DEVICE_STREAM, StreamParams
 
 
 def make_window(name: str, n_fft: int) -> np.ndarray:
@@ -66,3 +67,10 @@ class StreamingSTFT:
         frames = np.lib.stride_tricks.sliding_window_view(signal, self.n_fft)[:: self.hop][:n_hops]
         self._history = signal[len(signal) - (self.n_fft - self.hop) :]
         return np.fft.rfft(frames * self.window, axis=1).astype(np.complex64)
+
+
+def magnitude_frames(samples: np.ndarray, stream: StreamParams = DEVICE_STREAM) -> np.ndarray:
+    """(n_samples,) mono at ``stream.sample_rate_hz`` -> (n_frames, n_bins) float32 magnitude of the device's causal
+    STFT (zeros before the start; a trailing partial hop is dropped)."""
+    stft = StreamingSTFT(stream.n_fft, stream.hop, stream.window)
+    return np.abs(stft.process(BlockFramer(stream.hop).process(samples))).astype(np.float32)

@@ -1,14 +1,78 @@
-"""The streaming-stage contract (STYLE.md #5, #6).
+"""The stream contract, in one place: the device's stream parameters and the streaming-stage protocol.
+
+:class:`StreamParams` holds the numbers every stage, model pack, recipe, benchmark and test agrees on — sample
+rate, STFT size, hop, window and the tagger's cadence. :data:`DEVICE_STREAM` is the device's value; nothing else
+in the code base writes these numbers down (packs and recipes carry them, see ``Pack.stream``).
 
 Every stateful stage has ``reset()`` and ``process(block)``; feeding a signal in blocks of any sizes and
-concatenating the outputs along the time axis (axis 0) equals processing it in one call.
+concatenating the outputs along the time axis (axis 0) equals processing it in one call (STYLE.md #5, #6).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+
+from edge.errors import ConfigError
+
+WINDOWS = ("hann", "sqrt_hann", "rect")
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """Rates and framing of the audio stream.
+
+    ``sample_rate_hz``: mono input rate; ``n_fft``: STFT size in samples; ``hop``: samples per hop (one control
+    frame per hop); ``window``: analysis window name; ``tagger_every_n_hops``: the tagger runs on every this-many-th
+    hop (counting from 1), the hops between repeat its latest probabilities.
+    """
+
+    sample_rate_hz: int = 16_000
+    n_fft: int = 512
+    hop: int = 128
+    window: str = "hann"
+    tagger_every_n_hops: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate_hz", "n_fft", "hop", "tagger_every_n_hops"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"stream parameter {name}: expected a positive integer, got {value!r}")
+        if self.hop > self.n_fft:
+            raise ConfigError(f"stream parameter hop: {self.hop} exceeds n_fft {self.n_fft}")
+        if self.window not in WINDOWS:
+            raise ConfigError(f"stream parameter window: {self.window!r} is not one of {', '.join(WINDOWS)}")
+
+    @property
+    def n_bins(self) -> int:
+        """Magnitude bins per STFT frame: n_fft // 2 + 1."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def hop_s(self) -> float:
+        """Seconds of audio per hop (the control period)."""
+        return self.hop / self.sample_rate_hz
+
+    def n_samples(self, seconds: float) -> int:
+        """Samples in ``seconds`` of audio, rounded."""
+        return int(round(seconds * self.sample_rate_hz))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sample_rate_hz": self.sample_rate_hz, "n_fft": self.n_fft, "hop": self.hop, "window": self.window,
+                "tagger_every_n_hops": self.tagger_every_n_hops}
+
+
+DEVICE_STREAM = StreamParams()
+"""The device's stream: 16 kHz mono, 512-sample STFT, 128-sample (8 ms) hop, periodic Hann, tagger every 8 hops."""
+
+
+def tagger_run_frames(n_frames: int, every_n_hops: int, n_frames_seen: int = 0) -> np.ndarray:
+    """Indices (within a block of ``n_frames`` that follows ``n_frames_seen`` earlier frames) of the frames on
+    which the tagger runs: every ``every_n_hops``-th frame of the stream, counting from 1."""
+    index = np.arange(n_frames)
+    return index[(n_frames_seen + index + 1) % every_n_hops == 0]
 
 
 class StreamStage(Protocol):

@@ -14,10 +14,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.audio_source import read_audio_file
 from edge.pack import ARTIFACT_SUFFIX, Pack
-from edge.stft import BlockFramer, StreamingSTFT
+from edge.stft import magnitude_frames
+from edge.stream import DEVICE_STREAM
 from export.model_stats import count_macs, count_parameters
 from export.onnx_export import export_onnx
 from export.onnx_quantize import quantize_onnx_int8
@@ -27,23 +27,17 @@ from export.students.tiny import TinySeparator, TinyTagger
 from export.tflite_export import export_tflite
 from export.verify import separator_parity, tagger_parity
 
-N_FFT = 512
-HOP = 128
-WINDOW = "hann"
+N_FFT = DEVICE_STREAM.n_fft
+HOP = DEVICE_STREAM.hop
+WINDOW = DEVICE_STREAM.window
 STEMS = ("vocals", "drums", "bass", "other")
 LABELS = ("speech", "music", "singing", "drums", "bass", "guitar", "piano", "siren", "alarm", "doorbell", "knock",
           "dog", "baby_cry", "car_horn", "applause", "laughter", "footsteps", "glass_breaking", "telephone",
           "clapping", "whistle", "vehicle", "water", "silence")
 TAGGER_CONTEXT_FRAMES = 64
-TAGGER_EVERY_N_HOPS = 8
+TAGGER_EVERY_N_HOPS = DEVICE_STREAM.tagger_every_n_hops
 EXAMPLE_SOUND = Path(__file__).resolve().parent.parent / "edge" / "data" / "example.flac"
 COMMAND = "sense export tiny-pack OUT"
-
-
-def magnitude_frames(samples: np.ndarray) -> np.ndarray:
-    """(n_samples,) 16 kHz -> (n_frames, n_bins) float32 magnitude with the pack's causal STFT."""
-    stft = StreamingSTFT(N_FFT, HOP, WINDOW)
-    return np.abs(stft.process(BlockFramer(HOP).process(samples))).astype(np.float32)
 
 
 def _artifacts(key: str, signature: StepSignature, with_tflite: bool) -> list[dict[str, Any]]:
@@ -82,7 +76,7 @@ def build_tiny_pack(out_dir: Path, seed: int = 0, with_tflite: bool = True,
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     n_bins = N_FFT // 2 + 1
-    hops_per_second = DEVICE_SAMPLE_RATE_HZ / HOP
+    hops_per_second = DEVICE_STREAM.sample_rate_hz / HOP
     separator, tagger, sep_sig, tag_sig = make_tiny_students(seed)
 
     magnitude = magnitude_frames(read_audio_file(EXAMPLE_SOUND))
@@ -100,8 +94,8 @@ def build_tiny_pack(out_dir: Path, seed: int = 0, with_tflite: bool = True,
     progress("exporting tagger (ONNX fp32/int8, TFLite fp32/int8)")
     _export_all(out_dir, "tagger", tagger, tag_sig, with_tflite, tag_feeds, tag_calibration)
 
-    common = {"sample_rate_hz": DEVICE_SAMPLE_RATE_HZ, "n_fft": N_FFT, "hop": HOP, "window": WINDOW,
-              "algorithmic_latency_ms": 1000.0 * N_FFT / DEVICE_SAMPLE_RATE_HZ}
+    common = {"sample_rate_hz": DEVICE_STREAM.sample_rate_hz, "n_fft": N_FFT, "hop": HOP, "window": WINDOW,
+              "algorithmic_latency_ms": 1000.0 * N_FFT / DEVICE_STREAM.sample_rate_hz}
     models: dict[str, dict[str, Any]] = {
         "separator": {
             "role": "separator", **common,

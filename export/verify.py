@@ -10,6 +10,7 @@ from torch import nn
 from edge.model_stages import SeparatorStage, TaggerStage
 from edge.pack import Pack
 from edge.runners import open_runner
+from edge.stream import tagger_run_frames
 from export.step_model import StepSignature, run_torch
 
 
@@ -34,7 +35,7 @@ def tagger_parity(pack: Pack, model_key: str, model: nn.Module, magnitude: np.nd
     stage = TaggerStage(open_runner(pack, spec, runtime, precision))
     streamed = stage.process(magnitude)
     history = np.concatenate([np.zeros((spec.context_frames, magnitude.shape[1]), np.float32), magnitude])
-    run_frames = [i for i in range(len(magnitude)) if (i + 1) % spec.every_n_hops == 0]
+    run_frames = tagger_run_frames(len(magnitude), spec.every_n_hops)
     windows = np.stack([history[i + 1 : i + 1 + spec.context_frames] for i in run_frames])
     with torch.no_grad():
         reference = model(torch.from_numpy(windows)).numpy()

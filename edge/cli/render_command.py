@@ -28,7 +28,7 @@ def render_command(
     write it as a haptic file other platforms play (--format)."""
     from rich.console import Console
 
-    from edge import DEVICE_SAMPLE_RATE_HZ
+    from edge.stream import DEVICE_STREAM
     from edge.audio_source import read_audio_file
     from edge.haptics.haptogram import compute_haptogram, plot_haptogram
     from edge.pack import load_pack
@@ -40,7 +40,7 @@ def render_command(
     source = Path(input) if input is not None else EXAMPLE_SOUND
     audio = read_audio_file(source)
     if seconds is not None:
-        audio = audio[: int(seconds * DEVICE_SAMPLE_RATE_HZ)]
+        audio = audio[: int(seconds * DEVICE_STREAM.sample_rate_hz)]
     loaded_rig = load_rig(rig) if rig is not None else default_rig()
     loaded_pack = None if no_models else load_pack(pack)
     console = Console(stderr=True)
@@ -58,7 +58,7 @@ def render_command(
             return
         path = plot_haptogram(haptogram, out)
     console.print(
-        f"wrote {path}: {len(audio) / DEVICE_SAMPLE_RATE_HZ:.1f} s, {loaded_rig.n_actuators} actuators of {loaded_rig.name}, "
+        f"wrote {path}: {len(audio) / DEVICE_STREAM.sample_rate_hz:.1f} s, {loaded_rig.n_actuators} actuators of {loaded_rig.name}, "
         f"{len(haptogram.onsets_s)} drum onsets, peak intensity {float(haptogram.intensities.max(initial=0.0)):.2f}",
         highlight=False,
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edge.runners import Runtime
+from edge.stream import DEVICE_STREAM
 
 
 def _print_summary(result: "edge.run.RunResult") -> None:  # noqa: F821
@@ -51,7 +52,7 @@ def run_command(
     no_models: Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")] = False,
     no_drop: Annotated[bool, typer.Option("--no-drop", help="Never fall back to DSP-only when inference is slower than real time.")] = False,
     seconds: Annotated[Optional[float], typer.Option(help="Stop a microphone run after this many seconds.")] = None,
-    stdin_rate: Annotated[int, typer.Option(help="Sample rate of raw PCM on stdin (Hz).")] = 16_000,
+    stdin_rate: Annotated[int, typer.Option(help="Sample rate of raw PCM on stdin (Hz).")] = DEVICE_STREAM.sample_rate_hz,
     stdin_channels: Annotated[int, typer.Option(help="Channels of raw PCM on stdin.")] = 1,
     stdin_format: Annotated[str, typer.Option(help="Sample format of raw PCM on stdin: s16le, s32le or f32le.")] = "s16le",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,

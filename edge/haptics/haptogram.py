@@ -94,7 +94,7 @@ def _drum_onsets_s(analyses: list[Analysis], rig: Rig) -> np.ndarray:
 def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_name: str = "") -> Haptogram:
     """Run the streaming pipeline (with ``pack``'s separator, or DSP-only when ``pack`` is None) over ``audio``
     (16 kHz mono) and collect what the picture needs."""
-    from edge import DEVICE_SAMPLE_RATE_HZ
+    from edge.stream import DEVICE_STREAM
     from edge.pipeline import Pipeline
 
     stems = pack.separator.names if pack is not None and pack.separator is not None else ()  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_n
             stem_levels[stem] = np.sqrt((magnitudes**2).mean(axis=1))
     pack_name = getattr(pack, "name", "none (DSP-only)") if pack is not None else "none (DSP-only)"
     return Haptogram(
-        audio=np.asarray(audio, dtype=np.float32), sample_rate_hz=DEVICE_SAMPLE_RATE_HZ, t_s=t_s,
+        audio=np.asarray(audio, dtype=np.float32), sample_rate_hz=DEVICE_STREAM.sample_rate_hz, t_s=t_s,
         intensities=intensities, stem_levels=stem_levels, onsets_s=_drum_onsets_s(analyses, rig),
         actuator_labels=_actuator_labels(rig), rig_name=rig.name, source_name=source_name, pack_name=str(pack_name),
         presets=recorder.presets,

@@ -8,6 +8,7 @@ import numpy as np
 from edge.analysis import Analysis
 from edge.errors import AudioInputError
 from edge.stft import StreamingSTFT
+from edge.stream import DEVICE_STREAM
 
 
 def _magnitudes(signal: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -18,8 +19,8 @@ def _magnitudes(signal: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 def analyse_signals(
     audio: np.ndarray,
     sample_rate_hz: int,
-    n_fft: int = 512,
-    hop: int = 128,
+    n_fft: int = DEVICE_STREAM.n_fft,
+    hop: int = DEVICE_STREAM.hop,
     stems: dict[str, np.ndarray] | None = None,
     tag_probs: np.ndarray | None = None,
     labels: tuple[str, ...] = (),

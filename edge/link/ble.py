@@ -46,7 +46,7 @@ from urllib.parse import unquote
 from edge._lazy import require
 from edge.errors import ConfigError, OutputError
 from edge.link import codec
-from edge.outputs.base import OutputURL
+from edge.output_url import OutputURL
 
 LOG = logging.getLogger("edge.link.ble")
 

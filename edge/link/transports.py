@@ -17,7 +17,7 @@ from edge._lazy import require
 from edge.errors import ConfigError, OutputError, ProtocolError
 from edge.link import codec
 from edge.link.session import ByteTransport
-from edge.outputs.base import OutputURL
+from edge.output_url import OutputURL
 
 DEFAULT_BAUD = 115200
 SPY_LOGGER = logging.getLogger("edge.link.spy")
@@ -188,26 +188,15 @@ class SpyTransport:
             self.log = None
 
 
-def serial_port_from_url(url: OutputURL) -> str:
-    """``serial:///dev/ttyACM0`` -> ``/dev/ttyACM0``; ``serial://COM3`` -> ``COM3``."""
-    if url.host and url.path:
-        return f"{url.host}/{url.path}"
-    if url.host:
-        return url.host
-    if url.path:
-        return "/" + url.path
-    raise ConfigError(f"output URL {url.url!r}: no port given, expected e.g. 'serial:///dev/ttyACM0'")
-
-
 def open_transport(url: OutputURL) -> ByteTransport:
     """The byte transport named by ``url`` (``serial://``, ``loop://``, ``spy://<inner URL>``)."""
     if url.scheme == "serial":
-        return SerialTransport(serial_port_from_url(url), url.int_param("baud", DEFAULT_BAUD))
+        return SerialTransport(url.serial_port(), url.int_param("baud", DEFAULT_BAUD))
     if url.scheme == "loop":
         near, _far = LoopTransport.pair()
         return near
     if url.scheme == "spy":
-        inner = OutputURL.parse(spy_inner_url(url))
+        inner = OutputURL.parse(url.spy_inner_url())
         log_path = url.query.get("log")
         log = Path(log_path).expanduser().open("a") if log_path else None
         return SpyTransport(open_transport(inner), log)
@@ -216,12 +205,3 @@ def open_transport(url: OutputURL) -> ByteTransport:
         return ble.open_ble_transport(url)  # type: ignore[no-any-return]
     raise ConfigError(f"output URL {url.url!r}: not a firmware link (expected serial://, ble://, loop:// or spy://)")
 
-
-def spy_inner_url(url: OutputURL) -> str:
-    """``spy://serial:///dev/x?baud=9600&log=/tmp/l`` -> ``serial:///dev/x?baud=9600`` (``log`` belongs to spy)."""
-    inner = url.url[len("spy://") :]
-    if "://" not in inner:
-        raise ConfigError(f"output URL {url.url!r}: expected 'spy://<link URL>', e.g. 'spy://serial:///dev/ttyACM0'")
-    base, _, query = inner.partition("?")
-    kept = [part for part in query.split("&") if part and not part.startswith("log=")]
-    return base + ("?" + "&".join(kept) if kept else "")

@@ -26,11 +26,11 @@ import numpy as np
 
 from edge._lazy import require
 from edge.errors import ConfigError, MissingExtraError, OutputError
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.output_url import OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame
 from edge.outputs.failsafe import zero_and_raise
-from edge.outputs.i2c_url import fraction_param
+from edge.stream import DEVICE_STREAM
 
-DEVICE_RATE_HZ = 16_000
 FADE_S = 0.010
 MAX_GAP_S = 0.1
 """Longest stretch one audio-less frame may fill (a pause or a jump in ``t_s`` must not write seconds)."""
@@ -179,7 +179,7 @@ class AudioOutput(ActuatorOutput):
         sink: SampleSink,
         n_channels: int,
         *,
-        rate_hz: int = DEVICE_RATE_HZ,
+        rate_hz: int = DEVICE_STREAM.sample_rate_hz,
         out_rate_hz: int | None = None,
         carrier_hz: float = 0.0,
         max_gain: float = 1.0,
@@ -214,7 +214,7 @@ class AudioOutput(ActuatorOutput):
             raise ConfigError(f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it")
         if channels < 1:
             raise ConfigError(f"output URL {url.url!r}: channels must be >= 1")
-        rate_hz = url.int_param("rate", DEVICE_RATE_HZ)
+        rate_hz = url.int_param("rate", DEVICE_STREAM.sample_rate_hz)
         out_rate_hz = url.int_param("out_rate", rate_hz)
         target = url.host or "default"
         sink: SampleSink
@@ -233,7 +233,7 @@ class AudioOutput(ActuatorOutput):
         try:
             return cls(
                 sink, channels, rate_hz=rate_hz, out_rate_hz=out_rate_hz, carrier_hz=url.float_param("carrier_hz", 0.0),
-                max_gain=fraction_param(url, "max", 1.0), url=url.url,
+                max_gain=url.fraction_param("max", 1.0), url=url.url,
             )
         except BaseException:
             sink.close()

@@ -8,9 +8,8 @@ and is idempotent; ``zero()`` may be called at any time, also after a fault.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
@@ -30,47 +29,6 @@ class HapticFrame:
     t_s: float
     intensities: np.ndarray
     audio: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class OutputURL:
-    """A parsed output URL such as ``pca9685://1/0x40?freq=1000``.
-
-    ``host`` is the part after ``//`` up to the first ``/``; ``path`` the rest without its leading ``/``;
-    ``query`` maps each key to its last value.
-    """
-
-    url: str
-    scheme: str
-    host: str
-    path: str
-    query: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, url: str) -> "OutputURL":
-        parts = urlsplit(url)
-        if not parts.scheme or "://" not in url:
-            raise ConfigError(f"output URL {url!r}: expected 'scheme://…', e.g. 'sim://' or 'serial:///dev/ttyACM0'")
-        query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        return cls(url=url, scheme=parts.scheme, host=parts.netloc, path=parts.path.lstrip("/"), query=query)
-
-    def int_param(self, key: str, default: int) -> int:
-        """Query parameter ``key`` as an int (decimal or 0x-hex), or ``default`` when absent."""
-        if key not in self.query:
-            return default
-        try:
-            return int(self.query[key], 0)
-        except ValueError:
-            raise ConfigError(f"output URL {self.url!r}: parameter {key}={self.query[key]!r} is not an integer") from None
-
-    def float_param(self, key: str, default: float) -> float:
-        """Query parameter ``key`` as a float, or ``default`` when absent."""
-        if key not in self.query:
-            return default
-        try:
-            return float(self.query[key])
-        except ValueError:
-            raise ConfigError(f"output URL {self.url!r}: parameter {key}={self.query[key]!r} is not a number") from None
 
 
 class ActuatorOutput(abc.ABC):

@@ -29,9 +29,10 @@ from edge.buses.i2c import BusFactory, I2CBus, I2CDevice
 from edge.drivers.drv2605 import ADDRESS, RTP_MAX, ActuatorKind, CalibrationResult, DRV2605, DRV2605Config
 from edge.drivers.tca9548a import TCA9548A, close_shared_mux, open_shared_mux
 from edge.errors import ConfigError, OutputError
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.output_url import OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame
 from edge.outputs.failsafe import zero_and_raise
-from edge.outputs.i2c_url import build_on_bus, bus_and_address, fraction_param, int_list, parse_int
+from edge.outputs.i2c_url import build_on_bus, bus_and_address
 
 
 class DRV2605Output(ActuatorOutput):
@@ -98,7 +99,7 @@ class DRV2605Output(ActuatorOutput):
     @classmethod
     def from_url(cls, url: OutputURL, n_channels: int | None, bus_factory: BusFactory | None = None) -> "DRV2605Output":
         bus_number, address = bus_and_address(url, ADDRESS)
-        mux_address = parse_int(url, url.query["mux"], "parameter mux") if "mux" in url.query else None
+        mux_address = url.parse_int(url.query["mux"], "parameter mux") if "mux" in url.query else None
         if mux_address is None and "channels" in url.query:
             raise ConfigError(f"output URL {url.url!r}: channels= needs mux= (one DRV2605L per mux channel)")
         if mux_address is None and "mux_channel" in url.query:
@@ -109,7 +110,7 @@ class DRV2605Output(ActuatorOutput):
         if "mux_channel" in url.query:
             channels = [url.int_param("mux_channel", 0)]
         else:
-            channels = int_list(url, "channels", default_channels) if mux_address is not None else [0]
+            channels = url.int_list("channels", default_channels) if mux_address is not None else [0]
         if n_channels is not None and len(channels) != n_channels:
             raise ConfigError(
                 f"output URL {url.url!r}: {len(channels)} channels but the rig puts {n_channels} actuators on it"
@@ -125,7 +126,7 @@ class DRV2605Output(ActuatorOutput):
                 for i, text in enumerate(texts)
             ]
         calibrate = url.query.get("calibrate", "0") in ("1", "true", "yes")
-        max_level = fraction_param(url, "max", 1.0)
+        max_level = url.fraction_param("max", 1.0)
         return build_on_bus(bus_number, bus_factory, lambda bus: cls(
             bus, address, mux_address=mux_address, mux_channels=channels, config=config,
             calibrations=calibrations, calibrate=calibrate, max_level=max_level, url=url.url,

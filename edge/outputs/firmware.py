@@ -23,7 +23,8 @@ from edge.link import codec
 from edge.link.keys import load_key
 from edge.link.session import ByteTransport, LinkSession
 from edge.link.transports import LoopTransport, open_transport
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.output_url import OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame
 
 BOOT_TIMEOUT_S = 3.0  # an Arduino resets when its port opens and boots for a second or two
 RECONNECT_MIN_S = 0.05

@@ -25,9 +25,9 @@ from edge.drivers.gpio_pwm import (
     check_pin,
 )
 from edge.errors import ConfigError, OutputError
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.output_url import OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame
 from edge.outputs.failsafe import zero_and_raise
-from edge.outputs.i2c_url import fraction_param, int_list
 
 DEFAULT_FREQUENCY_HZ = 200.0
 PWM_SYSFS_DIR = Path("/sys/class/pwm")
@@ -87,7 +87,7 @@ class GpioOutput(ActuatorOutput):
     def from_url(cls, url: OutputURL, n_channels: int | None, pin_factory: Any = None) -> "GpioOutput":
         if "pins" not in url.query:
             raise ConfigError(f"output URL {url.url!r}: needs pins=, e.g. gpio://?pins=12,13&freq=200")
-        pins = int_list(url, "pins", [])
+        pins = url.int_list("pins", [])
         if n_channels is not None and len(pins) != n_channels:
             raise ConfigError(f"output URL {url.url!r}: {len(pins)} pins but the rig puts {n_channels} actuators on it")
         mode = url.query.get("pwm", "software")
@@ -100,7 +100,7 @@ class GpioOutput(ActuatorOutput):
         return cls(
             pins,
             frequency_hz=url.float_param("freq", DEFAULT_FREQUENCY_HZ),
-            max_duty=fraction_param(url, "max", 1.0),
+            max_duty=url.fraction_param("max", 1.0),
             pin_factory=pin_factory,
             hardware_chip_dir=chip_dir,
             url=url.url,

@@ -13,9 +13,10 @@ import numpy as np
 from edge.buses.i2c import BusFactory, I2CBus
 from edge.drivers.pca9685 import COUNT_FULL_ON, DEFAULT_ADDRESS, N_CHANNELS, PCA9685
 from edge.errors import ConfigError, OutputError
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.output_url import OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame
 from edge.outputs.failsafe import zero_and_raise
-from edge.outputs.i2c_url import build_on_bus, bus_and_address, fraction_param
+from edge.outputs.i2c_url import build_on_bus, bus_and_address
 
 DEFAULT_FREQUENCY_HZ = 1000.0
 
@@ -65,7 +66,7 @@ class PCA9685Output(ActuatorOutput):
         if n_channels is not None and channels != n_channels:
             raise ConfigError(f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it")
         frequency_hz = url.float_param("freq", DEFAULT_FREQUENCY_HZ)
-        max_duty = fraction_param(url, "max", 1.0)
+        max_duty = url.fraction_param("max", 1.0)
         return build_on_bus(bus_number, bus_factory, lambda bus: cls(
             bus, address, n_channels=channels, first_channel=first_channel, frequency_hz=frequency_hz,
             max_duty=max_duty, url=url.url,

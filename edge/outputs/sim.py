@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge.errors import ConfigError
-from edge.outputs.base import ActuatorOutput, HapticFrame, OutputURL
+from edge.output_url import OutputURL
+from edge.outputs.base import ActuatorOutput, HapticFrame
 
 
 class SimOutput(ActuatorOutput):

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from edge.errors import ConfigError, MissingExtraError
 from edge.link.ble import BleTransport, chunk, is_address
-from edge.outputs import known_schemes, open_output
+from edge.output_url import known_schemes
+from edge.outputs import open_output
 
 
 @given(st.binary(max_size=600), st.integers(min_value=1, max_value=512))

@@ -1,12 +1,14 @@
-"""Synthetic test signals with known content for the haptics tests (16 kHz, hop 128, n_fft 512)."""
+"""Synthetic test signals with known content for the haptics tests (at the device stream: ``DEVICE_STREAM``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE_HZ = 16_000
-N_FFT = 512
-HOP = 128
+from edge.stream import DEVICE_STREAM
+
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
+N_FFT = DEVICE_STREAM.n_fft
+HOP = DEVICE_STREAM.hop
 FRAME_RATE_HZ = SAMPLE_RATE_HZ / HOP
 
 

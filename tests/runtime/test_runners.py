@@ -8,7 +8,8 @@ from edge.model_stages import SeparatorStage, TaggerStage
 from edge.runners import Runtime, open_runner, resolve_runtime
 from edge.errors import RuntimeUnavailableError
 from export.step_model import run_torch
-from export.tiny_pack import magnitude_frames
+from edge.stft import magnitude_frames
+from edge.stream import DEVICE_STREAM
 from tests.streaming import assert_streaming_equals_offline
 
 RUNTIMES = ["onnx", "litert"]
@@ -16,7 +17,7 @@ RUNTIMES = ["onnx", "litert"]
 
 @pytest.fixture(scope="module")
 def magnitude(example_samples) -> np.ndarray:
-    return magnitude_frames(example_samples[: 16_000 * 2])  # (250, 257)
+    return magnitude_frames(example_samples[: DEVICE_STREAM.n_samples(2.0)])  # (250, 257)
 
 
 def torch_masks(exported, magnitude: np.ndarray) -> np.ndarray:
