@@ -121,7 +121,7 @@ def ours_separator(rig: Rig, pack_path: str | None) -> tuple[Renderer | None, st
     """The streaming pipeline with the pack's separator (no tagger: music only), or (None, why not)."""
     try:
         from edge.pack import load_pack
-        from edge.pipeline import Pipeline
+        from edge.session import open_session
 
         pack = load_pack(pack_path)
     except Exception as error:  # report the row as not run, with the reason
@@ -130,9 +130,8 @@ def ours_separator(rig: Rig, pack_path: str | None) -> tuple[Renderer | None, st
         return None, f"not run: pack {pack_path or 'default'} has no separator"
 
     def render(mixture: np.ndarray, stems: dict[str, np.ndarray]) -> np.ndarray:
-        renderer = rig.make_renderer(pack.separator.names, ())
-        pipeline = Pipeline(pack, renderer, (), use_tagger=False)
-        return pipeline.process(mixture.astype(np.float32))
+        with open_session(pack, rig, output=(), use_tagger=False, realtime_budget=None) as session:
+            return session.process(mixture.astype(np.float32))
 
     return render, f"pack {pack.name} {pack.version}" if hasattr(pack, "version") else "pack"
 

@@ -38,8 +38,8 @@ from edge.stream import DEVICE_STREAM
 from edge.bench import emit, latency_stats_ms, machine_info, machine_line
 from edge.outputs import RoutedOutput, open_output
 from edge.pack import load_pack
-from edge.pipeline import Pipeline
 from edge.rig import default_rig
+from edge.session import Session, open_session
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIOD_S = 0.6
@@ -78,18 +78,18 @@ def click_track(n_onsets: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return samples, onsets_s
 
 
-def run_hops(pipeline: Pipeline, samples: np.ndarray, paced: bool) -> tuple[np.ndarray, np.ndarray]:
+def run_hops(session: Session, samples: np.ndarray, paced: bool) -> tuple[np.ndarray, np.ndarray]:
     """Feed one hop per call -> (intensities (n_hops, n_actuators), compute seconds per hop (n_hops,)).
 
     ``paced``: wait for each hop's audio to have "arrived" in real time, as from a sound card."""
-    hop_s = pipeline.hop / DEVICE_STREAM.sample_rate_hz
+    hop, hop_s = session.stream.hop, session.stream.hop_s
     rows, compute_s = [], []
     started = time.perf_counter()
-    for index, start in enumerate(range(0, len(samples) - pipeline.hop + 1, pipeline.hop)):
+    for index, start in enumerate(range(0, len(samples) - hop + 1, hop)):
         if paced:
             time.sleep(max(0.0, started + (index + 1) * hop_s - time.perf_counter()))
         call_started = time.perf_counter()
-        rows.append(pipeline.process(samples[start : start + pipeline.hop]))
+        rows.append(session.process(samples[start : start + hop]))
         compute_s.append(time.perf_counter() - call_started)
     return np.concatenate(rows), np.asarray(compute_s)
 
@@ -120,18 +120,12 @@ def distribution(latencies_s: np.ndarray, n_onsets: int) -> dict[str, Any]:
 def sim_path(pack_path: str | None, use_models: bool, n_threads: int, samples: np.ndarray,
              onsets_s: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
     """The pipeline to ``sim://``: (latency distribution, rendered intensities)."""
-    pack = load_pack(pack_path) if use_models else None
-    rig = default_rig()
-    stems = pack.separator.names if pack and pack.separator else ()
-    labels = pack.tagger.names if pack and pack.tagger else ()
-    output = open_output("sim://", rig.n_actuators)
-    pipeline = Pipeline(pack, rig.make_renderer(stems, labels), [RoutedOutput(output, np.arange(rig.n_actuators))],
-                        None, "fp32", n_threads, realtime_budget=1.0)
-    with pipeline:
-        intensities, compute_s = run_hops(pipeline, samples, paced=False)
-    hop_s = pipeline.hop / DEVICE_STREAM.sample_rate_hz
+    session = open_session(load_pack(pack_path) if use_models else None, None, "sim://", n_threads=n_threads)
+    with session:
+        intensities, compute_s = run_hops(session, samples, paced=False)
+    hop_s = session.stream.hop_s
     latencies = host_latencies_s(response_hops(intensities, onsets_s, hop_s), onsets_s, compute_s, hop_s)
-    return {**distribution(latencies, len(onsets_s)), "n_dropped_hops": pipeline.telemetry.n_dropped_hops}, intensities
+    return {**distribution(latencies, len(onsets_s)), "n_dropped_hops": session.telemetry.n_dropped_hops}, intensities
 
 
 def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, onsets_s: np.ndarray,
@@ -143,19 +137,15 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
 
     elf, harness = build_avr(BAUD), build_sim()
     pack = load_pack(pack_path)
-    rig = default_rig()
-    stems = pack.separator.names if pack.separator else ()
-    labels = pack.tagger.names if pack.tagger else ()
     with tempfile.TemporaryDirectory(prefix="sense-latency-") as workdir:
         avr = SimulatedAVR(harness, [str(elf), "--log-rx"], str(Path(workdir) / "ttyAVR"),
                            stderr_path=Path(workdir) / "simavr.stderr").start()
         try:
             output = open_output(f"serial://{avr.port}?baud={BAUD}", N_FIRMWARE_CHANNELS)
             n_rx_before = len(avr.rx_delimiters_s)
-            pipeline = Pipeline(pack, rig.make_renderer(stems, labels), [RoutedOutput(output, actuators)], None,
-                                "fp32", n_threads, realtime_budget=1.0)
-            with pipeline:
-                intensities, compute_s = run_hops(pipeline, samples, paced=True)
+            session = open_session(pack, None, [RoutedOutput(output, actuators)], n_threads=n_threads)
+            with session:
+                intensities, compute_s = run_hops(session, samples, paced=True)
                 n_frames = len(intensities)
                 if output.frames_sent != n_frames:  # frame k must be the k-th delimiter after the handshake
                     raise SystemExit(f"the link dropped frames ({output.frames_sent} of {n_frames} sent)")
@@ -165,7 +155,7 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
                 pwm = list(avr.pwm)
         finally:
             avr.stop()
-    hop_s = pipeline.hop / DEVICE_STREAM.sample_rate_hz
+    hop_s = session.stream.hop_s
     routed = intensities[:, actuators]
     hops = response_hops(routed, onsets_s, hop_s)
     frame_bytes = len(codec.SetIntensities(0, 0, [0] * N_FIRMWARE_CHANNELS).encode())
@@ -185,7 +175,7 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
             firmware.append(changes[0] - rx_s[k])
     host_s, firmware_s = np.asarray(host), np.asarray(firmware)
     total_s = host_s + wire_s + firmware_s
-    return {**distribution(total_s, len(onsets_s)), "n_dropped_hops": pipeline.telemetry.n_dropped_hops,
+    return {**distribution(total_s, len(onsets_s)), "n_dropped_hops": session.telemetry.n_dropped_hops,
             "parts": {"host": distribution(host_s, len(onsets_s)), "wire_ms": wire_s * 1e3,
                       "firmware_simulated": distribution(firmware_s, len(onsets_s)),
                       "firmware_simulated_lower_bound": distribution(np.maximum(firmware_s - PWM_WINDOW_S, 0.0),

@@ -24,13 +24,12 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from edge.stream import DEVICE_STREAM
 from edge.bench import (BenchConfig, bench_audio, emit, latency_stats_ms, machine_info, machine_line,
                         process_rss_mib)
-from edge.outputs.base import ActuatorOutput, HapticFrame, RoutedOutput
+from edge.outputs.base import ActuatorOutput, HapticFrame
 from edge.pack import load_pack
-from edge.pipeline import Pipeline
 from edge.rig import default_rig
+from edge.session import open_session
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -70,29 +69,26 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
              on_window: Any = None) -> dict[str, Any]:
     pack = load_pack(pack_path)
     rig = default_rig()
-    stems = pack.separator.names if pack.separator else ()
-    labels = pack.tagger.names if pack.tagger else ()
     output = LatestFrameOutput(rig.n_actuators)
-    pipeline = Pipeline(pack, rig.make_renderer(stems, labels), [RoutedOutput(output, np.arange(rig.n_actuators))],
-                        config.runtime, config.precision, config.n_threads, realtime_budget=1.0)
-    hop = pipeline.hop
-    hop_s = hop / DEVICE_STREAM.sample_rate_hz
+    session = open_session(pack, rig, output, runtime=config.runtime,
+                           precision=config.precision, n_threads=config.n_threads)
+    hop, hop_s = session.stream.hop, session.stream.hop_s
     window = bench_audio(window_s)
     n_windows = int(np.ceil(seconds / window_s))
     windows = []
     backlog_s = 0.0
-    with pipeline:
+    with session:
         for index in range(n_windows):
-            dropped_before = pipeline.telemetry.n_dropped_hops
+            dropped_before = session.telemetry.n_dropped_hops
             compute_s = np.empty(len(window) // hop)
             for i in range(len(compute_s)):
                 started = time.perf_counter()
-                pipeline.process(window[i * hop : (i + 1) * hop])
+                session.process(window[i * hop : (i + 1) * hop])
                 compute_s[i] = time.perf_counter() - started
             worst_s, backlog_s = max_backlog_s(compute_s, hop_s, backlog_s)
             record = {"index": index, "start_s": index * window_s, **latency_stats_ms(compute_s),
                       "real_time_factor": float(compute_s.sum() / (len(compute_s) * hop_s)),
-                      "n_dropped_hops": pipeline.telemetry.n_dropped_hops - dropped_before,
+                      "n_dropped_hops": session.telemetry.n_dropped_hops - dropped_before,
                       "max_backlog_ms": worst_s * 1e3, "rss_mib": _rss_mib()}
             windows.append(record)
             if on_window is not None:
@@ -103,7 +99,7 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
     steady = slice(1, None) if len(windows) > 2 else slice(None)  # the first window holds the warm-up allocations
     slope = float(np.polyfit(starts_h[steady], rss[steady], 1)[0]) if len(windows) > 2 else 0.0
     summary = {
-        "audio_seconds": n_windows * window_s, "n_windows": n_windows, "n_hops": pipeline.telemetry.n_hops,
+        "audio_seconds": n_windows * window_s, "n_windows": n_windows, "n_hops": session.telemetry.n_hops,
         "n_frames_out": output.n_frames,
         "n_dropped_hops": int(sum(w["n_dropped_hops"] for w in windows)),
         "max_backlog_ms": float(max(w["max_backlog_ms"] for w in windows)),
@@ -115,7 +111,7 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
         "p99_max_over_median": float(p99.max() / np.median(p99)) if np.median(p99) > 0 else 0.0,
     }
     return {"benchmark": "soak", "machine": machine_info(),
-            "settings": {"pack": f"{pack.name} {pack.version}", "runtime": pipeline.telemetry.runtime,
+            "settings": {"pack": f"{pack.name} {pack.version}", "runtime": session.telemetry.runtime,
                          "precision": config.precision, "n_threads": config.n_threads, "window_s": window_s,
                          "seconds": seconds},
             "summary": summary, "windows": windows}

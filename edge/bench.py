@@ -33,9 +33,10 @@ from edge.stream import DEVICE_STREAM
 from edge.audio_source import read_audio_file
 from edge.errors import ConfigError, RuntimeUnavailableError
 from edge.pack import Pack, load_pack
-from edge.pipeline import STAGES, Pipeline, Telemetry
+from edge.pipeline import STAGES, Telemetry
 from edge.rig import Rig, default_rig, load_rig
 from edge.run import EXAMPLE_SOUND
+from edge.session import Session, open_session
 
 REPORT_SCHEMA = "sense-bench/1"
 """Version tag of the JSON report; bump when a field changes meaning."""
@@ -237,26 +238,18 @@ def bench_audio(seconds: float, input_path: str | Path | None = None) -> np.ndar
     return np.tile(samples, int(np.ceil(n_samples / len(samples))))[:n_samples]
 
 
-def make_pipeline(pack: Pack, rig: Rig, config: BenchConfig, realtime_budget: float | None = 1.0) -> Pipeline:
-    """A pipeline of ``pack`` on ``config`` driving ``rig``'s renderer into one ``sim://`` output."""
-    from edge.outputs import RoutedOutput, open_output
-
-    stems = pack.separator.names if pack.separator else ()
-    labels = pack.tagger.names if pack.tagger else ()
-    output = open_output("sim://", rig.n_actuators)
-    try:
-        return Pipeline(pack, rig.make_renderer(stems, labels), [RoutedOutput(output, np.arange(rig.n_actuators))],
-                        config.runtime, config.precision, config.n_threads, realtime_budget)
-    except BaseException:
-        output.close()
-        raise
+def open_bench_session(pack: Pack, rig: Rig, config: BenchConfig, realtime_budget: float | None = 1.0) -> Session:
+    """``pack`` on ``config`` driving ``rig``'s renderer into one ``sim://`` output."""
+    return open_session(pack, rig, "sim://", runtime=config.runtime, precision=config.precision,
+                        n_threads=config.n_threads, realtime_budget=realtime_budget)
 
 
-def feed(pipeline: Pipeline, samples: np.ndarray, on_hops: Callable[[int], None] | None = None) -> None:
+def feed(session: Session, samples: np.ndarray, on_hops: Callable[[int], None] | None = None) -> None:
     """Feed ``samples`` one hop at a time; ``on_hops(n)`` is told every few hops how many were done."""
     done = 0
-    for start in range(0, len(samples), pipeline.hop):
-        pipeline.process(samples[start : start + pipeline.hop])
+    hop = session.stream.hop
+    for start in range(0, len(samples), hop):
+        session.process(samples[start : start + hop])
         done += 1
         if on_hops is not None and done % PROGRESS_EVERY_HOPS == 0:
             on_hops(PROGRESS_EVERY_HOPS)
@@ -274,26 +267,27 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
                           on_hops: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run ``samples`` through one configuration and return its flat result record (see module docstring)."""
     temperature_before = read_temperatures()
-    pipeline = make_pipeline(pack, rig, config)
-    with pipeline:
-        feed(pipeline, samples[: int(WARMUP_S * DEVICE_STREAM.sample_rate_hz)])
-        pipeline.reset()
+    session = open_bench_session(pack, rig, config)
+    pipeline = session.pipeline
+    with session:
+        feed(session, samples[: int(WARMUP_S * DEVICE_STREAM.sample_rate_hz)])
+        session.reset()
         pipeline.telemetry = _fresh_telemetry(pipeline.telemetry, int(np.ceil(len(samples) / pipeline.hop)))
         rss_before_mib, _ = process_rss_mib()
         peak_scope = "run" if _reset_peak_rss() else "process"
         cpu_before_s = _cpu_seconds()
         wall_started = time.perf_counter()
-        feed(pipeline, samples, on_hops)
+        feed(session, samples, on_hops)
         wall_s = time.perf_counter() - wall_started
         cpu_s = _cpu_seconds() - cpu_before_s
         rss_after_mib, peak_rss_mib = process_rss_mib()
         summary = pipeline.telemetry.summary()
         hop_stats = latency_stats_ms(hop_seconds(pipeline.telemetry))
         # A separate short pass traces Python allocations, so tracing never slows the timed pass.
-        pipeline.reset()
+        session.reset()
         pipeline.telemetry = _fresh_telemetry(pipeline.telemetry, 0)
         tracemalloc.start()
-        feed(pipeline, samples[: int(MEMORY_PASS_S * DEVICE_STREAM.sample_rate_hz)])
+        feed(session, samples[: int(MEMORY_PASS_S * DEVICE_STREAM.sample_rate_hz)])
         _, python_peak_bytes = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     if peak_rss_mib is None:  # no /proc: the process-lifetime peak (KiB on Linux, bytes on macOS)

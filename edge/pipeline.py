@@ -108,7 +108,8 @@ class Telemetry:
 
 
 class Pipeline:
-    """process((n_samples,) float32 at 16 kHz) -> (n_hops_completed, n_actuators) intensities, also written out."""
+    """process((n_samples,) float32 at the stream's rate) -> (n_hops_completed, n_actuators) intensities, also
+    written out. Built only by :func:`edge.session.open_session` (the one assembly point)."""
 
     def __init__(self, pack: Pack | None, renderer: Renderer, outputs: Iterable[RoutedOutput] = (),
                  runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
@@ -117,6 +118,8 @@ class Pipeline:
         self.renderer = renderer
         self.outputs = list(outputs)
         self.realtime_budget = realtime_budget
+        self.use_models = True
+        """False renders every hop DSP-only (no model calls, not counted as dropped); may change between blocks."""
         self.separator: SeparatorStage | None = None
         self.tagger: TaggerStage | None = None
         stream = DEVICE_STREAM
@@ -177,7 +180,7 @@ class Pipeline:
         started = self._timed("stft", started)
         # No backlog: while model stages owe time, render hops without them (DSP-only) to pay it back.
         n_dsp = 0
-        if self.realtime_budget is not None and self._debt_s > 0.0 and (self.separator or self.tagger):
+        if self.use_models and self.realtime_budget is not None and self._debt_s > 0.0 and (self.separator or self.tagger):
             n_dsp = min(n_hops, int(np.ceil(self._debt_s / self.telemetry.hop_s)))
             self._debt_s = max(0.0, self._debt_s - n_dsp * self.telemetry.hop_s)
             self.telemetry.n_dropped_hops += n_dsp
@@ -185,7 +188,8 @@ class Pipeline:
         if n_dsp:
             blocks.append(self._render_block(hops[:n_dsp], mixture_mag[:n_dsp], use_models=False, first_hop=0))
         if n_dsp < n_hops:
-            blocks.append(self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], use_models=True, first_hop=n_dsp))
+            blocks.append(self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], use_models=self.use_models,
+                                             first_hop=n_dsp))
         intensities = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
         self.telemetry.record(self._stage_times, n_hops)
         return intensities
@@ -242,14 +246,3 @@ class Pipeline:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
-
-def run_blocks(pipeline: Pipeline, blocks: Iterable[np.ndarray]) -> np.ndarray:
-    """Feed every block through ``pipeline`` and close it (zeroing outputs) however the loop ends.
-
-    Returns all intensities, (n_hops, n_actuators).
-    """
-    results = []
-    with pipeline:
-        for block in blocks:
-            results.append(pipeline.process(block))
-    return np.concatenate(results) if results else np.zeros((0, pipeline.n_actuators), dtype=np.float32)

@@ -12,12 +12,9 @@ from typing import Any
 import numpy as np
 
 from edge import audio_source
-from edge.haptics.base import Renderer
-from edge.outputs import RoutedOutput
 from edge.pack import Pack, load_pack
-from edge.pipeline import Pipeline, run_blocks
-from edge.rig import default_rig, load_rig
 from edge.sdnotify import SystemdNotifier
+from edge.session import Session, open_session
 from edge.stream import DEVICE_STREAM
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
@@ -27,13 +24,17 @@ SOURCE_BLOCK_SAMPLES = DEVICE_STREAM.hop
 
 @dataclass
 class RunResult:
-    """What a run did: telemetry summary, the pack and outputs used, the intensities it rendered."""
+    """What a run did: telemetry summary, the pack and outputs used, the peak intensity each actuator reached, and
+    (only when asked for, e.g. by tests of short files) every hop's intensities."""
 
     summary: dict[str, Any]
-    intensities: np.ndarray
+    peak_intensities: np.ndarray
+    """(n_actuators,) the highest intensity each actuator was driven to."""
     pack_name: str
     source: str
     output_urls: list[str]
+    intensities: np.ndarray | None = None
+    """(n_hops, n_actuators) with ``keep_intensities=True``, else None (a long run keeps no history)."""
 
 
 def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate_hz, stdin_channels: int = 1, stdin_format: str = "s16le",
@@ -49,14 +50,6 @@ def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate
             device = int(device)
         return spec, audio_source.microphone_source(device, SOURCE_BLOCK_SAMPLES, seconds)
     return spec, audio_source.file_source(spec, SOURCE_BLOCK_SAMPLES)
-
-
-def build_rendering(rig_path: str | None, output_url: str | None, stems: tuple[str, ...],
-                    labels: tuple[str, ...]) -> tuple[Renderer, list[RoutedOutput]]:
-    """The renderer and routed outputs of a rig file, or of the bundled simulated vest; ``output_url`` replaces
-    every output of the rig with one output carrying all actuators."""
-    rig = load_rig(rig_path) if rig_path is not None else default_rig()
-    return rig.make_renderer(stems, labels), rig.open_outputs(output_url)
 
 
 class _StopOnSignal:
@@ -79,37 +72,49 @@ class _StopOnSignal:
             yield block
 
 
-def run_blocks_until_signal(pipeline: Pipeline, blocks: Iterator[np.ndarray]) -> np.ndarray:
-    """:func:`~edge.pipeline.run_blocks` with SIGINT/SIGTERM stopping it (every output zeroed and closed)."""
+def run_until_signal(session: Session, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """``session.run(blocks)`` with SIGINT/SIGTERM stopping it: yields each block's intensities; the session is
+    closed (every output zeroed) and the signal handlers restored however the loop ends."""
     notifier = SystemdNotifier.from_environment()  # under `sense service`: READY=1, WATCHDOG=1 per hop, STOPPING=1
     stop = _StopOnSignal(notifier)
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM) if in_main_thread}
     notifier.ready()
     try:
-        return run_blocks(pipeline, stop.blocks(blocks))
+        yield from session.run(stop.blocks(blocks))
     finally:
         notifier.stopping()
+        session.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
-        realtime_budget: float | None = 1.0, use_models: bool = True, **source_options: Any) -> RunResult:
-    """Run the whole pipeline on one source; every output is zeroed and closed however it ends (SIGTERM too)."""
+        realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
+        **source_options: Any) -> RunResult:
+    """Run the whole pipeline on one source; every output is zeroed and closed however it ends (SIGTERM too).
+
+    The loop keeps no history: only the peak per actuator (and, with ``keep_intensities``, every hop's intensities).
+    """
     pack: Pack | None = load_pack(pack_path) if use_models else None
     source_name, blocks = open_source(input_spec, **source_options)
-    stems = pack.separator.names if pack and pack.separator else ()
-    labels = pack.tagger.names if pack and pack.tagger else ()
-    renderer, outputs = build_rendering(rig_path, output_url, stems, labels)
+    session = open_session(pack, rig_path, output_url, runtime=runtime, precision=precision, n_threads=n_threads,
+                           realtime_budget=realtime_budget)
+    peak = np.zeros(session.n_actuators, dtype=np.float32)
+    kept: list[np.ndarray] = []
+    loop = run_until_signal(session, blocks)
     try:
-        pipeline = Pipeline(pack, renderer, outputs, runtime, precision, n_threads, realtime_budget)
-    except BaseException:
-        for routed in outputs:
-            routed.output.close()
-        raise
-    intensities = run_blocks_until_signal(pipeline, blocks)
-    return RunResult(summary=pipeline.telemetry.summary(), intensities=intensities,
+        for intensities in loop:
+            if len(intensities):
+                peak = np.maximum(peak, intensities.max(axis=0))
+            if keep_intensities:
+                kept.append(intensities)
+    finally:
+        loop.close()
+    all_intensities = None
+    if keep_intensities:
+        all_intensities = np.concatenate(kept) if kept else np.zeros((0, session.n_actuators), dtype=np.float32)
+    return RunResult(summary=session.telemetry.summary(), peak_intensities=peak,
                      pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
-                     output_urls=[routed.output.url for routed in outputs])
+                     output_urls=session.output_urls, intensities=all_intensities)

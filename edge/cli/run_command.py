@@ -32,7 +32,7 @@ def _print_summary(result: "edge.run.RunResult") -> None:  # noqa: F821
         f"compute {summary['compute_seconds']:.3f} s; real-time factor [bold]{summary['real_time_factor']:.4f}[/]\n"
         f"dropped hops (rendered DSP-only to avoid a backlog): "
         + (f"[yellow]{dropped}[/]" if dropped else "0")
-        + f"\noutputs: {', '.join(result.output_urls)}; peak intensity {float(result.intensities.max(initial=0.0)):.2f}, "
+        + f"\noutputs: {', '.join(result.output_urls)}; peak intensity {float(result.peak_intensities.max(initial=0.0)):.2f}, "
         f"all outputs zeroed at exit",
         highlight=False,
     )

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.analysis import Analysis
 from edge.errors import ConfigError, HapticFileError
 from edge.haptic_files import read_track
@@ -24,10 +23,11 @@ from edge.haptic_files.track import HapticTrack
 from edge.haptics.spec import ALL_GROUP
 from edge.haptics.stages import cap_total_power
 from edge.outputs.base import RoutedOutput
-from edge.pipeline import DSP_ONLY_HOP, Pipeline
 from edge.rig import Rig, default_rig, load_rig
+from edge.session import open_session
+from edge.stream import DEVICE_STREAM
 
-FRAME_RATE_HZ = DEVICE_SAMPLE_RATE_HZ / DSP_ONLY_HOP
+FRAME_RATE_HZ = DEVICE_STREAM.sample_rate_hz / DEVICE_STREAM.hop
 
 
 def track_on_rig(track: HapticTrack, rig: Rig, group: str | None = None, source: str = "") -> np.ndarray:
@@ -105,7 +105,7 @@ def paced_silence(n_blocks: int, block_s: float, pace: bool) -> Iterator[np.ndar
             delay_s = started + index * block_s - time.monotonic()
             if delay_s > 0:
                 time.sleep(delay_s)
-        yield np.zeros(DSP_ONLY_HOP, dtype=np.float32)
+        yield np.zeros(DEVICE_STREAM.hop, dtype=np.float32)
 
 
 @dataclass
@@ -126,18 +126,13 @@ class PlayResult:
 def play_file(path: str | Path, rig_path: str | None = None, output_url: str | None = None, group: str | None = None,
               format_name: str | None = None, pace: bool = True) -> PlayResult:
     """Play the haptic file ``path`` on a rig (default: the simulated vest); returns what was sent."""
-    from edge.run import run_blocks_until_signal
+    from edge.run import run_until_signal
 
     track = read_track(path, format_name, FRAME_RATE_HZ)
     rig = load_rig(rig_path) if rig_path is not None else default_rig()
     frames = resample_frames(track_on_rig(track, rig, group, str(path)), track.frame_rate_hz, FRAME_RATE_HZ)
-    outputs = rig.open_outputs(output_url)
-    try:
-        pipeline = Pipeline(None, TrackRenderer(frames), outputs)
-    except BaseException:
-        for routed in outputs:
-            routed.output.close()
-        raise
-    sent = run_blocks_until_signal(pipeline, paced_silence(len(frames), DSP_ONLY_HOP / DEVICE_SAMPLE_RATE_HZ, pace))
-    return PlayResult(intensities=sent, track=track, rig_name=rig.name, outputs=outputs,
-                      summary=pipeline.telemetry.summary())
+    session = open_session(None, rig, output_url, wrap_renderer=lambda _: TrackRenderer(frames), realtime_budget=None)
+    blocks = run_until_signal(session, paced_silence(len(frames), DEVICE_STREAM.hop_s, pace))
+    sent = [intensities for intensities in blocks]  # a file of finite length: every frame is kept for the result
+    return PlayResult(intensities=np.concatenate(sent) if sent else np.zeros((0, rig.n_actuators), np.float32),
+                      track=track, rig_name=rig.name, outputs=session.outputs, summary=session.telemetry.summary())

@@ -14,6 +14,7 @@ from edge.haptics.base import Renderer
 from edge.haptics.features import SpectralFluxOnsets, band_mask
 from edge.haptics.renderer import DSP_PROXY_BANDS_HZ
 from edge.haptics.spec import MUSIC_PRESET
+from edge.pack import Pack
 from edge.rig import Rig
 
 DRUM_STEM = "drums"
@@ -91,17 +92,22 @@ def _drum_onsets_s(analyses: list[Analysis], rig: Rig) -> np.ndarray:
     return merged[np.concatenate([[True], np.diff(merged) > ONSET_MERGE_S])] if merged.size else merged
 
 
-def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_name: str = "") -> Haptogram:
+def compute_haptogram(audio: np.ndarray, rig: Rig, pack: Pack | None, source_name: str = "") -> Haptogram:
     """Run the streaming pipeline (with ``pack``'s separator, or DSP-only when ``pack`` is None) over ``audio``
-    (16 kHz mono) and collect what the picture needs."""
+    (mono at the device rate) and collect what the picture needs."""
+    from edge.session import open_session
     from edge.stream import DEVICE_STREAM
-    from edge.pipeline import Pipeline
 
-    stems = pack.separator.names if pack is not None and pack.separator is not None else ()  # type: ignore[attr-defined]
-    labels = pack.tagger.names if pack is not None and pack.tagger is not None else ()  # type: ignore[attr-defined]
-    recorder = RecordingRenderer(rig.make_renderer(stems, labels))
-    pipeline = Pipeline(pack, recorder, ())  # type: ignore[arg-type]
-    intensities = pipeline.process(np.asarray(audio, dtype=np.float32))
+    recorders: list[RecordingRenderer] = []
+
+    def record(renderer: Renderer) -> Renderer:
+        recorders.append(RecordingRenderer(renderer))
+        return recorders[-1]
+
+    with open_session(pack, rig, output=(), wrap_renderer=record, realtime_budget=None) as session:
+        intensities = session.process(np.asarray(audio, dtype=np.float32))
+        stems = session.stems
+    recorder = recorders[0]
     analyses = recorder.analyses
     t_s = np.concatenate([a.t_s for a in analyses]) if analyses else np.zeros(0)
     stem_levels: dict[str, np.ndarray] = {}
@@ -109,7 +115,7 @@ def compute_haptogram(audio: np.ndarray, rig: Rig, pack: object | None, source_n
         for stem in stems:
             magnitudes = np.concatenate([a.stem_mag[stem] for a in analyses])  # type: ignore[index]
             stem_levels[stem] = np.sqrt((magnitudes**2).mean(axis=1))
-    pack_name = getattr(pack, "name", "none (DSP-only)") if pack is not None else "none (DSP-only)"
+    pack_name = pack.name if pack is not None else "none (DSP-only)"
     return Haptogram(
         audio=np.asarray(audio, dtype=np.float32), sample_rate_hz=DEVICE_STREAM.sample_rate_hz, t_s=t_s,
         intensities=intensities, stem_levels=stem_levels, onsets_s=_drum_onsets_s(analyses, rig),

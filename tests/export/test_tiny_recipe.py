@@ -67,7 +67,7 @@ def test_int8_masks_correlate_with_torch(tiny_run, runtime: str) -> None:
 @pytest.mark.parametrize("runtime,precision", [("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32")])
 def test_sense_run_plays_the_pack(tiny_run, runtime: str, precision: str) -> None:
     result = run(input_spec=None, pack_path=str(tiny_run.out / "pack"), runtime=runtime, precision=precision,
-                 realtime_budget=None)
+                 realtime_budget=None, keep_intensities=True)
     assert result.pack_name.startswith("sense-tiny")
     assert result.intensities.ndim == 2 and len(result.intensities) > 0
     assert np.all(np.isfinite(result.intensities))

@@ -1,4 +1,4 @@
-"""The whole pipeline: streaming equals offline, no backlog, failsafe zeroing."""
+"""The whole running system (edge.session): streaming equals offline, no backlog, failsafe zeroing, live changes."""
 
 import numpy as np
 import pytest
@@ -6,16 +6,20 @@ import pytest
 from edge.errors import OutputError
 from edge.outputs import RoutedOutput, open_output
 from edge.outputs.base import ActuatorOutput, HapticFrame
-from edge.pipeline import Pipeline, run_blocks
+from edge.errors import ConfigError
 from edge.rig import default_rig
+from edge.session import Session, open_session
 from tests.streaming import assert_streaming_equals_offline
 
 
-def make_pipeline(pack, outputs=(), **options) -> Pipeline:
-    rig = default_rig()
-    stems = pack.separator.names if pack and pack.separator else ()
-    labels = pack.tagger.names if pack and pack.tagger else ()
-    return Pipeline(pack, rig.make_renderer(stems, labels), outputs, **options)
+def make_pipeline(pack, outputs=(), **options) -> Session:
+    options.setdefault("realtime_budget", None)  # offline tests: never drop hops unless a test asks for it
+    return open_session(pack, default_rig(), list(outputs), **options)
+
+
+def run_blocks(session: Session, blocks) -> None:
+    for _ in session.run(blocks):
+        pass
 
 
 def test_pipeline_streaming_equals_offline(bundled_pack, example_samples) -> None:
@@ -83,8 +87,7 @@ def _sim_outputs(n: int) -> list[RoutedOutput]:
 def test_exception_inside_a_stage_leaves_every_output_at_zero(bundled_pack, example_samples) -> None:
     rig = default_rig()
     outputs = _sim_outputs(rig.n_actuators)
-    renderer = ExplodingRenderer(rig.make_renderer(bundled_pack.separator.names, bundled_pack.tagger.names))
-    pipeline = Pipeline(bundled_pack, renderer, outputs)
+    pipeline = open_session(bundled_pack, rig, outputs, wrap_renderer=ExplodingRenderer, realtime_budget=None)
     blocks = (example_samples[i : i + 1600] for i in range(0, 16_000, 1600))
     with pytest.raises(ZeroDivisionError):
         run_blocks(pipeline, blocks)
@@ -150,3 +153,49 @@ def test_telemetry_memory_is_bounded_but_totals_cover_the_whole_run() -> None:
     assert summary["stages"]["render"]["total_s"] == pytest.approx(0.001 * sum(range(1, 21)))
     assert summary["stages"]["render"]["max_ms"] == pytest.approx(20.0)
     assert summary["stages"]["render"]["p50_ms"] > 10.0  # percentiles see only the recent window
+
+
+def test_session_keeps_no_history_and_closes_when_the_consumer_stops(bundled_pack, example_samples) -> None:
+    outputs = _sim_outputs(default_rig().n_actuators)
+    session = make_pipeline(bundled_pack, outputs)
+    hop = session.stream.hop
+    blocks = (example_samples[i : i + hop] for i in range(0, len(example_samples), hop))
+    for n_blocks, intensities in enumerate(session.run(blocks), start=1):
+        assert intensities.shape == (1, session.n_actuators)
+        if n_blocks == 200:
+            break
+    assert session.closed and all(routed.output.closed for routed in outputs)
+    for routed in outputs:
+        np.testing.assert_array_equal(routed.output.state, 0)
+    session.close()  # idempotent
+    with pytest.raises(ConfigError, match="closed"):
+        session.process(example_samples[:hop])
+
+
+def test_live_parameters_apply_from_the_next_block(bundled_pack, example_samples) -> None:
+    session = make_pipeline(bundled_pack, realtime_budget=None)
+    session.process(example_samples[:4000])
+    session.set_param("use_models", False)  # DSP-only from now on: no model calls, nothing counted as dropped
+    before = session.telemetry.stage_seconds["separator"].size
+    session.process(example_samples[4000:8000])
+    assert not session.telemetry.stage_seconds["separator"][before:].any()
+    assert session.telemetry.n_dropped_hops == 0
+    session.set_param("realtime_budget", 1e-6)
+    assert session.params.realtime_budget == 1e-6 and session.pipeline.realtime_budget == 1e-6
+    with pytest.raises(ConfigError, match="'precision' cannot change while running"):
+        session.set_param("precision", "int8")
+    with pytest.raises(ConfigError, match="realtime_budget: expected a positive number"):
+        session.set_param("realtime_budget", -1)
+
+
+def test_reset_makes_the_session_as_new(bundled_pack, example_samples) -> None:
+    session = make_pipeline(bundled_pack, realtime_budget=None)
+    first = session.process(example_samples[:8000])
+    session.process(example_samples[8000:16000])
+    session.reset()
+    np.testing.assert_allclose(session.process(example_samples[:8000]), first, atol=1e-6)
+
+
+def test_open_session_refuses_unknown_parameters(bundled_pack) -> None:
+    with pytest.raises(ConfigError, match="unknown parameter\\(s\\) n_thread"):
+        open_session(bundled_pack, None, (), n_thread=2)
