@@ -20,21 +20,18 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from edge.link.ble import SENSE_LINK_CHAR_UUID, SENSE_SERVICE_UUID  # noqa: E402
-from edge.link.keys import generate_key, save_key  # noqa: E402
-from edge.outputs import HapticFrame, open_output  # noqa: E402
-from edge.outputs.firmware import FirmwareOutput  # noqa: E402
-from tests.ble.bluez_vest import MockVest, PrivateSystemBus, PtyPeer  # noqa: E402
-from tests.firmware.processes import HostFirmware, build_host  # noqa: E402
+from edge.link.ble import SENSE_LINK_CHAR_UUID, SENSE_SERVICE_UUID
+from edge.link.keys import generate_key, save_key
+from edge.outputs import HapticFrame, open_output
+from edge.outputs.firmware import FirmwareOutput
+from edge.sim.bluez_vest import MockVest, PrivateSystemBus, PtyPeer
+from edge.sim.firmware import HostFirmware, build_host
 
 MTUS = (23, 247)
 CHANNEL_COUNTS = (6, 16, 40)

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from edge.haptics.offline import analyse_signals
+from edge.analysis import analyse_signals
 from edge.haptics.spec import MUSIC_PRESET
 from edge.haptics.stages import AttackRelease
 from edge.rig import Rig, load_rig

@@ -12,7 +12,7 @@ Paths measured (same input, same pack, same rig):
   latency = (end of the hop whose command first rises by ``RISE`` on any actuator) - onset + that hop's compute time:
   the wait for the hop's last sample plus the processing until the command is handed to the output.
 - ``simavr``: the same pipeline streaming in real time over ``serial://`` (115200 baud, pyserial on the harness
-  pty) to our AVR firmware running in simavr (tests/firmware/processes.py builds and starts it).
+  pty) to our AVR firmware running in simavr (edge/sim/firmware.py builds and starts it).
   latency = host part (as above, measured on this paced run, including the write to the port)
   + the frame's time on the wire (its bytes x 10 bits / baud)
   + the firmware part in simulated time: from the frame's 0x00 delimiter entering the AVR UART to the end of
@@ -25,7 +25,6 @@ Paths measured (same input, same pack, same rig):
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,7 +40,6 @@ from edge.pack import load_pack
 from edge.rig import default_rig
 from edge.session import Session, open_session
 
-ROOT = Path(__file__).resolve().parents[1]
 PERIOD_S = 0.6
 FIRST_ONSET_S = 0.5
 CLICK_S = 0.06
@@ -131,9 +129,8 @@ def sim_path(pack_path: str | None, use_models: bool, n_threads: int, samples: n
 def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, onsets_s: np.ndarray,
                   actuators: np.ndarray) -> dict[str, Any]:
     """The pipeline streaming in real time to the AVR firmware in simavr (see the module docstring)."""
-    sys.path.insert(0, str(ROOT))
     from edge.link import codec
-    from tests.firmware.processes import PWM_PINS, SimulatedAVR, build_avr, build_sim, wait_until
+    from edge.sim.firmware import PWM_PINS, SimulatedAVR, build_avr, build_sim, wait_until
 
     elf, harness = build_avr(BAUD), build_sim()
     pack = load_pack(pack_path)

@@ -22,19 +22,16 @@ import os
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from edge.errors import ProtocolError  # noqa: E402
-from edge.link import codec  # noqa: E402
-from edge.link.session import LinkSession  # noqa: E402
-from edge.link.transports import SerialTransport  # noqa: E402
-from tests.firmware.processes import HostFirmware, SimulatedAVR, build_avr, build_host, build_sim  # noqa: E402
+from edge.errors import ProtocolError
+from edge.link import codec
+from edge.link.session import LinkSession
+from edge.link.transports import SerialTransport
+from edge.sim.firmware import HostFirmware, SimulatedAVR, build_avr, build_host, build_sim
 
 BAUDS = (115200, 500000)
 CHANNEL_COUNTS = (6, 16, 40)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_outputs.py [--updates 300] [--markdown]
 
-Runs the production outputs against the register-level fakes with bus timing modelled (tests/fakes/i2c_wire.py:
+Runs the production outputs against the register-level fakes with bus timing modelled (edge/sim/chips/i2c_wire.py:
 START + address + data bytes, 9 bits per byte with ACK, STOP; a virtual clock, nothing sleeps) and against
 gpiozero's mock PWM pins. Every update changes every channel (the worst case: unchanged channels cost nothing).
 
@@ -18,7 +18,6 @@ import argparse
 import math
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,19 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from edge.buses.i2c import I2CBus  # noqa: E402
-from edge.outputs import ActuatorOutput, HapticFrame  # noqa: E402
-from edge.outputs.audio import ArraySink, AudioOutput  # noqa: E402
-from edge.outputs.drv2605 import DRV2605Output  # noqa: E402
-from edge.outputs.gpio import GpioOutput  # noqa: E402
-from edge.outputs.pca9685 import PCA9685Output  # noqa: E402
-from edge.stream import DEVICE_STREAM  # noqa: E402
-from tests.fakes.drv2605 import FakeDRV2605L  # noqa: E402
-from tests.fakes.i2c_wire import FakeI2CWire  # noqa: E402
-from tests.fakes.pca9685 import FakePCA9685  # noqa: E402
-from tests.fakes.tca9548a import FakeTCA9548A  # noqa: E402
+from edge.buses.i2c import I2CBus
+from edge.outputs import ActuatorOutput, HapticFrame
+from edge.outputs.audio import ArraySink, AudioOutput
+from edge.outputs.drv2605 import DRV2605Output
+from edge.outputs.gpio import GpioOutput
+from edge.outputs.pca9685 import PCA9685Output
+from edge.stream import DEVICE_STREAM
+from edge.sim.chips.drv2605 import FakeDRV2605L
+from edge.sim.chips.i2c_wire import FakeI2CWire
+from edge.sim.chips.pca9685 import FakePCA9685
+from edge.sim.chips.tca9548a import FakeTCA9548A
 
 ACTUATOR_COUNTS = (4, 16, 40)
 CLOCKS_HZ = (100_000, 400_000)

@@ -20,14 +20,12 @@ from typing import Annotated, Any, Callable
 
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_latency
+import bench_peers
+import bench_soak
 
-import bench_latency  # noqa: E402
-import bench_peers  # noqa: E402
-import bench_soak  # noqa: E402
-
-from edge.bench import machine_line, summary_rows  # noqa: E402
-from edge.errors import ConfigError  # noqa: E402
+from edge.bench import machine_line, summary_rows
+from edge.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- bench:begin -->"

@@ -151,10 +151,12 @@ class Pipeline:
         return self.renderer.n_channels
 
     def reset(self) -> None:
-        """Forget all audio history (stages and renderer) and the backlog debt; telemetry is kept."""
+        """Forget all audio history (stages, renderer, output drives) and the backlog debt; telemetry is kept."""
         for stage in (self.framer, self.stft, self.separator, self.tagger, self.renderer):
             if stage is not None:
                 stage.reset()
+        for routed in self.outputs:
+            routed.reset()
         self._debt_s = 0.0
 
     def process(self, samples: np.ndarray) -> np.ndarray:

@@ -411,7 +411,7 @@ class Rig:
         if OutputURL.parse(url).scheme != AUDIO_SCHEME or all(a.drive != "carrier" for a in actuators):
             return RoutedOutput(output, indices)
         from edge.stream import DEVICE_STREAM
-        from edge.haptics.carrier_drive import CarrierDrive, CarrierRoutedOutput
+        from edge.outputs.carrier_drive import CarrierDrive, CarrierRoutedOutput
 
         carrier_hz = np.array([a.resonance_hz if a.drive == "carrier" else 0.0 for a in actuators])
         return CarrierRoutedOutput(output, indices, CarrierDrive(carrier_hz, DEVICE_STREAM.sample_rate_hz))

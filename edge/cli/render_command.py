@@ -30,7 +30,7 @@ def render_command(
 
     from edge.stream import DEVICE_STREAM
     from edge.audio_source import read_audio_file
-    from edge.haptics.haptogram import compute_haptogram, plot_haptogram
+    from edge.haptogram import compute_haptogram, plot_haptogram
     from edge.pack import load_pack
     from edge.rig import default_rig, load_rig
     from edge.run import EXAMPLE_SOUND

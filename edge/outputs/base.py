@@ -108,6 +108,9 @@ class RoutedOutput:
     output: ActuatorOutput
     actuator_indices: np.ndarray
 
+    def reset(self) -> None:
+        """Forget the route's per-stream state (a plain route has none; see ``CarrierRoutedOutput``)."""
+
     def write(self, t_s: float, intensities_per_actuator: np.ndarray, audio: np.ndarray | None = None) -> None:
         """Send the channels of this output from a (n_actuators,) rig-wide intensity vector."""
         self.output.write(HapticFrame(t_s=t_s, intensities=intensities_per_actuator[self.actuator_indices], audio=audio))

@@ -22,8 +22,8 @@ class SimOutput(ActuatorOutput):
         self.state = np.zeros(n_channels, dtype=np.float32)
         self._last_t_s = 0.0
         self.view = None
-        if live_view:  # ``sim://?view=live``: draw the rig in the terminal (edge.haptics.terminal_view)
-            from edge.haptics.terminal_view import TerminalView
+        if live_view:  # ``sim://?view=live``: draw the rig in the terminal (edge.outputs.terminal_view)
+            from edge.outputs.terminal_view import TerminalView
 
             self.view = TerminalView(n_channels)
 

@@ -14,8 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
 SCRIPT_TIMEOUT_S = 300
 
-sys.path.insert(0, str(BENCHMARKS))
-
 
 def run_script(args: list[str]) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)

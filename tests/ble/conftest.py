@@ -1,5 +1,5 @@
 """Fixtures for ``ble://`` end to end: a private system bus, python-dbusmock's ``bluez5`` template with the vest
-added by the test (:mod:`tests.ble.bluez_vest`), and the real ``host`` firmware build behind it, run with
+added by the test (:mod:`edge.sim.bluez_vest`), and the real ``host`` firmware build behind it, run with
 ``--untrusted`` (the BLE link rules: no provisioning, no control without the key).
 
 Real bleak runs unchanged against it; the real system bus and any Bluetooth adapter are never used. A missing
@@ -18,9 +18,9 @@ from edge.link.ble import SENSE_LINK_CHAR_UUID, SENSE_SERVICE_UUID
 from edge.link.keys import generate_key, save_key
 from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
-from tests.firmware.processes import HostFirmware, build_host
+from edge.sim.firmware import HostFirmware, build_host
 
-from .bluez_vest import MockVest, PrivateSystemBus, PtyPeer
+from edge.sim.bluez_vest import MockVest, PrivateSystemBus, PtyPeer
 
 VEST_NAME = "SENSE-VEST"
 VEST_ADDRESS = "C0:FF:EE:00:00:01"

@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from .processes import HostFirmware, SimulatedAVR, build_avr, build_host, build_sim
+from edge.sim.firmware import HostFirmware, SimulatedAVR, build_avr, build_host, build_sim
 
 
 @pytest.fixture(scope="session")

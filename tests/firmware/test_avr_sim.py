@@ -16,7 +16,7 @@ from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
 from edge.outputs import HapticFrame, open_output
 
-from .processes import PWM_PINS, wait_until
+from edge.sim.firmware import PWM_PINS, wait_until
 
 ONE_PWM_STEP = 1.0 / 256.0
 

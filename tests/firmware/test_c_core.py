@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .processes import BUILD, FIRMWARE, make, require_tools
+from edge.sim.firmware import BUILD, FIRMWARE, make, require_tools
 
 FUZZ_SECONDS = 5
 

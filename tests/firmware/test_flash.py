@@ -22,7 +22,7 @@ from edge.link.keys import load_key
 from edge.link.session import LinkSession
 from edge.link.transports import SerialTransport
 
-from .processes import BOOTLOADER_HEX, BUILD, build_avr, require_tools
+from edge.sim.firmware import BOOTLOADER_HEX, BUILD, build_avr, require_tools
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_esptool_progress_parser_reads_esptool_4_and_5_lines() -> None:
 def test_expected_firmware_version_matches_the_c_core() -> None:
     from edge.flash import FIRMWARE_VERSION
 
-    from .processes import FIRMWARE
+    from edge.sim.firmware import FIRMWARE
 
     header = (FIRMWARE / "core" / "sense_device.h").read_text()
     parts = [re.search(rf"#define SENSE_FW_{name} (\d+)u", header) for name in ("MAJOR", "MINOR", "PATCH")]

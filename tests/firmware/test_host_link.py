@@ -17,7 +17,7 @@ from edge.link.transports import SerialTransport
 from edge.outputs import HapticFrame, open_output
 from edge.outputs.firmware import FirmwareOutput
 
-from .processes import wait_until
+from edge.sim.firmware import wait_until
 
 
 def frame(t_s: float, values: list[float]) -> HapticFrame:

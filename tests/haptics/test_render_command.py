@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from edge.cli import app
 from edge.errors import AudioInputError, ConfigError
-from edge.haptics.haptogram import compute_haptogram
+from edge.haptogram import compute_haptogram
 from edge.rig import default_rig, load_rig
 from tests.haptics.signals import SAMPLE_RATE_HZ, band_limited_song
 
@@ -64,8 +64,8 @@ def test_render_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 def test_haptogram_marks_alert_presets(tmp_path: Path) -> None:
-    from edge.haptics.haptogram import Haptogram, RecordingRenderer, plot_haptogram, preset_spans
-    from edge.haptics.offline import analyse_signals
+    from edge.haptogram import Haptogram, RecordingRenderer, plot_haptogram, preset_spans
+    from edge.analysis import analyse_signals
 
     mixture, stems, _ = band_limited_song(3.0)
     n_frames = len(mixture) // 128

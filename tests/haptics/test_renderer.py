@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.analysis import Analysis
-from edge.haptics.offline import analyse_signals, slice_analysis
+from edge.analysis import analyse_signals, slice_analysis
 from edge.haptics.renderer import HapticRenderer
 from edge.rig import default_rig, load_rig, parse_rig
 from tests.haptics.signals import FRAME_RATE_HZ, HOP, N_FFT, SAMPLE_RATE_HZ, band_limited_song, noise_bursts

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from edge.buses.i2c import ENV_I2C_BACKEND, BusFactory, open_buses, smbus2_bus
-from tests.fakes.drv2605 import FakeDRV2605L
-from tests.fakes.i2c_wire import FACTORY_SPEC, FakeI2CWire, install_wire, uninstall_wires
-from tests.fakes.pca9685 import FakePCA9685
-from tests.fakes.tca9548a import FakeTCA9548A
+from edge.sim.chips.drv2605 import FakeDRV2605L
+from edge.sim.chips.i2c_wire import FACTORY_SPEC, FakeI2CWire, install_wire, uninstall_wires
+from edge.sim.chips.pca9685 import FakePCA9685
+from edge.sim.chips.tca9548a import FakeTCA9548A
 
 FAKE_BUS_NUMBER = 1
 N_DRV_CHANNELS = 4

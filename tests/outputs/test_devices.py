@@ -115,7 +115,7 @@ def test_sense_doctor_passes_with_a_runtime_and_fails_with_a_fix_without_one(
 
 
 def test_sense_calibrate_prints_the_url_to_store_and_the_results_apply_from_it(fake_board: Board) -> None:
-    from tests.fakes.drv2605 import FakeActuator
+    from edge.sim.chips.drv2605 import FakeActuator
 
     fake_board.drvs[1].actuator = FakeActuator(compensation=0x10, back_emf=0x99, back_emf_gain=1, resonance_hz=160.0)
     result = runner.invoke(app, ["calibrate", "drv2605://1/0x5a?mux=0x70&channels=0,1&calibrate=1", "--json"])

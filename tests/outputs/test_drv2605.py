@@ -11,10 +11,10 @@ from edge.drivers.tca9548a import TCA9548A
 from edge.errors import ConfigError, OutputError
 from edge.outputs import HapticFrame, open_output
 from edge.outputs.drv2605 import DRV2605Output
-from tests.fakes.drv2605 import FakeActuator, FakeDRV2605L
-from tests.fakes.i2c_wire import FakeI2CWire
-from tests.fakes.pca9685 import FakePCA9685
-from tests.fakes.tca9548a import FakeTCA9548A
+from edge.sim.chips.drv2605 import FakeActuator, FakeDRV2605L
+from edge.sim.chips.i2c_wire import FakeI2CWire
+from edge.sim.chips.pca9685 import FakePCA9685
+from edge.sim.chips.tca9548a import FakeTCA9548A
 from tests.outputs.conftest import Board
 
 MUX_URL = "drv2605://1/0x5a?mux=0x70&channels=0,1,2,3"

@@ -9,10 +9,10 @@ import errno
 
 import pytest
 
-from tests.fakes.drv2605 import FakeDRV2605L
-from tests.fakes.i2c_wire import FakeI2CWire
-from tests.fakes.pca9685 import FakePCA9685
-from tests.fakes.tca9548a import FakeTCA9548A
+from edge.sim.chips.drv2605 import FakeDRV2605L
+from edge.sim.chips.i2c_wire import FakeI2CWire
+from edge.sim.chips.pca9685 import FakePCA9685
+from edge.sim.chips.tca9548a import FakeTCA9548A
 
 
 def test_pca9685_ignores_prescale_while_awake_and_needs_restart_after_sleep() -> None:

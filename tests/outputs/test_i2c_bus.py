@@ -8,8 +8,8 @@ import pytest
 
 from edge.buses.i2c import ENV_I2C_BACKEND, I2CBus, open_i2c_bus, resolve_bus_factory, smbus2_bus
 from edge.errors import ConfigError, OutputError
-from tests.fakes.i2c_wire import FakeI2CWire, FakeSMBus
-from tests.fakes.pca9685 import FakePCA9685
+from edge.sim.chips.i2c_wire import FakeI2CWire, FakeSMBus
+from edge.sim.chips.pca9685 import FakePCA9685
 
 
 def make_bus() -> tuple[FakeI2CWire, I2CBus]:
@@ -108,8 +108,8 @@ def test_the_backend_is_resolved_from_the_argument_then_the_environment(monkeypa
     assert resolve_bus_factory(wire.open) == wire.open
     monkeypatch.delenv(ENV_I2C_BACKEND, raising=False)
     assert resolve_bus_factory() is smbus2_bus
-    monkeypatch.setenv(ENV_I2C_BACKEND, "tests.fakes.i2c_wire:open_installed_bus")
-    from tests.fakes.i2c_wire import open_installed_bus
+    monkeypatch.setenv(ENV_I2C_BACKEND, "edge.sim.chips.i2c_wire:open_installed_bus")
+    from edge.sim.chips.i2c_wire import open_installed_bus
 
     assert resolve_bus_factory() is open_installed_bus
     monkeypatch.setenv(ENV_I2C_BACKEND, "no_such_module_here:factory")

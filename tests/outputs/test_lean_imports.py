@@ -16,8 +16,8 @@ from edge.buses.i2c import I2CBus, smbus2_bus
 from edge.errors import MissingExtraError
 from edge.outputs import HapticFrame, open_output
 from edge.outputs.pca9685 import PCA9685Output
-from tests.fakes.i2c_wire import FakeI2CWire
-from tests.fakes.pca9685 import FakePCA9685
+from edge.sim.chips.i2c_wire import FakeI2CWire
+from edge.sim.chips.pca9685 import FakePCA9685
 
 wire = FakeI2CWire()
 chip = wire.add(FakePCA9685())

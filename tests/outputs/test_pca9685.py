@@ -10,8 +10,8 @@ from edge.drivers.pca9685 import PCA9685, frequency_limits_hz, prescale_for
 from edge.errors import ConfigError, OutputError
 from edge.outputs import HapticFrame, open_output
 from edge.outputs.pca9685 import PCA9685Output
-from tests.fakes.i2c_wire import FakeI2CWire
-from tests.fakes.pca9685 import FakePCA9685
+from edge.sim.chips.i2c_wire import FakeI2CWire
+from edge.sim.chips.pca9685 import FakePCA9685
 from tests.outputs.conftest import Board
 
 PWM_STEPS = 4096

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.i2c_wire import FakeChip
+from edge.sim.chips.i2c_wire import FakeChip
 
 
 class RegisterChip(FakeChip):

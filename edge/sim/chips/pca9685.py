@@ -14,7 +14,7 @@ Modelled from the datasheet:
 
 from __future__ import annotations
 
-from tests.fakes.register_file import RegisterChip
+from edge.sim.chips.register_file import RegisterChip
 
 MODE1 = 0x00
 MODE2 = 0x01

@@ -40,6 +40,10 @@ class CarrierRoutedOutput(RoutedOutput):
 
     drive: CarrierDrive | None = None
 
+    def reset(self) -> None:
+        if self.drive is not None:
+            self.drive.reset()
+
     def write(self, t_s: float, intensities_per_actuator: np.ndarray, audio: np.ndarray | None = None) -> None:
         if audio is not None and self.drive is not None:
             audio = self.drive.process(audio)

@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from edge.errors import ConfigError
-from edge.haptics.terminal_view import SHADES, TerminalView, render_rig
+from edge.outputs.terminal_view import SHADES, TerminalView, render_rig
 from edge.outputs import open_output
 from edge.rig import default_rig
 

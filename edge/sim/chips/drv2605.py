@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.fakes.register_file import RegisterChip
+from edge.sim.chips.register_file import RegisterChip
 
 ADDRESS = 0x5A
 STATUS = 0x00

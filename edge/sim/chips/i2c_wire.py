@@ -201,7 +201,7 @@ class FakeSMBus:
 # number (``open_output(url)``, ``sense run``, ``sense devices``): tests install a wire per bus number first.
 _INSTALLED_WIRES: dict[int, FakeI2CWire] = {}
 
-FACTORY_SPEC = "tests.fakes.i2c_wire:open_installed_bus"
+FACTORY_SPEC = "edge.sim.chips.i2c_wire:open_installed_bus"
 
 
 def install_wire(bus_number: int, wire: FakeI2CWire) -> None:

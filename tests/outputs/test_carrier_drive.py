@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.errors import ConfigError
-from edge.haptics.carrier_drive import CarrierDrive, CarrierRoutedOutput
+from edge.outputs.carrier_drive import CarrierDrive, CarrierRoutedOutput
 from edge.rig import load_rig
 from tests.haptics.signals import SAMPLE_RATE_HZ
 from tests.streaming import assert_streaming_equals_offline
@@ -65,3 +65,15 @@ def test_drive_is_validated(tmp_path: Path) -> None:
     path.write_text('[[outputs]]\nid = "s"\nurl = "audio://array"\n[[actuators]]\nid = "a"\nkind = "lra"\ndrive = "pwm"\n')
     with pytest.raises(ConfigError, match=r"box.toml:7: actuators\[0\]\.drive: 'pwm' is not one of carrier, audio"):
         load_rig(path)
+
+
+def test_session_reset_restarts_the_carrier_phase() -> None:
+    from edge.session import open_session
+
+    with open_session(None, "sensory-box-audio", "audio://array", realtime_budget=None) as session:
+        carrier_routes = [routed for routed in session.outputs if isinstance(routed, CarrierRoutedOutput)]
+        assert carrier_routes and carrier_routes[0].drive is not None
+        session.process(np.random.default_rng(0).uniform(-0.5, 0.5, 1000).astype(np.float32))
+        assert carrier_routes[0].drive._n_samples > 0
+        session.reset()
+        assert carrier_routes[0].drive._n_samples == 0

@@ -7,7 +7,7 @@ channels' segments see every transaction on the upstream bus.
 
 from __future__ import annotations
 
-from tests.fakes.i2c_wire import FakeChip, FakeSegment
+from edge.sim.chips.i2c_wire import FakeChip, FakeSegment
 
 N_CHANNELS = 8
 
