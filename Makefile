@@ -8,8 +8,10 @@ setup:
 run: setup
 	.venv/bin/sense run
 
-# The whole test suite (what CI runs).
+# What CI runs: lint (ruff), type check (mypy on edge/, settings in pyproject.toml), the whole test suite.
 test: setup
+	.venv/bin/ruff check edge benchmarks tests
+	.venv/bin/mypy
 	.venv/bin/python -m pytest -q
 
 # On the board (Raspberry Pi OS 64-bit, Bookworm or Trixie): only the runtime, then a check of the board.

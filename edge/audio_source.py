@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from edge.stream import DEVICE_STREAM
 from edge._lazy import require
 from edge.errors import AudioInputError
 
-PCM_DTYPES = {"s16le": np.dtype("<i2"), "s32le": np.dtype("<i4"), "f32le": np.dtype("<f4")}
+PCM_DTYPES: dict[str, np.dtype[Any]] = {"s16le": np.dtype("<i2"), "s32le": np.dtype("<i4"), "f32le": np.dtype("<f4")}
 """Raw PCM sample formats accepted on stdin, named like ffmpeg/sox do."""
 
 

@@ -170,7 +170,7 @@ class _Reader:
 
 
 def _parse_outputs(located: _Located, raw: list[Any]) -> tuple[OutputSpec, ...]:
-    outputs = []
+    outputs: list[OutputSpec] = []
     for index, table in enumerate(raw):
         reader = _Reader(located, table, ("outputs", index), {"id", "url"})
         output_id = reader.get("id", str)
@@ -396,9 +396,9 @@ class Rig:
         opened: list[RoutedOutput] = []
         try:
             for url, indices in plan:
-                output = open_output(url, len(indices))
-                opened.append(self._routed(url, output, indices))
-                self._attach_layout(output, indices)
+                opened_output = open_output(url, len(indices))
+                opened.append(self._routed(url, opened_output, indices))
+                self._attach_layout(opened_output, indices)
         except BaseException:
             for routed in opened:
                 routed.output.close()

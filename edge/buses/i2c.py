@@ -79,7 +79,7 @@ def smbus2_bus(bus_number: int) -> SMBusLike:
     smbus2 = require("smbus2", "i2c", "I2C outputs")
     path = f"/dev/i2c-{bus_number}"
     try:
-        return smbus2.SMBus(bus_number)  # type: ignore[no-any-return]
+        return smbus2.SMBus(bus_number)
     except FileNotFoundError:
         raise OutputError(
             f"I2C bus {bus_number}: {path} does not exist. Enable I2C (Raspberry Pi: 'sudo raspi-config nonint "
@@ -104,7 +104,7 @@ def _load_factory(spec: str) -> BusFactory:
         raise ConfigError(f"{ENV_I2C_BACKEND}={spec!r}: cannot load the bus factory: {error}") from None
     if not callable(factory):
         raise ConfigError(f"{ENV_I2C_BACKEND}={spec!r}: {attribute} is not callable")
-    return factory  # type: ignore[no-any-return]
+    return factory
 
 
 def resolve_bus_factory(factory: BusFactory | None = None) -> BusFactory:

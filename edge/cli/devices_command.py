@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from edge.devices import Survey
 
 STATUS_MARKS = {"ok": "[green]  ok[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
 
 
-def _survey(i2c_bus: Optional[list[int]]) -> "edge.devices.Survey":  # noqa: F821
+def _survey(i2c_bus: Optional[list[int]]) -> Survey:
     from edge.devices import survey
 
     return survey(i2c_buses=i2c_bus or None)

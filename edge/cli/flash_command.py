@@ -26,7 +26,7 @@ def flash_command(
 ) -> None:
     """Flash the firmware, then handshake with it to check protocol, version and channel count."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     from edge import flash
     from edge.link.codec import FLAG_KEY_PROVISIONED
@@ -35,7 +35,7 @@ def flash_command(
     console = Console()
     with Progress(TextColumn("{task.description:<8}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(phase: str, fraction: float) -> None:
             if phase not in tasks:

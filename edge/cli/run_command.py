@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from edge.runners import Runtime
 from edge.stream import DEVICE_STREAM
 
+if TYPE_CHECKING:
+    from edge.run import RunResult
 
-def _print_summary(result: "edge.run.RunResult") -> None:  # noqa: F821
+
+def _print_summary(result: RunResult) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from edge.errors import ProtocolError
 
@@ -216,12 +217,17 @@ class Message:
         return encode_frame(self.TYPE, self.pack_body())
 
 
-def _require_length(cls: type, body: bytes, size: int) -> None:
+def _fixed_fields(cls: Any, values: Iterable[Any]) -> dict[str, Any]:
+    """The leading dataclass fields of message class ``cls`` by name, from the unpacked fixed part of a body."""
+    return dict(zip((f.name for f in fields(cls)), values))
+
+
+def _require_length(cls: type[Message], body: bytes, size: int) -> None:
     if len(body) < size:
         raise ProtocolError(f"{cls.__name__} (type {cls.TYPE:#04x}): body of {len(body)} bytes, expected >= {size}")
 
 
-def _unpack_u16_list(cls: type, body: bytes, offset: int) -> tuple[list[int], int]:
+def _unpack_u16_list(cls: type[Message], body: bytes, offset: int) -> tuple[list[int], int]:
     _require_length(cls, body, offset + 1)
     count = body[offset]
     _require_length(cls, body, offset + 1 + 2 * count)
@@ -267,7 +273,7 @@ class Info(Message):
         _require_length(cls, body, size)
         *head, name_len = struct.unpack_from("<" + cls.FORMAT, body)
         _require_length(cls, body, size + name_len)
-        return cls(*head, name=body[size : size + name_len].decode("ascii", errors="replace"))
+        return cls(**_fixed_fields(cls, head), name=body[size : size + name_len].decode("ascii", errors="replace"))
 
     @property
     def fw_version(self) -> str:
@@ -365,7 +371,7 @@ class Config(Message):
         _require_length(cls, body, 8)
         head = struct.unpack_from("<HHHH", body)
         caps, _ = _unpack_u16_list(cls, body, 8)
-        return cls(*head, caps=caps)
+        return cls(**_fixed_fields(cls, head), caps=caps)
 
 
 EFFECT_CANCEL, EFFECT_CONSTANT, EFFECT_CLICK, EFFECT_RAMP_UP, EFFECT_RAMP_DOWN, EFFECT_PULSE = range(6)
@@ -436,7 +442,7 @@ class Telemetry(Message):
         _require_length(cls, body, size)
         head = struct.unpack_from("<" + cls.FORMAT, body)
         duty, _ = _unpack_u16_list(cls, body, size)
-        return cls(*head, duty=duty)
+        return cls(**_fixed_fields(cls, head), duty=duty)
 
 
 @dataclass

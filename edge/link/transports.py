@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from edge._lazy import require
 from edge.errors import ConfigError, OutputError, ProtocolError
@@ -49,7 +49,7 @@ class SerialTransport:
     def is_open(self) -> bool:
         return self._serial is not None
 
-    def _port(self):  # type: ignore[no-untyped-def]
+    def _port(self) -> Any:
         if self._serial is None:
             raise OutputError(f"serial link {self.port}: not open (unplugged?)")
         return self._serial
@@ -202,6 +202,6 @@ def open_transport(url: OutputURL) -> ByteTransport:
         return SpyTransport(open_transport(inner), log)
     if url.scheme == "ble":
         ble = require("edge.link.ble", "ble", "the ble:// firmware link")
-        return ble.open_ble_transport(url)  # type: ignore[no-any-return]
+        return ble.open_ble_transport(url)
     raise ConfigError(f"output URL {url.url!r}: not a firmware link (expected serial://, ble://, loop:// or spy://)")
 

@@ -362,7 +362,7 @@ class MockVest:
         if message.message_type != MessageType.SIGNAL or message.member != "MethodCalled":
             return
         method, args = message.body[0], message.body[1]
-        self.record.method_calls.append(f"{message.path.rsplit('/', 1)[-1]}.{method}")
+        self.record.method_calls.append(f"{(message.path or '').rsplit('/', 1)[-1]}.{method}")
         if message.path == self.char_path:
             if method == "WriteValue":
                 payload = bytes(args[0].value)

@@ -13,7 +13,6 @@ from edge.outputs import HapticFrame, open_output
 from edge.outputs.drv2605 import DRV2605Output
 from edge.sim.chips.drv2605 import FakeActuator, FakeDRV2605L
 from edge.sim.chips.i2c_wire import FakeI2CWire
-from edge.sim.chips.pca9685 import FakePCA9685
 from edge.sim.chips.tca9548a import FakeTCA9548A
 from tests.outputs.conftest import Board
 
