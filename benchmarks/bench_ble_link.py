@@ -16,7 +16,8 @@ Single-threaded host; the machine is printed with the table. Nothing here is ass
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
+
 import os
 import platform
 import statistics
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import typer
 
 from edge.link.ble import SENSE_LINK_CHAR_UUID, SENSE_SERVICE_UUID
 from edge.link.keys import generate_key, save_key
@@ -84,18 +86,18 @@ def measure(bus: PrivateSystemBus, binary: Path, mtu: int, n_channels: int, n_pi
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pings", type=int, default=100)
-    parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    args = parser.parse_args()
+def main(
+    pings: Annotated[int, typer.Option(help="PING round trips per configuration.")] = 100,
+    frames: Annotated[int, typer.Option(help="SET_INTENSITIES frames per configuration.")] = 300,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """The ble:// link on a mocked BlueZ vest: round trips and frame rates per MTU and channel count."""
 
     binary = build_host()
     bus = PrivateSystemBus()
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address
     try:
-        rows = [measure(bus, binary, mtu, n, args.pings, args.frames) for mtu in MTUS for n in CHANNEL_COUNTS]
+        rows = [measure(bus, binary, mtu, n, pings, frames) for mtu in MTUS for n in CHANNEL_COUNTS]
     finally:
         bus.close()
     print(f"# BLE link, host stack only (mocked BlueZ, no radio); {platform.machine()} {platform.processor() or ''}, "
@@ -104,13 +106,13 @@ def main() -> None:
               "ping median ms", "ping p95 ms"]
     keys = ["mtu", "n_channels", "gatt_writes_per_frame", "write_median_ms", "write_p95_ms", "ping_median_ms",
             "ping_p95_ms"]
-    if args.markdown:
+    if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
     for row in rows:
         cells = [f"{row[key]:.2f}" if isinstance(row[key], float) else str(row[key]) for key in keys]
-        print(("| " + " | ".join(cells) + " |") if args.markdown else "  ".join(f"{h}={c}" for h, c in zip(header, cells)))
+        print(("| " + " | ".join(cells) + " |") if markdown else "  ".join(f"{h}={c}" for h, c in zip(header, cells)))
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

@@ -17,7 +17,8 @@ the machine is printed with the table. Timings are not asserted anywhere (tests 
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
+
 import os
 import platform
 import random
@@ -26,6 +27,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import typer
 
 from edge.errors import ProtocolError
 from edge.link import codec
@@ -117,12 +120,12 @@ def open_session(port: str, baud: int) -> LinkSession:
     return session
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pings", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    args = parser.parse_args()
+def main(
+    pings: Annotated[int, typer.Option(help="PING round trips per configuration.")] = 200,
+    seconds: Annotated[float, typer.Option(help="Length of each sustained SET_INTENSITIES flood.")] = 2.0,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown tables.")] = False,
+) -> None:
+    """The serial link to the host firmware and the AVR firmware in simavr: round trips and sustained frame rates."""
 
     host_binary = build_host()
     harness = build_sim()
@@ -139,8 +142,8 @@ def main() -> None:
             try:
                 session = open_session(firmware.port, baud or 115200)
                 if n_channels == CHANNEL_COUNTS[0]:
-                    rtt_rows.append(("host", str(baud) if baud else "pty", *ping_stats(session, args.pings)))
-                fps, lost, size = sustained_fps(session, n_channels, args.seconds)
+                    rtt_rows.append(("host", str(baud) if baud else "pty", *ping_stats(session, pings)))
+                fps, lost, size = sustained_fps(session, n_channels, seconds)
                 limit = baud / UART_BITS_PER_BYTE / size if baud else None
                 rows.append(Row("host", str(baud) if baud else "pty", n_channels, size, limit, fps, lost))
                 session.close()
@@ -152,8 +155,8 @@ def main() -> None:
         avr = SimulatedAVR(harness, [str(avr_elves[baud])], str(workdir / f"ttyAVR{baud}")).start()
         try:
             session = open_session(avr.port, baud)
-            rtt_rows.append(("avr-sim", str(baud), *ping_stats(session, args.pings)))
-            fps, lost, size = sustained_fps(session, AVR_CHANNELS, args.seconds)
+            rtt_rows.append(("avr-sim", str(baud), *ping_stats(session, pings)))
+            fps, lost, size = sustained_fps(session, AVR_CHANNELS, seconds)
             rows.append(Row("avr-sim", str(baud), AVR_CHANNELS, size, baud / UART_BITS_PER_BYTE / size, fps, lost))
             session.close()
         finally:
@@ -165,20 +168,20 @@ def main() -> None:
 
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, host side single-threaded")
-    separator = " | " if args.markdown else "  "
+    separator = " | " if markdown else "  "
     print()
     print("PING/PONG round trip (ms)")
     header = ["link", "baud", "p50", "p95", "max"]
     print(separator.join(f"{h:>8}" for h in header))
-    if args.markdown:
+    if markdown:
         print(separator.join(["---:"] * len(header)))
     for link, baud, p50, p95, worst in rtt_rows:
         print(separator.join([f"{link:>8}", f"{baud:>8}", f"{p50:8.3f}", f"{p95:8.3f}", f"{worst:8.3f}"]))
     print()
-    print(f"SET_INTENSITIES sustained, {args.seconds:.1f} s flood (frames/s accepted by the firmware)")
+    print(f"SET_INTENSITIES sustained, {seconds:.1f} s flood (frames/s accepted by the firmware)")
     header = ["link", "baud", "channels", "bytes/frame", "wire limit", "measured", "lost", "note"]
     print(separator.join(f"{h:>11}" for h in header))
-    if args.markdown:
+    if markdown:
         print(separator.join(["---:"] * len(header)))
     for row in rows:
         print(separator.join([
@@ -190,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

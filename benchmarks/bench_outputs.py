@@ -14,7 +14,8 @@ Single-threaded; the machine is printed with the table.
 
 from __future__ import annotations
 
-import argparse
+from typing import Annotated
+
 import math
 import os
 import platform
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import typer
 
 from edge.buses.i2c import I2CBus
 from edge.outputs import ActuatorOutput, HapticFrame
@@ -175,16 +177,14 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--updates", type=int, default=300, help="updates per configuration")
-    args = parser.parse_args()
-    rows = run(args.updates)
+def main(updates: Annotated[int, typer.Option(help="Updates per configuration.")] = 300) -> None:
+    """Update rates of the I2C, GPIO and audio outputs on register-level fakes of the chips."""
+    rows = run(updates)
     print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}, "
-          f"1 thread, {os.cpu_count()} CPUs visible; {args.updates} updates per row, every channel changing; "
+          f"1 thread, {os.cpu_count()} CPUs visible; {updates} updates per row, every channel changing; "
           f"needed: {REQUIRED_UPDATES_PER_S:.0f} updates/s (8 ms hop)")
     print(table(rows))
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

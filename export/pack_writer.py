@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.pack import ARTIFACT_SUFFIX, SCHEMA_VERSION, Pack, load_pack, sha256_of
-from export.step_model import StepSignature
-from export.tflite_export import tflite_io_names
+
+if TYPE_CHECKING:  # torch: only the writing of new artifacts needs it; rewriting a pack's metrics does not
+    from export.step_model import StepSignature
 
 
 def artifact_entries(key: str, signature: StepSignature, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -20,6 +21,8 @@ def artifact_entries(key: str, signature: StepSignature, pairs: list[tuple[str, 
         entry: dict[str, Any] = {"file": key + ARTIFACT_SUFFIX[(runtime, precision)], "runtime": runtime,
                                  "precision": precision, "sha256": "0" * 64}
         if runtime == "litert":
+            from export.tflite_export import tflite_io_names
+
             entry.update(frames_per_step=1, io_names=tflite_io_names(signature))
         else:
             entry["frames_per_step"] = None if signature.frames_axis_dynamic else 1

@@ -1,7 +1,8 @@
 """The ``sense`` command line: a thin typer layer over library functions (STYLE.md #15).
 
 Each command group lives in its own module with a ``register(app)`` function, listed in ``COMMAND_MODULES``.
-The ``export`` commands attach only when the export extra (torch) is installed. Every :class:`SenseError`
+The ``export`` commands attach when the ``export`` package is present; without torch (a device install) only
+its torch-free ones (``sense export verify``). Every :class:`SenseError`
 becomes a red one-line message and exit code 1 here, in one place.
 """
 
@@ -57,12 +58,15 @@ def _root(
 def _register_commands() -> None:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
+    if _importable("export"):
+        importlib.import_module("export.cli").register(app, with_torch=_importable("torch"))
+
+
+def _importable(module: str) -> bool:
     try:
-        has_export = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("export") is not None
+        return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # a module blocked in sys.modules
-        has_export = False
-    if has_export:
-        importlib.import_module("export.cli").register(app)
+        return False
 
 
 _register_commands()

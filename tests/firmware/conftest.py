@@ -1,7 +1,7 @@
 """Fixtures that build the real firmware (host board, AVR board, simavr harness) and run it behind ptys.
 
 A missing compiler or simulator FAILS the test with a message (scripts/setup.sh installs them); nothing skips.
-The process runners live in processes.py, shared with benchmarks/bench_link.py.
+The process runners live in edge/sim/firmware.py, shared with benchmarks/bench_link.py.
 """
 
 from __future__ import annotations

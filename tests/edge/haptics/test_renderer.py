@@ -12,7 +12,7 @@ from edge.analysis import Analysis
 from edge.analysis import analyse_signals, slice_analysis
 from edge.haptics.renderer import HapticRenderer
 from edge.rig import default_rig, load_rig, parse_rig
-from tests.haptics.signals import FRAME_RATE_HZ, HOP, N_FFT, SAMPLE_RATE_HZ, band_limited_song, noise_bursts
+from tests.edge.haptics.signals import FRAME_RATE_HZ, HOP, N_FFT, SAMPLE_RATE_HZ, band_limited_song, noise_bursts
 from tests.streaming import assert_streaming_equals_offline
 
 STEMS = ("vocals", "drums", "bass", "other")

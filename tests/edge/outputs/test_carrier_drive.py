@@ -11,7 +11,7 @@ import pytest
 from edge.errors import ConfigError
 from edge.outputs.carrier_drive import CarrierDrive, CarrierRoutedOutput
 from edge.rig import load_rig
-from tests.haptics.signals import SAMPLE_RATE_HZ
+from tests.edge.haptics.signals import SAMPLE_RATE_HZ
 from tests.streaming import assert_streaming_equals_offline
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from edge.cli import app
 from edge.devices import Status, SystemPaths, gpio_findings, list_i2c_buses, pwm_findings, ble_findings, scan_i2c_bus
-from tests.outputs.conftest import Board, build_fake_board
+from tests.edge.outputs.conftest import Board, build_fake_board
 
 runner = CliRunner()
 

@@ -1,5 +1,7 @@
 """ONNX Runtime and LiteRT runners against the PyTorch reference, and state carried step by step."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,34 @@ from export.step_model import run_torch
 from edge.stft import magnitude_frames
 from edge.stream import DEVICE_STREAM
 from tests.streaming import assert_streaming_equals_offline
+from edge.audio_source import read_audio_file
+from edge.pack import Pack
+from edge.run import EXAMPLE_SOUND
+
+
+@dataclass
+class ExportedPack:
+    pack: Pack
+    separator: object
+    tagger: object
+    separator_signature: object
+    tagger_signature: object
+
+
+@pytest.fixture(scope="session")
+def exported_pack(tmp_path_factory: pytest.TempPathFactory) -> ExportedPack:
+    """Build the tiny pack with our export code (ONNX + TFLite, fp32 + int8) and keep the torch reference."""
+    from export.tiny_pack import build_tiny_pack, make_tiny_students
+
+    root = tmp_path_factory.mktemp("packs") / "tiny"
+    pack = build_tiny_pack(root, seed=3)
+    separator, tagger, sep_sig, tag_sig = make_tiny_students(seed=3)
+    return ExportedPack(pack, separator, tagger, sep_sig, tag_sig)
+
+
+@pytest.fixture(scope="module")
+def example_samples() -> np.ndarray:
+    return read_audio_file(EXAMPLE_SOUND)
 
 RUNTIMES = ["onnx", "litert"]
 

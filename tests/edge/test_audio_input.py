@@ -11,7 +11,7 @@ import pytest
 from edge.audio_source import pcm_stream_source, read_audio_file, resample
 from edge.errors import AudioInputError
 from edge.run import run
-from tests.runtime.conftest import write_sound
+from tests.edge.conftest import write_sound
 
 
 def _tone_mix(rate_hz: int, seconds: float = 2.0) -> np.ndarray:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from edge.buses.gpio import ENV_GPIO_BACKEND, resolve_pin_factory
 from edge.cli import app
-from tests.outputs.conftest import Board
+from tests.edge.outputs.conftest import Board
 
 runner = CliRunner()
 

@@ -22,7 +22,7 @@ from edge.haptics.stages import (
     threshold_gains,
     vibrotactile_threshold_db,
 )
-from tests.haptics.signals import FRAME_RATE_HZ, HOP, SAMPLE_RATE_HZ
+from tests.edge.haptics.signals import FRAME_RATE_HZ, HOP, SAMPLE_RATE_HZ
 from tests.streaming import assert_streaming_equals_offline
 
 RNG = np.random.default_rng(7)

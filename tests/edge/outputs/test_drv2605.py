@@ -14,7 +14,7 @@ from edge.outputs.drv2605 import DRV2605Output
 from edge.sim.chips.drv2605 import FakeActuator, FakeDRV2605L
 from edge.sim.chips.i2c_wire import FakeI2CWire
 from edge.sim.chips.tca9548a import FakeTCA9548A
-from tests.outputs.conftest import Board
+from tests.edge.outputs.conftest import Board
 
 MUX_URL = "drv2605://1/0x5a?mux=0x70&channels=0,1,2,3"
 

@@ -12,7 +12,7 @@ from edge.outputs import HapticFrame, open_output
 from edge.outputs.pca9685 import PCA9685Output
 from edge.sim.chips.i2c_wire import FakeI2CWire
 from edge.sim.chips.pca9685 import FakePCA9685
-from tests.outputs.conftest import Board
+from tests.edge.outputs.conftest import Board
 
 PWM_STEPS = 4096
 

@@ -14,7 +14,7 @@ from edge.haptics.features import (
     vocal_pitch_hz,
 )
 from edge.analysis import analyse_signals
-from tests.haptics.signals import FRAME_RATE_HZ, HOP, N_FFT, SAMPLE_RATE_HZ, harmonic_tone, noise_bursts, sine
+from tests.edge.haptics.signals import FRAME_RATE_HZ, HOP, N_FFT, SAMPLE_RATE_HZ, harmonic_tone, noise_bursts, sine
 from tests.streaming import assert_streaming_equals_offline
 
 

@@ -12,7 +12,7 @@ from edge.cli import app
 from edge.errors import AudioInputError, ConfigError
 from edge.haptogram import compute_haptogram
 from edge.rig import default_rig, load_rig
-from tests.haptics.signals import SAMPLE_RATE_HZ, band_limited_song
+from tests.edge.haptics.signals import SAMPLE_RATE_HZ, band_limited_song
 
 runner = CliRunner()
 

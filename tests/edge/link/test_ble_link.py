@@ -20,6 +20,7 @@ from edge.link.ble import BleTransport
 from edge.link.keys import generate_key, save_key
 from edge.link.session import LinkSession
 from edge.outputs import HapticFrame, open_output
+from edge.run import EXAMPLE_SOUND
 from edge.outputs.firmware import FirmwareOutput
 
 from .conftest import DEFAULT_ATT_MTU, VEST_ADDRESS, VEST_CHANNELS, VEST_NAME, BleVest
@@ -302,7 +303,7 @@ def test_the_pipeline_drives_a_ble_vest_and_leaves_it_stopped(ble_vest_factory) 
 
     n_motors = 16  # the bundled default rig
     vest = ble_vest_factory(n_channels=n_motors)
-    result = run(str(Path(__file__).resolve().parents[2] / "edge/data/example.flac"), output_url=vest.url,
+    result = run(str(EXAMPLE_SOUND), output_url=vest.url,
                  use_models=False)
     assert result.output_urls == [vest.url]
     sent = decoded(vest.mock.record.writes)

@@ -1,9 +1,8 @@
-"""Fixtures of the runtime tests: a freshly exported tiny pack plus the PyTorch students it came from."""
+"""Fixtures of the runtime tests (torch-free: a device install runs this folder): bundled packs and sounds."""
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,26 +12,6 @@ import soundfile
 from edge.audio_source import read_audio_file
 from edge.pack import TEST_PACK_NAME, Pack, bundled_pack_path, load_pack
 from edge.run import EXAMPLE_SOUND
-
-
-@dataclass
-class ExportedPack:
-    pack: Pack
-    separator: object
-    tagger: object
-    separator_signature: object
-    tagger_signature: object
-
-
-@pytest.fixture(scope="session")
-def exported_pack(tmp_path_factory: pytest.TempPathFactory) -> ExportedPack:
-    """Build the tiny pack with our export code (ONNX + TFLite, fp32 + int8) and keep the torch reference."""
-    from export.tiny_pack import build_tiny_pack, make_tiny_students
-
-    root = tmp_path_factory.mktemp("packs") / "tiny"
-    pack = build_tiny_pack(root, seed=3)
-    separator, tagger, sep_sig, tag_sig = make_tiny_students(seed=3)
-    return ExportedPack(pack, separator, tagger, sep_sig, tag_sig)
 
 
 @pytest.fixture()

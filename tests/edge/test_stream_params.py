@@ -38,13 +38,3 @@ def test_tagger_runs_on_every_nth_hop_of_the_stream_whatever_the_blocks() -> Non
         pieces.extend((tagger_run_frames(n_frames, 8, seen) + seen).tolist())
         seen += n_frames
     assert np.array_equal(pieces, whole)
-
-
-def test_recipes_carry_the_stream_and_default_to_the_device_stream() -> None:
-    recipe_module = pytest.importorskip("export.recipe")
-    plain = recipe_module.parse_recipe({"name": "r"}, "r.toml")
-    assert plain.stream == DEVICE_STREAM
-    wider = recipe_module.parse_recipe({"name": "r", "stream": {"hop": 256}, "tagger": {"every_n_hops": 4}}, "r.toml")
-    assert (wider.stream.hop, wider.stream.tagger_every_n_hops) == (256, 4)
-    with pytest.raises(ConfigError, match=r"recipe r.toml: \[stream\]: .*window"):
-        recipe_module.parse_recipe({"name": "r", "stream": {"window": "box"}}, "r.toml")

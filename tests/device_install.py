@@ -1,0 +1,15 @@
+"""pytest plugin: run the tests as on a device install — torch and the rest of the export extra blocked.
+
+``python -m pytest -p tests.device_install tests/edge`` (``make test`` does) proves that the runtime's test folder
+needs only the runtime extras. Loaded before any test module, so an import of a blocked module fails loudly.
+"""
+
+from __future__ import annotations
+
+import sys
+
+WORKSTATION_ONLY = ("torch", "onnx", "onnxscript", "litert_torch", "scipy", "mir_eval", "sklearn", "music21")
+"""Modules only the ``export`` extra (a workstation) installs."""
+
+for _name in WORKSTATION_ONLY:
+    sys.modules[_name] = None  # type: ignore[assignment]
