@@ -6,7 +6,7 @@ URLs:
 - ``audio://array``: kept in memory (:meth:`AudioOutput.samples`), for tests.
 
 Query parameters: ``channels`` (default: the rig's count, else 1), ``rate`` (Hz of the frames' audio, default
-16000, the device rate), ``out_rate`` (Hz of the sink, default = rate; the sound card often wants 48000; a
+the device rate), ``out_rate`` (Hz of the sink, default = rate; the sound card often wants 48000; a
 streaming soxr resampler converts), ``carrier_hz`` (when a frame has no audio, drive a sine at this frequency -
 e.g. a shaker's resonance - with the channel intensities as amplitudes; 0 = silence), ``max`` (0..1] gain cap.
 

@@ -10,6 +10,11 @@ import numpy as np
 import pytest
 
 from edge.rig import default_rig
+from edge.stream import DEVICE_STREAM
+
+HOP = DEVICE_STREAM.hop
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
+
 
 BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_fidelity.py"
 
@@ -35,7 +40,7 @@ def test_pulse_times_mark_rises(bench) -> None:
     intensity[12] = 1.0  # a second small rise inside the same pulse is not a new pulse
     intensity[50:55] = 0.5
     times = bench.pulse_times_s(intensity)
-    np.testing.assert_allclose(times, [11 * 128 / 16000, 51 * 128 / 16000])
+    np.testing.assert_allclose(times, [11 * HOP / RATE_HZ, 51 * HOP / RATE_HZ])
 
 
 @pytest.mark.filterwarnings("ignore:Estimated onsets are empty")
@@ -43,9 +48,9 @@ def test_perfect_pulses_score_one_and_silence_scores_zero(bench, song) -> None:
     rig = default_rig()
     groups = bench.stem_groups(rig)
     assert set(groups) == {"vocals", "drums", "bass", "other"} and len(groups["drums"]) == 8
-    n_frames = len(song.mixture) // 128
+    n_frames = len(song.mixture) // HOP
     perfect = np.zeros((n_frames, rig.n_actuators))
-    frames = np.ceil(song.drum_onsets_s * 16000 / 128).astype(int) - 1  # the hop that ends right after each onset
+    frames = np.ceil(song.drum_onsets_s * RATE_HZ / HOP).astype(int) - 1  # the hop that ends right after each onset
     perfect[frames[frames < n_frames], :] = 1.0
     metrics = bench.evaluate(perfect, song, groups)
     assert metrics["f_measure"] == 1.0 and all(0 <= d <= 0.008 for d in metrics["delays_s"])

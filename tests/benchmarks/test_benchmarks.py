@@ -16,6 +16,10 @@ from edge.errors import ConfigError
 from edge.pack import load_pack
 
 from .conftest import ROOT
+from edge.stream import DEVICE_STREAM
+
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
+
 
 PERCENTILE_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
 
@@ -104,7 +108,7 @@ def test_latency_through_the_firmware_adds_up(latency_report: dict[str, Any]) ->
 
 def test_click_track_onsets_are_where_the_clicks_are() -> None:
     samples, onsets_s = bench_latency.click_track(5, seed=1)
-    starts = (onsets_s * 16_000).astype(int)
+    starts = (onsets_s * RATE_HZ).astype(int)
     for start in starts:
         assert np.abs(samples[start - 64 : start]).max() < 0.01 < np.abs(samples[start : start + 64]).max()
     assert np.all(np.diff(onsets_s) > bench_latency.PERIOD_S - 0.01)

@@ -12,6 +12,9 @@ from edge.audio_source import pcm_stream_source, read_audio_file, resample
 from edge.errors import AudioInputError
 from edge.run import run
 from tests.edge.conftest import write_sound
+from edge.stream import DEVICE_STREAM
+
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
 
 
 def _tone_mix(rate_hz: int, seconds: float = 2.0) -> np.ndarray:
@@ -20,7 +23,7 @@ def _tone_mix(rate_hz: int, seconds: float = 2.0) -> np.ndarray:
 
 
 def test_441k_stereo_and_16k_mono_give_the_same_result(tmp_path: Path) -> None:
-    mono_16k = write_sound(tmp_path / "mono16k.wav", _tone_mix(16_000), 16_000, "FLOAT")
+    mono_16k = write_sound(tmp_path / "mono16k.wav", _tone_mix(RATE_HZ), RATE_HZ, "FLOAT")
     mix_44k = _tone_mix(44_100)
     stereo = write_sound(tmp_path / "stereo44k.flac", np.stack([mix_44k, mix_44k], axis=1), 44_100)
     a = run(str(mono_16k), output_url="sim://", realtime_budget=None, keep_intensities=True).intensities
@@ -38,7 +41,7 @@ def test_resampling_keeps_a_tone_at_its_frequency() -> None:
     rate_hz = 44_100
     t = np.arange(rate_hz) / rate_hz
     out = resample(np.sin(2 * np.pi * 440 * t).astype(np.float32), rate_hz)
-    assert len(out) == 16_000
+    assert len(out) == RATE_HZ
     assert abs(np.argmax(np.abs(np.fft.rfft(out))) - 440) <= 1
 
 
@@ -54,20 +57,20 @@ def test_raw_pcm_stream_in_small_reads_equals_whole_file_resampling() -> None:
 
 def test_stereo_pcm_is_mixed_to_mono() -> None:
     frames = np.array([[1000, -1000], [2000, 0]], dtype="<i2").tobytes()
-    out = np.concatenate(list(pcm_stream_source(io.BytesIO(frames), 16_000, 2, "s16le")))
+    out = np.concatenate(list(pcm_stream_source(io.BytesIO(frames), RATE_HZ, 2, "s16le")))
     np.testing.assert_allclose(out, [0.0, 1000 / 32768], atol=1e-6)
 
 
 def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
-    path = write_sound(tmp_path / "empty.wav", np.zeros(0, np.float32), 16_000)
+    path = write_sound(tmp_path / "empty.wav", np.zeros(0, np.float32), RATE_HZ)
     with pytest.raises(AudioInputError, match=r"empty.wav: the file holds no samples"):
         read_audio_file(path)
 
 
 def test_nan_samples_are_a_clear_error_naming_the_position(tmp_path: Path) -> None:
-    samples = np.zeros(16_000, np.float32)
+    samples = np.zeros(RATE_HZ, np.float32)
     samples[8000] = np.nan
-    path = write_sound(tmp_path / "nan.wav", samples, 16_000, "FLOAT")
+    path = write_sound(tmp_path / "nan.wav", samples, RATE_HZ, "FLOAT")
     with pytest.raises(AudioInputError, match=r"nan.wav: sample 8000 \(t = 0.500 s\) is nan; expected finite"):
         read_audio_file(path)
 
@@ -80,15 +83,15 @@ def test_not_a_sound_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_silent_file_runs_cleanly_with_motors_still(tmp_path: Path) -> None:
-    path = write_sound(tmp_path / "silence.wav", np.zeros(16_000, np.float32), 16_000)
+    path = write_sound(tmp_path / "silence.wav", np.zeros(RATE_HZ, np.float32), RATE_HZ)
     result = run(str(path), output_url="sim://", realtime_budget=None, keep_intensities=True)
     assert result.summary["n_hops"] == 125
     assert result.intensities.max() == 0.0
 
 
 def test_clipped_file_runs_cleanly_within_limits(tmp_path: Path) -> None:
-    clipped = np.clip(_tone_mix(16_000) * 20.0, -1.0, 1.0)
-    result = run(str(write_sound(tmp_path / "clipped.wav", clipped, 16_000)), output_url="sim://", realtime_budget=None, keep_intensities=True)
+    clipped = np.clip(_tone_mix(RATE_HZ) * 20.0, -1.0, 1.0)
+    result = run(str(write_sound(tmp_path / "clipped.wav", clipped, RATE_HZ)), output_url="sim://", realtime_budget=None, keep_intensities=True)
     assert 0.1 < result.intensities.max() <= 1.0
     assert np.all(np.isfinite(result.intensities))
 
@@ -96,7 +99,7 @@ def test_clipped_file_runs_cleanly_within_limits(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name,samples", [("empty.wav", np.zeros(0, np.float32)),
                                           ("nan.wav", np.full(4000, np.nan, np.float32))])
 def test_bad_files_end_the_cli_with_exit_1_and_no_hang(tmp_path: Path, name: str, samples: np.ndarray) -> None:
-    path = write_sound(tmp_path / name, samples, 16_000, "FLOAT")
+    path = write_sound(tmp_path / name, samples, RATE_HZ, "FLOAT")
     done = subprocess.run([sys.executable, "-m", "edge.cli", "run", str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert name in done.stderr and "error:" in done.stderr

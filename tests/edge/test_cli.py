@@ -11,6 +11,11 @@ from typer.testing import CliRunner
 import edge
 from edge.cli import app
 from edge.errors import PackError
+from edge.stream import DEVICE_STREAM
+
+HOP = DEVICE_STREAM.hop
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
+
 
 runner = CliRunner()
 
@@ -82,4 +87,4 @@ def test_raw_pcm_on_stdin(tmp_path: Path) -> None:
                           input=pcm, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["source"] == "stdin" and summary["n_hops"] == 16_000 // 128
+    assert summary["source"] == "stdin" and summary["n_hops"] == RATE_HZ // HOP

@@ -10,6 +10,10 @@ from edge.errors import ConfigError
 from edge.rig import default_rig
 from edge.session import Session, open_session
 from tests.streaming import assert_streaming_equals_offline
+from edge.stream import DEVICE_STREAM
+
+HOP = DEVICE_STREAM.hop
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
 
 
 def make_pipeline(pack, outputs=(), **options) -> Session:
@@ -23,15 +27,15 @@ def run_blocks(session: Session, blocks) -> None:
 
 
 def test_pipeline_streaming_equals_offline(bundled_pack, example_samples) -> None:
-    signal = example_samples[: 16_000 * 3]
+    signal = example_samples[: RATE_HZ * 3]
     offline = assert_streaming_equals_offline(lambda: make_pipeline(bundled_pack), signal, max_block=900,
                                               n_trials=2, atol=1e-4)
-    assert offline.shape == (len(signal) // 128, default_rig().n_actuators)
+    assert offline.shape == (len(signal) // HOP, default_rig().n_actuators)
     assert offline.max() > 0.1  # music drives the motors
 
 
 def test_litert_and_onnx_pipelines_agree(bundled_pack, example_samples) -> None:
-    signal = example_samples[: 16_000]
+    signal = example_samples[: RATE_HZ]
     onnx = make_pipeline(bundled_pack, runtime="onnx").process(signal)
     litert = make_pipeline(bundled_pack, runtime="litert").process(signal)
     np.testing.assert_allclose(onnx, litert, atol=1e-3)
@@ -39,8 +43,8 @@ def test_litert_and_onnx_pipelines_agree(bundled_pack, example_samples) -> None:
 
 def test_falling_behind_renders_dsp_only_and_reports_dropped_hops(bundled_pack, example_samples) -> None:
     pipeline = make_pipeline(bundled_pack, realtime_budget=1e-6)  # any inference at all is "too slow"
-    for start in range(0, 16_000, 128):
-        pipeline.process(example_samples[start : start + 128])
+    for start in range(0, RATE_HZ, HOP):
+        pipeline.process(example_samples[start : start + HOP])
     summary = pipeline.telemetry.summary()
     assert summary["n_hops"] == 125
     assert 0 < summary["n_dropped_hops"] < 125
@@ -51,12 +55,12 @@ def test_falling_behind_renders_dsp_only_and_reports_dropped_hops(bundled_pack, 
 
 def test_no_fallback_without_budget(bundled_pack, example_samples) -> None:
     pipeline = make_pipeline(bundled_pack, realtime_budget=None)
-    pipeline.process(example_samples[:16_000])
+    pipeline.process(example_samples[:RATE_HZ])
     assert pipeline.telemetry.n_dropped_hops == 0
 
 
 def test_dsp_only_pipeline_runs_without_a_pack(example_samples) -> None:
-    intensities = make_pipeline(None).process(example_samples[:16_000])
+    intensities = make_pipeline(None).process(example_samples[:RATE_HZ])
     assert intensities.shape == (125, default_rig().n_actuators) and intensities.max() > 0.1
 
 
@@ -88,7 +92,7 @@ def test_exception_inside_a_stage_leaves_every_output_at_zero(bundled_pack, exam
     rig = default_rig()
     outputs = _sim_outputs(rig.n_actuators)
     pipeline = open_session(bundled_pack, rig, outputs, wrap_renderer=ExplodingRenderer, realtime_budget=None)
-    blocks = (example_samples[i : i + 1600] for i in range(0, 16_000, 1600))
+    blocks = (example_samples[i : i + 1600] for i in range(0, RATE_HZ, 1600))
     with pytest.raises(ZeroDivisionError):
         run_blocks(pipeline, blocks)
     for routed in outputs:
@@ -134,7 +138,7 @@ def test_one_failing_output_still_zeroes_the_others(bundled_pack, example_sample
     good = open_output("sim://", n)
     outputs = [RoutedOutput(FailingOutput(n), np.arange(n)), RoutedOutput(good, np.arange(n))]
     with pytest.raises(OutputError, match="link lost"):
-        run_blocks(make_pipeline(bundled_pack, outputs), [example_samples[:16_000]])
+        run_blocks(make_pipeline(bundled_pack, outputs), [example_samples[:RATE_HZ]])
     assert good.history()[:-1].max() > 0
     np.testing.assert_array_equal(good.state, 0)
     assert good.closed

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edge.stream import DEVICE_STREAM
 
-SECOND_OF_PCM = (0.5 * np.sin(2 * np.pi * 80 * np.arange(16_000) / 16_000) * 32767).astype("<i2").tobytes()
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
+
+
+SECOND_OF_PCM = (0.5 * np.sin(2 * np.pi * 80 * np.arange(RATE_HZ) / RATE_HZ) * 32767).astype("<i2").tobytes()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -2,6 +2,11 @@ import numpy as np
 
 from edge.stft import BlockFramer, StreamingSTFT, make_window
 from tests.streaming import assert_streaming_equals_offline
+from edge.stream import DEVICE_STREAM
+
+HOP = DEVICE_STREAM.hop
+N_FFT = DEVICE_STREAM.n_fft
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
 
 
 class FramedSTFT:
@@ -20,13 +25,13 @@ class FramedSTFT:
 
 
 def test_streaming_stft_equals_offline_for_random_block_sizes() -> None:
-    signal = np.random.default_rng(1).standard_normal(16_000 + 77).astype(np.float32)
-    offline = assert_streaming_equals_offline(lambda: FramedSTFT(512, 128), signal, max_block=700, atol=1e-4)
-    assert offline.shape == ((16_000 + 77) // 128, 257)
+    signal = np.random.default_rng(1).standard_normal(RATE_HZ + 77).astype(np.float32)
+    offline = assert_streaming_equals_offline(lambda: FramedSTFT(N_FFT, HOP), signal, max_block=700, atol=1e-4)
+    assert offline.shape == ((RATE_HZ + 77) // HOP, 257)
 
 
 def test_stft_frames_are_causal_windows_of_the_last_n_fft_samples() -> None:
-    n_fft, hop = 512, 128
+    n_fft, hop = N_FFT, HOP
     signal = np.random.default_rng(2).standard_normal(hop * 20).astype(np.float32)
     frames = StreamingSTFT(n_fft, hop).process(signal.reshape(-1, hop))
     padded = np.concatenate([np.zeros(n_fft - hop, np.float32), signal])
@@ -37,7 +42,7 @@ def test_stft_frames_are_causal_windows_of_the_last_n_fft_samples() -> None:
 
 
 def test_a_sine_peaks_in_its_bin() -> None:
-    rate_hz, n_fft, hop = 16_000, 512, 128
+    rate_hz, n_fft, hop = RATE_HZ, N_FFT, HOP
     t = np.arange(hop * 40) / rate_hz
     frames = StreamingSTFT(n_fft, hop).process(np.sin(2 * np.pi * 250.0 * t).astype(np.float32).reshape(-1, hop))
     assert int(np.argmax(np.abs(frames[-1]))) == round(250.0 * n_fft / rate_hz)

@@ -13,6 +13,10 @@ from edge.errors import AudioInputError, ConfigError
 from edge.haptogram import compute_haptogram
 from edge.rig import default_rig, load_rig
 from tests.edge.haptics.signals import SAMPLE_RATE_HZ, band_limited_song
+from edge.stream import DEVICE_STREAM
+
+HOP = DEVICE_STREAM.hop
+
 
 runner = CliRunner()
 
@@ -26,7 +30,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_haptogram_collects_what_the_renderer_saw() -> None:
     mixture, _, onsets_s = band_limited_song(3.0)
     haptogram = compute_haptogram(mixture, default_rig(), None, "song")
-    assert haptogram.intensities.shape == (len(mixture) // 128, 16)
+    assert haptogram.intensities.shape == (len(mixture) // HOP, 16)
     assert haptogram.stem_levels == {}  # DSP-only: no stems to show
     assert len(haptogram.actuator_labels) == 16 and haptogram.actuator_labels[-1] == "B4R (snare)"
     detected = haptogram.onsets_s[haptogram.onsets_s > 0.1]
@@ -68,7 +72,7 @@ def test_haptogram_marks_alert_presets(tmp_path: Path) -> None:
     from edge.analysis import analyse_signals
 
     mixture, stems, _ = band_limited_song(3.0)
-    n_frames = len(mixture) // 128
+    n_frames = len(mixture) // HOP
     labels = ("speech", "doorbell")
     probs = np.zeros((n_frames, 2))
     probs[125:250, 1] = 0.95  # a doorbell from 1 s to 2 s

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import soundfile
 
+from edge.stream import DEVICE_STREAM
 from edge.errors import ConfigError, OutputError
 from edge.outputs import HapticFrame, open_output
 from edge.outputs.audio import FADE_S, AudioOutput, SampleQueue
 from tests.streaming import assert_streaming_equals_offline
 
-RATE_HZ = 16_000
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
 HOP = 256
 
 

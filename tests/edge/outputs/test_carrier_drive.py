@@ -13,6 +13,9 @@ from edge.outputs.carrier_drive import CarrierDrive, CarrierRoutedOutput
 from edge.rig import load_rig
 from tests.edge.haptics.signals import SAMPLE_RATE_HZ
 from tests.streaming import assert_streaming_equals_offline
+from edge.stream import DEVICE_STREAM
+
+HOP = DEVICE_STREAM.hop
 
 
 def _peak_hz(signal: np.ndarray) -> float:
@@ -42,7 +45,7 @@ def test_sensory_box_sends_carriers_through_the_real_audio_output() -> None:
     sound = (0.5 * np.sin(2 * np.pi * 55.0 * np.arange(1280) / SAMPLE_RATE_HZ)).astype(np.float32)
     try:
         for index in range(10):
-            hop = sound[index * 128 : (index + 1) * 128]
+            hop = sound[index * HOP : (index + 1) * HOP]
             routed[0].write((index + 1) * 0.008, np.array([0.4, 0.8], dtype=np.float32), hop)
         samples = np.concatenate(output.sink.blocks)
     finally:

@@ -12,6 +12,10 @@ from typer.testing import CliRunner
 from edge.buses.gpio import ENV_GPIO_BACKEND, resolve_pin_factory
 from edge.cli import app
 from tests.edge.outputs.conftest import Board
+from edge.stream import DEVICE_STREAM
+
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
+
 
 runner = CliRunner()
 
@@ -56,6 +60,6 @@ def test_sense_run_drives_the_sensory_box_rig_into_a_sound_file(tmp_path: Path) 
     path = tmp_path / "box.wav"
     sense_run("--rig", "sensory-box-audio", "--output", f"audio://file?path={path}&channels=2")
     data, rate = soundfile.read(str(path), dtype="float32")
-    assert rate == 16_000 and data.shape[1] == 2 and data.shape[0] > rate
+    assert rate == RATE_HZ and data.shape[1] == 2 and data.shape[0] > rate
     assert float(np.max(np.abs(data))) > 0.01
     assert float(np.max(np.abs(data[-5:]))) < 1e-3
