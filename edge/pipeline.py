@@ -26,7 +26,7 @@ from edge.outputs.base import RoutedOutput
 from edge.pack import Pack
 from edge.runners import open_runner
 from edge.stft import BlockFramer, StreamingSTFT
-from edge.stream import DEVICE_STREAM, StreamParams
+from edge.stream import DEVICE_STREAM, StreamParams, stream_of
 
 STAGES = ("stft", "separator", "tagger", "render", "output")
 
@@ -131,7 +131,7 @@ class Pipeline:
             if pack.tagger is not None and use_tagger:
                 self.tagger = TaggerStage(open_runner(pack, pack.tagger, runtime, precision, n_threads))
                 runtime_used = self.tagger.runner.runtime
-            stream = pack.stream
+            stream = stream_of(pack)
         for routed in self.outputs:
             if routed.actuator_indices.size and int(routed.actuator_indices.max()) >= renderer.n_channels:
                 raise ConfigError(f"output {routed.output.url!r} is routed to actuator "

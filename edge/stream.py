@@ -11,11 +11,14 @@ concatenating the outputs along the time axis (axis 0) equals processing it in o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edge.pack import Pack
 
 WINDOWS = ("hann", "sqrt_hann", "rect")
 
@@ -66,6 +69,16 @@ class StreamParams:
 
 DEVICE_STREAM = StreamParams()
 """The device's stream: 16 kHz mono, 512-sample STFT, 128-sample (8 ms) hop, periodic Hann, tagger every 8 hops."""
+
+
+def stream_of(pack: Pack) -> StreamParams:
+    """The stream a pack's models were trained for, as its manifest states it (one STFT feeds both models; the
+    tagger's cadence when it has a tagger, else the device's)."""
+    model = pack.separator or pack.tagger
+    if model is None:
+        raise ConfigError(f"model pack {pack.source}: no models, so no stream parameters")
+    every_n_hops = pack.tagger.every_n_hops if pack.tagger else DEVICE_STREAM.tagger_every_n_hops
+    return StreamParams(model.sample_rate_hz, model.n_fft, model.hop, model.window, every_n_hops)
 
 
 def tagger_run_frames(n_frames: int, every_n_hops: int, n_frames_seen: int = 0) -> np.ndarray:

@@ -286,17 +286,5 @@ def recipe_command(
         console.print(f"  {metric['name']}: {metric['value']:.4g}", highlight=False)
 
 
-TORCH_FREE_COMMANDS = {"verify": verify_command}
-"""Commands that need only the runtime (a board can check a pack it was given)."""
-
-
-def register(app: typer.Typer, with_torch: bool = True) -> None:
-    """Attach ``sense export``; without torch (a device install) only the :data:`TORCH_FREE_COMMANDS`."""
-    if with_torch:
-        app.add_typer(export_app, name="export")
-        return
-    runtime_only = typer.Typer(help="Check model packs (the other export commands need the export extra).",
-                               no_args_is_help=True)
-    for name, command in TORCH_FREE_COMMANDS.items():
-        runtime_only.command(name)(command)
-    app.add_typer(runtime_only, name="export")
+def register(app: typer.Typer) -> None:
+    app.add_typer(export_app, name="export")

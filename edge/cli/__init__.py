@@ -31,6 +31,9 @@ COMMAND_MODULES = [
     "edge.cli.service_command",
 ]
 
+TORCH_FREE_EXPORT_COMMANDS = ("verify",)
+"""``sense export`` commands that need only the runtime, attached on a device install (a board can check a pack)."""
+
 app = typer.Typer(
     name="sense",
     help="SENSE: turn sound into touch on small hardware. Separate, tag, render and drive actuators.",
@@ -58,8 +61,17 @@ def _root(
 def _register_commands() -> None:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(app)
-    if _importable("export"):
-        importlib.import_module("export.cli").register(app, with_torch=_importable("torch"))
+    if not _importable("export"):
+        return
+    export_cli = importlib.import_module("export.cli")  # imports only typer at the top; torch lazily per command
+    if _importable("torch"):
+        export_cli.register(app)
+        return
+    runtime_only = typer.Typer(help="Check model packs (the other export commands need the export extra).",
+                               no_args_is_help=True)
+    for name in TORCH_FREE_EXPORT_COMMANDS:
+        runtime_only.command(name)(getattr(export_cli, f"{name}_command"))
+    app.add_typer(runtime_only, name="export")
 
 
 def _importable(module: str) -> bool:

@@ -7,14 +7,15 @@ import pytest
 
 from edge.errors import ConfigError
 from edge.pack import load_pack
-from edge.stream import DEVICE_STREAM, StreamParams, tagger_run_frames
+from edge.stream import DEVICE_STREAM, StreamParams, stream_of, tagger_run_frames
 
 
 def test_device_stream_is_the_bundled_packs_stream() -> None:
     pack = load_pack()
-    assert pack.stream.sample_rate_hz == DEVICE_STREAM.sample_rate_hz
-    assert (pack.stream.n_fft, pack.stream.hop, pack.stream.window) == (DEVICE_STREAM.n_fft, DEVICE_STREAM.hop, "hann")
-    assert pack.tagger is not None and pack.stream.tagger_every_n_hops == pack.tagger.every_n_hops
+    stream = stream_of(pack)
+    assert stream.sample_rate_hz == DEVICE_STREAM.sample_rate_hz
+    assert (stream.n_fft, stream.hop, stream.window) == (DEVICE_STREAM.n_fft, DEVICE_STREAM.hop, "hann")
+    assert pack.tagger is not None and stream.tagger_every_n_hops == pack.tagger.every_n_hops
     assert DEVICE_STREAM.n_bins == DEVICE_STREAM.n_fft // 2 + 1
     assert DEVICE_STREAM.hop_s == pytest.approx(DEVICE_STREAM.hop / DEVICE_STREAM.sample_rate_hz)
 
