@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ class _StopOnSignal:
             yield block
 
 
-def run_until_signal(session: Session, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+def run_until_signal(session: Session, blocks: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
     """``session.run(blocks)`` with SIGINT/SIGTERM stopping it: yields each block's intensities; the session is
     closed (every output zeroed) and the signal handlers restored however the loop ends."""
     notifier = SystemdNotifier.from_environment()  # under `sense service`: READY=1, WATCHDOG=1 per hop, STOPPING=1

@@ -17,7 +17,7 @@ from edge._lazy import require
 from edge.audio_source import read_audio_file
 from edge.haptic_files import read_track
 from edge.haptic_files.export import track_from_rendering, write_rendering
-from edge.haptics.haptogram import compute_haptogram
+from edge.haptogram import compute_haptogram
 from edge.pack import load_pack
 from edge.rig import default_rig
 from edge.run import EXAMPLE_SOUND

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -21,7 +21,7 @@ def play_command(
     from edge.haptic_files.play import play_file
 
     result = play_file(file, rig, output, group, format, pace=not no_pace)
-    summary = {"file": file, "rig": result.rig_name, "outputs": result.output_urls,
+    summary: dict[str, Any] = {"file": file, "rig": result.rig_name, "outputs": result.output_urls,
                "channels": list(result.track.channel_names), "seconds": result.track.duration_s,
                "n_frames": int(result.intensities.shape[0]),
                "peak_intensity": float(result.intensities.max(initial=0.0))}

@@ -49,7 +49,7 @@ def render_command(
         if file_format is not None:
             from edge.haptic_files.export import default_layout, track_from_rendering, write_rendering
 
-            track = track_from_rendering(haptogram.intensities, DEVICE_SAMPLE_RATE_HZ / 128, haptogram.onsets_s,
+            track = track_from_rendering(haptogram.intensities, DEVICE_STREAM.sample_rate_hz / DEVICE_STREAM.hop, haptogram.onsets_s,
                                          loaded_rig, channels or default_layout(file_format), source.name)
             paths = write_rendering(track, out, file_format, tolerance)
             console.print(f"wrote {', '.join(str(p) for p in paths)}: {file_format}, {track.duration_s:.1f} s, "

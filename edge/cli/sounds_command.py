@@ -31,7 +31,7 @@ def _record(count: int, seconds: float, device: str | None, folder: Path) -> lis
     import numpy as np
     import soundfile
 
-    from edge import DEVICE_SAMPLE_RATE_HZ
+    from edge.stream import DEVICE_STREAM
     from edge.audio_source import microphone_source
 
     paths = []
@@ -42,7 +42,7 @@ def _record(count: int, seconds: float, device: str | None, folder: Path) -> lis
         typer.echo(f"recording {seconds:g} s")
         audio = np.concatenate(list(microphone_source(device, 1024, seconds)))
         path = folder / f"take-{take}.wav"
-        soundfile.write(path, audio, DEVICE_SAMPLE_RATE_HZ)
+        soundfile.write(path, audio, DEVICE_STREAM.sample_rate_hz)
         paths.append(path)
     return paths
 

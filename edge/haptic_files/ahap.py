@@ -136,7 +136,8 @@ def from_document(document: Any, path: Path, frame_rate_hz: float) -> HapticTrac
             if len(raw_points) > MAX_CONTROL_POINTS:
                 raise curve.error_at(curve.at("ParameterCurveControlPoints"), f"has {len(raw_points)} control points",
                                      f"at most {MAX_CONTROL_POINTS}")
-            times, values = [], []
+            times: list[float] = []
+            values: list[float] = []
             for point_index, raw_point in enumerate(raw_points):
                 point = Fields(path, raw_point, f"{curve.at('ParameterCurveControlPoints')}[{point_index}]")
                 relative_s = point.number("Time", low=0.0)
@@ -153,9 +154,9 @@ def from_document(document: Any, path: Path, frame_rate_hz: float) -> HapticTrac
     n_frames = n_frames_for(max(ends), frame_rate_hz)
     t_s = np.arange(n_frames) / frame_rate_hz
     control = np.ones(n_frames)
-    for start_s, times, values in sorted(controls, key=lambda item: item[0]):  # a later curve takes over
+    for start_s, curve_times, curve_values in sorted(controls, key=lambda item: item[0]):  # a later curve takes over
         after = t_s >= start_s - 1e-9
-        control[after] = np.interp(t_s[after], times, values)
+        control[after] = np.interp(t_s[after], curve_times, curve_values)
     level = np.zeros(n_frames)
     for start_s, end_s, intensity in continuous:
         active = (t_s >= start_s - 1e-9) & (t_s <= end_s + 1e-9)

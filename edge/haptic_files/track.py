@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 
-DEFAULT_FRAME_RATE_HZ = DEVICE_SAMPLE_RATE_HZ / 128
+DEFAULT_FRAME_RATE_HZ = DEVICE_STREAM.sample_rate_hz / DEVICE_STREAM.hop
 """The pipeline's control rate (one frame per 8 ms hop): breakpoint files are sampled at it when read."""
 
 

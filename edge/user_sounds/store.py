@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge import DEVICE_SAMPLE_RATE_HZ
+from edge.stream import DEVICE_STREAM
 from edge._lazy import require
 from edge.audio_source import read_audio_file
 from edge.errors import AudioInputError, ConfigError
@@ -75,7 +75,7 @@ class UserSound:
 
 def active_steps(embedder: Embedder, audio: np.ndarray) -> np.ndarray:
     """Embeddings of the tagger steps whose window hears ``audio`` (a recording followed by TAIL_S silence)."""
-    padded = np.concatenate([audio, np.zeros(int(TAIL_S * DEVICE_SAMPLE_RATE_HZ), dtype=np.float32)])
+    padded = np.concatenate([audio, np.zeros(int(TAIL_S * DEVICE_STREAM.sample_rate_hz), dtype=np.float32)])
     steps = embedder.embed(padded)
     level_db = 10 * np.log10(np.maximum((embedder.magnitudes(padded) ** 2).sum(axis=1), 1e-12))
     loud = np.flatnonzero(level_db >= level_db.max() - ACTIVE_BELOW_PEAK_DB)
@@ -149,14 +149,14 @@ class SoundStore:
         clips = []
         for index, path in enumerate(clip_paths):
             audio = read_audio_file(path)
-            if len(audio) > MAX_CLIP_S * DEVICE_SAMPLE_RATE_HZ:
-                raise AudioInputError(f"{path}: {len(audio) / DEVICE_SAMPLE_RATE_HZ:.1f} s; recordings of a sound must be "
+            if len(audio) > MAX_CLIP_S * DEVICE_STREAM.sample_rate_hz:
+                raise AudioInputError(f"{path}: {len(audio) / DEVICE_STREAM.sample_rate_hz:.1f} s; recordings of a sound must be "
                                       f"at most {MAX_CLIP_S:.0f} s (trim it around the sound)")
             if float(np.abs(audio).max()) < 1e-3:
                 raise AudioInputError(f"{path}: silent (peak below -60 dBFS); record the sound closer or louder")
             relative = f"clips/{name}-{index + 1}.flac"
             (self.dir / "clips").mkdir(parents=True, exist_ok=True)
-            soundfile.write(self.dir / relative, audio, DEVICE_SAMPLE_RATE_HZ, subtype="PCM_16")
+            soundfile.write(self.dir / relative, audio, DEVICE_STREAM.sample_rate_hz, subtype="PCM_16")
             clips.append(relative)
         sound = UserSound(name=name, clips=clips, pattern=pattern, priority=priority, group=group)
         calibration = self._fit(sound)
@@ -199,5 +199,5 @@ class SoundStore:
         sound = self.current(name)
         steps = self.embedder.embed(audio)
         hits = sound.classifier().detects(steps)
-        step_s = self.embedder.every_n_hops * self.embedder.hop / DEVICE_SAMPLE_RATE_HZ
+        step_s = self.embedder.every_n_hops * self.embedder.hop / DEVICE_STREAM.sample_rate_hz
         return (np.flatnonzero(hits) + 1) * step_s

@@ -19,8 +19,9 @@ from edge.user_sounds.classifier import calibrate
 from edge.user_sounds.embedding import Embedder, penultimate_tensor
 from edge.user_sounds.store import SoundStore
 from export.data.sound_events import synthesize_event
+from edge.stream import DEVICE_STREAM
 
-RATE_HZ = 16_000
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
 runner = CliRunner()
 
 
@@ -60,7 +61,7 @@ def test_the_embedding_is_the_input_of_the_taggers_last_linear_layer(tmp_path: P
     embedder = Embedder(pack, tmp_path)
     assert embedder.source == "penultimate" and embedder.key.endswith(pack.tagger.artifact("onnx", "fp32").sha256)
     steps = embedder.embed(synthesize_event("siren", np.random.default_rng(0), 2.0))
-    assert steps.shape == (2 * RATE_HZ // 128 // pack.tagger.every_n_hops, weight.dims[1] if last_linear.op_type == "Gemm" else weight.dims[0])
+    assert steps.shape == (2 * RATE_HZ // DEVICE_STREAM.hop // pack.tagger.every_n_hops, weight.dims[1] if last_linear.op_type == "Gemm" else weight.dims[0])
     assert np.allclose(np.linalg.norm(steps, axis=1), 1.0, atol=1e-5)
     logits = Embedder(pack, tmp_path, prefer="logits").embed(synthesize_event("siren", np.random.default_rng(0), 2.0))
     assert logits.shape == (steps.shape[0], len(pack.tagger.names))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.haptics.haptogram import Haptogram, compute_haptogram
+from edge.haptogram import Haptogram, compute_haptogram
 from edge.rig import default_rig, load_rig
 from tests.haptics.signals import band_limited_song
 
