@@ -6,7 +6,7 @@ import pytest
 
 from edge.haptogram import Haptogram, compute_haptogram
 from edge.rig import default_rig, load_rig
-from tests.haptics.signals import band_limited_song
+from tests.edge.haptics.signals import band_limited_song
 
 
 @pytest.fixture(scope="session")

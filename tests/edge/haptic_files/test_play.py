@@ -18,7 +18,7 @@ from edge.haptic_files import write_track
 from edge.haptic_files.play import play_file
 from edge.haptic_files.track import HapticTrack
 from edge.rig import load_rig
-from tests.haptics.signals import SAMPLE_RATE_HZ, band_limited_song
+from tests.edge.haptics.signals import SAMPLE_RATE_HZ, band_limited_song
 
 runner = CliRunner()
 BAND = "wristband-drv2605"
