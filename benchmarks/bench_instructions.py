@@ -28,10 +28,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from edge.bench import emit
 
-from edge.bench import emit  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CONFIGS: dict[str, list[str]] = {
     "dsp": ["--no-models"],

@@ -316,10 +316,10 @@ def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None
             else:
                 result = TaggerStage(runner).process(np.zeros((model.every_n_hops, n_bins), np.float32))
             if result.size == 0 or not np.all(np.isfinite(result)):
-                raise InferenceError(f"{artifact.path}: one hop gave no or non-finite output")
+                raise InferenceError(f"{pack.artifact_path(artifact)}: one hop gave no or non-finite output")
             ran.append(f"{model.role} {precision}")
     if not ran:
-        raise PackError(str(pack.path), "models", f"ships no {runtime} artifact")
+        raise PackError(pack.source, "models", f"ships no {runtime} artifact")
     return f"ran one hop of {pack.name} {pack.version}: {', '.join(ran)}"
 
 

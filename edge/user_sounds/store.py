@@ -90,7 +90,7 @@ def takes_of(audio: np.ndarray) -> list[np.ndarray]:
     noise reverb, ROOM_RT60_S). Not over music: a sound mixed with music looks to the tagger mostly like the
     music, so such prototypes would fire on music alone (measured: benchmarks/bench_user_sounds.py)."""
     peak = max(float(np.abs(audio).max()), 1e-6)
-    n_tail = int(ROOM_RT60_S * DEVICE_SAMPLE_RATE_HZ)
+    n_tail = int(ROOM_RT60_S * DEVICE_STREAM.sample_rate_hz)
     impulse = np.random.default_rng(0).standard_normal(n_tail) * np.exp(-6.9 * np.arange(n_tail) / n_tail) * 0.3
     impulse[0] = 1.0
     wet = np.convolve(audio, impulse)[: len(audio) + n_tail]

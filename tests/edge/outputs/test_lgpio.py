@@ -16,7 +16,7 @@ import pytest
 from edge.buses.gpio import import_lgpio, lgpio_fix, make_pin_factory
 from edge.devices import Status, gpio_findings
 from edge.errors import OutputError
-from tests.outputs.test_devices import make_tree
+from tests.edge.outputs.test_devices import make_tree
 
 REAL_LGPIO = '''
 import os
