@@ -21,7 +21,7 @@ from edge.haptic_files import read_track, write_track
 from edge.haptic_files.export import track_from_rendering
 from edge.haptic_files.track import HapticTrack
 from edge.rig import default_rig
-from tests.haptic_files.bad_files import assert_names_the_field
+from tests.edge.haptic_files.bad_files import assert_names_the_field
 
 EVENT_TYPES = {"HapticTransient", "HapticContinuous", "AudioCustom", "AudioContinuous"}
 EVENT_PARAMETERS = {"HapticIntensity": (0.0, 1.0), "HapticSharpness": (0.0, 1.0)}

@@ -21,7 +21,7 @@ import pytest
 from edge.haptic_files import read_track, write_track
 from edge.haptic_files.export import track_from_rendering
 from edge.rig import default_rig
-from tests.haptic_files.bad_files import assert_names_the_field
+from tests.edge.haptic_files.bad_files import assert_names_the_field
 
 
 def published_rules_violations(vibrator: dict[str, Any]) -> list[str]:
