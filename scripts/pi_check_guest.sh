@@ -73,9 +73,9 @@ step gpio-doctor-lgpio 0 "lgpio line of doctor" -- bash -c "$VENV/bin/sense doct
 
 # Torch-free runtime tests that need no firmware toolchain.
 "$VENV/bin/python" -m pip install -q pytest hypothesis jsonschema
-step runtime-tests 0 "tests/runtime/test_pack_loader.py test_stft.py test_litert_fallback.py, tests/outputs/test_lgpio.py" -- \
-  "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/runtime/test_pack_loader.py tests/runtime/test_stft.py \
-  tests/runtime/test_litert_fallback.py tests/outputs/test_lgpio.py
+step runtime-tests 0 "tests/edge/test_pack_loader.py test_stft.py test_litert_fallback.py, tests/edge/outputs/test_lgpio.py" -- \
+  "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/edge/test_pack_loader.py tests/edge/test_stft.py \
+  tests/edge/test_litert_fallback.py tests/edge/outputs/test_lgpio.py
 
 # The tflite_runtime fallback, where it has wheels (Python <= 3.11): without ai-edge-litert, under NumPy 2 it must
 # fail doctor with a fix, and `sense run --runtime litert` must give one line; with NumPy < 2 it runs.
