@@ -22,6 +22,8 @@ class Analysis:
     ``tag_probs``: (n_frames, n_labels) latest tagger probabilities held per frame, or None without a tagger.
     ``labels``: the tagger's label names (n_labels,), empty without a tagger.
     ``audio``: (n_frames * hop,) the mono input samples these hops cover, float32.
+    ``drum_onsets``: (n_frames, n_onset_classes) the separator's drum-onset probabilities, or None when it has no
+    onset head or the hop is rendered DSP-only; ``onset_classes`` names its columns (e.g. kick, snare, hat).
     """
 
     t_s: np.ndarray
@@ -33,6 +35,8 @@ class Analysis:
     sample_rate_hz: int
     n_fft: int
     hop: int
+    drum_onsets: np.ndarray | None = None
+    onset_classes: tuple[str, ...] = ()
 
     @property
     def n_frames(self) -> int:

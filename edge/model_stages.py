@@ -14,40 +14,50 @@ def _zero_states(runner: ModelRunner) -> dict[str, np.ndarray]:
 
 
 class SeparatorStage:
-    """process((n_frames, n_bins) magnitude) -> (n_frames, n_stems, n_bins) masks in [0, 1].
+    """process((n_frames, n_bins) magnitude) -> (n_frames, n_stems, n_bins) masks in [0, 1];
+    process_with_onsets(...) -> (masks, (n_frames, n_onset_classes) drum-onset probabilities or None when the
+    model has no onset head).
 
     Artifacts with a fixed ``frames_per_step`` k get frames k at a time; leftovers wait for the next block.
     """
 
     def __init__(self, runner: ModelRunner) -> None:
         self.runner = runner
-        self.input_name = runner.model.inputs[0].name
-        self.output_name = runner.model.outputs[0].name
-        self.n_stems = len(runner.model.names)
-        self.n_bins = runner.model.inputs[0].shape[-1]
+        model = runner.model
+        self.input_name = model.inputs[0].name
+        self.output_name = model.outputs[0].name
+        self.onsets_name = model.outputs[1].name if model.onset_classes else None
+        self.n_stems = len(model.names)
+        self.n_onset_classes = len(model.onset_classes)
+        self.n_bins = model.inputs[0].shape[-1]
         self.reset()
 
     def reset(self) -> None:
         self._states = _zero_states(self.runner)
         self._pending = np.zeros((0, self.n_bins), dtype=np.float32)
 
-    def _step(self, frames: np.ndarray) -> np.ndarray:
+    def _step(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         outputs = self.runner.run({self.input_name: frames[np.newaxis], **self._states})
         self._states = {state.input: outputs[state.output] for state in self.runner.model.states}
-        return outputs[self.output_name][0]
+        onsets = outputs[self.onsets_name][0] if self.onsets_name else np.zeros((len(frames), 0), np.float32)
+        return outputs[self.output_name][0], onsets
 
-    def process(self, magnitude: np.ndarray) -> np.ndarray:
+    def process_with_onsets(self, magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         frames = np.concatenate([self._pending, np.asarray(magnitude, dtype=np.float32)])
-        step = self.runner.frames_per_step
-        if step is None:
-            self._pending = frames[:0]
-            if len(frames) == 0:
-                return np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
-            return self._step(frames)
+        step = self.runner.frames_per_step or max(len(frames), 1)
         n_whole = len(frames) // step * step
         self._pending = frames[n_whole:]
-        masks = [self._step(frames[start : start + step]) for start in range(0, n_whole, step)]
-        return np.concatenate(masks) if masks else np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
+        results = [self._step(frames[start : start + step]) for start in range(0, n_whole, step)]
+        masks = np.concatenate([r[0] for r in results]) if results else \
+            np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
+        if not self.onsets_name:
+            return masks, None
+        onsets = np.concatenate([r[1] for r in results]) if results else \
+            np.zeros((0, self.n_onset_classes), dtype=np.float32)
+        return masks, onsets
+
+    def process(self, magnitude: np.ndarray) -> np.ndarray:
+        return self.process_with_onsets(magnitude)[0]
 
 
 class TaggerStage:

@@ -201,8 +201,9 @@ class Pipeline:
         started = time.perf_counter()
         stem_mag = None
         tag_probs = None
+        drum_onsets = None
         if use_models and self.separator is not None:
-            masks = self.separator.process(mixture_mag)
+            masks, drum_onsets = self.separator.process_with_onsets(mixture_mag)
             stem_mag = {stem: masks[:, i, :] * mixture_mag for i, stem in enumerate(self.stems)}
             started = self._timed("separator", started)
         if use_models and self.tagger is not None:
@@ -214,7 +215,8 @@ class Pipeline:
         t_end_s = (self.telemetry.n_hops + first_hop + np.arange(1, n_hops + 1)) * self.telemetry.hop_s
         analysis = Analysis(t_s=t_end_s, mixture_mag=mixture_mag, stem_mag=stem_mag, tag_probs=tag_probs,
                             labels=self.labels, audio=hops.reshape(-1), sample_rate_hz=self.stream.sample_rate_hz,
-                            n_fft=self.n_fft, hop=self.hop)
+                            n_fft=self.n_fft, hop=self.hop, drum_onsets=drum_onsets,
+                            onset_classes=self.separator.runner.model.onset_classes if self.separator else ())
         intensities = np.asarray(self.renderer.process(analysis), dtype=np.float32)
         started = self._timed("render", started)
         for i in range(n_hops):

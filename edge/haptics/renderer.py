@@ -22,6 +22,7 @@ import numpy as np
 from edge.analysis import Analysis
 from edge.haptics.features import (
     HysteresisParams,
+    OnsetHeadPulses,
     OnsetParams,
     SpectralFluxOnsets,
     TagHysteresis,
@@ -55,6 +56,20 @@ DSP_PROXY_BANDS_HZ: dict[str, tuple[float, float]] = {
     "other": (250.0, 8000.0),
 }
 PITCH_RANGE_HZ = (80.0, 800.0)
+ONSET_HEAD_SOURCE = "drums"
+"""Onset routes reading this stem pulse on the separator's drum-onset head when it has one (spectral flux is
+the fallback: DSP-only hops, separators without the head)."""
+KICK_CLASS = "kick"
+KICK_BAND_MAX_HZ = 300.0
+"""A drum onset route whose band ends at or below this pulses on the kick class; any other on the other classes."""
+
+
+def onset_columns(route: RouteSpec, onset_classes: tuple[str, ...]) -> list[int]:
+    """Columns of the onset head a drum onset route pulses on: the kick for a low band, the others otherwise
+    (every column when the head has no kick class)."""
+    kick = route.band_hz[1] <= KICK_BAND_MAX_HZ
+    chosen = [i for i, name in enumerate(onset_classes) if (name == KICK_CLASS) == kick]
+    return chosen or list(range(len(onset_classes)))
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,8 @@ class RouteBank:
         self.envelope_routes = [i for i, route in enumerate(routes) if route.feature in ("energy", "pitch")]
         self.onset_routes = [i for i, route in enumerate(routes) if route.feature == "onset"]
         self.onsets = {i: SpectralFluxOnsets(frame_rate_hz, self.masks[i], OnsetParams()) for i in self.onset_routes}
+        self.head_onsets = {i: OnsetHeadPulses(frame_rate_hz) for i in self.onset_routes
+                            if sources[i] == ONSET_HEAD_SOURCE}
         self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
         self.normaliser = PeakNormaliser(len(self.envelope_routes), frame_rate_hz, decay_s=params.normaliser_decay_s)
         self.smoother = AttackRelease(len(self.envelope_routes), frame_rate_hz, params.attack_s, params.release_s)
@@ -99,6 +116,8 @@ class RouteBank:
     def reset(self) -> None:
         for detector in self.onsets.values():
             detector.reset()
+        for head in self.head_onsets.values():
+            head.reset()
         self.pulses.reset()
         self.normaliser.reset()
         self.smoother.reset()
@@ -116,8 +135,20 @@ class RouteBank:
             self._last_position[index] = float(held[-1])
         return held
 
-    def process(self, spectra: dict[str, np.ndarray], n_frames: int) -> list[np.ndarray]:
-        """``spectra``: source name -> (n_frames, n_bins) magnitudes; returns one (n_frames, n_group) per route."""
+    def _onset_strengths(self, index: int, spectra: dict[str, np.ndarray], drum_onsets: np.ndarray | None,
+                         onset_classes: tuple[str, ...]) -> np.ndarray:
+        """(n_frames,) pulse strengths of onset route ``index``: the onset head's when it reads the drums and the
+        separator gave onset probabilities, else spectral flux of its source band."""
+        if drum_onsets is not None and drum_onsets.shape[1] and index in self.head_onsets:
+            columns = onset_columns(self.routes[index], onset_classes or tuple(map(str, range(drum_onsets.shape[1]))))
+            return self.head_onsets[index].process(drum_onsets[:, columns])
+        return self.onsets[index].process(spectra[self.sources[index]])
+
+    def process(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None = None,
+                onset_classes: tuple[str, ...] = ()) -> list[np.ndarray]:
+        """``spectra``: source name -> (n_frames, n_bins) magnitudes; ``drum_onsets``: (n_frames, n_classes)
+        onset-head probabilities (columns named by ``onset_classes``) or None; returns one (n_frames, n_group) per
+        route."""
         outputs: list[np.ndarray] = [np.zeros((n_frames, size)) for size in self.group_sizes]
         if self.envelope_routes:
             power = np.stack([band_energy(spectra[self.sources[i]], self.masks[i], self.weights[i])
@@ -131,7 +162,8 @@ class RouteBank:
                 else:
                     outputs[i] = np.repeat(levels[:, column : column + 1], self.group_sizes[i], axis=1)
         if self.onset_routes:
-            strengths = np.stack([self.onsets[i].process(spectra[self.sources[i]]) for i in self.onset_routes], axis=1)
+            strengths = np.stack([self._onset_strengths(i, spectra, drum_onsets, onset_classes)
+                                  for i in self.onset_routes], axis=1)
             pulses = self.pulses.process(strengths)
             for column, i in enumerate(self.onset_routes):
                 outputs[i] = np.repeat(pulses[:, column : column + 1], self.group_sizes[i], axis=1)
@@ -239,10 +271,10 @@ class HapticRenderer:
         spectra = {MIXTURE_SOURCE: analysis.mixture_mag}
         if analysis.stem_mag is not None:
             spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
-            bank = self._stem_bank
+            contributions = self._stem_bank.process(spectra, analysis.n_frames, analysis.drum_onsets,
+                                                    analysis.onset_classes)
         else:
-            bank = self._dsp_bank
-        contributions = bank.process(spectra, analysis.n_frames)
+            contributions = self._dsp_bank.process(spectra, analysis.n_frames)
         layers: dict[str, np.ndarray] = {}
         for route, contribution in zip(self.spec.routes, contributions):
             group = self._group(route.group)

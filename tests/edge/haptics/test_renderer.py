@@ -217,3 +217,28 @@ def test_renderer_from_a_rig_without_routes_is_silent_but_valid() -> None:
     spec = parse_rig('[[outputs]]\nid = "s"\nurl = "sim://"\n[[actuators]]\nid = "a"\n', "mini.toml")
     out = HapticRenderer(spec, (), ()).process(analyse_signals(noise_bursts([0.1], 0.5), SAMPLE_RATE_HZ, N_FFT, HOP))
     assert out.shape == (int(0.5 * SAMPLE_RATE_HZ) // HOP, 1) and out.max() == 0.0
+
+
+def test_drum_pulses_follow_the_onset_head_kick_on_the_kick_group() -> None:
+    """With onset-head probabilities the drum onset routes pulse where the head rises (kick class on the low
+    route's group, the other classes on the other), whatever the drum spectrum does; without them, flux."""
+    rig = default_rig()
+    n_frames = 250
+    silence = np.zeros(n_frames * HOP, np.float32)
+    plain = analyse_signals(silence, SAMPLE_RATE_HZ, N_FFT, HOP, stems={s: silence for s in ("vocals", "drums", "bass", "other")})
+    onsets = np.full((n_frames, 3), 0.02, np.float32)
+    onsets[60:62, 0] = 0.95  # a kick at frame 60
+    onsets[150:152, 1] = 0.9  # a snare at frame 150
+    with_head = dataclasses.replace(plain, drum_onsets=onsets, onset_classes=("kick", "snare", "hat"))
+    renderer = rig.make_renderer(("vocals", "drums", "bass", "other"), ())
+    out = renderer.process(with_head)
+    drum_routes = [r for r in rig.spec.routes if r.source == "drums" and r.feature == "onset"]
+    kick_group = next(r.group for r in drum_routes if r.band_hz[1] <= 300)
+    other_group = next(r.group for r in drum_routes if r.band_hz[1] > 300)
+    index = {name: np.asarray(members) for name, members in rig.spec.groups.items()}
+    kick = out[:, index[kick_group]].max(axis=1)
+    other = out[:, index[other_group]].max(axis=1)
+    assert np.argmax(kick > 0.05) == 60 and kick[140:160].max() < 0.05
+    assert np.argmax(other > 0.05) == 150 and other[50:70].max() < 0.05
+    renderer.reset()
+    assert renderer.process(plain).max() == 0.0  # silence without the head: flux finds nothing
