@@ -1,11 +1,14 @@
 """Haptic fidelity benchmark: how faithfully do the actuators follow the music? Side by side in one run.
 
-Data: generated songs rendered one instrument at a time (export/data/multitrack.py), so every mixture has exact
-stems, exact drum onset times and sections where only the bass plays.
+Data (``--material``): out-of-source songs by default -- random scores whose every stem comes from a source no
+training recipe may use (held-out soundfonts, synth families, drum kits, voices; export/data/varied_songs.py) --
+or in-source songs of the training generator and soundfont (export/data/multitrack.py). Both are rendered one
+instrument at a time, so every mixture has exact stems, exact drum onset times and sections where stems are off.
 
 Systems (all on the same 8 ms hop grid, all driving the same rig's actuator groups):
 - ours, oracle stems      — the rig's renderer fed the true stems' spectra;
-- ours, separator         — the whole streaming pipeline with the bundled pack's separator (or --pack);
+- ours, separator         — the whole streaming pipeline with the bundled pack's separator (or --pack); drum
+                            pulses come from its drum-onset head when it has one;
 - ours, DSP-only          — the rig's renderer without a model (bands of the mixture stand in for stems);
 - band-envelope baseline  — per group, the envelope of a fixed band of the mixture (bass 30-250 Hz,
                             drums 2-8 kHz, vocals/other 250-2000 Hz);
@@ -27,7 +30,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import TYPE_CHECKING, Annotated, Callable
 
 import numpy as np
 import typer
@@ -40,6 +43,9 @@ from edge.haptics.spec import MUSIC_PRESET
 from edge.haptics.stages import AttackRelease
 from edge.rig import Rig, load_rig
 from edge.stream import DEVICE_STREAM
+
+if TYPE_CHECKING:
+    from export.data.multitrack import Multitrack
 
 SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 N_FFT = DEVICE_STREAM.n_fft
@@ -226,16 +232,33 @@ def markdown_table(results: dict[str, dict[str, object]], notes: dict[str, str],
     return "\n".join(lines)
 
 
+MATERIALS = ("out-of-source", "in-source")
+
+
+def song_for(material: str, index: int, seed: int) -> "Multitrack":
+    """Song ``index`` of the material: out-of-source = every stem from a source no training recipe may use
+    (export.evaluate.heldout.out_of_source_song); in-source = the training generator and soundfont, seed + index."""
+    from export.data.multitrack import render_multitrack
+    from export.evaluate.heldout import out_of_source_song
+
+    if material == "out-of-source":
+        return out_of_source_song(index).as_multitrack()
+    return render_multitrack(seed + index)
+
+
 def main(
-    n_songs: Annotated[int, typer.Option(help="Number of generated songs.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the first song; songs use seed, seed+1, ….")] = 1000,
+    n_songs: Annotated[int, typer.Option(help="Number of songs.")] = 8,
+    material: Annotated[str, typer.Option(help="out-of-source (held-out soundfonts, synths, kits, voices; the "
+                                               "headline) or in-source (the training generator and soundfont).")]
+    = "out-of-source",
+    seed: Annotated[int, typer.Option(help="In-source only: seed of the first song; songs use seed, seed+1, ….")] = 1000,
     rig_path: Annotated[str, typer.Option("--rig", help="Rig file or bundled rig name.")] = "default-sim-vest",
     pack: Annotated[str | None, typer.Option(help="Model pack for the separator row (default: the bundled one).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write all results as JSON here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown here.")] = None,
 ) -> None:
-    from export.data.multitrack import render_multitrack
-
+    if material not in MATERIALS:
+        raise typer.BadParameter(f"--material {material!r}: expected one of {', '.join(MATERIALS)}")
     rig = load_rig(rig_path)
     groups = stem_groups(rig)
     separator, separator_note = ours_separator(rig, pack)
@@ -249,7 +272,7 @@ def main(
     per_system: dict[str, list[dict[str, object]]] = {name: [] for name in systems}
     started = time.perf_counter()
     for index in track(range(n_songs), description="songs"):
-        song = render_multitrack(seed + index)
+        song = song_for(material, index, seed)
         for name, render in systems.items():
             if render is not None:
                 per_system[name].append(evaluate(render(song.mixture, song.stems), song, groups))
@@ -258,7 +281,8 @@ def main(
     stems = [s for s in STEMS if s in groups]
     table = markdown_table(results, notes, stems)
     console = Console()
-    rich_table = Table(title=f"haptic fidelity: {n_songs} songs (seeds {seed}..{seed + n_songs - 1}), rig {rig.name}")
+    which = "held-out seeds" if material == "out-of-source" else f"seeds {seed}..{seed + n_songs - 1}"
+    rich_table = Table(title=f"haptic fidelity: {n_songs} {material} songs ({which}), rig {rig.name}")
     for column in table.splitlines()[0].strip("| ").split(" | "):
         rich_table.add_column(column)
     for line in table.splitlines()[2:]:
@@ -267,7 +291,7 @@ def main(
     console.print(rich_table)
     console.print(f"separator row: {separator_note}; {time.perf_counter() - started:.1f} s; numpy {np.__version__}")
     console.print(table, markup=False, highlight=False)
-    meta = {"n_songs": n_songs, "seed": seed, "rig": str(rig.path), "separator": separator_note,
+    meta = {"n_songs": n_songs, "material": material, "seed": seed, "rig": str(rig.path), "separator": separator_note,
             "command": " ".join(["benchmarks/bench_fidelity.py", *sys.argv[1:]])}
     if json_out is not None:
         json_out.write_text(json.dumps({"meta": meta, "results": results, "per_song": per_system}, indent=1))

@@ -69,3 +69,13 @@ def test_oracle_renderer_beats_the_low_pass_vest(bench, song) -> None:
     table = bench.markdown_table({"oracle": bench.aggregate([oracle]), "separator": {}}, {"separator": "not run: x"},
                                  ["drums", "bass"])
     assert table.splitlines()[2].startswith("| oracle | ") and "not run: x" in table
+
+
+def test_out_of_source_material_is_a_multitrack_from_held_out_sources(bench) -> None:
+    from export.data.source_holdout import HELDOUT_SOURCES
+    from export.evaluate.heldout import out_of_source_song
+
+    song = bench.song_for("out-of-source", 0, seed=1000)
+    np.testing.assert_allclose(sum(song.stems.values()), song.mixture, atol=1e-5)
+    assert len(song.drum_onsets_s) > 0 and np.all(np.diff(song.drum_onsets_s) > 0)
+    assert set(out_of_source_song(0).sources.all()) <= HELDOUT_SOURCES
