@@ -155,7 +155,7 @@ class SpectralFluxOnsets:
             since = self._frames_since_onset + frame
             if since >= self.n_refractory:
                 strengths[frame] = excess[frame]
-                self._frames_since_onset = -frame
+                self._frames_since_onset = -int(frame)
         self._frames_since_onset += n_frames
         self._history = padded[-self.n_history :]
         return strengths
