@@ -138,13 +138,15 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
             tag_windows.append(window[None])
     written = []
     progress("quantizing the separator (ONNX int8)")
-    written.append(quantize_onnx_int8(root / "separator.onnx", root / "separator.int8.onnx", sep_feeds))
+    written.append(quantize_onnx_int8(root / "separator.onnx", root / "separator.int8.onnx", sep_feeds,
+                                      float_modules=students.separator.float_in_int8))
     progress("quantizing the tagger (ONNX int8)")
     written.append(quantize_onnx_int8(root / "tagger.onnx", root / "tagger.int8.onnx", [{"magnitude": w} for w in tag_windows],
                                       float_modules=students.tagger.FLOAT_IN_INT8))
     if recipe.export.tflite:
         progress("quantizing the separator (TFLite int8)")
-        written.append(export_tflite(students.separator, separator_sig, root / "separator.int8.tflite", calibration=sep_torch))
+        written.append(export_tflite(students.separator, separator_sig, root / "separator.int8.tflite", calibration=sep_torch,
+                                     float_modules=students.separator.float_in_int8))
         progress("quantizing the tagger (TFLite int8)")
         written.append(export_tflite(students.tagger, tagger_sig, root / "tagger.int8.tflite",
                                      calibration=[(torch.from_numpy(w),) for w in tag_windows],
