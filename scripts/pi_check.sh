@@ -106,7 +106,7 @@ guest() {
     mount --rbind /dev "$target/dev"
     mount -t tmpfs tmpfs "$target/tmp"
     exec chroot "$target" /usr/bin/env -i HOME=/root PATH='"$VENV"'/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" ${guest_ca:+PIP_CERT=$guest_ca} /bin/bash -lc "cd /src && $*"
+      LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" ${guest_ca:+PIP_CERT=$guest_ca} /bin/bash -c "cd /src && $*"
   ' guest "$target" "$host_ca" "$guest_ca" "$@"
 }
 
