@@ -92,15 +92,21 @@ def run_until_signal(session: Session, blocks: Iterator[np.ndarray]) -> Generato
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
         realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
-        **source_options: Any) -> RunResult:
+        user_sounds: bool = False, sounds_dir: str | None = None, **source_options: Any) -> RunResult:
     """Run the whole pipeline on one source; every output is zeroed and closed however it ends (SIGTERM too).
 
     The loop keeps no history: only the peak per actuator (and, with ``keep_intensities``, every hop's intensities).
+    ``user_sounds``: also listen for the sounds learned with ``sense learn`` (in ``sounds_dir``).
     """
     pack: Pack | None = load_pack(pack_path) if use_models else None
     source_name, blocks = open_source(input_spec, **source_options)
+    user = None
+    if user_sounds and pack is not None and pack.tagger is not None:
+        from edge.user_sounds.live import open_user_sounds
+
+        user = open_user_sounds(pack, sounds_dir)
     session = open_session(pack, rig_path, output_url, runtime=runtime, precision=precision, n_threads=n_threads,
-                           realtime_budget=realtime_budget)
+                           realtime_budget=realtime_budget, user_sounds=user)
     peak = np.zeros(session.n_actuators, dtype=np.float32)
     kept: list[np.ndarray] = []
     loop = run_until_signal(session, blocks)

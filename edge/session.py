@@ -169,13 +169,16 @@ def _open_outputs(rig: Rig, output: OutputChoice) -> list[RoutedOutput]:
 
 def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = None, output: OutputChoice = None,
                  params: SessionParams | None = None,
-                 wrap_renderer: Callable[[Renderer], Renderer] | None = None, **param_values: Any) -> Session:
+                 wrap_renderer: Callable[[Renderer], Renderer] | None = None, user_sounds: Any = None,
+                 **param_values: Any) -> Session:
     """Assemble a running system.
 
     ``pack``: a loaded pack, a pack path, or None for DSP-only rendering; ``rig``: a rig, a rig path or bundled
     name, or None for the bundled simulated vest; ``output``: see :data:`OutputChoice`; ``params`` (or the same
     fields as keywords, e.g. ``runtime="onnx"``): :class:`SessionParams`; ``wrap_renderer``: wraps the rig's
-    renderer (a recorder for pictures, a fault injector in tests). If anything fails, what was opened is closed.
+    renderer (a recorder for pictures, a fault injector in tests); ``user_sounds``: a
+    :class:`~edge.user_sounds.live.UserSoundTagger` that runs the pack's tagger in place of the pipeline's own
+    and adds a tag and a rig preset per learned sound. If anything fails, what was opened is closed.
     """
     known = {f.name for f in fields(SessionParams)}
     unknown = sorted(set(param_values) - known)
@@ -186,13 +189,19 @@ def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = 
     loaded_rig = _as_rig(rig)
     stems = loaded_pack.separator.names if loaded_pack and loaded_pack.separator else ()
     labels = loaded_pack.tagger.names if loaded_pack and loaded_pack.tagger and params.use_tagger else ()
+    if user_sounds is not None:
+        from edge.user_sounds.live import with_presets
+
+        loaded_rig, labels = with_presets(loaded_rig, user_sounds.presets), user_sounds.names
     renderer: Renderer = loaded_rig.make_renderer(stems, labels)
     if wrap_renderer is not None:
         renderer = wrap_renderer(renderer)
     outputs = _open_outputs(loaded_rig, output)
     try:
         pipeline = Pipeline(loaded_pack, renderer, outputs, params.runtime, params.precision, params.n_threads,
-                            params.realtime_budget, params.use_tagger)
+                            params.realtime_budget, params.use_tagger and user_sounds is None)
+        if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
+            pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
     except BaseException:
         for routed in outputs:
             routed.output.close()

@@ -59,13 +59,17 @@ def run_command(
     stdin_channels: Annotated[int, typer.Option(help="Channels of raw PCM on stdin.")] = 1,
     stdin_format: Annotated[str, typer.Option(help="Sample format of raw PCM on stdin: s16le, s32le or f32le.")] = "s16le",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    user_sounds: Annotated[bool, typer.Option("--user-sounds", help="Also alert on the sounds learned with 'sense learn'.")] = False,
+    sounds_dir: Annotated[Optional[str], typer.Option(
+        "--sounds-dir", help="Where user sounds live. Default: $SENSE_SOUNDS_DIR or ~/.local/share/sense/sounds.")] = None,
 ) -> None:
     """Listen, separate, tag and drive the actuators; print per-stage latency, real-time factor and dropped hops."""
     from edge.run import run
 
     result = run(input, pack, rig, output, runtime.value if runtime else None, precision, threads,
                  realtime_budget=None if no_drop else 1.0, use_models=not no_models, stdin_rate_hz=stdin_rate,
-                 stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds)
+                 stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds,
+                 user_sounds=user_sounds, sounds_dir=sounds_dir)
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
                                **result.summary}, indent=2))

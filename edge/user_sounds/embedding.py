@@ -108,7 +108,10 @@ class Embedder:
 
     def step_embedding(self, window: np.ndarray) -> np.ndarray:
         """(context_frames, n_bins) magnitudes -> (dim,) L2-normalised embedding of one tagger call."""
-        outputs = self.runner.run({self.tagger.inputs[0].name: window[np.newaxis].astype(np.float32)})
+        return self.embedding_of(self.runner.run({self.tagger.inputs[0].name: window[np.newaxis].astype(np.float32)}))
+
+    def embedding_of(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
+        """The (dim,) L2-normalised embedding in the outputs of one call of ``self.runner``."""
         if self.source == "penultimate":
             vector = np.asarray(outputs[EMBEDDING_OUTPUT], dtype=np.float64).reshape(-1)
         else:
