@@ -465,6 +465,18 @@ static void test_sequence_and_effects(void) {
     send_set(&dev, 12, 300, 2); /* stale */
     CHECK(dev.counters.seq_gaps == 2 && dev.counters.stale_frames == 1 && dev.last_seq == 13,
           "gaps %lu stale %lu", (unsigned long)dev.counters.seq_gaps, (unsigned long)dev.counters.stale_frames);
+    { /* a HELLO starts a new session: a host that restarts at seq 0 is not stale */
+        uint8_t hello = 1;
+        uint32_t stale_before = dev.counters.stale_frames;
+        send(&dev, SENSE_MSG_HELLO, &hello, 1, 2);
+        replies(r, 4);
+        send_set(&dev, 0, 500, 2);
+        CHECK(dev.counters.stale_frames == stale_before && dev.last_seq == 0, "seq 0 after HELLO accepted (stale %lu)",
+              (unsigned long)dev.counters.stale_frames);
+        send_set(&dev, 0, 600, 2);
+        CHECK(dev.counters.stale_frames == stale_before + 1, "a repeated seq in the new session is stale");
+        send_set(&dev, 13, 700, 3); /* back to the numbering of the lines below */
+    }
     send_set(&dev, 14, 0, 3);
     send(&dev, SENSE_MSG_PLAY_EFFECT, effect, sizeof(effect), 10);
     n = replies(r, 4);

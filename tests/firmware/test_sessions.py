@@ -1,0 +1,70 @@
+"""Consecutive `sense run`s against the same board: each new session (HELLO) restarts the firmware's sequence
+numbers, so the second and third runs drive the outputs like the first (issue 14: they used to be dropped as
+stale)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from edge.outputs import open_output
+
+REPO = Path(__file__).resolve().parents[2]
+RATE_HZ = 16000
+SECONDS = 1.5
+N_HOPS = int(SECONDS * RATE_HZ) // 128
+
+
+def bursts_wav(path: Path, seconds: float = SECONDS) -> Path:
+    """A steady 80 Hz tone with noise bursts every 250 ms: every hop of every run has something to render."""
+    rng = np.random.default_rng(0)
+    t_s = np.arange(int(seconds * RATE_HZ)) / RATE_HZ
+    audio = (0.4 * np.sin(2 * np.pi * 80 * t_s)).astype(np.float32)
+    for start in range(0, len(audio), RATE_HZ // 4):
+        burst = rng.standard_normal(RATE_HZ // 10).astype(np.float32) * 0.4
+        audio[start:start + len(burst)] += burst[: len(audio) - start]
+    sf.write(path, np.clip(audio, -1, 1), RATE_HZ)
+    return path
+
+
+def sense_run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "edge.cli", "run", "--no-models", *args], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=REPO)
+
+
+def stream_counters(url: str, n_channels: int) -> tuple[int, int]:
+    """(stale_frames, last_seq) from the board's telemetry, through a session of our own."""
+    with open_output(url, n_channels=n_channels) as output:
+        telemetry = output.telemetry()
+    return telemetry.stale_frames, telemetry.last_seq
+
+
+def test_three_consecutive_runs_each_reach_the_host_firmware(host_firmware, tmp_path: Path) -> None:
+    firmware = host_firmware("--channels", "16")
+    url = f"serial://{firmware.port}"
+    sound = bursts_wav(tmp_path / "bursts.wav")
+    for run_index in range(3):
+        result = sense_run(str(sound), "--output", url)
+        assert result.returncode == 0, result.stderr
+        stale_frames, last_seq = stream_counters(url, 16)
+        assert stale_frames == 0, f"run {run_index + 1}: {stale_frames} frames dropped as stale"
+        assert last_seq >= N_HOPS - 1, f"run {run_index + 1}: the board's last seq is {last_seq}"
+
+
+def test_three_consecutive_runs_each_reach_the_avr(avr_firmware_elf: Path, simulated_avr, tmp_path: Path) -> None:
+    avr = simulated_avr(avr_firmware_elf)
+    url = f"serial://{avr.port}?baud=115200"
+    sound = bursts_wav(tmp_path / "bursts.wav")
+    for run_index in range(3):
+        # the wristband rig has 4 actuators: it fits the AVR board's 6 channels
+        result = sense_run(str(sound), "--rig", "edge/data/rigs/wristband-drv2605.toml", "--output", url)
+        assert result.returncode == 0, result.stderr
+        stale_frames, last_seq = stream_counters(url, 4)
+        assert stale_frames == 0, f"run {run_index + 1}: {stale_frames} frames dropped as stale"
+        assert last_seq >= N_HOPS - 1, f"run {run_index + 1}: the board's last seq is {last_seq}"
