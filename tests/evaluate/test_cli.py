@@ -18,8 +18,8 @@ runner = CliRunner()
 def test_evaluate_the_bundled_pack_end_to_end(pack_dir: Path, tmp_path: Path) -> None:
     """Two short held-out songs: pack fp32/int8 on ONNX and LiteRT, DSP baseline, ideal mask, Spleeter, YAMNet."""
     report = tmp_path / "evaluation.json"
-    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "2", "--sections", "3",
-                                 "--report", str(report)])
+    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "2", "--in-source-songs", "1",
+                                 "--sections", "3", "--alerts", "1", "--report", str(report)])
     assert result.exit_code == 0, result.output
     assert "ideal ratio mask (upper bound)" in result.stdout and "Spleeter 2-stem (teacher)" in result.stdout
     data = json.loads(report.read_text())
@@ -37,7 +37,15 @@ def test_evaluate_the_bundled_pack_end_to_end(pack_dir: Path, tmp_path: Path) ->
     assert "separator.litert.int8.sdr_db.vocals" in metrics and "reference.ideal_ratio_mask.sdr_db.mean" in metrics
     assert "tagger.onnx.fp32.map_vs_yamnet" in metrics and "reference.yamnet.macs_per_second" in metrics
     assert metrics["reference.spleeter.sdr_db.vocals"]["command"].startswith("sense export evaluate")
-    assert "1000000..1000001" in metrics["reference.spleeter.sdr_db.vocals"]["data"]
+    data_note = metrics["reference.spleeter.sdr_db.vocals"]["data"]
+    assert data_note.startswith("out-of-source: 2 songs") and "soundfont:TimGM6mb" in data_note
+    assert "in-source, beside it: 1 held-out generated songs (seeds 1000000..1000000" in data_note
+    assert set(data["separation_in_source"]) == set(separation)  # the same methods, labelled in-source
+    assert "in_source.separator.onnx.fp32.sdr_db.mean" in metrics
+    alerts = data["alerts"]
+    assert set(alerts) == {"out-of-source", "in-source"}
+    assert {a["label"] for a in alerts["out-of-source"]} == {"siren", "alarm", "doorbell", "telephone", "knock"}
+    assert all(set(a["recall"]) == {"alone", "over music", "over speech"} for a in alerts["in-source"])
 
 
 def test_evaluate_markdown_report_without_writing_the_pack(pack_dir: Path, tmp_path: Path) -> None:
