@@ -115,7 +115,11 @@ def _validation_songs(recipe: Recipe) -> list[tuple[np.ndarray, dict[str, np.nda
 
 
 def _merged(songs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(mixture, np.unique(np.concatenate(list(by_class.values())))) for mixture, by_class in songs]
+    """Every class's hits as one reference per song, hits closer than SAME_HIT_S merged (one felt event)."""
+    from export.data.varied_songs import SAME_HIT_S, merge_close_onsets
+
+    return [(mixture, merge_close_onsets(np.concatenate(list(by_class.values())), SAME_HIT_S))
+            for mixture, by_class in songs]
 
 
 def train_onset_branch(recipe: Recipe, steps: int, threshold: float = OnsetHeadParams().threshold,

@@ -90,8 +90,25 @@ class VariedSong:
     def as_multitrack(self) -> Multitrack:
         """The song as a :class:`export.data.multitrack.Multitrack` (what the fidelity benchmark reads)."""
         stems = {name: self.stems[index] for index, name in enumerate(STEMS)}
-        onsets = np.unique(np.concatenate([times for times in self.onsets_s.values()] or [np.zeros(0)]))
-        return Multitrack(self.song, self.stems.sum(axis=0), stems, SAMPLE_RATE_HZ, onsets)
+        return Multitrack(self.song, self.stems.sum(axis=0), stems, SAMPLE_RATE_HZ, self.felt_onsets_s())
+
+    def felt_onsets_s(self) -> np.ndarray:
+        """Every drum hit of every class, hits closer than SAME_HIT_S merged into the first (a kick and a hat
+        played together, a few ms apart by the score's timing jitter, are one event to the skin and to a pulse)."""
+        return merge_close_onsets(np.concatenate(list(self.onsets_s.values()) or [np.zeros(0)]), SAME_HIT_S)
+
+
+SAME_HIT_S = 0.025
+"""Drum hits of different classes closer than this count as one felt event (evaluation references)."""
+
+
+def merge_close_onsets(times_s: np.ndarray, min_gap_s: float) -> np.ndarray:
+    """Sorted ``times_s`` with every time closer than ``min_gap_s`` to the last kept one dropped."""
+    kept: list[float] = []
+    for time_s in np.sort(np.asarray(times_s, dtype=np.float64)):
+        if not kept or time_s - kept[-1] >= min_gap_s:
+            kept.append(float(time_s))
+    return np.array(kept)
 
 
 # ------------------------------------------------------------------------------------------------ scores

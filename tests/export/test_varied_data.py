@@ -119,3 +119,10 @@ def test_warm_start_reproduces_the_bundled_separator_and_refuses_another_archite
     other = BandSplitSeparator(BandSplitConfig(n_channels=16, dilations=(1, 2))).eval()
     with pytest.raises(ConfigError, match="does not reproduce"):
         load_weights_from_onnx(other, artifact, (torch.rand(1, 12, 257) * 4, *other.initial_states(1)))
+
+
+def test_hits_a_few_ms_apart_are_one_felt_event() -> None:
+    from export.data.varied_songs import SAME_HIT_S, merge_close_onsets
+
+    times = np.array([1.0, 0.5, 1.004, 1.2, 1.2 + SAME_HIT_S, 0.49])
+    np.testing.assert_allclose(merge_close_onsets(times, SAME_HIT_S), [0.49, 1.0, 1.2, 1.2 + SAME_HIT_S])

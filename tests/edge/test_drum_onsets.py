@@ -1,0 +1,76 @@
+"""The default pack's drum-onset output on every runtime and precision, streamed like the masks, and handed by
+the pipeline to the renderer (torch-free: runs on a device install)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.analysis import Analysis
+from edge.haptics.base import Renderer
+from edge.model_stages import SeparatorStage
+from edge.pack import Pack
+from edge.rig import default_rig
+from edge.runners import importable_runtimes, open_runner
+from edge.session import open_session
+from edge.stft import magnitude_frames
+from tests.streaming import random_block_sizes
+
+
+def _variants(pack: Pack) -> list[tuple[str, str]]:
+    importable = {runtime.value for runtime in importable_runtimes()}
+    assert pack.separator is not None
+    return [(artifact.runtime, artifact.precision) for artifact in pack.separator.artifacts if artifact.runtime in importable]
+
+
+def test_the_default_separator_has_a_kick_snare_hat_onset_output(default_pack: Pack) -> None:
+    spec = default_pack.separator
+    assert spec is not None and spec.onset_classes == ("kick", "snare", "hat")
+    assert [output.name for output in spec.outputs] == ["masks", "onsets"]
+    assert len(_variants(default_pack)) == 4  # onnx and litert, fp32 and int8, all importable here
+
+
+@pytest.mark.parametrize("variant", [("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")])
+def test_onset_probabilities_stream_like_offline_on_every_artifact(default_pack: Pack, example_samples: np.ndarray,
+                                                                   variant: tuple[str, str]) -> None:
+    magnitude = magnitude_frames(example_samples[: 16_000 * 4])
+    stage = SeparatorStage(open_runner(default_pack, default_pack.separator, *variant))  # type: ignore[arg-type]
+    masks, onsets = stage.process_with_onsets(magnitude)
+    assert onsets is not None and onsets.shape == (len(magnitude), 3) and masks.shape[0] == len(magnitude)
+    assert np.all((onsets >= 0) & (onsets <= 1)) and onsets.max() > 0.5  # the example has drums
+    stage.reset()
+    parts, start = [], 0
+    for size in random_block_sizes(len(magnitude), np.random.default_rng(3), 40):
+        parts.append(stage.process_with_onsets(magnitude[start : start + size])[1])
+        start += size
+    np.testing.assert_allclose(np.concatenate(parts), onsets, atol=2e-5)
+
+
+class _Recorder:
+    """A renderer wrapper that remembers whether each block's analysis carried drum onsets."""
+
+    def __init__(self, inner: Renderer) -> None:
+        self.inner = inner
+        self.seen: list[bool] = []
+
+    def reset(self) -> None:
+        self.inner.reset()
+
+    def process(self, analysis: Analysis) -> np.ndarray:
+        self.seen.append(analysis.drum_onsets is not None and analysis.onset_classes == ("kick", "snare", "hat"))
+        return self.inner.process(analysis)
+
+
+def test_the_pipeline_hands_the_onsets_to_the_renderer(default_pack: Pack, example_samples: np.ndarray) -> None:
+    recorders: list[_Recorder] = []
+
+    def wrap(inner: Renderer) -> Renderer:
+        recorders.append(_Recorder(inner))
+        return recorders[0]  # type: ignore[return-value]
+
+    with open_session(default_pack, default_rig(), (), wrap_renderer=wrap, realtime_budget=None) as session:
+        session.process(example_samples[: 16_000 * 2])
+        assert recorders[0].seen and all(recorders[0].seen)
+        session.set_param("use_models", False)  # DSP-only: no onsets, spectral flux instead
+        session.process(example_samples[16_000 * 2 : 16_000 * 3])
+        assert not recorders[0].seen[-1]
