@@ -90,8 +90,22 @@ def pcm_stream_source(
 
     Blocks are resampled on the fly with soxr's streaming resampler so streaming equals reading it whole.
     """
+    check_pcm_layout(rate_hz, n_channels, sample_format, where)
+    return _pcm_blocks(stream, rate_hz, n_channels, sample_format, n_block_samples, where)
+
+
+def check_pcm_layout(rate_hz: int, n_channels: int, sample_format: str, where: str) -> None:
+    """Raise :class:`AudioInputError` for a raw PCM layout that cannot be read (checked before any output opens)."""
     if sample_format not in PCM_DTYPES:
         raise AudioInputError(f"{where}: sample format {sample_format!r} unknown; expected one of {sorted(PCM_DTYPES)}")
+    if rate_hz <= 0:
+        raise AudioInputError(f"{where}: sample rate {rate_hz} Hz; expected a positive rate (e.g. --stdin-rate 48000)")
+    if n_channels <= 0:
+        raise AudioInputError(f"{where}: {n_channels} channels; expected at least 1 (e.g. --stdin-channels 2)")
+
+
+def _pcm_blocks(stream: BinaryIO, rate_hz: int, n_channels: int, sample_format: str, n_block_samples: int,
+                where: str) -> Iterator[np.ndarray]:
     dtype = PCM_DTYPES[sample_format]
     bytes_per_frame = dtype.itemsize * n_channels
     scale = 1.0 if dtype.kind == "f" else float(2 ** (8 * dtype.itemsize - 1))
@@ -112,6 +126,9 @@ def pcm_stream_source(
         offset += samples.shape[0]
         mono = to_mono(samples)
         last = not chunk
+        if last and offset == 0:
+            raise AudioInputError(f"{where}: no audio arrived (the input ended before the first sample); expected raw "
+                                  f"{sample_format} PCM at {rate_hz} Hz, {n_channels} channel(s)")
         if resampler is not None:
             mono = resampler.resample_chunk(mono, last=last)
         if mono.size:
@@ -133,9 +150,13 @@ def microphone_source(device: str | int | None, n_block_samples: int, seconds: f
     sounddevice = require("sounddevice", "audio", "recording from a microphone")
     n_total = None if seconds is None else int(seconds * DEVICE_STREAM.sample_rate_hz)
     n_done = 0
-    with sounddevice.InputStream(
-        samplerate=DEVICE_STREAM.sample_rate_hz, channels=1, dtype="float32", blocksize=n_block_samples, device=device
-    ) as stream:
+    try:
+        opened = sounddevice.InputStream(samplerate=DEVICE_STREAM.sample_rate_hz, channels=1, dtype="float32",
+                                         blocksize=n_block_samples, device=device)
+    except (sounddevice.PortAudioError, ValueError) as error:
+        raise AudioInputError(f"microphone {device if device is not None else '(default)'}: cannot open it ({error}); "
+                              "expected a sound card with an input: see `sense devices`") from None
+    with opened as stream:
         while n_total is None or n_done < n_total:
             block, _overflowed = stream.read(n_block_samples)
             n_done += len(block)

@@ -35,6 +35,8 @@ class RunResult:
     output_urls: list[str]
     intensities: np.ndarray | None = None
     """(n_hops, n_actuators) with ``keep_intensities=True``, else None (a long run keeps no history)."""
+    stopped_by_signal: int | None = None
+    """SIGINT or SIGTERM when a signal ended the run (outputs zeroed, summary complete up to then), else None."""
 
 
 def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate_hz, stdin_channels: int = 1, stdin_format: str = "s16le",
@@ -52,36 +54,50 @@ def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate
     return spec, audio_source.file_source(spec, SOURCE_BLOCK_SAMPLES)
 
 
+@dataclass
+class StopRecord:
+    """Filled by :func:`run_until_signal`: the signal that ended the run, or None when the input ended."""
+
+    signum: int | None = None
+
+
 class _StopOnSignal:
     """SIGINT/SIGTERM stop the run: the handler raises KeyboardInterrupt at once (a blocked read returns), and the
     block loop raises it again in case it was swallowed where Python ignores exceptions (a ``__del__``)."""
 
-    def __init__(self, notifier: SystemdNotifier) -> None:
-        self.signum: int | None = None
+    def __init__(self, notifier: SystemdNotifier, record: StopRecord) -> None:
+        self.record = record
         self.notifier = notifier
 
     def __call__(self, signum: int, frame: Any) -> None:
-        self.signum = signum
+        self.record.signum = signum
         raise KeyboardInterrupt(f"signal {signum}")
 
     def blocks(self, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
         for block in blocks:
-            if self.signum is not None:
-                raise KeyboardInterrupt(f"signal {self.signum}")
+            if self.record.signum is not None:
+                raise KeyboardInterrupt(f"signal {self.record.signum}")
             self.notifier.alive()  # the previous hop went through: systemd's watchdog (edge.service)
             yield block
 
 
-def run_until_signal(session: Session, blocks: Iterator[np.ndarray]) -> Generator[np.ndarray, None, None]:
+def run_until_signal(session: Session, blocks: Iterator[np.ndarray],
+                     stopped: StopRecord | None = None) -> Generator[np.ndarray, None, None]:
     """``session.run(blocks)`` with SIGINT/SIGTERM stopping it: yields each block's intensities; the session is
-    closed (every output zeroed) and the signal handlers restored however the loop ends."""
+    closed (every output zeroed) and the signal handlers restored however the loop ends.
+
+    With ``stopped``, a stop by SIGINT/SIGTERM ends the loop normally and is recorded there (the caller prints its
+    summary); without it, it propagates as KeyboardInterrupt."""
     notifier = SystemdNotifier.from_environment()  # under `sense service`: READY=1, WATCHDOG=1 per hop, STOPPING=1
-    stop = _StopOnSignal(notifier)
+    stop = _StopOnSignal(notifier, stopped if stopped is not None else StopRecord())
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be set there
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM) if in_main_thread}
     notifier.ready()
     try:
         yield from session.run(stop.blocks(blocks))
+    except KeyboardInterrupt:
+        if stopped is None or stopped.signum is None:
+            raise
     finally:
         notifier.stopping()
         session.close()
@@ -93,7 +109,8 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
         realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
         user_sounds: bool = False, sounds_dir: str | None = None, **source_options: Any) -> RunResult:
-    """Run the whole pipeline on one source; every output is zeroed and closed however it ends (SIGTERM too).
+    """Run the whole pipeline on one source; every output is zeroed and closed however it ends. SIGINT/SIGTERM end
+    it normally (``RunResult.stopped_by_signal``) so the caller can print the summary.
 
     The loop keeps no history: only the peak per actuator (and, with ``keep_intensities``, every hop's intensities).
     ``user_sounds``: also listen for the sounds learned with ``sense learn`` (in ``sounds_dir``).
@@ -109,13 +126,17 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
                            realtime_budget=realtime_budget, user_sounds=user)
     peak = np.zeros(session.n_actuators, dtype=np.float32)
     kept: list[np.ndarray] = []
-    loop = run_until_signal(session, blocks)
+    stopped = StopRecord()
+    loop = run_until_signal(session, blocks, stopped)
     try:
         for intensities in loop:
             if len(intensities):
                 peak = np.maximum(peak, intensities.max(axis=0))
             if keep_intensities:
                 kept.append(intensities)
+    except KeyboardInterrupt:  # the signal arrived between two hops, outside the loop's generator
+        if stopped.signum is None:
+            raise
     finally:
         loop.close()
     all_intensities = None
@@ -123,4 +144,4 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         all_intensities = np.concatenate(kept) if kept else np.zeros((0, session.n_actuators), dtype=np.float32)
     return RunResult(summary=session.telemetry.summary(), peak_intensities=peak,
                      pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
-                     output_urls=session.output_urls, intensities=all_intensities)
+                     output_urls=session.output_urls, intensities=all_intensities, stopped_by_signal=stopped.signum)

@@ -90,6 +90,7 @@ def unit_text(spec: ServiceSpec) -> str:
         f"WatchdogSec={spec.watchdog_s}\n"
         "WatchdogSignal=SIGTERM\n"
         "KillSignal=SIGTERM\n"
+        "SuccessExitStatus=143\n"  # `sense run` exits 143 after a clean SIGTERM stop (a watchdog stop still restarts)
         f"TimeoutStopSec={STOP_TIMEOUT_S}\n"
         "TimeoutStartSec=120\n"
         "\n"

@@ -87,7 +87,8 @@ _register_commands()
 def main() -> None:
     """Console-script entry point. Usage errors get typer's message and exit code 2; a SenseError a red
     one-line message and exit code 1; Ctrl-C or SIGTERM during a command ends it with exit code 1 ("Aborted!")
-    after every output was zeroed on the way out."""
+    after every output was zeroed on the way out (``sense run`` itself prints its summary and exits 0 on Ctrl-C,
+    143 on SIGTERM)."""
     from rich.console import Console
 
     try:

@@ -33,9 +33,12 @@ def render_command(
     from edge.haptogram import compute_haptogram, plot_haptogram
     from edge.pack import load_pack
     from edge.rig import default_rig, load_rig
+    from edge.errors import ConfigError
     from edge.run import EXAMPLE_SOUND
 
     file_format = haptic_format_of(out, format)
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: the folder {out.parent} does not exist; expected an existing folder to write into")
 
     source = Path(input) if input is not None else EXAMPLE_SOUND
     audio = read_audio_file(source)

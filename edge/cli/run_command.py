@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -12,6 +13,9 @@ from edge.stream import DEVICE_STREAM
 
 if TYPE_CHECKING:
     from edge.run import RunResult
+
+EXIT_SIGTERM = 128 + signal.SIGTERM
+"""Exit status of a run stopped by SIGTERM (a service manager's stop), after the summary; Ctrl-C exits 0."""
 
 
 def _print_summary(result: RunResult) -> None:
@@ -70,11 +74,16 @@ def run_command(
                  realtime_budget=None if no_drop else 1.0, use_models=not no_models, stdin_rate_hz=stdin_rate,
                  stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds,
                  user_sounds=user_sounds, sounds_dir=sounds_dir)
+    stopped_by = signal.Signals(result.stopped_by_signal).name if result.stopped_by_signal else None
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
-                               **result.summary}, indent=2))
+                               "stopped_by": stopped_by, **result.summary}, indent=2))
     else:
         _print_summary(result)
+        if stopped_by:
+            typer.echo(f"stopped by {stopped_by}; every output zeroed")
+    if result.stopped_by_signal == signal.SIGTERM:
+        raise typer.Exit(EXIT_SIGTERM)  # a service manager's stop: the conventional 128 + 15
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,5 @@
-"""Ctrl-C and SIGTERM during a live run: the process ends promptly and the last thing the actuators got was
-zero and a stop. The output is a real firmware-protocol link (``spy://loop://``) whose frames are logged."""
+"""Ctrl-C and SIGTERM during a live run: the process ends promptly with its summary (exit 0 for Ctrl-C, 143 for
+SIGTERM) and the last thing the actuators got was zero and a stop. The output is a real firmware-protocol link (``spy://loop://``) whose frames are logged."""
 
 import signal
 import subprocess
@@ -33,12 +33,14 @@ def test_signal_mid_stream_zeroes_and_stops_every_output(tmp_path: Path, signum:
         assert log.exists(), "no frames were sent"
         process.send_signal(signum)
         process.wait(timeout=30)  # stdin still open: only the signal can end the run
-        stderr = process.stderr.read()
+        stdout, stderr = process.stdout.read(), process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode != 0
+    assert process.returncode == {signal.SIGINT: 0, signal.SIGTERM: 143}[signum], stderr
     assert b"Traceback" not in stderr
+    assert f"stopped by {signal.Signals(signum).name}".encode() in stdout
+    assert b"real-time factor" in stdout and b"dropped hops" in stdout  # the summary
     lines = [line for line in log.read_text().splitlines() if " TX " in line]
     assert any("values=[0, 0" not in line for line in lines[:-2])  # the motors had been running
     assert lines[-1].endswith("StopAll()")

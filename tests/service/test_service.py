@@ -46,7 +46,7 @@ def test_install_writes_a_unit_that_systemd_accepts(tmp_path: Path, monkeypatch:
     text = unit.read_text()
     lines = set(text.splitlines())
     assert {"Type=notify", "User=pi", "Restart=on-failure", "WatchdogSec=10", "WatchdogSignal=SIGTERM",
-            "StartLimitIntervalSec=0", "WantedBy=multi-user.target", "WorkingDirectory=/run/sense"} <= lines
+            "SuccessExitStatus=143", "StartLimitIntervalSec=0", "WantedBy=multi-user.target", "WorkingDirectory=/run/sense"} <= lines
     # only the device groups this image has, in a fixed order
     assert "SupplementaryGroups=i2c audio dialout" not in lines and "SupplementaryGroups=gpio i2c audio dialout" in lines
     # the relative rig path became absolute (the service runs in /run/sense), quoted for its space; % escaped
