@@ -8,7 +8,8 @@ the renderer's job to compress). Samples that are not finite are an error that n
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -135,6 +136,25 @@ def _pcm_blocks(stream: BinaryIO, rate_hz: int, n_channels: int, sample_format: 
             yield np.asarray(mono, dtype=np.float32)
         if last:
             return
+
+
+def paced(blocks: Iterable[np.ndarray], rate_hz: int = DEVICE_STREAM.sample_rate_hz,
+          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Iterator[np.ndarray]:
+    """Release ``blocks`` at the audio's real-time pace: each block no earlier than the audio time of its first
+    sample after the first block. Release times come from the sample count and one start time on a monotonic
+    clock (not from summed sleeps), so the pace does not drift; a consumer that fell behind gets blocks at once
+    until it has caught up."""
+    started_s: float | None = None
+    n_released = 0
+    for block in blocks:
+        if started_s is None:
+            started_s = clock()
+        else:
+            delay_s = started_s + n_released / rate_hz - clock()
+            if delay_s > 0:
+                sleep(delay_s)
+        yield block
+        n_released += len(block)
 
 
 def stdin_source(rate_hz: int, n_channels: int, sample_format: str, n_block_samples: int) -> Iterator[np.ndarray]:

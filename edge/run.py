@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from edge import audio_source
+from edge.errors import ConfigError
 from edge.pack import Pack, load_pack
 from edge.sdnotify import SystemdNotifier
 from edge.session import Session, open_session
@@ -35,8 +36,30 @@ class RunResult:
     output_urls: list[str]
     intensities: np.ndarray | None = None
     """(n_hops, n_actuators) with ``keep_intensities=True``, else None (a long run keeps no history)."""
+    pace: str = "fast"
+    """``realtime`` when the input was released at the audio's pace (see :data:`PACES`)."""
     stopped_by_signal: int | None = None
     """SIGINT or SIGTERM when a signal ended the run (outputs zeroed, summary complete up to then), else None."""
+
+
+PACES = ("realtime", "fast")
+"""``realtime``: a file or stdin is released at the audio's pace (what hardware and audio-out need); ``fast``: as
+fast as the pipeline goes (simulation, rendering, tests)."""
+
+
+def choose_pace(pace: str | None, source_name: str, output_urls: list[str]) -> str:
+    """The pace of a run: ``pace`` if given; else realtime when any output is not ``sim://``. A live source (the
+    microphone) is paced by its sound card: always realtime, never held back here."""
+    if is_live(source_name):
+        return "realtime"
+    if pace is not None:
+        return pace
+    return "realtime" if any(not url.startswith("sim://") for url in output_urls) else "fast"
+
+
+def is_live(source_spec: str) -> bool:
+    """A microphone: ``mic`` or ``mic:DEVICE``."""
+    return source_spec == "mic" or source_spec.startswith("mic:")
 
 
 def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate_hz, stdin_channels: int = 1, stdin_format: str = "s16le",
@@ -46,7 +69,7 @@ def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate
         return str(EXAMPLE_SOUND), audio_source.file_source(EXAMPLE_SOUND, SOURCE_BLOCK_SAMPLES)
     if spec == "-":
         return "stdin", audio_source.stdin_source(stdin_rate_hz, stdin_channels, stdin_format, SOURCE_BLOCK_SAMPLES)
-    if spec == "mic" or spec.startswith("mic:"):
+    if is_live(spec):
         device: str | int | None = spec[4:] or None
         if isinstance(device, str) and device.isdigit():
             device = int(device)
@@ -108,13 +131,17 @@ def run_until_signal(session: Session, blocks: Iterator[np.ndarray],
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
         realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
-        user_sounds: bool = False, sounds_dir: str | None = None, **source_options: Any) -> RunResult:
+        user_sounds: bool = False, sounds_dir: str | None = None, pace: str | None = None,
+        **source_options: Any) -> RunResult:
     """Run the whole pipeline on one source; every output is zeroed and closed however it ends. SIGINT/SIGTERM end
     it normally (``RunResult.stopped_by_signal``) so the caller can print the summary.
 
     The loop keeps no history: only the peak per actuator (and, with ``keep_intensities``, every hop's intensities).
-    ``user_sounds``: also listen for the sounds learned with ``sense learn`` (in ``sounds_dir``).
+    ``user_sounds``: also listen for the sounds learned with ``sense learn`` (in ``sounds_dir``). ``pace``:
+    ``realtime`` / ``fast`` / None (realtime unless every output is ``sim://``, see :func:`choose_pace`).
     """
+    if pace is not None and pace not in PACES:
+        raise ConfigError(f"--pace {pace}: unknown; expected one of {', '.join(PACES)}")
     pack: Pack | None = load_pack(pack_path) if use_models else None
     source_name, blocks = open_source(input_spec, **source_options)
     user = None
@@ -124,6 +151,9 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         user = open_user_sounds(pack, sounds_dir)
     session = open_session(pack, rig_path, output_url, runtime=runtime, precision=precision, n_threads=n_threads,
                            realtime_budget=realtime_budget, user_sounds=user)
+    chosen_pace = choose_pace(pace, source_name, session.output_urls)
+    if chosen_pace == "realtime" and not is_live(source_name):
+        blocks = audio_source.paced(blocks, session.stream.sample_rate_hz)
     peak = np.zeros(session.n_actuators, dtype=np.float32)
     kept: list[np.ndarray] = []
     stopped = StopRecord()
@@ -144,4 +174,5 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         all_intensities = np.concatenate(kept) if kept else np.zeros((0, session.n_actuators), dtype=np.float32)
     return RunResult(summary=session.telemetry.summary(), peak_intensities=peak,
                      pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
-                     output_urls=session.output_urls, intensities=all_intensities, stopped_by_signal=stopped.signum)
+                     output_urls=session.output_urls, intensities=all_intensities, pace=chosen_pace,
+                     stopped_by_signal=stopped.signum)

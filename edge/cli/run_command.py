@@ -35,7 +35,8 @@ def _print_summary(result: RunResult) -> None:
     console.print(
         f"pack: {result.pack_name} ({summary['runtime']} {summary['precision']}, {summary['n_threads']} thread"
         f"{'s' if summary['n_threads'] != 1 else ''})\n"
-        f"audio: {summary['audio_seconds']:.2f} s in {summary['n_hops']} hops of {summary['hop_ms']:.1f} ms; "
+        f"audio: {summary['audio_seconds']:.2f} s in {summary['n_hops']} hops of {summary['hop_ms']:.1f} ms "
+        f"({'paced in real time' if result.pace == 'realtime' else 'as fast as it goes'}); "
         f"compute {summary['compute_seconds']:.3f} s; real-time factor [bold]{summary['real_time_factor']:.4f}[/]\n"
         f"dropped hops (rendered DSP-only to avoid a backlog): "
         + (f"[yellow]{dropped}[/]" if dropped else "0")
@@ -62,6 +63,9 @@ def run_command(
     stdin_rate: Annotated[int, typer.Option(help="Sample rate of raw PCM on stdin (Hz).")] = DEVICE_STREAM.sample_rate_hz,
     stdin_channels: Annotated[int, typer.Option(help="Channels of raw PCM on stdin.")] = 1,
     stdin_format: Annotated[str, typer.Option(help="Sample format of raw PCM on stdin: s16le, s32le or f32le.")] = "s16le",
+    pace: Annotated[Optional[str], typer.Option(
+        help="realtime: release a file or stdin at the audio's pace; fast: as fast as it goes. "
+             "Default: realtime for hardware and audio outputs, fast for sim://.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     user_sounds: Annotated[bool, typer.Option("--user-sounds", help="Also alert on the sounds learned with 'sense learn'.")] = False,
     sounds_dir: Annotated[Optional[str], typer.Option(
@@ -73,11 +77,11 @@ def run_command(
     result = run(input, pack, rig, output, runtime.value if runtime else None, precision, threads,
                  realtime_budget=None if no_drop else 1.0, use_models=not no_models, stdin_rate_hz=stdin_rate,
                  stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds,
-                 user_sounds=user_sounds, sounds_dir=sounds_dir)
+                 user_sounds=user_sounds, sounds_dir=sounds_dir, pace=pace)
     stopped_by = signal.Signals(result.stopped_by_signal).name if result.stopped_by_signal else None
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
-                               "stopped_by": stopped_by, **result.summary}, indent=2))
+                               "pace": result.pace, "stopped_by": stopped_by, **result.summary}, indent=2))
     else:
         _print_summary(result)
         if stopped_by:

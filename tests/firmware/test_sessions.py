@@ -1,6 +1,6 @@
 """Consecutive `sense run`s against the same board: each new session (HELLO) restarts the firmware's sequence
 numbers, so the second and third runs drive the outputs like the first (issue 14: they used to be dropped as
-stale)."""
+stale). Each run is paced in real time, as on a real board, and must move the outputs."""
 
 from __future__ import annotations
 
@@ -50,11 +50,14 @@ def test_three_consecutive_runs_each_reach_the_host_firmware(host_firmware, tmp_
     url = f"serial://{firmware.port}"
     sound = bursts_wav(tmp_path / "bursts.wav")
     for run_index in range(3):
-        result = sense_run(str(sound), "--output", url)
+        rows_before = len(firmware.trace())
+        result = sense_run(str(sound), "--output", url)  # paced in real time (the default for a board)
         assert result.returncode == 0, result.stderr
         stale_frames, last_seq = stream_counters(url, 16)
         assert stale_frames == 0, f"run {run_index + 1}: {stale_frames} frames dropped as stale"
         assert last_seq >= N_HOPS - 1, f"run {run_index + 1}: the board's last seq is {last_seq}"
+        peak = max((max(duties) for _, duties in firmware.trace()[rows_before:]), default=0)
+        assert peak > 10000, f"run {run_index + 1}: the firmware's outputs did not move (peak duty {peak})"
 
 
 def test_three_consecutive_runs_each_reach_the_avr(avr_firmware_elf: Path, simulated_avr, tmp_path: Path) -> None:
@@ -63,8 +66,11 @@ def test_three_consecutive_runs_each_reach_the_avr(avr_firmware_elf: Path, simul
     sound = bursts_wav(tmp_path / "bursts.wav")
     for run_index in range(3):
         # the wristband rig has 4 actuators: it fits the AVR board's 6 channels
+        events_before = len(avr.pwm)
         result = sense_run(str(sound), "--rig", "edge/data/rigs/wristband-drv2605.toml", "--output", url)
         assert result.returncode == 0, result.stderr
         stale_frames, last_seq = stream_counters(url, 4)
         assert stale_frames == 0, f"run {run_index + 1}: {stale_frames} frames dropped as stale"
         assert last_seq >= N_HOPS - 1, f"run {run_index + 1}: the board's last seq is {last_seq}"
+        peak = max((duty for _, duty, _ in avr.pwm[events_before:]), default=0.0)
+        assert peak > 0.1, f"run {run_index + 1}: the AVR's pins did not move (peak duty {peak:.3f})"

@@ -303,8 +303,7 @@ def test_the_pipeline_drives_a_ble_vest_and_leaves_it_stopped(ble_vest_factory) 
 
     n_motors = 16  # the bundled default rig
     vest = ble_vest_factory(n_channels=n_motors)
-    result = run(str(EXAMPLE_SOUND), output_url=vest.url,
-                 use_models=False)
+    result = run(str(EXAMPLE_SOUND), output_url=vest.url, use_models=False, pace="fast")
     assert result.output_urls == [vest.url]
     sent = decoded(vest.mock.record.writes)
     frames = [m for m in sent if isinstance(m, codec.SetIntensities)]

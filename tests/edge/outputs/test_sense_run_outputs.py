@@ -21,7 +21,7 @@ runner = CliRunner()
 
 
 def sense_run(*args: str) -> None:
-    result = runner.invoke(app, ["run", "--no-models", "--json", *args])
+    result = runner.invoke(app, ["run", "--no-models", "--json", "--pace", "fast", *args])
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
 
 
