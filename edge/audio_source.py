@@ -48,35 +48,79 @@ def check_finite(samples: np.ndarray, where: str, offset_samples: int = 0, rate_
         )
 
 
+FILE_READ_FRAMES = 16384
+"""Frames decoded per read of a sound file (0.37 s at 44.1 kHz): memory stays bounded however long the file is."""
+
+
 def read_audio_file(path: str | Path) -> np.ndarray:
-    """Read a whole sound file as (n_samples,) float32 mono at 16 kHz.
+    """Read a whole sound file as (n_samples,) float32 mono at 16 kHz (the same samples :func:`file_source` streams).
 
     Raises :class:`AudioInputError` for a missing/unreadable/empty file or non-finite samples.
     """
+    blocks = list(decoded_blocks(path))
+    if not blocks:
+        raise AudioInputError(f"{path}: the file holds no samples; expected at least one audio frame")
+    return np.concatenate(blocks)
+
+
+def decoded_blocks(path: str | Path, read_frames: int = FILE_READ_FRAMES) -> Iterator[np.ndarray]:
+    """A sound file decoded ``read_frames`` at a time, mixed to mono and resampled to 16 kHz with soxr's streaming
+    resampler (which gives exactly what resampling the whole file gives). The file is opened and checked at once
+    (missing, unreadable or empty: :class:`AudioInputError`); blocks come as they are pulled."""
     soundfile = require("soundfile", "core", "reading sound files")
     path = Path(path)
     if not path.is_file():
         raise AudioInputError(f"{path}: no such sound file")
     try:
-        samples, rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
+        sound = soundfile.SoundFile(str(path))
     except (RuntimeError, soundfile.LibsndfileError) as error:
         raise AudioInputError(f"{path}: cannot read as a sound file ({error}); expected WAV, FLAC, OGG or another "
                               "format libsndfile reads") from None
-    if samples.shape[0] == 0:
+    if sound.frames == 0:
+        sound.close()
         raise AudioInputError(f"{path}: the file holds no samples; expected at least one audio frame")
-    check_finite(samples, str(path), rate_hz=rate_hz)
-    return resample(to_mono(samples), rate_hz)
+    return _decode(sound, str(path), read_frames)
 
 
-def blocks_of(samples: np.ndarray, n_block_samples: int) -> Iterator[np.ndarray]:
-    """Split (n_samples,) into consecutive blocks of ``n_block_samples`` (the last may be shorter)."""
-    for start in range(0, len(samples), n_block_samples):
-        yield samples[start : start + n_block_samples]
+def _decode(sound: Any, where: str, read_frames: int) -> Iterator[np.ndarray]:
+    rate_hz = int(sound.samplerate)
+    resampler = None
+    if rate_hz != DEVICE_STREAM.sample_rate_hz:
+        soxr = require("soxr", "core", "resampling audio")
+        resampler = soxr.ResampleStream(rate_hz, DEVICE_STREAM.sample_rate_hz, 1, dtype="float32", quality="HQ")
+    offset = 0
+    with sound:
+        while True:
+            samples = sound.read(read_frames, dtype="float32", always_2d=True)
+            last = samples.shape[0] == 0
+            check_finite(samples, where, offset, rate_hz)
+            offset += samples.shape[0]
+            mono = to_mono(samples)
+            if resampler is not None:
+                mono = np.asarray(resampler.resample_chunk(mono, last=last), dtype=np.float32)
+            if mono.size:
+                yield mono
+            if last:
+                return
 
 
-def file_source(path: str | Path, n_block_samples: int) -> Iterator[np.ndarray]:
-    """Blocks of a sound file at 16 kHz mono."""
-    return blocks_of(read_audio_file(path), n_block_samples)
+def blocks_of(chunks: Iterable[np.ndarray], n_block_samples: int) -> Iterator[np.ndarray]:
+    """Cut a stream of chunks of any length into consecutive blocks of ``n_block_samples`` (the last may be
+    shorter); holds at most one chunk plus one block."""
+    pending = np.zeros(0, dtype=np.float32)
+    for chunk in chunks:
+        pending = np.concatenate([pending, chunk]) if pending.size else chunk
+        n_whole = len(pending) // n_block_samples * n_block_samples
+        for start in range(0, n_whole, n_block_samples):
+            yield pending[start : start + n_block_samples]
+        pending = pending[n_whole:]
+    if pending.size:
+        yield pending
+
+
+def file_source(path: str | Path, n_block_samples: int, read_frames: int = FILE_READ_FRAMES) -> Iterator[np.ndarray]:
+    """Blocks of a sound file at 16 kHz mono, decoded and resampled as they are pulled (constant memory)."""
+    return blocks_of(decoded_blocks(path, read_frames), n_block_samples)
 
 
 def pcm_stream_source(
