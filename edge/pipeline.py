@@ -132,10 +132,7 @@ class Pipeline:
                 self.tagger = TaggerStage(open_runner(pack, pack.tagger, runtime, precision, n_threads))
                 runtime_used = self.tagger.runner.runtime
             stream = stream_of(pack)
-        for routed in self.outputs:
-            if routed.actuator_indices.size and int(routed.actuator_indices.max()) >= renderer.n_channels:
-                raise ConfigError(f"output {routed.output.url!r} is routed to actuator "
-                                  f"{int(routed.actuator_indices.max())}, but the renderer drives {renderer.n_channels}")
+        self.attach_outputs(self.outputs)
         self.stems: tuple[str, ...] = self.separator.runner.model.names if self.separator else ()
         self.labels: tuple[str, ...] = self.tagger.runner.model.names if self.tagger else ()
         self.stream: StreamParams = stream
@@ -145,6 +142,17 @@ class Pipeline:
         self.telemetry = Telemetry(hop_s=stream.hop_s, runtime=runtime_used, precision=precision,
                                    n_threads=n_threads)
         self.reset()
+
+    def attach_outputs(self, outputs: Iterable[RoutedOutput]) -> None:
+        """Drive ``outputs`` from now on (the session opens them only after the models loaded and checked)."""
+        outputs = list(outputs)
+        for routed in outputs:
+            if routed.actuator_indices.size and int(routed.actuator_indices.max()) >= self.renderer.n_channels:
+                raise ConfigError(f"output {routed.output.url!r} is routed to actuator "
+                                  f"{int(routed.actuator_indices.max())}, but the renderer drives {self.renderer.n_channels}")
+        for routed in outputs:
+            routed.reset()
+        self.outputs = outputs
 
     @property
     def n_actuators(self) -> int:

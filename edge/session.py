@@ -196,12 +196,14 @@ def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = 
     renderer: Renderer = loaded_rig.make_renderer(stems, labels)
     if wrap_renderer is not None:
         renderer = wrap_renderer(renderer)
+    # the models load (and their artifacts are checked against the manifest) before any output opens
+    pipeline = Pipeline(loaded_pack, renderer, (), params.runtime, params.precision, params.n_threads,
+                        params.realtime_budget, params.use_tagger and user_sounds is None)
+    if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
+        pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
     outputs = _open_outputs(loaded_rig, output)
     try:
-        pipeline = Pipeline(loaded_pack, renderer, outputs, params.runtime, params.precision, params.n_threads,
-                            params.realtime_budget, params.use_tagger and user_sounds is None)
-        if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
-            pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
+        pipeline.attach_outputs(outputs)
     except BaseException:
         for routed in outputs:
             routed.output.close()

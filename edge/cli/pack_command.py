@@ -15,19 +15,27 @@ def inspect_command(
     path: Annotated[Optional[str], typer.Argument(help="Pack directory or .zip. Default: the bundled pack.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
-    """Validate a pack (schema, shapes, sha256 of every artifact) and show its models, cost and metrics."""
+    """Validate a pack (schema, shapes, sha256 of every artifact; every artifact a runtime here can open is opened
+    and its tensors checked against the manifest) and show its models, cost and metrics."""
     from rich.console import Console
     from rich.table import Table
 
     from edge.pack import load_pack
 
+    from edge.runners import check_artifacts
+
     pack = load_pack(path)
+    opened = check_artifacts(pack)
     if as_json:
         typer.echo(json.dumps(pack.manifest, indent=2))
         return
     console = Console()
     console.print(f"[bold]{pack.name} {pack.version}[/] — {pack.source} (schema {pack.manifest['schema_version']}, "
                   f"all sha256 verified)", highlight=False)
+    unchecked = [f"{file} ({problem})" for file, problem in opened if problem is not None]
+    console.print(f"{len(opened) - len(unchecked)} of {len(opened)} artifacts opened and their inputs, outputs and "
+                  "states checked against the manifest" + (f"; not opened: {', '.join(unchecked)}" if unchecked else ""),
+                  highlight=False)
     table = Table(title="models", title_justify="left")
     for column in ("model", "role", "params", "GMAC/s", "latency ms", "n_fft/hop", "outputs"):
         table.add_column(column)

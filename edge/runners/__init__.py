@@ -61,16 +61,34 @@ def resolve_runtime(model: ModelSpec, requested: Runtime | str | None, precision
 
 def open_runner(pack: Pack, model: ModelSpec, runtime: Runtime | str | None = None, precision: str = "fp32",
                 n_threads: int = 1) -> ModelRunner:
-    """Resolve the runtime and load the model's artifact with ``n_threads`` intra-op threads."""
+    """Resolve the runtime and load the model's artifact with ``n_threads`` intra-op threads; its tensors are checked
+    against the manifest (:class:`PackError` naming the field) before it is used."""
     chosen, artifact = resolve_runtime(model, runtime, precision)
     path = pack.artifact_path(artifact)
+    runner: ModelRunner
     if chosen is Runtime.ONNX:
         from edge.runners.onnx_runner import OnnxRunner
 
-        return OnnxRunner(model, artifact, path, n_threads)
-    from edge.runners.litert_runner import LiteRtRunner
+        runner = OnnxRunner(model, artifact, path, n_threads)
+    else:
+        from edge.runners.litert_runner import LiteRtRunner
 
-    return LiteRtRunner(model, artifact, path, n_threads)
+        runner = LiteRtRunner(model, artifact, path, n_threads)
+    runner.check_signature(pack.source)
+    return runner
 
 
-__all__ = ["ModelRunner", "Runtime", "importable_runtimes", "open_runner", "resolve_runtime"]
+def check_artifacts(pack: Pack) -> list[tuple[str, str | None]]:
+    """Open every artifact of ``pack`` whose runtime loads here and check it against the manifest (raises
+    :class:`PackError` naming the field); returns (file, None when checked, else why it could not be opened)."""
+    results: list[tuple[str, str | None]] = []
+    for model in pack.models.values():
+        for artifact in model.artifacts:
+            problem = _runtime_problem(Runtime(artifact.runtime))
+            if problem is None:
+                open_runner(pack, model, artifact.runtime, artifact.precision)
+            results.append((artifact.file, problem))
+    return results
+
+
+__all__ = ["ModelRunner", "Runtime", "check_artifacts", "importable_runtimes", "open_runner", "resolve_runtime"]

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import InferenceError
+from edge.errors import InferenceError, PackError
 from edge.pack import ArtifactSpec, ModelSpec
+
+Signature = dict[str, tuple[tuple[int | None, ...], str]]
+"""An artifact's tensors by its own name: (shape with None for a dynamic dimension, numpy dtype name)."""
 
 
 class ModelRunner(abc.ABC):
@@ -33,6 +36,40 @@ class ModelRunner(abc.ABC):
         return self.artifact.io_names.get(logical, logical)
 
     @abc.abstractmethod
+    def signature(self) -> tuple[Signature, Signature]:
+        """The loaded artifact's (inputs, outputs); integer tensors the runner (de)quantizes report as float32."""
+
+    def check_signature(self, pack: str) -> None:
+        """Raise :class:`PackError` naming the manifest field when the artifact's input/output/state names, shapes
+        or dtypes differ from the manifest (a swapped artifact, a wrong state shape), before any inference."""
+        where = f"models.{self.model.key}"
+        inputs, outputs = self.signature()
+        expected_inputs = [(f"{where}.inputs[{i}]", t.name, t.shape, t.dtype) for i, t in enumerate(self.model.inputs)]
+        expected_inputs += [(f"{where}.states[{i}].input", s.input, s.shape, s.dtype) for i, s in enumerate(self.model.states)]
+        expected_outputs = [(f"{where}.outputs[{i}]", t.name, t.shape, t.dtype) for i, t in enumerate(self.model.outputs)]
+        expected_outputs += [(f"{where}.states[{i}].output", s.output, s.shape, s.dtype)
+                             for i, s in enumerate(self.model.states)]
+        for kind, actual, expected in (("input", inputs, expected_inputs), ("output", outputs, expected_outputs)):
+            for field_name, logical, shape, dtype in expected:
+                name = self.artifact_name(logical)
+                if name not in actual:
+                    raise PackError(pack, field_name, f"names {kind} {name!r}, but {self.artifact.file} has "
+                                    f"{kind}s {sorted(actual)}", f"an {kind} the artifact has")
+                actual_shape, actual_dtype = actual[name]
+                if not _shapes_agree(shape, actual_shape):
+                    raise PackError(pack, f"{field_name}.shape", f"is {list(shape)}, but {self.artifact.file}'s {kind} "
+                                    f"{name!r} is {[-1 if d is None else d for d in actual_shape]}",
+                                    "the artifact's shape (-1: any length)")
+                if actual_dtype != dtype:
+                    raise PackError(pack, f"{field_name}.dtype", f"is {dtype}, but {self.artifact.file}'s {kind} "
+                                    f"{name!r} is {actual_dtype}", "the artifact's dtype")
+        fed = {self.artifact_name(logical) for _, logical, _, _ in expected_inputs}
+        unfed = sorted(set(inputs) - fed)
+        if unfed:
+            raise PackError(pack, f"{where}.inputs", f"does not name {self.artifact.file}'s inputs {unfed}",
+                            "every input of the artifact (inputs and state inputs)")
+
+    @abc.abstractmethod
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once. ``inputs`` holds every model input and state input; returns every output and state output."""
 
@@ -41,3 +78,9 @@ class ModelRunner(abc.ABC):
         if missing:
             raise InferenceError(f"{self.path}: outputs {missing} missing from the model's results {sorted(outputs)}")
         return outputs
+
+
+def _shapes_agree(manifest_shape: tuple[int, ...], artifact_shape: tuple[int | None, ...]) -> bool:
+    """Same rank, and every dimension equal unless either side leaves it open (-1 / None)."""
+    return len(manifest_shape) == len(artifact_shape) and all(
+        m == -1 or a is None or m == a for m, a in zip(manifest_shape, artifact_shape))

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.errors import InferenceError, MissingExtraError, RuntimeUnavailableError
 from edge.pack import ArtifactSpec, ModelSpec
-from edge.runners.base import ModelRunner
+from edge.runners.base import ModelRunner, Signature
 
 
 LITERT_MODULES = ("ai_edge_litert", "tflite_runtime")
@@ -80,6 +80,15 @@ class LiteRtRunner(ModelRunner):
                             [t.name for t in model.outputs] + [s.output for s in model.states]}
         self._input_quantization = _integer_quantization(self._signature.get_input_details())
         self._output_quantization = _integer_quantization(self._signature.get_output_details())
+
+    def signature(self) -> tuple[Signature, Signature]:
+        def of(details: dict[str, dict[str, Any]], quantized: dict[str, Any]) -> Signature:
+            return {name: (tuple(None if d < 0 else int(d) for d in detail.get("shape_signature", detail["shape"])),
+                           "float32" if name in quantized else np.dtype(detail["dtype"]).name)
+                    for name, detail in details.items()}
+
+        return (of(self._signature.get_input_details(), self._input_quantization),
+                of(self._signature.get_output_details(), self._output_quantization))
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {}

@@ -9,7 +9,9 @@ import numpy as np
 from edge._lazy import require
 from edge.errors import InferenceError
 from edge.pack import ArtifactSpec, ModelSpec
-from edge.runners.base import ModelRunner
+from edge.runners.base import ModelRunner, Signature
+
+_ONNX_DTYPES = {"float": "float32", "double": "float64", "float16": "float16"}
 
 
 class OnnxRunner(ModelRunner):
@@ -30,6 +32,13 @@ class OnnxRunner(ModelRunner):
         self._output_names = [o.name for o in self._session.get_outputs()]
         self._to_logical = {self.artifact_name(name): name for name in
                             [t.name for t in model.outputs] + [s.output for s in model.states]}
+
+    def signature(self) -> tuple[Signature, Signature]:
+        def of(tensors: list) -> Signature:
+            return {t.name: (tuple(d if isinstance(d, int) else None for d in t.shape),
+                             _ONNX_DTYPES.get(t.type[7:-1], t.type[7:-1])) for t in tensors}  # "tensor(float)"
+
+        return of(self._session.get_inputs()), of(self._session.get_outputs())
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {self.artifact_name(name): value for name, value in inputs.items()}
