@@ -27,6 +27,7 @@ class SerialTransport:
     """A UART/USB-serial link through pyserial. ``port`` is a device path (``/dev/ttyACM0``) or any pyserial URL.
 
     Errors (cable pulled, device gone) raise :class:`OutputError`; ``reopen()`` tries to open the port again.
+    A device path is opened exclusively: a port another process holds is refused with a clear :class:`OutputError`.
     """
 
     def __init__(self, port: str, baud: int = DEFAULT_BAUD) -> None:
@@ -39,9 +40,14 @@ class SerialTransport:
     def reopen(self) -> None:
         serial = require("serial", "serial", "the serial:// firmware link")
         self.close()
+        # a device path is locked (flock) for this process: a second run on the same board is refused, not interleaved
+        exclusive = {} if "://" in self.port else {"exclusive": True}
         try:
-            self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, write_timeout=1.0)
+            self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, write_timeout=1.0, **exclusive)
         except (OSError, ValueError) as error:  # serial.SerialException is an OSError
+            if "exclusively lock" in str(error):
+                raise OutputError(f"serial link {self.port}: in use by another program (another `sense run`, "
+                                  "`sense flash` or a serial console); stop it first") from None
             raise OutputError(f"serial link {self.port}: cannot open at {self.baud} baud ({error})") from None
         self._timeout_s = 0.0
 

@@ -74,3 +74,15 @@ def test_three_consecutive_runs_each_reach_the_avr(avr_firmware_elf: Path, simul
         assert last_seq >= N_HOPS - 1, f"run {run_index + 1}: the board's last seq is {last_seq}"
         peak = max((duty for _, duty, _ in avr.pwm[events_before:]), default=0.0)
         assert peak > 0.1, f"run {run_index + 1}: the AVR's pins did not move (peak duty {peak:.3f})"
+
+
+def test_a_board_in_use_by_another_run_is_refused(host_firmware, tmp_path: Path) -> None:
+    firmware = host_firmware("--channels", "16")
+    url = f"serial://{firmware.port}"
+    with open_output(url, n_channels=16):  # the first run holds the port
+        second = sense_run(str(bursts_wav(tmp_path / "bursts.wav")), "--output", url)
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"serial link {firmware.port}: in use by another program" in lines[0], second.stderr
+    stale_frames, _ = stream_counters(url, 16)  # free again once the first run closed it
+    assert stale_frames == 0
