@@ -10,6 +10,7 @@ parsed for opening or validated in a rig (a typo such as ``frq=1000`` must not b
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -84,8 +85,10 @@ class OutputURL:
             raise ConfigError(f"output URL {url!r}: unknown output scheme {parsed.scheme!r}; known: {', '.join(known_schemes())}")
         unknown = sorted(set(parsed.query) - scheme.params)
         if unknown:
+            hints = [f"{name} -> did you mean {close[0]}?" for name in unknown
+                     if (close := difflib.get_close_matches(name, sorted(scheme.params), n=1, cutoff=0.6))]
             raise ConfigError(f"output URL {url!r}: unknown parameter(s) {', '.join(unknown)} for {parsed.scheme}://; "
-                              f"known: {', '.join(sorted(scheme.params))}")
+                              f"known: {', '.join(sorted(scheme.params))}" + (f" ({'; '.join(hints)})" if hints else ""))
         return parsed
 
     def error(self, reason: str) -> ConfigError:
