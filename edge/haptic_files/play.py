@@ -9,7 +9,6 @@ SIGTERM).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.analysis import Analysis
+from edge.audio_source import paced
 from edge.errors import ConfigError, HapticFileError
 from edge.haptic_files import read_track
 from edge.haptic_files.track import HapticTrack
@@ -97,15 +97,10 @@ class TrackRenderer:
         return out
 
 
-def paced_silence(n_blocks: int, block_s: float, pace: bool) -> Iterator[np.ndarray]:
+def paced_silence(n_blocks: int, pace: bool) -> Iterator[np.ndarray]:
     """``n_blocks`` silent hops, each delivered no earlier than its time since the first (when ``pace``)."""
-    started = time.monotonic()
-    for index in range(n_blocks):
-        if pace:
-            delay_s = started + index * block_s - time.monotonic()
-            if delay_s > 0:
-                time.sleep(delay_s)
-        yield np.zeros(DEVICE_STREAM.hop, dtype=np.float32)
+    silence = (np.zeros(DEVICE_STREAM.hop, dtype=np.float32) for _ in range(n_blocks))
+    return paced(silence, DEVICE_STREAM.sample_rate_hz) if pace else silence
 
 
 @dataclass
@@ -132,7 +127,7 @@ def play_file(path: str | Path, rig_path: str | None = None, output_url: str | N
     rig = load_rig(rig_path) if rig_path is not None else default_rig()
     frames = resample_frames(track_on_rig(track, rig, group, str(path)), track.frame_rate_hz, FRAME_RATE_HZ)
     session = open_session(None, rig, output_url, wrap_renderer=lambda _: TrackRenderer(frames), realtime_budget=None)
-    blocks = run_until_signal(session, paced_silence(len(frames), DEVICE_STREAM.hop_s, pace))
+    blocks = run_until_signal(session, paced_silence(len(frames), pace))
     sent = [intensities for intensities in blocks]  # a file of finite length: every frame is kept for the result
     return PlayResult(intensities=np.concatenate(sent) if sent else np.zeros((0, rig.n_actuators), np.float32),
                       track=track, rig_name=rig.name, outputs=session.outputs, summary=session.telemetry.summary())
