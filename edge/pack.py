@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import PackError
+from edge.stream import DEVICE_STREAM
 
 SCHEMA_VERSION = 1
 ROLES = ("separator", "tagger")
@@ -216,7 +217,7 @@ def _parse_model(reader: _Reader, key: str, obj: dict[str, Any]) -> ModelSpec:
     n_fft = reader.get(obj, "n_fft", where, int, "a positive int")
     spec = ModelSpec(
         key=key, role=role,
-        sample_rate_hz=reader.get(obj, "sample_rate_hz", where, int, "16000"),
+        sample_rate_hz=reader.get(obj, "sample_rate_hz", where, int, str(DEVICE_STREAM.sample_rate_hz)),
         n_fft=n_fft, hop=reader.get(obj, "hop", where, int, "a positive int"),
         window=reader.get(obj, "window", where, str, "'hann'"),
         algorithmic_latency_ms=float(reader.get(obj, "algorithmic_latency_ms", where, (int, float), "milliseconds")),
@@ -234,8 +235,9 @@ def _parse_model(reader: _Reader, key: str, obj: dict[str, Any]) -> ModelSpec:
 def _check_model_shapes(pack: str, where: str, spec: ModelSpec) -> None:
     """The manifest must agree with itself: input bins = n_fft // 2 + 1, output sizes = stems/labels."""
     n_bins = spec.n_fft // 2 + 1
-    if spec.sample_rate_hz != 16_000:
-        raise PackError(pack, f"{where}.sample_rate_hz", f"is {spec.sample_rate_hz}", "16000 (the device rate)")
+    if spec.sample_rate_hz != DEVICE_STREAM.sample_rate_hz:
+        raise PackError(pack, f"{where}.sample_rate_hz", f"is {spec.sample_rate_hz}",
+                        f"{DEVICE_STREAM.sample_rate_hz} (the device rate)")
     n_outputs = 1 + bool(spec.onset_classes)
     if len(spec.inputs) != 1 or len(spec.outputs) != n_outputs:
         raise PackError(pack, f"{where}.inputs/outputs", f"has {len(spec.inputs)} inputs and {len(spec.outputs)} outputs",

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from edge.errors import ConfigError
-from edge.stft import BlockFramer, StreamingSTFT
+from edge.stft import magnitude_frames as edge_magnitude_frames
+from edge.stream import DEVICE_STREAM
 from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
@@ -45,9 +46,9 @@ from export.teachers.base import tag
 if TYPE_CHECKING:
     from export.teachers.yamnet import YamnetTeacher
 
-N_FFT = 512
-HOP = 128
-WINDOW = "hann"
+N_FFT = DEVICE_STREAM.n_fft
+HOP = DEVICE_STREAM.hop
+WINDOW = DEVICE_STREAM.window
 N_BINS = N_FFT // 2 + 1
 ACCOMPANIMENT_STEMS = ("drums", "bass", "other")
 Progress = Callable[[str], None]
@@ -72,8 +73,7 @@ def make_tagger(recipe: Recipe) -> MobileTagger:
 
 def magnitude_frames(samples: np.ndarray) -> np.ndarray:
     """(n_samples,) -> (n_frames, n_bins) float32 with the device's causal STFT (zeros before the start)."""
-    stft = StreamingSTFT(N_FFT, HOP, WINDOW)
-    return np.abs(stft.process(BlockFramer(HOP).process(samples))).astype(np.float32)
+    return edge_magnitude_frames(samples, DEVICE_STREAM)
 
 
 def causal_stft(segments: torch.Tensor, window: torch.Tensor) -> torch.Tensor:

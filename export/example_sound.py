@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE_HZ = 16_000
+from edge.stream import DEVICE_STREAM
+
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 TEMPO_BPM = 112.0
 DURATION_S = 8.0
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from edge.stream import DEVICE_STREAM
 from export.data.sound_events import noise_texture
 
-SAMPLE_RATE_HZ = 16_000
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 OUT = Path(__file__).resolve().parents[1] / "edge" / "data" / "negatives.flac"
 VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-us+f3", "en-gb+m7", "en-us+f5")
 SENTENCES = (

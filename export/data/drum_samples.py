@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.stream import DEVICE_STREAM
 from export.evaluate.heldout import is_heldout_sample
 from export.data.multitrack import CLOSED_HAT, CRASH, KICK, OPEN_HAT, SNARE, Song, rendered_start_s
 from export.data.sources import LoadReport, debian_data_dir, load_audio_files
@@ -59,7 +60,7 @@ def load_drum_kit(report: LoadReport, packages: tuple[str, ...] = ("sonic-pi-sam
 
 
 def sequence_drums(song: Song, kit: DrumKit, n_samples: int, rng: np.random.Generator,
-                   sample_rate_hz: int = 16_000) -> np.ndarray:
+                   sample_rate_hz: int = DEVICE_STREAM.sample_rate_hz) -> np.ndarray:
     """(n_samples,) drum stem: each drum note of ``song`` plays one sample of its role (one sample per role per
     song, chosen by ``rng``), scaled by velocity, starting when fluidsynth would start it."""
     chosen = {role: options[int(rng.integers(len(options)))] for role, options in kit.samples.items() if options}

@@ -20,9 +20,10 @@ import numpy as np
 
 from edge._lazy import require
 from edge.errors import ConfigError
+from edge.stream import DEVICE_STREAM
 
 DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-SAMPLE_RATE_HZ = 16000
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 STEMS = ("vocals", "drums", "bass", "other")
 DRUM_CHANNEL = 9  # General MIDI percussion channel (0-based)
 TICKS_PER_BEAT = 480

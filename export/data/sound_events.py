@@ -8,7 +8,9 @@ from typing import Callable
 
 import numpy as np
 
-SAMPLE_RATE_HZ = 16_000
+from edge.stream import DEVICE_STREAM
+
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 
 
 def _time(seconds: float) -> np.ndarray:

@@ -15,8 +15,9 @@ import numpy as np
 
 from edge._lazy import require
 from edge.errors import ConfigError
+from edge.stream import DEVICE_STREAM
 
-SAMPLE_RATE_HZ = 16_000
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 DEBIAN_DATA = {
     "planetblupi-music-midi": Path("/usr/share/planetblupi/music"),
     "sonic-pi-samples": Path("/usr/share/sonic-pi/samples"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.haptics.spec import RenderParams
+from edge.stream import DEVICE_STREAM
 from export.data.alert_sounds import ALERT_CLASSES, synthesize_alert
 from export.evaluate.heldout import EVENT_OVER_MUSIC_GAIN, EVENT_SECONDS, HELDOUT_SEED_START, Piece, over_song
 from export.evaluate.tagging import PackTagger
@@ -54,7 +55,7 @@ class AlertScores:
 
 def _delayed(piece: Piece) -> Piece:
     """The event ALERT_ONSET_S into a clip (silence before it)."""
-    lead = np.zeros(int(ALERT_ONSET_S * 16_000), np.float32)
+    lead = np.zeros(int(ALERT_ONSET_S * DEVICE_STREAM.sample_rate_hz), np.float32)
     return Piece(piece.name, np.concatenate([lead, piece.mixture]).astype(np.float32), {})
 
 
@@ -73,9 +74,9 @@ def upward_crossings(probabilities: np.ndarray, threshold: float) -> int:
 def score_alerts(tagger: PackTagger, events: list[Piece], music: list[Piece], speech: list[Piece],
                  threshold: float = DEFAULT_THRESHOLD) -> list[AlertScores]:
     """Recall per alert class and condition, and false alarms per hour of ``music`` (see the module docstring)."""
-    frame_rate_hz = 16_000 / tagger.spec.hop
+    frame_rate_hz = DEVICE_STREAM.sample_rate_hz / tagger.spec.hop
     labels = list(tagger.labels)
-    music_seconds = sum(len(piece.mixture) for piece in music) / 16_000
+    music_seconds = sum(len(piece.mixture) for piece in music) / DEVICE_STREAM.sample_rate_hz
     music_probabilities = [tagger.tag(piece.mixture) for piece in music]
     results = []
     for label in ALERT_CLASSES:

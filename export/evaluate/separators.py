@@ -19,6 +19,7 @@ from edge.errors import PackError
 from edge.model_stages import SeparatorStage
 from edge.pack import Pack
 from edge.runners import open_runner
+from edge.stream import DEVICE_STREAM
 from export.evaluate.istft import analyse, synthesise
 
 MASK_EPSILON = 1e-8
@@ -42,8 +43,8 @@ BASELINE_STEMS = ("vocals", "drums", "bass", "other")
 class StftSettings:
     """The STFT a separator's masks apply to (the pack's separator settings)."""
 
-    n_fft: int = 512
-    hop: int = 128
+    n_fft: int = DEVICE_STREAM.n_fft
+    hop: int = DEVICE_STREAM.hop
     window: str = "hann"
     sample_rate_hz: int = DEVICE_SAMPLE_RATE_HZ
 

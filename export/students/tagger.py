@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from edge.stream import DEVICE_STREAM
 import torch
 from torch import nn
 
@@ -46,7 +48,7 @@ class TaggerConfig:
     context_frames: int = 120
     time_pool: int = 4
     n_mels: int = 40
-    sample_rate_hz: int = 16_000
+    sample_rate_hz: int = DEVICE_STREAM.sample_rate_hz
     stem_channels: int = 16
     blocks: tuple[tuple[int, int, int], ...] = ((24, 2, 2), (32, 1, 2), (48, 2, 2), (64, 1, 2), (96, 2, 2), (96, 1, 2))
     """(out_channels, stride, expansion) of each inverted-residual block."""

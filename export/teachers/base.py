@@ -15,8 +15,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from edge.errors import ConfigError
+from edge.stream import DEVICE_STREAM
 
-SAMPLE_RATE_HZ = 16_000
+SAMPLE_RATE_HZ = DEVICE_STREAM.sample_rate_hz
 
 
 @runtime_checkable
