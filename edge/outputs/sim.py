@@ -1,6 +1,8 @@
-"""``sim://`` — a simulated rig that records every frame it receives (for the demo, tests and pictures)."""
+"""``sim://`` — a simulated rig that records the frames it receives (for the demo, tests and pictures)."""
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -9,16 +11,20 @@ from edge.output_url import OutputURL
 from edge.outputs.base import ActuatorOutput, HapticFrame
 
 
-class SimOutput(ActuatorOutput):
-    """Records every written frame; ``state`` is what the motors would be doing right now.
+HISTORY_FRAMES = 1 << 14
+"""Frames a :class:`SimOutput` keeps (131 s of 8 ms hops, ~3 MB): a run of any length stays in constant memory."""
 
-    ``frames`` holds (t_s, intensities (n_channels,)) for each write and each zeroing, in order, so a test can
-    check that the last thing a motor saw was zero.
+
+class SimOutput(ActuatorOutput):
+    """Records the written frames; ``state`` is what the motors would be doing right now.
+
+    ``frames`` holds (t_s, intensities (n_channels,)) for each write and each zeroing, in order — the last
+    :data:`HISTORY_FRAMES` of them — so a test can check that the last thing a motor saw was zero.
     """
 
     def __init__(self, url: str = "sim://", n_channels: int = 16, live_view: bool = False) -> None:
         super().__init__(url, n_channels)
-        self.frames: list[tuple[float, np.ndarray]] = []
+        self.frames: deque[tuple[float, np.ndarray]] = deque(maxlen=HISTORY_FRAMES)
         self.state = np.zeros(n_channels, dtype=np.float32)
         self._last_t_s = 0.0
         self.view = None
@@ -57,7 +63,7 @@ class SimOutput(ActuatorOutput):
             self.view.close()
 
     def history(self) -> np.ndarray:
-        """All recorded intensities as (n_frames, n_channels) float32."""
+        """The recorded intensities (the last :data:`HISTORY_FRAMES`) as (n_frames, n_channels) float32."""
         if not self.frames:
             return np.zeros((0, self.n_channels), dtype=np.float32)
         return np.stack([intensities for _, intensities in self.frames])

@@ -203,3 +203,14 @@ def test_reset_makes_the_session_as_new(bundled_pack, example_samples) -> None:
 def test_open_session_refuses_unknown_parameters(bundled_pack) -> None:
     with pytest.raises(ConfigError, match="unknown parameter\\(s\\) n_thread"):
         open_session(bundled_pack, None, (), n_thread=2)
+
+
+def test_the_simulated_rig_keeps_a_bounded_history() -> None:
+    from edge.outputs.sim import HISTORY_FRAMES, SimOutput
+
+    sim = SimOutput(n_channels=2)
+    for index in range(HISTORY_FRAMES + 100):
+        sim.write(HapticFrame(t_s=index * 0.008, intensities=np.full(2, index % 7 / 7, dtype=np.float32)))
+    sim.close()
+    assert len(sim.frames) == HISTORY_FRAMES and sim.history().shape == (HISTORY_FRAMES, 2)
+    assert np.all(sim.frames[-1][1] == 0.0)  # the zeroing at close is the last frame kept
