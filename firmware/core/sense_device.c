@@ -272,7 +272,7 @@ static void handle_frame(sense_device *dev, const sense_frame *frame) {
     case SENSE_MSG_HELLO:
         dev->authenticated = 0;
         dev->challenge_pending = 0;
-dev->have_seq = 0; /* a new session: its first SET_INTENSITIES is accepted whatever its seq */
+        dev->have_seq = 0; /* a new session: its first SET_INTENSITIES is accepted whatever its seq */
         if (b[0] == 0) {
             send_error(dev, SENSE_ERR_BAD_VERSION, frame->type);
             return;

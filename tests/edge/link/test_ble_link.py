@@ -313,6 +313,27 @@ def test_the_pipeline_drives_a_ble_vest_and_leaves_it_stopped(ble_vest_factory) 
     vest.mock.wait_for(lambda: vest.firmware.duties() == [0] * n_motors, what="a stopped vest")
 
 
+def test_three_consecutive_runs_each_move_the_ble_vest(ble_vest_factory, tmp_path: Path) -> None:
+    """Each run is a new session (HELLO resets the vest's sequence numbers): the second and third runs are not
+    dropped as stale. Paced in real time, the default for a vest."""
+    import soundfile
+
+    from edge.run import run
+
+    n_motors = 16  # the bundled default rig
+    vest = ble_vest_factory(n_channels=n_motors)
+    rate_hz = 16000
+    t_s = np.arange(rate_hz) / rate_hz
+    sound = tmp_path / "tone.wav"
+    soundfile.write(sound, (0.4 * np.sin(2 * np.pi * 80 * t_s)).astype(np.float32), rate_hz)
+    for run_index in range(3):
+        rows_before = len(vest.firmware.trace())
+        result = run(str(sound), output_url=vest.url, use_models=False)
+        assert result.pace == "realtime"
+        peak = max((max(duties) for _, duties in vest.firmware.trace()[rows_before:]), default=0)
+        assert peak > 10000, f"run {run_index + 1}: the vest's motors did not move (peak duty {peak})"
+
+
 def test_spy_logs_the_ble_link_frames(ble_vest: BleVest, tmp_path: Path) -> None:
     log = tmp_path / "vest.log"
     with open_output(f"spy://{ble_vest.url}&log={log}", n_channels=VEST_CHANNELS) as output:
