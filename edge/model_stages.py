@@ -36,11 +36,10 @@ class SeparatorStage:
         self._states = _zero_states(self.runner)
         self._pending = np.zeros((0, self.n_bins), dtype=np.float32)
 
-    def _step(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _step(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         outputs = self.runner.run({self.input_name: frames[np.newaxis], **self._states})
         self._states = {state.input: outputs[state.output] for state in self.runner.model.states}
-        onsets = outputs[self.onsets_name][0] if self.onsets_name else np.zeros((len(frames), 0), np.float32)
-        return outputs[self.output_name][0], onsets
+        return outputs[self.output_name][0], outputs[self.onsets_name][0] if self.onsets_name else None
 
     def process_with_onsets(self, magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         frames = np.concatenate([self._pending, np.asarray(magnitude, dtype=np.float32)])
@@ -52,7 +51,7 @@ class SeparatorStage:
             np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
         if not self.onsets_name:
             return masks, None
-        onsets = np.concatenate([r[1] for r in results]) if results else \
+        onsets = np.concatenate([r[1] for r in results if r[1] is not None]) if results else \
             np.zeros((0, self.n_onset_classes), dtype=np.float32)
         return masks, onsets
 

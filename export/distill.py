@@ -565,15 +565,10 @@ def checkpoint_info(recipe: Recipe) -> dict[str, dict[str, Any]]:
     return info
 
 
-OBSOLETE_ONSET_HEAD = ("onset_band_pool.", "onset_out.")
-"""Parameters of the first drum-onset head (a pooled readout of the trunk's features), replaced by OnsetBranch."""
-
-
 def _with_onset_branch(recipe: Recipe, model: BandSplitSeparator, state: dict[str, Any]) -> dict[str, Any]:
     """The separator's checkpoint with the separately trained onset branch (``onset-branch.pt``) laid over it."""
     from export.onset_training import onset_branch_checkpoint
 
-    state = {k: v for k, v in state.items() if not k.startswith(OBSOLETE_ONSET_HEAD)}
     path = onset_branch_checkpoint(recipe)
     if model.onset_branch is not None and path.exists():
         branch = torch.load(str(path), map_location="cpu", weights_only=False)["onset_branch"]

@@ -108,6 +108,8 @@ class RouteBank:
         self.onsets = {i: SpectralFluxOnsets(frame_rate_hz, self.masks[i], OnsetParams()) for i in self.onset_routes}
         self.head_onsets = {i: OnsetHeadPulses(frame_rate_hz) for i in self.onset_routes
                             if sources[i] == ONSET_HEAD_SOURCE}
+        self._head_columns: dict[tuple[str, ...], dict[int, list[int]]] = {}
+        """Per onset-class list: the onset-head columns of each drum onset route (see :func:`onset_columns`)."""
         self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
         self.normaliser = PeakNormaliser(len(self.envelope_routes), frame_rate_hz, decay_s=params.normaliser_decay_s)
         self.smoother = AttackRelease(len(self.envelope_routes), frame_rate_hz, params.attack_s, params.release_s)
@@ -140,8 +142,10 @@ class RouteBank:
         """(n_frames,) pulse strengths of onset route ``index``: the onset head's when it reads the drums and the
         separator gave onset probabilities, else spectral flux of its source band."""
         if drum_onsets is not None and drum_onsets.shape[1] and index in self.head_onsets:
-            columns = onset_columns(self.routes[index], onset_classes or tuple(map(str, range(drum_onsets.shape[1]))))
-            return self.head_onsets[index].process(drum_onsets[:, columns])
+            classes = onset_classes or tuple(map(str, range(drum_onsets.shape[1])))
+            if classes not in self._head_columns:
+                self._head_columns[classes] = {i: onset_columns(self.routes[i], classes) for i in self.head_onsets}
+            return self.head_onsets[index].process(drum_onsets[:, self._head_columns[classes][index]])
         return self.onsets[index].process(spectra[self.sources[index]])
 
     def process(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None = None,

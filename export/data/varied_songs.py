@@ -219,8 +219,7 @@ def source_pool(pool: str, stem: str) -> list[str]:
         candidates = ([f"kit:{name}" for name in hydrogen_kit_names()] + ["kit:sonic-pi"]
                       + [f"drumsynth:{family}" for family in DRUM_FAMILIES] + [f"soundfont:{name}" for name in SOUNDFONTS])
     else:
-        families = [family for family in TONAL_FAMILIES if (family == "formant") == (stem == "vocals")
-                    or stem == "vocals"]
+        families = [family for family in TONAL_FAMILIES if stem == "vocals" or family != "formant"]
         candidates = [f"synth:{family}" for family in families] + [f"soundfont:{name}" for name in SOUNDFONTS]
         if stem == "vocals":
             candidates += [f"voice:espeak:{lang}+{variant}" for lang in ESPEAK_LANGUAGES for variant in ESPEAK_VARIANTS]

@@ -65,10 +65,6 @@ class Piece:
     name: str
     mixture: np.ndarray
     stems: dict[str, np.ndarray]
-    drum_onsets_s: dict[str, np.ndarray] | None = None
-    """Per drum onset class (kick, snare, hat): when hits start sounding, where known."""
-    sources: str = ""
-    """The sources its stems were rendered from, where known."""
 
 
 def is_heldout_seed(seed: int) -> bool:
@@ -124,8 +120,7 @@ def out_of_source_songs(n_songs: int, n_bars: int = OUT_OF_SOURCE_BARS) -> list[
     for index in range(n_songs):
         song = out_of_source_song(index, n_bars)
         track = song.as_multitrack()
-        pieces.append(Piece(f"oos-{index}", track.mixture, track.stems, song.onsets_s,
-                            ", ".join(sorted(set(song.sources.all())))))
+        pieces.append(Piece(f"oos-{index}", track.mixture, track.stems))
     return pieces
 
 
