@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edge.controls import CONTROL_NAMES, LiveControls, check_controls
 from edge.errors import ConfigError
 from edge.haptics.spec import (
     ACTUATOR_KINDS,
@@ -332,7 +333,7 @@ def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"rig {source}: invalid TOML: {error}") from None
     located = _Located(source, text)
-    top = _Reader(located, data, (), {"rig", "outputs", "actuators", "defaults", "groups", "routes", "presets", "render"})
+    top = _Reader(located, data, (), {"rig", "outputs", "actuators", "defaults", "groups", "routes", "presets", "render", "controls"})
     meta = _Reader(located, top.get("rig", dict, {}), ("rig",), {"name", "description"})
     outputs = _parse_outputs(located, top.get("outputs", list, required=True))
     if not outputs:
@@ -355,12 +356,29 @@ def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
     )
 
 
+def parse_controls(text: str, spec: RigSpec, source: str = "<rig>") -> LiveControls:
+    """The rig's ``[controls]`` table (the live controls a session starts with; ``sense serve`` saves them there),
+    validated against ``spec``; defaults without one."""
+    raw = tomllib.loads(text).get("controls", {})
+    located = _Located(source, text)
+    reader = _Reader(located, raw, ("controls",), set(CONTROL_NAMES))
+    controls = LiveControls()
+    for key, value in raw.items():
+        try:
+            controls = check_controls(spec, None, controls, {key: value})
+        except ConfigError as error:
+            raise reader.error(key, str(error).split(": ", 1)[-1]) from None
+    return controls
+
+
 @dataclass(frozen=True)
 class Rig:
-    """A loaded rig: what the pipeline needs to render and to open the outputs."""
+    """A loaded rig: what the pipeline needs to render and to open the outputs, and the live controls it starts
+    with (its ``[controls]`` table)."""
 
     spec: RigSpec
     path: Path | None = None
+    controls: LiveControls = LiveControls()
 
     @property
     def n_actuators(self) -> int:
@@ -435,7 +453,8 @@ def load_rig(path: str | Path) -> Rig:
         text = candidate.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"rig {candidate}: cannot read: {error}") from None
-    return Rig(parse_rig(text, str(candidate)), candidate)
+    spec = parse_rig(text, str(candidate))
+    return Rig(spec, candidate, parse_controls(text, spec, str(candidate)))
 
 
 def default_rig() -> Rig:

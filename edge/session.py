@@ -11,7 +11,8 @@ Data path of one block: samples -> framer -> STFT -> separator -> tagger -> rend
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from edge.controls import CONTROL_NAMES, ControlledRenderer, LiveControls, fit_controls
 from edge.errors import ConfigError
 from edge.haptics.base import Renderer
 from edge.outputs.base import ActuatorOutput, RoutedOutput
@@ -46,17 +48,25 @@ class SessionParams:
     use_models: bool = True
 
 
-LIVE_PARAMS = ("realtime_budget", "use_models")
-"""Session parameters :meth:`Session.set_param` may change while running."""
+LIVE_PARAMS = ("realtime_budget", "use_models", *CONTROL_NAMES)
+"""Parameters :meth:`Session.set_param` may change while running: two :class:`SessionParams` fields and the live
+controls (:mod:`edge.controls`: mode, master, group_gains, preset_lock, muted)."""
+_KEEP: Any = object()
+"""``Session.reload``'s default: keep what the session has."""
 
 
 class Session:
-    """A running system: ``process(block)`` -> (n_hops_completed, n_actuators) intensities, also written out."""
+    """A running system: ``process(block)`` -> (n_hops_completed, n_actuators) intensities, also written out.
 
-    def __init__(self, pipeline: Pipeline, rig: Rig, params: SessionParams) -> None:
+    Thread-safe for one feeding thread and any number of controlling ones (a web server): ``process``, control
+    changes, ``reload`` and ``close`` take :attr:`lock`, so a change lands between two blocks, never inside one."""
+
+    def __init__(self, pipeline: Pipeline, rig: Rig, params: SessionParams, assembly: _Assembly) -> None:
         self.pipeline = pipeline
         self.rig = rig
         self.params = params
+        self.lock = threading.RLock()
+        self._assembly = assembly
         self._closed = False
 
     # ------------------------------------------------------------------------------------------ what it is
@@ -96,13 +106,28 @@ class Session:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def controlled(self) -> ControlledRenderer:
+        """The renderer with the live controls (it also holds the last frame's tags and active preset)."""
+        return self._assembly.controlled
+
+    @property
+    def controls(self) -> LiveControls:
+        return self.controlled.controls
+
+    def live_params(self) -> dict[str, Any]:
+        """Every live parameter's current value (:data:`LIVE_PARAMS`), as JSON can carry it."""
+        values = {name: getattr(self.params, name) for name in LIVE_PARAMS if name not in CONTROL_NAMES}
+        return {**values, **self.controls.as_dict()}
+
     # ------------------------------------------------------------------------------------------ running
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed ``block`` ((n_samples,) float32 at ``stream.sample_rate_hz``, any length); return the intensities of
         the hops it completed. Any exception zeroes every output before it propagates."""
-        if self._closed:
-            raise ConfigError("session is closed")
-        return self.pipeline.process(block)
+        with self.lock:
+            if self._closed:
+                raise ConfigError("session is closed")
+            return self.pipeline.process(block)
 
     def run(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Process every block, yielding each one's intensities; the session is closed (outputs zeroed) however
@@ -119,27 +144,73 @@ class Session:
 
     def set_param(self, name: str, value: Any) -> None:
         """Change one of :data:`LIVE_PARAMS` while running; it applies from the next block."""
-        if name not in LIVE_PARAMS:
-            raise ConfigError(f"session parameter {name!r} cannot change while running; live: {', '.join(LIVE_PARAMS)}")
-        if name == "realtime_budget":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+        self.set_params({name: value})
+
+    def set_params(self, values: Mapping[str, Any]) -> None:
+        """Change several :data:`LIVE_PARAMS` at once: all are checked first, and if any is invalid (a ConfigError
+        naming it) nothing changes. Setting ``muted`` to true also zeroes every output at once."""
+        session_values: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in LIVE_PARAMS:
+                raise ConfigError(f"session parameter {name!r} cannot change while running; live: {', '.join(LIVE_PARAMS)}")
+            if name == "realtime_budget" and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigError(f"session parameter realtime_budget: expected a positive number or None, got {value!r}")
-            self.pipeline.realtime_budget = None if value is None else float(value)
-        elif name == "use_models":
-            if not isinstance(value, bool):
+            if name == "use_models" and not isinstance(value, bool):
                 raise ConfigError(f"session parameter use_models: expected true or false, got {value!r}")
-            self.pipeline.use_models = value
-        self.params = replace(self.params, **{name: value})
+            if name not in CONTROL_NAMES:
+                session_values[name] = value
+        with self.lock:
+            controls = self.controlled.check({name: value for name, value in values.items() if name in CONTROL_NAMES})
+            if "realtime_budget" in session_values:
+                budget = session_values["realtime_budget"]
+                self.pipeline.realtime_budget = None if budget is None else float(budget)
+            if "use_models" in session_values:
+                self.pipeline.use_models = session_values["use_models"]
+            self.params = replace(self.params, **session_values)
+            self.controlled.set_controls(controls)
+            if controls.muted and not self._closed:
+                self.pipeline.zero_outputs()
+
+    def reload(self, pack: Pack | str | Path | None = _KEEP, rig: Rig | str | Path | None = _KEEP) -> None:
+        """Load another pack and/or rig (or the same files again) through the same assembly as :func:`open_session`
+        and run on with them from the next block. Everything is loaded and checked before anything changes: a bad
+        pack or rig raises (PackError / ConfigError) and the session runs on as it was. Outputs stay open when the
+        new rig drives the same ones; otherwise the old ones are zeroed and closed and the new ones opened. A new
+        rig brings its own ``[controls]``; mute carries over either way."""
+        assembly = self._assembly
+        new_pack = assembly.pack_spec if pack is _KEEP else pack
+        new_rig = assembly.rig_spec if rig is _KEEP else rig
+        loaded_pack = _as_pack(new_pack)
+        loaded_rig = _as_rig(new_rig)
+        controls = self.controls if rig is _KEEP else replace(loaded_rig.controls, muted=self.controls.muted)
+        pipeline, controlled, rendered_rig = _assemble(loaded_pack, loaded_rig, self.params, assembly.wrap_renderer,
+                                                       assembly.user_sounds, controls)
+        plan = _output_plan(loaded_rig, assembly.output)
+        with self.lock:
+            if self._closed:
+                raise ConfigError("session is closed")
+            old = self.pipeline
+            if plan == assembly.plan:
+                pipeline.attach_outputs(old.outputs)
+            else:
+                old.close()
+                pipeline.attach_outputs(_open_outputs(loaded_rig, assembly.output))
+            pipeline.telemetry = old.telemetry  # one run, one telemetry
+            self.pipeline, self.rig = pipeline, rendered_rig
+            self._assembly = replace(assembly, pack_spec=new_pack, rig_spec=new_rig, controlled=controlled, plan=plan)
 
     def zero_outputs(self) -> None:
-        self.pipeline.zero_outputs()
+        with self.lock:
+            self.pipeline.zero_outputs()
 
     def close(self) -> None:
         """Zero and close every output (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        self.pipeline.close()
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            self.pipeline.close()
 
     def __enter__(self) -> Session:
         return self
@@ -167,6 +238,51 @@ def _open_outputs(rig: Rig, output: OutputChoice) -> list[RoutedOutput]:
     return list(output)
 
 
+def _output_plan(rig: Rig, output: OutputChoice) -> tuple[Any, ...]:
+    """What outputs ``rig`` with ``output`` opens: equal plans can keep the same open outputs."""
+    if output is None:
+        return tuple((o.url, tuple((a.channel, i) for i, a in enumerate(rig.spec.actuators) if a.output == o.id))
+                     for o in rig.spec.outputs)
+    if isinstance(output, str):
+        return (output, rig.n_actuators)
+    return (id(output), rig.n_actuators)
+
+
+@dataclass(frozen=True)
+class _Assembly:
+    """How a session was assembled, so that :meth:`Session.reload` assembles the same way."""
+
+    pack_spec: Pack | str | Path | None
+    rig_spec: Rig | str | Path | None
+    output: OutputChoice
+    wrap_renderer: Callable[[Renderer], Renderer] | None
+    user_sounds: Any
+    controlled: ControlledRenderer
+    plan: tuple[Any, ...]
+
+
+def _assemble(pack: Pack | None, rig: Rig, params: SessionParams, wrap_renderer: Callable[[Renderer], Renderer] | None,
+              user_sounds: Any, controls: LiveControls) -> tuple[Pipeline, ControlledRenderer, Rig]:
+    """The pipeline (models loaded and checked, no outputs yet), its controlled renderer and the rig it renders
+    (with the user sounds' presets)."""
+    stems = pack.separator.names if pack and pack.separator else ()
+    labels = pack.tagger.names if pack and pack.tagger and params.use_tagger else ()
+    if user_sounds is not None:
+        from edge.user_sounds.live import with_presets
+
+        rig, labels = with_presets(rig, user_sounds.presets), user_sounds.names
+    renderer: Renderer = rig.make_renderer(stems, labels)
+    if wrap_renderer is not None:
+        renderer = wrap_renderer(renderer)
+    controlled = ControlledRenderer(renderer, rig.spec, labels, fit_controls(rig.spec, labels, controls))
+    pipeline = Pipeline(pack, controlled, (), params.runtime, params.precision, params.n_threads,
+                        params.realtime_budget, params.use_tagger and user_sounds is None)
+    if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
+        pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
+    pipeline.use_models = params.use_models
+    return pipeline, controlled, rig
+
+
 def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = None, output: OutputChoice = None,
                  params: SessionParams | None = None,
                  wrap_renderer: Callable[[Renderer], Renderer] | None = None, user_sounds: Any = None,
@@ -178,7 +294,8 @@ def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = 
     fields as keywords, e.g. ``runtime="onnx"``): :class:`SessionParams`; ``wrap_renderer``: wraps the rig's
     renderer (a recorder for pictures, a fault injector in tests); ``user_sounds``: a
     :class:`~edge.user_sounds.live.UserSoundTagger` that runs the pack's tagger in place of the pipeline's own
-    and adds a tag and a rig preset per learned sound. If anything fails, what was opened is closed.
+    and adds a tag and a rig preset per learned sound. The live controls start as the rig's ``[controls]``
+    (:mod:`edge.controls`). If anything fails, what was opened is closed.
     """
     known = {f.name for f in fields(SessionParams)}
     unknown = sorted(set(param_values) - known)
@@ -187,20 +304,9 @@ def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = 
     params = replace(params or SessionParams(), **param_values)
     loaded_pack = _as_pack(pack)
     loaded_rig = _as_rig(rig)
-    stems = loaded_pack.separator.names if loaded_pack and loaded_pack.separator else ()
-    labels = loaded_pack.tagger.names if loaded_pack and loaded_pack.tagger and params.use_tagger else ()
-    if user_sounds is not None:
-        from edge.user_sounds.live import with_presets
-
-        loaded_rig, labels = with_presets(loaded_rig, user_sounds.presets), user_sounds.names
-    renderer: Renderer = loaded_rig.make_renderer(stems, labels)
-    if wrap_renderer is not None:
-        renderer = wrap_renderer(renderer)
     # the models load (and their artifacts are checked against the manifest) before any output opens
-    pipeline = Pipeline(loaded_pack, renderer, (), params.runtime, params.precision, params.n_threads,
-                        params.realtime_budget, params.use_tagger and user_sounds is None)
-    if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
-        pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
+    pipeline, controlled, rendered_rig = _assemble(loaded_pack, loaded_rig, params, wrap_renderer, user_sounds,
+                                                   loaded_rig.controls)
     outputs = _open_outputs(loaded_rig, output)
     try:
         pipeline.attach_outputs(outputs)
@@ -208,5 +314,5 @@ def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = 
         for routed in outputs:
             routed.output.close()
         raise
-    pipeline.use_models = params.use_models
-    return Session(pipeline, loaded_rig, params)
+    assembly = _Assembly(pack, rig, output, wrap_renderer, user_sounds, controlled, _output_plan(loaded_rig, output))
+    return Session(pipeline, rendered_rig, params, assembly)

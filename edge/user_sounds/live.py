@@ -38,7 +38,7 @@ def with_presets(rig: Rig, presets: tuple[PresetSpec, ...]) -> Rig:
         if preset.group != "all" and preset.group not in rig.spec.groups:
             raise ConfigError(f"user sound {preset.name!r} plays on group {preset.group!r}, which rig {rig.name!r} "
                               f"lacks; groups: {', '.join(['all', *rig.spec.groups])}")
-    return Rig(dataclasses.replace(rig.spec, presets=rig.spec.presets + presets), rig.path)
+    return dataclasses.replace(rig, spec=dataclasses.replace(rig.spec, presets=rig.spec.presets + presets))
 
 
 class _Capturing:
