@@ -49,9 +49,11 @@ def with_controls(text: str, controls: LiveControls) -> str:
     return "\n".join(lines) + "\n\n" + controls_toml(controls)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in its directory and ``os.replace`` (same permissions)."""
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+def write_atomically(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its directory and ``os.replace``; permissions
+    ``mode``, else those of the file it replaces (0o644 for a new one)."""
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

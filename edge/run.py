@@ -15,7 +15,7 @@ from edge import audio_source
 from edge.errors import ConfigError
 from edge.pack import Pack, load_pack
 from edge.sdnotify import SystemdNotifier
-from edge.session import Session, open_session
+from edge.session import OutputChoice, Session, open_session
 from edge.stream import DEVICE_STREAM
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
@@ -128,6 +128,23 @@ def run_until_signal(session: Session, blocks: Iterator[np.ndarray],
             signal.signal(signum, handler)
 
 
+def open_run_session(pack_path: str | None = None, rig_path: str | None = None, output: OutputChoice = None,
+                     runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
+                     realtime_budget: float | None = 1.0, use_models: bool = True, user_sounds: bool = False,
+                     sounds_dir: str | None = None) -> Session:
+    """The session of ``sense run`` (and ``sense serve``) from its options: the pack (None: the bundled one; none
+    at all with ``use_models=False``), the rig, the outputs and, with ``user_sounds``, the sounds learned with
+    ``sense learn``."""
+    pack: Pack | None = load_pack(pack_path) if use_models else None
+    user = None
+    if user_sounds and pack is not None and pack.tagger is not None:
+        from edge.user_sounds.live import open_user_sounds
+
+        user = open_user_sounds(pack, sounds_dir)
+    return open_session(pack, rig_path, output, runtime=runtime, precision=precision, n_threads=n_threads,
+                        realtime_budget=realtime_budget, user_sounds=user)
+
+
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
         realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
@@ -142,15 +159,10 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
     """
     if pace is not None and pace not in PACES:
         raise ConfigError(f"--pace {pace}: unknown; expected one of {', '.join(PACES)}")
-    pack: Pack | None = load_pack(pack_path) if use_models else None
     source_name, blocks = open_source(input_spec, **source_options)
-    user = None
-    if user_sounds and pack is not None and pack.tagger is not None:
-        from edge.user_sounds.live import open_user_sounds
-
-        user = open_user_sounds(pack, sounds_dir)
-    session = open_session(pack, rig_path, output_url, runtime=runtime, precision=precision, n_threads=n_threads,
-                           realtime_budget=realtime_budget, user_sounds=user)
+    session = open_run_session(pack_path, rig_path, output_url, runtime, precision, n_threads, realtime_budget,
+                               use_models, user_sounds, sounds_dir)
+    pack = session.pack
     chosen_pace = choose_pace(pace, source_name, session.output_urls)
     if chosen_pace == "realtime" and not is_live(source_name):
         blocks = audio_source.paced(blocks, session.stream.sample_rate_hz)

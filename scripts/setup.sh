@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libsndfile1 libportaudio2                  # soundfile / sounddevice
   systemd                                    # systemd-analyze verify of the service unit (tests/service)
   qemu-user                                  # the instruction-count plugin test (tests/bench/test_bench_instructions.py)
+  chromium                                   # headless browser for the sense serve page tests (tests/edge/serve)
 )
 
 source scripts/apt_missing.sh

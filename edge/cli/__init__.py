@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "edge.cli.play_command",
     "edge.cli.sounds_command",
     "edge.cli.service_command",
+    "edge.cli.serve_command",
 ]
 
 TORCH_FREE_EXPORT_COMMANDS = ("verify",)

@@ -46,30 +46,48 @@ def _print_summary(result: RunResult) -> None:
     )
 
 
+InputArg = Annotated[Optional[str], typer.Argument(
+    help="Sound file (any rate/format; resampled to 16 kHz mono), '-' for raw PCM on stdin, or 'mic[:DEVICE]'. "
+         "Default: the bundled example sound.")]
+PackOpt = Annotated[Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")]
+RigOpt = Annotated[Optional[str], typer.Option(help="Rig file (TOML) with actuators, outputs and routes.")]
+OutputOpt = Annotated[Optional[str], typer.Option(
+    help="Output URL for all actuators, e.g. sim://, serial:///dev/ttyACM0, pca9685://1/0x40. Default: sim://")]
+RuntimeOpt = Annotated[Optional[Runtime], typer.Option(help="Inference runtime. Default: the first one installed that the pack ships.")]
+PrecisionOpt = Annotated[str, typer.Option(help="Model precision: fp32 or int8.")]
+ThreadsOpt = Annotated[int, typer.Option(min=1, help="Inference threads (a Pi core: 1).")]
+NoModelsOpt = Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")]
+NoDropOpt = Annotated[bool, typer.Option("--no-drop", help="Never fall back to DSP-only when inference is slower than real time.")]
+SecondsOpt = Annotated[Optional[float], typer.Option(help="Stop a microphone run after this many seconds.")]
+StdinRateOpt = Annotated[int, typer.Option(help="Sample rate of raw PCM on stdin (Hz).")]
+StdinChannelsOpt = Annotated[int, typer.Option(help="Channels of raw PCM on stdin.")]
+StdinFormatOpt = Annotated[str, typer.Option(help="Sample format of raw PCM on stdin: s16le, s32le or f32le.")]
+UserSoundsOpt = Annotated[bool, typer.Option("--user-sounds", help="Also alert on the sounds learned with 'sense learn'.")]
+SoundsDirOpt = Annotated[Optional[str], typer.Option(
+    "--sounds-dir", help="Where user sounds live. Default: $SENSE_SOUNDS_DIR or ~/.local/share/sense/sounds.")]
+"""The options ``sense run`` and ``sense serve`` share."""
+
+
 def run_command(
-    input: Annotated[Optional[str], typer.Argument(
-        help="Sound file (any rate/format; resampled to 16 kHz mono), '-' for raw PCM on stdin, or 'mic[:DEVICE]'. "
-             "Default: the bundled example sound.")] = None,
-    pack: Annotated[Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")] = None,
-    rig: Annotated[Optional[str], typer.Option(help="Rig file (TOML) with actuators, outputs and routes.")] = None,
-    output: Annotated[Optional[str], typer.Option(
-        help="Output URL for all actuators, e.g. sim://, serial:///dev/ttyACM0, pca9685://1/0x40. Default: sim://")] = None,
-    runtime: Annotated[Optional[Runtime], typer.Option(help="Inference runtime. Default: the first one installed that the pack ships.")] = None,
-    precision: Annotated[str, typer.Option(help="Model precision: fp32 or int8.")] = "fp32",
-    threads: Annotated[int, typer.Option(min=1, help="Inference threads (a Pi core: 1).")] = 1,
-    no_models: Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")] = False,
-    no_drop: Annotated[bool, typer.Option("--no-drop", help="Never fall back to DSP-only when inference is slower than real time.")] = False,
-    seconds: Annotated[Optional[float], typer.Option(help="Stop a microphone run after this many seconds.")] = None,
-    stdin_rate: Annotated[int, typer.Option(help="Sample rate of raw PCM on stdin (Hz).")] = DEVICE_STREAM.sample_rate_hz,
-    stdin_channels: Annotated[int, typer.Option(help="Channels of raw PCM on stdin.")] = 1,
-    stdin_format: Annotated[str, typer.Option(help="Sample format of raw PCM on stdin: s16le, s32le or f32le.")] = "s16le",
+    input: InputArg = None,
+    pack: PackOpt = None,
+    rig: RigOpt = None,
+    output: OutputOpt = None,
+    runtime: RuntimeOpt = None,
+    precision: PrecisionOpt = "fp32",
+    threads: ThreadsOpt = 1,
+    no_models: NoModelsOpt = False,
+    no_drop: NoDropOpt = False,
+    seconds: SecondsOpt = None,
+    stdin_rate: StdinRateOpt = DEVICE_STREAM.sample_rate_hz,
+    stdin_channels: StdinChannelsOpt = 1,
+    stdin_format: StdinFormatOpt = "s16le",
     pace: Annotated[Optional[str], typer.Option(
         help="realtime: release a file or stdin at the audio's pace; fast: as fast as it goes. "
              "Default: realtime for hardware and audio outputs, fast for sim://.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    user_sounds: Annotated[bool, typer.Option("--user-sounds", help="Also alert on the sounds learned with 'sense learn'.")] = False,
-    sounds_dir: Annotated[Optional[str], typer.Option(
-        "--sounds-dir", help="Where user sounds live. Default: $SENSE_SOUNDS_DIR or ~/.local/share/sense/sounds.")] = None,
+    user_sounds: UserSoundsOpt = False,
+    sounds_dir: SoundsDirOpt = None,
 ) -> None:
     """Listen, separate, tag and drive the actuators; print per-stage latency, real-time factor and dropped hops."""
     from edge.run import run
@@ -78,6 +96,11 @@ def run_command(
                  realtime_budget=None if no_drop else 1.0, use_models=not no_models, stdin_rate_hz=stdin_rate,
                  stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds,
                  user_sounds=user_sounds, sounds_dir=sounds_dir, pace=pace)
+    report(result, as_json)
+
+
+def report(result: RunResult, as_json: bool) -> None:
+    """Print a run's summary (or JSON) and exit 143 if SIGTERM stopped it (``sense run`` and ``sense serve``)."""
     stopped_by = signal.Signals(result.stopped_by_signal).name if result.stopped_by_signal else None
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,

@@ -33,3 +33,25 @@ def test_importing_edge_loads_only_numpy_beyond_the_standard_library() -> None:
     loaded = set(eval(done.stdout))
     assert "edge" in loaded
     assert not loaded & {"torch", "onnxruntime", "onnx", "bleak", "serial", "smbus2", "gpiozero", "sounddevice", "typer"}
+
+
+def test_the_runtime_and_sense_status_import_without_the_serve_extra() -> None:
+    web = ["starlette", "uvicorn", "websockets", "qrcode", "playwright"]
+    program = f"""
+import sys
+for name in {web!r}:
+    sys.modules[name] = None
+import edge.cli, edge.live, edge.serve, edge.serve.client, edge.serve.pairing, edge.controls, edge.rig_save
+from edge.errors import MissingExtraError
+from edge.serve.server import open_server
+try:
+    open_server(None, use_models=False)
+except MissingExtraError as error:
+    print("serve:", error)
+leaked = sorted(n for n in {web!r} if sys.modules.get(n) is not None)
+assert not leaked, leaked
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "serve: sense serve needs the Python module 'starlette'" in done.stdout
+    assert "pip install 'sense-edge[serve]'" in done.stdout
