@@ -60,7 +60,7 @@ def recent_latency_ms(session: Session, n_calls: int = RECENT_CALLS) -> dict[str
     start = max(0, n_seen - n_calls)
     hop_counts = np.maximum(hops[start:n_seen].astype(np.float64), 1.0)
     per_hop_ms = {stage: column[start:n_seen] / hop_counts * 1e3 for stage, column in seconds.items()}
-    per_hop_ms["hop"] = sum(per_hop_ms[stage] for stage in STAGES)
+    per_hop_ms["hop"] = np.sum([per_hop_ms[stage] for stage in STAGES], axis=0)
     return {stage: {"p50_ms": float(np.percentile(ms, 50)) if ms.size else 0.0,
                     "p95_ms": float(np.percentile(ms, 95)) if ms.size else 0.0,
                     "max_ms": float(ms.max()) if ms.size else 0.0} for stage, ms in per_hop_ms.items()}
