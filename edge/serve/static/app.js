@@ -86,7 +86,7 @@ function drawMap(rig) {
     title.textContent = actuator.id;
     circle.append(title);
     const text = document.createElementNS(SVG, "text");
-    text.setAttribute("x", cx); text.setAttribute("y", cy + 28);
+    text.setAttribute("x", cx); text.setAttribute("y", cy);
     text.setAttribute("class", "act-label"); text.textContent = actuator.id;
     svg.append(circle, text);
     return circle;
@@ -99,9 +99,9 @@ function paint(intensities) {
     const circle = circles[i];
     if (!circle) return;
     const v = Math.max(0, Math.min(1, value));
-    const r = Math.round(42 + v * (255 - 42)), g = Math.round(51 + v * (138 - 51)), b = Math.round(61 + v * (61 - 61));
+    const r = Math.round(42 + v * (255 - 42)), g = Math.round(51 + v * (138 - 51)), b = 61;
     circle.setAttribute("fill", `rgb(${r},${g},${b})`);
-    circle.setAttribute("r", (13 + 7 * v).toFixed(1));
+    circle.setAttribute("r", (14 + 5 * v).toFixed(1));
     circle.setAttribute("data-intensity", v.toFixed(3));
   });
 }

@@ -1,0 +1,149 @@
+"""Does watching slow the vest down? `sense serve` with 0 and with 50 simultaneous WebSocket clients.
+
+    .venv/bin/python benchmarks/bench_serve_clients.py [--seconds 20] [--clients 50] [--rounds 2] [--threads 1]
+        [--json benchmarks/results/serve_clients.json] [--markdown out.md]
+
+One real server on 127.0.0.1 (the bundled pack and default rig on ``sim://``, the example looping at real-time
+pace, as ``sense serve`` runs it). Phases of ``--seconds`` alternate: no clients, then ``--clients`` WebSocket
+clients (in a separate process, as phones would be separate devices; each receives every frame it can and counts
+them), ``--rounds`` times. Per phase, from the pipeline's own telemetry: per-hop compute time over all stages
+(p50/p95/p99/max), dropped hops (hops rendered DSP-only because inference fell behind real time), and for client
+phases the frames each client received per second (min/median) and how many stayed connected. Recorded with it:
+inference threads, the server process's thread count, the machine and its load average (other work on the machine
+moves these numbers; compare phases of one run, which alternate so that both see the same load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+
+from edge.bench import emit, hop_seconds, latency_stats_ms, machine_info, machine_line
+from edge.serve.server import Server, open_server
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _client_process(url: str, token: str, n_clients: int, seconds: float, results: Any) -> None:
+    """``n_clients`` WebSocket clients for ``seconds``; puts (frames per client, clients connected to the end)."""
+    import websockets
+
+    async def one() -> tuple[int, bool]:
+        n_frames = 0
+        try:
+            async with websockets.connect(f"{url.replace('http', 'ws')}/api/live?token={token}") as socket:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    await asyncio.wait_for(socket.recv(), 5.0)
+                    n_frames += 1
+            return n_frames, True
+        except Exception:  # a dropped client is a result, counted below
+            return n_frames, False
+
+    async def many() -> list[tuple[int, bool]]:
+        return await asyncio.gather(*(one() for _ in range(n_clients)))
+
+    results.put(asyncio.run(many()))
+
+
+def _thread_count() -> int:
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return threading.active_count()
+
+
+def _phase(server: Server, seconds: float, n_clients: int) -> dict[str, Any]:
+    telemetry = server.live.session.telemetry
+    calls_before, dropped_before, hops_before = telemetry.n_calls, telemetry.n_dropped_hops, telemetry.n_hops
+    frames: list[tuple[int, bool]] = []
+    threads = _thread_count()
+    if n_clients:
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        clients = context.Process(target=_client_process,
+                                  args=(server.base_url, server.pairing.token, n_clients, seconds, queue))
+        clients.start()
+        time.sleep(min(2.0, seconds / 4))
+        threads = _thread_count()  # with the clients connected
+        frames = queue.get(timeout=seconds + 60)
+        clients.join(30)
+    else:
+        time.sleep(seconds)
+    n_calls = telemetry.n_calls - calls_before
+    per_hop_s = hop_seconds(telemetry)[-n_calls:] if n_calls else np.zeros(0)
+    counts = np.array([count for count, _ in frames], dtype=float)
+    return {
+        "clients": n_clients,
+        "hop_ms": latency_stats_ms(per_hop_s),
+        "n_hops": telemetry.n_hops - hops_before,
+        "dropped_hops": telemetry.n_dropped_hops - dropped_before,
+        "server_threads": threads,
+        "frames_per_client_per_s_min": float(counts.min() / seconds) if counts.size else None,
+        "frames_per_client_per_s_median": float(np.median(counts) / seconds) if counts.size else None,
+        "clients_connected_to_the_end": int(sum(ok for _, ok in frames)) if frames else None,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    lines = [f"sense serve with and without {report['clients']} WebSocket clients: {report['seconds']:.0f} s per phase, "
+             f"pack {report['pack']} on {report['runtime']} with {report['n_threads']} inference thread(s), "
+             f"example looping at real-time pace, sim:// output. Machine: {machine_line(report['machine'])}.", "",
+             "| phase | clients | hop ms p50 / p95 / p99 / max | hops | dropped hops | frames/s per client min / median "
+             "| clients to the end | server threads | load avg (1 min) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for index, phase in enumerate(report["phases"], start=1):
+        hop = phase["hop_ms"]
+        frames = ("–" if phase["frames_per_client_per_s_min"] is None else
+                  f"{phase['frames_per_client_per_s_min']:.1f} / {phase['frames_per_client_per_s_median']:.1f}")
+        connected = "–" if phase["clients_connected_to_the_end"] is None else str(phase["clients_connected_to_the_end"])
+        lines.append(f"| {index} | {phase['clients']} | {hop['p50_ms']:.3f} / {hop['p95_ms']:.3f} / {hop['p99_ms']:.3f} / "
+                     f"{hop['max_ms']:.3f} | {phase['n_hops']} | {phase['dropped_hops']} | {frames} | {connected} | "
+                     f"{phase['server_threads']} | {phase['load_average_1min']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    seconds: Annotated[float, typer.Option(min=2.0, help="Seconds per phase.")] = 20.0,
+    clients: Annotated[int, typer.Option(min=1, help="WebSocket clients in the client phases.")] = 50,
+    rounds: Annotated[int, typer.Option(min=1, help="Pairs of phases (none, then clients).")] = 2,
+    pack: Annotated[Optional[str], typer.Option(help="Model pack. Default: the bundled pack.")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 1,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
+) -> None:
+    """Pipeline hop time and dropped hops with and without many live page clients."""
+    server = open_server(None, pack, output="sim://", n_threads=threads, port=0, loop=True, write_state=False)
+    pipeline = threading.Thread(target=server.run, name="pipeline", daemon=True)
+    pipeline.start()
+    try:
+        time.sleep(2.0)  # warm-up
+        phases = []
+        for _ in range(rounds):
+            phases.append(_phase(server, seconds, 0))
+            phases.append(_phase(server, seconds, clients))
+        session = server.live.session
+        report = {"seconds": seconds, "clients": clients, "rounds": rounds, "n_threads": threads,
+                  "pack": f"{session.pack.name} {session.pack.version}" if session.pack else "none",
+                  "runtime": session.telemetry.runtime, "phases": phases, "machine": machine_info(),
+                  "cpu_count": os.cpu_count(), "command": "benchmarks/bench_serve_clients.py "
+                  f"--seconds {seconds:g} --clients {clients} --rounds {rounds} --threads {threads}"}
+    finally:
+        server.stop()
+        pipeline.join(30)
+    emit(report, to_markdown(report), json_path, markdown)
+
+
+if __name__ == "__main__":
+    typer.run(main)
