@@ -187,6 +187,9 @@ class Session:
         pipeline, controlled, rendered_rig = _assemble(loaded_pack, loaded_rig, self.params, assembly.wrap_renderer,
                                                        assembly.user_sounds, controls)
         plan = _output_plan(loaded_rig, assembly.output)
+        if plan != assembly.plan and not (assembly.output is None or isinstance(assembly.output, str)):
+            raise ConfigError(f"reload: the outputs this session was given drive {self.n_actuators} actuators; "
+                              f"rig {loaded_rig.name!r} has {loaded_rig.n_actuators}")
         with self.lock:
             if self._closed:
                 raise ConfigError("session is closed")
@@ -194,11 +197,23 @@ class Session:
             if plan == assembly.plan:
                 pipeline.attach_outputs(old.outputs)
             else:
-                old.close()
-                pipeline.attach_outputs(_open_outputs(loaded_rig, assembly.output))
+                old.close()  # zeroed and released first: the new rig may open the same devices
+                try:
+                    pipeline.attach_outputs(_open_outputs(loaded_rig, assembly.output))
+                except BaseException:
+                    self._reopen(old)
+                    raise
             pipeline.telemetry = old.telemetry  # one run, one telemetry
             self.pipeline, self.rig = pipeline, rendered_rig
             self._assembly = replace(assembly, pack_spec=new_pack, rig_spec=new_rig, controlled=controlled, plan=plan)
+
+    def _reopen(self, pipeline: Pipeline) -> None:
+        """After a reload failed to open the new rig's outputs: the old ones again, or a closed session."""
+        try:
+            pipeline.attach_outputs(_open_outputs(self.rig, self._assembly.output))
+        except BaseException:
+            self._closed = True
+            raise
 
     def zero_outputs(self) -> None:
         with self.lock:

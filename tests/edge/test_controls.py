@@ -168,3 +168,22 @@ def test_a_bad_controls_table_names_its_line(tmp_path: Path) -> None:
     n_lines = len(rig_path.read_text().splitlines())
     with pytest.raises(ConfigError, match=rf"rig .*rig.toml:{n_lines}: controls.mode: 'polka' is not one of"):
         load_rig(rig_path)
+
+
+def test_a_reload_whose_outputs_cannot_open_goes_back_to_the_old_ones(example_samples) -> None:
+    session = open_session(None, default_rig(), None, realtime_budget=None)  # the rig's own sim:// output
+    session.process(example_samples[:SECOND])
+    with pytest.raises(Exception) as raised:
+        session.reload(rig="vest-pca9685")  # an I2C bus that is not there
+    assert "pca9685" in str(raised.value).lower() or "i2c" in str(raised.value).lower(), raised.value
+    assert session.rig.n_actuators == 16 and not session.closed
+    assert session.process(example_samples[SECOND : 2 * SECOND]).max() > 0
+    assert session.outputs[0].output.state.max() > 0  # the reopened sim:// output is driven again
+    session.close()
+
+
+def test_outputs_given_to_the_session_are_never_closed_by_a_reload_to_another_size(tmp_path: Path) -> None:
+    session, sim = _session(None)
+    with pytest.raises(ConfigError, match="drive 16 actuators; rig .* has 4"):
+        session.reload(rig="wristband-drv2605")
+    assert not sim.output.closed and session.rig.n_actuators == 16
