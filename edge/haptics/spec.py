@@ -1,4 +1,4 @@
-"""Plain, validated descriptions of a rig that the renderer is built from (the TOML loader lives in edge.rig)."""
+"""Plain, validated descriptions of a rig that the renderer is built from (the TOML rules live in edge.rig_schema, the loader in edge.rig)."""
 
 from __future__ import annotations
 
