@@ -7,7 +7,7 @@ catch either. The CLI turns a ``SenseError`` into a red message and exit code 1 
 from __future__ import annotations
 
 
-def _field_message(where: str, field: str, problem: str, expected: str | None) -> str:
+def field_message(where: str, field: str, problem: str, expected: str | None) -> str:
     """'WHERE: FIELD: PROBLEM (expected EXPECTED)' — the one shape of every error that names a field."""
     return f"{where}: {field}: {problem}" + (f" (expected {expected})" if expected is not None else "")
 
@@ -39,7 +39,7 @@ class PackError(SenseError, ValueError):
         self.pack = pack
         self.field = field
         self.expected = expected
-        super().__init__(_field_message(f"model pack {pack}", field, problem, expected))
+        super().__init__(field_message(f"model pack {pack}", field, problem, expected))
 
 
 class ConfigError(SenseError, ValueError):
@@ -89,4 +89,4 @@ class HapticFileError(SenseError, ValueError):
         self.path = path
         self.field = field
         self.expected = expected
-        super().__init__(_field_message(f"haptic file {path}", field, problem, expected))
+        super().__init__(field_message(f"haptic file {path}", field, problem, expected))

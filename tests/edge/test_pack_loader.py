@@ -102,3 +102,15 @@ def test_zip_pack_loads(pack_copy: Path, tmp_path: Path) -> None:
 def test_nonexistent_pack_path() -> None:
     with pytest.raises(PackError, match="does not exist"):
         load_pack("/nonexistent/pack")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda m: m["models"]["tagger"].update(every_n_hops=0), r"models.tagger.every_n_hops: is 0 \(expected an integer in \[1, inf\]\)"),
+    (lambda m: m["models"]["separator"].update(n_fft="512"), r"models.separator.n_fft: is '512' \(expected an integer"),
+    (lambda m: m["models"]["separator"]["inputs"].__setitem__(0, 7), r"models.separator.inputs\[0\]: is 7 \(expected an object\)"),
+    (lambda m: m["models"]["separator"].update(stems=[]), r"models.separator.stems: is \[\] \(expected a non-empty list of strings\)"),
+])
+def test_wrong_field_types_are_refused_naming_the_field_and_expectation(pack_copy: Path, edit, message: str) -> None:
+    _edit_manifest(pack_copy, edit)
+    with pytest.raises(PackError, match=message):
+        load_pack(pack_copy)

@@ -23,15 +23,15 @@ def test_committed_recipes_parse() -> None:
 
 
 @pytest.mark.parametrize("table,match", [
-    ({"name": "x", "training": {"stepz": 3}}, r"\[training\]: unknown key\(s\) \['stepz'\]"),
-    ({"name": "x", "colour": "red"}, r"unknown key\(s\) \['colour'\]"),
-    ({"name": "x", "training": {"steps": "many"}}, r"\[training\].steps: expected an integer"),
-    ({"name": "x", "tagger": {"labels": ["speech", "unicorn"]}}, "'unicorn' unknown"),
+    ({"name": "x", "training": {"stepz": 3}}, r"training.stepz: unknown key \(expected one of .*steps"),
+    ({"name": "x", "colour": "red"}, r"colour: unknown key"),
+    ({"name": "x", "training": {"steps": "many"}}, r"training.steps: is 'many' \(expected an integer\)"),
+    ({"name": "x", "tagger": {"labels": ["speech", "unicorn"]}}, r"tagger.labels\[1\]: 'unicorn' unknown"),
     ({"name": "x", "data": {"real_mixture_source": "radio"}}, "real_mixture_source"),
-    ({"training": {"steps": 3}}, "missing key 'name'"),
-    ({"name": "x", "training": {"decay_fraction": 1.5}}, "decay_fraction .* within 0..1"),
-    ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: expected an integer"),
-    ({"name": "x", "training": {"tagger_ema_decay": 1.0}}, r"tagger_ema_decay must be within 0..1"),
+    ({"training": {"steps": 3}}, "name: missing required key"),
+    ({"name": "x", "training": {"decay_fraction": 1.5}}, r"decay_fraction: is 1.5 \(expected a number within 0..1"),
+    ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: is 'lots' \(expected an integer"),
+    ({"name": "x", "training": {"tagger_ema_decay": 1.0}}, r"tagger_ema_decay: is 1.0 \(expected a number within 0..1"),
 ])
 def test_bad_recipe_is_refused(table: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -76,13 +76,13 @@ def test_minimal_rig_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "key", "reason"),
     [
-        ('kind = "lra"', 'kind = "piezo"', 15, "actuators[1].kind", "not one of erm, lra, voice-coil"),
+        ('kind = "lra"', 'kind = "piezo"', 15, "actuators[1].kind", "is 'piezo' (expected one of erm, lra, voice-coil)"),
         ("resonance_hz = 170.0", "resonance_hz = 1500.0", 16, "actuators[1].resonance_hz", "cannot be felt"),
-        ("resonance_hz = 170.0", 'resonance_hz = "high"', 16, "actuators[1].resonance_hz", "expected float"),
+        ("resonance_hz = 170.0", 'resonance_hz = "high"', 16, "actuators[1].resonance_hz", "is 'high' (expected a number)"),
         ('url = "sim://"', 'url = "warp://x"', 6, "outputs[0].url", "unknown output scheme 'warp'"),
         ('url = "sim://"', 'url = "sim:"', 6, "outputs[0].url", "expected 'scheme://"),
         ('group = "pair"', 'group = "legs"', 25, "routes[0].group", "unknown group 'legs'"),
-        ('feature = "onset"', 'feature = "loudness"', 24, "routes[0].feature", "not one of energy, onset, pitch"),
+        ('feature = "onset"', 'feature = "loudness"', 24, "routes[0].feature", "is 'loudness' (expected one of energy, onset, pitch)"),
         ('pair = ["a", "b"]', 'pair = ["a", "z"]', 20, "groups.pair", "unknown actuator id(s) z"),
         ('position = [0.8, 0.5]', 'position = [0.8, 1.5]', 17, "actuators[1].position", "within [0.0, 1.0]"),
         ('id = "b"', 'id = "b"\ncolour = "red"', 15, "actuators[1].colour", "unknown key"),
@@ -113,7 +113,7 @@ def test_missing_and_structural_errors(tmp_path: Path) -> None:
 
 def test_preset_overrides_are_validated(tmp_path: Path) -> None:
     text = MINIMAL + '\n[[presets]]\nname = "doorbell"\npattern = "fanfare"\n'
-    with pytest.raises(ConfigError, match=r"presets\[0\]\.pattern: 'fanfare' is not one of"):
+    with pytest.raises(ConfigError, match=r"presets\[0\]\.pattern: is 'fanfare' \(expected one of alarm,"):
         load_rig(_write(tmp_path, text))
     text = MINIMAL + '\n[[presets]]\nname = "doorbell"\npriority = 20\ngroup = "pair"\n'
     doorbell = next(p for p in load_rig(_write(tmp_path, text)).spec.presets if p.name == "doorbell")
