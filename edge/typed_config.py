@@ -66,11 +66,12 @@ class ConfigDocument:
                 if index is None or seen == index:
                     start = number
                     break
-        if start is None:  # a top-level key: before the first table header
-            key = table if index is None and not rest else None
-            return _line_of_key(self.lines, key, 0) if key is not None else None
+        if start is None:  # no such table header: a top-level key stands before the first one
+            return _line_of_key(self.lines, table, 0) if index is None and not rest else None
         key = next((part for part in rest if isinstance(part, str)), None)
-        return _line_of_key(self.lines, key, start + 1) or start + 1 if key is not None else start + 1
+        if key is None:
+            return start + 1
+        return _line_of_key(self.lines, key, start + 1) or start + 1
 
     def error(self, path: KeyPath, problem: str, expected: str | None = None) -> SenseError:
         """The error for the key at ``path``: what is wrong there and, if given, what was expected."""
