@@ -24,3 +24,4 @@ def test_the_serve_benchmark_alternates_phases_and_counts_what_each_client_got(t
         assert 0 <= hop["p50_ms"] <= hop["p95_ms"] <= hop["p99_ms"] <= hop["max_ms"]
     assert report["n_threads"] == 1 and report["machine"]["cpu"]
     assert "| 2 | 4 |" in (tmp_path / "serve.md").read_text()
+    assert set(report["summary"]) == {"0", "4"} and report["summary"]["4"]["dropped_per_1000_hops_median"] >= 0
