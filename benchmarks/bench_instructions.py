@@ -30,6 +30,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from edge.bench import emit
+from stage_instructions import LEVELS  # benchmarks/ is on the path when this script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,19 +78,68 @@ def write_inputs(rootfs: Path, lengths_s: list[float]) -> dict[float, str]:
     return paths
 
 
-def guest_script(runs: list[tuple[str, float, int]], inputs: dict[float, str]) -> str:
-    """One shell script for the guest: every (config, length, repeat) under the counting qemu."""
+STAGE_SCRIPT = "/src/benchmarks/stage_instructions.py"
+RUN = "run"
+"""The level name of the whole ``sense run``; the other levels are stage_instructions.py's ``--upto`` values."""
+STAGE_NAMES = {"source": "decode + framing", "stft": "STFT", "separator": "separator", "tagger": "tagger",
+               "render": "renderer", "output": "outputs", RUN: "run loop + telemetry"}
+"""Per level, the stage its count adds to the level before it (in stage_instructions.LEVELS order, then RUN)."""
+
+
+def levels(stages: bool) -> list[str]:
+    """The levels counted per configuration: the whole run, and with ``stages`` every stage prefix before it."""
+    return [*LEVELS, RUN] if stages else [RUN]
+
+
+def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, str]) -> str:
+    """One shell script for the guest: every (config, level, length, repeat) under the counting qemu."""
     # compile the checkout's modules first: the first run would otherwise count writing __pycache__ (~150 M)
-    lines = ["set -e", "export PYTHONPATH=/src", f"{GUEST_VENV}/bin/python -m compileall -q /src/edge"]
-    for config, length_s, repeat in runs:
-        tag = f"{config}-{length_s:g}s-{repeat}"
+    lines = ["set -e", "export PYTHONPATH=/src", f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks"]
+    for config, level, length_s, repeat in runs:
+        tag = run_tag(config, level, length_s, repeat)
+        if level == RUN:
+            program = ["-m", "edge.cli", "run", inputs[length_s], "--threads", "1", "--no-drop", "--json"]
+        else:
+            program = [STAGE_SCRIPT, inputs[length_s], "--upto", level]
         command = [
             "/usr/local/bin/qemu-aarch64", "-cpu", CPU, "-plugin", f"{GUEST_PLUGIN},out={GUEST_WORK}/{tag}.count",
-            f"{GUEST_VENV}/bin/python", "-m", "edge.cli", "run", inputs[length_s], "--threads", "1", "--no-drop",
-            "--json", *CONFIGS[config],
+            f"{GUEST_VENV}/bin/python", *program, *CONFIGS[config],
         ]
         lines.append(f"echo '== {tag}'; {shlex.join(command)} > {GUEST_WORK}/{tag}.json")
     return "\n".join(lines) + "\n"
+
+
+def run_tag(config: str, level: str, length_s: float, repeat: int) -> str:
+    return f"{config}-{length_s:g}s-{repeat}" if level == RUN else f"{config}-{level}-{length_s:g}s-{repeat}"
+
+
+def per_audio_second(work: Path, config: str, level: str, short_s: float, long_s: float,
+                     repeats: int) -> tuple[list[float], dict[float, list[int]]]:
+    """Instructions per audio second of each repeat ((long - short) / (long_s - short_s)) and the raw counts."""
+    counts: dict[float, list[int]] = {}
+    for length_s in (short_s, long_s):
+        for repeat in range(repeats):
+            match = COUNT_LINE.search((work / f"{run_tag(config, level, length_s, repeat)}.count").read_text())
+            assert match, f"no count for {config} {level} {length_s} s"
+            counts.setdefault(length_s, []).append(int(match.group(1)))
+    per_s = [(long_count - short_count) / (long_s - short_s)
+             for short_count, long_count in zip(counts[short_s], counts[long_s])]
+    return per_s, counts
+
+
+def stage_table(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows: per configuration, each stage's M instructions per audio second and share of the whole."""
+    names = list(STAGE_NAMES)
+    lines = ["| configuration | " + " | ".join(STAGE_NAMES[name] for name in names) + " | whole |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for row in results:
+        stages = row.get("stages")
+        if not stages:
+            continue
+        whole = row["instructions_per_audio_s"]
+        cells = [f"{stages[name] / 1e6:.1f} ({stages[name] / whole * 100:.0f} %)" for name in names]
+        lines.append(f"| {row['config']} | " + " | ".join(cells) + f" | {whole / 1e6:.1f} |")
+    return lines
 
 
 def main(
@@ -100,6 +150,8 @@ def main(
     repeats: Annotated[int, typer.Option(min=1, help="Runs per configuration and length (to show repeatability).")] = 1,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
+    stages: Annotated[bool, typer.Option(help="Also count each stage (benchmarks/stage_instructions.py: the "
+                                              "pipeline's stages up to each one, neighbours differenced).")] = False,
 ) -> None:
     configs = config or list(CONFIGS)
     unknown = [name for name in configs if name not in CONFIGS]
@@ -112,7 +164,8 @@ def main(
         raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
     build_plugin(rootfs)
     inputs = write_inputs(rootfs, [short_s, long_s])
-    runs = [(name, length_s, repeat) for name in configs for length_s in (short_s, long_s) for repeat in range(repeats)]
+    runs = [(name, level, length_s, repeat) for name in configs for level in levels(stages)
+            for length_s in (short_s, long_s) for repeat in range(repeats)]
     with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
         script.write(guest_script(runs, inputs))
     started_s = time.monotonic()
@@ -123,22 +176,21 @@ def main(
     work = rootfs / GUEST_WORK.lstrip("/")
     results: list[dict[str, Any]] = []
     for name in configs:
-        counts: dict[float, list[int]] = {}
-        for length_s in (short_s, long_s):
-            for repeat in range(repeats):
-                match = COUNT_LINE.search((work / f"{name}-{length_s:g}s-{repeat}.count").read_text())
-                assert match, f"no count for {name} {length_s} s"
-                counts.setdefault(length_s, []).append(int(match.group(1)))
-        per_s = [(long_count - short_count) / (long_s - short_s)
-                 for short_count, long_count in zip(counts[short_s], counts[long_s])]
+        per_s, counts = per_audio_second(work, name, RUN, short_s, long_s, repeats)
         spread = (max(per_s) - min(per_s)) / min(per_s) if len(per_s) > 1 else 0.0
         median_per_s = float(statistics.median(per_s))
         startup = counts[short_s][0] - median_per_s * short_s
-        results.append({"config": name, "instructions_per_audio_s": median_per_s, "repeat_spread": spread,
-                        "startup_instructions": startup, "counts": {f"{k:g}s": v for k, v in counts.items()}})
+        row = {"config": name, "instructions_per_audio_s": median_per_s, "repeat_spread": spread,
+               "startup_instructions": startup, "counts": {f"{k:g}s": v for k, v in counts.items()}}
+        if stages:  # each level's count per audio second, minus the level before it
+            cumulative = [float(statistics.median(per_audio_second(work, name, level, short_s, long_s, repeats)[0]))
+                          for level in levels(True)]
+            row["stages"] = {level: cumulative[i] - (cumulative[i - 1] if i else 0.0)
+                             for i, level in enumerate(levels(True))}
+        results.append(row)
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     settings = {"suite": suite, "short_s": short_s, "long_s": long_s, "repeats": repeats, "cpu": CPU, "threads": 1,
-                "qemu": qemu, "wall_s": round(wall_s, 1), "command": " ".join(sys.argv)}
+                "qemu": qemu, "wall_s": round(wall_s, 1), "stages": stages, "command": " ".join(sys.argv)}
     lines = [f"Retired aarch64 instructions per audio second of `sense run` (1 thread, `--no-drop`, bundled pack and "
              f"example, default rig, sim output), counted under `{qemu}` `-cpu {CPU}` in the Debian {suite} arm64 "
              f"root filesystem of `scripts/pi_check.sh`; ({long_s:g} s - {short_s:g} s) differenced, {repeats} run(s) "
@@ -148,6 +200,10 @@ def main(
     for row in results:
         lines.append(f"| {row['config']} | {row['instructions_per_audio_s'] / 1e6:.1f} | "
                      f"{row['startup_instructions'] / 1e6:.0f} | {row['repeat_spread'] * 100:.3f} % |")
+    if stages:
+        lines += ["", f"Per stage (M instructions per audio second, share of the whole; `{STAGE_SCRIPT.removeprefix('/src/')}` "
+                  "runs the pipeline's stages up to each one and neighbouring levels are differenced):", "",
+                  *stage_table(results)]
     emit({"settings": settings, "results": results}, "\n".join(lines) + "\n", json_path, markdown)
 
 

@@ -395,6 +395,20 @@ def stage_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def precision_notes(report: dict[str, Any]) -> list[str]:
+    """What int8 bought in this run, per runtime and thread count measured at both precisions: "int8 is for size
+    only" where it was not faster than fp32, with both real-time factors."""
+    rtf = {(r["runtime"], r["precision"], r["n_threads"]): r["real_time_factor"] for r in report["results"]}
+    notes = []
+    for (runtime, precision, n_threads), int8_rtf in rtf.items():
+        fp32_rtf = rtf.get((runtime, "fp32", n_threads))
+        if precision != "int8" or fp32_rtf is None:
+            continue
+        verdict = "int8 is for size only" if int8_rtf >= fp32_rtf else "int8 is faster"
+        notes.append(f"{runtime} × {n_threads} threads: {verdict} here (RTF int8 {int8_rtf:.4f} vs fp32 {fp32_rtf:.4f})")
+    return notes
+
+
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(row) + " |" for row in rows]]
 
@@ -420,7 +434,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines += _markdown_table(*summary_rows(report))
     lines += ["", "RTF: compute time / audio time (all stages). hop ms: one hop's wall time over all stages. "
               "CPU s/s: process CPU seconds per second of audio (all threads). dropped: hops rendered DSP-only "
-              "to avoid a backlog.", "", "## Per stage (ms per hop)", ""]
+              "to avoid a backlog."]
+    lines += ["", *[f"- {note}" for note in precision_notes(report)]] if precision_notes(report) else []
+    lines += ["", "## Per stage (ms per hop)", ""]
     lines += _markdown_table(*stage_rows(report))
     lines += ["", "## Memory and board", ""]
     header = ["runtime", "precision", "threads", "peak RSS MiB", "RSS growth MiB", "Python heap peak MiB",

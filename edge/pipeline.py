@@ -11,7 +11,7 @@ Rules it keeps (DESIGN.md):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -29,6 +29,7 @@ from edge.stft import BlockFramer, StreamingSTFT
 from edge.stream import DEVICE_STREAM, StreamParams, stream_of
 
 STAGES = ("stft", "separator", "tagger", "render", "output")
+STFT, SEPARATOR, TAGGER, RENDER, OUTPUT = range(len(STAGES))
 
 
 TELEMETRY_WINDOW_CALLS = 1 << 16
@@ -54,12 +55,16 @@ class Telemetry:
         self._hops = np.zeros(self.window_calls, dtype=np.int64)
         self._total_s = np.zeros(len(STAGES), dtype=np.float64)
 
-    def record(self, stage_seconds: dict[str, float], n_hops: int) -> None:
-        """Add one process call that completed ``n_hops`` hops, with each stage's wall time in seconds."""
+    def record(self, stage_seconds: Sequence[float] | dict[str, float], n_hops: int) -> None:
+        """Add one process call that completed ``n_hops`` hops, with each stage's wall time in seconds (in
+        :data:`STAGES` order, or by stage name)."""
+        if isinstance(stage_seconds, dict):
+            stage_seconds = [stage_seconds[stage] for stage in STAGES]
         row = self.n_calls % self.window_calls
-        self._seconds[row] = [stage_seconds[stage] for stage in STAGES]
+        seconds = self._seconds[row]
+        seconds[:] = stage_seconds
+        self._total_s += seconds
         self._hops[row] = n_hops
-        self._total_s += self._seconds[row]
         self.n_calls += 1
         self.n_hops += n_hops
 
@@ -141,6 +146,8 @@ class Pipeline:
         self.stft = StreamingSTFT(stream.n_fft, stream.hop, stream.window)
         self.telemetry = Telemetry(hop_s=stream.hop_s, runtime=runtime_used, precision=precision,
                                    n_threads=n_threads)
+        self._hop_numbers = np.arange(1, 65, dtype=np.float64)  # 1, 2, ... for the hops of a block (no per-block arange)
+        self._onset_classes = self.separator.runner.model.onset_classes if self.separator else ()
         self.reset()
 
     def attach_outputs(self, outputs: Iterable[RoutedOutput]) -> None:
@@ -174,63 +181,86 @@ class Pipeline:
             self.zero_outputs()
             raise
 
-    def _timed(self, stage: str, started: float) -> float:
-        now = time.perf_counter()
-        self._stage_times[stage] = now - started
-        return now
-
     def _process(self, samples: np.ndarray) -> np.ndarray:
-        self._stage_times = {stage: 0.0 for stage in STAGES}
         started = time.perf_counter()
         hops = self.framer.process(samples)
         n_hops = hops.shape[0]
         if n_hops == 0:
             return np.zeros((0, self.n_actuators), dtype=np.float32)
-        mixture_mag = np.abs(self.stft.process(hops))
-        started = self._timed("stft", started)
+        seconds = [0.0] * len(STAGES)  # wall time per stage, in STAGES order
+        mixture_mag = self.magnitude(hops)
+        now = time.perf_counter()
+        seconds[STFT] = now - started
         # No backlog: while model stages owe time, render hops without them (DSP-only) to pay it back.
         n_dsp = 0
         if self.use_models and self.realtime_budget is not None and self._debt_s > 0.0 and (self.separator or self.tagger):
             n_dsp = min(n_hops, int(np.ceil(self._debt_s / self.telemetry.hop_s)))
             self._debt_s = max(0.0, self._debt_s - n_dsp * self.telemetry.hop_s)
             self.telemetry.n_dropped_hops += n_dsp
-        blocks = []
-        if n_dsp:
-            blocks.append(self._render_block(hops[:n_dsp], mixture_mag[:n_dsp], use_models=False, first_hop=0))
-        if n_dsp < n_hops:
-            blocks.append(self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], use_models=self.use_models,
-                                             first_hop=n_dsp))
-        intensities = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-        self.telemetry.record(self._stage_times, n_hops)
+        if n_dsp == 0:
+            intensities = self._render_block(hops, mixture_mag, self.use_models, 0, seconds)
+        elif n_dsp == n_hops:
+            intensities = self._render_block(hops, mixture_mag, False, 0, seconds)
+        else:
+            intensities = np.concatenate([
+                self._render_block(hops[:n_dsp], mixture_mag[:n_dsp], False, 0, seconds),
+                self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], self.use_models, n_dsp, seconds)])
+        self.telemetry.record(seconds, n_hops)
         return intensities
 
-    def _render_block(self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int) -> np.ndarray:
-        n_hops = hops.shape[0]
-        started = time.perf_counter()
-        stem_mag = None
-        tag_probs = None
-        drum_onsets = None
-        if use_models and self.separator is not None:
-            masks, drum_onsets = self.separator.process_with_onsets(mixture_mag)
-            stem_mag = {stem: masks[:, i, :] * mixture_mag for i, stem in enumerate(self.stems)}
-            started = self._timed("separator", started)
-        if use_models and self.tagger is not None:
-            tag_probs = self.tagger.process(mixture_mag)
-            started = self._timed("tagger", started)
-        model_s = self._stage_times["separator"] + self._stage_times["tagger"]
-        if use_models and self.realtime_budget is not None:
-            self._debt_s += max(0.0, model_s - self.realtime_budget * n_hops * self.telemetry.hop_s)
-        t_end_s = (self.telemetry.n_hops + first_hop + np.arange(1, n_hops + 1)) * self.telemetry.hop_s
-        analysis = Analysis(t_s=t_end_s, mixture_mag=mixture_mag, stem_mag=stem_mag, tag_probs=tag_probs,
-                            labels=self.labels, audio=hops.reshape(-1), sample_rate_hz=self.stream.sample_rate_hz,
-                            n_fft=self.n_fft, hop=self.hop, drum_onsets=drum_onsets,
-                            onset_classes=self.separator.runner.model.onset_classes if self.separator else ())
-        intensities = np.asarray(self.renderer.process(analysis), dtype=np.float32)
-        started = self._timed("render", started)
-        for i in range(n_hops):
+    # The stages of one block, each callable on its own (benchmarks/stage_instructions.py counts them one by one).
+    def magnitude(self, hops: np.ndarray) -> np.ndarray:
+        """(n_hops, hop) samples -> (n_hops, n_bins) float32 magnitude of the causal STFT."""
+        return np.abs(self.stft.process(hops))
+
+    def separate(self, mixture_mag: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Stem name -> (n_hops, n_bins) magnitude, and the drum-onset probabilities (or None); needs a separator."""
+        assert self.separator is not None
+        masks, drum_onsets = self.separator.process_with_onsets(mixture_mag)
+        stem_mag = masks * mixture_mag[:, None, :]
+        return {stem: stem_mag[:, i] for i, stem in enumerate(self.stems)}, drum_onsets
+
+    def analysis(self, hops: np.ndarray, mixture_mag: np.ndarray, first_hop: int,
+                 stem_mag: dict[str, np.ndarray] | None = None, tag_probs: np.ndarray | None = None,
+                 drum_onsets: np.ndarray | None = None) -> Analysis:
+        """What the renderer reads about ``hops``, the block's hops from ``first_hop`` on."""
+        t_end_s = (self.telemetry.n_hops + first_hop + self._hop_numbers[: hops.shape[0]]) * self.telemetry.hop_s \
+            if hops.shape[0] <= len(self._hop_numbers) else \
+            (self.telemetry.n_hops + first_hop + np.arange(1, hops.shape[0] + 1)) * self.telemetry.hop_s
+        return Analysis(t_end_s, mixture_mag, stem_mag, tag_probs, self.labels, hops.reshape(-1),
+                        self.stream.sample_rate_hz, self.n_fft, self.hop, drum_onsets, self._onset_classes)
+
+    def write(self, t_end_s: np.ndarray, intensities: np.ndarray, hops: np.ndarray) -> None:
+        """Send each hop's (n_actuators,) intensities to every output."""
+        for i in range(hops.shape[0]):
             for routed in self.outputs:
                 routed.write(float(t_end_s[i]), intensities[i], hops[i])
-        self._stage_times["output"] += time.perf_counter() - started
+
+    def _render_block(self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int,
+                      seconds: list[float]) -> np.ndarray:
+        started = time.perf_counter()
+        stem_mag = tag_probs = drum_onsets = None
+        model_s = 0.0
+        if use_models and self.separator is not None:
+            stem_mag, drum_onsets = self.separate(mixture_mag)
+            now = time.perf_counter()
+            seconds[SEPARATOR] += now - started
+            model_s += now - started
+            started = now
+        if use_models and self.tagger is not None:
+            tag_probs = self.tagger.process(mixture_mag)
+            now = time.perf_counter()
+            seconds[TAGGER] += now - started
+            model_s += now - started
+            started = now
+        if use_models and self.realtime_budget is not None:
+            self._debt_s += max(0.0, model_s - self.realtime_budget * hops.shape[0] * self.telemetry.hop_s)
+        analysis = self.analysis(hops, mixture_mag, first_hop, stem_mag, tag_probs, drum_onsets)
+        intensities = np.asarray(self.renderer.process(analysis), dtype=np.float32)
+        now = time.perf_counter()
+        seconds[RENDER] += now - started
+        self.write(analysis.t_s, intensities, hops)
+        seconds[OUTPUT] += time.perf_counter() - now
         return intensities
 
     def _each_output(self, action: str) -> None:

@@ -30,6 +30,8 @@ class BlockFramer:
         self._pending = np.zeros(0, dtype=np.float32)
 
     def process(self, block: np.ndarray) -> np.ndarray:
+        if not self._pending.size and len(block) == self.hop:  # the usual call: one hop, nothing pending
+            return np.array(block, dtype=np.float32).reshape(1, self.hop)
         data = np.concatenate([self._pending, np.asarray(block, dtype=np.float32)])
         n_hops = len(data) // self.hop
         self._pending = data[n_hops * self.hop :]
@@ -63,6 +65,10 @@ class StreamingSTFT:
         n_hops = hops.shape[0]
         if n_hops == 0:
             return np.zeros((0, self.n_bins), dtype=np.complex64)
+        if n_hops == 1:  # the usual call: one frame, without the strided view's Python overhead
+            frame = np.concatenate([self._history, hops[0]])
+            self._history = frame[self.hop :]
+            return np.fft.rfft(frame * self.window)[np.newaxis].astype(np.complex64)
         signal = np.concatenate([self._history, hops.reshape(-1)])
         frames = np.lib.stride_tricks.sliding_window_view(signal, self.n_fft)[:: self.hop][:n_hops]
         self._history = signal[len(signal) - (self.n_fft - self.hop) :]

@@ -13,7 +13,7 @@ def _print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from edge.bench import machine_line, stage_rows, summary_rows
+    from edge.bench import machine_line, precision_notes, stage_rows, summary_rows
 
     console = Console()
     for title, (header, rows) in (("sense bench — " + report["settings"]["pack"], summary_rows(report)),
@@ -24,6 +24,8 @@ def _print_report(report: dict[str, Any]) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
+    for note in precision_notes(report):
+        console.print(note, highlight=False)
     for missing in report["unavailable"]:
         console.print(f"[yellow]not measured:[/] {missing['runtime']} {missing['precision']} × "
                       f"{missing['n_threads']} threads: {missing['reason']}", highlight=False)

@@ -51,6 +51,10 @@ def inspect_command(
                                    "any" if a.frames_per_step is None else str(a.frames_per_step))
     console.print(table)
     console.print(artifact_table)
+    if any(a.precision == "int8" for model in pack.models.values() for a in model.artifacts):
+        from edge.runners.cost import int8_note
+
+        console.print(int8_note() + ".", highlight=False)
     metrics = pack.manifest.get("metrics", [])
     if metrics:
         metric_table = Table(title="measured metrics", title_justify="left")

@@ -77,62 +77,84 @@ class OnsetParams:
     peak_decay_s: float = 2.0
 
 
-class SpectralFluxOnsets:
-    """Causal onsets by half-wave rectified spectral flux with an adaptive threshold.
+class BandFluxOnsets:
+    """Causal onsets by half-wave rectified spectral flux with an adaptive threshold, in several bands of one
+    spectrum at once (a rig's onset routes on one source cost one pass, not one pass per route).
 
-    ``process(mag)`` takes (n_frames, n_bins) magnitudes (any block size) and returns (n_frames,) float32 onset
-    strengths: 0 where there is no onset, else the flux excess over the threshold (> 0). The decision for a frame
-    uses only that frame and earlier ones, so detection delay is one hop at most beyond the STFT window.
+    ``masks``: one (n_bins,) bool mask per band (None: every bin). ``process(mag)`` takes (n_frames, n_bins)
+    magnitudes (any block size) and returns (n_frames, n_bands) float32 onset strengths: 0 where there is no onset,
+    else the flux excess over the threshold (> 0). Each band behaves exactly as if detected alone: the max filter
+    of the reference stays inside the band. The decision for a frame uses only that frame and earlier ones, so
+    detection delay is one hop at most beyond the STFT window.
     """
 
-    def __init__(self, frame_rate_hz: float, mask: np.ndarray | None = None, params: OnsetParams = OnsetParams()) -> None:
+    def __init__(self, frame_rate_hz: float, masks: list[np.ndarray | None], params: OnsetParams = OnsetParams(),
+                 n_bins: int | None = None) -> None:
         self.params = params
-        self.bins = _as_slice(mask)
+        self.n_bands = len(masks)
         self.n_history = max(1, int(round(params.window_s * frame_rate_hz)))
         self.n_refractory = max(1, int(round(params.min_interval_s * frame_rate_hz)))
         self.peak_decay = float(np.exp(-1.0 / (params.peak_decay_s * frame_rate_hz)))
+        self.rise_factor = 10.0 ** (params.min_rise_db / 10.0)
+        self.loud_factor = 10.0 ** (-params.max_below_peak_db / 10.0)
+        sizes = [mask.shape[0] for mask in masks if mask is not None]
+        n_all = n_bins or (sizes[0] if sizes else 0)
+        bins = [np.flatnonzero(mask) if mask is not None else np.arange(n_all) for mask in masks]
+        used = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
+        low = int(used.min()) if used.size else 0
+        high = int(used.max()) + 1 if used.size else 0
+        self.bins = slice(low, high)
+        """The bins any band reads (the state keeps only these)."""
+        offsets = np.arange(-params.max_filter_bins, params.max_filter_bins + 1)
+        windows, selected, band_of = [], [], []
+        power_weights = np.zeros((high - low, self.n_bands))
+        for band, indices in enumerate(bins):
+            local = indices - low
+            positions = np.clip(np.arange(len(local))[:, None] + offsets[None, :], 0, max(len(local) - 1, 0))
+            windows.append(local[positions] if len(local) else np.zeros((0, len(offsets)), dtype=np.int64))
+            selected.append(local)
+            band_of.append(np.full(len(local), band))
+            power_weights[local, band] = 1.0
+        self._window = np.concatenate(windows).astype(np.intp)  # (n_selected, 2 m + 1): each bin's in-band window
+        self._selected = np.concatenate(selected).astype(np.intp)  # (n_selected,)
+        flux_weights = np.zeros((len(self._selected), self.n_bands))
+        for band, indices in enumerate(bins):
+            flux_weights[np.concatenate(band_of) == band, band] = 1.0 / max(1, len(indices))
+        self._flux_weights = flux_weights  # (n_selected, n_bands): the mean over each band's bins
+        self._power_weights = power_weights  # (n_used_bins, n_bands): the sum over each band's bins
+        self._history_offsets = np.arange(self.n_history)
         self.reset()
 
     def reset(self) -> None:
-        self._previous_mag: np.ndarray | None = None  # (lag_frames, n_selected_bins)
-        self._history = np.zeros(self.n_history)
-        self._frames_since_onset = 1 << 30
-        self._peak_power = 0.0
-
-    def _max_filtered(self, log_mag: np.ndarray) -> np.ndarray:
-        reference = log_mag
-        for shift in range(1, self.params.max_filter_bins + 1):
-            if log_mag.shape[1] <= shift:
-                break
-            reference = reference.copy()
-            reference[:, shift:] = np.maximum(reference[:, shift:], log_mag[:, :-shift])
-            reference[:, :-shift] = np.maximum(reference[:, :-shift], log_mag[:, shift:])
-        return reference
+        self._previous_mag = np.zeros((self.params.lag_frames, self.bins.stop - self.bins.start))
+        self._history = np.zeros((self.n_history, self.n_bands))
+        self._frames_since_onset = np.full(self.n_bands, 1 << 30, dtype=np.int64)
+        self._peak_power = np.zeros(self.n_bands)
 
     def flux(self, mag: np.ndarray) -> np.ndarray:
-        """(n_frames,) flux per frame (mean positive log-magnitude increase per bin), 0 where the band's power did
-        not rise by ``min_rise_db`` over the lag; advances the state."""
-        selected = mag[:, self.bins].astype(np.float64)
-        if selected.shape[0] == 0:
-            return np.zeros(0)
+        """(n_frames, n_bands) flux per frame (mean positive log-magnitude increase per bin of the band), 0 where
+        the band's power did not rise by ``min_rise_db`` over the lag; advances the state."""
+        n_frames = mag.shape[0]
+        if n_frames == 0:
+            return np.zeros((0, self.n_bands))
         lag = self.params.lag_frames
-        previous = self._previous_mag if self._previous_mag is not None else np.zeros((lag, selected.shape[1]))
-        stacked = np.concatenate([previous, selected], axis=0)
-        self._previous_mag = stacked[-lag:].copy()
+        stacked = np.concatenate([self._previous_mag, mag[:, self.bins]]).astype(np.float64)
+        self._previous_mag = stacked[-lag:]
         log_mag = np.log1p(self.params.compression * stacked)
-        reference = self._max_filtered(log_mag[:-lag])
-        flux = np.maximum(log_mag[lag:] - reference, 0.0).sum(axis=1) / max(1, selected.shape[1])
-        power = (stacked**2).sum(axis=1)
-        rising = power[lag:] >= power[:-lag] * 10.0 ** (self.params.min_rise_db / 10.0)
-        loud = power[lag:] >= self._recent_peak(power[lag:]) * 10.0 ** (-self.params.max_below_peak_db / 10.0)
+        reference = log_mag[:-lag][:, self._window].max(axis=2)
+        flux = np.maximum(log_mag[lag:][:, self._selected] - reference, 0.0) @ self._flux_weights
+        power = np.square(stacked) @ self._power_weights
+        rising = power[lag:] >= power[:-lag] * self.rise_factor
+        loud = power[lag:] >= self._recent_peak(power[lag:]) * self.loud_factor
         return np.where(rising & loud, flux, 0.0)
 
     def _recent_peak(self, power: np.ndarray) -> np.ndarray:
-        """(n_frames,) decaying peak of the band power up to and including each frame (carried across blocks)."""
+        """(n_frames, n_bands) decaying peak of each band's power up to and including each frame (carried across
+        blocks)."""
         peaks = np.empty_like(power)
         peak = self._peak_power
-        for frame, value in enumerate(power):
-            peak = max(value, peak * self.peak_decay)
+        for frame in range(power.shape[0]):
+            peak = np.maximum(power[frame], peak * self.peak_decay)
             peaks[frame] = peak
         self._peak_power = peak
         return peaks
@@ -140,38 +162,48 @@ class SpectralFluxOnsets:
     def process(self, mag: np.ndarray) -> np.ndarray:
         flux = self.flux(mag)
         n_frames = flux.shape[0]
-        strengths = np.zeros(n_frames, dtype=np.float32)
+        strengths = np.zeros((n_frames, self.n_bands), dtype=np.float32)
         if n_frames == 0:
             return strengths
         # Causal median of the previous n_history flux values, for every frame of this block at once (a median,
         # so one loud hit does not raise the threshold for the soft hits right after it).
         padded = np.concatenate([self._history, flux])
-        history = padded[np.arange(n_frames)[:, None] + np.arange(self.n_history)[None, :]]
+        history = padded[np.arange(n_frames)[:, None] + self._history_offsets[None, :]]
         middle = self.n_history // 2
         median = np.partition(history, middle, axis=1)[:, middle]  # upper median (exact for odd n_history)
-        threshold = self.params.ratio * median + self.params.offset
-        excess = flux - threshold
-        for frame in np.flatnonzero(excess > 0):
-            since = self._frames_since_onset + frame
-            if since >= self.n_refractory:
-                strengths[frame] = excess[frame]
-                self._frames_since_onset = -int(frame)
+        excess = flux - (self.params.ratio * median + self.params.offset)
+        frames, bands = np.nonzero(excess > 0)
+        if frames.size:
+            since = self._frames_since_onset
+            for frame, band in zip(frames.tolist(), bands.tolist()):  # in frame order: refractory time per band
+                if since[band] + frame >= self.n_refractory:
+                    strengths[frame, band] = excess[frame, band]
+                    since[band] = -frame
         self._frames_since_onset += n_frames
         self._history = padded[-self.n_history :]
         return strengths
 
 
+class SpectralFluxOnsets:
+    """:class:`BandFluxOnsets` on one band: ``process(mag)`` -> (n_frames,) float32 onset strengths."""
+
+    def __init__(self, frame_rate_hz: float, mask: np.ndarray | None = None, params: OnsetParams = OnsetParams()) -> None:
+        self.params = params
+        self._mask = mask
+        self._frame_rate_hz = frame_rate_hz
+        self._bands: BandFluxOnsets | None = None if mask is None else BandFluxOnsets(frame_rate_hz, [mask], params)
+
+    def reset(self) -> None:
+        if self._bands is not None:
+            self._bands.reset()
+
+    def process(self, mag: np.ndarray) -> np.ndarray:
+        if self._bands is None:  # every bin: the size is known at the first block
+            self._bands = BandFluxOnsets(self._frame_rate_hz, [np.ones(mag.shape[1], dtype=bool)], self.params)
+        return self._bands.process(mag)[:, 0]
+
+
 PITCH_STEP_HZ = 5.0
-
-
-def _as_slice(mask: np.ndarray | None) -> slice | np.ndarray:
-    """A contiguous bool mask as a slice (a view, no copy); None -> every bin; other masks stay masks."""
-    if mask is None:
-        return slice(None)
-    indices = np.flatnonzero(mask)
-    if indices.size and indices[-1] - indices[0] + 1 == indices.size:
-        return slice(int(indices[0]), int(indices[-1]) + 1)
-    return mask if indices.size else slice(0, 0)
 
 
 @lru_cache(maxsize=16)

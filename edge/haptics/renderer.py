@@ -22,11 +22,10 @@ import numpy as np
 from edge.analysis import Analysis
 from edge.haptics.features import (
     HysteresisParams,
+    BandFluxOnsets,
     OnsetHeadPulses,
     OnsetParams,
-    SpectralFluxOnsets,
     TagHysteresis,
-    band_energy,
     band_mask,
     bin_frequencies_hz,
     vocal_pitch_hz,
@@ -84,12 +83,15 @@ class _Rate:
 
 
 class RouteBank:
-    """All routes of a rig on one path (with stems, or DSP-only): per route a source spectrum and band in, per
-    route (n_frames, n_group) intensities in [0, 1] out.
+    """All routes of a rig on one path (with stems, or DSP-only): per route a source spectrum and band in,
+    (n_frames, n_route_channels) intensities in [0, 1] out — route i's group occupies the columns
+    ``channel_slices[i]``.
 
-    Routes share their stateful stages (one multi-channel normaliser, smoother and pulse shaper), so a block
-    costs the same few calls however many routes a rig has. ``sources[i]`` names the spectrum route i reads: a
-    stem name or "mixture"; ``bands_hz[i]`` its band.
+    Everything that depends only on the rig is worked out here once: one weight matrix per source gives every
+    energy/pitch route's band power in one product, one :class:`BandFluxOnsets` per source gives every onset
+    route's spectral flux, and routes share their stateful stages (one multi-channel normaliser, smoother and
+    pulse shaper), so a block costs the same few calls however many routes a rig has. ``sources[i]`` names the
+    spectrum route i reads: a stem name or "mixture"; ``bands_hz[i]`` its band.
     """
 
     def __init__(self, routes: tuple[RouteSpec, ...], group_sizes: list[int], sources: list[str],
@@ -100,12 +102,27 @@ class RouteBank:
         self.rate = rate
         self.params = params
         frame_rate_hz = rate.frame_rate_hz
+        n_bins = rate.n_fft // 2 + 1
         freqs_hz = bin_frequencies_hz(rate.n_fft, rate.sample_rate_hz)
-        self.masks = [band_mask(rate.n_fft, rate.sample_rate_hz, *band) for band in bands_hz]
-        self.weights = [tactile_weights(freqs_hz) if route.weighting == "tactile" else None for route in routes]
+        masks = [band_mask(rate.n_fft, rate.sample_rate_hz, *band) for band in bands_hz]
         self.envelope_routes = [i for i, route in enumerate(routes) if route.feature in ("energy", "pitch")]
         self.onset_routes = [i for i, route in enumerate(routes) if route.feature == "onset"]
-        self.onsets = {i: SpectralFluxOnsets(frame_rate_hz, self.masks[i], OnsetParams()) for i in self.onset_routes}
+        self.pitch_routes = [i for i, route in enumerate(routes) if route.feature == "pitch"]
+        # Band power of every envelope route: per source, (n_bins, n_envelope_routes) weights = the route's mask
+        # (times skin sensitivity for "tactile" routes) / its bin count, so power @ weights is each band's mean.
+        self._power_weights: dict[str, np.ndarray] = {}
+        for column, i in enumerate(self.envelope_routes):
+            weights = self._power_weights.setdefault(sources[i], np.zeros((n_bins, len(self.envelope_routes))))
+            per_bin = tactile_weights(freqs_hz) if routes[i].weighting == "tactile" else np.ones(n_bins)
+            weights[:, column] = np.where(masks[i], per_bin, 0.0) / max(1, int(masks[i].sum()))
+        # Spectral flux of every onset route, one detector per source (column j of a source's detector is the
+        # j-th onset route reading it).
+        self._flux_routes: dict[str, list[int]] = {}
+        for i in self.onset_routes:
+            self._flux_routes.setdefault(sources[i], []).append(i)
+        self.onsets = {source: BandFluxOnsets(frame_rate_hz, [masks[i] for i in indices], OnsetParams())
+                       for source, indices in self._flux_routes.items()}
+        self._onset_column = {i: self.onset_routes.index(i) for i in self.onset_routes}
         self.head_onsets = {i: OnsetHeadPulses(frame_rate_hz) for i in self.onset_routes
                             if sources[i] == ONSET_HEAD_SOURCE}
         self._head_columns: dict[tuple[str, ...], dict[int, list[int]]] = {}
@@ -113,6 +130,14 @@ class RouteBank:
         self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
         self.normaliser = PeakNormaliser(len(self.envelope_routes), frame_rate_hz, decay_s=params.normaliser_decay_s)
         self.smoother = AttackRelease(len(self.envelope_routes), frame_rate_hz, params.attack_s, params.release_s)
+        # Route levels (n_frames, n_routes) spread onto the route channels: column c reads route route_of_channel[c]
+        # with the route's gain; pitch routes' channels are weighted by the phantom-sensation pan.
+        self.n_channels = int(sum(group_sizes))
+        edges = np.concatenate([[0], np.cumsum(group_sizes)]).astype(int)
+        self.channel_slices = [slice(int(edges[i]), int(edges[i + 1])) for i in range(len(routes))]
+        self._route_of_channel = np.repeat(np.arange(len(routes)), group_sizes)
+        self._channel_gain = np.repeat(np.array([route.gain for route in routes], dtype=np.float64), group_sizes)
+        self._level_order = np.argsort(np.array(self.envelope_routes + self.onset_routes, dtype=int), kind="stable")
         self.reset()
 
     def reset(self) -> None:
@@ -123,7 +148,7 @@ class RouteBank:
         self.pulses.reset()
         self.normaliser.reset()
         self.smoother.reset()
-        self._last_position = {i: 0.5 for i, route in enumerate(self.routes) if route.feature == "pitch"}
+        self._last_position = {i: 0.5 for i in self.pitch_routes}
 
     def _pitch_position(self, index: int, mag: np.ndarray) -> np.ndarray:
         pitch_hz = vocal_pitch_hz(mag, self.rate.n_fft, self.rate.sample_rate_hz, *PITCH_RANGE_HZ)
@@ -137,41 +162,47 @@ class RouteBank:
             self._last_position[index] = float(held[-1])
         return held
 
-    def _onset_strengths(self, index: int, spectra: dict[str, np.ndarray], drum_onsets: np.ndarray | None,
+    def _onset_strengths(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None,
                          onset_classes: tuple[str, ...]) -> np.ndarray:
-        """(n_frames,) pulse strengths of onset route ``index``: the onset head's when it reads the drums and the
-        separator gave onset probabilities, else spectral flux of its source band."""
-        if drum_onsets is not None and drum_onsets.shape[1] and index in self.head_onsets:
+        """(n_frames, n_onset_routes) pulse strengths: the onset head's for routes that read the drums when the
+        separator gave onset probabilities, else spectral flux of the route's source band."""
+        strengths = np.empty((n_frames, len(self.onset_routes)))
+        use_head = drum_onsets is not None and drum_onsets.shape[1] > 0
+        if use_head and self.head_onsets:
             classes = onset_classes or tuple(map(str, range(drum_onsets.shape[1])))
             if classes not in self._head_columns:
                 self._head_columns[classes] = {i: onset_columns(self.routes[i], classes) for i in self.head_onsets}
-            return self.head_onsets[index].process(drum_onsets[:, self._head_columns[classes][index]])
-        return self.onsets[index].process(spectra[self.sources[index]])
+            for i, head in self.head_onsets.items():
+                strengths[:, self._onset_column[i]] = head.process(drum_onsets[:, self._head_columns[classes][i]])
+        for source, indices in self._flux_routes.items():
+            if use_head and source == ONSET_HEAD_SOURCE:
+                continue  # these routes pulse on the onset head (their flux detector keeps its state)
+            columns = [self._onset_column[i] for i in indices]
+            strengths[:, columns] = self.onsets[source].process(spectra[source])
+        return strengths
 
     def process(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None = None,
-                onset_classes: tuple[str, ...] = ()) -> list[np.ndarray]:
+                onset_classes: tuple[str, ...] = ()) -> np.ndarray:
         """``spectra``: source name -> (n_frames, n_bins) magnitudes; ``drum_onsets``: (n_frames, n_classes)
-        onset-head probabilities (columns named by ``onset_classes``) or None; returns one (n_frames, n_group) per
-        route."""
-        outputs: list[np.ndarray] = [np.zeros((n_frames, size)) for size in self.group_sizes]
+        onset-head probabilities (columns named by ``onset_classes``) or None; returns (n_frames, n_channels)."""
+        levels = []
         if self.envelope_routes:
-            power = np.stack([band_energy(spectra[self.sources[i]], self.masks[i], self.weights[i])
-                              for i in self.envelope_routes], axis=1)
+            power = None
+            for source, weights in self._power_weights.items():
+                part = np.square(spectra[source], dtype=np.float64) @ weights
+                power = part if power is None else power + part
             amplitude = np.sqrt(self.normaliser.process(power))
-            levels = self.smoother.process(compress(amplitude, self.params.compression_exponent, self.params.gate))
-            for column, i in enumerate(self.envelope_routes):
-                if self.routes[i].feature == "pitch":
-                    position = self._pitch_position(i, spectra[self.sources[i]])
-                    outputs[i] = phantom_pan(position, levels[:, column], self.group_sizes[i])
-                else:
-                    outputs[i] = np.repeat(levels[:, column : column + 1], self.group_sizes[i], axis=1)
+            levels.append(self.smoother.process(compress(amplitude, self.params.compression_exponent, self.params.gate)))
         if self.onset_routes:
-            strengths = np.stack([self._onset_strengths(i, spectra, drum_onsets, onset_classes)
-                                  for i in self.onset_routes], axis=1)
-            pulses = self.pulses.process(strengths)
-            for column, i in enumerate(self.onset_routes):
-                outputs[i] = np.repeat(pulses[:, column : column + 1], self.group_sizes[i], axis=1)
-        return [clip01(out * route.gain) for out, route in zip(outputs, self.routes)]
+            levels.append(self.pulses.process(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes)))
+        if not levels:
+            return np.zeros((n_frames, self.n_channels))
+        route_levels = (np.concatenate(levels, axis=1) if len(levels) > 1 else levels[0])[:, self._level_order]
+        out = route_levels[:, self._route_of_channel] * self._channel_gain
+        for i in self.pitch_routes:
+            position = self._pitch_position(i, spectra[self.sources[i]])
+            out[:, self.channel_slices[i]] *= phantom_pan(position, np.ones(n_frames), self.group_sizes[i])
+        return clip01(out)
 
 
 def normalise_label(label: str) -> str:
@@ -261,6 +292,20 @@ class HapticRenderer:
                                    [self._proxy_band(route) for route in routes], rate, self.spec.params)
         self._selector = PresetSelector(self.spec, self.labels, rate.frame_rate_hz)
         self._kick = ErmKick(self.spinup_s, rate.frame_rate_hz)
+        # Per preset with routes (in the selector's order), a (n_route_channels, n_channels) 0/1 matrix: route
+        # channel c drives actuator a in that preset. A preset's layer is the maximum over its route channels.
+        self._layer_presets = [index for index, preset in enumerate(self._selector.presets)
+                               if any(preset.name in route.presets for route in routes)]
+        self._layer_of_preset = {index: layer for layer, index in enumerate(self._layer_presets)}
+        routing = np.zeros((len(self._layer_presets), self._stem_bank.n_channels, self.n_channels))
+        for layer, index in enumerate(self._layer_presets):
+            name = self._selector.presets[index].name
+            for route, channels in zip(routes, self._stem_bank.channel_slices):
+                if name in route.presets:
+                    routing[layer, np.arange(channels.start, channels.stop), self._group(route.group)] = 1.0
+        self._routing = routing
+        self._music_layer = self._layer_of_preset.get(self._selector.music_index)
+        self._preset_names = [preset.name for preset in self._selector.presets]
 
     @staticmethod
     def _proxy_band(route: RouteSpec) -> tuple[float, float]:
@@ -270,8 +315,9 @@ class HapticRenderer:
     def reset(self) -> None:
         self._rate = None
 
-    def _layers(self, analysis: Analysis) -> dict[str, np.ndarray]:
-        """Per preset, the merged (maximum) contributions of its routes: (n_frames, n_channels)."""
+    def _layers(self, analysis: Analysis) -> np.ndarray:
+        """Per preset with routes, the merged (maximum) contributions of its routes: (n_frames, n_layers,
+        n_channels)."""
         spectra = {MIXTURE_SOURCE: analysis.mixture_mag}
         if analysis.stem_mag is not None:
             spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
@@ -279,13 +325,8 @@ class HapticRenderer:
                                                     analysis.onset_classes)
         else:
             contributions = self._dsp_bank.process(spectra, analysis.n_frames)
-        layers: dict[str, np.ndarray] = {}
-        for route, contribution in zip(self.spec.routes, contributions):
-            group = self._group(route.group)
-            for preset in route.presets:
-                layer = layers.setdefault(preset, np.zeros((analysis.n_frames, self.n_channels)))
-                layer[:, group] = np.maximum(layer[:, group], contribution)
-        return layers
+        # contributions are >= 0, so the maximum of contribution x 0/1 is the maximum over the routed channels
+        return (contributions[:, None, :, None] * self._routing[None]).max(axis=2, initial=0.0)
 
     def process(self, analysis: Analysis) -> np.ndarray:
         rate = _Rate(analysis.sample_rate_hz, analysis.n_fft, analysis.hop)
@@ -293,25 +334,31 @@ class HapticRenderer:
             self._build(rate)
         n_frames = analysis.n_frames
         layers = self._layers(analysis)
-        silent = np.zeros((n_frames, self.n_channels))
         chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
-        self.last_presets = [self._selector.presets[index].name for index in chosen]
-        music = layers.get(MUSIC_PRESET, silent)
-        out = np.zeros((n_frames, self.n_channels))
-        elapsed_s = elapsed_frames / rate.frame_rate_hz
-        for index, preset in enumerate(self._selector.presets):
-            frames = chosen == index
-            if not frames.any():
-                continue
-            if preset.name == MUSIC_PRESET:
-                out[frames] = music[frames]
-                continue
-            mixed = layers.get(preset.name, silent)[frames] + preset.music_gain * music[frames]
-            if preset.pattern is not None:
-                group = self._group(preset.group)
-                pattern = PATTERN_FUNCTIONS[preset.pattern](elapsed_s[frames], len(group)) * preset.gain
-                mixed[:, group] = np.maximum(mixed[:, group], pattern)
-            out[frames] = mixed
+        self.last_presets = [self._preset_names[index] for index in chosen.tolist()]
+        silent = np.zeros((n_frames, self.n_channels))
+        music = silent if self._music_layer is None else layers[:, self._music_layer]
+        music_index = self._selector.music_index
+        if (chosen == music_index).all():
+            out = music
+        else:
+            out = np.zeros((n_frames, self.n_channels))
+            elapsed_s = elapsed_frames / rate.frame_rate_hz
+            for index, preset in enumerate(self._selector.presets):
+                frames = chosen == index
+                if not frames.any():
+                    continue
+                if index == music_index:
+                    out[frames] = music[frames]
+                    continue
+                layer = self._layer_of_preset.get(index)
+                own = silent[frames] if layer is None else layers[frames, layer]
+                mixed = own + preset.music_gain * music[frames]
+                if preset.pattern is not None:
+                    group = self._group(preset.group)
+                    pattern = PATTERN_FUNCTIONS[preset.pattern](elapsed_s[frames], len(group)) * preset.gain
+                    mixed[:, group] = np.maximum(mixed[:, group], pattern)
+                out[frames] = mixed
         out = clip01(out) * self.carrier_gains
         out = self._kick.process(out)
         out = apply_limits(out, self.min_drive, self.max_drive)

@@ -57,9 +57,11 @@ class ActuatorOutput(abc.ABC):
             raise ConfigError(
                 f"output {self.url!r}: frame has {intensities.shape} intensities, expected ({self.n_channels},)"
             )
-        if not np.all(np.isfinite(intensities)) or intensities.min() < 0.0 or intensities.max() > 1.0:
+        # NaN fails both comparisons and an infinity one of them: this also proves every value finite
+        if not (intensities.min() >= 0.0 and intensities.max() <= 1.0):
             raise ConfigError(f"output {self.url!r}: intensities must be finite and within [0, 1]")
-        self._write(HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio))
+        self._write(frame if intensities is frame.intensities else
+                    HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio))
 
     def zero(self) -> None:
         """Drive every channel to zero now. Safe to call repeatedly and after a fault."""

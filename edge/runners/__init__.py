@@ -12,6 +12,7 @@ import importlib.util
 from edge.errors import MissingExtraError, RuntimeUnavailableError
 from edge.pack import ArtifactSpec, ModelSpec, Pack
 from edge.runners.base import ModelRunner
+from edge.runners.cost import runtimes_by_cost
 
 
 class Runtime(str, enum.Enum):
@@ -39,14 +40,20 @@ def _runtime_problem(runtime: Runtime) -> str | None:
     return None
 
 
+def preferred_runtimes(precision: str = "fp32") -> list[Runtime]:
+    """Every runtime, cheapest first at ``precision`` as measured on this kind of board (:mod:`edge.runners.cost`)."""
+    return [Runtime(name) for name in runtimes_by_cost(precision)]
+
+
 def importable_runtimes() -> list[Runtime]:
     """Runtimes that can load here, in order of preference (LiteRT's interpreter is imported to prove it)."""
-    return [runtime for runtime in Runtime if _runtime_problem(runtime) is None]
+    return [runtime for runtime in preferred_runtimes() if _runtime_problem(runtime) is None]
 
 
 def resolve_runtime(model: ModelSpec, requested: Runtime | str | None, precision: str) -> tuple[Runtime, ArtifactSpec]:
-    """Pick the runtime and artifact for ``model``: the requested runtime, or the first importable one the pack ships."""
-    candidates = [Runtime(requested)] if requested is not None else list(Runtime)
+    """Pick the runtime and artifact for ``model``: the requested runtime, or the cheapest measured one (on this kind
+    of board) that is importable and that the pack ships."""
+    candidates = [Runtime(requested)] if requested is not None else preferred_runtimes(precision)
     problems = []
     for runtime in candidates:
         artifact = model.artifact(runtime.value, precision)
@@ -91,4 +98,5 @@ def check_artifacts(pack: Pack) -> list[tuple[str, str | None]]:
     return results
 
 
-__all__ = ["ModelRunner", "Runtime", "check_artifacts", "importable_runtimes", "open_runner", "resolve_runtime"]
+__all__ = ["ModelRunner", "Runtime", "check_artifacts", "importable_runtimes", "open_runner", "preferred_runtimes",
+           "resolve_runtime"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from bench_instructions import CONFIGS, GUEST_PLUGIN, guest_script
+from bench_instructions import CONFIGS, GUEST_PLUGIN, RUN, STAGE_SCRIPT, guest_script, levels, stage_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +43,7 @@ def test_the_plugin_counts_deterministically_and_in_proportion_to_the_work(tmp_p
 
 
 def test_the_guest_script_runs_each_configuration_at_both_lengths_under_the_plugin() -> None:
-    runs = [(name, length_s, 0) for name in CONFIGS for length_s in (2.0, 8.0)]
+    runs = [(name, RUN, length_s, 0) for name in CONFIGS for length_s in (2.0, 8.0)]
     script = guest_script(runs, {2.0: "/w/example-2s.wav", 8.0: "/w/example-8s.wav"})
     commands = [line for line in script.splitlines() if "qemu-aarch64" in line]
     assert len(commands) == 2 * len(CONFIGS)
@@ -51,6 +52,37 @@ def test_the_guest_script_runs_each_configuration_at_both_lengths_under_the_plug
                  "--runtime onnx --precision int8"):
         assert part in onnx_int8_long
     assert "--no-models" in next(line for line in commands if "== dsp-2s-0" in line)
+
+
+def test_with_stages_the_guest_script_also_runs_every_stage_prefix() -> None:
+    runs = [("dsp", level, length_s, 0) for level in levels(True) for length_s in (1.0, 3.0)]
+    commands = [line for line in guest_script(runs, {1.0: "/w/a.wav", 3.0: "/w/b.wav"}).splitlines()
+                if "qemu-aarch64" in line]
+    assert len(commands) == 2 * len(levels(True))
+    renderer_long = next(line for line in commands if "== dsp-render-3s-0" in line)
+    assert f"{STAGE_SCRIPT} /w/b.wav --upto render --no-models" in renderer_long
+    assert "edge.cli run /w/a.wav" in next(line for line in commands if "== dsp-1s-0" in line)
+
+
+def test_the_stage_table_gives_each_stage_and_its_share() -> None:
+    stages = {"source": 5e6, "stft": 10e6, "separator": 0.0, "tagger": 0.0, "render": 20e6, "output": 5e6, RUN: 10e6}
+    rows = stage_table([{"config": "dsp", "instructions_per_audio_s": 50e6, "stages": stages}])
+    assert rows[2] == "| dsp | 5.0 (10 %) | 10.0 (20 %) | 0.0 (0 %) | 0.0 (0 %) | 20.0 (40 %) | 5.0 (10 %) | 10.0 (20 %) | 50.0 |"
+
+
+@pytest.mark.parametrize("config", ["dsp", "onnx-fp32"])
+def test_every_stage_level_runs_here(tmp_path: Path, config: str) -> None:
+    import soundfile
+
+    from edge.audio_source import read_audio_file
+
+    wav = tmp_path / "clip.wav"
+    soundfile.write(str(wav), read_audio_file(ROOT / "edge/data/example.flac")[:4000], 16000)
+    for level in levels(True)[:-1]:
+        result = subprocess.run([sys.executable, str(ROOT / "benchmarks/stage_instructions.py"), str(wav),
+                                 "--upto", level, *CONFIGS[config]], capture_output=True, text=True, cwd=ROOT)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == f"{level}: {0 if level == 'source' else 4000 // 128} hops"
 
 
 @pytest.mark.parametrize("script", ["pi_check.sh", "pi_check_guest.sh", "device_setup.sh", "setup.sh", "apt_missing.sh"])

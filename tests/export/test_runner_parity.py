@@ -114,10 +114,11 @@ def test_manifest_records_measured_parity(exported_pack) -> None:
     assert metrics["separator.onnx.int8.mask_correlation_vs_torch"] >= 0.99
 
 
-def test_resolver_prefers_onnx_and_explains_what_is_missing(exported_pack) -> None:
+def test_resolver_prefers_the_cheapest_measured_runtime_and_explains_what_is_missing(exported_pack) -> None:
     spec = exported_pack.pack.separator
     runtime, artifact = resolve_runtime(spec, None, "fp32")
-    assert runtime is Runtime.ONNX and artifact.file == "separator.onnx"
+    assert runtime is Runtime.LITERT and artifact.file == "separator.tflite"  # LiteRT fp32 measured cheapest
+    assert resolve_runtime(spec, "onnx", "fp32")[1].file == "separator.onnx"
     assert resolve_runtime(spec, "litert", "int8")[1].file == "separator.int8.tflite"
     with pytest.raises(RuntimeUnavailableError, match="no onnx fp16 artifact"):
         resolve_runtime(spec, "onnx", "fp16")
