@@ -234,14 +234,24 @@ def vocal_pitch_hz(
     candidate on a 5 Hz grid wins. Frames whose best score is under a tenth of their total magnitude count as
     unvoiced.
     """
-    candidates_hz, weights = _harmonic_sum_matrix(n_fft, sample_rate_hz, float(min_hz), float(max_hz), n_harmonics)
+    candidates_hz, weights = pitch_candidates(n_fft, sample_rate_hz, min_hz, max_hz, n_harmonics)
     if mag.shape[0] == 0 or candidates_hz.shape[0] == 0:
         return np.zeros(mag.shape[0], dtype=np.float32)
-    scores = mag @ weights
-    best = np.argmax(scores, axis=1)
-    best_score = scores[np.arange(mag.shape[0]), best]
-    voiced = best_score > 0.1 * (mag.sum(axis=1) + FLOOR_POWER)
+    best, voiced = best_pitch_candidate(mag, weights)
     return np.where(voiced, candidates_hz[best], 0.0).astype(np.float32)
+
+
+def pitch_candidates(n_fft: int, sample_rate_hz: int, min_hz: float = 80.0, max_hz: float = 800.0,
+                     n_harmonics: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates_hz (n_candidates,), weights (n_bins, n_candidates)) of :func:`vocal_pitch_hz` (cached)."""
+    return _harmonic_sum_matrix(n_fft, sample_rate_hz, float(min_hz), float(max_hz), n_harmonics)
+
+
+def best_pitch_candidate(mag: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n_frames,) index of the best-scoring f0 candidate of each frame and (n_frames,) whether it is voiced (its
+    score is at least a tenth of the frame's total magnitude); ``weights`` from :func:`pitch_candidates`."""
+    scores = mag @ weights
+    return np.argmax(scores, axis=1), scores.max(axis=1) > 0.1 * (mag.sum(axis=1) + FLOOR_POWER)
 
 
 @dataclass(frozen=True)

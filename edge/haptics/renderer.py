@@ -27,8 +27,9 @@ from edge.haptics.features import (
     OnsetParams,
     TagHysteresis,
     band_mask,
+    best_pitch_candidate,
     bin_frequencies_hz,
-    vocal_pitch_hz,
+    pitch_candidates,
 )
 from edge.haptics.patterns import PATTERN_FUNCTIONS
 from edge.haptics.spec import ALL_GROUP, MIXTURE_SOURCE, MUSIC_PRESET, RenderParams, RigSpec, RouteSpec
@@ -108,6 +109,11 @@ class RouteBank:
         self.envelope_routes = [i for i, route in enumerate(routes) if route.feature in ("energy", "pitch")]
         self.onset_routes = [i for i, route in enumerate(routes) if route.feature == "onset"]
         self.pitch_routes = [i for i, route in enumerate(routes) if route.feature == "pitch"]
+        # Pitch routes: the f0 candidates' harmonic-sum weights, and per route the pan of each candidate's place.
+        candidates_hz, self._pitch_weights = pitch_candidates(rate.n_fft, rate.sample_rate_hz, *PITCH_RANGE_HZ)
+        low_hz, high_hz = PITCH_RANGE_HZ
+        place = np.log2(np.maximum(candidates_hz.astype(np.float32), low_hz) / low_hz) / np.log2(high_hz / low_hz)
+        self._pan_tables = {i: phantom_pan(place, np.ones(len(place)), group_sizes[i]) for i in self.pitch_routes}
         # Band power of every envelope route: per source, (n_bins, n_envelope_routes) weights = the route's mask
         # (times skin sensitivity for "tactile" routes) / its bin count, so power @ weights is each band's mean.
         self._power_weights: dict[str, np.ndarray] = {}
@@ -148,34 +154,39 @@ class RouteBank:
         self.pulses.reset()
         self.normaliser.reset()
         self.smoother.reset()
-        self._last_position = {i: 0.5 for i in self.pitch_routes}
+        self._last_pan = {i: phantom_pan(np.array([0.5]), np.ones(1), self.group_sizes[i])[0]
+                          for i in self.pitch_routes}
 
-    def _pitch_position(self, index: int, mag: np.ndarray) -> np.ndarray:
-        pitch_hz = vocal_pitch_hz(mag, self.rate.n_fft, self.rate.sample_rate_hz, *PITCH_RANGE_HZ)
-        low_hz, high_hz = PITCH_RANGE_HZ
-        voiced = pitch_hz > 0
-        position = np.log2(np.maximum(pitch_hz, low_hz) / low_hz) / np.log2(high_hz / low_hz)
-        # Unvoiced frames keep the last voiced position (forward fill, carried across blocks).
-        last_index = np.maximum.accumulate(np.where(voiced, np.arange(len(position)), -1))
-        held = np.where(last_index >= 0, position[np.maximum(last_index, 0)], self._last_position[index])
-        if len(held):
-            self._last_position[index] = float(held[-1])
-        return held
+    def _pitch_pan(self, index: int, mag: np.ndarray) -> np.ndarray:
+        """(n_frames, n_group) phantom-sensation weights of pitch route ``index``: its group's actuators share the
+        level by where the source's pitch lies between PITCH_RANGE_HZ (log scale); unvoiced frames keep the last
+        voiced placement (carried across blocks)."""
+        best, voiced = best_pitch_candidate(mag, self._pitch_weights)
+        table, last = self._pan_tables[index], self._last_pan[index]
+        if len(best) == 1:
+            pan = table[best] if voiced[0] else last[np.newaxis]
+        else:  # forward fill of the last voiced frame's candidate
+            last_voiced = np.maximum.accumulate(np.where(voiced, np.arange(len(best)), -1))
+            rows = np.where(last_voiced >= 0, best[np.maximum(last_voiced, 0)], -1)
+            pan = np.where((rows >= 0)[:, np.newaxis], table[np.maximum(rows, 0)], last)
+        if len(pan):
+            self._last_pan[index] = pan[-1]
+        return pan
 
     def _onset_strengths(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None,
                          onset_classes: tuple[str, ...]) -> np.ndarray:
         """(n_frames, n_onset_routes) pulse strengths: the onset head's for routes that read the drums when the
         separator gave onset probabilities, else spectral flux of the route's source band."""
         strengths = np.empty((n_frames, len(self.onset_routes)))
-        use_head = drum_onsets is not None and drum_onsets.shape[1] > 0
-        if use_head and self.head_onsets:
-            classes = onset_classes or tuple(map(str, range(drum_onsets.shape[1])))
+        head_probs = drum_onsets if drum_onsets is not None and drum_onsets.shape[1] > 0 else None
+        if head_probs is not None and self.head_onsets:
+            classes = onset_classes or tuple(map(str, range(head_probs.shape[1])))
             if classes not in self._head_columns:
                 self._head_columns[classes] = {i: onset_columns(self.routes[i], classes) for i in self.head_onsets}
             for i, head in self.head_onsets.items():
-                strengths[:, self._onset_column[i]] = head.process(drum_onsets[:, self._head_columns[classes][i]])
+                strengths[:, self._onset_column[i]] = head.process(head_probs[:, self._head_columns[classes][i]])
         for source, indices in self._flux_routes.items():
-            if use_head and source == ONSET_HEAD_SOURCE:
+            if head_probs is not None and source == ONSET_HEAD_SOURCE:
                 continue  # these routes pulse on the onset head (their flux detector keeps its state)
             columns = [self._onset_column[i] for i in indices]
             strengths[:, columns] = self.onsets[source].process(spectra[source])
@@ -187,10 +198,9 @@ class RouteBank:
         onset-head probabilities (columns named by ``onset_classes``) or None; returns (n_frames, n_channels)."""
         levels = []
         if self.envelope_routes:
-            power = None
-            for source, weights in self._power_weights.items():
-                part = np.square(spectra[source], dtype=np.float64) @ weights
-                power = part if power is None else power + part
+            parts = [np.square(spectra[source], dtype=np.float64) @ weights
+                     for source, weights in self._power_weights.items()]
+            power = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
             amplitude = np.sqrt(self.normaliser.process(power))
             levels.append(self.smoother.process(compress(amplitude, self.params.compression_exponent, self.params.gate)))
         if self.onset_routes:
@@ -200,8 +210,7 @@ class RouteBank:
         route_levels = (np.concatenate(levels, axis=1) if len(levels) > 1 else levels[0])[:, self._level_order]
         out = route_levels[:, self._route_of_channel] * self._channel_gain
         for i in self.pitch_routes:
-            position = self._pitch_position(i, spectra[self.sources[i]])
-            out[:, self.channel_slices[i]] *= phantom_pan(position, np.ones(n_frames), self.group_sizes[i])
+            out[:, self.channel_slices[i]] *= self._pitch_pan(i, spectra[self.sources[i]])
         return clip01(out)
 
 
