@@ -126,7 +126,9 @@ class BandFluxOnsets:
         self.reset()
 
     def reset(self) -> None:
-        self._previous_mag = np.zeros((self.params.lag_frames, self.bins.stop - self.bins.start))
+        # the last lag_frames frames' max-filtered log magnitude and band power (silence before the start)
+        self._previous_reference = np.zeros((self.params.lag_frames, len(self._selected)))
+        self._previous_power = np.zeros((self.params.lag_frames, self.n_bands))
         self._history = np.zeros((self.n_history, self.n_bands))
         self._frames_since_onset = np.full(self.n_bands, 1 << 30, dtype=np.int64)
         self._peak_power = np.zeros(self.n_bands)
@@ -138,14 +140,16 @@ class BandFluxOnsets:
         if n_frames == 0:
             return np.zeros((0, self.n_bands))
         lag = self.params.lag_frames
-        stacked = np.concatenate([self._previous_mag, mag[:, self.bins]]).astype(np.float64)
-        self._previous_mag = stacked[-lag:]
-        log_mag = np.log1p(self.params.compression * stacked)
-        reference = log_mag[:-lag][:, self._window].max(axis=2)
-        flux = np.maximum(log_mag[lag:][:, self._selected] - reference, 0.0) @ self._flux_weights
-        power = np.square(stacked) @ self._power_weights
-        rising = power[lag:] >= power[:-lag] * self.rise_factor
-        loud = power[lag:] >= self._recent_peak(power[lag:]) * self.loud_factor
+        current = mag[:, self.bins].astype(np.float64)
+        log_mag = np.log1p(self.params.compression * current)
+        power = np.square(current) @ self._power_weights
+        # each frame is compared with the frame lag_frames earlier, max-filtered within the band
+        references = np.concatenate([self._previous_reference, log_mag[:, self._window].max(axis=2)])
+        powers = np.concatenate([self._previous_power, power])
+        self._previous_reference, self._previous_power = references[-lag:], powers[-lag:]
+        flux = np.maximum(log_mag[:, self._selected] - references[:n_frames], 0.0) @ self._flux_weights
+        rising = power >= powers[:n_frames] * self.rise_factor
+        loud = power >= self._recent_peak(power) * self.loud_factor
         return np.where(rising & loud, flux, 0.0)
 
     def _recent_peak(self, power: np.ndarray) -> np.ndarray:
@@ -168,7 +172,8 @@ class BandFluxOnsets:
         # Causal median of the previous n_history flux values, for every frame of this block at once (a median,
         # so one loud hit does not raise the threshold for the soft hits right after it).
         padded = np.concatenate([self._history, flux])
-        history = padded[np.arange(n_frames)[:, None] + self._history_offsets[None, :]]
+        history = padded[np.newaxis, : self.n_history] if n_frames == 1 else \
+            padded[np.arange(n_frames)[:, None] + self._history_offsets[None, :]]
         middle = self.n_history // 2
         median = np.partition(history, middle, axis=1)[:, middle]  # upper median (exact for odd n_history)
         excess = flux - (self.params.ratio * median + self.params.offset)
