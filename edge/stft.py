@@ -68,7 +68,7 @@ class StreamingSTFT:
         if n_hops == 1:  # the usual call: one frame, without the strided view's Python overhead
             frame = np.concatenate([self._history, hops[0]])
             self._history = frame[self.hop :]
-            return np.fft.rfft(frame * self.window)[np.newaxis].astype(np.complex64)
+            return np.fft.rfft(frame * self.window)[np.newaxis].astype(np.complex64, copy=False)
         signal = np.concatenate([self._history, hops.reshape(-1)])
         frames = np.lib.stride_tricks.sliding_window_view(signal, self.n_fft)[:: self.hop][:n_hops]
         self._history = signal[len(signal) - (self.n_fft - self.hop) :]

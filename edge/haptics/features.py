@@ -213,8 +213,9 @@ PITCH_STEP_HZ = 5.0
 
 @lru_cache(maxsize=16)
 def _harmonic_sum_matrix(n_fft: int, sample_rate_hz: int, min_hz: float, max_hz: float, n_harmonics: int) -> tuple[np.ndarray, np.ndarray]:
-    """(candidates_hz (n_candidates,), weights (n_bins, n_candidates)): mag @ weights sums, for each candidate f0,
-    the magnitude linearly interpolated at f0, 2 f0, … weighted 1/harmonic."""
+    """(candidates_hz (n_candidates,), weights (n_used_bins, n_candidates)): mag[:, :n_used_bins] @ weights sums,
+    for each candidate f0, the magnitude linearly interpolated at f0, 2 f0, … weighted 1/harmonic (bins above the
+    highest harmonic are left out)."""
     n_bins = n_fft // 2 + 1
     bin_hz = sample_rate_hz / n_fft
     candidates_hz = np.arange(min_hz, max_hz, PITCH_STEP_HZ)
@@ -227,7 +228,8 @@ def _harmonic_sum_matrix(n_fft: int, sample_rate_hz: int, min_hz: float, max_hz:
         fraction = positions[valid] - lower
         np.add.at(weights, (lower, columns[valid]), (1.0 - fraction) / harmonic)
         np.add.at(weights, (lower + 1, columns[valid]), fraction / harmonic)
-    return candidates_hz, weights
+    used = np.flatnonzero(weights.any(axis=1))
+    return candidates_hz, weights[: int(used[-1]) + 1 if used.size else 0]  # no rows above the top harmonic
 
 
 def vocal_pitch_hz(
@@ -255,7 +257,7 @@ def pitch_candidates(n_fft: int, sample_rate_hz: int, min_hz: float = 80.0, max_
 def best_pitch_candidate(mag: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n_frames,) index of the best-scoring f0 candidate of each frame and (n_frames,) whether it is voiced (its
     score is at least a tenth of the frame's total magnitude); ``weights`` from :func:`pitch_candidates`."""
-    scores = mag @ weights
+    scores = mag[:, : weights.shape[0]] @ weights
     return np.argmax(scores, axis=1), scores.max(axis=1) > 0.1 * (mag.sum(axis=1) + FLOOR_POWER)
 
 

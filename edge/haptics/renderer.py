@@ -143,7 +143,9 @@ class RouteBank:
         self.channel_slices = [slice(int(edges[i]), int(edges[i + 1])) for i in range(len(routes))]
         self._route_of_channel = np.repeat(np.arange(len(routes)), group_sizes)
         self._channel_gain = np.repeat(np.array([route.gain for route in routes], dtype=np.float64), group_sizes)
-        self._level_order = np.argsort(np.array(self.envelope_routes + self.onset_routes, dtype=int), kind="stable")
+        # column of [envelope levels | onset levels] that each route channel reads
+        level_order = np.argsort(np.array(self.envelope_routes + self.onset_routes, dtype=int), kind="stable")
+        self._level_of_channel = level_order[self._route_of_channel]
         self.reset()
 
     def reset(self) -> None:
@@ -207,8 +209,8 @@ class RouteBank:
             levels.append(self.pulses.process(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes)))
         if not levels:
             return np.zeros((n_frames, self.n_channels))
-        route_levels = (np.concatenate(levels, axis=1) if len(levels) > 1 else levels[0])[:, self._level_order]
-        out = route_levels[:, self._route_of_channel] * self._channel_gain
+        route_levels = np.concatenate(levels, axis=1) if len(levels) > 1 else levels[0]
+        out = route_levels[:, self._level_of_channel] * self._channel_gain
         for i in self.pitch_routes:
             out[:, self.channel_slices[i]] *= self._pitch_pan(i, spectra[self.sources[i]])
         return clip01(out)
@@ -242,6 +244,13 @@ class PresetSelector:
         self.hysteresis.reset()
         self._previous = self.music_index
         self._frames_active = 0
+
+    def advance_without_tags(self, n_frames: int) -> None:
+        """``n_frames`` frames without tags: music, the always-on preset, is active throughout."""
+        if n_frames:
+            staying = self._previous == self.music_index
+            self._frames_active = self._frames_active + n_frames if staying else n_frames - 1
+            self._previous = self.music_index
 
     def process(self, tag_probs: np.ndarray | None, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
         n_presets = len(self.presets)
@@ -343,14 +352,18 @@ class HapticRenderer:
             self._build(rate)
         n_frames = analysis.n_frames
         layers = self._layers(analysis)
+        music = np.zeros((n_frames, self.n_channels)) if self._music_layer is None else layers[:, self._music_layer]
+        if analysis.tag_probs is None or not self._selector.hysteresis.n_labels:  # no tags: music throughout
+            self._selector.advance_without_tags(n_frames)
+            self.last_presets = [MUSIC_PRESET] * n_frames
+            return self._drive(music)  # a layer is a maximum of clipped contributions: already in [0, 1]
         chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
         self.last_presets = [self._preset_names[index] for index in chosen.tolist()]
-        silent = np.zeros((n_frames, self.n_channels))
-        music = silent if self._music_layer is None else layers[:, self._music_layer]
         music_index = self._selector.music_index
         if (chosen == music_index).all():
             out = music
         else:
+            silent = np.zeros((n_frames, self.n_channels))
             out = np.zeros((n_frames, self.n_channels))
             elapsed_s = elapsed_frames / rate.frame_rate_hz
             for index, preset in enumerate(self._selector.presets):
@@ -368,8 +381,12 @@ class HapticRenderer:
                     pattern = PATTERN_FUNCTIONS[preset.pattern](elapsed_s[frames], len(group)) * preset.gain
                     mixed[:, group] = np.maximum(mixed[:, group], pattern)
                 out[frames] = mixed
-        out = clip01(out) * self.carrier_gains
-        out = self._kick.process(out)
+        return self._drive(clip01(out))
+
+    def _drive(self, intensity: np.ndarray) -> np.ndarray:
+        """(n_frames, n_channels) intensities in [0, 1] -> the actuators' float32 drive: equalised to the
+        vibrotactile threshold at each carrier, ERM kicks, per-actuator limits, the total power cap."""
+        out = self._kick.process(intensity * self.carrier_gains)
         out = apply_limits(out, self.min_drive, self.max_drive)
         out = cap_total_power(out, self.power, self.spec.params.max_total_power)
         return clip01(out).astype(np.float32)

@@ -193,6 +193,8 @@ def apply_limits(
 def cap_total_power(intensity: np.ndarray, power_weights: np.ndarray, max_total_power: float) -> np.ndarray:
     """Scale every frame down uniformly where sum(power_weights * intensity) exceeds ``max_total_power``."""
     total = intensity @ power_weights
+    if not (total > max_total_power).any():
+        return intensity  # within the cap (the usual case): unchanged
     scale = np.where(total > max_total_power, max_total_power / np.maximum(total, 1e-12), 1.0)
     return intensity * scale[:, None]
 
