@@ -60,13 +60,32 @@ def threshold_gains(carrier_hz: np.ndarray) -> np.ndarray:
     return np.where(feelable, 10.0 ** ((np.where(feelable, threshold_db, 0.0) - headroom_db) / 20.0), 0.0)
 
 
+class FrameStage:
+    """Base of the stateful stages: ``process((n_frames, n_channels))`` applies ``_step`` (one frame's
+    (n_channels,) in, (n_channels,) out, state advanced) frame by frame. A one-frame block — the device's usual
+    call — takes no loop and no output buffer."""
+
+    n_channels: int
+
+    def _step(self, frame: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        if block.shape[0] == 1:
+            return self._step(block[0])[np.newaxis]
+        out = np.empty((block.shape[0], self.n_channels))
+        for frame in range(block.shape[0]):
+            out[frame] = self._step(block[frame])
+        return out
+
+
 def compress(intensity: np.ndarray, exponent: float = 0.5, threshold: float = 0.02) -> np.ndarray:
     """Static compression: ``((x - threshold) / (1 - threshold)) ** exponent`` above the gate, 0 below it."""
     above = clip01((intensity - threshold) / (1.0 - threshold))
     return above**exponent
 
 
-class AttackRelease:
+class AttackRelease(FrameStage):
     """Envelope follower with separate attack and release time constants, per channel."""
 
     def __init__(self, n_channels: int, frame_rate_hz: float, attack_s: float, release_s: float) -> None:
@@ -78,19 +97,13 @@ class AttackRelease:
     def reset(self) -> None:
         self._state = np.zeros(self.n_channels)
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        out = np.empty((block.shape[0], self.n_channels))
+    def _step(self, target: np.ndarray) -> np.ndarray:
         state = self._state
-        for frame in range(block.shape[0]):
-            target = block[frame]
-            coefficient = np.where(target > state, self.attack, self.release)
-            state = state + coefficient * (target - state)
-            out[frame] = state
-        self._state = state
-        return out
+        self._state = state + np.where(target > state, self.attack, self.release) * (target - state)
+        return self._state
 
 
-class PeakNormaliser:
+class PeakNormaliser(FrameStage):
     """Automatic gain: divides by a peak tracker that jumps up at once and decays with ``decay_s``.
 
     Input is non-negative power or level per channel; output is in [0, 1]. ``floor`` keeps silence at zero
@@ -106,17 +119,15 @@ class PeakNormaliser:
     def reset(self) -> None:
         self._peak = np.full(self.n_channels, self.floor)
 
+    def _step(self, level: np.ndarray) -> np.ndarray:
+        self._peak = np.maximum(level, np.maximum(self._peak * self.decay, self.floor))
+        return level / self._peak
+
     def process(self, block: np.ndarray) -> np.ndarray:
-        out = np.empty((block.shape[0], self.n_channels))
-        peak = self._peak
-        for frame in range(block.shape[0]):
-            peak = np.maximum(block[frame], np.maximum(peak * self.decay, self.floor))
-            out[frame] = block[frame] / peak
-        self._peak = peak
-        return clip01(out)
+        return clip01(super().process(block))
 
 
-class PulseShaper:
+class PulseShaper(FrameStage):
     """Turns onset strengths (n_frames, n_channels; 0 = none) into pulses: jump to ``level`` then decay.
 
     ``level`` is min(1, strength / full_scale_strength) with a floor of ``min_level`` so weak onsets are felt.
@@ -139,19 +150,16 @@ class PulseShaper:
     def reset(self) -> None:
         self._level = np.zeros(self.n_channels)
 
-    def process(self, strengths: np.ndarray) -> np.ndarray:
-        out = np.empty((strengths.shape[0], self.n_channels))
-        level = self._level
-        for frame in range(strengths.shape[0]):
-            hit = strengths[frame] > 0.0
-            new_level = np.minimum(np.maximum(strengths[frame] / self.full_scale_strength, self.min_level), 1.0)
-            level = np.where(hit, np.maximum(level * self.decay, new_level), level * self.decay)
-            out[frame] = level
-        self._level = level
-        return out
+    def _step(self, strength: np.ndarray) -> np.ndarray:
+        decayed = self._level * self.decay
+        if (strength > 0.0).any():
+            new_level = np.minimum(np.maximum(strength / self.full_scale_strength, self.min_level), 1.0)
+            decayed = np.where(strength > 0.0, np.maximum(decayed, new_level), decayed)
+        self._level = decayed
+        return decayed
 
 
-class ErmKick:
+class ErmKick(FrameStage):
     """Overdrive and braking for eccentric-rotating-mass motors.
 
     An ERM's speed follows its drive like a one-pole low-pass with time constant ``spinup_s`` (n_channels,).
@@ -170,15 +178,11 @@ class ErmKick:
     def reset(self) -> None:
         self._speed = np.zeros(self.n_channels)
 
-    def process(self, target: np.ndarray) -> np.ndarray:
-        out = np.empty((target.shape[0], self.n_channels))
+    def _step(self, target: np.ndarray) -> np.ndarray:
         speed = self._speed
-        for frame in range(target.shape[0]):
-            drive = clip01(speed + (target[frame] - speed) / self.alpha)
-            speed = speed + self.alpha * (drive - speed)
-            out[frame] = drive
-        self._speed = speed
-        return out
+        drive = clip01(speed + (target - speed) / self.alpha)
+        self._speed = speed + self.alpha * (drive - speed)
+        return drive
 
 
 def apply_limits(
