@@ -53,7 +53,9 @@ PackOpt = Annotated[Optional[str], typer.Option(help="Model pack directory or .z
 RigOpt = Annotated[Optional[str], typer.Option(help="Rig file (TOML) with actuators, outputs and routes.")]
 OutputOpt = Annotated[Optional[str], typer.Option(
     help="Output URL for all actuators, e.g. sim://, serial:///dev/ttyACM0, pca9685://1/0x40. Default: sim://")]
-RuntimeOpt = Annotated[Optional[Runtime], typer.Option(help="Inference runtime. Default: the first one installed that the pack ships.")]
+RuntimeOpt = Annotated[Optional[Runtime], typer.Option(
+    help="Inference runtime. Default: the cheapest measured on this kind of board (edge/runners/cost.py: LiteRT, then "
+         "ONNX) that is installed and that the pack ships.")]
 PrecisionOpt = Annotated[str, typer.Option(help="Model precision: fp32 or int8.")]
 ThreadsOpt = Annotated[int, typer.Option(min=1, help="Inference threads (a Pi core: 1).")]
 NoModelsOpt = Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")]
