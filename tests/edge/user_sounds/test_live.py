@@ -12,11 +12,12 @@ from edge.cli import app
 from edge.pack import load_pack
 from edge.rig import default_rig
 from edge.run import run
+from edge.stream import DEVICE_STREAM
 from edge.user_sounds.store import SoundStore
 from export.data.sound_events import synthesize_event
 
-RATE_HZ = 16_000
-FRAME_S = 128 / RATE_HZ
+RATE_HZ = DEVICE_STREAM.sample_rate_hz
+FRAME_S = DEVICE_STREAM.hop_s
 
 
 def test_a_learned_sound_plays_its_pattern_on_its_group_over_everything(tmp_path: Path) -> None:

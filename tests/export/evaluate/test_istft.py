@@ -7,10 +7,11 @@ import pytest
 
 from edge.errors import ConfigError
 from edge.stft import BlockFramer, StreamingSTFT
+from edge.stream import DEVICE_STREAM
 from export.evaluate.istft import StreamingISTFT, analyse, synthesise
 from tests.streaming import assert_streaming_equals_offline
 
-N_FFT, HOP = 512, 128
+N_FFT, HOP = DEVICE_STREAM.n_fft, DEVICE_STREAM.hop
 
 
 @pytest.mark.parametrize("window", ["hann", "sqrt_hann", "rect"])
@@ -28,7 +29,7 @@ def test_analysis_is_the_runtime_stft() -> None:
 
 def test_masking_one_band_removes_it() -> None:
     """A mask that zeroes the bins of a tone removes the tone and keeps another one."""
-    rate_hz = 16_000
+    rate_hz = DEVICE_STREAM.sample_rate_hz
     t = np.arange(rate_hz) / rate_hz
     low, high = np.sin(2 * np.pi * 250 * t), np.sin(2 * np.pi * 3000 * t)
     spectrum = analyse((low + high).astype(np.float32), N_FFT, HOP)

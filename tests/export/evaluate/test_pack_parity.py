@@ -12,6 +12,7 @@ from edge.audio_source import read_audio_file
 from edge.errors import ConfigError, PackError
 from edge.pack import load_pack
 from edge.run import EXAMPLE_SOUND
+from edge.stream import DEVICE_STREAM
 from export.evaluate.pack_metrics import merge_metrics, write_metrics_into_pack
 from export.evaluate.pack_parity import FP32_CROSS_RUNTIME_MAX_ABS_DIFF, verify_pack_parity
 from export.pack_writer import write_pack
@@ -21,7 +22,7 @@ EXAMPLE_SECONDS = 3
 
 @pytest.fixture(scope="module")
 def samples():
-    return read_audio_file(EXAMPLE_SOUND)[: EXAMPLE_SECONDS * 16_000]
+    return read_audio_file(EXAMPLE_SOUND)[: EXAMPLE_SECONDS * DEVICE_STREAM.sample_rate_hz]
 
 
 def _rewrite(pack_dir: Path, edit) -> None:
