@@ -37,8 +37,9 @@ def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iter
     quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
     excluded = [node.name for node in onnx.load(str(prepared)).graph.node
                 if any(node.name.startswith(f"/{module}/") for module in float_modules)]
-    if float_modules and not excluded:
-        raise ConfigError(f"{fp32_path}: no ONNX node of the modules {list(float_modules)} to keep float")
+    missing = [module for module in float_modules if not any(name.startswith(f"/{module}/") for name in excluded)]
+    if missing:
+        raise ConfigError(f"{fp32_path}: no ONNX node of the modules {missing} to keep float")
     try:
         quantize_static(
             str(prepared), str(int8_path), _Feeds(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OP_TYPES,

@@ -50,15 +50,18 @@ def leave_split_readers_float(graph: fx.GraphModule) -> list[str]:
     return sorted(left_float)
 
 
+def nodes_in_modules(graph: fx.GraphModule, modules: tuple[str, ...]) -> list[fx.Node]:
+    """The ops of ``graph`` inside the (top-level) submodules named in ``modules``."""
+    def inside(node: fx.Node) -> bool:
+        paths = [path for path, _ in node.meta.get("nn_module_stack", {}).values()]
+        return any(path.split(".")[0] in modules for path in paths if path)
+    return [node for node in graph.graph.nodes if inside(node)]
+
+
 def leave_modules_float(graph: fx.GraphModule, modules: tuple[str, ...]) -> list[str]:
     """Drop the int8 annotation of every op inside the submodules named in ``modules``; returns their node names."""
-    left_float = []
-    for node in graph.graph.nodes:
-        paths = [path for path, _ in node.meta.get("nn_module_stack", {}).values()]
-        if any(path.split(".")[0] in modules for path in paths if path):
-            if node.meta.pop("quantization_annotation", None) is not None:
-                left_float.append(node.name)
-    return sorted(left_float)
+    return sorted(node.name for node in nodes_in_modules(graph, modules)
+                  if node.meta.pop("quantization_annotation", None) is not None)
 
 
 def int8_quantizer(float_modules: tuple[str, ...] = ()) -> Any:
@@ -76,8 +79,10 @@ def int8_quantizer(float_modules: tuple[str, ...] = ()) -> Any:
         def annotate(self, model: fx.GraphModule) -> fx.GraphModule:
             model = self._annotate_for_static_quantization_config(model)
             leave_split_readers_float(model)
-            if float_modules and not leave_modules_float(model, float_modules):
-                raise ConfigError(f"no int8 op inside the modules {list(float_modules)} to keep float")
+            missing = [module for module in float_modules if not nodes_in_modules(model, (module,))]
+            if missing:
+                raise ConfigError(f"no op inside the modules {missing} to keep float")
+            leave_modules_float(model, float_modules)
             propagate_annotation(model)
             return model
 

@@ -5,6 +5,14 @@
                  cross-band block: Linear over the band axis, then Linear over channels ]
     -> per band: Linear (D -> n_stems * width_k), sigmoid -> masks (B, T, n_stems, n_bins) in [0, 1]
 
+The per-band Linears are parameters of their own (``encoders.k``, ``decoders.k``: the checkpoints' layout), but the
+forward pass runs all bands at once, so the exported graph has a few operators instead of a few per band:
+the encoders as one gather of the bins into (K, widest band) zero-padded rows and one batched MatMul with the K
+weights stacked (:meth:`BandSplitSeparator.encoder_weight`), the decoders as one gather of each bin's band and one
+MatMul per bin with that bin's rows of its band's decoder (:meth:`BandSplitSeparator.decoder_weight`). Those
+stacked weights are functions of the parameters alone, so the ONNX exporter folds them into constants. State
+slices are taken from the end (constant starts), so no shape arithmetic is left in the graph.
+
 Every temporal operation looks only at past frames: the recurrence of BSRNN is replaced by causal dilated
 convolutions whose input history is the explicit state of the step function (state i: (B, D, K, history_i)),
 so everything is Conv/MatMul and quantizes, and any number of frames per call gives the same result.
@@ -62,7 +70,7 @@ class NarrowBandBlock(nn.Module):
         """x: (B, T, K, D), state (B, D, K, H) -> (B, T, K, D), new state (B, D, K, H)."""
         h = self.norm(x).permute(0, 3, 2, 1)
         extended = torch.cat([state, h], dim=3)
-        new_state = extended[:, :, :, extended.shape[3] - self.n_history_frames :]
+        new_state = extended[:, :, :, -self.n_history_frames :]
         h = torch.relu(self.conv(extended)).permute(0, 3, 2, 1)
         return x + self.pointwise(h), new_state
 
@@ -85,13 +93,20 @@ class BandSplitSeparator(nn.Module):
     """Step function: (magnitude (B, T, n_bins), *states) -> (masks (B, T, n_stems, n_bins),
     [onset probabilities (B, T, n_onset_classes) when the head is on], *new states)."""
 
+    STACKED_MODULES = ("band_split", "band_merge")
+    """Modules that run per-band Linears batched, from stacked weights (:meth:`unstacked_parameters` inverts them)."""
+    FLOAT_IN_INT8 = STACKED_MODULES
+    """Submodules the int8 artifacts keep float: the band split and merge (~3 % of the MACs). Their input gathers
+    bands of very different loudness into one tensor, and one int8 scale for all of them costs the quiet high bands
+    their resolution (the LiteRT converter also merged per-band input scales into the quietest band's, clipping the
+    others: held-out mask correlation 0.45 before the encoders were kept float)."""
     FLOAT_IN_INT8_WITH_ONSETS = ("onset_branch",)
-    """Submodules the int8 artifacts keep float when the onset branch is on: LiteRT's int8 converter fails on its
-    Conv1d (lowered through a reshape it cannot quantize), and it is ~2 % of the separator's MACs."""
+    """Kept float too when the onset branch is on: LiteRT's int8 converter fails on its Conv1d (lowered through a
+    reshape it cannot quantize), and it is ~2 % of the separator's MACs."""
 
     @property
     def float_in_int8(self) -> tuple[str, ...]:
-        return self.FLOAT_IN_INT8_WITH_ONSETS if self.onset_branch is not None else ()
+        return self.FLOAT_IN_INT8 + (self.FLOAT_IN_INT8_WITH_ONSETS if self.onset_branch is not None else ())
 
     def __init__(self, config: BandSplitConfig = BandSplitConfig()) -> None:
         super().__init__()
@@ -108,6 +123,44 @@ class BandSplitSeparator(nn.Module):
         self.decoders = nn.ModuleList(nn.Linear(config.n_channels, config.n_stems * width) for width in self.widths)
         self.n_onset_classes = config.n_onset_classes
         self.onset_branch = OnsetBranch(config.n_bins, config.n_onset_classes) if config.n_onset_classes else None
+        self.band_split = BandSplit(self.widths)
+        self.band_merge = BandMerge(self.widths)
+
+    def encoder_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The band encoders stacked for one batched MatMul: weight (K, max_width, D) whose rows past band k's width
+        are zero, bias (K, 1, D)."""
+        padded = [torch.cat([encoder.weight.t(), encoder.weight.new_zeros(self.band_split.max_width - width,
+                                                                          self.n_channels)])
+                  for encoder, width in zip(self.encoders, self.widths)]
+        return torch.stack(padded), torch.stack([encoder.bias for encoder in self.encoders])[:, None]
+
+    def decoder_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The band decoders regrouped per bin: weight (n_bins, D, n_stems) -- bin f's output row of its band's
+        decoder for each stem --, bias (n_bins, 1, n_stems)."""
+        weights, biases = [], []
+        for decoder, width in zip(self.decoders, self.widths):
+            weights.append(decoder.weight.reshape(self.n_stems, width, self.n_channels).permute(1, 2, 0))
+            biases.append(decoder.bias.reshape(self.n_stems, width).t())
+        return torch.cat(weights), torch.cat(biases)[:, None]
+
+    def unstacked_parameters(self, module: str, weight: torch.Tensor, bias: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The band encoders' (``module`` "band_split") or decoders' ("band_merge") parameters, by state-dict key,
+        from the stacked weight and bias :meth:`encoder_weight` or :meth:`decoder_weight` made (e.g. read back
+        from an exported graph)."""
+        parameters = {}
+        start = 0
+        for k, width in enumerate(self.widths):
+            if module == "band_split":
+                parameters[f"encoders.{k}.weight"] = weight[k, :width].t()
+                parameters[f"encoders.{k}.bias"] = bias[k, 0]
+            elif module == "band_merge":
+                rows = weight[start : start + width]  # (width, D, n_stems)
+                parameters[f"decoders.{k}.weight"] = rows.permute(2, 0, 1).reshape(self.n_stems * width, self.n_channels)
+                parameters[f"decoders.{k}.bias"] = bias[start : start + width, 0].t().reshape(self.n_stems * width)
+            else:
+                raise ValueError(f"no stacked parameters in module {module!r}; expected band_split or band_merge")
+            start += width
+        return {key: value.contiguous() for key, value in parameters.items()}
 
     def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
         """The temporal blocks' input histories, then the onset branch's (when it has one)."""
@@ -123,24 +176,55 @@ class BandSplitSeparator(nn.Module):
 
     def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = torch.log1p(magnitude)
-        bands = torch.split(features, list(self.widths), dim=2)
-        x = torch.stack([encode(band) for encode, band in zip(self.encoders, bands)], dim=2)  # (B, T, K, D)
+        x = self.band_split(features, *self.encoder_weight())
         new_states = []
         n_trunk = len(self.temporal)
         for temporal, cross_band, state in zip(self.temporal, self.cross_band, states[:n_trunk]):
             x, new_state = temporal(x, state)
             x = cross_band(x)
             new_states.append(new_state)
-        x = self.out_norm(x)
-        batch, n_frames = magnitude.shape[0], magnitude.shape[1]
-        masks = [decode(x[:, :, k]).reshape(batch, n_frames, self.n_stems, width)
-                 for k, (decode, width) in enumerate(zip(self.decoders, self.widths))]
-        outputs = [torch.sigmoid(torch.cat(masks, dim=3))]
+        outputs = [torch.sigmoid(self.band_merge(self.out_norm(x), *self.decoder_weight()))]
         if self.onset_branch is not None:
             logits, *onset_states = self.onset_branch(magnitude, *states[n_trunk:])
             outputs.append(torch.sigmoid(logits))
             new_states += onset_states
         return (*outputs, *new_states)
+
+
+class BandSplit(nn.Module):
+    """Every band's encoder at once: (B, T, n_bins) features -> (B, T, K, D), by one gather of the bins into
+    (K, max_width) rows (a band narrower than the widest repeats its last bin; those weight rows are zero) and one
+    MatMul batched over the bands, (T, max_width) by (max_width, D) each. No parameters of its own: the weights are
+    the band encoders' (:meth:`BandSplitSeparator.encoder_weight`); it is a module so that its nodes carry its name
+    (``/band_split/...``) for the int8 exports to keep float."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        self.max_width = max(widths)
+        starts = [sum(widths[:k]) for k in range(len(widths))]
+        bins = [[start + min(j, width - 1) for j in range(self.max_width)] for start, width in zip(starts, widths)]
+        self.register_buffer("bins", torch.tensor(bins), persistent=False)  # outside the state dict: checkpoints stay
+
+    def forward(self, features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """features (B, T, n_bins), weight (K, max_width, D), bias (K, 1, D) -> (B, T, K, D)."""
+        bands = features[:, :, self.bins].transpose(1, 2)  # (B, K, T, max_width)
+        return (torch.matmul(bands, weight) + bias).transpose(1, 2)
+
+
+class BandMerge(nn.Module):
+    """Every band's decoder at once: (B, T, K, D) -> mask logits (B, T, n_stems, n_bins), by one gather of each bin's
+    band features and one MatMul batched over the bins, (T, D) by (D, n_stems) each: bin f's rows of its band's
+    decoder (:meth:`BandSplitSeparator.decoder_weight`). A module for its node names, like :class:`BandSplit`."""
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        bands = [k for k, width in enumerate(widths) for _ in range(width)]
+        self.register_buffer("bands", torch.tensor(bands), persistent=False)
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """x (B, T, K, D), weight (n_bins, D, n_stems), bias (n_bins, 1, n_stems) -> (B, T, n_stems, n_bins)."""
+        per_bin = x[:, :, self.bands].transpose(1, 2)  # (B, n_bins, T, D)
+        return (torch.matmul(per_bin, weight) + bias).permute(0, 2, 3, 1)
 
 
 class OnsetBranch(nn.Module):
@@ -172,6 +256,6 @@ class OnsetBranch(nn.Module):
         new_states = []
         for conv, history, state in zip(self.convs, self.histories, states):
             extended = torch.cat([state, x], dim=2)
-            new_states.append(extended[:, :, extended.shape[2] - history :])
+            new_states.append(extended[:, :, -history:])
             x = torch.relu(conv(extended))
         return (self.out(x.transpose(1, 2)), *new_states)

@@ -1,14 +1,18 @@
 """Warm start: a student's weights read back from an exported fp32 ONNX artifact of the same architecture.
 
 Named initializers (biases, norms, convolutions) map by name. ``torch.onnx.export`` stores each Linear weight
-transposed under a generated name (``onnx::MatMul_<n>``), in the order the graph uses them, which is the module
-order; they are matched in that order by shape. The result is checked by running both on the same input: a
-mismatch is a ConfigError, never a silently wrong start.
+transposed under a generated name (``onnx::MatMul_<n>``), in the order the graph uses them, which is the call
+order; they are matched in that order by shape. Layers a model runs batched (the separator's band encoders and
+decoders: one MatMul each for all bands, whose stacked weights the exporter folds into generated initializers) are
+read from the initializers of their module's MatMul and Add through the model's ``unstacked_parameters``; in an
+older graph that ran them one by one they are Linears like any other. The result is checked by running both on
+the same input: a mismatch is a ConfigError, never a silently wrong start.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,14 +32,16 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
 
     graph = onnx.load(str(onnx_path)).graph
     named = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    matmuls: list[str] = []  # generated weight names in the order the graph first uses them
+    matmuls: list[str] = []  # generated Linear weight names in the order the graph first uses them
     for node in graph.node:
-        matmuls += [name for name in node.input if name.startswith("onnx::MatMul_") and name not in matmuls]
+        matmuls += [name for name in node.input if name.startswith("onnx::MatMul_") and name not in matmuls
+                    and named[name].ndim == 2]
     state = model.state_dict()
     loaded: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if key in named and tuple(named[key].shape) == tuple(value.shape):
             loaded[key] = torch.from_numpy(named[key].copy())
+    loaded.update(_unstacked_weights(model, graph, named, state))
     position = 0
     for key in _linear_call_order(model, example_args):
         weight = f"{key}.weight"
@@ -62,18 +68,48 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
     return [key for key in state if key not in loaded]
 
 
+STACKED_OP_TYPES = ("MatMul", "Add")
+"""A batched layer's weight and bias: the initializers of its module's first MatMul and first Add."""
+
+
+def _unstacked_weights(model: nn.Module, graph: Any, named: dict[str, np.ndarray],
+                       state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Parameters of the layers ``model`` runs batched, from the artifact's nodes of the modules it names in
+    ``STACKED_MODULES`` (none when the artifact has no such nodes, e.g. a graph that ran them one by one)."""
+    loaded: dict[str, torch.Tensor] = {}
+    for module in getattr(model, "STACKED_MODULES", ()):
+        stacked = [next((name for node in graph.node if node.op_type == op_type and node.name.startswith(f"/{module}/")
+                         for name in node.input if name in named), None) for op_type in STACKED_OP_TYPES]
+        if None in stacked:
+            continue
+        weight, bias = (torch.from_numpy(named[name].copy()) for name in stacked)
+        try:
+            parameters = model.unstacked_parameters(module, weight, bias)  # type: ignore[operator]
+        except (RuntimeError, IndexError):  # stacked weights of another shape: left to the parity check
+            continue
+        loaded.update({key: value for key, value in parameters.items() if value.shape == state[key].shape})
+    return loaded
+
+
 def _linear_call_order(model: nn.Module, example_args: tuple[torch.Tensor, ...]) -> list[str]:
-    """Names of ``model``'s Linear layers in the order one forward pass calls them."""
+    """Names of ``model``'s Linear layers in the order one forward pass calls them; a Linear the pass does not call
+    itself (a band encoder or decoder the separator runs batched) keeps its place after the Linear before it in
+    module order, which is where a graph that called it one by one used it."""
     order: list[str] = []
-    hooks = [module.register_forward_hook(lambda m, i, o, name=name: order.append(name))
-             for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    hooks = [model.get_submodule(name).register_forward_hook(lambda m, i, o, name=name: order.append(name))
+             for name in linears]
     try:
         with torch.no_grad():
             model(*example_args)
     finally:
         for hook in hooks:
             hook.remove()
-    return list(dict.fromkeys(order))
+    order = list(dict.fromkeys(order))
+    for index, name in enumerate(linears):
+        if name not in order:
+            order.insert(order.index(linears[index - 1]) + 1 if index else 0, name)
+    return order
 
 
 def load_batchnorm_folded_weights(model: nn.Module, onnx_path: Path, example_args: tuple[torch.Tensor, ...]) -> None:

@@ -1,0 +1,118 @@
+"""The separator's band split and merge run batched: the same checkpoints load, the outputs equal the per-band
+forward pass of before, the exported graph has a few operators instead of a few per band, and the warm start reads
+weights back from both graphs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge.pack import load_pack
+from export.distill import N_BINS
+from export.onnx_export import export_onnx
+from export.step_model import StepSignature
+from export.students.band_split import BandSplitConfig, BandSplitSeparator
+from export.students.onnx_weights import load_weights_from_onnx
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "recipes" / "checkpoints" / "default-1.0.0"
+ONSET_CLASSES = 3
+MAX_GRAPH_NODES = 200
+"""Executed ONNX nodes (Constant nodes aside) of the default separator with its onset branch; 775 ran the bands
+one by one."""
+
+
+def per_band_forward(model: BandSplitSeparator, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The forward pass as it was before the bands were batched: one Linear call per band and direction."""
+    features = torch.log1p(magnitude)
+    bands = torch.split(features, list(model.widths), dim=2)
+    x = torch.stack([encode(band) for encode, band in zip(model.encoders, bands)], dim=2)
+    new_states = []
+    n_trunk = len(model.temporal)
+    for temporal, cross_band, state in zip(model.temporal, model.cross_band, states[:n_trunk]):
+        x, new_state = temporal(x, state)
+        x = cross_band(x)
+        new_states.append(new_state)
+    x = model.out_norm(x)
+    batch, n_frames = magnitude.shape[:2]
+    masks = [decode(x[:, :, k]).reshape(batch, n_frames, model.n_stems, width)
+             for k, (decode, width) in enumerate(zip(model.decoders, model.widths))]
+    outputs = [torch.sigmoid(torch.cat(masks, dim=3))]
+    if model.onset_branch is not None:
+        logits, *onset_states = model.onset_branch(magnitude, *states[n_trunk:])
+        outputs.append(torch.sigmoid(logits))
+        new_states += onset_states
+    return (*outputs, *new_states)
+
+
+@pytest.fixture(scope="module")
+def trained() -> BandSplitSeparator:
+    """sense-default 1.0.0's separator checkpoint with its onset branch, as the export loads them."""
+    model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
+    state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)["separator"]
+    branch = torch.load(str(CHECKPOINTS / "onset-branch.pt"), map_location="cpu", weights_only=False)["onset_branch"]
+    model.load_state_dict({**state, **{f"onset_branch.{k}": v for k, v in branch.items()}})  # strict: same keys, shapes
+    return model
+
+
+def _signature(model: BandSplitSeparator) -> StepSignature:
+    return StepSignature("magnitude", "masks", (1, 1, N_BINS), tuple(model.state_shapes(1)),
+                         extra_outputs=("onsets",) if model.n_onset_classes else ())
+
+
+def test_checkpoints_keep_their_keys_and_the_index_tables_stay_out_of_them(trained) -> None:
+    state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)["separator"]
+    assert {k: tuple(v.shape) for k, v in trained.state_dict().items()} == {k: tuple(v.shape) for k, v in state.items()}
+
+
+def test_batched_bands_equal_the_per_band_forward(trained) -> None:
+    magnitude = torch.rand(2, 70, N_BINS, generator=torch.Generator().manual_seed(0)) * 4
+    states = [torch.rand(s, generator=torch.Generator().manual_seed(i)) for i, s in enumerate(trained.state_shapes(2))]
+    with torch.no_grad():
+        batched = trained(magnitude, *states)
+        reference = per_band_forward(trained, magnitude, *states)
+    assert len(batched) == len(reference)
+    for new, old in zip(batched, reference):
+        torch.testing.assert_close(new, old, atol=1e-5, rtol=0)
+
+
+def test_unstacked_parameters_invert_the_stacks() -> None:
+    torch.manual_seed(2)
+    model = BandSplitSeparator(BandSplitConfig(n_channels=8, dilations=(1,), band_groups=((3, 4), (5, 3)))).eval()
+    assert len(set(model.widths)) > 1
+    unstacked = {**model.unstacked_parameters("band_split", *model.encoder_weight()),
+                 **model.unstacked_parameters("band_merge", *model.decoder_weight())}
+    own = model.state_dict()
+    assert sorted(unstacked) == sorted(k for k in own if k.startswith(("encoders.", "decoders.")))
+    for key, value in unstacked.items():
+        assert torch.equal(value, own[key]), key
+    with pytest.raises(ValueError, match="band_split or band_merge"):
+        model.unstacked_parameters("temporal", *model.encoder_weight())
+
+
+def test_exported_graph_has_a_few_operators_none_per_band(trained, tmp_path: Path) -> None:
+    import onnx
+
+    path = export_onnx(trained, _signature(trained), tmp_path / "separator.onnx")
+    ops = Counter(node.op_type for node in onnx.load(str(path)).graph.node if node.op_type != "Constant")
+    assert sum(ops.values()) <= MAX_GRAPH_NODES, ops
+    assert not {"Shape", "Unsqueeze", "Reshape", "Split"} & set(ops), ops  # no shape arithmetic, no per-band pieces
+    assert ops["Gather"] == 2  # the bins of the bands, the band of each bin
+    n_layers = 4 * len(trained.temporal) + 2 + 2  # trunk Linears and Convs, band split and merge, onset in and out
+    assert ops["MatMul"] + ops["Conv"] == n_layers + len(trained.onset_branch.convs), ops
+
+
+def test_warm_start_reads_back_a_batched_graph_and_the_shipped_per_band_one(trained, tmp_path: Path) -> None:
+    path = export_onnx(trained, _signature(trained), tmp_path / "separator.onnx")
+    example = (torch.rand(1, 12, N_BINS) * 4, *trained.initial_states(1))
+    torch.manual_seed(9)
+    model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
+    assert load_weights_from_onnx(model, path, example) == []
+    for key, value in trained.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), atol=1e-7, err_msg=key)
+    pack = load_pack(None)  # sense-default 1.0.0: exported when the graph ran the bands one by one
+    shipped = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
+    assert load_weights_from_onnx(shipped, pack.root / pack.separator.artifact("onnx", "fp32").file, example) == []
