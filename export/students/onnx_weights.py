@@ -1,6 +1,8 @@
 """Warm start: a student's weights read back from an exported fp32 ONNX artifact of the same architecture.
 
-Named initializers (biases, norms, convolutions) map by name. ``torch.onnx.export`` stores each Linear weight
+Named initializers (biases, norms, convolutions) map by name (an older layout of a parameter with the same number of
+values loads through the model's own ``_load_from_state_dict``, e.g. the separator's convs from before frames left
+the innermost axis). ``torch.onnx.export`` stores each Linear weight
 transposed under a generated name (``onnx::MatMul_<n>``), in the order the graph uses them, which is the call
 order; they are matched in that order by shape. Layers a model runs batched (the separator's band encoders and
 decoders: one MatMul each for all bands, whose stacked weights the exporter folds into generated initializers) are
@@ -38,8 +40,8 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
                     and named[name].ndim == 2]
     state = model.state_dict()
     loaded: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        if key in named and tuple(named[key].shape) == tuple(value.shape):
+    for key, value in state.items():  # same shape, or an older layout of it that the model turns as it loads
+        if key in named and named[key].size == value.numel():
             loaded[key] = torch.from_numpy(named[key].copy())
     loaded.update(_unstacked_weights(model, graph, named, state))
     position = 0
@@ -50,9 +52,13 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
         if position < len(matmuls) and tuple(named[matmuls[position]].shape) == tuple(state[weight].T.shape):
             loaded[weight] = torch.from_numpy(named[matmuls[position]].T.copy())
             position += 1
-    model.load_state_dict({**state, **loaded})
+    try:
+        model.load_state_dict({**state, **loaded})
+    except RuntimeError as error:  # an initializer of the right size but another layout
+        raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact "
+                          f"({str(error).splitlines()[-1].strip()[:200]}); is the architecture the same?") from error
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    feeds = {node.name: arg.numpy() for node, arg in zip(session.get_inputs(), example_args)}
+    feeds = {node.name: _in_layout(arg.numpy(), node.shape) for node, arg in zip(session.get_inputs(), example_args)}
     try:
         expected = session.run(None, feeds)[0]
     except Exception as error:  # noqa: BLE001 - onnxruntime raises several types for inputs of the wrong shape
@@ -66,6 +72,15 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
         raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact "
                           f"(max |difference| {error:.3g} > {PARITY_TOLERANCE}); is the architecture the same?")
     return [key for key in state if key not in loaded]
+
+
+def _in_layout(value: np.ndarray, shape: list[Any]) -> np.ndarray:
+    """``value`` for an input of ``shape``: a zero state of the same size in the artifact's own layout when that
+    differs (an older graph's state layout), else ``value`` itself."""
+    fixed = all(isinstance(size, int) for size in shape)
+    if fixed and tuple(shape) != value.shape and int(np.prod(shape)) == value.size and not value.any():
+        return np.zeros(shape, value.dtype)
+    return value
 
 
 STACKED_OP_TYPES = ("MatMul", "Add")

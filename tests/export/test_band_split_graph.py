@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from edge.pack import load_pack
 from export.distill import N_BINS
@@ -26,16 +27,21 @@ one by one."""
 
 
 def per_band_forward(model: BandSplitSeparator, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The forward pass as it was before the bands were batched: one Linear call per band and direction."""
+    """The forward pass as it was before the bands were batched (one Linear call per band and direction) and
+    before frames left the innermost axis of the temporal blocks (their states then: (B, D, K, history))."""
     features = torch.log1p(magnitude)
     bands = torch.split(features, list(model.widths), dim=2)
     x = torch.stack([encode(band) for encode, band in zip(model.encoders, bands)], dim=2)
     new_states = []
     n_trunk = len(model.temporal)
-    for temporal, cross_band, state in zip(model.temporal, model.cross_band, states[:n_trunk]):
-        x, new_state = temporal(x, state)
-        x = cross_band(x)
-        new_states.append(new_state)
+    for block, cross_band, state in zip(model.temporal, model.cross_band, states[:n_trunk]):
+        h = block.norm(x).permute(0, 3, 2, 1)
+        extended = torch.cat([state, h], dim=3)
+        new_states.append(extended[:, :, :, extended.shape[3] - block.n_history_frames :])
+        conv = block.conv
+        h = torch.relu(nn.functional.conv2d(extended, conv.weight.transpose(2, 3), conv.bias,
+                                            dilation=(1, conv.dilation[0]))).permute(0, 3, 2, 1)
+        x = cross_band(x + block.pointwise(h))
     x = model.out_norm(x)
     batch, n_frames = magnitude.shape[:2]
     masks = [decode(x[:, :, k]).reshape(batch, n_frames, model.n_stems, width)
@@ -63,19 +69,30 @@ def _signature(model: BandSplitSeparator) -> StepSignature:
                          extra_outputs=("onsets",) if model.n_onset_classes else ())
 
 
-def test_checkpoints_keep_their_keys_and_the_index_tables_stay_out_of_them(trained) -> None:
+def test_checkpoints_load_with_their_keys_and_conv_weights_turned(trained) -> None:
     state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)["separator"]
-    assert {k: tuple(v.shape) for k, v in trained.state_dict().items()} == {k: tuple(v.shape) for k, v in state.items()}
+    own = trained.state_dict()
+    assert sorted(own) == sorted(state)  # the index tables of the band split stay out of the state dict
+    turned = [key for key in state if own[key].shape != state[key].shape]
+    assert turned == [f"temporal.{i}.conv.weight" for i in range(len(trained.temporal))]
+    for key in (key for key in state if not key.startswith("onset_branch.")):  # the branch: from onset-branch.pt
+        torch.testing.assert_close(own[key].flatten(), state[key].flatten(), atol=0, rtol=0)  # same values, same order
+    resaved = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES))
+    resaved.load_state_dict(own)  # and the new layout loads as it is
+    assert all(torch.equal(resaved.state_dict()[key], value) for key, value in own.items())
 
 
-def test_batched_bands_equal_the_per_band_forward(trained) -> None:
+def test_batched_bands_equal_the_forward_pass_of_before(trained) -> None:
     magnitude = torch.rand(2, 70, N_BINS, generator=torch.Generator().manual_seed(0)) * 4
     states = [torch.rand(s, generator=torch.Generator().manual_seed(i)) for i, s in enumerate(trained.state_shapes(2))]
+    n_trunk = len(trained.temporal)
+    old_states = [s.transpose(2, 3) for s in states[:n_trunk]] + states[n_trunk:]  # (B, D, H, K) -> (B, D, K, H)
     with torch.no_grad():
         batched = trained(magnitude, *states)
-        reference = per_band_forward(trained, magnitude, *states)
+        reference = per_band_forward(trained, magnitude, *old_states)
     assert len(batched) == len(reference)
-    for new, old in zip(batched, reference):
+    new_states = [s.transpose(2, 3) for s in batched[2 : 2 + n_trunk]]
+    for new, old in zip([*batched[:2], *new_states, *batched[2 + n_trunk :]], reference):
         torch.testing.assert_close(new, old, atol=1e-5, rtol=0)
 
 
