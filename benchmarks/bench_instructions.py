@@ -2,7 +2,7 @@
 
     sudo scripts/pi_check.sh check bookworm        # once: the arm64 root filesystem with the board install
     sudo .venv/bin/python benchmarks/bench_instructions.py [--suite bookworm] [--short-s 2] [--long-s 8]
-        [--config onnx-fp32 --config dsp ...] [--repeats 1] [--json out.json] [--markdown out.md]
+        [--config onnx-fp32 --config dsp ...] [--repeats 1] [--pack DIR] [--json out.json] [--markdown out.md]
 
 Each configuration runs ``sense run FILE --threads 1 --no-drop`` on the first ``short_s`` and the first ``long_s``
 seconds of the bundled example, under user-mode ``qemu-aarch64 -cpu cortex-a72`` (a Raspberry Pi 4 core: no
@@ -91,14 +91,28 @@ def levels(stages: bool) -> list[str]:
     return [*LEVELS, RUN] if stages else [RUN]
 
 
-def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, str]) -> str:
-    """One shell script for the guest: every (config, level, length, repeat) under the counting qemu."""
+def copy_pack(rootfs: Path, pack: Path) -> str:
+    """A model pack directory copied into the root filesystem; returns its path there."""
+    import shutil
+
+    if not (pack / "manifest.json").is_file():
+        raise typer.BadParameter(f"{pack}: not a pack directory (no manifest.json)")
+    target = rootfs / GUEST_WORK.lstrip("/") / "pack"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(pack, target)
+    return f"{GUEST_WORK}/pack"
+
+
+def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, str], pack: str | None = None) -> str:
+    """One shell script for the guest: every (config, level, length, repeat) under the counting qemu (``sense run``
+    on ``pack``, a path in the guest, else the bundled pack)."""
     # compile the checkout's modules first: the first run would otherwise count writing __pycache__ (~150 M)
     lines = ["set -e", "export PYTHONPATH=/src", f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks"]
     for config, level, length_s, repeat in runs:
         tag = run_tag(config, level, length_s, repeat)
         if level == RUN:
-            program = ["-m", "edge.cli", "run", inputs[length_s], "--threads", "1", "--no-drop", "--json"]
+            program = ["-m", "edge.cli", "run", inputs[length_s], "--threads", "1", "--no-drop", "--json",
+                       *(["--pack", pack] if pack else [])]
         else:
             program = [STAGE_SCRIPT, inputs[length_s], "--upto", level]
         command = [
@@ -152,6 +166,7 @@ def main(
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
     stages: Annotated[bool, typer.Option(help="Also count each stage (benchmarks/stage_instructions.py: the "
                                               "pipeline's stages up to each one, neighbours differenced).")] = False,
+    pack: Annotated[Optional[Path], typer.Option(help="Model pack directory (copied in); default: the bundled pack.")] = None,
 ) -> None:
     configs = config or list(CONFIGS)
     unknown = [name for name in configs if name not in CONFIGS]
@@ -159,6 +174,8 @@ def main(
         raise typer.BadParameter(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
     if long_s <= short_s:
         raise typer.BadParameter("--long-s must be longer than --short-s")
+    if pack is not None and stages:
+        raise typer.BadParameter("--stages counts the bundled pack (benchmarks/stage_instructions.py); leave out --pack")
     rootfs = CACHE / suite
     if not (rootfs / GUEST_VENV.lstrip("/") / "bin" / "sense").exists():
         raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
@@ -167,7 +184,7 @@ def main(
     runs = [(name, level, length_s, repeat) for name in configs for level in levels(stages)
             for length_s in (short_s, long_s) for repeat in range(repeats)]
     with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
-        script.write(guest_script(runs, inputs))
+        script.write(guest_script(runs, inputs, copy_pack(rootfs, pack) if pack else None))
     started_s = time.monotonic()
     subprocess.run(["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite,
                     f"bash {GUEST_WORK}/{Path(script.name).name}"], check=True)
@@ -190,9 +207,10 @@ def main(
         results.append(row)
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     settings = {"suite": suite, "short_s": short_s, "long_s": long_s, "repeats": repeats, "cpu": CPU, "threads": 1,
-                "qemu": qemu, "wall_s": round(wall_s, 1), "stages": stages, "command": " ".join(sys.argv)}
-    lines = [f"Retired aarch64 instructions per audio second of `sense run` (1 thread, `--no-drop`, bundled pack and "
-             f"example, default rig, sim output), counted under `{qemu}` `-cpu {CPU}` in the Debian {suite} arm64 "
+                "qemu": qemu, "wall_s": round(wall_s, 1), "stages": stages, "command": " ".join(sys.argv),
+                "pack": str(pack or "bundled")}
+    lines = [f"Retired aarch64 instructions per audio second of `sense run` (1 thread, `--no-drop`, "
+             f"{f'pack {pack}' if pack else 'bundled pack'}, bundled example, default rig, sim output), counted under `{qemu}` `-cpu {CPU}` in the Debian {suite} arm64 "
              f"root filesystem of `scripts/pi_check.sh`; ({long_s:g} s - {short_s:g} s) differenced, {repeats} run(s) "
              f"each (median).", "",
              "| configuration | M instructions per audio second | start-up M instructions | repeat spread |",

@@ -52,6 +52,14 @@ def test_the_guest_script_runs_each_configuration_at_both_lengths_under_the_plug
                  "--runtime onnx --precision int8"):
         assert part in onnx_int8_long
     assert "--no-models" in next(line for line in commands if "== dsp-2s-0" in line)
+    assert all("--pack" not in line for line in commands)  # the bundled pack unless one is given
+
+
+def test_a_given_pack_is_run_by_every_configuration() -> None:
+    runs = [(name, RUN, 2.0, 0) for name in ("onnx-fp32", "litert-int8")]
+    script = guest_script(runs, {2.0: "/w/example-2s.wav"}, pack="/w/pack")
+    commands = [line for line in script.splitlines() if "qemu-aarch64" in line]
+    assert len(commands) == 2 and all(line.count("--pack /w/pack") == 1 for line in commands)
 
 
 def test_with_stages_the_guest_script_also_runs_every_stage_prefix() -> None:
