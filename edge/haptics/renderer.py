@@ -121,13 +121,20 @@ class RouteBank:
             weights = self._power_weights.setdefault(sources[i], np.zeros((n_bins, len(self.envelope_routes))))
             per_bin = tactile_weights(freqs_hz) if routes[i].weighting == "tactile" else np.ones(n_bins)
             weights[:, column] = np.where(masks[i], per_bin, 0.0) / max(1, int(masks[i].sum()))
-        # Spectral flux of every onset route, one detector per source (column j of a source's detector is the
-        # j-th onset route reading it).
+        # Spectral flux of every onset route: one detector per source, one band per distinct band of that source
+        # (on the DSP-only path both drum routes read the same stand-in band: it is detected once).
         self._flux_routes: dict[str, list[int]] = {}
         for i in self.onset_routes:
             self._flux_routes.setdefault(sources[i], []).append(i)
-        self.onsets = {source: BandFluxOnsets(frame_rate_hz, [masks[i] for i in indices], OnsetParams())
-                       for source, indices in self._flux_routes.items()}
+        self.onsets: dict[str, BandFluxOnsets] = {}
+        self._flux_band_of_route: dict[str, list[int] | None] = {}
+        """Per source, the detector band each of its onset routes reads (None: band j is route j's)."""
+        for source, indices in self._flux_routes.items():
+            bands = list(dict.fromkeys(bands_hz[i] for i in indices))
+            self.onsets[source] = BandFluxOnsets(frame_rate_hz, [band_mask(rate.n_fft, rate.sample_rate_hz, *band)
+                                                                 for band in bands], OnsetParams())
+            band_of_route = [bands.index(bands_hz[i]) for i in indices]
+            self._flux_band_of_route[source] = None if len(bands) in (1, len(indices)) else band_of_route
         self._onset_column = {i: self.onset_routes.index(i) for i in self.onset_routes}
         self.head_onsets = {i: OnsetHeadPulses(frame_rate_hz) for i in self.onset_routes
                             if sources[i] == ONSET_HEAD_SOURCE}
@@ -191,7 +198,9 @@ class RouteBank:
             if head_probs is not None and source == ONSET_HEAD_SOURCE:
                 continue  # these routes pulse on the onset head (their flux detector keeps its state)
             columns = [self._onset_column[i] for i in indices]
-            strengths[:, columns] = self.onsets[source].process(spectra[source])
+            band_strengths = self.onsets[source].process(spectra[source])  # one band: broadcast to every route
+            band_of_route = self._flux_band_of_route[source]
+            strengths[:, columns] = band_strengths if band_of_route is None else band_strengths[:, band_of_route]
         return strengths
 
     def process(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None = None,
