@@ -34,14 +34,14 @@ from edge.haptics.features import (
 from edge.haptics.patterns import PATTERN_FUNCTIONS
 from edge.haptics.spec import ALL_GROUP, MIXTURE_SOURCE, MUSIC_PRESET, RenderParams, RigSpec, RouteSpec
 from edge.haptics.stages import (
+    ActuatorLimits,
     AttackRelease,
+    CompressedAmplitude,
     ErmKick,
+    FrameChain,
     PeakNormaliser,
     PulseShaper,
-    apply_limits,
-    cap_total_power,
     clip01,
-    compress,
     phantom_pan,
     tactile_weights,
     threshold_gains,
@@ -141,8 +141,11 @@ class RouteBank:
         self._head_columns: dict[tuple[str, ...], dict[int, list[int]]] = {}
         """Per onset-class list: the onset-head columns of each drum onset route (see :func:`onset_columns`)."""
         self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
-        self.normaliser = PeakNormaliser(len(self.envelope_routes), frame_rate_hz, decay_s=params.normaliser_decay_s)
-        self.smoother = AttackRelease(len(self.envelope_routes), frame_rate_hz, params.attack_s, params.release_s)
+        n_envelopes = len(self.envelope_routes)
+        self.envelope = FrameChain([  # band power -> level: normalised, amplitude, compressed, smoothed
+            PeakNormaliser(n_envelopes, frame_rate_hz, decay_s=params.normaliser_decay_s),
+            CompressedAmplitude(n_envelopes, params.compression_exponent, params.gate),
+            AttackRelease(n_envelopes, frame_rate_hz, params.attack_s, params.release_s)])
         # Route levels (n_frames, n_routes) spread onto the route channels: column c reads route route_of_channel[c]
         # with the route's gain; pitch routes' channels are weighted by the phantom-sensation pan.
         self.n_channels = int(sum(group_sizes))
@@ -161,8 +164,7 @@ class RouteBank:
         for head in self.head_onsets.values():
             head.reset()
         self.pulses.reset()
-        self.normaliser.reset()
-        self.smoother.reset()
+        self.envelope.reset()
         self._last_pan = {i: phantom_pan(np.array([0.5]), np.ones(1), self.group_sizes[i])[0]
                           for i in self.pitch_routes}
 
@@ -212,8 +214,7 @@ class RouteBank:
             parts = [np.square(spectra[source], dtype=np.float64) @ weights
                      for source, weights in self._power_weights.items()]
             power = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
-            amplitude = np.sqrt(self.normaliser.process(power))
-            levels.append(self.smoother.process(compress(amplitude, self.params.compression_exponent, self.params.gate)))
+            levels.append(self.envelope.process(power))
         if self.onset_routes:
             levels.append(self.pulses.process(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes)))
         if not levels:
@@ -318,7 +319,9 @@ class HapticRenderer:
         self._dsp_bank = RouteBank(routes, group_sizes, [MIXTURE_SOURCE] * len(routes),
                                    [self._proxy_band(route) for route in routes], rate, self.spec.params)
         self._selector = PresetSelector(self.spec, self.labels, rate.frame_rate_hz)
-        self._kick = ErmKick(self.spinup_s, rate.frame_rate_hz)
+        self._output_chain = FrameChain([ErmKick(self.spinup_s, rate.frame_rate_hz),
+                                         ActuatorLimits(self.min_drive, self.max_drive, self.power,
+                                                        self.spec.params.max_total_power)])
         # Per preset with routes (in the selector's order), a (n_route_channels, n_channels) 0/1 matrix: route
         # channel c drives actuator a in that preset. A preset's layer is the maximum over its route channels.
         self._layer_presets = [index for index, preset in enumerate(self._selector.presets)
@@ -395,7 +398,4 @@ class HapticRenderer:
     def _drive(self, intensity: np.ndarray) -> np.ndarray:
         """(n_frames, n_channels) intensities in [0, 1] -> the actuators' float32 drive: equalised to the
         vibrotactile threshold at each carrier, ERM kicks, per-actuator limits, the total power cap."""
-        out = self._kick.process(intensity * self.carrier_gains)
-        out = apply_limits(out, self.min_drive, self.max_drive)
-        out = cap_total_power(out, self.power, self.spec.params.max_total_power)
-        return clip01(out).astype(np.float32)
+        return self._output_chain.process(intensity * self.carrier_gains, dtype=np.float32)

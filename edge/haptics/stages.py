@@ -7,6 +7,8 @@ output for any split of the frames into blocks. Intensities are in [0, 1] unless
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Vibrotactile detection threshold (Pacinian channel, glabrous skin): lowest near 250 Hz, rising by about
@@ -61,28 +63,62 @@ def threshold_gains(carrier_hz: np.ndarray) -> np.ndarray:
 
 
 class FrameStage:
-    """Base of the stateful stages: ``process((n_frames, n_channels))`` applies ``_step`` (one frame's
-    (n_channels,) in, (n_channels,) out, state advanced) frame by frame. A one-frame block — the device's usual
-    call — takes no loop and no output buffer."""
+    """Base of the stateful stages: ``process((n_frames, n_channels))`` applies ``_step`` frame by frame, on plain
+    Python floats — these stages hold a handful of channels, and on the device's one-hop call a few float
+    operations per channel cost far less than a numpy call each (docs/hot_path.md). State lives in lists."""
 
     n_channels: int
 
-    def _step(self, frame: np.ndarray) -> np.ndarray:
+    def _step(self, frame: list[float]) -> list[float]:
+        """One frame's (n_channels,) values in, out; advances the state."""
         raise NotImplementedError
 
-    def process(self, block: np.ndarray) -> np.ndarray:
-        if block.shape[0] == 1:
-            return self._step(block[0])[np.newaxis]
-        out = np.empty((block.shape[0], self.n_channels))
-        for frame in range(block.shape[0]):
-            out[frame] = self._step(block[frame])
-        return out
+    def reset(self) -> None:
+        """Forget the state (stateless stages have none)."""
+
+    def process(self, block: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        rows = [self._step(frame) for frame in np.asarray(block, dtype=np.float64).tolist()]
+        return np.array(rows, dtype=dtype).reshape(len(rows), self.n_channels)
+
+
+class FrameChain(FrameStage):
+    """Stages applied one after the other to each frame, converted to and from numpy once for all of them."""
+
+    def __init__(self, stages: list[FrameStage]) -> None:
+        self.stages = stages
+        self.n_channels = stages[-1].n_channels
+
+    def reset(self) -> None:
+        for stage in self.stages:
+            stage.reset()
+
+    def _step(self, frame: list[float]) -> list[float]:
+        for stage in self.stages:
+            frame = stage._step(frame)
+        return frame
+
+
+def _clip01(value: float) -> float:
+    return min(max(value, 0.0), 1.0)
 
 
 def compress(intensity: np.ndarray, exponent: float = 0.5, threshold: float = 0.02) -> np.ndarray:
     """Static compression: ``((x - threshold) / (1 - threshold)) ** exponent`` above the gate, 0 below it."""
     above = clip01((intensity - threshold) / (1.0 - threshold))
     return above**exponent
+
+
+class CompressedAmplitude(FrameStage):
+    """Power in [0, 1] -> amplitude (its square root) through :func:`compress`, per channel, frame by frame."""
+
+    def __init__(self, n_channels: int, exponent: float, threshold: float) -> None:
+        self.n_channels = n_channels
+        self.exponent = exponent
+        self.threshold = threshold
+
+    def _step(self, powers: list[float]) -> list[float]:
+        threshold, exponent = self.threshold, self.exponent
+        return [_clip01((math.sqrt(power) - threshold) / (1.0 - threshold)) ** exponent for power in powers]
 
 
 class AttackRelease(FrameStage):
@@ -95,11 +131,12 @@ class AttackRelease(FrameStage):
         self.reset()
 
     def reset(self) -> None:
-        self._state = np.zeros(self.n_channels)
+        self._state = [0.0] * self.n_channels
 
-    def _step(self, target: np.ndarray) -> np.ndarray:
-        state = self._state
-        self._state = state + np.where(target > state, self.attack, self.release) * (target - state)
+    def _step(self, targets: list[float]) -> list[float]:
+        attack, release = self.attack, self.release
+        self._state = [state + (attack if target > state else release) * (target - state)
+                       for target, state in zip(targets, self._state)]
         return self._state
 
 
@@ -117,14 +154,12 @@ class PeakNormaliser(FrameStage):
         self.reset()
 
     def reset(self) -> None:
-        self._peak = np.full(self.n_channels, self.floor)
+        self._peak = [self.floor] * self.n_channels
 
-    def _step(self, level: np.ndarray) -> np.ndarray:
-        self._peak = np.maximum(level, np.maximum(self._peak * self.decay, self.floor))
-        return level / self._peak
-
-    def process(self, block: np.ndarray) -> np.ndarray:
-        return clip01(super().process(block))
+    def _step(self, levels: list[float]) -> list[float]:
+        decay, floor = self.decay, self.floor
+        self._peak = [max(level, max(peak * decay, floor)) for level, peak in zip(levels, self._peak)]
+        return [_clip01(level / peak) for level, peak in zip(levels, self._peak)]
 
 
 class PulseShaper(FrameStage):
@@ -148,15 +183,14 @@ class PulseShaper(FrameStage):
         self.reset()
 
     def reset(self) -> None:
-        self._level = np.zeros(self.n_channels)
+        self._level = [0.0] * self.n_channels
 
-    def _step(self, strength: np.ndarray) -> np.ndarray:
-        decayed = self._level * self.decay
-        if (strength > 0.0).any():
-            new_level = np.minimum(np.maximum(strength / self.full_scale_strength, self.min_level), 1.0)
-            decayed = np.where(strength > 0.0, np.maximum(decayed, new_level), decayed)
-        self._level = decayed
-        return decayed
+    def _step(self, strengths: list[float]) -> list[float]:
+        decay = self.decay
+        self._level = [
+            max(level * decay, min(max(strength / self.full_scale_strength, self.min_level), 1.0)) if strength > 0.0
+            else level * decay for strength, level in zip(strengths, self._level)]
+        return self._level
 
 
 class ErmKick(FrameStage):
@@ -172,17 +206,18 @@ class ErmKick(FrameStage):
     def __init__(self, spinup_s: np.ndarray, frame_rate_hz: float) -> None:
         self.spinup_s = np.asarray(spinup_s, dtype=np.float64)
         self.alpha = np.array([one_pole_coefficient(tau, frame_rate_hz) for tau in self.spinup_s])
+        self._alphas = self.alpha.tolist()
         self.n_channels = self.spinup_s.shape[0]
         self.reset()
 
     def reset(self) -> None:
-        self._speed = np.zeros(self.n_channels)
+        self._speed = [0.0] * self.n_channels
 
-    def _step(self, target: np.ndarray) -> np.ndarray:
-        speed = self._speed
-        drive = clip01(speed + (target - speed) / self.alpha)
-        self._speed = speed + self.alpha * (drive - speed)
-        return drive
+    def _step(self, targets: list[float]) -> list[float]:
+        drives = [_clip01(speed + (target - speed) / alpha)
+                  for target, speed, alpha in zip(targets, self._speed, self._alphas)]
+        self._speed = [speed + alpha * (drive - speed) for drive, speed, alpha in zip(drives, self._speed, self._alphas)]
+        return drives
 
 
 def apply_limits(
@@ -201,6 +236,29 @@ def cap_total_power(intensity: np.ndarray, power_weights: np.ndarray, max_total_
         return intensity  # within the cap (the usual case): unchanged
     scale = np.where(total > max_total_power, max_total_power / np.maximum(total, 1e-12), 1.0)
     return intensity * scale[:, None]
+
+
+class ActuatorLimits(FrameStage):
+    """:func:`apply_limits` then :func:`cap_total_power` and a final clip to [0, 1], frame by frame (the renderer's
+    last stage; the same arithmetic on plain floats)."""
+
+    def __init__(self, min_drive: np.ndarray, max_drive: np.ndarray, power_weights: np.ndarray,
+                 max_total_power: float, off_below: float = OFF_BELOW) -> None:
+        self.n_channels = len(min_drive)
+        self._ranges = list(zip(np.asarray(min_drive, dtype=np.float64).tolist(),
+                                (np.asarray(max_drive, dtype=np.float64) - min_drive).tolist()))
+        self._power = np.asarray(power_weights, dtype=np.float64).tolist()
+        self.max_total_power = max_total_power
+        self.off_below = off_below
+
+    def _step(self, intensities: list[float]) -> list[float]:
+        off_below = self.off_below
+        limited = [low + _clip01(x) * span if x >= off_below else 0.0 for x, (low, span) in zip(intensities, self._ranges)]
+        total = sum(weight * x for weight, x in zip(self._power, limited))
+        if total > self.max_total_power:
+            scale = self.max_total_power / max(total, 1e-12)
+            limited = [x * scale for x in limited]
+        return [_clip01(x) for x in limited]
 
 
 def phantom_pan(position: np.ndarray, intensity: np.ndarray, n_actuators: int) -> np.ndarray:

@@ -9,8 +9,11 @@ import pytest
 from edge.haptics.patterns import PATTERN_FUNCTIONS
 from edge.haptics.stages import (
     OFF_BELOW,
+    ActuatorLimits,
     AttackRelease,
+    CompressedAmplitude,
     ErmKick,
+    FrameChain,
     PeakNormaliser,
     PulseShaper,
     apply_limits,
@@ -69,8 +72,10 @@ def test_attack_is_faster_than_release() -> None:
         lambda: PeakNormaliser(3, FRAME_RATE_HZ, decay_s=0.5),
         lambda: PulseShaper(3, FRAME_RATE_HZ),
         lambda: ErmKick(np.array([0.04, 0.0, 0.02]), FRAME_RATE_HZ),
+        lambda: FrameChain([PeakNormaliser(3, FRAME_RATE_HZ, decay_s=0.5), CompressedAmplitude(3, 0.6, 0.05),
+                            AttackRelease(3, FRAME_RATE_HZ, 0.005, 0.08)]),
     ],
-    ids=["attack-release", "peak-normaliser", "pulse-shaper", "erm-kick"],
+    ids=["attack-release", "peak-normaliser", "pulse-shaper", "erm-kick", "chain"],
 )
 def test_stateful_stages_stream_like_offline(make_stage) -> None:
     signal = RNG.random((500, 3)) * (RNG.random((500, 3)) > 0.7)
@@ -132,6 +137,18 @@ def test_power_cap_scales_uniformly() -> None:
     y = cap_total_power(x, np.ones(4), max_total_power=1.25)
     assert y[0].sum() == pytest.approx(1.25) and y[0, 0] / y[0, 2] == pytest.approx(2.0)
     np.testing.assert_allclose(y[1], x[1])
+
+
+def test_the_per_frame_stages_do_what_the_array_functions_do() -> None:
+    intensity = RNG.random((400, 6)) * 1.2 - 0.1
+    intensity[::7] = 1.0  # frames over the power cap
+    low, high, power = np.array([0.0, 0.1, 0.2, 0.0, 0.3, 0.05]), np.array([1.0, 0.9, 1.0, 0.5, 0.8, 1.0]), np.arange(1.0, 7.0)
+    expected = np.clip(cap_total_power(apply_limits(intensity, low, high), power, 6.0), 0.0, 1.0)
+    assert (intensity @ power > 6.0).any() and (intensity @ power < 6.0).any()
+    np.testing.assert_allclose(ActuatorLimits(low, high, power, 6.0).process(intensity), expected, rtol=0, atol=1e-12)
+    power_in = RNG.random((50, 4))
+    np.testing.assert_allclose(CompressedAmplitude(4, 0.6, 0.05).process(power_in), compress(np.sqrt(power_in), 0.6, 0.05),
+                               rtol=0, atol=1e-12)
 
 
 def test_phantom_pan_keeps_energy_and_moves() -> None:
