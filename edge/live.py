@@ -68,15 +68,20 @@ def recent_latency_ms(session: Session, n_calls: int = RECENT_CALLS) -> dict[str
 
 def link_health(session: Session) -> list[dict[str, Any]]:
     """Per output: its URL and whatever health counters it reports (``link_health()`` or ``health`` on the
-    output, e.g. acked/lost/late frames and reconnects of a firmware link); plain outputs report none."""
+    output, e.g. acked/lost/late frames and reconnects of a firmware link); plain outputs report none. A session
+    that keeps link counters itself (``session.link_health()``) reports them instead."""
+    report = getattr(session, "link_health", None)
+    if callable(report):
+        health = report()
+        return [dict(entry) for entry in health] if isinstance(health, list) else [{"url": "session", **dict(health)}]
     links = []
     for routed in session.outputs:
         output = routed.output
-        report = getattr(output, "link_health", None)
-        health = report() if callable(report) else getattr(output, "health", None)
+        output_report = getattr(output, "link_health", None)
+        output_health = output_report() if callable(output_report) else getattr(output, "health", None)
         entry: dict[str, Any] = {"url": output.url}
-        if health is not None:
-            entry.update(health if isinstance(health, Mapping) else vars(health))
+        if output_health is not None:
+            entry.update(output_health if isinstance(output_health, Mapping) else vars(output_health))
         links.append(entry)
     return links
 

@@ -18,13 +18,13 @@ EXIT_SIGTERM = 128 + signal.SIGTERM
 """Exit status of a run stopped by SIGTERM (a service manager's stop), after the summary; Ctrl-C exits 0."""
 
 
-def _print_summary(result: RunResult) -> None:
+def _print_summary(result: RunResult, command: str = "run") -> None:
     from rich.console import Console
     from rich.table import Table
 
     summary = result.summary
     console = Console()
-    table = Table(title=f"sense run — {result.source}", title_justify="left")
+    table = Table(title=f"sense {command} — {result.source}", title_justify="left")
     for column in ("stage", "p50 ms/hop", "p95 ms/hop", "max ms/hop", "total s"):
         table.add_column(column, justify="right" if column != "stage" else "left")
     for stage, stats in summary["stages"].items():
@@ -101,14 +101,14 @@ def run_command(
     report(result, as_json)
 
 
-def report(result: RunResult, as_json: bool) -> None:
+def report(result: RunResult, as_json: bool, command: str = "run") -> None:
     """Print a run's summary (or JSON) and exit 143 if SIGTERM stopped it (``sense run`` and ``sense serve``)."""
     stopped_by = signal.Signals(result.stopped_by_signal).name if result.stopped_by_signal else None
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
                                "pace": result.pace, "stopped_by": stopped_by, **result.summary}, indent=2))
     else:
-        _print_summary(result)
+        _print_summary(result, command)
         if stopped_by:
             typer.echo(f"stopped by {stopped_by}; every output zeroed")
     if result.stopped_by_signal == signal.SIGTERM:

@@ -63,7 +63,7 @@ def serve_command(
                          sounds_dir=sounds_dir, host=host, port=port, loop=loop, stdin_rate_hz=stdin_rate,
                          stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds)
     announce(server)
-    report(server.run(), as_json)
+    report(server.run(), as_json, "serve")
 
 
 def status_command(

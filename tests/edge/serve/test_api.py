@@ -215,6 +215,17 @@ def test_sense_status_and_sense_set_use_the_same_api(served: Served) -> None:
     assert result.exit_code == 1 and "missing or wrong pairing token" in str(result.exception)
 
 
+def test_the_pairing_url_prints_as_a_qr_code() -> None:
+    import io
+
+    from edge.serve.server import print_qr
+
+    out = io.StringIO()
+    assert print_qr("http://192.168.1.23:8765/#token=abc", out)
+    rows = out.getvalue().splitlines()
+    assert len(rows) > 10 and all(len(row) == len(rows[0]) for row in rows) and "█" in out.getvalue()
+
+
 @pytest.mark.slow
 def test_sense_serve_on_sigterm_zeroes_exits_143_and_removes_its_state_file(tmp_path: Path) -> None:
     state = tmp_path / "serve.json"
@@ -237,4 +248,5 @@ def test_sense_serve_on_sigterm_zeroes_exits_143_and_removes_its_state_file(tmp_
             process.kill()
     assert process.returncode == 143, err
     assert f"#token={saved['token']}" in out and "stopped by SIGTERM; every output zeroed" in out
+    assert "sense serve — " in out  # the run summary
     assert not state.exists()
