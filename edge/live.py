@@ -67,23 +67,28 @@ def recent_latency_ms(session: Session, n_calls: int = RECENT_CALLS) -> dict[str
 
 
 def link_health(session: Session) -> list[dict[str, Any]]:
-    """Per output: its URL and whatever health counters it reports (``link_health()`` or ``health`` on the
-    output, e.g. acked/lost/late frames and reconnects of a firmware link); plain outputs report none. A session
-    that keeps link counters itself (``session.link_health()``) reports them instead."""
-    report = getattr(session, "link_health", None)
+    """Per output: its URL and the link counters it reports (frames acknowledged / lost / late, reconnects, … —
+    ``session.health()`` when the session keeps them, else each output's ``health()``); plain outputs report
+    only their URL."""
+    report = getattr(session, "health", None)
     if callable(report):
         health = report()
-        return [dict(entry) for entry in health] if isinstance(health, list) else [{"url": "session", **dict(health)}]
+        if hasattr(health, "as_dicts"):
+            return [_plain(entry) for entry in health.as_dicts()]
     links = []
     for routed in session.outputs:
-        output = routed.output
-        output_report = getattr(output, "link_health", None)
-        output_health = output_report() if callable(output_report) else getattr(output, "health", None)
-        entry: dict[str, Any] = {"url": output.url}
+        output_report = getattr(routed.output, "health", None)
+        output_health = output_report() if callable(output_report) else None
+        entry = {"url": routed.output.url}
         if output_health is not None:
-            entry.update(output_health if isinstance(output_health, Mapping) else vars(output_health))
-        links.append(entry)
+            entry.update(output_health.as_dict() if hasattr(output_health, "as_dict") else dict(output_health))
+        links.append(_plain(entry))
     return links
+
+
+def _plain(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-ready: tuples as lists."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in entry.items()}
 
 
 class LiveRun:
