@@ -405,7 +405,12 @@ def precision_notes(report: dict[str, Any]) -> list[str]:
         if precision != "int8" or fp32_rtf is None:
             continue
         verdict = "int8 is for size only" if int8_rtf >= fp32_rtf else "int8 is faster"
-        notes.append(f"{runtime} × {n_threads} threads: {verdict} here (RTF int8 {int8_rtf:.4f} vs fp32 {fp32_rtf:.4f})")
+        notes.append(f"{runtime} × {n_threads} threads: {verdict} in this run (RTF int8 {int8_rtf:.4f} vs fp32 "
+                     f"{fp32_rtf:.4f})")
+    if notes:  # one timed run can be noisy: the deterministic count the defaults follow, beside it
+        from edge.runners.cost import int8_note
+
+        notes.append(f"measured cost: {int8_note()}")
     return notes
 
 

@@ -81,6 +81,20 @@ def test_markdown_report_has_one_row_per_configuration_and_the_machine(full_grid
     assert "p99" in markdown
 
 
+def test_int8_is_called_for_size_only_where_it_was_not_faster_than_fp32() -> None:
+    from edge.bench import precision_notes
+
+    def result(runtime: str, precision: str, rtf: float) -> dict:
+        return {"runtime": runtime, "precision": precision, "n_threads": 1, "real_time_factor": rtf}
+
+    notes = precision_notes({"results": [result("onnx", "fp32", 0.15), result("onnx", "int8", 0.22),
+                                         result("litert", "fp32", 0.12), result("litert", "int8", 0.10)]})
+    assert notes[0] == "onnx × 1 threads: int8 is for size only in this run (RTF int8 0.2200 vs fp32 0.1500)"
+    assert notes[1] == "litert × 1 threads: int8 is faster in this run (RTF int8 0.1000 vs fp32 0.1200)"
+    assert notes[2].startswith("measured cost: int8 is for size only")
+    assert precision_notes({"results": [result("onnx", "fp32", 0.15)]}) == []
+
+
 def test_a_configuration_the_pack_does_not_ship_is_listed_as_unavailable(tmp_path: Path) -> None:
     pack = tmp_path / "pack"
     shutil.copytree(bundled_pack_path(), pack)
