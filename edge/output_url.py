@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from edge.errors import ConfigError
 
-_FIRMWARE_PARAMS = frozenset({"key", "channels", "smoothing_ms", "watchdog_ms", "thermal_limit", "thermal_tau_ms"})
+_FIRMWARE_PARAMS = frozenset({"key", "channels", "smoothing_ms", "watchdog_ms", "thermal_limit", "thermal_tau_ms",
+                              "lost_after_s", "silent_s"})
 _BLE_PARAMS = frozenset({"service", "char", "scan_s", "connect_s", "adapter", "reconnect_min_s", "reconnect_max_s"})
 _SERIAL_PARAMS = frozenset({"baud"})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -178,7 +179,8 @@ class Pipeline:
         try:
             return self._process(samples)
         except BaseException:
-            self.zero_outputs()
+            with suppress(Exception):  # every output that can be zeroed is; the error that got us here propagates
+                self.zero_outputs()
             raise
 
     def _process(self, samples: np.ndarray) -> np.ndarray:

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from edge import audio_source
-from edge.errors import ConfigError
+from edge.errors import ConfigError, OutputError
 from edge.pack import Pack, load_pack
 from edge.sdnotify import SystemdNotifier
-from edge.session import OutputChoice, Session, open_session
+from edge.session import OutputChoice, Session, SessionHealth, open_session
 from edge.stream import DEVICE_STREAM
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
@@ -40,6 +40,8 @@ class RunResult:
     """``realtime`` when the input was released at the audio's pace (see :data:`PACES`)."""
     stopped_by_signal: int | None = None
     """SIGINT or SIGTERM when a signal ended the run (outputs zeroed, summary complete up to then), else None."""
+    health: SessionHealth | None = None
+    """Link health of every output over the whole run (:meth:`edge.session.Session.health`)."""
 
 
 PACES = ("realtime", "fast")
@@ -181,10 +183,14 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
             raise
     finally:
         loop.close()
+    health = session.health()
+    for lost in (output for output in health.outputs if not output.link_up):
+        raise OutputError(f"output {lost.url}: the device was lost and did not come back before the run ended"
+                          + (f" ({lost.messages[0]})" if lost.messages else ""))
     all_intensities = None
     if keep_intensities:
         all_intensities = np.concatenate(kept) if kept else np.zeros((0, session.n_actuators), dtype=np.float32)
     return RunResult(summary=session.telemetry.summary(), peak_intensities=peak,
                      pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
                      output_urls=session.output_urls, intensities=all_intensities, pace=chosen_pace,
-                     stopped_by_signal=stopped.signum)
+                     stopped_by_signal=stopped.signum, health=health)

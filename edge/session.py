@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +24,7 @@ import numpy as np
 from edge.controls import CONTROL_NAMES, ControlledRenderer, LiveControls, fit_controls
 from edge.errors import ConfigError
 from edge.haptics.base import Renderer
-from edge.outputs.base import ActuatorOutput, RoutedOutput
+from edge.outputs.base import ActuatorOutput, OutputHealth, RoutedOutput
 from edge.pack import Pack, load_pack
 from edge.pipeline import Pipeline, Telemetry
 from edge.rig import Rig, default_rig, load_rig
@@ -53,6 +54,21 @@ LIVE_PARAMS = ("realtime_budget", "use_models", *CONTROL_NAMES)
 controls (:mod:`edge.controls`: mode, master, group_gains, preset_lock, muted)."""
 _KEEP: Any = object()
 """``Session.reload``'s default: keep what the session has."""
+
+
+@dataclass(frozen=True)
+class SessionHealth:
+    """Link health of every output of a session (:class:`~edge.outputs.base.OutputHealth`), in output order."""
+
+    outputs: tuple[OutputHealth, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Every output's device still answers."""
+        return all(output.link_up for output in self.outputs)
+
+    def as_dicts(self) -> list[dict[str, object]]:
+        return [output.as_dict() for output in self.outputs]
 
 
 class Session:
@@ -120,6 +136,11 @@ class Session:
         values = {name: getattr(self.params, name) for name in LIVE_PARAMS if name not in CONTROL_NAMES}
         return {**values, **self.controls.as_dict()}
 
+    def health(self) -> SessionHealth:
+        """Frames sent / acknowledged / lost / late, reconnects and failsafe messages per output (also after
+        ``close()``: then it covers the whole run)."""
+        return SessionHealth(tuple(routed.output.health() for routed in self.pipeline.outputs))
+
     # ------------------------------------------------------------------------------------------ running
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed ``block`` ((n_samples,) float32 at ``stream.sample_rate_hz``, any length); return the intensities of
@@ -135,8 +156,11 @@ class Session:
         try:
             for block in blocks:
                 yield self.process(block)
-        finally:
-            self.close()
+        except BaseException:
+            with suppress(Exception):  # an output that cannot be zeroed must not hide the error that stopped the run
+                self.close()
+            raise
+        self.close()
 
     def reset(self) -> None:
         """Forget all audio history in every stage (STFT, models, renderer, output drives); telemetry is kept."""

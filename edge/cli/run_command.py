@@ -44,6 +44,10 @@ def _print_summary(result: RunResult, command: str = "run") -> None:
         f"all outputs zeroed at exit",
         highlight=False,
     )
+    for output in result.health.outputs if result.health else ():
+        console.print(f"link {output.line()}", highlight=False, soft_wrap=True)
+        for message in output.messages:
+            console.print(f"  [yellow]{message}[/]", highlight=False, soft_wrap=True)
 
 
 InputArg = Annotated[Optional[str], typer.Argument(
@@ -106,7 +110,8 @@ def report(result: RunResult, as_json: bool, command: str = "run") -> None:
     stopped_by = signal.Signals(result.stopped_by_signal).name if result.stopped_by_signal else None
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
-                               "pace": result.pace, "stopped_by": stopped_by, **result.summary}, indent=2))
+                               "pace": result.pace, "stopped_by": stopped_by,
+                               "health": result.health.as_dicts() if result.health else [], **result.summary}, indent=2))
     else:
         _print_summary(result, command)
         if stopped_by:

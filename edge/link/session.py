@@ -54,11 +54,18 @@ class LinkSession:
         self._inbox: deque[codec.Message] = deque()
         self._seq = 0
         self._ping_token = 0
+        self.n_frames_sent = 0
+        """Frames sent so far (every type), for reconciling with the device's ``frames_ok`` counter."""
+        self.n_intensity_frames_sent = 0
+        """SET_INTENSITIES frames sent so far."""
 
     # ------------------------------------------------------------------------------------------ plumbing
     def send(self, message: codec.Message) -> None:
         """Send one message without waiting for anything."""
         self.transport.write(codec.encode_message(message))
+        self.n_frames_sent += 1
+        if isinstance(message, codec.SetIntensities):
+            self.n_intensity_frames_sent += 1
 
     def poll(self, timeout_s: float = 0.0) -> list[codec.Message]:
         """Messages not yet consumed plus what arrives within ``timeout_s`` (unknown types are skipped)."""

@@ -8,12 +8,12 @@ and is idempotent; ``zero()`` may be called at any time, also after a fault.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import TracebackType
 
 import numpy as np
 
-from edge.errors import ConfigError
+from edge.errors import ConfigError, OutputError
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,41 @@ class HapticFrame:
     audio: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class OutputHealth:
+    """How well an output's frames reached its actuators, so far.
+
+    ``frames_sent``: frames handed to the device (a bus write or a link frame); ``frames_acked``: frames the device
+    confirmed (an I2C write the chips acknowledged; for a firmware link, frames the firmware's telemetry counts as
+    accepted); ``frames_lost``: frames that never reached it (sent while the link was down, or sent and not
+    accepted); ``frames_late``: frames that left the host more than one hop late (the write blocked) or arrived
+    out of order; ``reconnects``: times the link came back; ``watchdog_trips``: times the firmware's failsafe
+    zeroed its outputs because frames stopped; ``link_up``: False after a fault the output has not recovered from;
+    ``messages``: what the device or the fault said, one line each (failsafe messages, device errors).
+    """
+
+    url: str
+    link_up: bool = True
+    frames_sent: int = 0
+    frames_acked: int = 0
+    frames_lost: int = 0
+    frames_late: int = 0
+    reconnects: int = 0
+    watchdog_trips: int = 0
+    messages: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "messages": list(self.messages)}
+
+    def line(self) -> str:
+        """One line for a run summary."""
+        text = (f"{self.url}: {self.frames_sent} frames sent, {self.frames_acked} acknowledged, {self.frames_lost} lost, "
+                f"{self.frames_late} late, {self.reconnects} reconnect{'s' if self.reconnects != 1 else ''}")
+        if self.watchdog_trips:
+            text += f"; its failsafe zeroed the actuators {self.watchdog_trips} time{'s' if self.watchdog_trips != 1 else ''}"
+        return text + ("" if self.link_up else "; LINK DOWN")
+
+
 class ActuatorOutput(abc.ABC):
     """Base of every actuator output. Subclasses implement ``_write`` and ``_zero`` (and ``_release``)."""
 
@@ -43,6 +78,8 @@ class ActuatorOutput(abc.ABC):
         self.url = url
         self.n_channels = n_channels
         self._closed = False
+        self._frames_written = 0
+        self._fault = ""
 
     @property
     def closed(self) -> bool:
@@ -60,8 +97,20 @@ class ActuatorOutput(abc.ABC):
         # NaN fails both comparisons and an infinity one of them: this also proves every value finite
         if not (intensities.min() >= 0.0 and intensities.max() <= 1.0):
             raise ConfigError(f"output {self.url!r}: intensities must be finite and within [0, 1]")
-        self._write(frame if intensities is frame.intensities else
-                    HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio))
+        try:
+            self._write(frame if intensities is frame.intensities else
+                        HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio))
+        except OutputError as error:
+            self._fault = str(error)
+            raise
+        self._frames_written += 1
+
+    def health(self) -> OutputHealth:
+        """Frames written and whether the device still answers. A local output (a bus, pins, a sound card) counts
+        a write that returned as acknowledged; firmware links count what the device confirmed."""
+        return OutputHealth(self.url, link_up=not self._fault, frames_sent=self._frames_written + bool(self._fault),
+                            frames_acked=self._frames_written, frames_lost=int(bool(self._fault)),
+                            messages=(self._fault,) if self._fault else ())
 
     def zero(self) -> None:
         """Drive every channel to zero now. Safe to call repeatedly and after a fault."""

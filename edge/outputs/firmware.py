@@ -6,9 +6,15 @@
 - Opening does the versioned handshake (and the challenge-response when the device has a key) and checks
   that the device has at least the rig's channel count.
 - Every frame becomes one SET_INTENSITIES with a sequence number and the stream time in ms.
-- Failsafe: when the link drops (cable pulled), frames are dropped — the firmware's watchdog zeroes its
-  outputs within 150 ms — and the output reconnects with exponential backoff (``reconnect_min_s`` doubling up
-  to ``reconnect_max_s``), redoing the handshake, while the stream keeps running. ``close()`` sends STOP_ALL.
+- Failsafe: when the link drops (cable pulled, firmware gone, or the device stops answering telemetry for
+  ``silent_s``), frames are dropped — the firmware's watchdog zeroes its outputs within 150 ms — and the output
+  reconnects with exponential backoff (``reconnect_min_s`` doubling up to ``reconnect_max_s``), redoing the
+  handshake, while the stream keeps running. A device not back within ``lost_after_s`` (default 5 s) fails the
+  write with an :class:`OutputError` naming the output (the run ends, every other output zeroed).
+  ``close()`` sends STOP_ALL.
+- Link health (:meth:`health`): frames sent / acknowledged / lost / late and reconnects, reconciled with the
+  device's telemetry every ``HEALTH_POLL_S`` (edge.outputs.link_health); the firmware's failsafe trips
+  (watchdog) and ERROR frames become one-line messages.
 - ``loop://`` has nobody on the far side by default: no handshake; ``peer`` is the far end, for tests.
 """
 
@@ -18,13 +24,14 @@ import time
 
 import numpy as np
 
-from edge.errors import ConfigError, LinkAuthError, OutputError, ProtocolError
+from edge.errors import ConfigError, LinkAuthError, LinkTimeoutError, OutputError, ProtocolError
 from edge.link import codec
 from edge.link.keys import load_key
-from edge.link.session import ByteTransport, LinkSession
+from edge.link.session import READ_SLICE_S, ByteTransport, LinkSession
 from edge.link.transports import LoopTransport, open_transport
 from edge.output_url import OutputURL
-from edge.outputs.base import ActuatorOutput, HapticFrame
+from edge.outputs.base import ActuatorOutput, HapticFrame, OutputHealth
+from edge.outputs.link_health import LinkHealth
 
 BOOT_TIMEOUT_S = 3.0  # an Arduino resets when its port opens and boots for a second or two
 RECONNECT_MIN_S = 0.05
@@ -32,6 +39,15 @@ RECONNECT_MAX_S = 2.0
 RECONNECT_REPLY_TIMEOUT_S = 0.2
 STOP_TIMEOUT_S = 0.3
 DEFAULT_LOOP_CHANNELS = 16
+HEALTH_POLL_S = 0.5
+"""How often a streaming output asks the device for its counters (one TELEMETRY reply of ~60 bytes)."""
+SILENT_S = 2.0
+"""A device that leaves a telemetry request unanswered this long is treated as gone (link lost)."""
+LOST_AFTER_S = 5.0
+"""A link down this long without reconnecting ends the stream with an error."""
+FINAL_TELEMETRY_TIMEOUT_S = 0.3
+SLOW_WRITE_S = 0.008
+"""A frame whose write blocks longer than one 8 ms hop is late."""
 
 
 class FirmwareOutput(ActuatorOutput):
@@ -47,6 +63,8 @@ class FirmwareOutput(ActuatorOutput):
         config: codec.Config | None = None,
         reconnect_min_s: float = RECONNECT_MIN_S,
         reconnect_max_s: float = RECONNECT_MAX_S,
+        lost_after_s: float = LOST_AFTER_S,
+        silent_s: float = SILENT_S,
     ) -> None:
         self.transport = transport
         self.session = LinkSession(transport, key=key)
@@ -54,14 +72,20 @@ class FirmwareOutput(ActuatorOutput):
         self.info: codec.Info | None = None
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
+        self.lost_after_s = lost_after_s
+        self.silent_s = silent_s
         self.link_up = True
-        self.frames_sent = 0
-        self.frames_dropped = 0
-        self.reconnects = 0
+        self.link_health = LinkHealth()
         self.last_link_error = ""
         self.device_errors: list[codec.Error] = []
+        self.last_telemetry: codec.Telemetry | None = None
         self._backoff_s = reconnect_min_s
         self._retry_at = 0.0
+        self._down_since = 0.0
+        self._down_at_stream_s = 0.0
+        self._lost_reason = ""
+        self._stream_t_s = 0.0
+        self._next_poll_at = 0.0
         self._handshake = handshake
         try:
             if handshake:
@@ -89,9 +113,28 @@ class FirmwareOutput(ActuatorOutput):
                 thermal_limit=url.int_param("thermal_limit", codec.FULL_SCALE),
                 thermal_tau_ms=url.int_param("thermal_tau_ms", 2000),
             )
+        lost_after_s = url.float_param("lost_after_s", LOST_AFTER_S)
+        silent_s = url.float_param("silent_s", SILENT_S)
+        if lost_after_s <= 0 or silent_s <= 0:
+            raise ConfigError(f"output URL {url.url!r}: lost_after_s and silent_s must be > 0")
         transport = open_transport(url)
         handshake = url.scheme != "loop" and not (url.scheme == "spy" and "loop://" in url.url)
-        return cls(url.url, transport, channels, key=key, handshake=handshake, config=config)
+        return cls(url.url, transport, channels, key=key, handshake=handshake, config=config,
+                   lost_after_s=lost_after_s, silent_s=silent_s)
+
+    @property
+    def frames_sent(self) -> int:
+        """SET_INTENSITIES frames written to the link (the stream's and the zeroing ones)."""
+        return self.session.n_intensity_frames_sent
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames the stream produced while the link was down."""
+        return self.link_health.frames_unsent
+
+    @property
+    def reconnects(self) -> int:
+        return self.link_health.reconnects
 
     @property
     def peer(self) -> ByteTransport | None:
@@ -104,12 +147,33 @@ class FirmwareOutput(ActuatorOutput):
         info = self.session.handshake(boot_timeout_s)
         if self.config is not None:
             self.session.configure(self.config)
+        self.link_health.connected()
+        self._request_telemetry()  # the baseline of this connection's counters
         return info
 
+    def _request_telemetry(self) -> None:
+        self.session.send(codec.GetTelemetry())
+        self.link_health.requested(self.session.n_frames_sent, self.session.n_intensity_frames_sent)
+        self._next_poll_at = time.monotonic() + HEALTH_POLL_S
+
     def _link_lost(self, error: Exception) -> None:
+        if self.link_up:
+            self._down_since = time.monotonic()
+            self._down_at_stream_s = self._stream_t_s
+            self._lost_reason = str(error)
+            self.link_health.note(f"link lost {self._stream_t_s:.2f} s into the stream: {error}")
         self.link_up = False
         self.last_link_error = str(error)
         self._retry_at = time.monotonic() + self._backoff_s
+
+    def _give_up_if_gone_too_long(self) -> None:
+        down_s = time.monotonic() - self._down_since
+        if down_s > self.lost_after_s:
+            raise OutputError(
+                f"output {self.url}: device lost {self._down_at_stream_s:.2f} s into the stream ({self._lost_reason}) "
+                f"and not back within {self.lost_after_s:g} s (last try: {self.last_link_error}); its firmware's "
+                "watchdog switched its actuators off"
+            )
 
     def _try_reconnect(self) -> bool:
         if time.monotonic() < self._retry_at:
@@ -131,31 +195,81 @@ class FirmwareOutput(ActuatorOutput):
             return False
         self._backoff_s = self.reconnect_min_s
         self.link_up = True
-        self.reconnects += 1
+        self.link_health.reconnects += 1
+        self.link_health.note(f"link back {self._stream_t_s:.2f} s into the stream "
+                              f"(down {time.monotonic() - self._down_since:.2f} s)")
         return True
 
-    def _drain(self) -> None:
-        """Collect what the device sent (ERROR frames for refused frames) without waiting."""
-        for message in self.session.poll(0.0) + self.session.unsolicited:
-            if isinstance(message, codec.Error):
+    def _handle(self, messages: list[codec.Message]) -> None:
+        for message in messages:
+            if isinstance(message, codec.Telemetry):
+                self.last_telemetry = message
+                self.link_health.answered(message)
+            elif isinstance(message, codec.Error):
                 self.device_errors.append(message)
+                offending = codec.MESSAGE_TYPES.get(message.offending_type)
+                self.link_health.note(f"the firmware answered {offending.__name__ if offending else hex(message.offending_type)} "
+                                      f"with ERROR {message.code_name}")
                 if message.code == codec.ERROR_UNAUTHENTICATED:
                     raise LinkAuthError(f"output {self.url!r}: the firmware refused our frames: not authenticated")
+
+    def _drain(self) -> None:
+        """Collect what the device sent (telemetry replies, ERROR frames for refused frames) without waiting."""
+        messages = self.session.poll(0.0) + self.session.unsolicited
         self.session.unsolicited.clear()
+        self._handle(messages)
+
+    def _check_health(self) -> None:
+        """Ask for the device's counters every HEALTH_POLL_S; a device that stops answering is a lost link."""
+        if not self._handshake:
+            return
+        if self.link_health.oldest_request_age_s() > self.silent_s:
+            raise OutputError(f"the device stopped answering (no telemetry reply for {self.silent_s:g} s)")
+        if not self.link_health.pending and time.monotonic() >= self._next_poll_at:
+            self._request_telemetry()
 
     # ------------------------------------------------------------------------------------------ output
     def _write(self, frame: HapticFrame) -> None:
+        self._stream_t_s = frame.t_s
         if not self.link_up and not self._try_reconnect():
-            self.frames_dropped += 1
+            self.link_health.frames_unsent += 1
+            self._give_up_if_gone_too_long()
             return
         values = codec.intensities_to_u16(np.asarray(frame.intensities, dtype=np.float64).tolist())
         try:
+            started = time.perf_counter()
             self.session.set_intensities(values, int(round(frame.t_s * 1000.0)))
-            self.frames_sent += 1
+            if time.perf_counter() - started > SLOW_WRITE_S:
+                self.link_health.frames_slow += 1
             self._drain()
+            self._check_health()
         except OutputError as error:
-            self.frames_dropped += 1
             self._link_lost(error)
+
+    def health(self) -> OutputHealth:
+        counters = self.link_health
+        messages = list(counters.messages)
+        if counters.watchdog_trips:
+            messages.append(f"the firmware's watchdog zeroed every actuator {counters.watchdog_trips} time"
+                            f"{'s' if counters.watchdog_trips != 1 else ''} (no frame for {self._watchdog_ms()} ms)")
+        return OutputHealth(self.url, link_up=self.link_up, frames_sent=self.frames_sent,
+                            frames_acked=counters.frames_acked, frames_lost=counters.frames_lost,
+                            frames_late=counters.frames_late, reconnects=counters.reconnects,
+                            watchdog_trips=counters.watchdog_trips, messages=tuple(messages))
+
+    def _watchdog_ms(self) -> int:
+        if self.config is not None:
+            return self.config.watchdog_ms
+        return self.info.watchdog_ms if self.info is not None else 100
+
+    def _settle_health(self, timeout_s: float) -> bool:
+        """Ask for the device's counters once more and wait up to ``timeout_s`` for every reply in flight."""
+        self._drain()
+        self._request_telemetry()
+        deadline = time.monotonic() + timeout_s
+        while self.link_health.pending and time.monotonic() < deadline:
+            self._handle(self.session.poll(READ_SLICE_S))
+        return not self.link_health.pending
 
     def _zero(self) -> None:
         if not self.link_up:
@@ -163,6 +277,7 @@ class FirmwareOutput(ActuatorOutput):
         try:
             self.session.set_intensities([0] * self.n_channels, 0)
             if self._handshake:
+                self._settle_health(FINAL_TELEMETRY_TIMEOUT_S)  # the device's counters up to this last frame
                 previous, self.session.reply_timeout_s = self.session.reply_timeout_s, STOP_TIMEOUT_S
                 try:
                     self.session.stop_all()
@@ -178,7 +293,10 @@ class FirmwareOutput(ActuatorOutput):
 
     # ------------------------------------------------------------------------------------------ extras
     def telemetry(self) -> codec.Telemetry:
-        return self.session.telemetry()
+        """The device's counters now (the request joins the health polls, so their replies stay in order)."""
+        if not self._settle_health(self.session.reply_timeout_s) or self.last_telemetry is None:
+            raise LinkTimeoutError(f"output {self.url}: no TELEMETRY from the device within {self.session.reply_timeout_s:.2f} s")
+        return self.last_telemetry
 
     def ping(self) -> float:
         """One PING/PONG round trip in seconds."""

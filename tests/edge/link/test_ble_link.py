@@ -360,3 +360,40 @@ def test_close_during_an_outage_stops_the_background_reconnect(ble_vest: BleVest
     assert ble_vest.mock.record.method_calls.count(f"dev_{VEST_ADDRESS.replace(':', '_')}.Connect") == connects_at_close
     with pytest.raises(OutputError, match="closed"):
         transport.write(b"\x00")
+
+
+def test_a_ble_run_reports_every_frame_acknowledged(ble_vest_factory) -> None:
+    from edge.run import run
+
+    vest = ble_vest_factory(n_channels=16)  # the bundled default rig
+    result = run(str(EXAMPLE_SOUND), output_url=vest.url, use_models=False, pace="fast")
+    assert result.health is not None
+    (health,) = result.health.outputs
+    assert health.link_up and health.frames_sent > result.summary["n_hops"]
+    assert health.frames_acked == health.frames_sent and health.frames_lost == 0
+
+
+def test_a_vest_that_disconnects_and_stays_away_ends_the_run_with_the_others_zeroed(ble_vest_factory) -> None:
+    from edge.outputs.base import RoutedOutput
+    from edge.outputs.sim import SimOutput
+    from edge.session import open_session
+
+    vest = ble_vest_factory(n_channels=4)
+    url = vest.url + "&lost_after_s=0.5"
+    link = open_output(url, n_channels=4)
+    sim = SimOutput("sim://", 4)
+    session = open_session(None, "wristband-drv2605", [RoutedOutput(link, np.arange(4)), RoutedOutput(sim, np.arange(4))])
+    rng = np.random.default_rng(2)
+    with pytest.raises(OutputError, match=r"output ble://.*lost_after_s=0.5: device lost .* not back within 0.5 s"):
+        with session:
+            for index in range(1000):
+                session.process(rng.standard_normal(128).astype(np.float32) * 0.5)
+                if index == 150:  # after the first health polls (every 0.5 s)
+                    assert sim.state.max() > 0
+                    vest.mock.advertising = False  # switched off: it drops and does not come back
+                    vest.mock.drop_link()
+                time.sleep(0.004)
+    assert sim.state.max() == 0.0
+    lost = session.health().outputs[0]
+    assert not lost.link_up and lost.frames_lost > 0 and lost.frames_acked > 0
+    vest.mock.wait_for(lambda: vest.firmware.duties() == [0] * 4, what="the vest's watchdog to zero it")

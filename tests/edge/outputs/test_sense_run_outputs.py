@@ -63,3 +63,32 @@ def test_sense_run_drives_the_sensory_box_rig_into_a_sound_file(tmp_path: Path) 
     assert rate == RATE_HZ and data.shape[1] == 2 and data.shape[0] > rate
     assert float(np.max(np.abs(data))) > 0.01
     assert float(np.max(np.abs(data[-5:]))) < 1e-3
+
+
+def test_a_driver_unplugged_mid_run_ends_it_naming_the_output_with_every_other_output_zeroed(fake_board: Board) -> None:
+    from edge.errors import OutputError
+
+    unplugged = fake_board.drvs[1]
+    write_chip = unplugged.write
+    n_writes = 0
+
+    def write_then_unplug(data: bytes) -> None:  # the wire to channel 1 comes loose after 100 transactions
+        nonlocal n_writes
+        n_writes += 1
+        if n_writes == 100:
+            unplugged.present = False
+        write_chip(data)
+
+    unplugged.write = write_then_unplug  # type: ignore[method-assign]
+    result = runner.invoke(app, ["run", "--no-models", "--pace", "fast", "--rig", "wristband-drv2605"])
+    assert result.exit_code == 1 and isinstance(result.exception, OutputError)
+    message = str(result.exception)
+    assert "\n" not in message
+    assert message.startswith("output drv2605://1/0x5a?mux=0x70&mux_channel=1&actuator=lra: ")
+    # the unplugged chip cannot be told to stop: the message says what state it may be in
+    assert "no acknowledge" in message and "they may still be running: cut their power" in message
+    for index, drv in enumerate(fake_board.drvs):
+        if index != 1:
+            assert max(drv.rtp_history) > 0  # it was driven, and is off now
+            assert drv.rtp_drive() == 0.0 and drv.standby
+    assert fake_board.mux is not None and fake_board.mux.control == 0
