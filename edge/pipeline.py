@@ -5,7 +5,9 @@ Rules it keeps (DESIGN.md):
 - no backlog: when the model stages use more than ``realtime_budget`` of the audio time they cover, the
   overrun is paid back by rendering the following hops DSP-only (no models), counted as dropped hops;
 - failsafe: any exception inside ``process`` zeroes every output before it propagates; ``close`` zeroes and
-  closes every output (also on Ctrl-C, through the context manager).
+  closes every output (also on Ctrl-C, through the context manager);
+- haptic offset: touch can be shifted against sound in whole hops (``haptic_offset_ms`` > 0: the intensities
+  pass through a delay line, < 0: the frames' audio does).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from edge.outputs.base import RoutedOutput
 from edge.pack import Pack
 from edge.runners import open_runner
 from edge.stft import BlockFramer, StreamingSTFT
-from edge.stream import DEVICE_STREAM, StreamParams, stream_of
+from edge.stream import DEVICE_STREAM, MAX_HAPTIC_OFFSET_MS, StreamParams, check_haptic_offset_ms, stream_of
 
 STAGES = ("stft", "separator", "tagger", "render", "output")
 STFT, SEPARATOR, TAGGER, RENDER, OUTPUT = range(len(STAGES))
@@ -149,7 +151,22 @@ class Pipeline:
                                    n_threads=n_threads)
         self._hop_numbers = np.arange(1, 65, dtype=np.float64)  # 1, 2, ... for the hops of a block (no per-block arange)
         self._onset_classes = self.separator.runner.model.onset_classes if self.separator else ()
+        self._max_offset_hops = int(np.ceil(MAX_HAPTIC_OFFSET_MS / 1e3 / stream.hop_s))
+        self.haptic_offset_ms = 0.0
         self.reset()
+
+    @property
+    def haptic_offset_ms(self) -> float:
+        """Touch against sound at the outputs, ms: > 0 delays the intensities, < 0 delays the frames' audio; applied
+        in whole hops (rounded), within ±:data:`~edge.stream.MAX_HAPTIC_OFFSET_MS`. May change between blocks: the
+        delayed stream then starts again from silence."""
+        return self._haptic_offset_ms
+
+    @haptic_offset_ms.setter
+    def haptic_offset_ms(self, value: float) -> None:
+        self._haptic_offset_ms = check_haptic_offset_ms(value)
+        self.haptic_offset_hops = int(round(value / 1e3 / self.stream.hop_s))
+        self._delay_history: np.ndarray | None = None  # the last hops of the delayed stream, made at its first block
 
     def attach_outputs(self, outputs: Iterable[RoutedOutput]) -> None:
         """Drive ``outputs`` from now on (the session opens them only after the models loaded and checked)."""
@@ -174,6 +191,7 @@ class Pipeline:
         for routed in self.outputs:
             routed.reset()
         self._debt_s = 0.0
+        self._delay_history = None
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         try:
@@ -233,10 +251,23 @@ class Pipeline:
                         self.stream.sample_rate_hz, self.n_fft, self.hop, drum_onsets, self._onset_classes)
 
     def write(self, t_end_s: np.ndarray, intensities: np.ndarray, hops: np.ndarray) -> None:
-        """Send each hop's (n_actuators,) intensities to every output."""
+        """Send each hop's (n_actuators,) intensities to every output, with its audio (shifted by the haptic
+        offset)."""
+        if self.haptic_offset_hops > 0:
+            intensities = self._delayed(intensities, self.haptic_offset_hops)
+        elif self.haptic_offset_hops < 0:
+            hops = self._delayed(hops, -self.haptic_offset_hops)
         for i in range(hops.shape[0]):
             for routed in self.outputs:
                 routed.write(float(t_end_s[i]), intensities[i], hops[i])
+
+    def _delayed(self, block: np.ndarray, n_hops: int) -> np.ndarray:
+        """``block`` (one row per hop) ``n_hops`` hops later: the rows from before it come from the history."""
+        if self._delay_history is None or self._delay_history.shape[1:] != block.shape[1:]:
+            self._delay_history = np.zeros((self._max_offset_hops, *block.shape[1:]), dtype=block.dtype)
+        joined = np.concatenate([self._delay_history, block])
+        self._delay_history = joined[-self._max_offset_hops:]
+        return joined[len(joined) - n_hops - len(block): len(joined) - n_hops]
 
     def _render_block(self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int,
                       seconds: list[float]) -> np.ndarray:

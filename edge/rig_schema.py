@@ -29,6 +29,7 @@ from edge.haptics.spec import (
     RouteSpec,
 )
 from edge.output_url import OutputURL
+from edge.stream import MAX_HAPTIC_OFFSET_MS
 from edge.typed_config import TableReader, parse_toml
 
 MAX_CARRIER_HZ = 1000.0
@@ -211,7 +212,7 @@ def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
     """Parse and validate rig TOML ``text``; ``source`` names the file in errors."""
     data, document = parse_toml("rig", source, text)
     top = TableReader(document, data, (), {"rig", "outputs", "actuators", "defaults", "groups", "routes", "presets", "render", "controls"})
-    meta = top.table_at("rig", {"name", "description"}, default={})
+    meta = top.table_at("rig", {"name", "description", "haptic_offset_ms"}, default={})
     outputs = _parse_outputs(top)
     defaults = top.table_at("defaults", set(_ACTUATOR_DEFAULTS) | {"spinup_s"}, default={}).table
     actuators = _parse_actuators(top, {**_ACTUATOR_DEFAULTS, **defaults}, outputs)
@@ -227,6 +228,7 @@ def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
         routes=routes,
         presets=presets,
         params=_parse_params(top),
+        haptic_offset_ms=meta.number("haptic_offset_ms", 0.0, low=-MAX_HAPTIC_OFFSET_MS, high=MAX_HAPTIC_OFFSET_MS),
     )
 
 

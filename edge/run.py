@@ -133,7 +133,7 @@ def run_until_signal(session: Session, blocks: Iterator[np.ndarray],
 def open_run_session(pack_path: str | None = None, rig_path: str | None = None, output: OutputChoice = None,
                      runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
                      realtime_budget: float | None = 1.0, use_models: bool = True, user_sounds: bool = False,
-                     sounds_dir: str | None = None) -> Session:
+                     sounds_dir: str | None = None, haptic_offset_ms: float | None = None) -> Session:
     """The session of ``sense run`` (and ``sense serve``) from its options: the pack (None: the bundled one; none
     at all with ``use_models=False``), the rig, the outputs and, with ``user_sounds``, the sounds learned with
     ``sense learn``."""
@@ -144,26 +144,27 @@ def open_run_session(pack_path: str | None = None, rig_path: str | None = None, 
 
         user = open_user_sounds(pack, sounds_dir)
     return open_session(pack, rig_path, output, runtime=runtime, precision=precision, n_threads=n_threads,
-                        realtime_budget=realtime_budget, user_sounds=user)
+                        realtime_budget=realtime_budget, user_sounds=user, haptic_offset_ms=haptic_offset_ms)
 
 
 def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
         output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
         realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
         user_sounds: bool = False, sounds_dir: str | None = None, pace: str | None = None,
-        **source_options: Any) -> RunResult:
+        haptic_offset_ms: float | None = None, **source_options: Any) -> RunResult:
     """Run the whole pipeline on one source; every output is zeroed and closed however it ends. SIGINT/SIGTERM end
     it normally (``RunResult.stopped_by_signal``) so the caller can print the summary.
 
     The loop keeps no history: only the peak per actuator (and, with ``keep_intensities``, every hop's intensities).
     ``user_sounds``: also listen for the sounds learned with ``sense learn`` (in ``sounds_dir``). ``pace``:
     ``realtime`` / ``fast`` / None (realtime unless every output is ``sim://``, see :func:`choose_pace`).
+    ``haptic_offset_ms``: touch against sound (None: the rig's; see :class:`edge.session.SessionParams`).
     """
     if pace is not None and pace not in PACES:
         raise ConfigError(f"--pace {pace}: unknown; expected one of {', '.join(PACES)}")
     source_name, blocks = open_source(input_spec, **source_options)
     session = open_run_session(pack_path, rig_path, output_url, runtime, precision, n_threads, realtime_budget,
-                               use_models, user_sounds, sounds_dir)
+                               use_models, user_sounds, sounds_dir, haptic_offset_ms)
     pack = session.pack
     chosen_pace = choose_pace(pace, source_name, session.output_urls)
     if chosen_pace == "realtime" and not is_live(source_name):

@@ -28,7 +28,7 @@ from edge.outputs.base import ActuatorOutput, OutputHealth, RoutedOutput
 from edge.pack import Pack, load_pack
 from edge.pipeline import Pipeline, Telemetry
 from edge.rig import Rig, default_rig, load_rig
-from edge.stream import StreamParams
+from edge.stream import StreamParams, check_haptic_offset_ms
 
 OutputChoice = Union[str, ActuatorOutput, Sequence[RoutedOutput], None]
 """Where the intensities go: None = the rig's own outputs; a URL or an open output = one output carrying every
@@ -47,10 +47,13 @@ class SessionParams:
     realtime_budget: float | None = 1.0
     use_tagger: bool = True
     use_models: bool = True
+    haptic_offset_ms: float | None = None
+    """Touch against sound at the outputs, ms (> 0: touch later, < 0: sound later; within
+    ±:data:`~edge.stream.MAX_HAPTIC_OFFSET_MS`, in whole hops); None: the rig's ``haptic_offset_ms``."""
 
 
-LIVE_PARAMS = ("realtime_budget", "use_models", *CONTROL_NAMES)
-"""Parameters :meth:`Session.set_param` may change while running: two :class:`SessionParams` fields and the live
+LIVE_PARAMS = ("realtime_budget", "use_models", "haptic_offset_ms", *CONTROL_NAMES)
+"""Parameters :meth:`Session.set_param` may change while running: three :class:`SessionParams` fields and the live
 controls (:mod:`edge.controls`: mode, master, group_gains, preset_lock, muted)."""
 _KEEP: Any = object()
 """``Session.reload``'s default: keep what the session has."""
@@ -134,6 +137,7 @@ class Session:
     def live_params(self) -> dict[str, Any]:
         """Every live parameter's current value (:data:`LIVE_PARAMS`), as JSON can carry it."""
         values = {name: getattr(self.params, name) for name in LIVE_PARAMS if name not in CONTROL_NAMES}
+        values["haptic_offset_ms"] = self.pipeline.haptic_offset_ms  # the rig's when the session did not set one
         return {**values, **self.controls.as_dict()}
 
     def health(self) -> SessionHealth:
@@ -182,6 +186,11 @@ class Session:
                 raise ConfigError(f"session parameter realtime_budget: expected a positive number or None, got {value!r}")
             if name == "use_models" and not isinstance(value, bool):
                 raise ConfigError(f"session parameter use_models: expected true or false, got {value!r}")
+            if name == "haptic_offset_ms":
+                try:
+                    check_haptic_offset_ms(value)
+                except ConfigError as error:
+                    raise ConfigError(f"session parameter {error}") from None
             if name not in CONTROL_NAMES:
                 session_values[name] = value
         with self.lock:
@@ -191,6 +200,8 @@ class Session:
                 self.pipeline.realtime_budget = None if budget is None else float(budget)
             if "use_models" in session_values:
                 self.pipeline.use_models = session_values["use_models"]
+            if "haptic_offset_ms" in session_values:
+                self.pipeline.haptic_offset_ms = session_values["haptic_offset_ms"]
             self.params = replace(self.params, **session_values)
             self.controlled.set_controls(controls)
             if controls.muted and not self._closed:
@@ -319,6 +330,7 @@ def _assemble(pack: Pack | None, rig: Rig, params: SessionParams, wrap_renderer:
     if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
         pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
     pipeline.use_models = params.use_models
+    pipeline.haptic_offset_ms = rig.spec.haptic_offset_ms if params.haptic_offset_ms is None else params.haptic_offset_ms
     return pipeline, controlled, rig
 
 

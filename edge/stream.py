@@ -94,3 +94,14 @@ class StreamStage(Protocol):
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Consume ``block`` (time on axis 0) and return the output it completes (time on axis 0; may be empty)."""
+
+MAX_HAPTIC_OFFSET_MS = 250.0
+"""The haptic offset (touch against sound, ms) lies within ±this: a rig's ``haptic_offset_ms``, ``sense run
+--haptic-offset-ms`` and the live session parameter (:data:`edge.session.LIVE_PARAMS`)."""
+
+
+def check_haptic_offset_ms(value: object) -> float:
+    """``value`` as a haptic offset in ms, or a ConfigError that says what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= MAX_HAPTIC_OFFSET_MS:
+        raise ConfigError(f"haptic_offset_ms: expected a number of ms within ±{MAX_HAPTIC_OFFSET_MS:g}, got {value!r}")
+    return float(value)

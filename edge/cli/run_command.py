@@ -91,6 +91,9 @@ def run_command(
     pace: Annotated[Optional[str], typer.Option(
         help="realtime: release a file or stdin at the audio's pace; fast: as fast as it goes. "
              "Default: realtime for hardware and audio outputs, fast for sim://.")] = None,
+    haptic_offset_ms: Annotated[Optional[float], typer.Option(
+        "--haptic-offset-ms", help="Shift touch against sound in ms (> 0: touch later, < 0: sound later; within "
+                                   "±250, in whole 8 ms hops). Default: the rig's haptic_offset_ms (0).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     user_sounds: UserSoundsOpt = False,
     sounds_dir: SoundsDirOpt = None,
@@ -101,7 +104,7 @@ def run_command(
     result = run(input, pack, rig, output, runtime.value if runtime else None, precision, threads,
                  realtime_budget=None if no_drop else 1.0, use_models=not no_models, stdin_rate_hz=stdin_rate,
                  stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds,
-                 user_sounds=user_sounds, sounds_dir=sounds_dir, pace=pace)
+                 user_sounds=user_sounds, sounds_dir=sounds_dir, pace=pace, haptic_offset_ms=haptic_offset_ms)
     report(result, as_json)
 
 
@@ -111,7 +114,9 @@ def report(result: RunResult, as_json: bool, command: str = "run") -> None:
     if as_json:
         typer.echo(json.dumps({"source": result.source, "pack": result.pack_name, "outputs": result.output_urls,
                                "pace": result.pace, "stopped_by": stopped_by,
-                               "health": result.health.as_dicts() if result.health else [], **result.summary}, indent=2))
+                               "health": result.health.as_dicts() if result.health else [],
+                               "peak_intensities": [round(float(x), 4) for x in result.peak_intensities],
+                               **result.summary}, indent=2))
     else:
         _print_summary(result, command)
         if stopped_by:

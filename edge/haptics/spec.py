@@ -105,3 +105,5 @@ class RigSpec:
     presets: tuple[PresetSpec, ...]
     params: RenderParams = field(default_factory=RenderParams)
     description: str = ""
+    haptic_offset_ms: float = 0.0
+    """Touch against sound, ms (> 0: touch later); see :attr:`edge.pipeline.Pipeline.haptic_offset_ms`."""
