@@ -17,6 +17,7 @@ APT_PACKAGES=(
   sonic-pi-samples asterisk-core-sounds-en-wav espeak-ng planetblupi-music-midi  # export training data (tests)
   hydrogen-drumkits timgm6mb-soundfont musescore-general-soundfont-small  # varied songs: kits; held-out soundfonts (out-of-source tests)
   libsndfile1 libportaudio2                  # soundfile / sounddevice
+  pulseaudio pulseaudio-utils libasound2-plugins  # a real sound server for the microphone test (tests/edge/test_mic_pulseaudio.py)
   systemd                                    # systemd-analyze verify of the service unit (tests/edge/test_service.py)
   qemu-user                                  # the instruction-count plugin test (tests/bench/test_bench_instructions.py)
   chromium                                   # headless browser for the sense serve page tests (tests/edge/serve)
