@@ -14,3 +14,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run the I2C output tests on the real bus /dev/i2c-N (PCA9685 at 0x40; DRV2605L behind a "
         "TCA9548A at 0x70, channel 0)",
     )
+
+
+@pytest.fixture(scope="session")
+def _device_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("device-locks"))
+
+
+@pytest.fixture(autouse=True)
+def _private_device_locks(_device_lock_dir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks (edge.buses.device_lock) of this test session in a directory of its own, so that test runs
+    side by side on one machine (fake bus 1 in each) do not refuse each other's outputs."""
+    monkeypatch.setenv("SENSE_LOCK_DIR", _device_lock_dir)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from edge._lazy import require
+from edge.buses.device_lock import DeviceLock
 from edge.errors import ConfigError, OutputError
 
 ENV_I2C_BACKEND = "SENSE_I2C_BACKEND"
@@ -161,6 +162,7 @@ class I2CBus:
         self.retry_delay_s = retry_delay_s
         self.lock = threading.RLock()
         self._reservations: dict[tuple[Segment, int], str] = {}
+        self._device_locks: dict[tuple[Segment, int], DeviceLock] = {}
         self._shared: dict[str, list[object]] = {}  # key -> [object, n_users]
         self._n_users = 1
         self._on_last_close = on_last_close
@@ -187,11 +189,19 @@ class I2CBus:
                     f"I2C bus {self.bus_number} address 0x{address:02x}{describe_segment(segment)} is already used "
                     f"by {holder}; {owner} cannot use it too (two drivers on one address would fight)"
                 )
+            # ... and no other process may drive it either
+            where = "" if segment is None else f"-mux{segment[0]:02x}-ch{segment[1]}"
+            self._device_locks[key] = DeviceLock(
+                f"i2c-{self.bus_number}-{address:02x}{where}",
+                f"I2C bus {self.bus_number} address 0x{address:02x}{describe_segment(segment)} ({owner})")
             self._reservations[key] = owner
 
     def release(self, address: int, segment: Segment = None) -> None:
         with self.lock:
             self._reservations.pop((segment, address), None)
+            device_lock = self._device_locks.pop((segment, address), None)
+            if device_lock is not None:
+                device_lock.release()
 
     def reservations(self) -> dict[tuple[Segment, int], str]:
         """A copy of the reservation table: (segment, address) -> owner."""
