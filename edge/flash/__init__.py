@@ -21,7 +21,7 @@ from edge.flash.tools import ProgressCallback
 from edge.link import codec
 from edge.link.keys import generate_key, load_key, save_key
 from edge.link.session import LinkSession
-from edge.link.transports import SerialTransport
+from edge.link.transports import DEFAULT_BAUD, SerialTransport
 
 #: The firmware version this edge release was built and tested with (firmware/core/sense_device.h).
 FIRMWARE_VERSION = "1.0.0"
@@ -41,9 +41,9 @@ class Board:
 
 
 BOARDS: dict[str, Board] = {
-    "avr": Board("avr", "avrdude", 115200, 6, "firmware/build/avr/sense-fw-avr.hex (make -C firmware BOARD=avr)"),
-    "esp32": Board("esp32", "esptool", 115200, None, "a merged .bin, or app.bin with bootloader/partitions beside it"),
-    "rp2040": Board("rp2040", "uf2", 115200, None, "a .uf2 file"),
+    "avr": Board("avr", "avrdude", DEFAULT_BAUD, 6, "firmware/build/avr/sense-fw-avr.hex (make -C firmware BOARD=avr)"),
+    "esp32": Board("esp32", "esptool", DEFAULT_BAUD, None, "a merged .bin, or app.bin with bootloader/partitions beside it"),
+    "rp2040": Board("rp2040", "uf2", DEFAULT_BAUD, None, "a .uf2 file"),
 }
 
 
@@ -85,7 +85,7 @@ def flash_board(board_name: str, image: Path, port: str, progress: ProgressCallb
     return str(flash_uf2(image, drive, progress))
 
 
-def verify_firmware(port: str, baud: int = 115200, expected_channels: int | None = None,
+def verify_firmware(port: str, baud: int = DEFAULT_BAUD, expected_channels: int | None = None,
                     expected_version: str | None = None, key: bytes | None = None,
                     timeout_s: float = VERIFY_TIMEOUT_S) -> codec.Info:
     """Handshake with the freshly flashed firmware (retrying while it boots) and check what it reports."""
@@ -122,7 +122,7 @@ def verify_firmware(port: str, baud: int = 115200, expected_channels: int | None
     return info
 
 
-def provision_key(port: str, key_path: Path, baud: int = 115200, current_key: bytes | None = None) -> bytes:
+def provision_key(port: str, key_path: Path, baud: int = DEFAULT_BAUD, current_key: bytes | None = None) -> bytes:
     """Store the key from ``key_path`` on the device (creating a new random key file if there is none), then
     prove it with a fresh handshake. Returns the key. Only works over the wired link, where it also replaces a
     key the host does not know (PROTOCOL.md section 4: physical access is the trust anchor)."""

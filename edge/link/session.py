@@ -58,6 +58,8 @@ class LinkSession:
         """Frames sent so far (every type), for reconciling with the device's ``frames_ok`` counter."""
         self.n_intensity_frames_sent = 0
         """SET_INTENSITIES frames sent so far."""
+        self.last_intensity_frame_number = 0
+        """``n_frames_sent`` just after the last SET_INTENSITIES left (its 1-based position on the link)."""
 
     # ------------------------------------------------------------------------------------------ plumbing
     def send(self, message: codec.Message) -> None:
@@ -66,6 +68,7 @@ class LinkSession:
         self.n_frames_sent += 1
         if isinstance(message, codec.SetIntensities):
             self.n_intensity_frames_sent += 1
+            self.last_intensity_frame_number = self.n_frames_sent
 
     def poll(self, timeout_s: float = 0.0) -> list[codec.Message]:
         """Messages not yet consumed plus what arrives within ``timeout_s`` (unknown types are skipped)."""

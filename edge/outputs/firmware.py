@@ -1,7 +1,7 @@
 """Actuator output to our own firmware over the link protocol: ``serial://``, ``ble://``, ``loop://``,
 ``spy://<link URL>`` (firmware/PROTOCOL.md).
 
-``serial:///dev/ttyACM0?baud=115200&key=~/.config/sense/keys/vest.key&channels=6&smoothing_ms=16``
+``serial:///dev/ttyACM0?baud=500000&key=~/.config/sense/keys/vest.key&channels=6&smoothing_ms=16``
 
 - Opening does the versioned handshake (and the challenge-response when the device has a key) and checks
   that the device has at least the rig's channel count.
@@ -41,11 +41,11 @@ STOP_TIMEOUT_S = 0.3
 DEFAULT_LOOP_CHANNELS = 16
 HEALTH_POLL_S = 0.5
 """How often a streaming output asks the device for its counters (one TELEMETRY reply of ~60 bytes)."""
-SILENT_S = 2.0
+SILENT_S = 5.0
 """A device that leaves a telemetry request unanswered this long is treated as gone (link lost)."""
 LOST_AFTER_S = 5.0
 """A link down this long without reconnecting ends the stream with an error."""
-FINAL_TELEMETRY_TIMEOUT_S = 0.3
+FINAL_TELEMETRY_TIMEOUT_S = 1.0
 SLOW_WRITE_S = 0.008
 """A frame whose write blocks longer than one 8 ms hop is late."""
 

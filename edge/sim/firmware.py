@@ -62,7 +62,7 @@ def build_host() -> Path:
     return BUILD / "host" / "sense-fw-host"
 
 
-def build_avr(baud: int = 115200) -> Path:
+def build_avr(baud: int = 500000) -> Path:
     require_tools("avr-gcc", "avr-objcopy")
     make("avr", f"BAUD={baud}")
     return BUILD / f"avr-{baud}" / "sense-fw-avr.elf"
@@ -144,8 +144,9 @@ class HostFirmware:
 class SimulatedAVR:
     """The AVR firmware running in the simavr harness; events are collected from its stdout by a thread.
 
-    ``pwm`` holds (pin, duty 0..1, simulated t_s) reports in order; ``rx_delimiters_s`` the simulated times at
-    which a 0x00 frame delimiter entered the UART.
+    ``pwm`` holds (pin, duty 0..1, simulated t_s) reports in order (duty averaged over 8 PWM periods);
+    with ``--log-rx``, ``pulses`` holds (pin, duty 0..1 of one PWM period, simulated t_s of its rising edge) and
+    ``rx_delimiters_s`` the simulated times at which a 0x00 frame delimiter entered the UART.
     """
 
     harness: Path
@@ -153,6 +154,7 @@ class SimulatedAVR:
     port: str
     process: subprocess.Popen | None = None
     pwm: list[tuple[str, float, float]] = field(default_factory=list)
+    pulses: list[tuple[str, float, float]] = field(default_factory=list)
     rx_delimiters_s: list[float] = field(default_factory=list)
     stderr_path: Path | None = None
 
@@ -171,6 +173,8 @@ class SimulatedAVR:
                     ready.set()
                 elif parts[:1] == ["PWM"]:
                     self.pwm.append((parts[1], int(parts[2]) / 1e6, int(parts[3]) / 1e6))
+                elif parts[:1] == ["PULSE"]:
+                    self.pulses.append((parts[1], int(parts[2]) / 1e6, int(parts[3]) / 1e6))
                 elif parts[:1] == ["RX0"]:
                     self.rx_delimiters_s.append(int(parts[1]) / 1e6)
             ready.set()

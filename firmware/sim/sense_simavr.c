@@ -8,6 +8,9 @@
  *   PWM <pin> <duty_ppm> <t_us>  the high-time fraction of pin (D3 D5 D6 D9 D10 D11) over the last 8 PWM
  *                                periods, in parts per million, whenever it changes by more than one step;
  *                                a constant 0 or 100 % is stamped with the time of the edge that started it
+ *   PULSE <pin> <duty_ppm> <t_us> (--log-rx) one PWM period's high time on pin, stamped with the rising edge
+ *                                that began it, whenever it differs by more than one step from the last one
+ *                                reported: the drive as the motor sees it, to one period (1.024 ms)
  *   RX0 <t_us>                   (--log-rx) a 0x00 frame delimiter entered the AVR's UART
  * --bootloader loads an Intel-hex bootloader at its address and starts there (BOOTRST), e.g. Debian's
  * ATmegaBOOT_168_atmega328.hex for the avrdude test; the optional firmware is loaded at 0 as well.
@@ -63,11 +66,14 @@ typedef struct {
     avr_cycle_count_t high_cycles;
     avr_cycle_count_t last_edge;  /* cycle of the last level change */
     long reported_ppm;
+    avr_cycle_count_t rise;       /* cycle of the last rising edge */
+    long pulse_ppm;               /* the last PULSE reported */
 } pin_meter;
 
 static pin_meter pins[N_PINS] = {
-    {"D3", 'D', 3, 0, 0, 0, 0, -1}, {"D5", 'D', 5, 0, 0, 0, 0, -1}, {"D6", 'D', 6, 0, 0, 0, 0, -1},
-    {"D9", 'B', 1, 0, 0, 0, 0, -1}, {"D10", 'B', 2, 0, 0, 0, 0, -1}, {"D11", 'B', 3, 0, 0, 0, 0, -1}};
+    {"D3", 'D', 3, 0, 0, 0, 0, -1, 0, 0}, {"D5", 'D', 5, 0, 0, 0, 0, -1, 0, 0},
+    {"D6", 'D', 6, 0, 0, 0, 0, -1, 0, 0}, {"D9", 'B', 1, 0, 0, 0, 0, -1, 0, 0},
+    {"D10", 'B', 2, 0, 0, 0, 0, -1, 0, 0}, {"D11", 'B', 3, 0, 0, 0, 0, -1, 0, 0}};
 
 typedef struct {
     int master_fd;
@@ -104,6 +110,16 @@ static void pin_changed(struct avr_irq_t *irq, uint32_t value, void *param) {
     pin->since = avr->cycle;
     if (pin->level != (value ? 1 : 0)) {
         pin->last_edge = avr->cycle;
+        if (value) {
+            pin->rise = avr->cycle;
+        } else if (log_rx && avr->cycle - pin->rise <= PWM_PERIOD_CYCLES) {
+            long ppm = (long)((avr->cycle - pin->rise) * PPM / PWM_PERIOD_CYCLES);
+            if (labs(ppm - pin->pulse_ppm) > (long)REPORT_STEP_PPM) {
+                printf("PULSE %s %ld %llu\n", pin->name, ppm, cycles_to_us(pin->rise));
+                fflush(stdout);
+                pin->pulse_ppm = ppm;
+            }
+        }
     }
     pin->level = value ? 1 : 0;
 }
@@ -128,6 +144,9 @@ static avr_cycle_count_t window_done(struct avr_t *a, avr_cycle_count_t when, vo
             printf("PWM %s %ld %llu\n", pin->name, ppm, settled ? cycles_to_us(pin->last_edge) : t_us());
             fflush(stdout);
             pin->reported_ppm = ppm;
+        }
+        if (ppm == 0) {
+            pin->pulse_ppm = 0; /* no pulse for a whole window: the next one is news */
         }
         pin->high_cycles = 0;
         pin->since = a->cycle;

@@ -20,15 +20,15 @@ from edge.flash.esp32 import flash_esp32, image_info, merge_images
 from edge.link import codec
 from edge.link.keys import load_key
 from edge.link.session import LinkSession
-from edge.link.transports import SerialTransport
+from edge.link.transports import DEFAULT_BAUD, SerialTransport
 
 from edge.sim.firmware import BOOTLOADER_HEX, BUILD, build_avr, require_tools
 
 
 @pytest.fixture(scope="module")
 def avr_hex() -> Path:
-    build_avr(115200)
-    return BUILD / "avr-115200" / "sense-fw-avr.hex"
+    build_avr(DEFAULT_BAUD)  # what `sense flash avr` verifies at
+    return BUILD / f"avr-{DEFAULT_BAUD}" / "sense-fw-avr.hex"
 
 
 def start_bootloader(simulated_avr):  # type: ignore[no-untyped-def]

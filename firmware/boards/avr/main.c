@@ -2,7 +2,8 @@
  *
  * Channel -> pin: 0 OC0A/PD6 (D6), 1 OC0B/PD5 (D5), 2 OC1A/PB1 (D9), 3 OC1B/PB2 (D10), 4 OC2A/PB3 (D11),
  * 5 OC2B/PD3 (D3). Timer 0's overflow (every 1.024 ms) is the clock and the update rate (976 Hz).
- * EEPROM: magic, key (32 bytes), boot counter. Baud: SENSE_BAUD (make BOARD=avr BAUD=500000). */
+ * EEPROM: magic, key (32 bytes), boot counter. Baud: SENSE_BAUD (default 500000, exact at 16 MHz with U2X;
+ * make BOARD=avr BAUD=115200 for another). */
 #include <avr/eeprom.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
@@ -12,7 +13,7 @@
 #include "sense_device.h"
 
 #ifndef SENSE_BAUD
-#define SENSE_BAUD 115200UL
+#define SENSE_BAUD 500000UL
 #endif
 #define AVR_CHANNELS 6u
 #define AVR_UPDATE_RATE_HZ 976u

@@ -8,7 +8,7 @@
  * Links (firmware/PROTOCOL.md section 4):
  *   - BLE: one GATT characteristic (write / write-without-response + notify) in the SENSE service; untrusted,
  *     so control needs the challenge-response with the provisioned key, and PROVISION_KEY is refused.
- *   - USB serial (Serial, 115200 baud): trusted, for provisioning the key (`sense flash --provision-key`) and
+ *   - USB serial (Serial, 500000 baud): trusted, for provisioning the key (`sense flash --provision-key`) and
  *     bench tests. Whichever link last delivered bytes (or connected) owns the session; switching links, a BLE
  *     connect and a BLE disconnect all call sense_device_link_reset() (authentication is forgotten).
  * Failsafe: a BLE disconnect zeroes every output at once (sense_actuators_stop); the core's watchdog zeroes them
@@ -45,7 +45,7 @@ extern "C" {
 #define SENSE_SERVICE_UUID "53454e53-4500-4c69-6e6b-000000000000"
 #define SENSE_LINK_CHAR_UUID "53454e53-4500-4c69-6e6b-000000000001"
 
-#define USB_BAUD 115200
+#define USB_BAUD 500000 /* the host's default (edge.link.transports.DEFAULT_BAUD) */
 #define UPDATE_RATE_HZ 1000u
 #define HARD_THERMAL_LIMIT 52000u /* ~80 % running-average duty */
 #define PWM_FREQ_HZ 25000u        /* above hearing; 80 MHz / 25 kHz leaves 11 bits */
