@@ -45,7 +45,7 @@ def _print_summary(result: RunResult, command: str = "run") -> None:
         highlight=False,
     )
     for output in result.health.outputs if result.health else ():
-        console.print(f"link {output.line()}", highlight=False, soft_wrap=True)
+        console.print(f"output {output.line()}", highlight=False, soft_wrap=True)
         for message in output.messages:
             console.print(f"  [yellow]{message}[/]", highlight=False, soft_wrap=True)
 

@@ -59,7 +59,7 @@ def test_the_summary_table_shows_the_link_counters(host_firmware, tmp_path: Path
     url = f"serial://{firmware.port}"
     code, stdout, stderr = finish(sense_run_process(str(bursts_wav(tmp_path / "b.wav")), "--output", url))
     assert code == 0, stderr
-    line = next(line for line in stdout.splitlines() if line.startswith("link "))
+    line = next(line for line in stdout.splitlines() if line.startswith(f"output {url}: "))
     sent = int(line.split(": ")[1].split(" frames sent")[0])
     assert f"{sent} frames sent, {sent} acknowledged, 0 lost" in line and "0 reconnects" in line
 
