@@ -16,13 +16,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def _device_lock_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("device-locks"))
-
-
 @pytest.fixture(autouse=True)
-def _private_device_locks(_device_lock_dir: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Device locks (edge.buses.device_lock) of this test session in a directory of its own, so that test runs
-    side by side on one machine (fake bus 1 in each) do not refuse each other's outputs."""
-    monkeypatch.setenv("SENSE_LOCK_DIR", _device_lock_dir)
+def _private_device_locks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks (edge.buses.device_lock) of each test in a directory of its own: test runs side by side on one
+    machine (fake bus 1 in each) do not refuse each other's outputs, nor does a device an earlier test left open."""
+    monkeypatch.setenv("SENSE_LOCK_DIR", str(tmp_path_factory.mktemp("device-locks")))  # device_lock.ENV_LOCK_DIR

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from edge.errors import OutputError
@@ -34,25 +35,46 @@ def lock_dir() -> Path:
                       f"set {ENV_LOCK_DIR})")
 
 
+_HELD: dict[str, list[int]] = {}
+"""Locks this process holds: lock file path -> [file descriptor, number of holders]. Within one process the drivers'
+reservations (:meth:`edge.buses.i2c.I2CBus.reserve`) keep two users apart; the lock keeps other processes out."""
+_HELD_LOCK = threading.Lock()
+
+
 class DeviceLock:
     """An exclusive lock on device ``name`` (a file-name-safe string) for this process; ``release()`` frees it."""
 
     def __init__(self, name: str, what: str) -> None:
         path = lock_dir() / f"{name}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise OutputError(f"{what}: in use by another program ({f'pid {holder}, ' if holder else ''}another "
-                              f"`sense run` or `sense calibrate`; lock {path}); stop it first") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._fd: int | None = fd
+        self.key = str(path)
+        self._held = False
+        with _HELD_LOCK:
+            held = _HELD.get(self.key)
+            if held is not None:
+                held[1] += 1
+                self._held = True
+                return
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                os.close(fd)
+                raise OutputError(f"{what}: in use by another program ({f'pid {holder}, ' if holder else ''}another "
+                                  f"`sense run` or `sense calibrate`; lock {path}); stop it first") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            _HELD[self.key] = [fd, 1]
+            self._held = True
 
     def release(self) -> None:
-        """Free the lock. Idempotent."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)  # closing the descriptor drops the flock
+        """Free the lock (the last holder in this process closes the file, which drops the flock). Idempotent."""
+        with _HELD_LOCK:
+            if not self._held:
+                return
+            self._held = False
+            held = _HELD[self.key]
+            held[1] -= 1
+            if held[1] == 0:
+                del _HELD[self.key]
+                os.close(held[0])

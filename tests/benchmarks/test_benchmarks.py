@@ -113,8 +113,8 @@ def test_latency_through_the_firmware_adds_up(latency_report: dict[str, Any], ba
 def test_latency_pulse_response_is_the_first_longer_pulse_after_the_frame() -> None:
     pulses = [("D6", 0.2, 1.0), ("D6", 0.2, 2.0), ("D5", 0.9, 2.5), ("D6", 0.1, 3.0), ("D6", 0.4, 4.0)]
     pwm = [("D6", 0.0, 2.2)]
-    assert bench_latency.pulse_response_s(pulses, pwm, "D6", 1.5) == 3.0  # 0 (the pin went low) -> 0.1
-    assert bench_latency.pulse_response_s(pulses, [], "D6", 1.5) == 4.0  # 0.2 -> 0.4
+    assert bench_latency.pulse_response_s(pulses, pwm, "D6", 2.5) == 3.0  # 0 (the pin went low at 2.2) -> 0.1
+    assert bench_latency.pulse_response_s(pulses, pwm, "D6", 1.5) == 4.0  # 0.2 -> 0.4 (D5 is another pin)
     assert bench_latency.pulse_response_s(pulses, pwm, "D6", 4.5) is None
 
 

@@ -1,7 +1,7 @@
 """Two runs cannot drive one I2C address at once: the second is refused with one line naming the bus, the
 address and the process holding it (the same rule as ``serial://``'s exclusive open). Another address on the
 same bus stays free, a mux another run switches is not (the two would fight over its channel), and the address
-is free again once the first run ends."""
+is free again once the first run ends. Each run is a process of its own, with its own fake board on bus 1."""
 
 from __future__ import annotations
 
@@ -10,35 +10,54 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from edge.errors import OutputError
-from edge.outputs import open_output
-from tests.edge.outputs.conftest import Board
-
 REPO = Path(__file__).resolve().parents[3]
-HOLDER = """
+ON_A_FAKE_BOARD = """
 import os, sys
 from edge.buses.i2c import ENV_I2C_BACKEND
-from edge.outputs import open_output
 from edge.sim.chips.i2c_wire import FACTORY_SPEC, install_wire
 from tests.edge.outputs.conftest import build_fake_board
 
 board = build_fake_board()
 install_wire(board.bus_number, board.wire)
 os.environ[ENV_I2C_BACKEND] = FACTORY_SPEC
+"""
+HOLD = ON_A_FAKE_BOARD + """
+from edge.outputs import open_output
+
 output = open_output(sys.argv[1])
 print("READY", flush=True)
 sys.stdin.read()
 output.close()
 """
+TRY = ON_A_FAKE_BOARD + """
+from edge.errors import OutputError
+from edge.outputs import open_output
+
+try:
+    open_output(sys.argv[1]).close()
+    print("OPENED")
+except OutputError as error:
+    print(f"REFUSED {error}; pca duties {board.pca.duties()}")
+"""
+SENSE_RUN = ON_A_FAKE_BOARD + """
+from edge.cli import main
+
+sys.argv = ["sense", "run", "--no-models", "--pace", "fast", "--output", sys.argv[1]]
+main()
+"""
+
+
+def python(script: str, *args: str, **popen: object) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", script, *args], env={**os.environ, "PYTHONPATH": str(REPO)},
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)  # type: ignore[call-overload]
 
 
 def hold(url: str) -> subprocess.Popen:
-    """Another process that opens ``url`` on its own fake board and keeps it until its stdin closes."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, url], env={**os.environ, "PYTHONPATH": str(REPO)},
-                               cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stdout.readline().strip() == "READY"
+    """Another run that opens ``url`` and keeps it until its stdin closes."""
+    process = python(HOLD, url, stdin=subprocess.PIPE)
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    assert line == "READY", process.stderr.read() if process.stderr else line
     return process
 
 
@@ -48,41 +67,41 @@ def release(process: subprocess.Popen) -> None:
     assert process.wait(10) == 0
 
 
-def test_an_address_driven_by_another_run_is_refused(fake_board: Board) -> None:
+def attempt(url: str) -> str:
+    stdout, stderr = python(TRY, url).communicate(timeout=60)
+    assert stdout.strip(), stderr
+    return stdout.strip()
+
+
+def test_an_address_driven_by_another_run_is_refused() -> None:
     other = hold("pca9685://1/0x40")
     try:
-        with pytest.raises(OutputError) as refused:
-            open_output("pca9685://1/0x40")
-        message = str(refused.value)
-        assert "\n" not in message
-        assert message.startswith(f"I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program (pid {other.pid}, ")
-        assert fake_board.pca is not None and fake_board.pca.duties() == [0.0] * 16  # we never touched the chip
-        with open_output("drv2605://1/0x5a?mux=0x70&mux_channel=0"):  # other addresses on the bus are free
-            pass
+        refused = attempt("pca9685://1/0x40")
+        assert refused.startswith("REFUSED I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program "
+                                  f"(pid {other.pid}, ")
+        assert refused.endswith("pca duties [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]")
+        assert attempt("drv2605://1/0x5a?mux=0x70&mux_channel=0") == "OPENED"  # other addresses on the bus are free
     finally:
         release(other)
-    with open_output("pca9685://1/0x40"):  # free again once the other run ended
-        pass
+    assert attempt("pca9685://1/0x40") == "OPENED"  # free again once the other run ended
 
 
-def test_a_mux_switched_by_another_run_is_refused_on_every_channel(fake_board: Board) -> None:
+def test_a_mux_switched_by_another_run_is_refused_on_every_channel() -> None:
     other = hold("drv2605://1/0x5a?mux=0x70&mux_channel=1")
     try:
-        with pytest.raises(OutputError, match=r"address 0x70 .*in use by another program"):
-            open_output("drv2605://1/0x5a?mux=0x70&mux_channel=2")  # the mux itself is switched by the other run
+        refused = attempt("drv2605://1/0x5a?mux=0x70&mux_channel=2")
+        assert refused.startswith("REFUSED I2C bus 1 address 0x70") and "in use by another program" in refused
     finally:
         release(other)
 
 
-def test_sense_run_on_a_held_address_is_one_line(fake_board: Board) -> None:
-    from typer.testing import CliRunner
-
-    from edge.cli import app
-
+def test_sense_run_on_a_held_address_is_one_line_and_exit_1() -> None:
     other = hold("pca9685://1/0x40")
     try:
-        result = CliRunner().invoke(app, ["run", "--no-models", "--pace", "fast", "--output", "pca9685://1/0x40"])
+        run = python(SENSE_RUN, "pca9685://1/0x40")
+        _, stderr = run.communicate(timeout=60)
     finally:
         release(other)
-    assert result.exit_code == 1 and isinstance(result.exception, OutputError)
-    assert "in use by another program" in str(result.exception)
+    assert run.returncode == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program" in lines[0], stderr
