@@ -13,7 +13,7 @@
   write with an :class:`OutputError` naming the output (the run ends, every other output zeroed).
   ``close()`` sends STOP_ALL.
 - Link health (:meth:`health`): frames sent / acknowledged / lost / late and reconnects, reconciled with the
-  device's telemetry every ``HEALTH_POLL_S`` (edge.outputs.link_health); the firmware's failsafe trips
+  device's telemetry every ``HEALTH_POLL_S`` (edge.outputs.link_counters); the firmware's failsafe trips
   (watchdog) and ERROR frames become one-line messages.
 - ``loop://`` has nobody on the far side by default: no handshake; ``peer`` is the far end, for tests.
 """
@@ -31,7 +31,7 @@ from edge.link.session import READ_SLICE_S, ByteTransport, LinkSession
 from edge.link.transports import LoopTransport, open_transport
 from edge.output_url import OutputURL
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputHealth
-from edge.outputs.link_health import LinkHealth
+from edge.outputs.link_counters import LinkHealth
 
 BOOT_TIMEOUT_S = 3.0  # an Arduino resets when its port opens and boots for a second or two
 RECONNECT_MIN_S = 0.05
@@ -75,7 +75,7 @@ class FirmwareOutput(ActuatorOutput):
         self.lost_after_s = lost_after_s
         self.silent_s = silent_s
         self.link_up = True
-        self.link_health = LinkHealth()
+        self.link_counters = LinkHealth()
         self.last_link_error = ""
         self.device_errors: list[codec.Error] = []
         self.last_telemetry: codec.Telemetry | None = None
@@ -130,11 +130,11 @@ class FirmwareOutput(ActuatorOutput):
     @property
     def frames_dropped(self) -> int:
         """Frames the stream produced while the link was down."""
-        return self.link_health.frames_unsent
+        return self.link_counters.frames_unsent
 
     @property
     def reconnects(self) -> int:
-        return self.link_health.reconnects
+        return self.link_counters.reconnects
 
     @property
     def peer(self) -> ByteTransport | None:
@@ -147,13 +147,13 @@ class FirmwareOutput(ActuatorOutput):
         info = self.session.handshake(boot_timeout_s)
         if self.config is not None:
             self.session.configure(self.config)
-        self.link_health.connected()
+        self.link_counters.connected()
         self._request_telemetry()  # the baseline of this connection's counters
         return info
 
     def _request_telemetry(self) -> None:
         self.session.send(codec.GetTelemetry())
-        self.link_health.requested(self.session.n_frames_sent, self.session.n_intensity_frames_sent)
+        self.link_counters.requested(self.session.n_frames_sent, self.session.n_intensity_frames_sent)
         self._next_poll_at = time.monotonic() + HEALTH_POLL_S
 
     def _link_lost(self, error: Exception) -> None:
@@ -161,7 +161,7 @@ class FirmwareOutput(ActuatorOutput):
             self._down_since = time.monotonic()
             self._down_at_stream_s = self._stream_t_s
             self._lost_reason = str(error)
-            self.link_health.note(f"link lost {self._stream_t_s:.2f} s into the stream: {error}")
+            self.link_counters.note(f"link lost {self._stream_t_s:.2f} s into the stream: {error}")
         self.link_up = False
         self.last_link_error = str(error)
         self._retry_at = time.monotonic() + self._backoff_s
@@ -195,8 +195,8 @@ class FirmwareOutput(ActuatorOutput):
             return False
         self._backoff_s = self.reconnect_min_s
         self.link_up = True
-        self.link_health.reconnects += 1
-        self.link_health.note(f"link back {self._stream_t_s:.2f} s into the stream "
+        self.link_counters.reconnects += 1
+        self.link_counters.note(f"link back {self._stream_t_s:.2f} s into the stream "
                               f"(down {time.monotonic() - self._down_since:.2f} s)")
         return True
 
@@ -204,11 +204,11 @@ class FirmwareOutput(ActuatorOutput):
         for message in messages:
             if isinstance(message, codec.Telemetry):
                 self.last_telemetry = message
-                self.link_health.answered(message)
+                self.link_counters.answered(message)
             elif isinstance(message, codec.Error):
                 self.device_errors.append(message)
                 offending = codec.MESSAGE_TYPES.get(message.offending_type)
-                self.link_health.note(f"the firmware answered {offending.__name__ if offending else hex(message.offending_type)} "
+                self.link_counters.note(f"the firmware answered {offending.__name__ if offending else hex(message.offending_type)} "
                                       f"with ERROR {message.code_name}")
                 if message.code == codec.ERROR_UNAUTHENTICATED:
                     raise LinkAuthError(f"output {self.url!r}: the firmware refused our frames: not authenticated")
@@ -223,16 +223,16 @@ class FirmwareOutput(ActuatorOutput):
         """Ask for the device's counters every HEALTH_POLL_S; a device that stops answering is a lost link."""
         if not self._handshake:
             return
-        if self.link_health.oldest_request_age_s() > self.silent_s:
+        if self.link_counters.oldest_request_age_s() > self.silent_s:
             raise OutputError(f"the device stopped answering (no telemetry reply for {self.silent_s:g} s)")
-        if not self.link_health.pending and time.monotonic() >= self._next_poll_at:
+        if not self.link_counters.pending and time.monotonic() >= self._next_poll_at:
             self._request_telemetry()
 
     # ------------------------------------------------------------------------------------------ output
     def _write(self, frame: HapticFrame) -> None:
         self._stream_t_s = frame.t_s
         if not self.link_up and not self._try_reconnect():
-            self.link_health.frames_unsent += 1
+            self.link_counters.frames_unsent += 1
             self._give_up_if_gone_too_long()
             return
         values = codec.intensities_to_u16(np.asarray(frame.intensities, dtype=np.float64).tolist())
@@ -240,14 +240,14 @@ class FirmwareOutput(ActuatorOutput):
             started = time.perf_counter()
             self.session.set_intensities(values, int(round(frame.t_s * 1000.0)))
             if time.perf_counter() - started > SLOW_WRITE_S:
-                self.link_health.frames_slow += 1
+                self.link_counters.frames_slow += 1
             self._drain()
             self._check_health()
         except OutputError as error:
             self._link_lost(error)
 
     def health(self) -> OutputHealth:
-        counters = self.link_health
+        counters = self.link_counters
         messages = list(counters.messages)
         if counters.watchdog_trips:
             messages.append(f"the firmware's watchdog zeroed every actuator {counters.watchdog_trips} time"
@@ -267,9 +267,9 @@ class FirmwareOutput(ActuatorOutput):
         self._drain()
         self._request_telemetry()
         deadline = time.monotonic() + timeout_s
-        while self.link_health.pending and time.monotonic() < deadline:
+        while self.link_counters.pending and time.monotonic() < deadline:
             self._handle(self.session.poll(READ_SLICE_S))
-        return not self.link_health.pending
+        return not self.link_counters.pending
 
     def _zero(self) -> None:
         if not self.link_up:
