@@ -13,7 +13,7 @@
   write with an :class:`OutputError` naming the output (the run ends, every other output zeroed).
   ``close()`` sends STOP_ALL.
 - Link health (:meth:`health`): frames sent / acknowledged / lost / late and reconnects, reconciled with the
-  device's telemetry every ``HEALTH_POLL_S`` (edge.outputs.link_counters); the firmware's failsafe trips
+  device's telemetry every ``HEALTH_POLL_S`` (edge.outputs.link_health); the firmware's failsafe trips
   (watchdog) and ERROR frames become one-line messages.
 - ``loop://`` has nobody on the far side by default: no handshake; ``peer`` is the far end, for tests.
 """
@@ -31,7 +31,7 @@ from edge.link.session import READ_SLICE_S, ByteTransport, LinkSession
 from edge.link.transports import LoopTransport, open_transport
 from edge.output_url import OutputURL
 from edge.outputs.base import ActuatorOutput, HapticFrame, OutputHealth
-from edge.outputs.link_counters import LinkHealth
+from edge.outputs.link_health import LinkHealth
 
 BOOT_TIMEOUT_S = 3.0  # an Arduino resets when its port opens and boots for a second or two
 RECONNECT_MIN_S = 0.05
