@@ -21,7 +21,7 @@ SHOTS = {"serve-phone.png": {"width": 390, "height": 1500}, "serve-desktop.png":
 
 
 def main() -> None:
-    server = open_server(None, output=[], port=0, loop=True, write_state=False)  # the bundled pack, rig and example
+    server = open_server(None, port=0, loop=True, write_state=False)  # the bundled pack, rig (sim://) and example
     pipeline = threading.Thread(target=server.run, daemon=True)
     pipeline.start()
     try:
