@@ -160,11 +160,14 @@ def open_server(input_spec: str | None = None, pack_path: str | None = None, rig
     require("uvicorn", "serve", "sense serve")
     session = open_run_session(pack_path, rig_path, output, runtime, precision, n_threads, realtime_budget,
                                use_models, user_sounds, sounds_dir)
+    server = None
     try:
         live = LiveRun(session, input_spec, loop, pack_path, rig_path, use_models, **source_options)
         server = Server(live, host, port, token, write_state)
         server.start()
     except BaseException:
+        if server is not None:
+            server.shutdown()  # its socket and state file
         session.close()
         raise
     return server
