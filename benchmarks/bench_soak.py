@@ -138,19 +138,20 @@ def summary_markdown(report: dict[str, Any]) -> str:
     """The caption and the one-row summary table."""
     settings, summary = report["settings"], report["summary"]
     block_hops = settings.get("block_hops", 1)
+    early = "rss_at_10_min_mib" in summary  # reports from before the 8-hour soak have no early RSS
     lines = [f"Soak: {summary['audio_seconds'] / 60:.1f} min of audio at accelerated rate, {settings['pack']} on "
              f"{settings['runtime']} {settings['precision']}, {settings['n_threads']} thread(s), {block_hops} hop"
              f"{'s' if block_hops != 1 else ''} per call, windows of {settings['window_s']:g} s. "
              f"Machine: {machine_line(report['machine'])}.", "",
              "| audio | RTF | dropped hops | max backlog ms | p99 ms median / max (ratio) | RSS first → last MiB | "
-             "RSS slope MiB/h | RSS / peak RSS after "
-             f"{summary.get('early_audio_seconds', 0) / 60:g} min → at the end, MiB |", "|" + "---|" * 8,
+             "RSS slope MiB/h |" + (f" RSS / peak RSS after {summary['early_audio_seconds'] / 60:g} min → at the end, MiB |"
+                                    if early else ""), "|" + "---|" * (8 if early else 7),
              f"| {summary['audio_seconds'] / 60:.1f} min | {summary['real_time_factor']:.4f} | {summary['n_dropped_hops']} | "
              f"{summary['max_backlog_ms']:.2f} | {summary['p99_median_ms']:.3f} / {summary['p99_max_ms']:.3f} "
              f"({summary['p99_max_over_median']:.2f}) | {summary['rss_first_window_mib']:.1f} → "
-             f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} | "
-             f"{summary.get('rss_at_10_min_mib', float('nan')):.1f} / {summary.get('peak_rss_at_10_min_mib', float('nan')):.1f} → "
-             f"{summary['rss_last_window_mib']:.1f} / {summary.get('peak_rss_at_end_mib', float('nan')):.1f} |"]
+             f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} |"
+             + (f" {summary['rss_at_10_min_mib']:.1f} / {summary['peak_rss_at_10_min_mib']:.1f} → "
+                f"{summary['rss_last_window_mib']:.1f} / {summary['peak_rss_at_end_mib']:.1f} |" if early else "")]
     return "\n".join(lines) + "\n"
 
 
