@@ -107,7 +107,9 @@ def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, st
     """One shell script for the guest: every (config, level, length, repeat) under the counting qemu (``sense run``
     on ``pack``, a path in the guest, else the bundled pack)."""
     # compile the checkout's modules first: the first run would otherwise count writing __pycache__ (~150 M)
-    lines = ["set -e", "export PYTHONPATH=/src", f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks"]
+    # one OpenBLAS thread (numpy's matrix products are tiny): its idle worker threads otherwise add ~10 M instructions
+    # of start-up and a few per mille of run-to-run jitter to the count
+    lines = ["set -e", "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1", f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks"]
     for config, level, length_s, repeat in runs:
         tag = run_tag(config, level, length_s, repeat)
         if level == RUN:

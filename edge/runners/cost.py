@@ -4,7 +4,8 @@ The default runtime is the one that was measured cheapest on the board, not a fi
 precision is fp32 because int8 was measured *more* expensive than fp32 on every runtime and board (its artifacts
 are a quarter of the size: int8 is for size only until the int8 graphs get fully-integer kernels).
 
-Costs are of the whole ``sense run`` pipeline on the bundled pack (sense-default 1.0.0), 1 thread:
+Costs are of the whole ``sense run`` pipeline on the bundled pack (sense-default 1.0.0), 1 thread, after issue 16's
+renderer work (docs/hot_path.md):
 
 - ``aarch64`` (Raspberry Pi 4 profile): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
@@ -16,8 +17,8 @@ from __future__ import annotations
 import platform
 
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
-    "aarch64": {("onnx", "fp32"): 1108.9, ("onnx", "int8"): 1217.5,
-                ("litert", "fp32"): 618.5, ("litert", "int8"): 736.0},
+    "aarch64": {("onnx", "fp32"): 1001.6, ("onnx", "int8"): 1107.5,
+                ("litert", "fp32"): 513.2, ("litert", "int8"): 622.7},
     "x86_64": {("onnx", "fp32"): 0.1497, ("onnx", "int8"): 0.2168,
                ("litert", "fp32"): 0.1124, ("litert", "int8"): 0.1182},
 }
