@@ -88,7 +88,8 @@ def main() -> None:
         nodes = f"{row['nodes']['before']} → {row['nodes']['after']}" if row["runtime"] == "onnx" else "—"
         lines.append(f"| {row['runtime']} | {row['precision']} | {nodes} | {row['us_per_hop']['before']:.0f} | "
                      f"{row['us_per_hop']['after']:.0f} | {row['ratio']:.2f}× |")
-    emit({"settings": vars(args) | {"before": str(args.before), "after": str(args.after)}, "results": rows},
+    settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+    emit({"settings": settings | {"machine": machine_info()}, "results": rows},
          "\n".join(lines) + "\n", args.json, args.markdown)
 
 
