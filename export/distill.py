@@ -610,6 +610,19 @@ def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
             torch.distributed.destroy_process_group()
 
 
+def match_optimizer_state_to_parameters(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter optimizer tensor (AdamW's moments) its parameter's shape where a checkpoint stored
+    it in an older layout of the same values in the same memory order: the separator's conv weights went from
+    (D, D, 1, k) to (D, D, k, 1) (the model turns them as it loads, :class:`NarrowBandBlock`), their moments
+    must follow or the first step fails to broadcast."""
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape != parameter.shape and value.numel() == parameter.numel():
+                    state[key] = value.reshape(parameter.shape)
+
+
 def train_student(recipe: Recipe, student: str, steps: int | None = None, resume: bool = True,
                   progress: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
                   log: Progress = lambda message: None) -> dict[str, Any]:
@@ -662,6 +675,7 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
             average.module.load_state_dict(state[student])
             average.n_averaged.fill_(state["n_averaged"])
         optimizer.load_state_dict(state["optimizer"])
+        match_optimizer_state_to_parameters(optimizer)
         step, best, history = state["step"], state["best"], state["history"]
         train_seconds = state.get("train_seconds", 0.0)
         rng.bit_generator.state = state["numpy_rng"]

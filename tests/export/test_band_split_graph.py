@@ -133,3 +133,21 @@ def test_warm_start_reads_back_a_batched_graph_and_the_shipped_per_band_one(trai
     pack = load_pack(None)  # sense-default 1.0.0: exported when the graph ran the bands one by one
     shipped = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
     assert load_weights_from_onnx(shipped, pack.root / pack.separator.artifact("onnx", "fp32").file, example) == []
+
+
+def test_training_resumes_from_a_checkpoint_of_the_older_conv_layout() -> None:
+    from export.distill import match_optimizer_state_to_parameters
+
+    state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)
+    model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES))
+    model.load_state_dict(state["separator"])
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-4)
+    optimizer.load_state_dict(state["optimizer"])
+    match_optimizer_state_to_parameters(optimizer)
+    conv = model.temporal[0].conv.weight
+    stored = next(iter(s for s in state["optimizer"]["state"].values() if s["exp_avg"].shape == (32, 32, 1, 3)))
+    assert optimizer.state[conv]["exp_avg"].shape == conv.shape != stored["exp_avg"].shape
+    magnitude = torch.rand(1, 8, N_BINS) * 4
+    model(magnitude, *model.initial_states(1))[0].mean().backward()
+    optimizer.step()  # failed to broadcast (32, 32, 1, 3) moments against (32, 32, 3, 1) gradients without the match
+    assert all(torch.isfinite(p).all() for p in model.parameters())
