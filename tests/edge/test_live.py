@@ -20,7 +20,7 @@ TIMEOUT_S = 30.0
 
 
 class CountingOutput(ActuatorOutput):
-    """The far side of a link that reports its own counters."""
+    """An output that counts what it was sent (its health() is the base class's counters)."""
 
     def __init__(self, n_channels: int) -> None:
         super().__init__("counting://", n_channels)
@@ -31,9 +31,6 @@ class CountingOutput(ActuatorOutput):
 
     def _zero(self) -> None:
         pass
-
-    def health(self) -> dict:
-        return {"frames_sent": self.n_writes, "link_up": True, "messages": ("ok",)}
 
 
 def _wait(condition, what: str) -> None:
@@ -68,8 +65,9 @@ def test_a_file_that_ends_zeroes_the_outputs_and_a_switch_plays_again(tmp_path: 
         live.switch_source(str(short))
         _wait(lambda: session.telemetry.n_hops > hops + 30, "hops of the new source")
         assert [entry["url"] for entry in link_health(session)] == ["sim://", "counting://"]
-        assert link_health(session)[1] == {"url": "counting://", "frames_sent": counting.n_writes, "link_up": True,
-                                           "messages": ["ok"]}
+        counted = link_health(session)[1]
+        assert counted["url"] == "counting://" and counted["link_up"] is True and counted["messages"] == []
+        assert 0 < counted["frames_sent"] <= counting.n_writes + 1  # the pipeline writes on while we look
     finally:
         live.stop()
         runner.join(TIMEOUT_S)

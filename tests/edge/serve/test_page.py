@@ -93,6 +93,12 @@ def test_moving_controls_on_the_page_changes_the_simulated_outputs(page: Page, s
     page.keyboard.press("End")
     _wait_for(lambda: session.controls.master == 1.0, "master 1")
 
+    expect(page.locator("#offset-row")).to_be_visible()  # the session offers a haptic offset
+    page.locator("#offset").focus()
+    page.keyboard.press("End")  # touch 250 ms later
+    _wait_for(lambda: session.live_params()["haptic_offset_ms"] == 250, "haptic offset 250 ms")
+    expect(page.locator("#offset-value")).to_have_text("250 ms")
+
     page.locator("#mute").click()
     _wait_for(lambda: session.controls.muted, "mute")
     np.testing.assert_array_equal(served.sim.output.state, 0.0)
