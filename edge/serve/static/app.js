@@ -147,7 +147,9 @@ function showLatency(latency) {
 function showLinks(links) {
   $("links").replaceChildren(...links.map((link) => {
     const item = document.createElement("li");
-    const counters = Object.entries(link).filter(([k]) => k !== "url").map(([k, v]) => `${k} ${v}`).join(", ");
+    const counters = Object.entries(link)
+      .filter(([k, v]) => k !== "url" && !(Array.isArray(v) && v.length === 0))
+      .map(([k, v]) => `${k.replace(/_/g, " ")} ${Array.isArray(v) ? v.join("; ") : v}`).join(", ");
     item.textContent = link.url + (counters ? ": " + counters : ": no link counters");
     return item;
   }));
