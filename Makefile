@@ -9,13 +9,12 @@ run: setup
 	.venv/bin/sense run
 
 # What CI runs: lint (ruff), type check (mypy on edge/, settings in pyproject.toml), then the whole test suite:
-# the runtime's own tests (tests/edge/) as on a device install, torch and the export extra blocked; then the few
-# runtime tests that need the export extra (marked workstation); then the rest. Every test runs exactly once.
+# the runtime's own tests (tests/edge/) as on a device install, torch and the export extra blocked; then the rest.
+# Every test runs exactly once.
 test: setup
 	.venv/bin/ruff check edge benchmarks tests
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -q -p tests.device_install tests/edge
-	.venv/bin/python -m pytest -q -m workstation tests/edge
 	.venv/bin/python -m pytest -q --ignore=tests/edge
 
 # On the board (Raspberry Pi OS 64-bit, Bookworm or Trixie): only the runtime, then a check of the board.

@@ -24,19 +24,10 @@ def _python_with_blocked(code: str, *args: str) -> subprocess.CompletedProcess[s
     return subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def _is_workstation_test(node: ast.AST) -> bool:
-    """A test marked ``@pytest.mark.workstation``: a device install deselects it, so it may import the export stack."""
-    return isinstance(node, ast.FunctionDef) and any(
-        ast.unparse(decorator).startswith("pytest.mark.workstation") for decorator in node.decorator_list)
-
-
 def _imported_modules(path: Path) -> set[str]:
     names: set[str] = set()
     tree = ast.parse(path.read_text(), str(path))
-    skipped = {id(inner) for node in ast.walk(tree) if _is_workstation_test(node) for inner in ast.walk(node)}
     for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

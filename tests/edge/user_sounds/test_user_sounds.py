@@ -4,6 +4,7 @@ synthetic event recordings (export.data.sound_events, numpy only) with the bundl
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,12 @@ import soundfile
 from typer.testing import CliRunner
 
 from edge.cli import app
-from edge.errors import AudioInputError, ConfigError
+from edge.errors import AudioInputError, ConfigError, InferenceError, MissingExtraError
 from edge.pack import load_pack
 from edge.run import EXAMPLE_SOUND
 from edge.user_sounds.classifier import calibrate
-from edge.user_sounds.embedding import Embedder, penultimate_tensor
+from edge.user_sounds.embedding import Embedder, derive_embedding_model, penultimate_tensor
+from edge.user_sounds.onnx_graph import read_graph
 from edge.user_sounds.store import SoundStore
 from export.data.sound_events import synthesize_event
 from edge.stream import DEVICE_STREAM
@@ -51,23 +53,36 @@ def learned(tmp_path_factory: pytest.TempPathFactory, pack) -> SoundStore:
     return store
 
 
-@pytest.mark.workstation  # the penultimate embedding needs onnx; without it (logits) a siren passes for a phone
 def test_the_embedding_is_the_input_of_the_taggers_last_linear_layer(tmp_path: Path, pack) -> None:
-    import onnx
-
-    tagger_path = pack.artifact_path(pack.tagger.artifact("onnx", "fp32"))
-    graph = onnx.load(str(tagger_path)).graph
+    artifact = pack.tagger.artifact("onnx", "fp32")
+    graph = read_graph(pack.artifact_path(artifact))
     hidden = penultimate_tensor(graph, pack.tagger.outputs[0].name)
     last_linear = next(node for node in graph.node if node.input and node.input[0] == hidden)
     assert last_linear.op_type in ("Gemm", "MatMul")
-    weight = next(init for init in graph.initializer if init.name == last_linear.input[1])
+    weight = graph.initializer_dims[last_linear.input[1]]
     embedder = Embedder(pack, tmp_path)
-    assert embedder.source == "penultimate" and embedder.key.endswith(pack.tagger.artifact("onnx", "fp32").sha256)
+    assert embedder.source == "penultimate" and embedder.key.endswith(artifact.sha256)
+    assert [p.name for p in tmp_path.iterdir()] == [f"embedding-{artifact.sha256[:16]}.onnx"]  # no partial copy left
     steps = embedder.embed(synthesize_event("siren", np.random.default_rng(0), 2.0))
-    assert steps.shape == (2 * RATE_HZ // DEVICE_STREAM.hop // pack.tagger.every_n_hops, weight.dims[1] if last_linear.op_type == "Gemm" else weight.dims[0])
+    assert steps.shape == (2 * RATE_HZ // DEVICE_STREAM.hop // pack.tagger.every_n_hops, weight[1] if last_linear.op_type == "Gemm" else weight[0])
     assert np.allclose(np.linalg.norm(steps, axis=1), 1.0, atol=1e-5)
-    logits = Embedder(pack, tmp_path, prefer="logits").embed(synthesize_event("siren", np.random.default_rng(0), 2.0))
-    assert logits.shape == (steps.shape[0], len(pack.tagger.names))
+
+
+def test_a_tagger_file_that_is_not_onnx_or_has_no_linear_head_is_refused_naming_it(tmp_path: Path, pack) -> None:
+    source = pack.artifact_path(pack.tagger.artifact("onnx", "fp32"))
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(source.read_bytes()[:1000])
+    with pytest.raises(InferenceError, match="truncated.onnx: not an ONNX model"):
+        derive_embedding_model(truncated, tmp_path / "out.onnx", "probabilities")
+    with pytest.raises(InferenceError, match=f"{source.name}: tagger graph: no linear layer found on the way to 'nothing'"):
+        derive_embedding_model(source, tmp_path / "out.onnx", "nothing")
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_without_onnxruntime_learning_is_refused_naming_the_extra(tmp_path: Path, pack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # a device with LiteRT only
+    with pytest.raises(MissingExtraError, match=r"onnxruntime.*sense-edge\[sounds\]"):
+        Embedder(pack, tmp_path)
 
 
 def test_calibration_puts_the_threshold_between_recordings_and_negatives() -> None:
@@ -87,7 +102,6 @@ def test_calibration_puts_the_threshold_between_recordings_and_negatives() -> No
     assert classifier.threshold > calibration.max_negative_score and calibration.loo_recall < 1.0
 
 
-@pytest.mark.workstation  # the penultimate embedding needs onnx; without it (logits) a siren passes for a phone
 def test_a_learned_sound_is_heard_within_a_second_in_a_new_take_and_not_in_others(learned: SoundStore) -> None:
     held_out = synthesize_event("telephone", np.random.default_rng(999), 2.0)
     times_s = learned.detections_s("phone", _in_silence(held_out))
