@@ -19,7 +19,7 @@ from export.step_model import StepSignature
 from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.students.onnx_weights import load_weights_from_onnx
 
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "recipes" / "checkpoints" / "default-1.0.0"
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "recipes" / "checkpoints" / "default-1.1.0"
 ONSET_CLASSES = 3
 MAX_GRAPH_NODES = 200
 """Executed ONNX nodes (Constant nodes aside) of the default separator with its onset branch; 775 ran the bands
@@ -56,7 +56,8 @@ def per_band_forward(model: BandSplitSeparator, magnitude: torch.Tensor, *states
 
 @pytest.fixture(scope="module")
 def trained() -> BandSplitSeparator:
-    """sense-default 1.0.0's separator checkpoint with its onset branch, as the export loads them."""
+    """sense-default 1.1.0's separator checkpoint (trained with the per-band code: the older conv layout) with its
+    onset branch, as the export loads them."""
     model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
     state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)["separator"]
     branch = torch.load(str(CHECKPOINTS / "onset-branch.pt"), map_location="cpu", weights_only=False)["onset_branch"]
@@ -122,7 +123,7 @@ def test_exported_graph_has_a_few_operators_none_per_band(trained, tmp_path: Pat
     assert ops["MatMul"] + ops["Conv"] == n_layers + len(trained.onset_branch.convs), ops
 
 
-def test_warm_start_reads_back_a_batched_graph_and_the_shipped_per_band_one(trained, tmp_path: Path) -> None:
+def test_warm_start_reads_back_a_batched_graph_and_the_shipped_pack(trained, tmp_path: Path) -> None:
     path = export_onnx(trained, _signature(trained), tmp_path / "separator.onnx")
     example = (torch.rand(1, 12, N_BINS) * 4, *trained.initial_states(1))
     torch.manual_seed(9)
@@ -130,9 +131,11 @@ def test_warm_start_reads_back_a_batched_graph_and_the_shipped_per_band_one(trai
     assert load_weights_from_onnx(model, path, example) == []
     for key, value in trained.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), atol=1e-7, err_msg=key)
-    pack = load_pack(None)  # sense-default 1.0.0: exported when the graph ran the bands one by one
+    pack = load_pack(None)  # sense-default 1.1.0: shipped from this checkpoint (its best step is its last)
     shipped = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
     assert load_weights_from_onnx(shipped, pack.root / pack.separator.artifact("onnx", "fp32").file, example) == []
+    for key, value in trained.state_dict().items():
+        np.testing.assert_allclose(shipped.state_dict()[key].numpy(), value.numpy(), atol=1e-6, err_msg=key)
 
 
 def test_training_resumes_from_a_checkpoint_of_the_older_conv_layout() -> None:
