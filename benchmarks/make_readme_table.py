@@ -6,7 +6,7 @@
 
 Each benchmark's JSON is read from ``--results`` (bench.json from ``sense bench``, peers.json, latency.json,
 soak.json); one that is missing (or all, with ``--rerun``) is run first and saved there. Full length by default
-(``sense bench`` 30 s per configuration, peers on 10 s x 3, 60 onsets, an hour of soak); ``--quick`` runs short
+(``sense bench`` 30 s per configuration, peers on 10 s x 3, 60 onsets, 8 hours of soak); ``--quick`` runs short
 settings for a smoke test.
 """
 
@@ -36,7 +36,7 @@ FULL_ARGS = {
     "bench": ["--seconds", "30"],
     "peers": ["--seconds", "10", "--repeats", "3"],
     "latency": ["--onsets", "60"],
-    "soak": ["--seconds", "3600", "--window", "60"],
+    "soak": ["--seconds", "28800", "--window", "600", "--block-hops", "625"],
 }
 QUICK_ARGS = {
     "bench": ["--seconds", "1"],
