@@ -205,6 +205,8 @@ class Session:
             self.params = replace(self.params, **session_values)
             self.controlled.set_controls(controls)
             if controls.muted and not self._closed:
+                # the haptic offset's delay line restarts from silence: nothing delayed plays after a mute
+                self.pipeline.haptic_offset_ms = self.pipeline.haptic_offset_ms
                 self.pipeline.zero_outputs()
 
     def reload(self, pack: Pack | str | Path | None = _KEEP, rig: Rig | str | Path | None = _KEEP) -> None:
