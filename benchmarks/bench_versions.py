@@ -39,13 +39,15 @@ import numpy as np
 from edge.audio_source import read_audio_file
 from edge.pack import load_pack
 from edge.session import open_session
+from edge.stream import DEVICE_STREAM
+rate = DEVICE_STREAM.sample_rate_hz
 config = json.loads(sys.argv[1]); seconds = float(sys.argv[2]); example = sys.argv[3]
-samples = read_audio_file(example)[: int(seconds * 16000)]
+samples = read_audio_file(example)[: int(seconds * rate)]
 pack = load_pack(None) if config.get("use_models", True) else None
 session = open_session(pack, None, "sim://", runtime=config.get("runtime"), precision=config.get("precision", "fp32"),
                        n_threads=1, realtime_budget=None)
 hop = session.stream.hop
-for start in range(0, 16000, hop):  # warm-up: one second
+for start in range(0, rate, hop):  # warm-up: one second
     session.process(samples[start : start + hop])
 session.reset()
 started = time.perf_counter()
@@ -53,7 +55,7 @@ for start in range(0, len(samples) - hop + 1, hop):
     session.process(samples[start : start + hop])
 elapsed = time.perf_counter() - started
 session.close()
-print(json.dumps({"rtf": elapsed / (len(samples) // hop * hop / 16000)}))
+print(json.dumps({"rtf": elapsed / (len(samples) // hop * hop / rate)}))
 """
 
 

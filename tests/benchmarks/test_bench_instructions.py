@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench_instructions import CONFIGS, GUEST_PLUGIN, RUN, STAGE_SCRIPT, guest_script, levels, stage_table
+from edge.stream import DEVICE_STREAM
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,7 +86,7 @@ def test_every_stage_level_runs_here(tmp_path: Path, config: str) -> None:
     from edge.audio_source import read_audio_file
 
     wav = tmp_path / "clip.wav"
-    soundfile.write(str(wav), read_audio_file(ROOT / "edge/data/example.flac")[:4000], 16000)
+    soundfile.write(str(wav), read_audio_file(ROOT / "edge/data/example.flac")[:4000], DEVICE_STREAM.sample_rate_hz)
     for level in levels(True)[:-1]:
         result = subprocess.run([sys.executable, str(ROOT / "benchmarks/stage_instructions.py"), str(wav),
                                  "--upto", level, *CONFIGS[config]], capture_output=True, text=True, cwd=ROOT)

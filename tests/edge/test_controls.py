@@ -12,8 +12,9 @@ from edge.outputs import RoutedOutput, open_output
 from edge.rig import DEFAULT_RIG, default_rig, load_rig
 from edge.rig_save import save_controls
 from edge.session import Session, open_session
+from edge.stream import DEVICE_STREAM
 
-SECOND = 16_000
+SECOND = DEVICE_STREAM.sample_rate_hz
 
 
 def _session(pack, rig=None, **options) -> tuple[Session, RoutedOutput]:

@@ -14,7 +14,10 @@ from edge.rig import default_rig
 from edge.runners import importable_runtimes, open_runner
 from edge.session import open_session
 from edge.stft import magnitude_frames
+from edge.stream import DEVICE_STREAM
 from tests.streaming import random_block_sizes
+
+SECOND = DEVICE_STREAM.sample_rate_hz
 
 
 def _variants(pack: Pack) -> list[tuple[str, str]]:
@@ -33,7 +36,7 @@ def test_the_default_separator_has_a_kick_snare_hat_onset_output(default_pack: P
 @pytest.mark.parametrize("variant", [("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")])
 def test_onset_probabilities_stream_like_offline_on_every_artifact(default_pack: Pack, example_samples: np.ndarray,
                                                                    variant: tuple[str, str]) -> None:
-    magnitude = magnitude_frames(example_samples[: 16_000 * 4])
+    magnitude = magnitude_frames(example_samples[: SECOND * 4])
     stage = SeparatorStage(open_runner(default_pack, default_pack.separator, *variant))  # type: ignore[arg-type]
     masks, onsets = stage.process_with_onsets(magnitude)
     assert onsets is not None and onsets.shape == (len(magnitude), 3) and masks.shape[0] == len(magnitude)
@@ -69,8 +72,8 @@ def test_the_pipeline_hands_the_onsets_to_the_renderer(default_pack: Pack, examp
         return recorders[0]  # type: ignore[return-value]
 
     with open_session(default_pack, default_rig(), (), wrap_renderer=wrap, realtime_budget=None) as session:
-        session.process(example_samples[: 16_000 * 2])
+        session.process(example_samples[: SECOND * 2])
         assert recorders[0].seen and all(recorders[0].seen)
         session.set_param("use_models", False)  # DSP-only: no onsets, spectral flux instead
-        session.process(example_samples[16_000 * 2 : 16_000 * 3])
+        session.process(example_samples[SECOND * 2 : SECOND * 3])
         assert not recorders[0].seen[-1]

@@ -22,6 +22,7 @@ from edge.link.session import LinkSession
 from edge.outputs import HapticFrame, open_output
 from edge.run import EXAMPLE_SOUND
 from edge.outputs.firmware import FirmwareOutput
+from edge.stream import DEVICE_STREAM
 
 from .conftest import DEFAULT_ATT_MTU, VEST_ADDRESS, VEST_CHANNELS, VEST_NAME, BleVest
 
@@ -322,7 +323,7 @@ def test_three_consecutive_runs_each_move_the_ble_vest(ble_vest_factory, tmp_pat
 
     n_motors = 16  # the bundled default rig
     vest = ble_vest_factory(n_channels=n_motors)
-    rate_hz = 16000
+    rate_hz = DEVICE_STREAM.sample_rate_hz
     t_s = np.arange(rate_hz) / rate_hz
     sound = tmp_path / "tone.wav"
     soundfile.write(sound, (0.4 * np.sin(2 * np.pi * 80 * t_s)).astype(np.float32), rate_hz)
