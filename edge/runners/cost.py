@@ -4,12 +4,13 @@ The default runtime is the one that was measured cheapest on the board, not a fi
 precision is fp32 because int8 was measured *more* expensive than fp32 on every runtime and board (its artifacts
 are a quarter of the size: int8 is for size only until the int8 graphs get fully-integer kernels).
 
-Costs are of the whole ``sense run`` pipeline on the bundled pack (sense-default 1.0.0), 1 thread, after issue 16's
-renderer work (docs/hot_path.md):
+Costs are of the whole ``sense run`` pipeline on the bundled pack (sense-default 1.1.0, the batched separator graph), 1 thread, after issue
+16's renderer work (docs/hot_path.md, docs/benchmarks.md):
 
 - ``aarch64`` (Raspberry Pi 4 profile): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
-- ``x86_64``: real-time factor of ``sense bench`` (README table, one run on a shared 2-core EPYC).
+- ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.0.0, one run on a shared 2-core
+  EPYC).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from __future__ import annotations
 import platform
 
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
-    "aarch64": {("onnx", "fp32"): 1001.6, ("onnx", "int8"): 1107.5,
-                ("litert", "fp32"): 513.2, ("litert", "int8"): 622.7},
+    "aarch64": {("onnx", "fp32"): 583.9, ("onnx", "int8"): 682.1,
+                ("litert", "fp32"): 422.5, ("litert", "int8"): 514.7},
     "x86_64": {("onnx", "fp32"): 0.1497, ("onnx", "int8"): 0.2168,
                ("litert", "fp32"): 0.1124, ("litert", "int8"): 0.1182},
 }
