@@ -4,10 +4,10 @@ The default runtime is the one that was measured cheapest on the board, not a fi
 precision is fp32 because int8 was measured *more* expensive than fp32 on every runtime and board (its artifacts
 are a quarter of the size: int8 is for size only until the int8 graphs get fully-integer kernels).
 
-Costs are of the whole ``sense run`` pipeline on the bundled pack (sense-default 1.1.0, the batched separator graph), 1 thread, after issue
-16's renderer work (docs/hot_path.md, docs/benchmarks.md):
+Costs are of the whole ``sense run`` pipeline on the bundled pack, 1 thread, after issue 16's renderer work
+(docs/hot_path.md, docs/benchmarks.md):
 
-- ``aarch64`` (Raspberry Pi 4 profile): M aarch64 instructions per audio second, counted under qemu
+- ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.1.0, the batched separator graph): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
 - ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.0.0, one run on a shared 2-core
   EPYC).
