@@ -10,12 +10,13 @@ load average are printed with the table: compare numbers only from the same mach
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+import typer
 
 from edge.bench import machine_info, machine_line
 from edge.pack import bundled_pack_path, load_pack
@@ -46,13 +47,16 @@ def measure(pack, model, runtime: str, precision: str, repeats: int) -> dict[str
     return {"step_ms": call_ms, "realtime_share": call_ms / audio_ms}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pack", type=Path, default=None, help="pack directory (default: the bundled default pack)")
-    parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
-    args = parser.parse_args()
-    pack = load_pack(args.pack or bundled_pack_path())
+def main(
+    pack_path: Annotated[Path | None, typer.Option("--pack", help="Pack directory (default: the bundled default pack).")]
+    = None,
+    repeats: Annotated[int, typer.Option(help="Timed calls per artifact (after the warm-up); the median is reported.")]
+    = 200,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
+) -> None:
+    """Per-artifact cost of a model pack: parameters, MACs per second of audio, file size and single-thread step
+    latency, for every runtime and precision."""
+    pack = load_pack(pack_path or bundled_pack_path())
     runtimes = {str(r.value if hasattr(r, "value") else r) for r in importable_runtimes()}
     rows = []
     for model in pack.models.values():
@@ -62,19 +66,19 @@ def main() -> None:
             row = {"model": model.key, "runtime": artifact.runtime, "precision": artifact.precision,
                    "parameters": model.n_parameters, "gmac_per_s": model.macs_per_second / 1e9,
                    "file_kib": pack.artifact_path(artifact).stat().st_size / 1024}
-            row.update(measure(pack, model, artifact.runtime, artifact.precision, args.repeats))
+            row.update(measure(pack, model, artifact.runtime, artifact.precision, repeats))
             rows.append(row)
     machine = machine_info()
     print(f"Pack {pack.name} {pack.version}; {machine_line(machine)}; load average {machine['load_average_1min']:.1f}; "
-          f"1 thread, median of {args.repeats} calls")
+          f"1 thread, median of {repeats} calls")
     print("| model | runtime | precision | parameters | GMAC/s | file KiB | step ms | real-time share |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['model']} | {row['runtime']} | {row['precision']} | {row['parameters']:,} | {row['gmac_per_s']:.4f} "
               f"| {row['file_kib']:.0f} | {row['step_ms']:.3f} | {row['realtime_share']:.3f} |")
-    if args.json:
-        args.json.write_text(json.dumps({"pack": pack.name, "machine": machine, "rows": rows}, indent=2) + "\n")
+    if json_out:
+        json_out.write_text(json.dumps({"pack": pack.name, "machine": machine, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

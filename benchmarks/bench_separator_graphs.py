@@ -10,13 +10,14 @@ over rounds and the ratio is before / after. Compare the ratio, not the absolute
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+import typer
 
 from edge.bench import emit, machine_info, machine_line
 from edge.pack import Pack, load_pack
@@ -50,18 +51,19 @@ def stream_s(pack: Pack, runtime: str, precision: str, frames: np.ndarray) -> fl
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--hops", type=int, default=200)
-    parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--markdown", type=Path, default=None)
-    args = parser.parse_args()
-    packs = {"before": load_pack(args.before), "after": load_pack(args.after)}
+def main(
+    before: Annotated[Path, typer.Argument(help="Pack directory of the 'before' side (the ratio is before / after).")],
+    after: Annotated[Path, typer.Argument(help="Pack directory of the 'after' side.")],
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds; the time per hop is the median over rounds.")] = 7,
+    hops: Annotated[int, typer.Option(help="Random frames streamed per artifact and round, one hop per call.")] = 200,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write settings and results as JSON here.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown here.")] = None,
+) -> None:
+    """Two packs' separators side by side: executed ONNX nodes and single-thread time per 8 ms hop, for every
+    runtime and precision both ship."""
+    packs = {"before": load_pack(before), "after": load_pack(after)}
     n_bins = packs["before"].separator.inputs[0].shape[-1]
-    frames = (np.random.default_rng(0).random((args.hops, n_bins)) * 4).astype(np.float32)
+    frames = (np.random.default_rng(0).random((hops, n_bins)) * 4).astype(np.float32)
     runtimes = importable_runtimes()
     configs = [(r, p) for r, p in CONFIGS if r in runtimes and all(
         any(a.runtime == r and a.precision == p for a in pack.separator.artifacts) for pack in packs.values())]
@@ -69,29 +71,31 @@ def main() -> None:
     for (runtime, precision) in configs:
         for side, pack in packs.items():
             stream_s(pack, runtime, precision, frames[:10])  # warm-up
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for runtime, precision in configs:
             for side, pack in packs.items():
                 times.setdefault((runtime, precision, side), []).append(stream_s(pack, runtime, precision, frames))
     rows = []
     for runtime, precision in configs:
-        per_hop_us = {side: statistics.median(times[(runtime, precision, side)]) / args.hops * 1e6 for side in packs}
+        per_hop_us = {side: statistics.median(times[(runtime, precision, side)]) / hops * 1e6 for side in packs}
         rows.append({"runtime": runtime, "precision": precision,
                      "nodes": {side: onnx_nodes(pack, precision) if runtime == "onnx" else None
                                for side, pack in packs.items()},
                      "us_per_hop": per_hop_us, "ratio": per_hop_us["before"] / per_hop_us["after"]})
-    lines = [f"Separator per 8 ms hop, 1 thread, {args.rounds} interleaved rounds of {args.hops} hops (median), "
-             f"before = {args.before}, after = {args.after}; {machine_line(machine_info())}.", "",
+    lines = [f"Separator per 8 ms hop, 1 thread, {rounds} interleaved rounds of {hops} hops (median), "
+             f"before = {before}, after = {after}; {machine_line(machine_info())}.", "",
              "| runtime | precision | ONNX nodes before → after | µs per hop before | after | before / after |",
              "|---|---|---|---|---|---|"]
     for row in rows:
         nodes = f"{row['nodes']['before']} → {row['nodes']['after']}" if row["runtime"] == "onnx" else "—"
         lines.append(f"| {row['runtime']} | {row['precision']} | {nodes} | {row['us_per_hop']['before']:.0f} | "
                      f"{row['us_per_hop']['after']:.0f} | {row['ratio']:.2f}× |")
-    settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+    settings = {"before": str(before), "after": str(after), "rounds": rounds, "hops": hops,
+                "json": None if json_out is None else str(json_out),
+                "markdown": None if markdown is None else str(markdown)}
     emit({"settings": settings | {"machine": machine_info()}, "results": rows},
-         "\n".join(lines) + "\n", args.json, args.markdown)
+         "\n".join(lines) + "\n", json_out, markdown)
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

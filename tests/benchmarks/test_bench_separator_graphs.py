@@ -4,7 +4,6 @@ ONNX node counts of both sides, the time per hop and the before/after ratio."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,11 +13,9 @@ import bench_separator_graphs
 TEST_PACK = Path(__file__).resolve().parents[2] / "edge" / "data" / "packs" / "sense-test"
 
 
-def test_both_packs_are_streamed_through_every_shipped_artifact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_both_packs_are_streamed_through_every_shipped_artifact(tmp_path: Path) -> None:
     out = tmp_path / "graphs.json"
-    monkeypatch.setattr(sys, "argv", ["bench_separator_graphs.py", str(TEST_PACK), str(TEST_PACK), "--rounds", "3",
-                                      "--hops", "20", "--json", str(out)])
-    bench_separator_graphs.main()
+    bench_separator_graphs.main(TEST_PACK, TEST_PACK, rounds=3, hops=20, json_out=out)
     report = json.loads(out.read_text())
     rows = {(row["runtime"], row["precision"]): row for row in report["results"]}
     assert set(rows) == {("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")}
