@@ -56,8 +56,13 @@ def test_onnx_counts_match_the_torch_counts_in_the_manifest() -> None:
         shapes = {spec.inputs[0].name: (1, 1, spec.inputs[0].shape[-1])} if spec.role == "separator" else None
         cost = onnx_graph_cost(path, shapes)
         runs_per_second = spec.sample_rate_hz / spec.hop / spec.every_n_hops
-        assert cost.macs_per_call * runs_per_second == pytest.approx(spec.macs_per_second, rel=1e-6)
-        assert 0.95 * spec.n_parameters <= cost.n_parameters <= spec.n_parameters
+        graph_macs_per_second = cost.macs_per_call * runs_per_second
+        if spec.role == "separator":  # the batched band split and merge pad every band to the widest one (zeros)
+            assert spec.macs_per_second <= graph_macs_per_second <= 1.05 * spec.macs_per_second
+            assert spec.n_parameters <= cost.n_parameters <= 1.05 * spec.n_parameters
+        else:
+            assert graph_macs_per_second == pytest.approx(spec.macs_per_second, rel=1e-6)
+            assert 0.95 * spec.n_parameters <= cost.n_parameters <= spec.n_parameters
 
 
 def test_yamnet_compute_matches_its_published_size() -> None:
