@@ -8,11 +8,12 @@ setup:
 run: setup
 	.venv/bin/sense run
 
-# What CI runs: lint (ruff), type check (mypy on edge/, settings in pyproject.toml), then the whole test suite:
+# What CI runs: lint and format check (ruff), type check (mypy on edge/, settings in pyproject.toml), then the whole test suite:
 # the runtime's own tests (tests/edge/) as on a device install, torch and the export extra blocked; then the rest.
 # Every test runs exactly once.
 test: setup
-	.venv/bin/ruff check edge benchmarks tests
+	.venv/bin/ruff check edge export benchmarks tests
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -q -p tests.device_install tests/edge
 	.venv/bin/python -m pytest -q --ignore=tests/edge

@@ -48,10 +48,12 @@ def measure(pack, model, runtime: str, precision: str, repeats: int) -> dict[str
 
 
 def main(
-    pack_path: Annotated[Path | None, typer.Option("--pack", help="Pack directory (default: the bundled default pack).")]
-    = None,
-    repeats: Annotated[int, typer.Option(help="Timed calls per artifact (after the warm-up); the median is reported.")]
-    = 200,
+    pack_path: Annotated[
+        Path | None, typer.Option("--pack", help="Pack directory (default: the bundled default pack).")
+    ] = None,
+    repeats: Annotated[
+        int, typer.Option(help="Timed calls per artifact (after the warm-up); the median is reported.")
+    ] = 200,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
 ) -> None:
     """Per-artifact cost of a model pack: parameters, MACs per second of audio, file size and single-thread step
@@ -63,19 +65,28 @@ def main(
         for artifact in model.artifacts:
             if artifact.runtime not in runtimes:
                 continue
-            row = {"model": model.key, "runtime": artifact.runtime, "precision": artifact.precision,
-                   "parameters": model.n_parameters, "gmac_per_s": model.macs_per_second / 1e9,
-                   "file_kib": pack.artifact_path(artifact).stat().st_size / 1024}
+            row = {
+                "model": model.key,
+                "runtime": artifact.runtime,
+                "precision": artifact.precision,
+                "parameters": model.n_parameters,
+                "gmac_per_s": model.macs_per_second / 1e9,
+                "file_kib": pack.artifact_path(artifact).stat().st_size / 1024,
+            }
             row.update(measure(pack, model, artifact.runtime, artifact.precision, repeats))
             rows.append(row)
     machine = machine_info()
-    print(f"Pack {pack.name} {pack.version}; {machine_line(machine)}; load average {machine['load_average_1min']:.1f}; "
-          f"1 thread, median of {repeats} calls")
+    print(
+        f"Pack {pack.name} {pack.version}; {machine_line(machine)}; load average {machine['load_average_1min']:.1f}; "
+        f"1 thread, median of {repeats} calls"
+    )
     print("| model | runtime | precision | parameters | GMAC/s | file KiB | step ms | real-time share |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['model']} | {row['runtime']} | {row['precision']} | {row['parameters']:,} | {row['gmac_per_s']:.4f} "
-              f"| {row['file_kib']:.0f} | {row['step_ms']:.3f} | {row['realtime_share']:.3f} |")
+        print(
+            f"| {row['model']} | {row['runtime']} | {row['precision']} | {row['parameters']:,} | {row['gmac_per_s']:.4f} "
+            f"| {row['file_kib']:.0f} | {row['step_ms']:.3f} | {row['realtime_share']:.3f} |"
+        )
     if json_out:
         json_out.write_text(json.dumps({"pack": pack.name, "machine": machine, "rows": rows}, indent=2) + "\n")
 

@@ -55,8 +55,15 @@ def measure(bus: PrivateSystemBus, binary: Path, mtu: int, n_channels: int, n_pi
         save_key(firmware.key_path, key)
         firmware.start()
         peer = PtyPeer(firmware.port)
-        vest = MockVest(bus, peer, name=VEST_NAME, address=VEST_ADDRESS, service_uuid=SENSE_SERVICE_UUID,
-                        char_uuid=SENSE_LINK_CHAR_UUID, mtu=mtu)
+        vest = MockVest(
+            bus,
+            peer,
+            name=VEST_NAME,
+            address=VEST_ADDRESS,
+            service_uuid=SENSE_SERVICE_UUID,
+            char_uuid=SENSE_LINK_CHAR_UUID,
+            mtu=mtu,
+        )
         try:
             output = open_output(f"ble://{VEST_NAME}?key={key_file}&scan_s=5", n_channels=n_channels)
             assert isinstance(output, FirmwareOutput)
@@ -100,12 +107,28 @@ def main(
         rows = [measure(bus, binary, mtu, n, pings, frames) for mtu in MTUS for n in CHANNEL_COUNTS]
     finally:
         bus.close()
-    print(f"# BLE link, host stack only (mocked BlueZ, no radio); {platform.machine()} {platform.processor() or ''}, "
-          f"{os.cpu_count()} CPUs, python {platform.python_version()}, 1 host thread")
-    header = ["ATT MTU", "channels", "GATT writes/frame", "write() median ms", "write() p95 ms",
-              "ping median ms", "ping p95 ms"]
-    keys = ["mtu", "n_channels", "gatt_writes_per_frame", "write_median_ms", "write_p95_ms", "ping_median_ms",
-            "ping_p95_ms"]
+    print(
+        f"# BLE link, host stack only (mocked BlueZ, no radio); {platform.machine()} {platform.processor() or ''}, "
+        f"{os.cpu_count()} CPUs, python {platform.python_version()}, 1 host thread"
+    )
+    header = [
+        "ATT MTU",
+        "channels",
+        "GATT writes/frame",
+        "write() median ms",
+        "write() p95 ms",
+        "ping median ms",
+        "ping p95 ms",
+    ]
+    keys = [
+        "mtu",
+        "n_channels",
+        "gatt_writes_per_frame",
+        "write_median_ms",
+        "write_p95_ms",
+        "ping_median_ms",
+        "ping_p95_ms",
+    ]
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))

@@ -56,7 +56,12 @@ PULSE_MIN_GAP_S = 0.04
 SECTION_EDGE_S = 0.15  # skip this much at each section start (tails of the previous section)
 CROSSTALK_FLOOR_DB = -60.0
 LOWPASS_HZ = 500.0
-BASELINE_BANDS_HZ = {"bass": (30.0, 250.0), "drums": (2000.0, 8000.0), "vocals": (250.0, 2000.0), "other": (250.0, 2000.0)}
+BASELINE_BANDS_HZ = {
+    "bass": (30.0, 250.0),
+    "drums": (2000.0, 8000.0),
+    "vocals": (250.0, 2000.0),
+    "other": (250.0, 2000.0),
+}
 STEMS = ("vocals", "drums", "bass", "other")
 
 Renderer = Callable[[np.ndarray, dict[str, np.ndarray]], np.ndarray]
@@ -196,8 +201,11 @@ def evaluate(intensity: np.ndarray, song, groups: dict[str, np.ndarray]) -> dict
     # Undefined (nan) when the drum actuators never move while drums play.
     crosstalk_db = 10 * np.log10(max(leak, 1e-12) / wanted) if wanted > 0 else float("nan")
     return {
-        "f_measure": float(f_measure), "precision": float(precision), "recall": float(recall),
-        "delays_s": [float(d) for d in delays_s], "correlations": correlations,
+        "f_measure": float(f_measure),
+        "precision": float(precision),
+        "recall": float(recall),
+        "delays_s": [float(d) for d in delays_s],
+        "correlations": correlations,
         "crosstalk_db": float(crosstalk_db if np.isnan(crosstalk_db) else max(crosstalk_db, CROSSTALK_FLOOR_DB)),
     }
 
@@ -217,15 +225,23 @@ def aggregate(per_song: list[dict[str, object]]) -> dict[str, object]:
 
 
 def markdown_table(results: dict[str, dict[str, object]], notes: dict[str, str], stems: list[str]) -> str:
-    header = ["system", "onset F (±30 ms)", "P / R", "delay mean / p95 (ms)"] + [f"r {s}" for s in stems] + ["crosstalk (dB)"]
+    header = (
+        ["system", "onset F (±30 ms)", "P / R", "delay mean / p95 (ms)"]
+        + [f"r {s}" for s in stems]
+        + ["crosstalk (dB)"]
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, result in results.items():
         if not result:
             lines.append(f"| {name} | {notes.get(name, 'not run')} |" + " |" * (len(header) - 2))
             continue
         correlations = result["correlations"]
-        row = [name, f"{result['f_measure']:.3f}", f"{result['precision']:.2f} / {result['recall']:.2f}",
-               f"{result['mean_delay_ms']:.1f} / {result['p95_delay_ms']:.1f}"]
+        row = [
+            name,
+            f"{result['f_measure']:.3f}",
+            f"{result['precision']:.2f} / {result['recall']:.2f}",
+            f"{result['mean_delay_ms']:.1f} / {result['p95_delay_ms']:.1f}",
+        ]
         row += [f"{correlations.get(s, float('nan')):.2f}" for s in stems]  # type: ignore[union-attr]
         row += [f"{result['crosstalk_db']:.1f}"]
         lines.append("| " + " | ".join(row) + " |")
@@ -248,12 +264,20 @@ def song_for(material: str, index: int, seed: int) -> "Multitrack":
 
 def main(
     n_songs: Annotated[int, typer.Option(help="Number of songs.")] = 8,
-    material: Annotated[str, typer.Option(help="out-of-source (held-out soundfonts, synths, kits, voices; the "
-                                               "headline) or in-source (the training generator and soundfont).")]
-    = "out-of-source",
-    seed: Annotated[int, typer.Option(help="In-source only: seed of the first song; songs use seed, seed+1, ….")] = 1000,
+    material: Annotated[
+        str,
+        typer.Option(
+            help="out-of-source (held-out soundfonts, synths, kits, voices; the "
+            "headline) or in-source (the training generator and soundfont)."
+        ),
+    ] = "out-of-source",
+    seed: Annotated[
+        int, typer.Option(help="In-source only: seed of the first song; songs use seed, seed+1, ….")
+    ] = 1000,
     rig_path: Annotated[str, typer.Option("--rig", help="Rig file or bundled rig name.")] = "default-sim-vest",
-    pack: Annotated[str | None, typer.Option(help="Model pack for the separator row (default: the bundled one).")] = None,
+    pack: Annotated[
+        str | None, typer.Option(help="Model pack for the separator row (default: the bundled one).")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write all results as JSON here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the table as Markdown here.")] = None,
 ) -> None:
@@ -291,8 +315,14 @@ def main(
     console.print(rich_table)
     console.print(f"separator row: {separator_note}; {time.perf_counter() - started:.1f} s; numpy {np.__version__}")
     console.print(table, markup=False, highlight=False)
-    meta = {"n_songs": n_songs, "material": material, "seed": seed, "rig": str(rig.path), "separator": separator_note,
-            "command": " ".join(["benchmarks/bench_fidelity.py", *sys.argv[1:]])}
+    meta = {
+        "n_songs": n_songs,
+        "material": material,
+        "seed": seed,
+        "rig": str(rig.path),
+        "separator": separator_note,
+        "command": " ".join(["benchmarks/bench_fidelity.py", *sys.argv[1:]]),
+    }
     if json_out is not None:
         json_out.write_text(json.dumps({"meta": meta, "results": results, "per_song": per_system}, indent=1))
     if markdown is not None:

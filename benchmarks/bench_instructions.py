@@ -53,8 +53,10 @@ def build_plugin(rootfs: Path) -> None:
     """Compile the counting plugin (x86-64, loaded by the host's qemu-aarch64) into the root filesystem."""
     target = rootfs / GUEST_PLUGIN.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(target), str(ROOT / "benchmarks/qemu/insn_count.c")],
-                   check=True)
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", str(target), str(ROOT / "benchmarks/qemu/insn_count.c")],
+        check=True,
+    )
 
 
 def write_inputs(rootfs: Path, lengths_s: list[float]) -> dict[float, str]:
@@ -81,8 +83,15 @@ def write_inputs(rootfs: Path, lengths_s: list[float]) -> dict[float, str]:
 STAGE_SCRIPT = "/src/benchmarks/stage_instructions.py"
 RUN = "run"
 """The level name of the whole ``sense run``; the other levels are stage_instructions.py's ``--upto`` values."""
-STAGE_NAMES = {"source": "decode + framing", "stft": "STFT", "separator": "separator", "tagger": "tagger",
-               "render": "renderer", "output": "outputs", RUN: "run loop + telemetry"}
+STAGE_NAMES = {
+    "source": "decode + framing",
+    "stft": "STFT",
+    "separator": "separator",
+    "tagger": "tagger",
+    "render": "renderer",
+    "output": "outputs",
+    RUN: "run loop + telemetry",
+}
 """Per level, the stage its count adds to the level before it (in stage_instructions.LEVELS order, then RUN)."""
 
 
@@ -109,17 +118,36 @@ def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, st
     # compile the checkout's modules first: the first run would otherwise count writing __pycache__ (~150 M)
     # one OpenBLAS thread (numpy's matrix products are tiny): its idle worker threads otherwise add ~10 M instructions
     # of start-up and a few per mille of run-to-run jitter to the count
-    lines = ["set -e", "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1", f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks"]
+    lines = [
+        "set -e",
+        "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1",
+        f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks",
+    ]
     for config, level, length_s, repeat in runs:
         tag = run_tag(config, level, length_s, repeat)
         if level == RUN:
-            program = ["-m", "edge.cli", "run", inputs[length_s], "--threads", "1", "--no-drop", "--json",
-                       *(["--pack", pack] if pack else [])]
+            program = [
+                "-m",
+                "edge.cli",
+                "run",
+                inputs[length_s],
+                "--threads",
+                "1",
+                "--no-drop",
+                "--json",
+                *(["--pack", pack] if pack else []),
+            ]
         else:
             program = [STAGE_SCRIPT, inputs[length_s], "--upto", level]
         command = [
-            "/usr/local/bin/qemu-aarch64", "-cpu", CPU, "-plugin", f"{GUEST_PLUGIN},out={GUEST_WORK}/{tag}.count",
-            f"{GUEST_VENV}/bin/python", *program, *CONFIGS[config],
+            "/usr/local/bin/qemu-aarch64",
+            "-cpu",
+            CPU,
+            "-plugin",
+            f"{GUEST_PLUGIN},out={GUEST_WORK}/{tag}.count",
+            f"{GUEST_VENV}/bin/python",
+            *program,
+            *CONFIGS[config],
         ]
         lines.append(f"echo '== {tag}'; {shlex.join(command)} > {GUEST_WORK}/{tag}.json")
     return "\n".join(lines) + "\n"
@@ -129,8 +157,9 @@ def run_tag(config: str, level: str, length_s: float, repeat: int) -> str:
     return f"{config}-{length_s:g}s-{repeat}" if level == RUN else f"{config}-{level}-{length_s:g}s-{repeat}"
 
 
-def per_audio_second(work: Path, config: str, level: str, short_s: float, long_s: float,
-                     repeats: int) -> tuple[list[float], dict[float, list[int]]]:
+def per_audio_second(
+    work: Path, config: str, level: str, short_s: float, long_s: float, repeats: int
+) -> tuple[list[float], dict[float, list[int]]]:
     """Instructions per audio second of each repeat ((long - short) / (long_s - short_s)) and the raw counts."""
     counts: dict[float, list[int]] = {}
     for length_s in (short_s, long_s):
@@ -138,16 +167,20 @@ def per_audio_second(work: Path, config: str, level: str, short_s: float, long_s
             match = COUNT_LINE.search((work / f"{run_tag(config, level, length_s, repeat)}.count").read_text())
             assert match, f"no count for {config} {level} {length_s} s"
             counts.setdefault(length_s, []).append(int(match.group(1)))
-    per_s = [(long_count - short_count) / (long_s - short_s)
-             for short_count, long_count in zip(counts[short_s], counts[long_s])]
+    per_s = [
+        (long_count - short_count) / (long_s - short_s)
+        for short_count, long_count in zip(counts[short_s], counts[long_s])
+    ]
     return per_s, counts
 
 
 def stage_table(results: list[dict[str, Any]]) -> list[str]:
     """Markdown rows: per configuration, each stage's M instructions per audio second and share of the whole."""
     names = list(STAGE_NAMES)
-    lines = ["| configuration | " + " | ".join(STAGE_NAMES[name] for name in names) + " | whole |",
-             "|---|" + "---|" * (len(names) + 1)]
+    lines = [
+        "| configuration | " + " | ".join(STAGE_NAMES[name] for name in names) + " | whole |",
+        "|---|" + "---|" * (len(names) + 1),
+    ]
     for row in results:
         stages = row.get("stages")
         if not stages:
@@ -159,16 +192,27 @@ def stage_table(results: list[dict[str, Any]]) -> list[str]:
 
 
 def main(
-    suite: Annotated[str, typer.Option(help="Root filesystem of scripts/pi_check.sh: bookworm or trixie.")] = "bookworm",
+    suite: Annotated[
+        str, typer.Option(help="Root filesystem of scripts/pi_check.sh: bookworm or trixie.")
+    ] = "bookworm",
     short_s: Annotated[float, typer.Option(help="Shorter input (s).")] = 2.0,
     long_s: Annotated[float, typer.Option(help="Longer input (s), at most the example's 8 s.")] = 8.0,
-    config: Annotated[Optional[list[str]], typer.Option(help=f"Configurations (repeatable): {', '.join(CONFIGS)}.")] = None,
+    config: Annotated[
+        Optional[list[str]], typer.Option(help=f"Configurations (repeatable): {', '.join(CONFIGS)}.")
+    ] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per configuration and length (to show repeatability).")] = 1,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
-    stages: Annotated[bool, typer.Option(help="Also count each stage (benchmarks/stage_instructions.py: the "
-                                              "pipeline's stages up to each one, neighbours differenced).")] = False,
-    pack: Annotated[Optional[Path], typer.Option(help="Model pack directory (copied in); default: the bundled pack.")] = None,
+    stages: Annotated[
+        bool,
+        typer.Option(
+            help="Also count each stage (benchmarks/stage_instructions.py: the "
+            "pipeline's stages up to each one, neighbours differenced)."
+        ),
+    ] = False,
+    pack: Annotated[
+        Optional[Path], typer.Option(help="Model pack directory (copied in); default: the bundled pack.")
+    ] = None,
 ) -> None:
     configs = config or list(CONFIGS)
     unknown = [name for name in configs if name not in CONFIGS]
@@ -177,19 +221,28 @@ def main(
     if long_s <= short_s:
         raise typer.BadParameter("--long-s must be longer than --short-s")
     if pack is not None and stages:
-        raise typer.BadParameter("--stages counts the bundled pack (benchmarks/stage_instructions.py); leave out --pack")
+        raise typer.BadParameter(
+            "--stages counts the bundled pack (benchmarks/stage_instructions.py); leave out --pack"
+        )
     rootfs = CACHE / suite
     if not (rootfs / GUEST_VENV.lstrip("/") / "bin" / "sense").exists():
         raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
     build_plugin(rootfs)
     inputs = write_inputs(rootfs, [short_s, long_s])
-    runs = [(name, level, length_s, repeat) for name in configs for level in levels(stages)
-            for length_s in (short_s, long_s) for repeat in range(repeats)]
+    runs = [
+        (name, level, length_s, repeat)
+        for name in configs
+        for level in levels(stages)
+        for length_s in (short_s, long_s)
+        for repeat in range(repeats)
+    ]
     with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
         script.write(guest_script(runs, inputs, copy_pack(rootfs, pack) if pack else None))
     started_s = time.monotonic()
-    subprocess.run(["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite,
-                    f"bash {GUEST_WORK}/{Path(script.name).name}"], check=True)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite, f"bash {GUEST_WORK}/{Path(script.name).name}"],
+        check=True,
+    )
     wall_s = time.monotonic() - started_s
 
     work = rootfs / GUEST_WORK.lstrip("/")
@@ -199,31 +252,58 @@ def main(
         spread = (max(per_s) - min(per_s)) / min(per_s) if len(per_s) > 1 else 0.0
         median_per_s = float(statistics.median(per_s))
         startup = counts[short_s][0] - median_per_s * short_s
-        row = {"config": name, "instructions_per_audio_s": median_per_s, "repeat_spread": spread,
-               "startup_instructions": startup, "counts": {f"{k:g}s": v for k, v in counts.items()}}
+        row = {
+            "config": name,
+            "instructions_per_audio_s": median_per_s,
+            "repeat_spread": spread,
+            "startup_instructions": startup,
+            "counts": {f"{k:g}s": v for k, v in counts.items()},
+        }
         if stages:  # each level's count per audio second, minus the level before it
-            cumulative = [float(statistics.median(per_audio_second(work, name, level, short_s, long_s, repeats)[0]))
-                          for level in levels(True)]
-            row["stages"] = {level: cumulative[i] - (cumulative[i - 1] if i else 0.0)
-                             for i, level in enumerate(levels(True))}
+            cumulative = [
+                float(statistics.median(per_audio_second(work, name, level, short_s, long_s, repeats)[0]))
+                for level in levels(True)
+            ]
+            row["stages"] = {
+                level: cumulative[i] - (cumulative[i - 1] if i else 0.0) for i, level in enumerate(levels(True))
+            }
         results.append(row)
     qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    settings = {"suite": suite, "short_s": short_s, "long_s": long_s, "repeats": repeats, "cpu": CPU, "threads": 1,
-                "qemu": qemu, "wall_s": round(wall_s, 1), "stages": stages, "command": " ".join(sys.argv),
-                "pack": str(pack or "bundled")}
-    lines = [f"Retired aarch64 instructions per audio second of `sense run` (1 thread, `--no-drop`, "
-             f"{f'pack {pack}' if pack else 'bundled pack'}, bundled example, default rig, sim output), counted under `{qemu}` `-cpu {CPU}` in the Debian {suite} arm64 "
-             f"root filesystem of `scripts/pi_check.sh`; ({long_s:g} s - {short_s:g} s) differenced, {repeats} run(s) "
-             f"each (median).", "",
-             "| configuration | M instructions per audio second | start-up M instructions | repeat spread |",
-             "|---|---|---|---|"]
+    settings = {
+        "suite": suite,
+        "short_s": short_s,
+        "long_s": long_s,
+        "repeats": repeats,
+        "cpu": CPU,
+        "threads": 1,
+        "qemu": qemu,
+        "wall_s": round(wall_s, 1),
+        "stages": stages,
+        "command": " ".join(sys.argv),
+        "pack": str(pack or "bundled"),
+    }
+    lines = [
+        f"Retired aarch64 instructions per audio second of `sense run` (1 thread, `--no-drop`, "
+        f"{f'pack {pack}' if pack else 'bundled pack'}, bundled example, default rig, sim output), counted under `{qemu}` `-cpu {CPU}` in the Debian {suite} arm64 "
+        f"root filesystem of `scripts/pi_check.sh`; ({long_s:g} s - {short_s:g} s) differenced, {repeats} run(s) "
+        f"each (median).",
+        "",
+        "| configuration | M instructions per audio second | start-up M instructions | repeat spread |",
+        "|---|---|---|---|",
+    ]
     for row in results:
-        lines.append(f"| {row['config']} | {row['instructions_per_audio_s'] / 1e6:.1f} | "
-                     f"{row['startup_instructions'] / 1e6:.0f} | {row['repeat_spread'] * 100:.3f} % |")
+        lines.append(
+            f"| {row['config']} | {row['instructions_per_audio_s'] / 1e6:.1f} | "
+            f"{row['startup_instructions'] / 1e6:.0f} | {row['repeat_spread'] * 100:.3f} % |"
+        )
     if stages:
-        lines += ["", f"Per stage (M instructions per audio second, share of the whole; `{STAGE_SCRIPT.removeprefix('/src/')}` "
-                  "runs the pipeline's stages up to each one and neighbouring levels are differenced):", "",
-                  *stage_table(results)]
+        lines += [
+            "",
+            f"Per stage (M instructions per audio second, share of the whole; `{STAGE_SCRIPT.removeprefix('/src/')}` "
+            "runs the pipeline's stages up to each one and neighbouring levels are differenced):",
+            "",
+            *stage_table(results),
+        ]
     emit({"settings": settings, "results": results}, "\n".join(lines) + "\n", json_path, markdown)
 
 

@@ -72,16 +72,18 @@ def click_track(n_onsets: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     samples = (NOISE_FLOOR * rng.standard_normal(n_samples)).astype(np.float32)
     t_s = np.arange(int(CLICK_S * DEVICE_STREAM.sample_rate_hz)) / DEVICE_STREAM.sample_rate_hz
     for onset_s in onsets_s:
-        click = (rng.standard_normal(t_s.size) * np.exp(-t_s / CLICK_NOISE_DECAY_S)
-                 + np.sin(2 * np.pi * THUMP_HZ * t_s) * np.exp(-t_s / THUMP_DECAY_S))
+        click = rng.standard_normal(t_s.size) * np.exp(-t_s / CLICK_NOISE_DECAY_S) + np.sin(
+            2 * np.pi * THUMP_HZ * t_s
+        ) * np.exp(-t_s / THUMP_DECAY_S)
         start = int(round(onset_s * DEVICE_STREAM.sample_rate_hz))
         samples[start : start + t_s.size] += (CLICK_AMPLITUDE * click / np.abs(click).max()).astype(np.float32)
     onsets_s = np.round(onsets_s * DEVICE_STREAM.sample_rate_hz) / DEVICE_STREAM.sample_rate_hz
     return samples, onsets_s
 
 
-def run_hops(session: Session, samples: np.ndarray, paced: bool,
-             after_hop: Callable[[], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def run_hops(
+    session: Session, samples: np.ndarray, paced: bool, after_hop: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Feed one hop per call -> (intensities (n_hops, n_actuators), compute seconds per hop (n_hops,)).
 
     ``paced``: wait for each hop's audio to have "arrived" in real time, as from a sound card; ``after_hop`` is
@@ -118,13 +120,19 @@ def host_latencies_s(hops: list[int | None], onsets_s: np.ndarray, compute_s: np
 
 
 def distribution(latencies_s: np.ndarray, n_onsets: int) -> dict[str, Any]:
-    return {**latency_stats_ms(latencies_s), "mean_ms": float(np.mean(latencies_s) * 1e3) if latencies_s.size else 0.0,
-            "min_ms": float(np.min(latencies_s) * 1e3) if latencies_s.size else 0.0,
-            "n_onsets": n_onsets, "n_answered": int(latencies_s.size), "n_missed": n_onsets - int(latencies_s.size)}
+    return {
+        **latency_stats_ms(latencies_s),
+        "mean_ms": float(np.mean(latencies_s) * 1e3) if latencies_s.size else 0.0,
+        "min_ms": float(np.min(latencies_s) * 1e3) if latencies_s.size else 0.0,
+        "n_onsets": n_onsets,
+        "n_answered": int(latencies_s.size),
+        "n_missed": n_onsets - int(latencies_s.size),
+    }
 
 
-def sim_path(pack_path: str | None, use_models: bool, n_threads: int, samples: np.ndarray,
-             onsets_s: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+def sim_path(
+    pack_path: str | None, use_models: bool, n_threads: int, samples: np.ndarray, onsets_s: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
     """The pipeline to ``sim://``: (latency distribution, rendered intensities)."""
     session = open_session(load_pack(pack_path) if use_models else None, None, "sim://", n_threads=n_threads)
     with session:
@@ -134,18 +142,22 @@ def sim_path(pack_path: str | None, use_models: bool, n_threads: int, samples: n
     return {**distribution(latencies, len(onsets_s)), "n_dropped_hops": session.telemetry.n_dropped_hops}, intensities
 
 
-def pulse_response_s(pulses: list[tuple[str, float, float]], pwm: list[tuple[str, float, float]], pin: str,
-                     rx_s: float) -> float | None:
+def pulse_response_s(
+    pulses: list[tuple[str, float, float]], pwm: list[tuple[str, float, float]], pin: str, rx_s: float
+) -> float | None:
     """Simulated time of the first PWM period on ``pin`` at or after ``rx_s`` with more high time than before it."""
-    events = sorted([(t, duty) for name, duty, t in pulses if name == pin]
-                    + [(t, 0.0) for name, duty, t in pwm if name == pin and duty == 0.0])
+    events = sorted(
+        [(t, duty) for name, duty, t in pulses if name == pin]
+        + [(t, 0.0) for name, duty, t in pwm if name == pin and duty == 0.0]
+    )
     before = [duty for t, duty in events if t < rx_s]
     duty_before = before[-1] if before else 0.0
     return next((t for t, duty in events if t >= rx_s and duty > duty_before), None)
 
 
-def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, onsets_s: np.ndarray,
-                  actuators: np.ndarray, baud: int) -> dict[str, Any]:
+def firmware_path(
+    pack_path: str | None, n_threads: int, samples: np.ndarray, onsets_s: np.ndarray, actuators: np.ndarray, baud: int
+) -> dict[str, Any]:
     """The pipeline streaming in real time to the AVR firmware in simavr (see the module docstring)."""
     from edge.link import codec
     from edge.sim.firmware import PWM_PINS, SimulatedAVR, build_avr, build_sim, wait_until
@@ -153,8 +165,9 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
     elf, harness = build_avr(baud), build_sim()
     pack = load_pack(pack_path)
     with tempfile.TemporaryDirectory(prefix="sense-latency-") as workdir:
-        avr = SimulatedAVR(harness, [str(elf), "--log-rx"], str(Path(workdir) / "ttyAVR"),
-                           stderr_path=Path(workdir) / "simavr.stderr").start()
+        avr = SimulatedAVR(
+            harness, [str(elf), "--log-rx"], str(Path(workdir) / "ttyAVR"), stderr_path=Path(workdir) / "simavr.stderr"
+        ).start()
         try:
             output = open_output(f"serial://{avr.port}?baud={baud}", N_FIRMWARE_CHANNELS)
             session = open_session(pack, None, [RoutedOutput(output, actuators)], n_threads=n_threads)
@@ -162,14 +175,21 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
                 n_rx_before = len(avr.rx_delimiters_s)
                 n_sent_before = output.session.n_frames_sent
                 positions: list[int] = []  # of each hop's frame among the frames sent (telemetry polls go too)
-                intensities, compute_s = run_hops(session, samples, paced=True, after_hop=lambda: positions.append(
-                    output.session.last_intensity_frame_number - n_sent_before - 1))
+                intensities, compute_s = run_hops(
+                    session,
+                    samples,
+                    paced=True,
+                    after_hop=lambda: positions.append(output.session.last_intensity_frame_number - n_sent_before - 1),
+                )
                 n_frames = len(intensities)
                 if output.frames_dropped or len(set(positions)) != n_frames:
                     raise SystemExit(f"the link dropped frames ({output.frames_dropped} of {n_frames})")
                 n_sent = output.session.n_frames_sent - n_sent_before
-                wait_until(lambda: len(avr.rx_delimiters_s) >= n_rx_before + n_sent, DELIMITER_WAIT_S,
-                           f"{n_sent} frames in the AVR's UART")
+                wait_until(
+                    lambda: len(avr.rx_delimiters_s) >= n_rx_before + n_sent,
+                    DELIMITER_WAIT_S,
+                    f"{n_sent} frames in the AVR's UART",
+                )
                 rx_all = list(avr.rx_delimiters_s[n_rx_before : n_rx_before + n_sent])
                 pulses, pwm = list(avr.pulses), list(avr.pwm)
             health = output.health()
@@ -191,16 +211,24 @@ def firmware_path(pack_path: str | None, n_threads: int, samples: np.ndarray, on
             host.append((k + 1) * hop_s - onset_s + compute_s[k])
             firmware.append(response_s - rx_s[k])
     host_s, firmware_s = np.asarray(host), np.asarray(firmware)
-    return {**distribution(host_s + firmware_s, len(onsets_s)), "n_dropped_hops": session.telemetry.n_dropped_hops,
-            "parts": {"host": distribution(host_s, len(onsets_s)),
-                      "firmware_simulated": distribution(firmware_s, len(onsets_s)),
-                      "wire_ms": frame_bytes * BITS_PER_BYTE_ON_WIRE / baud * 1e3},
-            "frame_bytes": frame_bytes, "baud": baud, "pins": [PWM_PINS[i] for i in range(N_FIRMWARE_CHANNELS)],
-            "link": health.as_dict()}
+    return {
+        **distribution(host_s + firmware_s, len(onsets_s)),
+        "n_dropped_hops": session.telemetry.n_dropped_hops,
+        "parts": {
+            "host": distribution(host_s, len(onsets_s)),
+            "firmware_simulated": distribution(firmware_s, len(onsets_s)),
+            "wire_ms": frame_bytes * BITS_PER_BYTE_ON_WIRE / baud * 1e3,
+        },
+        "frame_bytes": frame_bytes,
+        "baud": baud,
+        "pins": [PWM_PINS[i] for i in range(N_FIRMWARE_CHANNELS)],
+        "link": health.as_dict(),
+    }
 
 
-def run_latency(n_onsets: int, pack_path: str | None, n_threads: int, with_firmware: bool,
-                bauds: tuple[int, ...] = BAUDS) -> dict[str, Any]:
+def run_latency(
+    n_onsets: int, pack_path: str | None, n_threads: int, with_firmware: bool, bauds: tuple[int, ...] = BAUDS
+) -> dict[str, Any]:
     samples, onsets_s = click_track(n_onsets)
     paths: dict[str, Any] = {}
     paths["sim, pack"], intensities = sim_path(pack_path, True, n_threads, samples, onsets_s)
@@ -210,29 +238,49 @@ def run_latency(n_onsets: int, pack_path: str | None, n_threads: int, with_firmw
         actuators = np.sort(np.argsort(intensities.max(axis=0))[::-1][:N_FIRMWARE_CHANNELS])
         for baud in bauds:
             paths[f"AVR firmware in simavr at {baud} baud, pack"] = firmware_path(
-                pack_path, n_threads, samples, onsets_s, actuators, baud)
+                pack_path, n_threads, samples, onsets_s, actuators, baud
+            )
     pack = load_pack(pack_path)
-    return {"benchmark": "latency", "machine": machine_info(),
-            "settings": {"pack": f"{pack.name} {pack.version}", "n_onsets": n_onsets, "period_s": PERIOD_S,
-                         "rise": RISE, "n_threads": n_threads, "rig": default_rig().name},
-            "paths": paths}
+    return {
+        "benchmark": "latency",
+        "machine": machine_info(),
+        "settings": {
+            "pack": f"{pack.name} {pack.version}",
+            "n_onsets": n_onsets,
+            "period_s": PERIOD_S,
+            "rise": RISE,
+            "n_threads": n_threads,
+            "rig": default_rig().name,
+        },
+        "paths": paths,
+    }
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     settings = report["settings"]
-    lines = [f"Onset -> actuator command, {settings['n_onsets']} clicks, pack {settings['pack']}, "
-             f"{settings['n_threads']} thread(s). Machine: {machine_line(report['machine'])}.", "",
-             "| path | p50 ms | p95 ms | p99 ms | max ms | mean ms | answered | dropped hops |", "|" + "---|" * 8]
+    lines = [
+        f"Onset -> actuator command, {settings['n_onsets']} clicks, pack {settings['pack']}, "
+        f"{settings['n_threads']} thread(s). Machine: {machine_line(report['machine'])}.",
+        "",
+        "| path | p50 ms | p95 ms | p99 ms | max ms | mean ms | answered | dropped hops |",
+        "|" + "---|" * 8,
+    ]
     rows = [(name, path) for name, path in report["paths"].items()]
     for name, path in list(rows):
         if "parts" in path:
             rows.append((f"↳ host part ({name})", path["parts"]["host"]))
-            rows.append((f"↳ firmware part in simulated time, with {path['parts']['wire_ms']:.2f} ms on the wire "
-                         f"({name})", path["parts"]["firmware_simulated"]))
+            rows.append(
+                (
+                    f"↳ firmware part in simulated time, with {path['parts']['wire_ms']:.2f} ms on the wire ({name})",
+                    path["parts"]["firmware_simulated"],
+                )
+            )
     for name, path in rows:
-        lines.append(f"| {name} | {path['p50_ms']:.2f} | {path['p95_ms']:.2f} | {path['p99_ms']:.2f} | "
-                     f"{path['max_ms']:.2f} | {path['mean_ms']:.2f} | {path['n_answered']}/{path['n_onsets']} | "
-                     f"{path.get('n_dropped_hops', '')} |")
+        lines.append(
+            f"| {name} | {path['p50_ms']:.2f} | {path['p95_ms']:.2f} | {path['p99_ms']:.2f} | "
+            f"{path['max_ms']:.2f} | {path['mean_ms']:.2f} | {path['n_answered']}/{path['n_onsets']} | "
+            f"{path.get('n_dropped_hops', '')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -241,7 +289,9 @@ def main(
     pack: Annotated[Optional[str], typer.Option(help="Model pack. Default: the bundled pack.")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 1,
     firmware: Annotated[bool, typer.Option(help="Also measure through the AVR firmware in simavr.")] = True,
-    baud: Annotated[Optional[list[int]], typer.Option(help="Baud rate(s) of the AVR link (repeat). Default: 500000 and 115200.")] = None,
+    baud: Annotated[
+        Optional[list[int]], typer.Option(help="Baud rate(s) of the AVR link (repeat). Default: 500000 and 115200.")
+    ] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
 ) -> None:

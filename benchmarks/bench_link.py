@@ -60,8 +60,12 @@ class Row:
 def frames_for(n_channels: int, n_frames: int, seed: int = 0) -> list[bytes]:
     """SET_INTENSITIES frames with random values; sequence numbers continue across calls' wrap-around."""
     rng = random.Random(seed)
-    return [codec.encode_message(codec.SetIntensities(i & 0xFFFF, i * 16, [rng.randrange(65536) for _ in range(n_channels)]))
-            for i in range(n_frames)]
+    return [
+        codec.encode_message(
+            codec.SetIntensities(i & 0xFFFF, i * 16, [rng.randrange(65536) for _ in range(n_channels)])
+        )
+        for i in range(n_frames)
+    ]
 
 
 def ping_stats(session: LinkSession, n_pings: int) -> tuple[float, float, float]:
@@ -109,7 +113,11 @@ def sustained_fps(session: LinkSession, n_channels: int, seconds: float) -> tupl
     n_pings = sent // burst_frames - n_timeouts  # a lost PING was not counted by the firmware either
     accepted = after.frames_ok - before.frames_ok - 1 - n_pings  # minus GET_TELEMETRY and the PINGs
     device_s = (after.uptime_ms - before.uptime_ms) / 1000.0
-    lost = (after.crc_errors - before.crc_errors) + (after.framing_errors - before.framing_errors) + max(0, sent - accepted)
+    lost = (
+        (after.crc_errors - before.crc_errors)
+        + (after.framing_errors - before.framing_errors)
+        + max(0, sent - accepted)
+    )
     mean_bytes = sum(len(f) for f in frames) / len(frames)
     return accepted / device_s, lost, mean_bytes
 
@@ -163,11 +171,23 @@ def main(
             avr.stop()
         for n_channels in CHANNEL_COUNTS[1:]:
             size = sum(len(f) for f in frames_for(n_channels, 256)) / 256
-            rows.append(Row("avr-sim", str(baud), n_channels, size, baud / UART_BITS_PER_BYTE / size, None, 0,
-                            "n/a: ATmega328P has 6 PWM pins, 2 KB RAM"))
+            rows.append(
+                Row(
+                    "avr-sim",
+                    str(baud),
+                    n_channels,
+                    size,
+                    baud / UART_BITS_PER_BYTE / size,
+                    None,
+                    0,
+                    "n/a: ATmega328P has 6 PWM pins, 2 KB RAM",
+                )
+            )
 
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, host side single-threaded")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, host side single-threaded"
+    )
     separator = " | " if markdown else "  "
     print()
     print("PING/PONG round trip (ms)")
@@ -184,12 +204,20 @@ def main(
     if markdown:
         print(separator.join(["---:"] * len(header)))
     for row in rows:
-        print(separator.join([
-            f"{row.link:>11}", f"{row.baud:>11}", f"{row.n_channels:>11}", f"{row.bytes_per_frame:11.1f}",
-            f"{row.wire_limit_fps:11.0f}" if row.wire_limit_fps else f"{'-':>11}",
-            f"{row.measured_fps:11.0f}" if row.measured_fps is not None else f"{'-':>11}",
-            f"{row.lost:>11}" if row.measured_fps is not None else f"{'-':>11}", row.note,
-        ]))
+        print(
+            separator.join(
+                [
+                    f"{row.link:>11}",
+                    f"{row.baud:>11}",
+                    f"{row.n_channels:>11}",
+                    f"{row.bytes_per_frame:11.1f}",
+                    f"{row.wire_limit_fps:11.0f}" if row.wire_limit_fps else f"{'-':>11}",
+                    f"{row.measured_fps:11.0f}" if row.measured_fps is not None else f"{'-':>11}",
+                    f"{row.lost:>11}" if row.measured_fps is not None else f"{'-':>11}",
+                    row.note,
+                ]
+            )
+        )
 
 
 if __name__ == "__main__":

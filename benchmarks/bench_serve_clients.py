@@ -103,8 +103,9 @@ def _phase(server: Server, seconds: float, n_clients: int) -> dict[str, Any]:
     if n_clients:
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
-        clients = context.Process(target=_client_process,
-                                  args=(server.base_url, server.pairing.token, n_clients, seconds + SETTLE_S, queue))
+        clients = context.Process(
+            target=_client_process, args=(server.base_url, server.pairing.token, n_clients, seconds + SETTLE_S, queue)
+        )
         clients.start()
         assert queue.get(timeout=120) == "ready"
     time.sleep(SETTLE_S)  # the same in both conditions
@@ -147,34 +148,49 @@ def summarise(phases: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         chosen = [phase for phase in phases if phase["clients"] == n_clients]
         summary[str(n_clients)] = {
             "hop_p95_ms_median": float(np.median([phase["hop_ms"]["p95_ms"] for phase in chosen])),
-            "dropped_per_1000_hops_median": float(np.median([1000 * phase["dropped_hops"] / max(phase["n_hops"], 1)
-                                                             for phase in chosen])),
+            "dropped_per_1000_hops_median": float(
+                np.median([1000 * phase["dropped_hops"] / max(phase["n_hops"], 1) for phase in chosen])
+            ),
             "server_cpu_s_per_s_median": float(np.median([phase["server_cpu_s_per_s"] for phase in chosen])),
         }
     return summary
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    lines = [f"sense serve with and without {report['clients']} WebSocket clients: {report['seconds']:.0f} s per phase, "
-             f"pack {report['pack']} on {report['runtime']} with {report['n_threads']} inference thread(s), "
-             f"example looping at real-time pace, sim:// output. Machine: {machine_line(report['machine'])}.", "",
-             "| phase | clients | hop ms p50 / p95 / p99 / max | hops | dropped hops | frames/s per client min / median "
-             "| clients to the end | server CPU s/s | clients' CPU s/s | server threads | load avg (1 min) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"sense serve with and without {report['clients']} WebSocket clients: {report['seconds']:.0f} s per phase, "
+        f"pack {report['pack']} on {report['runtime']} with {report['n_threads']} inference thread(s), "
+        f"example looping at real-time pace, sim:// output. Machine: {machine_line(report['machine'])}.",
+        "",
+        "| phase | clients | hop ms p50 / p95 / p99 / max | hops | dropped hops | frames/s per client min / median "
+        "| clients to the end | server CPU s/s | clients' CPU s/s | server threads | load avg (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for index, phase in enumerate(report["phases"], start=1):
         hop = phase["hop_ms"]
-        frames = ("–" if phase["frames_per_client_per_s_min"] is None else
-                  f"{phase['frames_per_client_per_s_min']:.1f} / {phase['frames_per_client_per_s_median']:.1f}")
+        frames = (
+            "–"
+            if phase["frames_per_client_per_s_min"] is None
+            else f"{phase['frames_per_client_per_s_min']:.1f} / {phase['frames_per_client_per_s_median']:.1f}"
+        )
         connected = "–" if phase["clients_connected_to_the_end"] is None else str(phase["clients_connected_to_the_end"])
-        lines.append(f"| {index} | {phase['clients']} | {hop['p50_ms']:.3f} / {hop['p95_ms']:.3f} / {hop['p99_ms']:.3f} / "
-                     f"{hop['max_ms']:.3f} | {phase['n_hops']} | {phase['dropped_hops']} | {frames} | {connected} | "
-                     f"{phase['server_cpu_s_per_s']:.3f} | "
-                     f"{'–' if phase['clients_cpu_s_per_s'] is None else format(phase['clients_cpu_s_per_s'], '.3f')} | "
-                     f"{phase['server_threads']} | {phase['load_average_1min']:.2f} |")
-    lines += ["", "| clients | median hop p95 ms | median dropped hops per 1000 | median server CPU s/s |", "|---|---|---|---|"]
+        lines.append(
+            f"| {index} | {phase['clients']} | {hop['p50_ms']:.3f} / {hop['p95_ms']:.3f} / {hop['p99_ms']:.3f} / "
+            f"{hop['max_ms']:.3f} | {phase['n_hops']} | {phase['dropped_hops']} | {frames} | {connected} | "
+            f"{phase['server_cpu_s_per_s']:.3f} | "
+            f"{'–' if phase['clients_cpu_s_per_s'] is None else format(phase['clients_cpu_s_per_s'], '.3f')} | "
+            f"{phase['server_threads']} | {phase['load_average_1min']:.2f} |"
+        )
+    lines += [
+        "",
+        "| clients | median hop p95 ms | median dropped hops per 1000 | median server CPU s/s |",
+        "|---|---|---|---|",
+    ]
     for n_clients, row in report["summary"].items():
-        lines.append(f"| {n_clients} | {row['hop_p95_ms_median']:.2f} | {row['dropped_per_1000_hops_median']:.1f} | "
-                     f"{row['server_cpu_s_per_s_median']:.3f} |")
+        lines.append(
+            f"| {n_clients} | {row['hop_p95_ms_median']:.2f} | {row['dropped_per_1000_hops_median']:.1f} | "
+            f"{row['server_cpu_s_per_s_median']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -198,12 +214,20 @@ def main(
             phases.append(_phase(server, seconds, 0))
             phases.append(_phase(server, seconds, clients))
         session = server.live.session
-        report = {"seconds": seconds, "clients": clients, "rounds": rounds, "n_threads": threads,
-                  "pack": f"{session.pack.name} {session.pack.version}" if session.pack else "none",
-                  "runtime": session.telemetry.runtime, "phases": phases, "summary": summarise(phases),
-                  "machine": machine_info(),
-                  "cpu_count": os.cpu_count(), "command": "benchmarks/bench_serve_clients.py "
-                  f"--seconds {seconds:g} --clients {clients} --rounds {rounds} --threads {threads}"}
+        report = {
+            "seconds": seconds,
+            "clients": clients,
+            "rounds": rounds,
+            "n_threads": threads,
+            "pack": f"{session.pack.name} {session.pack.version}" if session.pack else "none",
+            "runtime": session.telemetry.runtime,
+            "phases": phases,
+            "summary": summarise(phases),
+            "machine": machine_info(),
+            "cpu_count": os.cpu_count(),
+            "command": "benchmarks/bench_serve_clients.py "
+            f"--seconds {seconds:g} --clients {clients} --rounds {rounds} --threads {threads}",
+        }
     finally:
         server.stop()
         pipeline.join(30)

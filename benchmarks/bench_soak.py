@@ -30,8 +30,7 @@ from typing import Annotated, Any, Optional
 import numpy as np
 import typer
 
-from edge.bench import (BenchConfig, bench_audio, emit, latency_stats_ms, machine_info, machine_line,
-                        process_rss_mib)
+from edge.bench import BenchConfig, bench_audio, emit, latency_stats_ms, machine_info, machine_line, process_rss_mib
 from edge.outputs.base import ActuatorOutput, HapticFrame
 from edge.pack import load_pack
 from edge.rig import default_rig
@@ -74,13 +73,20 @@ def max_backlog_s(compute_s: np.ndarray, hop_s: float, start_backlog_s: float = 
     return worst, backlog
 
 
-def run_soak(seconds: float, window_s: float, pack_path: str | None, config: BenchConfig,
-             on_window: Any = None, block_hops: int = 1) -> dict[str, Any]:
+def run_soak(
+    seconds: float,
+    window_s: float,
+    pack_path: str | None,
+    config: BenchConfig,
+    on_window: Any = None,
+    block_hops: int = 1,
+) -> dict[str, Any]:
     pack = load_pack(pack_path)
     rig = default_rig()
     output = LatestFrameOutput(rig.n_actuators)
-    session = open_session(pack, rig, output, runtime=config.runtime,
-                           precision=config.precision, n_threads=config.n_threads)
+    session = open_session(
+        pack, rig, output, runtime=config.runtime, precision=config.precision, n_threads=config.n_threads
+    )
     hop, hop_s = session.stream.hop, session.stream.hop_s
     window = bench_audio(window_s)
     if len(window) % (hop * block_hops):
@@ -99,10 +105,16 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
                 compute_s[i] = time.perf_counter() - started
             worst_s, backlog_s = max_backlog_s(compute_s, hop_s * block_hops, backlog_s)
             rss_mib, peak_rss_mib = _rss_mib()
-            record = {"index": index, "start_s": index * window_s, **latency_stats_ms(compute_s / block_hops),
-                      "real_time_factor": float(compute_s.sum() / (len(compute_s) * block_hops * hop_s)),
-                      "n_dropped_hops": session.telemetry.n_dropped_hops - dropped_before,
-                      "max_backlog_ms": worst_s * 1e3, "rss_mib": rss_mib, "peak_rss_mib": peak_rss_mib}
+            record = {
+                "index": index,
+                "start_s": index * window_s,
+                **latency_stats_ms(compute_s / block_hops),
+                "real_time_factor": float(compute_s.sum() / (len(compute_s) * block_hops * hop_s)),
+                "n_dropped_hops": session.telemetry.n_dropped_hops - dropped_before,
+                "max_backlog_ms": worst_s * 1e3,
+                "rss_mib": rss_mib,
+                "peak_rss_mib": peak_rss_mib,
+            }
             windows.append(record)
             if on_window is not None:
                 on_window(record, n_windows)
@@ -113,25 +125,41 @@ def run_soak(seconds: float, window_s: float, pack_path: str | None, config: Ben
     slope = float(np.polyfit(starts_h[steady], rss[steady], 1)[0]) if len(windows) > 2 else 0.0
     early = next(w for w in windows if w["start_s"] + window_s >= min(EARLY_S, n_windows * window_s))
     summary = {
-        "rss_at_10_min_mib": early["rss_mib"], "peak_rss_at_10_min_mib": early["peak_rss_mib"],
+        "rss_at_10_min_mib": early["rss_mib"],
+        "peak_rss_at_10_min_mib": early["peak_rss_mib"],
         "early_audio_seconds": early["start_s"] + window_s,
         "peak_rss_at_end_mib": windows[-1]["peak_rss_mib"],
-        "audio_seconds": n_windows * window_s, "n_windows": n_windows, "n_hops": session.telemetry.n_hops,
+        "audio_seconds": n_windows * window_s,
+        "n_windows": n_windows,
+        "n_hops": session.telemetry.n_hops,
         "n_frames_out": output.n_frames,
         "n_dropped_hops": int(sum(w["n_dropped_hops"] for w in windows)),
         "max_backlog_ms": float(max(w["max_backlog_ms"] for w in windows)),
         "real_time_factor": float(np.mean([w["real_time_factor"] for w in windows])),
-        "rss_first_window_mib": float(rss[0]), "rss_last_window_mib": float(rss[-1]),
-        "rss_growth_mib": float(rss[-1] - rss[0]), "rss_growth_after_first_window_mib": float(rss[-1] - rss[steady][0]),
+        "rss_first_window_mib": float(rss[0]),
+        "rss_last_window_mib": float(rss[-1]),
+        "rss_growth_mib": float(rss[-1] - rss[0]),
+        "rss_growth_after_first_window_mib": float(rss[-1] - rss[steady][0]),
         "rss_slope_mib_per_hour": slope,
-        "p99_median_ms": float(np.median(p99)), "p99_max_ms": float(p99.max()),
+        "p99_median_ms": float(np.median(p99)),
+        "p99_max_ms": float(p99.max()),
         "p99_max_over_median": float(p99.max() / np.median(p99)) if np.median(p99) > 0 else 0.0,
     }
-    return {"benchmark": "soak", "machine": machine_info(),
-            "settings": {"pack": f"{pack.name} {pack.version}", "runtime": session.telemetry.runtime,
-                         "precision": config.precision, "n_threads": config.n_threads, "window_s": window_s,
-                         "seconds": seconds, "block_hops": block_hops},
-            "summary": summary, "windows": windows}
+    return {
+        "benchmark": "soak",
+        "machine": machine_info(),
+        "settings": {
+            "pack": f"{pack.name} {pack.version}",
+            "runtime": session.telemetry.runtime,
+            "precision": config.precision,
+            "n_threads": config.n_threads,
+            "window_s": window_s,
+            "seconds": seconds,
+            "block_hops": block_hops,
+        },
+        "summary": summary,
+        "windows": windows,
+    }
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
@@ -139,30 +167,43 @@ def summary_markdown(report: dict[str, Any]) -> str:
     settings, summary = report["settings"], report["summary"]
     block_hops = settings.get("block_hops", 1)
     early = "rss_at_10_min_mib" in summary  # reports from before the 8-hour soak have no early RSS
-    lines = [f"Soak: {summary['audio_seconds'] / 60:.1f} min of audio at accelerated rate, {settings['pack']} on "
-             f"{settings['runtime']} {settings['precision']}, {settings['n_threads']} thread(s), {block_hops} hop"
-             f"{'s' if block_hops != 1 else ''} per call, windows of {settings['window_s']:g} s. "
-             f"Machine: {machine_line(report['machine'])}.", "",
-             "| audio | RTF | dropped hops | max backlog ms | p99 ms median / max (ratio) | RSS first → last MiB | "
-             "RSS slope MiB/h |" + (f" RSS / peak RSS after {summary['early_audio_seconds'] / 60:g} min → at the end, MiB |"
-                                    if early else ""), "|" + "---|" * (8 if early else 7),
-             f"| {summary['audio_seconds'] / 60:.1f} min | {summary['real_time_factor']:.4f} | {summary['n_dropped_hops']} | "
-             f"{summary['max_backlog_ms']:.2f} | {summary['p99_median_ms']:.3f} / {summary['p99_max_ms']:.3f} "
-             f"({summary['p99_max_over_median']:.2f}) | {summary['rss_first_window_mib']:.1f} → "
-             f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} |"
-             + (f" {summary['rss_at_10_min_mib']:.1f} / {summary['peak_rss_at_10_min_mib']:.1f} → "
-                f"{summary['rss_last_window_mib']:.1f} / {summary['peak_rss_at_end_mib']:.1f} |" if early else "")]
+    lines = [
+        f"Soak: {summary['audio_seconds'] / 60:.1f} min of audio at accelerated rate, {settings['pack']} on "
+        f"{settings['runtime']} {settings['precision']}, {settings['n_threads']} thread(s), {block_hops} hop"
+        f"{'s' if block_hops != 1 else ''} per call, windows of {settings['window_s']:g} s. "
+        f"Machine: {machine_line(report['machine'])}.",
+        "",
+        "| audio | RTF | dropped hops | max backlog ms | p99 ms median / max (ratio) | RSS first → last MiB | "
+        "RSS slope MiB/h |"
+        + (f" RSS / peak RSS after {summary['early_audio_seconds'] / 60:g} min → at the end, MiB |" if early else ""),
+        "|" + "---|" * (8 if early else 7),
+        f"| {summary['audio_seconds'] / 60:.1f} min | {summary['real_time_factor']:.4f} | {summary['n_dropped_hops']} | "
+        f"{summary['max_backlog_ms']:.2f} | {summary['p99_median_ms']:.3f} / {summary['p99_max_ms']:.3f} "
+        f"({summary['p99_max_over_median']:.2f}) | {summary['rss_first_window_mib']:.1f} → "
+        f"{summary['rss_last_window_mib']:.1f} | {summary['rss_slope_mib_per_hour']:.2f} |"
+        + (
+            f" {summary['rss_at_10_min_mib']:.1f} / {summary['peak_rss_at_10_min_mib']:.1f} → "
+            f"{summary['rss_last_window_mib']:.1f} / {summary['peak_rss_at_end_mib']:.1f} |"
+            if early
+            else ""
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     """The summary and one row per window."""
-    lines = ["", "| window start | p50 ms | p95 ms | p99 ms | max ms | RTF | dropped | max backlog ms | RSS MiB |",
-             "|" + "---|" * 9]
+    lines = [
+        "",
+        "| window start | p50 ms | p95 ms | p99 ms | max ms | RTF | dropped | max backlog ms | RSS MiB |",
+        "|" + "---|" * 9,
+    ]
     for w in report["windows"]:
-        lines.append(f"| {w['start_s']:g} s | {w['p50_ms']:.3f} | {w['p95_ms']:.3f} | {w['p99_ms']:.3f} | "
-                     f"{w['max_ms']:.3f} | {w['real_time_factor']:.4f} | {w['n_dropped_hops']} | "
-                     f"{w['max_backlog_ms']:.2f} | {w['rss_mib']:.1f} |")
+        lines.append(
+            f"| {w['start_s']:g} s | {w['p50_ms']:.3f} | {w['p95_ms']:.3f} | {w['p99_ms']:.3f} | "
+            f"{w['max_ms']:.3f} | {w['real_time_factor']:.4f} | {w['n_dropped_hops']} | "
+            f"{w['max_backlog_ms']:.2f} | {w['rss_mib']:.1f} |"
+        )
     return summary_markdown(report) + "\n".join(lines) + "\n"
 
 
@@ -183,12 +224,19 @@ def main(
         task = progress.add_task("soak", total=None)
 
         def on_window(record: dict[str, Any], n_windows: int) -> None:
-            progress.update(task, total=n_windows, advance=1,
-                            description=f"soak: p99 {record['p99_ms']:.2f} ms, RSS {record['rss_mib']:.0f} MiB")
+            progress.update(
+                task,
+                total=n_windows,
+                advance=1,
+                description=f"soak: p99 {record['p99_ms']:.2f} ms, RSS {record['rss_mib']:.0f} MiB",
+            )
             if not sys.stderr.isatty():  # a log of a long soak: one line per window, as it goes
-                print(f"window {record['index'] + 1}/{n_windows}: audio {record['start_s'] + window:g} s, RTF "
-                      f"{record['real_time_factor']:.4f}, RSS {record['rss_mib']:.1f} MiB, peak {record['peak_rss_mib']:.1f} MiB",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"window {record['index'] + 1}/{n_windows}: audio {record['start_s'] + window:g} s, RTF "
+                    f"{record['real_time_factor']:.4f}, RSS {record['rss_mib']:.1f} MiB, peak {record['peak_rss_mib']:.1f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         report = run_soak(seconds, window, pack, BenchConfig(runtime, precision, threads), on_window, block_hops)
     emit(report, to_markdown(report), json_path, markdown)

@@ -67,8 +67,21 @@ def make_take(sound: str, rng: np.random.Generator) -> np.ndarray:
     voice = dict(VOICES)[sound]
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "voice.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(int(rng.uniform(130, 190))), "-p", str(int(rng.uniform(35, 65))),
-                        "-w", str(wav), "Anna!"], check=True)
+        subprocess.run(
+            [
+                "espeak-ng",
+                "-v",
+                voice,
+                "-s",
+                str(int(rng.uniform(130, 190))),
+                "-p",
+                str(int(rng.uniform(35, 65))),
+                "-w",
+                str(wav),
+                "Anna!",
+            ],
+            check=True,
+        )
         audio, rate = soundfile.read(wav, dtype="float32")
     return _peak(resample(audio, rate))
 
@@ -104,10 +117,12 @@ def scenes(take: np.ndarray, music: np.ndarray, rng: np.random.Generator) -> dic
     silence = np.zeros(int(SCENE_S * RATE), np.float32)
     offset = int(rng.integers(0, max(1, len(music) - len(silence))))
     excerpt = _peak(music[offset : offset + len(silence)], float(np.abs(take).max()))
-    return {"other take": place(take * 10 ** (rng.uniform(-6, 0) / 20), silence),
-            "other room": place(room(take, rng), silence),
-            "over music": place(take, excerpt),
-            "over music -12 dB": place(take, excerpt * 10 ** (-12 / 20))}
+    return {
+        "other take": place(take * 10 ** (rng.uniform(-6, 0) / 20), silence),
+        "other room": place(room(take, rng), silence),
+        "over music": place(take, excerpt),
+        "over music -12 dB": place(take, excerpt * 10 ** (-12 / 20)),
+    }
 
 
 def episodes(times_s: np.ndarray) -> int:
@@ -118,7 +133,9 @@ def hop_cost(store: SoundStore, pack: Any, n_calls: int = 400) -> dict[str, floa
     """Per 8 ms hop: the plain tagger call, the tagger with its embedding output, and prototype scoring."""
     embedder = store.embedder
     tagger = pack.tagger
-    window = np.abs(np.random.default_rng(0).standard_normal((1, tagger.context_frames, tagger.inputs[0].shape[-1]))).astype(np.float32)
+    window = np.abs(
+        np.random.default_rng(0).standard_normal((1, tagger.context_frames, tagger.inputs[0].shape[-1]))
+    ).astype(np.float32)
     plain = open_runner(pack, tagger, "onnx", "fp32", 1)
 
     def per_call_s(function: Any) -> float:
@@ -132,27 +149,38 @@ def hop_cost(store: SoundStore, pack: Any, n_calls: int = 400) -> dict[str, floa
     classifiers = [sound.classifier() for sound in store.sounds.values()]
     vector = embedder.step_embedding(window[0])[None]
     every = tagger.every_n_hops
-    return {"tagger_ms_per_hop": per_call_s(lambda: plain.run({tagger.inputs[0].name: window})) * 1e3 / every,
-            "tagger_with_embedding_ms_per_hop": per_call_s(lambda: embedder.step_embedding(window[0])) * 1e3 / every,
-            "scoring_ms_per_hop": per_call_s(lambda: [c.scores(vector) for c in classifiers]) * 1e3 / every,
-            "n_sounds": len(classifiers)}
+    return {
+        "tagger_ms_per_hop": per_call_s(lambda: plain.run({tagger.inputs[0].name: window})) * 1e3 / every,
+        "tagger_with_embedding_ms_per_hop": per_call_s(lambda: embedder.step_embedding(window[0])) * 1e3 / every,
+        "scoring_ms_per_hop": per_call_s(lambda: [c.scores(vector) for c in classifiers]) * 1e3 / every,
+        "n_sounds": len(classifiers),
+    }
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     s = report["settings"]
-    lines = [f"User sounds, {s['takes']} recordings each, pack {s['pack']}, threshold at {s['threshold_position']:g} of the way from the strongest negative to the weakest recording; held-out: {s['held_out']} takes x 3 scenes per sound; "
-             f"false alarms over {s['music_seconds']:.0f} s of held-out music and {s['speech_seconds']:.0f} s of speech. "
-             f"Machine: {machine_line(report['machine'])}.", "",
-             "| sound | kind | threshold | recall@1s other take | other room | over music 0 dB | over music -12 dB | median latency s | FA/h music | FA/h speech |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"User sounds, {s['takes']} recordings each, pack {s['pack']}, threshold at {s['threshold_position']:g} of the way from the strongest negative to the weakest recording; held-out: {s['held_out']} takes x 3 scenes per sound; "
+        f"false alarms over {s['music_seconds']:.0f} s of held-out music and {s['speech_seconds']:.0f} s of speech. "
+        f"Machine: {machine_line(report['machine'])}.",
+        "",
+        "| sound | kind | threshold | recall@1s other take | other room | over music 0 dB | over music -12 dB | median latency s | FA/h music | FA/h speech |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in report["sounds"]:
-        lines.append(f"| {row['name']} | {row['kind']} | {row['threshold']:.3f} | {row['recall']['other take']:.2f} | "
-                     f"{row['recall']['other room']:.2f} | {row['recall']['over music']:.2f} | {row['recall']['over music -12 dB']:.2f} | {row['median_latency_s']:.2f} | "
-                     f"{row['false_alarms_per_hour']['music']:.1f} | {row['false_alarms_per_hour']['speech']:.1f} |")
+        lines.append(
+            f"| {row['name']} | {row['kind']} | {row['threshold']:.3f} | {row['recall']['other take']:.2f} | "
+            f"{row['recall']['other room']:.2f} | {row['recall']['over music']:.2f} | {row['recall']['over music -12 dB']:.2f} | {row['median_latency_s']:.2f} | "
+            f"{row['false_alarms_per_hour']['music']:.1f} | {row['false_alarms_per_hour']['speech']:.1f} |"
+        )
     cost = report["cost"]
-    lines += ["", f"Cost per 8 ms hop (1 thread, onnx fp32): tagger {cost['tagger_ms_per_hop']:.4f} ms, tagger with its "
-              f"embedding output {cost['tagger_with_embedding_ms_per_hop']:.4f} ms, scoring {cost['n_sounds']} sounds "
-              f"{cost['scoring_ms_per_hop']:.4f} ms.", ""]
+    lines += [
+        "",
+        f"Cost per 8 ms hop (1 thread, onnx fp32): tagger {cost['tagger_ms_per_hop']:.4f} ms, tagger with its "
+        f"embedding output {cost['tagger_with_embedding_ms_per_hop']:.4f} ms, scoring {cost['n_sounds']} sounds "
+        f"{cost['scoring_ms_per_hop']:.4f} ms.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -162,7 +190,9 @@ def main(
     music_seconds: Annotated[float, typer.Option()] = 600.0,
     speech_seconds: Annotated[float, typer.Option()] = 300.0,
     pack: Annotated[Optional[str], typer.Option()] = None,
-    threshold_position: Annotated[float, typer.Option(help="Where the threshold sits between negatives (0) and recordings (1).")] = 0.5,
+    threshold_position: Annotated[
+        float, typer.Option(help="Where the threshold sits between negatives (0) and recordings (1).")
+    ] = 0.5,
     only: Annotated[Optional[str], typer.Option(help="Comma-separated sounds to run (default: all).")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json")] = None,
     markdown_path: Annotated[Optional[Path], typer.Option("--markdown")] = None,
@@ -174,8 +204,11 @@ def main(
     music = load_material(MUSIC_DIR, "*.ogg", music_seconds)
     speech = load_material(SPEECH_DIR, "*.wav", speech_seconds)
     scene_music = load_material(MUSIC_DIR, "*.ogg", 120.0, skip=8)  # other tracks than the false-alarm music
-    kinds = {**{s: "synthetic" for s in SYNTHETIC}, **{s: "sampled" for s in SAMPLED if (SAMPLES_DIR / f"{s}.flac").exists()},
-             **{name: "voice" for name, _ in VOICES}}
+    kinds = {
+        **{s: "synthetic" for s in SYNTHETIC},
+        **{s: "sampled" for s in SAMPLED if (SAMPLES_DIR / f"{s}.flac").exists()},
+        **{name: "voice" for name, _ in VOICES},
+    }
     if only:
         kinds = {name: kind for name, kind in kinds.items() if name in only.split(",")}
     rows = []
@@ -192,7 +225,12 @@ def main(
                 paths.append(path)
             sound, calibration = store.learn(name.replace("_", "-"), paths)
             classifier = sound.classifier()
-            hits: dict[str, list[bool]] = {"other take": [], "other room": [], "over music": [], "over music -12 dB": []}
+            hits: dict[str, list[bool]] = {
+                "other take": [],
+                "other room": [],
+                "over music": [],
+                "over music -12 dB": [],
+            }
             latencies = []
             for _ in range(held_out):
                 for condition, scene in scenes(make_take(name, rng), scene_music, rng).items():
@@ -201,19 +239,39 @@ def main(
                     hits[condition].append(bool(len(in_time)))
                     if len(in_time):
                         latencies.append(float(in_time[0] - ONSET_S))
-            false_alarms = {key: episodes((np.flatnonzero(classifier.detects(steps)) + 1) * step_s) * 3600.0 / max(len(steps) * step_s, 1e-9)
-                            for key, steps in background.items()}
-            rows.append({"name": name, "kind": kind, "threshold": sound.threshold, "loo_recall": calibration.loo_recall,
-                         "recall": {k: float(np.mean(v)) for k, v in hits.items()},
-                         "median_latency_s": float(np.median(latencies)) if latencies else float("nan"),
-                         "false_alarms_per_hour": false_alarms})
+            false_alarms = {
+                key: episodes((np.flatnonzero(classifier.detects(steps)) + 1) * step_s)
+                * 3600.0
+                / max(len(steps) * step_s, 1e-9)
+                for key, steps in background.items()
+            }
+            rows.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "threshold": sound.threshold,
+                    "loo_recall": calibration.loo_recall,
+                    "recall": {k: float(np.mean(v)) for k, v in hits.items()},
+                    "median_latency_s": float(np.median(latencies)) if latencies else float("nan"),
+                    "false_alarms_per_hour": false_alarms,
+                }
+            )
             print(f"{name}: {rows[-1]['recall']} FA/h {false_alarms}", flush=True)
         cost = hop_cost(store, loaded)
-    report = {"settings": {"pack": f"{loaded.name} {loaded.version}", "takes": takes, "held_out": held_out,
-                           "threshold_position": threshold_position,
-                           "music_seconds": len(music) / RATE, "speech_seconds": len(speech) / RATE,
-                           "embedding": store.embedder.source},
-              "machine": machine_info(), "sounds": rows, "cost": cost}
+    report = {
+        "settings": {
+            "pack": f"{loaded.name} {loaded.version}",
+            "takes": takes,
+            "held_out": held_out,
+            "threshold_position": threshold_position,
+            "music_seconds": len(music) / RATE,
+            "speech_seconds": len(speech) / RATE,
+            "embedding": store.embedder.source,
+        },
+        "machine": machine_info(),
+        "sounds": rows,
+        "cost": cost,
+    }
     emit(report, to_markdown(report), json_path, markdown_path)
 
 

@@ -67,15 +67,22 @@ def export_revision(revision: str, target: Path) -> None:
 
 def time_version(root: Path, config: dict[str, Any], seconds: float) -> float:
     """RTF of one run of the pipeline of the checkout at ``root`` in a fresh process."""
-    result = subprocess.run([sys.executable, "-c", TIMED, json.dumps(config), str(seconds),
-                             str(ROOT / "edge/data/example.flac")], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
-                            check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", TIMED, json.dumps(config), str(seconds), str(ROOT / "edge/data/example.flac")],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(json.loads(result.stdout.strip().splitlines()[-1])["rtf"])
 
 
 def main(
     against: Annotated[str, typer.Option(help="The earlier git revision (e.g. main's commit before a change).")],
-    config: Annotated[Optional[list[str]], typer.Option(help=f"Configurations (repeatable): {', '.join(CONFIGS)}.")] = None,
+    config: Annotated[
+        Optional[list[str]], typer.Option(help=f"Configurations (repeatable): {', '.join(CONFIGS)}.")
+    ] = None,
     seconds: Annotated[float, typer.Option(help="Seconds of the example per run (at most 8).")] = 8.0,
     rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds (median reported).")] = 5,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON here.")] = None,
@@ -85,8 +92,9 @@ def main(
     unknown = [name for name in configs if name not in CONFIGS]
     if unknown:
         raise typer.BadParameter(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     rtf: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="sense-versions-") as tmp:
         earlier = Path(tmp)
@@ -95,17 +103,43 @@ def main(
             for name in configs:
                 for version, root in ((against, earlier), ("this", ROOT)):
                     rtf.setdefault((name, version), []).append(time_version(root, CONFIGS[name], seconds))
-    results = [{"config": name, "rtf_earlier": statistics.median(rtf[(name, against)]),
-                "rtf_this": statistics.median(rtf[(name, "this")]),
-                "runs_earlier": rtf[(name, against)], "runs_this": rtf[(name, "this")]} for name in configs]
-    lines = [f"Real-time factor on this machine, 1 thread, one hop per call, {seconds:g} s of the example, median of "
-             f"{rounds} interleaved rounds: revision {against} against this checkout ({head} and its working tree).", "",
-             f"| configuration | RTF {against} | RTF this | faster by |", "|---|---|---|---|"]
+    results = [
+        {
+            "config": name,
+            "rtf_earlier": statistics.median(rtf[(name, against)]),
+            "rtf_this": statistics.median(rtf[(name, "this")]),
+            "runs_earlier": rtf[(name, against)],
+            "runs_this": rtf[(name, "this")],
+        }
+        for name in configs
+    ]
+    lines = [
+        f"Real-time factor on this machine, 1 thread, one hop per call, {seconds:g} s of the example, median of "
+        f"{rounds} interleaved rounds: revision {against} against this checkout ({head} and its working tree).",
+        "",
+        f"| configuration | RTF {against} | RTF this | faster by |",
+        "|---|---|---|---|",
+    ]
     for row in results:
-        lines.append(f"| {row['config']} | {row['rtf_earlier']:.4f} | {row['rtf_this']:.4f} | "
-                     f"{row['rtf_earlier'] / row['rtf_this']:.2f}× |")
-    emit({"settings": {"against": against, "this": head, "seconds": seconds, "rounds": rounds,
-                       "command": " ".join(sys.argv)}, "results": results}, "\n".join(lines) + "\n", json_path, markdown)
+        lines.append(
+            f"| {row['config']} | {row['rtf_earlier']:.4f} | {row['rtf_this']:.4f} | "
+            f"{row['rtf_earlier'] / row['rtf_this']:.2f}× |"
+        )
+    emit(
+        {
+            "settings": {
+                "against": against,
+                "this": head,
+                "seconds": seconds,
+                "rounds": rounds,
+                "command": " ".join(sys.argv),
+            },
+            "results": results,
+        },
+        "\n".join(lines) + "\n",
+        json_path,
+        markdown,
+    )
 
 
 if __name__ == "__main__":

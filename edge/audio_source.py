@@ -37,7 +37,9 @@ def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int = DEVICE_STR
     return np.asarray(soxr.resample(samples, rate_in_hz, rate_out_hz, quality="HQ"), dtype=np.float32)
 
 
-def check_finite(samples: np.ndarray, where: str, offset_samples: int = 0, rate_hz: int = DEVICE_STREAM.sample_rate_hz) -> None:
+def check_finite(
+    samples: np.ndarray, where: str, offset_samples: int = 0, rate_hz: int = DEVICE_STREAM.sample_rate_hz
+) -> None:
     """Raise :class:`AudioInputError` naming ``where`` and the first non-finite sample's position."""
     bad = np.flatnonzero(~np.isfinite(samples))
     if bad.size:
@@ -74,8 +76,9 @@ def decoded_blocks(path: str | Path, read_frames: int = FILE_READ_FRAMES) -> Ite
     try:
         sound = soundfile.SoundFile(str(path))
     except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise AudioInputError(f"{path}: cannot read as a sound file ({error}); expected WAV, FLAC, OGG or another "
-                              "format libsndfile reads") from None
+        raise AudioInputError(
+            f"{path}: cannot read as a sound file ({error}); expected WAV, FLAC, OGG or another format libsndfile reads"
+        ) from None
     if sound.frames == 0:
         sound.close()
         raise AudioInputError(f"{path}: the file holds no samples; expected at least one audio frame")
@@ -149,8 +152,9 @@ def check_pcm_layout(rate_hz: int, n_channels: int, sample_format: str, where: s
         raise AudioInputError(f"{where}: {n_channels} channels; expected at least 1 (e.g. --stdin-channels 2)")
 
 
-def _pcm_blocks(stream: BinaryIO, rate_hz: int, n_channels: int, sample_format: str, n_block_samples: int,
-                where: str) -> Iterator[np.ndarray]:
+def _pcm_blocks(
+    stream: BinaryIO, rate_hz: int, n_channels: int, sample_format: str, n_block_samples: int, where: str
+) -> Iterator[np.ndarray]:
     dtype = PCM_DTYPES[sample_format]
     bytes_per_frame = dtype.itemsize * n_channels
     scale = 1.0 if dtype.kind == "f" else float(2 ** (8 * dtype.itemsize - 1))
@@ -172,8 +176,10 @@ def _pcm_blocks(stream: BinaryIO, rate_hz: int, n_channels: int, sample_format: 
         mono = to_mono(samples)
         last = not chunk
         if last and offset == 0:
-            raise AudioInputError(f"{where}: no audio arrived (the input ended before the first sample); expected raw "
-                                  f"{sample_format} PCM at {rate_hz} Hz, {n_channels} channel(s)")
+            raise AudioInputError(
+                f"{where}: no audio arrived (the input ended before the first sample); expected raw "
+                f"{sample_format} PCM at {rate_hz} Hz, {n_channels} channel(s)"
+            )
         if resampler is not None:
             mono = resampler.resample_chunk(mono, last=last)
         if mono.size:
@@ -182,8 +188,12 @@ def _pcm_blocks(stream: BinaryIO, rate_hz: int, n_channels: int, sample_format: 
             return
 
 
-def paced(blocks: Iterable[np.ndarray], rate_hz: int = DEVICE_STREAM.sample_rate_hz,
-          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Iterator[np.ndarray]:
+def paced(
+    blocks: Iterable[np.ndarray],
+    rate_hz: int = DEVICE_STREAM.sample_rate_hz,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[np.ndarray]:
     """Release ``blocks`` at the audio's real-time pace: each block no earlier than the audio time of its first
     sample after the first block. Release times come from the sample count and one start time on a monotonic
     clock (not from summed sleeps), so the pace does not drift; a consumer that fell behind gets blocks at once
@@ -206,7 +216,9 @@ def stdin_source(rate_hz: int, n_channels: int, sample_format: str, n_block_samp
     return pcm_stream_source(sys.stdin.buffer, rate_hz, n_channels, sample_format, n_block_samples)
 
 
-def microphone_source(device: str | int | None, n_block_samples: int, seconds: float | None = None) -> Iterator[np.ndarray]:
+def microphone_source(
+    device: str | int | None, n_block_samples: int, seconds: float | None = None
+) -> Iterator[np.ndarray]:
     """Blocks from a microphone/line-in through sounddevice, captured at 16 kHz mono (PortAudio resamples).
 
     Runs until ``seconds`` of audio were delivered, or forever when None (stop with Ctrl-C).
@@ -215,11 +227,18 @@ def microphone_source(device: str | int | None, n_block_samples: int, seconds: f
     n_total = None if seconds is None else int(seconds * DEVICE_STREAM.sample_rate_hz)
     n_done = 0
     try:
-        opened = sounddevice.InputStream(samplerate=DEVICE_STREAM.sample_rate_hz, channels=1, dtype="float32",
-                                         blocksize=n_block_samples, device=device)
+        opened = sounddevice.InputStream(
+            samplerate=DEVICE_STREAM.sample_rate_hz,
+            channels=1,
+            dtype="float32",
+            blocksize=n_block_samples,
+            device=device,
+        )
     except (sounddevice.PortAudioError, ValueError) as error:
-        raise AudioInputError(f"microphone {device if device is not None else '(default)'}: cannot open it ({error}); "
-                              "expected a sound card with an input: see `sense devices`") from None
+        raise AudioInputError(
+            f"microphone {device if device is not None else '(default)'}: cannot open it ({error}); "
+            "expected a sound card with an input: see `sense devices`"
+        ) from None
     with opened as stream:
         while n_total is None or n_done < n_total:
             block, _overflowed = stream.read(n_block_samples)

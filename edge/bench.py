@@ -54,8 +54,13 @@ BYTES_PER_MIB = 1024.0 * 1024.0
 KIB_PER_MIB = 1024.0
 NOT_EXPOSED = "not exposed"
 THROTTLE_BITS = {  # vcgencmd get_throttled, Raspberry Pi firmware documentation
-    0: "under-voltage now", 1: "frequency capped now", 2: "throttled now", 3: "soft temperature limit now",
-    16: "under-voltage has occurred", 17: "frequency capping has occurred", 18: "throttling has occurred",
+    0: "under-voltage now",
+    1: "frequency capped now",
+    2: "throttled now",
+    3: "soft temperature limit now",
+    16: "under-voltage has occurred",
+    17: "frequency capping has occurred",
+    18: "throttling has occurred",
     19: "soft temperature limit has occurred",
 }
 PROGRESS_EVERY_HOPS = 25
@@ -93,6 +98,7 @@ def parse_thread_counts(text: str) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------------- machine info
+
 
 def _read_text(path: Path) -> str | None:
     try:
@@ -193,11 +199,15 @@ def read_throttling(sysfs_path: Path = THROTTLED_SYSFS) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------- measuring
 
+
 def process_rss_mib() -> tuple[float | None, float | None]:
     """(current RSS, peak RSS since the last reset) of this process in MiB, from /proc/self/status."""
     status = _read_text(Path("/proc/self/status")) or ""
-    values = {key: int(match.group(1)) / KIB_PER_MIB
-              for key in ("VmRSS", "VmHWM") if (match := re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE))}
+    values = {
+        key: int(match.group(1)) / KIB_PER_MIB
+        for key in ("VmRSS", "VmHWM")
+        if (match := re.search(rf"^{key}:\s+(\d+) kB", status, re.MULTILINE))
+    }
     return values.get("VmRSS"), values.get("VmHWM")
 
 
@@ -240,8 +250,15 @@ def bench_audio(seconds: float, input_path: str | Path | None = None) -> np.ndar
 
 def open_bench_session(pack: Pack, rig: Rig, config: BenchConfig, realtime_budget: float | None = 1.0) -> Session:
     """``pack`` on ``config`` driving ``rig``'s renderer into one ``sim://`` output."""
-    return open_session(pack, rig, "sim://", runtime=config.runtime, precision=config.precision,
-                        n_threads=config.n_threads, realtime_budget=realtime_budget)
+    return open_session(
+        pack,
+        rig,
+        "sim://",
+        runtime=config.runtime,
+        precision=config.precision,
+        n_threads=config.n_threads,
+        realtime_budget=realtime_budget,
+    )
 
 
 def feed(session: Session, samples: np.ndarray, on_hops: Callable[[int], None] | None = None) -> None:
@@ -259,12 +276,18 @@ def feed(session: Session, samples: np.ndarray, on_hops: Callable[[int], None] |
 
 def _fresh_telemetry(telemetry: Telemetry, n_calls: int) -> Telemetry:
     """Empty telemetry like ``telemetry`` whose latency window holds all ``n_calls`` calls of the measured run."""
-    return Telemetry(hop_s=telemetry.hop_s, runtime=telemetry.runtime, precision=telemetry.precision,
-                     n_threads=telemetry.n_threads, window_calls=max(telemetry.window_calls, n_calls))
+    return Telemetry(
+        hop_s=telemetry.hop_s,
+        runtime=telemetry.runtime,
+        precision=telemetry.precision,
+        n_threads=telemetry.n_threads,
+        window_calls=max(telemetry.window_calls, n_calls),
+    )
 
 
-def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np.ndarray,
-                          on_hops: Callable[[int], None] | None = None) -> dict[str, Any]:
+def measure_configuration(
+    pack: Pack, rig: Rig, config: BenchConfig, samples: np.ndarray, on_hops: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Run ``samples`` through one configuration and return its flat result record (see module docstring)."""
     temperature_before = read_temperatures()
     session = open_bench_session(pack, rig, config)
@@ -295,34 +318,54 @@ def measure_configuration(pack: Pack, rig: Rig, config: BenchConfig, samples: np
         peak_rss_mib = max_rss / (BYTES_PER_MIB if sys.platform == "darwin" else KIB_PER_MIB)
         peak_scope = "process"
     return {
-        "runtime": summary["runtime"], "precision": config.precision, "n_threads": config.n_threads,
-        "audio_seconds": summary["audio_seconds"], "n_hops": summary["n_hops"], "hop_ms": summary["hop_ms"],
+        "runtime": summary["runtime"],
+        "precision": config.precision,
+        "n_threads": config.n_threads,
+        "audio_seconds": summary["audio_seconds"],
+        "n_hops": summary["n_hops"],
+        "hop_ms": summary["hop_ms"],
         "n_dropped_hops": summary["n_dropped_hops"],
-        "real_time_factor": summary["real_time_factor"], "compute_seconds": summary["compute_seconds"],
-        "wall_seconds": wall_s, "cpu_seconds": cpu_s,
+        "real_time_factor": summary["real_time_factor"],
+        "compute_seconds": summary["compute_seconds"],
+        "wall_seconds": wall_s,
+        "cpu_seconds": cpu_s,
         "cpu_per_audio_second": cpu_s / summary["audio_seconds"] if summary["audio_seconds"] else 0.0,
         "hop": hop_stats,
         "stages": summary["stages"],
         "memory": {
-            "peak_rss_mib": peak_rss_mib, "peak_rss_scope": peak_scope,
-            "rss_growth_mib": (rss_after_mib - rss_before_mib) if rss_before_mib is not None and rss_after_mib is not None else None,
+            "peak_rss_mib": peak_rss_mib,
+            "peak_rss_scope": peak_scope,
+            "rss_growth_mib": (rss_after_mib - rss_before_mib)
+            if rss_before_mib is not None and rss_after_mib is not None
+            else None,
             "python_peak_mib": python_peak_bytes / BYTES_PER_MIB,
         },
-        "temperature_before": temperature_before, "temperature_after": read_temperatures(),
+        "temperature_before": temperature_before,
+        "temperature_after": read_temperatures(),
         "throttling_after": read_throttling(),
     }
 
 
 def plan_configurations(runtimes: list[str], precisions: list[str], thread_counts: list[int]) -> list[BenchConfig]:
-    return [BenchConfig(runtime, precision, n_threads)
-            for runtime in runtimes for precision in precisions for n_threads in thread_counts]
+    return [
+        BenchConfig(runtime, precision, n_threads)
+        for runtime in runtimes
+        for precision in precisions
+        for n_threads in thread_counts
+    ]
 
 
-def run_bench(pack_path: str | Path | None = None, runtimes: list[str] | None = None,
-              precisions: list[str] | None = None, thread_counts: list[int] | None = None, seconds: float = 10.0,
-              input_path: str | Path | None = None, rig_path: str | Path | None = None,
-              on_start: Callable[[BenchConfig, int], None] | None = None,
-              on_hops: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_bench(
+    pack_path: str | Path | None = None,
+    runtimes: list[str] | None = None,
+    precisions: list[str] | None = None,
+    thread_counts: list[int] | None = None,
+    seconds: float = 10.0,
+    input_path: str | Path | None = None,
+    rig_path: str | Path | None = None,
+    on_start: Callable[[BenchConfig, int], None] | None = None,
+    on_hops: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Measure every configuration; one that the pack or this machine cannot run is listed under ``unavailable``.
 
     ``on_start(config, n_hops)`` is called before each configuration, ``on_hops(n)`` as hops complete.
@@ -340,8 +383,14 @@ def run_bench(pack_path: str | Path | None = None, runtimes: list[str] | None = 
         try:
             results.append(measure_configuration(pack, rig, config, samples, on_hops))
         except RuntimeUnavailableError as error:
-            unavailable.append({"runtime": config.runtime, "precision": config.precision,
-                                "n_threads": config.n_threads, "reason": str(error)})
+            unavailable.append(
+                {
+                    "runtime": config.runtime,
+                    "precision": config.precision,
+                    "n_threads": config.n_threads,
+                    "reason": str(error),
+                }
+            )
             if on_hops is not None:
                 on_hops(n_hops)
     return {
@@ -350,15 +399,23 @@ def run_bench(pack_path: str | Path | None = None, runtimes: list[str] | None = 
         "command": "sense bench",
         "machine": machine,
         "throttling_before": read_throttling(),
-        "settings": {"pack": f"{pack.name} {pack.version}", "pack_path": str(pack.source), "rig": rig.name,
-                     "input": str(input_path or EXAMPLE_SOUND.name), "seconds": seconds, "warmup_seconds": WARMUP_S,
-                     "block": "one hop per call", "realtime_budget": 1.0},
+        "settings": {
+            "pack": f"{pack.name} {pack.version}",
+            "pack_path": str(pack.source),
+            "rig": rig.name,
+            "input": str(input_path or EXAMPLE_SOUND.name),
+            "seconds": seconds,
+            "warmup_seconds": WARMUP_S,
+            "block": "one hop per call",
+            "realtime_budget": 1.0,
+        },
         "results": results,
         "unavailable": unavailable,
     }
 
 
 # ----------------------------------------------------------------------------------------------- rendering
+
 
 def _ms3(stats: dict[str, float]) -> str:
     return f"{stats['p50_ms']:.3f}/{stats['p95_ms']:.3f}/{stats['p99_ms']:.3f}"
@@ -376,22 +433,44 @@ def _throttling_text(reading: dict[str, Any]) -> str:
 
 def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """The headline table of a report: one row per configuration (header, rows), shared by Markdown and rich."""
-    header = ["runtime", "precision", "threads", "RTF", "hop ms p50/p95/p99", "max ms", "CPU s/s", "peak MiB",
-              "dropped", "temp"]
+    header = [
+        "runtime",
+        "precision",
+        "threads",
+        "RTF",
+        "hop ms p50/p95/p99",
+        "max ms",
+        "CPU s/s",
+        "peak MiB",
+        "dropped",
+        "temp",
+    ]
     rows = []
     for result in report["results"]:
-        rows.append([result["runtime"], result["precision"], str(result["n_threads"]),
-                     f"{result['real_time_factor']:.4f}", _ms3(result["hop"]), f"{result['hop']['max_ms']:.3f}",
-                     f"{result['cpu_per_audio_second']:.4f}", f"{result['memory']['peak_rss_mib']:.1f}",
-                     str(result["n_dropped_hops"]), _temperature_text(result["temperature_after"])])
+        rows.append(
+            [
+                result["runtime"],
+                result["precision"],
+                str(result["n_threads"]),
+                f"{result['real_time_factor']:.4f}",
+                _ms3(result["hop"]),
+                f"{result['hop']['max_ms']:.3f}",
+                f"{result['cpu_per_audio_second']:.4f}",
+                f"{result['memory']['peak_rss_mib']:.1f}",
+                str(result["n_dropped_hops"]),
+                _temperature_text(result["temperature_after"]),
+            ]
+        )
     return header, rows
 
 
 def stage_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Per-stage p50 / p95 / p99 ms per hop, one row per configuration."""
     header = ["runtime", "precision", "threads", *[f"{stage} p50/p95/p99" for stage in STAGES]]
-    rows = [[r["runtime"], r["precision"], str(r["n_threads"]), *[_ms3(r["stages"][stage]) for stage in STAGES]]
-            for r in report["results"]]
+    rows = [
+        [r["runtime"], r["precision"], str(r["n_threads"]), *[_ms3(r["stages"][stage]) for stage in STAGES]]
+        for r in report["results"]
+    ]
     return header, rows
 
 
@@ -405,8 +484,9 @@ def precision_notes(report: dict[str, Any]) -> list[str]:
         if precision != "int8" or fp32_rtf is None:
             continue
         verdict = "int8 is for size only" if int8_rtf >= fp32_rtf else "int8 is faster"
-        notes.append(f"{runtime} × {n_threads} threads: {verdict} in this run (RTF int8 {int8_rtf:.4f} vs fp32 "
-                     f"{fp32_rtf:.4f})")
+        notes.append(
+            f"{runtime} × {n_threads} threads: {verdict} in this run (RTF int8 {int8_rtf:.4f} vs fp32 {fp32_rtf:.4f})"
+        )
     if notes:  # one timed run can be noisy: the deterministic count the defaults follow, beside it
         from edge.runners.cost import int8_note
 
@@ -415,46 +495,80 @@ def precision_notes(report: dict[str, Any]) -> list[str]:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(row) + " |" for row in rows]]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *["| " + " | ".join(row) + " |" for row in rows],
+    ]
 
 
 def machine_line(machine: dict[str, Any]) -> str:
     """One line naming the machine, for table captions."""
     memory = f", {machine['memory_total_mib'] / KIB_PER_MIB:.1f} GiB" if machine.get("memory_total_mib") else ""
     board = f"{machine['board']}, " if machine.get("board") not in (None, NOT_EXPOSED) else ""
-    return (f"{board}{machine['cpu']} ({machine['architecture']}, {machine['n_usable_cpus']} usable cores{memory}), "
-            f"{machine['os']}, Python {machine['python']}, onnxruntime {machine['onnxruntime']}, "
-            f"LiteRT {machine['litert']}")
+    return (
+        f"{board}{machine['cpu']} ({machine['architecture']}, {machine['n_usable_cpus']} usable cores{memory}), "
+        f"{machine['os']}, Python {machine['python']}, onnxruntime {machine['onnxruntime']}, "
+        f"LiteRT {machine['litert']}"
+    )
 
 
 def to_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: settings, machine, the headline table, per-stage latency, memory, thermals."""
     settings = report["settings"]
-    lines = [f"# sense bench — {settings['pack']}", "",
-             f"{settings['seconds']:g} s of `{settings['input']}` fed one hop at a time to the `{settings['rig']}` rig "
-             f"(sim output), no-backlog budget {settings['realtime_budget']:g}, after {settings['warmup_seconds']:g} s "
-             f"of warm-up; {report['created_utc']}.", "",
-             f"**Machine:** {machine_line(report['machine'])}; load average {report['machine']['load_average_1min']}.",
-             "", "## Summary", ""]
+    lines = [
+        f"# sense bench — {settings['pack']}",
+        "",
+        f"{settings['seconds']:g} s of `{settings['input']}` fed one hop at a time to the `{settings['rig']}` rig "
+        f"(sim output), no-backlog budget {settings['realtime_budget']:g}, after {settings['warmup_seconds']:g} s "
+        f"of warm-up; {report['created_utc']}.",
+        "",
+        f"**Machine:** {machine_line(report['machine'])}; load average {report['machine']['load_average_1min']}.",
+        "",
+        "## Summary",
+        "",
+    ]
     lines += _markdown_table(*summary_rows(report))
-    lines += ["", "RTF: compute time / audio time (all stages). hop ms: one hop's wall time over all stages. "
-              "CPU s/s: process CPU seconds per second of audio (all threads). dropped: hops rendered DSP-only "
-              "to avoid a backlog."]
+    lines += [
+        "",
+        "RTF: compute time / audio time (all stages). hop ms: one hop's wall time over all stages. "
+        "CPU s/s: process CPU seconds per second of audio (all threads). dropped: hops rendered DSP-only "
+        "to avoid a backlog.",
+    ]
     lines += ["", *[f"- {note}" for note in precision_notes(report)]] if precision_notes(report) else []
     lines += ["", "## Per stage (ms per hop)", ""]
     lines += _markdown_table(*stage_rows(report))
     lines += ["", "## Memory and board", ""]
-    header = ["runtime", "precision", "threads", "peak RSS MiB", "RSS growth MiB", "Python heap peak MiB",
-              "temperature before → after", "throttling"]
-    rows = [[r["runtime"], r["precision"], str(r["n_threads"]), f"{r['memory']['peak_rss_mib']:.1f} ({r['memory']['peak_rss_scope']})",
-             f"{r['memory']['rss_growth_mib']:.2f}" if r["memory"]["rss_growth_mib"] is not None else "n/a",
-             f"{r['memory']['python_peak_mib']:.2f}",
-             f"{_temperature_text(r['temperature_before'])} → {_temperature_text(r['temperature_after'])}",
-             _throttling_text(r["throttling_after"])] for r in report["results"]]
+    header = [
+        "runtime",
+        "precision",
+        "threads",
+        "peak RSS MiB",
+        "RSS growth MiB",
+        "Python heap peak MiB",
+        "temperature before → after",
+        "throttling",
+    ]
+    rows = [
+        [
+            r["runtime"],
+            r["precision"],
+            str(r["n_threads"]),
+            f"{r['memory']['peak_rss_mib']:.1f} ({r['memory']['peak_rss_scope']})",
+            f"{r['memory']['rss_growth_mib']:.2f}" if r["memory"]["rss_growth_mib"] is not None else "n/a",
+            f"{r['memory']['python_peak_mib']:.2f}",
+            f"{_temperature_text(r['temperature_before'])} → {_temperature_text(r['temperature_after'])}",
+            _throttling_text(r["throttling_after"]),
+        ]
+        for r in report["results"]
+    ]
     lines += _markdown_table(header, rows)
     if report["unavailable"]:
         lines += ["", "## Not measured", ""]
-        lines += [f"- {u['runtime']} {u['precision']} × {u['n_threads']} threads: {u['reason']}" for u in report["unavailable"]]
+        lines += [
+            f"- {u['runtime']} {u['precision']} × {u['n_threads']} threads: {u['reason']}"
+            for u in report["unavailable"]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -48,8 +48,13 @@ class LiveControls:
     muted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "master": self.master, "group_gains": dict(self.group_gains),
-                "preset_lock": self.preset_lock, "muted": self.muted}
+        return {
+            "mode": self.mode,
+            "master": self.master,
+            "group_gains": dict(self.group_gains),
+            "preset_lock": self.preset_lock,
+            "muted": self.muted,
+        }
 
 
 def route_in_mode(route: RouteSpec, mode: str) -> bool:
@@ -100,8 +105,9 @@ def lock_labels(spec: RigSpec, preset: str, labels: tuple[str, ...]) -> list[int
     return sorted({names.index(normalise_label(tag)) for tag in tags if normalise_label(tag) in names})
 
 
-def check_controls(spec: RigSpec, labels: tuple[str, ...] | None, current: LiveControls,
-                   changes: Mapping[str, Any]) -> LiveControls:
+def check_controls(
+    spec: RigSpec, labels: tuple[str, ...] | None, current: LiveControls, changes: Mapping[str, Any]
+) -> LiveControls:
     """``current`` with ``changes`` (control name -> value as JSON gives it) applied, validated against the rig and
     the tagger's ``labels`` (None: not known yet, a held preset's tags are not checked); a ConfigError names the
     control and what it accepts. ``group_gains`` changes are merged into the current ones."""
@@ -112,8 +118,10 @@ def check_controls(spec: RigSpec, labels: tuple[str, ...] | None, current: LiveC
                 raise ConfigError(f"control mode: {value!r} is not one of {', '.join(MODES)}")
             if not mode_mask(spec, value).any():
                 playable = [mode for mode in MODES if mode_mask(spec, mode).any()]
-                raise ConfigError(f"control mode: {value!r}: no route of rig {spec.name!r} plays in it; "
-                                  f"modes of this rig: {', '.join(playable)}")
+                raise ConfigError(
+                    f"control mode: {value!r}: no route of rig {spec.name!r} plays in it; "
+                    f"modes of this rig: {', '.join(playable)}"
+                )
             values[name] = value
         elif name == "master":
             values[name] = _gain("master", value)
@@ -130,11 +138,15 @@ def check_controls(spec: RigSpec, labels: tuple[str, ...] | None, current: LiveC
         elif name == "preset_lock":
             names = [preset.name for preset in spec.presets]
             if value is not None and value not in names:
-                raise ConfigError(f"control preset_lock: {value!r} is not a preset of rig {spec.name!r}; "
-                                  f"presets: {', '.join(names)} (or null to follow the tags)")
+                raise ConfigError(
+                    f"control preset_lock: {value!r} is not a preset of rig {spec.name!r}; "
+                    f"presets: {', '.join(names)} (or null to follow the tags)"
+                )
             if value not in (None, MUSIC_PRESET) and labels is not None and not lock_labels(spec, value, labels):
-                raise ConfigError(f"control preset_lock: preset {value!r} cannot be held: none of its tags is among "
-                                  f"the tagger's labels ({len(labels)} labels)")
+                raise ConfigError(
+                    f"control preset_lock: preset {value!r} cannot be held: none of its tags is among "
+                    f"the tagger's labels ({len(labels)} labels)"
+                )
             values[name] = value
         elif name == "muted":
             if not isinstance(value, bool):
@@ -178,8 +190,9 @@ class ControlledRenderer:
 
     Also keeps the last frame's tags and active preset for live views (one row, no history)."""
 
-    def __init__(self, inner: Renderer, spec: RigSpec, labels: tuple[str, ...],
-                 controls: LiveControls | None = None) -> None:
+    def __init__(
+        self, inner: Renderer, spec: RigSpec, labels: tuple[str, ...], controls: LiveControls | None = None
+    ) -> None:
         self.inner = inner
         self.spec = spec
         self.labels = tuple(labels)
@@ -213,7 +226,8 @@ class ControlledRenderer:
             controls,
             None if np.all(music == 1.0) else music,
             None if np.all(gains == 1.0) else gains,
-            lock_labels(self.spec, lock, self.labels) if lock not in (None, MUSIC_PRESET) else [])
+            lock_labels(self.spec, lock, self.labels) if lock not in (None, MUSIC_PRESET) else [],
+        )
 
     def reset(self) -> None:
         self.inner.reset()
@@ -244,6 +258,6 @@ class ControlledRenderer:
         alert_gain = ones if applied.alert_gain is None else applied.alert_gain
         gain = np.repeat(music_gain[None, :], out.shape[0], axis=0)
         if presets and self._alert_presets:
-            alert_frames = np.array([name in self._alert_presets for name in presets[-out.shape[0]:]], dtype=bool)
+            alert_frames = np.array([name in self._alert_presets for name in presets[-out.shape[0] :]], dtype=bool)
             gain[alert_frames] = alert_gain
         return (out * gain).astype(np.float32)

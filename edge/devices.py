@@ -171,27 +171,42 @@ def scan_i2c_bus(bus_number: int, factory: BusFactory | None = None) -> I2CBusSc
     return scan
 
 
-def i2c_findings(paths: SystemPaths, bus_numbers: list[int] | None, factory: BusFactory | None) -> tuple[list[Finding], list[I2CBusScan]]:
+def i2c_findings(
+    paths: SystemPaths, bus_numbers: list[int] | None, factory: BusFactory | None
+) -> tuple[list[Finding], list[I2CBusScan]]:
     numbers = list_i2c_buses(paths) if bus_numbers is None else bus_numbers
     if not numbers:
-        return [Finding(
-            "i2c", "I2C", Status.WARN, f"no I2C bus ({paths.dev}/i2c-* not found)",
-            "Raspberry Pi: 'sudo raspi-config nonint do_i2c 0' (or 'dtparam=i2c_arm=on' in /boot/firmware/config.txt), "
-            "then reboot",
-        )], []
+        return [
+            Finding(
+                "i2c",
+                "I2C",
+                Status.WARN,
+                f"no I2C bus ({paths.dev}/i2c-* not found)",
+                "Raspberry Pi: 'sudo raspi-config nonint do_i2c 0' (or 'dtparam=i2c_arm=on' in /boot/firmware/config.txt), "
+                "then reboot",
+            )
+        ], []
     findings, scans = [], []
     for number in numbers:
         scan = scan_i2c_bus(number, factory)
         scans.append(scan)
         if scan.error:
-            fix = ("add your user to the i2c group: 'sudo usermod -aG i2c $USER', then log in again"
-                   if "permission" in scan.error.lower() else "check that the bus exists: 'ls /dev/i2c-*'")
+            fix = (
+                "add your user to the i2c group: 'sudo usermod -aG i2c $USER', then log in again"
+                if "permission" in scan.error.lower()
+                else "check that the bus exists: 'ls /dev/i2c-*'"
+            )
             findings.append(Finding("i2c", f"/dev/i2c-{number}", Status.WARN, scan.error, fix))
         elif not scan.chips:
-            findings.append(Finding(
-                "i2c", f"/dev/i2c-{number}", Status.WARN, "no device answers",
-                "check wiring (SDA/SCL, 3.3 V, GND), pull-ups, and the chip's address straps",
-            ))
+            findings.append(
+                Finding(
+                    "i2c",
+                    f"/dev/i2c-{number}",
+                    Status.WARN,
+                    "no device answers",
+                    "check wiring (SDA/SCL, 3.3 V, GND), pull-ups, and the chip's address straps",
+                )
+            )
         else:
             detail = "; ".join(f"0x{chip.address:02x} {chip.describe()}" for chip in scan.chips)
             findings.append(Finding("i2c", f"/dev/i2c-{number}", Status.OK, detail))
@@ -201,8 +216,15 @@ def i2c_findings(paths: SystemPaths, bus_numbers: list[int] | None, factory: Bus
 def gpio_findings(paths: SystemPaths) -> list[Finding]:
     chips = sorted(path.name for path in paths.dev.glob("gpiochip*"))
     if not chips:
-        return [Finding("gpio", "GPIO", Status.WARN, f"no GPIO chip ({paths.dev}/gpiochip* not found)",
-                        "only a Raspberry Pi (or similar board) has GPIO for gpio:// outputs")]
+        return [
+            Finding(
+                "gpio",
+                "GPIO",
+                Status.WARN,
+                f"no GPIO chip ({paths.dev}/gpiochip* not found)",
+                "only a Raspberry Pi (or similar board) has GPIO for gpio:// outputs",
+            )
+        ]
     findings = [Finding("gpio", "GPIO", Status.OK, ", ".join(chips))]
     pi_5 = is_raspberry_pi_5(paths.device_tree_model)
     if pi_5 or importlib.util.find_spec("lgpio") is not None:
@@ -223,9 +245,16 @@ def pwm_findings(paths: SystemPaths) -> list[Finding]:
         n_channels = (chip / "npwm").read_text().strip() if (chip / "npwm").exists() else "?"
         chips.append(f"{chip.name} ({n_channels} channels)")
     if not chips:
-        return [Finding("pwm", "hardware PWM", Status.WARN, "no PWM chip in /sys/class/pwm",
-                        "for gpio://?pwm=hardware add 'dtoverlay=pwm-2chan' to /boot/firmware/config.txt and reboot; "
-                        "software PWM works without it")]
+        return [
+            Finding(
+                "pwm",
+                "hardware PWM",
+                Status.WARN,
+                "no PWM chip in /sys/class/pwm",
+                "for gpio://?pwm=hardware add 'dtoverlay=pwm-2chan' to /boot/firmware/config.txt and reboot; "
+                "software PWM works without it",
+            )
+        ]
     return [Finding("pwm", "hardware PWM", Status.OK, ", ".join(chips))]
 
 
@@ -233,29 +262,54 @@ def audio_findings() -> list[Finding]:
     try:
         sounddevice = importlib.import_module("sounddevice")
     except ImportError:
-        return [Finding("audio", "sound cards", Status.WARN, "sounddevice is not installed",
-                        "pip install 'sense-edge[audio]'")]
+        return [
+            Finding(
+                "audio", "sound cards", Status.WARN, "sounddevice is not installed", "pip install 'sense-edge[audio]'"
+            )
+        ]
     except OSError as error:
-        return [Finding("audio", "sound cards", Status.WARN, f"PortAudio is missing: {error}",
-                        "sudo apt install libportaudio2")]
+        return [
+            Finding(
+                "audio", "sound cards", Status.WARN, f"PortAudio is missing: {error}", "sudo apt install libportaudio2"
+            )
+        ]
     try:
         devices: Any = sounddevice.query_devices()
     except Exception as error:  # PortAudio reports host-API trouble with its own error type
-        return [Finding("audio", "sound cards", Status.WARN, f"cannot list sound cards: {error}", "check ALSA: 'aplay -l'")]
-    outputs = [f"[{index}] {device['name']} ({device['max_output_channels']} ch, {device['default_samplerate']:.0f} Hz)"
-               for index, device in enumerate(devices) if device.get("max_output_channels", 0) > 0]
+        return [
+            Finding("audio", "sound cards", Status.WARN, f"cannot list sound cards: {error}", "check ALSA: 'aplay -l'")
+        ]
+    outputs = [
+        f"[{index}] {device['name']} ({device['max_output_channels']} ch, {device['default_samplerate']:.0f} Hz)"
+        for index, device in enumerate(devices)
+        if device.get("max_output_channels", 0) > 0
+    ]
     if not outputs:
-        return [Finding("audio", "sound cards", Status.WARN, "no audio output device",
-                        "plug in a USB sound card or amplifier HAT for audio:// (check with 'aplay -l')")]
+        return [
+            Finding(
+                "audio",
+                "sound cards",
+                Status.WARN,
+                "no audio output device",
+                "plug in a USB sound card or amplifier HAT for audio:// (check with 'aplay -l')",
+            )
+        ]
     return [Finding("audio", "sound cards", Status.OK, "; ".join(outputs))]
 
 
 def ble_findings(paths: SystemPaths) -> list[Finding]:
     adapters = sorted(path.name for path in (paths.sys / "class" / "bluetooth").glob("hci*"))
     if not adapters:
-        return [Finding("ble", "Bluetooth", Status.WARN, "no Bluetooth adapter",
-                        "plug in a BLE USB adapter, or on a Pi remove 'dtoverlay=disable-bt'; then "
-                        "'sudo apt install bluez' and 'sudo systemctl enable --now bluetooth'")]
+        return [
+            Finding(
+                "ble",
+                "Bluetooth",
+                Status.WARN,
+                "no Bluetooth adapter",
+                "plug in a BLE USB adapter, or on a Pi remove 'dtoverlay=disable-bt'; then "
+                "'sudo apt install bluez' and 'sudo systemctl enable --now bluetooth'",
+            )
+        ]
     return [Finding("ble", "Bluetooth", Status.OK, ", ".join(adapters))]
 
 
@@ -273,11 +327,21 @@ def _module_finding(area: str, module: str, extra: str | None, purpose: str, *, 
         status = Status.FAIL if required else Status.WARN
         return Finding(area, module, status, f"does not import ({error}); needed for {purpose}", fix)
     except OSError as error:  # a module whose native library is missing (sounddevice without PortAudio)
-        return Finding(area, module, Status.WARN, f"imports but its native library is missing: {error}",
-                       "sudo apt install libportaudio2" if module == "sounddevice" else "reinstall it")
+        return Finding(
+            area,
+            module,
+            Status.WARN,
+            f"imports but its native library is missing: {error}",
+            "sudo apt install libportaudio2" if module == "sounddevice" else "reinstall it",
+        )
     except Exception as error:  # an extension module that fails in its own way (built for another NumPy, ...)
-        return Finding(area, module, Status.WARN, f"fails to import ({type(error).__name__}: {error})",
-                       f"pip install --force-reinstall 'sense-edge[{extra}]'" if extra else "reinstall it")
+        return Finding(
+            area,
+            module,
+            Status.WARN,
+            f"fails to import ({type(error).__name__}: {error})",
+            f"pip install --force-reinstall 'sense-edge[{extra}]'" if extra else "reinstall it",
+        )
     return Finding(area, module, Status.OK, f"{_version(module, imported)} for {purpose}".strip())
 
 
@@ -323,7 +387,9 @@ def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None
     return f"ran one hop of {pack.name} {pack.version}: {', '.join(ran)}"
 
 
-def _runtime_finding(module: str, runtime: str, extra: str | None, purpose: str, pack_path: str | Path | None) -> Finding:
+def _runtime_finding(
+    module: str, runtime: str, extra: str | None, purpose: str, pack_path: str | Path | None
+) -> Finding:
     found = _module_finding("runtime", module, extra, purpose, required=False)
     if found.status is not Status.OK:
         return found
@@ -331,9 +397,12 @@ def _runtime_finding(module: str, runtime: str, extra: str | None, purpose: str,
         with contextlib.redirect_stderr(io.StringIO()):  # an extension built for another NumPy prints a page first
             ran = prove_runtime(module, runtime, pack_path)
     except Exception as error:  # whatever a broken runtime raises is the finding
-        fix = (f"pip install 'sense-edge[{extra or 'litert'}]'" if module != "tflite_runtime" else
-               "pip install 'sense-edge[litert]' (ai-edge-litert replaces tflite-runtime and works with NumPy 2), "
-               "or 'pip uninstall tflite-runtime'")
+        fix = (
+            f"pip install 'sense-edge[{extra or 'litert'}]'"
+            if module != "tflite_runtime"
+            else "pip install 'sense-edge[litert]' (ai-edge-litert replaces tflite-runtime and works with NumPy 2), "
+            "or 'pip uninstall tflite-runtime'"
+        )
         return Finding("runtime", module, Status.FAIL, f"imports but cannot run a model: {error}", fix)
     return Finding("runtime", module, Status.OK, f"{found.detail}; {ran}")
 
@@ -343,28 +412,40 @@ def runtime_findings(pack_path: str | Path | None = None) -> list[Finding]:
     tflite_runtime imports under NumPy 2 and then cannot run). A runtime that is installed but cannot run fails,
     unless the other LiteRT module runs (then it is not used). DSP-only runs need no runtime."""
     purposes = {module: (extra, purpose) for module, extra, purpose in RUNTIME_MODULES}
-    findings = {module: _runtime_finding(module, runtime, *purposes[module], pack_path)
-                for module, runtime in RUNTIME_PROOFS}
+    findings = {
+        module: _runtime_finding(module, runtime, *purposes[module], pack_path) for module, runtime in RUNTIME_PROOFS
+    }
     litert, fallback = findings["ai_edge_litert"], findings["tflite_runtime"]
     if litert.status is Status.OK and fallback.status is Status.FAIL:
-        findings["tflite_runtime"] = Finding("runtime", "tflite_runtime", Status.WARN,
-                                             f"not used (ai_edge_litert runs); {fallback.detail}", fallback.fix)
+        findings["tflite_runtime"] = Finding(
+            "runtime", "tflite_runtime", Status.WARN, f"not used (ai_edge_litert runs); {fallback.detail}", fallback.fix
+        )
     elif litert.status is Status.OK and fallback.status is not Status.OK:
         findings["tflite_runtime"] = Finding("runtime", "tflite_runtime", Status.OK, "not needed: ai_edge_litert runs")
     elif fallback.status is Status.OK and litert.status is not Status.OK:
         findings["ai_edge_litert"] = Finding(
-            "runtime", "ai_edge_litert", Status.WARN, "not installed; TFLite models run on the older tflite_runtime, "
-            "at ~5.7x the instructions", litert.fix)
+            "runtime",
+            "ai_edge_litert",
+            Status.WARN,
+            "not installed; TFLite models run on the older tflite_runtime, at ~5.7x the instructions",
+            litert.fix,
+        )
     if not any(finding.status is Status.OK for finding in findings.values()):
         onnx = findings["onnxruntime"]
         findings["onnxruntime"] = Finding(
-            onnx.area, onnx.name, Status.FAIL, f"no inference runtime runs, so model packs cannot run ({onnx.detail})",
-            onnx.fix or "pip install 'sense-edge[onnx]'")
+            onnx.area,
+            onnx.name,
+            Status.FAIL,
+            f"no inference runtime runs, so model packs cannot run ({onnx.detail})",
+            onnx.fix or "pip install 'sense-edge[onnx]'",
+        )
     return list(findings.values())
 
 
 def output_library_findings() -> list[Finding]:
-    return [_module_finding("output", module, extra, purpose, required=False) for module, extra, purpose in OUTPUT_MODULES]
+    return [
+        _module_finding("output", module, extra, purpose, required=False) for module, extra, purpose in OUTPUT_MODULES
+    ]
 
 
 def board_findings(paths: SystemPaths) -> list[Finding]:
@@ -372,8 +453,15 @@ def board_findings(paths: SystemPaths) -> list[Finding]:
     machine = platform.machine()
     findings = [Finding("board", "model", Status.OK, f"{model or 'not a device-tree board'} ({machine})")]
     if machine in THIRTY_TWO_BIT_ARM:
-        findings.append(Finding("board", "OS", Status.WARN, "32-bit OS: onnxruntime and LiteRT have no wheels for it",
-                                "install 64-bit Raspberry Pi OS"))
+        findings.append(
+            Finding(
+                "board",
+                "OS",
+                Status.WARN,
+                "32-bit OS: onnxruntime and LiteRT have no wheels for it",
+                "install 64-bit Raspberry Pi OS",
+            )
+        )
     return findings
 
 
@@ -392,9 +480,14 @@ class Survey:
             "ok": self.ok,
             "findings": [{**asdict(finding), "status": finding.status.value} for finding in self.findings],
             "i2c": [
-                {"bus": scan.bus_number, "error": scan.error,
-                 "chips": [{"address": f"0x{chip.address:02x}", "names": list(chip.names), "confirmed": chip.confirmed}
-                           for chip in scan.chips]}
+                {
+                    "bus": scan.bus_number,
+                    "error": scan.error,
+                    "chips": [
+                        {"address": f"0x{chip.address:02x}", "names": list(chip.names), "confirmed": chip.confirmed}
+                        for chip in scan.chips
+                    ],
+                }
                 for scan in self.i2c_scans
             ],
         }
@@ -425,8 +518,13 @@ def survey(
 
 
 def _probe_failed(area: str, error: Exception) -> Finding:
-    return Finding(area, "probe", Status.WARN, f"the {area} check itself failed ({type(error).__name__}: {error})",
-                   "see the detail; 'sense devices --json' shows every finding")
+    return Finding(
+        area,
+        "probe",
+        Status.WARN,
+        f"the {area} check itself failed ({type(error).__name__}: {error})",
+        "see the detail; 'sense devices --json' shows every finding",
+    )
 
 
 def _guarded(area: str, probe: Callable[[], list[Finding]]) -> list[Finding]:

@@ -78,9 +78,15 @@ def _drum_onsets_s(analyses: list[Analysis], rig: Rig) -> np.ndarray:
         return np.zeros(0)
     first = analyses[0]
     frame_rate_hz = first.sample_rate_hz / first.hop
-    bands_hz = [r.band_hz for r in rig.spec.routes if r.source == DRUM_STEM and r.feature == "onset"] or [(20.0, 8000.0)]
-    with_stem = [SpectralFluxOnsets(frame_rate_hz, band_mask(first.n_fft, first.sample_rate_hz, *band)) for band in bands_hz]
-    proxy = SpectralFluxOnsets(frame_rate_hz, band_mask(first.n_fft, first.sample_rate_hz, *DSP_PROXY_BANDS_HZ[DRUM_STEM]))
+    bands_hz = [r.band_hz for r in rig.spec.routes if r.source == DRUM_STEM and r.feature == "onset"] or [
+        (20.0, 8000.0)
+    ]
+    with_stem = [
+        SpectralFluxOnsets(frame_rate_hz, band_mask(first.n_fft, first.sample_rate_hz, *band)) for band in bands_hz
+    ]
+    proxy = SpectralFluxOnsets(
+        frame_rate_hz, band_mask(first.n_fft, first.sample_rate_hz, *DSP_PROXY_BANDS_HZ[DRUM_STEM])
+    )
     times = []
     for analysis in analyses:
         if analysis.stem_mag is not None and DRUM_STEM in analysis.stem_mag:
@@ -117,9 +123,16 @@ def compute_haptogram(audio: np.ndarray, rig: Rig, pack: Pack | None, source_nam
             stem_levels[stem] = np.sqrt((magnitudes**2).mean(axis=1))
     pack_name = pack.name if pack is not None else "none (DSP-only)"
     return Haptogram(
-        audio=np.asarray(audio, dtype=np.float32), sample_rate_hz=DEVICE_STREAM.sample_rate_hz, t_s=t_s,
-        intensities=intensities, stem_levels=stem_levels, onsets_s=_drum_onsets_s(analyses, rig),
-        actuator_labels=_actuator_labels(rig), rig_name=rig.name, source_name=source_name, pack_name=str(pack_name),
+        audio=np.asarray(audio, dtype=np.float32),
+        sample_rate_hz=DEVICE_STREAM.sample_rate_hz,
+        t_s=t_s,
+        intensities=intensities,
+        stem_levels=stem_levels,
+        onsets_s=_drum_onsets_s(analyses, rig),
+        actuator_labels=_actuator_labels(rig),
+        rig_name=rig.name,
+        source_name=source_name,
+        pack_name=str(pack_name),
         presets=recorder.presets,
     )
 
@@ -145,13 +158,16 @@ def plot_haptogram(haptogram: Haptogram, out_path: str | Path, dpi: int = 120) -
     n_actuators = haptogram.intensities.shape[1]
     n_stem_rows = max(1, len(haptogram.stem_levels))
     heights = [1.2, 0.45 * n_stem_rows + 0.6, max(2.5, 0.22 * n_actuators)]
-    figure, axes = pyplot.subplots(3, 1, figsize=(12, sum(heights) + 1.2), sharex=True,
-                                   gridspec_kw={"height_ratios": heights})
+    figure, axes = pyplot.subplots(
+        3, 1, figsize=(12, sum(heights) + 1.2), sharex=True, gridspec_kw={"height_ratios": heights}
+    )
     duration_s = len(haptogram.audio) / haptogram.sample_rate_hz
     wave_t_s = np.arange(len(haptogram.audio)) / haptogram.sample_rate_hz
     axes[0].plot(wave_t_s, haptogram.audio, color="#345", linewidth=0.4)
     axes[0].set_ylabel("waveform")
-    axes[0].set_title(f"{haptogram.source_name} → {haptogram.rig_name}   (model pack: {haptogram.pack_name})", fontsize=10)
+    axes[0].set_title(
+        f"{haptogram.source_name} → {haptogram.rig_name}   (model pack: {haptogram.pack_name})", fontsize=10
+    )
 
     stem_axis = axes[1]
     if haptogram.stem_levels:
@@ -163,19 +179,36 @@ def plot_haptogram(haptogram: Haptogram, out_path: str | Path, dpi: int = 120) -
         stem_axis.set_yticks(np.arange(len(haptogram.stem_levels)) + 0.4, list(haptogram.stem_levels))
         stem_axis.set_ylabel("stems (dB)")
     else:
-        stem_axis.text(0.5, 0.5, "no separator: DSP-only rendering", ha="center", va="center", transform=stem_axis.transAxes)
+        stem_axis.text(
+            0.5, 0.5, "no separator: DSP-only rendering", ha="center", va="center", transform=stem_axis.transAxes
+        )
         stem_axis.set_yticks([])
 
     heat = axes[2]
-    image = heat.imshow(haptogram.intensities.T, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
-                        interpolation="nearest", extent=(0, float(haptogram.t_s[-1]) if len(haptogram.t_s) else duration_s, -0.5, n_actuators - 0.5))
+    image = heat.imshow(
+        haptogram.intensities.T,
+        aspect="auto",
+        origin="lower",
+        cmap="magma",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+        extent=(0, float(haptogram.t_s[-1]) if len(haptogram.t_s) else duration_s, -0.5, n_actuators - 0.5),
+    )
     heat.set_yticks(np.arange(n_actuators), haptogram.actuator_labels, fontsize=7)
     heat.set_xlabel("time (s)")
     for onset_s in haptogram.onsets_s:
         for axis in axes:
             axis.axvline(onset_s, color="#0bd", linewidth=0.5, alpha=0.5)
-    heat.plot(haptogram.onsets_s, np.full(len(haptogram.onsets_s), n_actuators - 0.5), "v", color="#0bd",
-              markersize=5, clip_on=False, label="drum onsets")
+    heat.plot(
+        haptogram.onsets_s,
+        np.full(len(haptogram.onsets_s), n_actuators - 0.5),
+        "v",
+        color="#0bd",
+        markersize=5,
+        clip_on=False,
+        label="drum onsets",
+    )
     for start_s, end_s, preset in preset_spans(haptogram.t_s, haptogram.presets):
         heat.axvspan(start_s, end_s, color="#fff", alpha=0.12)
         heat.text(start_s, n_actuators - 0.6, f" {preset}", color="white", fontsize=8, va="top")

@@ -61,9 +61,14 @@ def recent_latency_ms(session: Session, n_calls: int = RECENT_CALLS) -> dict[str
     hop_counts = np.maximum(hops[start:n_seen].astype(np.float64), 1.0)
     per_hop_ms = {stage: column[start:n_seen] / hop_counts * 1e3 for stage, column in seconds.items()}
     per_hop_ms["hop"] = np.sum([per_hop_ms[stage] for stage in STAGES], axis=0)
-    return {stage: {"p50_ms": float(np.percentile(ms, 50)) if ms.size else 0.0,
-                    "p95_ms": float(np.percentile(ms, 95)) if ms.size else 0.0,
-                    "max_ms": float(ms.max()) if ms.size else 0.0} for stage, ms in per_hop_ms.items()}
+    return {
+        stage: {
+            "p50_ms": float(np.percentile(ms, 50)) if ms.size else 0.0,
+            "p95_ms": float(np.percentile(ms, 95)) if ms.size else 0.0,
+            "max_ms": float(ms.max()) if ms.size else 0.0,
+        }
+        for stage, ms in per_hop_ms.items()
+    }
 
 
 def link_health(session: Session) -> list[dict[str, Any]]:
@@ -99,9 +104,16 @@ class LiveRun:
     ``pack_spec``/``rig_spec``: the paths given at start, None for the defaults (what "reload current" reads
     again); ``use_models``: False when started DSP-only."""
 
-    def __init__(self, session: Session, input_spec: str | None = None, loop: bool = False,
-                 pack_spec: str | None = None, rig_spec: str | None = None, use_models: bool = True,
-                 **source_options: Any) -> None:
+    def __init__(
+        self,
+        session: Session,
+        input_spec: str | None = None,
+        loop: bool = False,
+        pack_spec: str | None = None,
+        rig_spec: str | None = None,
+        use_models: bool = True,
+        **source_options: Any,
+    ) -> None:
         self.session = session
         self.loop = loop
         self.pack_spec = pack_spec
@@ -264,8 +276,11 @@ class LiveRun:
         tags: list[tuple[str, float]] = []
         if controlled.last_tags is not None:
             order = np.argsort(controlled.last_tags)[::-1][:N_TAGS_SHOWN]
-            tags = [(controlled.labels[i], round(float(controlled.last_tags[i]), 3)) for i in order
-                    if controlled.last_tags[i] >= MIN_TAG_SHOWN]
+            tags = [
+                (controlled.labels[i], round(float(controlled.last_tags[i]), 3))
+                for i in order
+                if controlled.last_tags[i] >= MIN_TAG_SHOWN
+            ]
         telemetry = session.telemetry
         return {
             "intensities": [round(float(v), 3) for v in self.latest],
@@ -275,8 +290,11 @@ class LiveRun:
             "n_dropped_hops": telemetry.n_dropped_hops,
             "audio_s": round(telemetry.audio_seconds, 3),
             "muted": session.controls.muted,
-            "source": {"spec": self._source.spec, "name": self._source.name,
-                       "state": "ended" if self._ended else "playing"},
+            "source": {
+                "spec": self._source.spec,
+                "name": self._source.name,
+                "state": "ended" if self._ended else "playing",
+            },
         }
 
     def status(self) -> dict[str, Any]:
@@ -287,13 +305,19 @@ class LiveRun:
         pack = session.pack
         return {
             **self.snapshot(),
-            "rig": {"name": spec.name, "path": str(session.rig.path) if session.rig.path else None,
-                    "actuators": [{"id": a.id, "surface": a.surface, "position": list(a.position), "kind": a.kind}
-                                  for a in spec.actuators],
-                    "groups": {name: [spec.actuators[i].id for i in members] for name, members in spec.groups.items()},
-                    "presets": [p.name for p in sorted(spec.presets, key=lambda p: p.priority)]},
+            "rig": {
+                "name": spec.name,
+                "path": str(session.rig.path) if session.rig.path else None,
+                "actuators": [
+                    {"id": a.id, "surface": a.surface, "position": list(a.position), "kind": a.kind}
+                    for a in spec.actuators
+                ],
+                "groups": {name: [spec.actuators[i].id for i in members] for name, members in spec.groups.items()},
+                "presets": [p.name for p in sorted(spec.presets, key=lambda p: p.priority)],
+            },
             "pack": f"{pack.name} {pack.version}" if pack else None,
-            "runtime": session.telemetry.runtime, "n_threads": session.telemetry.n_threads,
+            "runtime": session.telemetry.runtime,
+            "n_threads": session.telemetry.n_threads,
             "live_params": session.live_params(),
             "modes": {mode: bool(mode_mask(spec, mode).any()) for mode in MODES},
             "choices": {"sources": self.source_choices, "packs": self.pack_choices(), "rigs": self.rig_choices()},

@@ -47,12 +47,18 @@ class SeparatorStage:
         n_whole = len(frames) // step * step
         self._pending = frames[n_whole:]
         results = [self._step(frames[start : start + step]) for start in range(0, n_whole, step)]
-        masks = np.concatenate([r[0] for r in results]) if results else \
-            np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
+        masks = (
+            np.concatenate([r[0] for r in results])
+            if results
+            else np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
+        )
         if not self.onsets_name:
             return masks, None
-        onsets = np.concatenate([r[1] for r in results if r[1] is not None]) if results else \
-            np.zeros((0, self.n_onset_classes), dtype=np.float32)
+        onsets = (
+            np.concatenate([r[1] for r in results if r[1] is not None])
+            if results
+            else np.zeros((0, self.n_onset_classes), dtype=np.float32)
+        )
         return masks, onsets
 
     def process(self, magnitude: np.ndarray) -> np.ndarray:

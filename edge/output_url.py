@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from edge.errors import ConfigError
 
-_FIRMWARE_PARAMS = frozenset({"key", "channels", "smoothing_ms", "watchdog_ms", "thermal_limit", "thermal_tau_ms",
-                              "lost_after_s", "silent_s"})
+_FIRMWARE_PARAMS = frozenset(
+    {"key", "channels", "smoothing_ms", "watchdog_ms", "thermal_limit", "thermal_tau_ms", "lost_after_s", "silent_s"}
+)
 _BLE_PARAMS = frozenset({"service", "char", "scan_s", "connect_s", "adapter", "reconnect_min_s", "reconnect_max_s"})
 _SERIAL_PARAMS = frozenset({"baud"})
 
@@ -36,12 +37,29 @@ _FIRMWARE = "edge.outputs.firmware:FirmwareOutput.from_url"
 SCHEMES: dict[str, Scheme] = {
     "sim": Scheme("edge.outputs.sim:SimOutput.from_url", frozenset({"channels", "view"})),
     "pca9685": Scheme("edge.outputs.pca9685:PCA9685Output.from_url", frozenset({"first", "channels", "freq", "max"})),
-    "drv2605": Scheme("edge.outputs.drv2605:DRV2605Output.from_url",
-                      frozenset({"mux", "channels", "mux_channel", "cal", "calibrate", "max", "actuator", "library",
-                                 "rated_v", "clamp_v", "resonance_hz"})),
+    "drv2605": Scheme(
+        "edge.outputs.drv2605:DRV2605Output.from_url",
+        frozenset(
+            {
+                "mux",
+                "channels",
+                "mux_channel",
+                "cal",
+                "calibrate",
+                "max",
+                "actuator",
+                "library",
+                "rated_v",
+                "clamp_v",
+                "resonance_hz",
+            }
+        ),
+    ),
     "gpio": Scheme("edge.outputs.gpio:GpioOutput.from_url", frozenset({"pins", "pwm", "chip", "freq", "max"})),
-    "audio": Scheme("edge.outputs.audio:AudioOutput.from_url",
-                    frozenset({"channels", "rate", "out_rate", "path", "device", "latency", "carrier_hz", "max"})),
+    "audio": Scheme(
+        "edge.outputs.audio:AudioOutput.from_url",
+        frozenset({"channels", "rate", "out_rate", "path", "device", "latency", "carrier_hz", "max"}),
+    ),
     "serial": Scheme(_FIRMWARE, _FIRMWARE_PARAMS | _SERIAL_PARAMS),
     "loop": Scheme(_FIRMWARE, _FIRMWARE_PARAMS),
     "ble": Scheme(_FIRMWARE, _FIRMWARE_PARAMS | _BLE_PARAMS),
@@ -83,13 +101,20 @@ class OutputURL:
         parsed = cls.parse(url)
         scheme = SCHEMES.get(parsed.scheme)
         if scheme is None:
-            raise ConfigError(f"output URL {url!r}: unknown output scheme {parsed.scheme!r}; known: {', '.join(known_schemes())}")
+            raise ConfigError(
+                f"output URL {url!r}: unknown output scheme {parsed.scheme!r}; known: {', '.join(known_schemes())}"
+            )
         unknown = sorted(set(parsed.query) - scheme.params)
         if unknown:
-            hints = [f"{name} -> did you mean {close[0]}?" for name in unknown
-                     if (close := difflib.get_close_matches(name, sorted(scheme.params), n=1, cutoff=0.6))]
-            raise ConfigError(f"output URL {url!r}: unknown parameter(s) {', '.join(unknown)} for {parsed.scheme}://; "
-                              f"known: {', '.join(sorted(scheme.params))}" + (f" ({'; '.join(hints)})" if hints else ""))
+            hints = [
+                f"{name} -> did you mean {close[0]}?"
+                for name in unknown
+                if (close := difflib.get_close_matches(name, sorted(scheme.params), n=1, cutoff=0.6))
+            ]
+            raise ConfigError(
+                f"output URL {url!r}: unknown parameter(s) {', '.join(unknown)} for {parsed.scheme}://; "
+                f"known: {', '.join(sorted(scheme.params))}" + (f" ({'; '.join(hints)})" if hints else "")
+            )
         return parsed
 
     def error(self, reason: str) -> ConfigError:

@@ -27,8 +27,12 @@ DTYPES = ("float32", "int64", "int32")
 DYNAMIC = -1
 """A shape entry of -1 is the frames axis, whose size is chosen per call."""
 
-ARTIFACT_SUFFIX = {("onnx", "fp32"): ".onnx", ("onnx", "int8"): ".int8.onnx",
-                   ("litert", "fp32"): ".tflite", ("litert", "int8"): ".int8.tflite"}
+ARTIFACT_SUFFIX = {
+    ("onnx", "fp32"): ".onnx",
+    ("onnx", "int8"): ".int8.onnx",
+    ("litert", "fp32"): ".tflite",
+    ("litert", "int8"): ".int8.tflite",
+}
 """File-name endings by (runtime, precision), as DESIGN.md names them."""
 
 BUNDLED_PACK_DIR = Path(__file__).parent / "data" / "packs"
@@ -173,9 +177,12 @@ def _state(reader: TableReader) -> StateSpec:
     shape = _shape(reader)
     if DYNAMIC in shape:
         raise reader.error("shape", f"is {list(shape)}", "a fixed shape (states have no frames axis)")
-    return StateSpec(reader.get("input", str, expected="the state's input tensor name"),
-                     reader.get("output", str, expected="the state's output tensor name"),
-                     shape, reader.choice("dtype", DTYPES))
+    return StateSpec(
+        reader.get("input", str, expected="the state's input tensor name"),
+        reader.get("output", str, expected="the state's output tensor name"),
+        shape,
+        reader.choice("dtype", DTYPES),
+    )
 
 
 def _artifact(reader: TableReader) -> ArtifactSpec:
@@ -186,9 +193,14 @@ def _artifact(reader: TableReader) -> ArtifactSpec:
     sha = reader.get("sha256", str, expected="64 lowercase hex digits")
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise reader.error("sha256", f"is {sha!r}", "64 lowercase hex digits")
-    return ArtifactSpec(reader.get("file", str, expected="a file name inside the pack"),
-                        reader.choice("runtime", RUNTIMES), reader.choice("precision", PRECISIONS),
-                        sha, frames_per_step, dict(io_names))
+    return ArtifactSpec(
+        reader.get("file", str, expected="a file name inside the pack"),
+        reader.choice("runtime", RUNTIMES),
+        reader.choice("precision", PRECISIONS),
+        sha,
+        frames_per_step,
+        dict(io_names),
+    )
 
 
 def _parse_model(reader: TableReader) -> ModelSpec:
@@ -201,12 +213,18 @@ def _parse_model(reader: TableReader) -> ModelSpec:
     if not artifacts:
         raise reader.error("artifacts", "is empty", "at least one artifact")
     spec = ModelSpec(
-        key=reader.path[-1], role=role,
+        key=reader.path[-1],
+        role=role,
         sample_rate_hz=reader.integer("sample_rate_hz", low=1),
-        n_fft=reader.integer("n_fft", low=1), hop=reader.integer("hop", low=1),
+        n_fft=reader.integer("n_fft", low=1),
+        hop=reader.integer("hop", low=1),
         window=reader.get("window", str, expected="'hann'"),
         algorithmic_latency_ms=reader.number("algorithmic_latency_ms", low=0.0),
-        inputs=tensors["inputs"], outputs=tensors["outputs"], states=states, names=names, artifacts=artifacts,
+        inputs=tensors["inputs"],
+        outputs=tensors["outputs"],
+        states=states,
+        names=names,
+        artifacts=artifacts,
         macs_per_second=reader.number("macs_per_second", low=0.0),
         n_parameters=reader.integer("n_parameters", low=0),
         context_frames=reader.integer("context_frames", 0, low=0),
@@ -221,30 +239,56 @@ def _check_model_shapes(pack: str, where: str, spec: ModelSpec) -> None:
     """The manifest must agree with itself: input bins = n_fft // 2 + 1, output sizes = stems/labels."""
     n_bins = spec.n_fft // 2 + 1
     if spec.sample_rate_hz != DEVICE_STREAM.sample_rate_hz:
-        raise PackError(pack, f"{where}.sample_rate_hz", f"is {spec.sample_rate_hz}",
-                        f"{DEVICE_STREAM.sample_rate_hz} (the device rate)")
+        raise PackError(
+            pack,
+            f"{where}.sample_rate_hz",
+            f"is {spec.sample_rate_hz}",
+            f"{DEVICE_STREAM.sample_rate_hz} (the device rate)",
+        )
     n_outputs = 1 + bool(spec.onset_classes)
     if len(spec.inputs) != 1 or len(spec.outputs) != n_outputs:
-        raise PackError(pack, f"{where}.inputs/outputs", f"has {len(spec.inputs)} inputs and {len(spec.outputs)} outputs",
-                        "exactly one input (magnitude) and one output (a separator with onset_classes: two)")
+        raise PackError(
+            pack,
+            f"{where}.inputs/outputs",
+            f"has {len(spec.inputs)} inputs and {len(spec.outputs)} outputs",
+            "exactly one input (magnitude) and one output (a separator with onset_classes: two)",
+        )
     if spec.onset_classes:
         expected_onsets = [1, DYNAMIC, len(spec.onset_classes)]
-        if spec.role != "separator" or spec.outputs[1].name != "onsets" or list(spec.outputs[1].shape) != expected_onsets:
-            raise PackError(pack, f"{where}.outputs[1]", f"is {spec.outputs[1].name} {list(spec.outputs[1].shape)}",
-                            f"a separator's 'onsets' output of shape {expected_onsets} (batch, frames, onset classes)")
+        if (
+            spec.role != "separator"
+            or spec.outputs[1].name != "onsets"
+            or list(spec.outputs[1].shape) != expected_onsets
+        ):
+            raise PackError(
+                pack,
+                f"{where}.outputs[1]",
+                f"is {spec.outputs[1].name} {list(spec.outputs[1].shape)}",
+                f"a separator's 'onsets' output of shape {expected_onsets} (batch, frames, onset classes)",
+            )
     in_shape, out_shape = spec.inputs[0].shape, spec.outputs[0].shape
     if in_shape[-1] != n_bins:
-        raise PackError(pack, f"{where}.inputs[0].shape", f"is {list(in_shape)}", f"last dimension n_fft // 2 + 1 = {n_bins}")
+        raise PackError(
+            pack, f"{where}.inputs[0].shape", f"is {list(in_shape)}", f"last dimension n_fft // 2 + 1 = {n_bins}"
+        )
     if spec.role == "separator":
         expected = [1, DYNAMIC, len(spec.names), n_bins]
         if list(out_shape) != expected:
-            raise PackError(pack, f"{where}.outputs[0].shape", f"is {list(out_shape)}", f"{expected} (batch, frames, stems, bins)")
+            raise PackError(
+                pack, f"{where}.outputs[0].shape", f"is {list(out_shape)}", f"{expected} (batch, frames, stems, bins)"
+            )
     else:
         if spec.context_frames < 1 or list(in_shape) != [1, spec.context_frames, n_bins]:
-            raise PackError(pack, f"{where}.inputs[0].shape", f"is {list(in_shape)}",
-                            f"[1, context_frames={spec.context_frames}, {n_bins}] with context_frames >= 1")
+            raise PackError(
+                pack,
+                f"{where}.inputs[0].shape",
+                f"is {list(in_shape)}",
+                f"[1, context_frames={spec.context_frames}, {n_bins}] with context_frames >= 1",
+            )
         if list(out_shape) != [1, len(spec.names)]:
-            raise PackError(pack, f"{where}.outputs[0].shape", f"is {list(out_shape)}", f"[1, {len(spec.names)}] (batch, labels)")
+            raise PackError(
+                pack, f"{where}.outputs[0].shape", f"is {list(out_shape)}", f"[1, {len(spec.names)}] (batch, labels)"
+            )
 
 
 def _verify_artifacts(pack: str, root: Path, spec: ModelSpec) -> None:
@@ -265,20 +309,36 @@ def parse_manifest(pack: str, manifest: Any, root: Path, verify_hashes: bool = T
     reader = TableReader(_ManifestDocument(pack), manifest)
     version = reader.integer("schema_version")
     if version != SCHEMA_VERSION:
-        raise reader.error("schema_version", f"is {version}", f"{SCHEMA_VERSION} (this runtime reads schema {SCHEMA_VERSION})")
+        raise reader.error(
+            "schema_version", f"is {version}", f"{SCHEMA_VERSION} (this runtime reads schema {SCHEMA_VERSION})"
+        )
     models_reader = reader.table_at("models")
     models = {key: _parse_model(models_reader.table_at(key)) for key in models_reader.table}
     if not models:
         raise reader.error("models", "is empty", "at least one model")
     separator = next((m for m in models.values() if m.role == "separator"), None)
     for model in models.values():
-        if separator is not None and (model.n_fft, model.hop, model.window) != (separator.n_fft, separator.hop, separator.window):
-            raise PackError(pack, f"models.{model.key}.n_fft/hop/window", f"is {model.n_fft}/{model.hop}/{model.window}",
-                            f"{separator.n_fft}/{separator.hop}/{separator.window}, the separator's (one STFT feeds both)")
+        if separator is not None and (model.n_fft, model.hop, model.window) != (
+            separator.n_fft,
+            separator.hop,
+            separator.window,
+        ):
+            raise PackError(
+                pack,
+                f"models.{model.key}.n_fft/hop/window",
+                f"is {model.n_fft}/{model.hop}/{model.window}",
+                f"{separator.n_fft}/{separator.hop}/{separator.window}, the separator's (one STFT feeds both)",
+            )
         if verify_hashes:
             _verify_artifacts(pack, root, model)
-    return Pack(source=pack, root=root, name=reader.get("name", str, expected="the pack name"),
-                version=reader.get("version", str, expected="a version string"), manifest=manifest, models=models)
+    return Pack(
+        source=pack,
+        root=root,
+        name=reader.get("name", str, expected="the pack name"),
+        version=reader.get("version", str, expected="a version string"),
+        manifest=manifest,
+        models=models,
+    )
 
 
 def load_pack(path: str | Path | None = None, verify_hashes: bool = True) -> Pack:
@@ -305,5 +365,7 @@ def load_pack(path: str | Path | None = None, verify_hashes: bool = True) -> Pac
     try:
         manifest = json.loads(manifest_path.read_text())
     except json.JSONDecodeError as error:
-        raise PackError(pack, "manifest.json", f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        raise PackError(
+            pack, "manifest.json", f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
     return parse_manifest(pack, manifest, root, verify_hashes)

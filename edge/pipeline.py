@@ -107,11 +107,17 @@ class Telemetry:
             }
         total_s = float(self._total_s.sum())
         return {
-            "audio_seconds": self.audio_seconds, "compute_seconds": total_s,
+            "audio_seconds": self.audio_seconds,
+            "compute_seconds": total_s,
             "real_time_factor": total_s / self.audio_seconds if self.audio_seconds else 0.0,
-            "n_hops": self.n_hops, "n_dropped_hops": self.n_dropped_hops, "hop_ms": self.hop_s * 1e3,
+            "n_hops": self.n_hops,
+            "n_dropped_hops": self.n_dropped_hops,
+            "hop_ms": self.hop_s * 1e3,
             "latency_window_calls": int(min(self.n_calls, self.window_calls)),
-            "runtime": self.runtime, "precision": self.precision, "n_threads": self.n_threads, "stages": stages,
+            "runtime": self.runtime,
+            "precision": self.precision,
+            "n_threads": self.n_threads,
+            "stages": stages,
         }
 
 
@@ -119,9 +125,17 @@ class Pipeline:
     """process((n_samples,) float32 at the stream's rate) -> (n_hops_completed, n_actuators) intensities, also
     written out. Built only by :func:`edge.session.open_session` (the one assembly point)."""
 
-    def __init__(self, pack: Pack | None, renderer: Renderer, outputs: Iterable[RoutedOutput] = (),
-                 runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
-                 realtime_budget: float | None = None, use_tagger: bool = True) -> None:
+    def __init__(
+        self,
+        pack: Pack | None,
+        renderer: Renderer,
+        outputs: Iterable[RoutedOutput] = (),
+        runtime: str | None = None,
+        precision: str = "fp32",
+        n_threads: int = 1,
+        realtime_budget: float | None = None,
+        use_tagger: bool = True,
+    ) -> None:
         self.pack = pack
         self.renderer = renderer
         self.outputs = list(outputs)
@@ -147,9 +161,10 @@ class Pipeline:
         self.n_fft, self.hop = stream.n_fft, stream.hop
         self.framer = BlockFramer(stream.hop)
         self.stft = StreamingSTFT(stream.n_fft, stream.hop, stream.window)
-        self.telemetry = Telemetry(hop_s=stream.hop_s, runtime=runtime_used, precision=precision,
-                                   n_threads=n_threads)
-        self._hop_numbers = np.arange(1, 65, dtype=np.float64)  # 1, 2, ... for the hops of a block (no per-block arange)
+        self.telemetry = Telemetry(hop_s=stream.hop_s, runtime=runtime_used, precision=precision, n_threads=n_threads)
+        self._hop_numbers = np.arange(
+            1, 65, dtype=np.float64
+        )  # 1, 2, ... for the hops of a block (no per-block arange)
         self._onset_classes = self.separator.runner.model.onset_classes if self.separator else ()
         self._max_offset_hops = int(np.ceil(MAX_HAPTIC_OFFSET_MS / 1e3 / stream.hop_s))
         self.haptic_offset_ms = 0.0
@@ -173,8 +188,10 @@ class Pipeline:
         outputs = list(outputs)
         for routed in outputs:
             if routed.actuator_indices.size and int(routed.actuator_indices.max()) >= self.renderer.n_channels:
-                raise ConfigError(f"output {routed.output.url!r} is routed to actuator "
-                                  f"{int(routed.actuator_indices.max())}, but the renderer drives {self.renderer.n_channels}")
+                raise ConfigError(
+                    f"output {routed.output.url!r} is routed to actuator "
+                    f"{int(routed.actuator_indices.max())}, but the renderer drives {self.renderer.n_channels}"
+                )
         for routed in outputs:
             routed.reset()
         self.outputs = outputs
@@ -213,7 +230,12 @@ class Pipeline:
         seconds[STFT] = now - started
         # No backlog: while model stages owe time, render hops without them (DSP-only) to pay it back.
         n_dsp = 0
-        if self.use_models and self.realtime_budget is not None and self._debt_s > 0.0 and (self.separator or self.tagger):
+        if (
+            self.use_models
+            and self.realtime_budget is not None
+            and self._debt_s > 0.0
+            and (self.separator or self.tagger)
+        ):
             n_dsp = min(n_hops, int(np.ceil(self._debt_s / self.telemetry.hop_s)))
             self._debt_s = max(0.0, self._debt_s - n_dsp * self.telemetry.hop_s)
             self.telemetry.n_dropped_hops += n_dsp
@@ -222,9 +244,12 @@ class Pipeline:
         elif n_dsp == n_hops:
             intensities = self._render_block(hops, mixture_mag, False, 0, seconds)
         else:
-            intensities = np.concatenate([
-                self._render_block(hops[:n_dsp], mixture_mag[:n_dsp], False, 0, seconds),
-                self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], self.use_models, n_dsp, seconds)])
+            intensities = np.concatenate(
+                [
+                    self._render_block(hops[:n_dsp], mixture_mag[:n_dsp], False, 0, seconds),
+                    self._render_block(hops[n_dsp:], mixture_mag[n_dsp:], self.use_models, n_dsp, seconds),
+                ]
+            )
         self.telemetry.record(seconds, n_hops)
         return intensities
 
@@ -240,15 +265,34 @@ class Pipeline:
         stem_mag = masks * mixture_mag[:, None, :]
         return {stem: stem_mag[:, i] for i, stem in enumerate(self.stems)}, drum_onsets
 
-    def analysis(self, hops: np.ndarray, mixture_mag: np.ndarray, first_hop: int,
-                 stem_mag: dict[str, np.ndarray] | None = None, tag_probs: np.ndarray | None = None,
-                 drum_onsets: np.ndarray | None = None) -> Analysis:
+    def analysis(
+        self,
+        hops: np.ndarray,
+        mixture_mag: np.ndarray,
+        first_hop: int,
+        stem_mag: dict[str, np.ndarray] | None = None,
+        tag_probs: np.ndarray | None = None,
+        drum_onsets: np.ndarray | None = None,
+    ) -> Analysis:
         """What the renderer reads about ``hops``, the block's hops from ``first_hop`` on."""
-        t_end_s = (self.telemetry.n_hops + first_hop + self._hop_numbers[: hops.shape[0]]) * self.telemetry.hop_s \
-            if hops.shape[0] <= len(self._hop_numbers) else \
-            (self.telemetry.n_hops + first_hop + np.arange(1, hops.shape[0] + 1)) * self.telemetry.hop_s
-        return Analysis(t_end_s, mixture_mag, stem_mag, tag_probs, self.labels, hops.reshape(-1),
-                        self.stream.sample_rate_hz, self.n_fft, self.hop, drum_onsets, self._onset_classes)
+        t_end_s = (
+            (self.telemetry.n_hops + first_hop + self._hop_numbers[: hops.shape[0]]) * self.telemetry.hop_s
+            if hops.shape[0] <= len(self._hop_numbers)
+            else (self.telemetry.n_hops + first_hop + np.arange(1, hops.shape[0] + 1)) * self.telemetry.hop_s
+        )
+        return Analysis(
+            t_end_s,
+            mixture_mag,
+            stem_mag,
+            tag_probs,
+            self.labels,
+            hops.reshape(-1),
+            self.stream.sample_rate_hz,
+            self.n_fft,
+            self.hop,
+            drum_onsets,
+            self._onset_classes,
+        )
 
     def write(self, t_end_s: np.ndarray, intensities: np.ndarray, hops: np.ndarray) -> None:
         """Send each hop's (n_actuators,) intensities to every output, with its audio (shifted by the haptic
@@ -266,11 +310,12 @@ class Pipeline:
         if self._delay_history is None or self._delay_history.shape[1:] != block.shape[1:]:
             self._delay_history = np.zeros((self._max_offset_hops, *block.shape[1:]), dtype=block.dtype)
         joined = np.concatenate([self._delay_history, block])
-        self._delay_history = joined[-self._max_offset_hops:]
-        return joined[len(joined) - n_hops - len(block): len(joined) - n_hops]
+        self._delay_history = joined[-self._max_offset_hops :]
+        return joined[len(joined) - n_hops - len(block) : len(joined) - n_hops]
 
-    def _render_block(self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int,
-                      seconds: list[float]) -> np.ndarray:
+    def _render_block(
+        self, hops: np.ndarray, mixture_mag: np.ndarray, use_models: bool, first_hop: int, seconds: list[float]
+    ) -> np.ndarray:
         started = time.perf_counter()
         stem_mag = tag_probs = drum_onsets = None
         model_s = 0.0
@@ -318,6 +363,7 @@ class Pipeline:
     def __enter__(self) -> "Pipeline":
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
-

@@ -77,8 +77,10 @@ def save_controls(rig_path: str | Path, controls: LiveControls) -> Path:
     refused: copy it and run with ``--rig`` the copy."""
     path = Path(rig_path).resolve()
     if path.parent == RIGS_DIR.resolve():
-        raise ConfigError(f"rig {path}: a bundled rig is not saved over; copy it (cp {path} my-rig.toml) and start "
-                          f"with --rig my-rig.toml")
+        raise ConfigError(
+            f"rig {path}: a bundled rig is not saved over; copy it (cp {path} my-rig.toml) and start "
+            f"with --rig my-rig.toml"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

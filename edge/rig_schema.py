@@ -43,15 +43,43 @@ DEFAULT_PRESETS = (
     PresetSpec(name="speech", priority=5, tags=("speech", "conversation", "narration, monologue"), music_gain=0.3),
     PresetSpec(name="knock", priority=8, tags=("knock",), pattern="knock", music_gain=0.0),
     PresetSpec(name="doorbell", priority=9, tags=("doorbell", "ding-dong"), pattern="doorbell", music_gain=0.0),
-    PresetSpec(name="baby-cry", priority=10, tags=("baby cry", "baby cry, infant cry", "crying, sobbing"),
-               pattern="baby-cry", music_gain=0.0),
-    PresetSpec(name="alarm", priority=11, tags=("alarm", "smoke detector, smoke alarm", "fire alarm", "alarm clock"),
-               pattern="alarm", music_gain=0.0),
-    PresetSpec(name="siren", priority=12, tags=("siren", "civil defense siren", "police car (siren)",
-               "ambulance (siren)", "fire engine, fire truck (siren)"), pattern="siren", music_gain=0.0),
+    PresetSpec(
+        name="baby-cry",
+        priority=10,
+        tags=("baby cry", "baby cry, infant cry", "crying, sobbing"),
+        pattern="baby-cry",
+        music_gain=0.0,
+    ),
+    PresetSpec(
+        name="alarm",
+        priority=11,
+        tags=("alarm", "smoke detector, smoke alarm", "fire alarm", "alarm clock"),
+        pattern="alarm",
+        music_gain=0.0,
+    ),
+    PresetSpec(
+        name="siren",
+        priority=12,
+        tags=(
+            "siren",
+            "civil defense siren",
+            "police car (siren)",
+            "ambulance (siren)",
+            "fire engine, fire truck (siren)",
+        ),
+        pattern="siren",
+        music_gain=0.0,
+    ),
 )
 
-_ACTUATOR_DEFAULTS = {"kind": "erm", "surface": "front", "resonance_hz": 180.0, "min_drive": 0.0, "max_drive": 1.0, "power": 1.0}
+_ACTUATOR_DEFAULTS = {
+    "kind": "erm",
+    "surface": "front",
+    "resonance_hz": 180.0,
+    "min_drive": 0.0,
+    "max_drive": 1.0,
+    "power": 1.0,
+}
 _SPINUP_BY_KIND = {"erm": 0.04, "lra": 0.0, "voice-coil": 0.0}
 _DRIVE_BY_KIND = {"erm": "audio", "lra": "carrier", "voice-coil": "audio"}  # only audio-rate outputs use it
 
@@ -73,9 +101,23 @@ def _parse_outputs(top: TableReader) -> tuple[OutputSpec, ...]:
     return tuple(outputs)
 
 
-def _parse_actuators(top: TableReader, defaults: dict[str, Any], outputs: tuple[OutputSpec, ...]) -> tuple[ActuatorSpec, ...]:
-    allowed = {"id", "kind", "surface", "position", "resonance_hz", "spinup_s", "min_drive", "max_drive", "power", "output",
-               "channel", "drive"}
+def _parse_actuators(
+    top: TableReader, defaults: dict[str, Any], outputs: tuple[OutputSpec, ...]
+) -> tuple[ActuatorSpec, ...]:
+    allowed = {
+        "id",
+        "kind",
+        "surface",
+        "position",
+        "resonance_hz",
+        "spinup_s",
+        "min_drive",
+        "max_drive",
+        "power",
+        "output",
+        "channel",
+        "drive",
+    }
     output_ids = [output.id for output in outputs]
     actuators: list[ActuatorSpec] = []
     for item in top.tables_at("actuators"):
@@ -83,8 +125,11 @@ def _parse_actuators(top: TableReader, defaults: dict[str, Any], outputs: tuple[
         kind = reader.choice("kind", ACTUATOR_KINDS)
         resonance_hz = reader.number("resonance_hz", low=1.0)
         if resonance_hz >= MAX_CARRIER_HZ:
-            raise reader.error("resonance_hz", f"{resonance_hz} Hz cannot be felt",
-                               f"below {MAX_CARRIER_HZ:.0f} Hz, where skin resolves vibration")
+            raise reader.error(
+                "resonance_hz",
+                f"{resonance_hz} Hz cannot be felt",
+                f"below {MAX_CARRIER_HZ:.0f} Hz, where skin resolves vibration",
+            )
         min_drive = reader.number("min_drive", low=0.0, high=1.0)
         max_drive = reader.number("max_drive", low=0.0, high=1.0)
         if min_drive >= max_drive:
@@ -97,8 +142,11 @@ def _parse_actuators(top: TableReader, defaults: dict[str, Any], outputs: tuple[
             raise reader.error("channel", f"channel {channel} of output {output!r} is already used", "a free channel")
         actuator_id = reader.get("id", str)
         if actuator_id in {a.id for a in actuators} or actuator_id == ALL_GROUP:
-            raise reader.error("id", f"is {actuator_id!r}, a duplicate or reserved actuator id",
-                               f"a unique id other than {ALL_GROUP!r}")
+            raise reader.error(
+                "id",
+                f"is {actuator_id!r}, a duplicate or reserved actuator id",
+                f"a unique id other than {ALL_GROUP!r}",
+            )
         actuators.append(
             ActuatorSpec(
                 id=actuator_id,
@@ -120,8 +168,10 @@ def _parse_actuators(top: TableReader, defaults: dict[str, Any], outputs: tuple[
     for output in outputs:
         channels = sorted(a.channel for a in actuators if a.output == output.id)
         if channels != list(range(len(channels))):
-            raise top.document.error(("outputs", output_ids.index(output.id), "id"),
-                                     f"channels of output {output.id!r} must be 0..n-1 without gaps, got {channels}")
+            raise top.document.error(
+                ("outputs", output_ids.index(output.id), "id"),
+                f"channels of output {output.id!r} must be 0..n-1 without gaps, got {channels}",
+            )
     return tuple(actuators)
 
 
@@ -153,13 +203,16 @@ def _parse_presets(top: TableReader, groups: dict[str, tuple[int, ...]]) -> tupl
         base = presets.get(name, PresetSpec(name=name, priority=1))
         pattern = reader.get("pattern", str, base.pattern or "")
         if pattern and pattern not in PATTERNS:
-            raise reader.error("pattern", f"is {pattern!r}", f"one of {', '.join(PATTERNS)}, or \"\" for none")
+            raise reader.error("pattern", f"is {pattern!r}", f'one of {", ".join(PATTERNS)}, or "" for none')
         group = reader.get("group", str, base.group)
         _check_group(reader, groups, "group", group)
         priority = reader.integer("priority", base.priority)
         if name == MUSIC_PRESET and (priority != 0 or reader.table.get("tags")):
-            raise reader.error("priority", f"is {priority}" + (" with tags" if reader.table.get("tags") else ""),
-                               "the music preset is the always-on base: priority 0, no tags")
+            raise reader.error(
+                "priority",
+                f"is {priority}" + (" with tags" if reader.table.get("tags") else ""),
+                "the music preset is the always-on base: priority 0, no tags",
+            )
         presets[name] = PresetSpec(
             name=name,
             priority=priority,
@@ -172,7 +225,9 @@ def _parse_presets(top: TableReader, groups: dict[str, tuple[int, ...]]) -> tupl
     return tuple(presets.values())
 
 
-def _parse_routes(top: TableReader, groups: dict[str, tuple[int, ...]], preset_names: set[str]) -> tuple[RouteSpec, ...]:
+def _parse_routes(
+    top: TableReader, groups: dict[str, tuple[int, ...]], preset_names: set[str]
+) -> tuple[RouteSpec, ...]:
     allowed = {"source", "feature", "group", "gain", "band_hz", "weighting", "presets"}
     routes = []
     for reader in top.tables_at("routes", allowed, default=[]):
@@ -184,7 +239,9 @@ def _parse_routes(top: TableReader, groups: dict[str, tuple[int, ...]], preset_n
         presets = reader.strings("presets", (MUSIC_PRESET,))
         unknown = [name for name in presets if name not in preset_names]
         if unknown:
-            raise reader.error("presets", f"unknown preset(s) {', '.join(unknown)}", f"some of {', '.join(sorted(preset_names))}")
+            raise reader.error(
+                "presets", f"unknown preset(s) {', '.join(unknown)}", f"some of {', '.join(sorted(preset_names))}"
+            )
         routes.append(
             RouteSpec(
                 source=reader.get("source", str),
@@ -211,7 +268,12 @@ def _parse_params(top: TableReader) -> RenderParams:
 def parse_rig(text: str, source: str = "<rig>") -> RigSpec:
     """Parse and validate rig TOML ``text``; ``source`` names the file in errors."""
     data, document = parse_toml("rig", source, text)
-    top = TableReader(document, data, (), {"rig", "outputs", "actuators", "defaults", "groups", "routes", "presets", "render", "controls"})
+    top = TableReader(
+        document,
+        data,
+        (),
+        {"rig", "outputs", "actuators", "defaults", "groups", "routes", "presets", "render", "controls"},
+    )
     meta = top.table_at("rig", {"name", "description", "haptic_offset_ms"}, default={})
     outputs = _parse_outputs(top)
     defaults = top.table_at("defaults", set(_ACTUATOR_DEFAULTS) | {"spinup_s"}, default={}).table

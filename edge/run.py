@@ -64,8 +64,13 @@ def is_live(source_spec: str) -> bool:
     return source_spec == "mic" or source_spec.startswith("mic:")
 
 
-def open_source(spec: str | None, stdin_rate_hz: int = DEVICE_STREAM.sample_rate_hz, stdin_channels: int = 1, stdin_format: str = "s16le",
-                seconds: float | None = None) -> tuple[str, Iterator[np.ndarray]]:
+def open_source(
+    spec: str | None,
+    stdin_rate_hz: int = DEVICE_STREAM.sample_rate_hz,
+    stdin_channels: int = 1,
+    stdin_format: str = "s16le",
+    seconds: float | None = None,
+) -> tuple[str, Iterator[np.ndarray]]:
     """``None``: the bundled example; ``-``: raw PCM on stdin; ``mic`` / ``mic:DEVICE``: a microphone; else a file."""
     if spec is None:
         return str(EXAMPLE_SOUND), audio_source.file_source(EXAMPLE_SOUND, SOURCE_BLOCK_SAMPLES)
@@ -106,8 +111,9 @@ class _StopOnSignal:
             yield block
 
 
-def run_until_signal(session: Session, blocks: Iterator[np.ndarray],
-                     stopped: StopRecord | None = None) -> Generator[np.ndarray, None, None]:
+def run_until_signal(
+    session: Session, blocks: Iterator[np.ndarray], stopped: StopRecord | None = None
+) -> Generator[np.ndarray, None, None]:
     """``session.run(blocks)`` with SIGINT/SIGTERM stopping it: yields each block's intensities; the session is
     closed (every output zeroed) and the signal handlers restored however the loop ends.
 
@@ -130,10 +136,19 @@ def run_until_signal(session: Session, blocks: Iterator[np.ndarray],
             signal.signal(signum, handler)
 
 
-def open_run_session(pack_path: str | None = None, rig_path: str | None = None, output: OutputChoice = None,
-                     runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
-                     realtime_budget: float | None = 1.0, use_models: bool = True, user_sounds: bool = False,
-                     sounds_dir: str | None = None, haptic_offset_ms: float | None = None) -> Session:
+def open_run_session(
+    pack_path: str | None = None,
+    rig_path: str | None = None,
+    output: OutputChoice = None,
+    runtime: str | None = None,
+    precision: str = "fp32",
+    n_threads: int = 1,
+    realtime_budget: float | None = 1.0,
+    use_models: bool = True,
+    user_sounds: bool = False,
+    sounds_dir: str | None = None,
+    haptic_offset_ms: float | None = None,
+) -> Session:
     """The session of ``sense run`` (and ``sense serve``) from its options: the pack (None: the bundled one; none
     at all with ``use_models=False``), the rig, the outputs and, with ``user_sounds``, the sounds learned with
     ``sense learn``."""
@@ -143,15 +158,36 @@ def open_run_session(pack_path: str | None = None, rig_path: str | None = None, 
         from edge.user_sounds.live import open_user_sounds
 
         user = open_user_sounds(pack, sounds_dir)
-    return open_session(pack, rig_path, output, runtime=runtime, precision=precision, n_threads=n_threads,
-                        realtime_budget=realtime_budget, user_sounds=user, haptic_offset_ms=haptic_offset_ms)
+    return open_session(
+        pack,
+        rig_path,
+        output,
+        runtime=runtime,
+        precision=precision,
+        n_threads=n_threads,
+        realtime_budget=realtime_budget,
+        user_sounds=user,
+        haptic_offset_ms=haptic_offset_ms,
+    )
 
 
-def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
-        output_url: str | None = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
-        realtime_budget: float | None = 1.0, use_models: bool = True, keep_intensities: bool = False,
-        user_sounds: bool = False, sounds_dir: str | None = None, pace: str | None = None,
-        haptic_offset_ms: float | None = None, **source_options: Any) -> RunResult:
+def run(
+    input_spec: str | None = None,
+    pack_path: str | None = None,
+    rig_path: str | None = None,
+    output_url: str | None = None,
+    runtime: str | None = None,
+    precision: str = "fp32",
+    n_threads: int = 1,
+    realtime_budget: float | None = 1.0,
+    use_models: bool = True,
+    keep_intensities: bool = False,
+    user_sounds: bool = False,
+    sounds_dir: str | None = None,
+    pace: str | None = None,
+    haptic_offset_ms: float | None = None,
+    **source_options: Any,
+) -> RunResult:
     """Run the whole pipeline on one source; every output is zeroed and closed however it ends. SIGINT/SIGTERM end
     it normally (``RunResult.stopped_by_signal``) so the caller can print the summary.
 
@@ -163,8 +199,19 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
     if pace is not None and pace not in PACES:
         raise ConfigError(f"--pace {pace}: unknown; expected one of {', '.join(PACES)}")
     source_name, blocks = open_source(input_spec, **source_options)
-    session = open_run_session(pack_path, rig_path, output_url, runtime, precision, n_threads, realtime_budget,
-                               use_models, user_sounds, sounds_dir, haptic_offset_ms)
+    session = open_run_session(
+        pack_path,
+        rig_path,
+        output_url,
+        runtime,
+        precision,
+        n_threads,
+        realtime_budget,
+        use_models,
+        user_sounds,
+        sounds_dir,
+        haptic_offset_ms,
+    )
     pack = session.pack
     chosen_pace = choose_pace(pace, source_name, session.output_urls)
     if chosen_pace == "realtime" and not is_live(source_name):
@@ -186,12 +233,21 @@ def run(input_spec: str | None = None, pack_path: str | None = None, rig_path: s
         loop.close()
     health = session.health()
     for lost in (output for output in health.outputs if not output.link_up):
-        raise OutputError(f"output {lost.url}: the device was lost and did not come back before the run ended"
-                          + (f" ({lost.messages[0]})" if lost.messages else ""))
+        raise OutputError(
+            f"output {lost.url}: the device was lost and did not come back before the run ended"
+            + (f" ({lost.messages[0]})" if lost.messages else "")
+        )
     all_intensities = None
     if keep_intensities:
         all_intensities = np.concatenate(kept) if kept else np.zeros((0, session.n_actuators), dtype=np.float32)
-    return RunResult(summary=session.telemetry.summary(), peak_intensities=peak,
-                     pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)", source=source_name,
-                     output_urls=session.output_urls, intensities=all_intensities, pace=chosen_pace,
-                     stopped_by_signal=stopped.signum, health=health)
+    return RunResult(
+        summary=session.telemetry.summary(),
+        peak_intensities=peak,
+        pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)",
+        source=source_name,
+        output_urls=session.output_urls,
+        intensities=all_intensities,
+        pace=chosen_pace,
+        stopped_by_signal=stopped.signum,
+        health=health,
+    )

@@ -180,10 +180,17 @@ class Session:
         session_values: dict[str, Any] = {}
         for name, value in values.items():
             if name not in LIVE_PARAMS:
-                raise ConfigError(f"session parameter {name!r} cannot change while running; live: {', '.join(LIVE_PARAMS)}")
-            if name == "realtime_budget" and value is not None and (
-                    isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                raise ConfigError(f"session parameter realtime_budget: expected a positive number or None, got {value!r}")
+                raise ConfigError(
+                    f"session parameter {name!r} cannot change while running; live: {', '.join(LIVE_PARAMS)}"
+                )
+            if (
+                name == "realtime_budget"
+                and value is not None
+                and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0)
+            ):
+                raise ConfigError(
+                    f"session parameter realtime_budget: expected a positive number or None, got {value!r}"
+                )
             if name == "use_models" and not isinstance(value, bool):
                 raise ConfigError(f"session parameter use_models: expected true or false, got {value!r}")
             if name == "haptic_offset_ms":
@@ -221,12 +228,15 @@ class Session:
         loaded_pack = _as_pack(new_pack)
         loaded_rig = _as_rig(new_rig)
         controls = self.controls if rig is _KEEP else replace(loaded_rig.controls, muted=self.controls.muted)
-        pipeline, controlled, rendered_rig = _assemble(loaded_pack, loaded_rig, self.params, assembly.wrap_renderer,
-                                                       assembly.user_sounds, controls)
+        pipeline, controlled, rendered_rig = _assemble(
+            loaded_pack, loaded_rig, self.params, assembly.wrap_renderer, assembly.user_sounds, controls
+        )
         plan = _output_plan(loaded_rig, assembly.output)
         if plan != assembly.plan and not (assembly.output is None or isinstance(assembly.output, str)):
-            raise ConfigError(f"reload: the outputs this session was given drive {self.n_actuators} actuators; "
-                              f"rig {loaded_rig.name!r} has {loaded_rig.n_actuators}")
+            raise ConfigError(
+                f"reload: the outputs this session was given drive {self.n_actuators} actuators; "
+                f"rig {loaded_rig.name!r} has {loaded_rig.n_actuators}"
+            )
         with self.lock:
             if self._closed:
                 raise ConfigError("session is closed")
@@ -267,8 +277,9 @@ class Session:
     def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -293,8 +304,10 @@ def _open_outputs(rig: Rig, output: OutputChoice) -> list[RoutedOutput]:
 def _output_plan(rig: Rig, output: OutputChoice) -> tuple[Any, ...]:
     """What outputs ``rig`` with ``output`` opens: equal plans can keep the same open outputs."""
     if output is None:
-        return tuple((o.url, tuple((a.channel, i) for i, a in enumerate(rig.spec.actuators) if a.output == o.id))
-                     for o in rig.spec.outputs)
+        return tuple(
+            (o.url, tuple((a.channel, i) for i, a in enumerate(rig.spec.actuators) if a.output == o.id))
+            for o in rig.spec.outputs
+        )
     if isinstance(output, str):
         return (output, rig.n_actuators)
     return (id(output), rig.n_actuators)
@@ -313,8 +326,14 @@ class _Assembly:
     plan: tuple[Any, ...]
 
 
-def _assemble(pack: Pack | None, rig: Rig, params: SessionParams, wrap_renderer: Callable[[Renderer], Renderer] | None,
-              user_sounds: Any, controls: LiveControls) -> tuple[Pipeline, ControlledRenderer, Rig]:
+def _assemble(
+    pack: Pack | None,
+    rig: Rig,
+    params: SessionParams,
+    wrap_renderer: Callable[[Renderer], Renderer] | None,
+    user_sounds: Any,
+    controls: LiveControls,
+) -> tuple[Pipeline, ControlledRenderer, Rig]:
     """The pipeline (models loaded and checked, no outputs yet), its controlled renderer and the rig it renders
     (with the user sounds' presets)."""
     stems = pack.separator.names if pack and pack.separator else ()
@@ -327,19 +346,34 @@ def _assemble(pack: Pack | None, rig: Rig, params: SessionParams, wrap_renderer:
     if wrap_renderer is not None:
         renderer = wrap_renderer(renderer)
     controlled = ControlledRenderer(renderer, rig.spec, labels, fit_controls(rig.spec, labels, controls))
-    pipeline = Pipeline(pack, controlled, (), params.runtime, params.precision, params.n_threads,
-                        params.realtime_budget, params.use_tagger and user_sounds is None)
+    pipeline = Pipeline(
+        pack,
+        controlled,
+        (),
+        params.runtime,
+        params.precision,
+        params.n_threads,
+        params.realtime_budget,
+        params.use_tagger and user_sounds is None,
+    )
     if user_sounds is not None:  # it runs the pack's tagger itself and adds a tag per learned sound
         pipeline.tagger, pipeline.labels = user_sounds, user_sounds.names
     pipeline.use_models = params.use_models
-    pipeline.haptic_offset_ms = rig.spec.haptic_offset_ms if params.haptic_offset_ms is None else params.haptic_offset_ms
+    pipeline.haptic_offset_ms = (
+        rig.spec.haptic_offset_ms if params.haptic_offset_ms is None else params.haptic_offset_ms
+    )
     return pipeline, controlled, rig
 
 
-def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = None, output: OutputChoice = None,
-                 params: SessionParams | None = None,
-                 wrap_renderer: Callable[[Renderer], Renderer] | None = None, user_sounds: Any = None,
-                 **param_values: Any) -> Session:
+def open_session(
+    pack: Pack | str | Path | None,
+    rig: Rig | str | Path | None = None,
+    output: OutputChoice = None,
+    params: SessionParams | None = None,
+    wrap_renderer: Callable[[Renderer], Renderer] | None = None,
+    user_sounds: Any = None,
+    **param_values: Any,
+) -> Session:
     """Assemble a running system.
 
     ``pack``: a loaded pack, a pack path, or None for DSP-only rendering; ``rig``: a rig, a rig path or bundled
@@ -358,8 +392,9 @@ def open_session(pack: Pack | str | Path | None, rig: Rig | str | Path | None = 
     loaded_pack = _as_pack(pack)
     loaded_rig = _as_rig(rig)
     # the models load (and their artifacts are checked against the manifest) before any output opens
-    pipeline, controlled, rendered_rig = _assemble(loaded_pack, loaded_rig, params, wrap_renderer, user_sounds,
-                                                   loaded_rig.controls)
+    pipeline, controlled, rendered_rig = _assemble(
+        loaded_pack, loaded_rig, params, wrap_renderer, user_sounds, loaded_rig.controls
+    )
     outputs = _open_outputs(loaded_rig, output)
     try:
         pipeline.attach_outputs(outputs)

@@ -63,8 +63,13 @@ class StreamParams:
         return int(round(seconds * self.sample_rate_hz))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sample_rate_hz": self.sample_rate_hz, "n_fft": self.n_fft, "hop": self.hop, "window": self.window,
-                "tagger_every_n_hops": self.tagger_every_n_hops}
+        return {
+            "sample_rate_hz": self.sample_rate_hz,
+            "n_fft": self.n_fft,
+            "hop": self.hop,
+            "window": self.window,
+            "tagger_every_n_hops": self.tagger_every_n_hops,
+        }
 
 
 DEVICE_STREAM = StreamParams()
@@ -94,6 +99,7 @@ class StreamStage(Protocol):
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Consume ``block`` (time on axis 0) and return the output it completes (time on axis 0; may be empty)."""
+
 
 MAX_HAPTIC_OFFSET_MS = 250.0
 """The haptic offset (touch against sound, ms) lies within ±this: a rig's ``haptic_offset_ms``, ``sense run

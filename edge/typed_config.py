@@ -27,8 +27,13 @@ REQUIRED: Any = ...
 
 T = TypeVar("T")
 
-_TYPE_WORDS: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-                                list: "a list"}
+_TYPE_WORDS: dict[type, str] = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+}
 
 
 def key_name(path: KeyPath) -> str:
@@ -57,7 +62,9 @@ class ConfigDocument:
             return None
         table, rest = path[0], list(path[1:])
         index = rest.pop(0) if rest and isinstance(rest[0], int) else None
-        header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None else rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        header = re.compile(
+            rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]" if index is not None else rf"^\s*\[\s*{re.escape(table)}\s*\]"
+        )
         seen = -1
         start = None
         for number, line in enumerate(self.lines):
@@ -106,7 +113,9 @@ class TableReader:
     ``allowed``: the keys the table may hold (others are refused at construction); None accepts any key.
     """
 
-    def __init__(self, document: ConfigDocument, table: Any, path: KeyPath = (), allowed: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, document: ConfigDocument, table: Any, path: KeyPath = (), allowed: Iterable[str] | None = None
+    ) -> None:
         self.document = document
         self.table = table
         self.path = path
@@ -124,8 +133,14 @@ class TableReader:
     def error(self, key: str | int, problem: str, expected: str | None = None) -> SenseError:
         return self.document.error(self.path + (key,), problem, expected)
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = REQUIRED, required: bool = False,
-            expected: str | None = None) -> Any:
+    def get(
+        self,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any = REQUIRED,
+        required: bool = False,
+        expected: str | None = None,
+    ) -> Any:
         """The value of ``key``, which must be a ``kind`` (an int is a float too, a bool is not an int)."""
         expected = expected or _expected(kind, self.document)
         if key not in self.table:
@@ -147,8 +162,9 @@ class TableReader:
 
     def _in_range(self, key: str, value: Any, low: float | None, high: float | None, what: str) -> Any:
         if value is not None and (low is not None and value < low or high is not None and value > high):
-            raise self.error(key, f"is {value}", f"{what} in [{'-inf' if low is None else low}, "
-                                                 f"{'inf' if high is None else high}]")
+            raise self.error(
+                key, f"is {value}", f"{what} in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            )
         return value
 
     def choice(self, key: str, choices: tuple[str, ...], default: Any = REQUIRED) -> str:
@@ -165,7 +181,9 @@ class TableReader:
             raise self.error(key, f"is {value!r}", expected)
         return tuple(value)
 
-    def pair(self, key: str, default: Any = REQUIRED, low: float = 0.0, high: float = float("inf")) -> tuple[float, float]:
+    def pair(
+        self, key: str, default: Any = REQUIRED, low: float = 0.0, high: float = float("inf")
+    ) -> tuple[float, float]:
         value = self.get(key, list, default, expected="two numbers")
         if len(value) != 2 or not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in value):
             raise self.error(key, f"is {value!r}", "two numbers")
@@ -191,7 +209,9 @@ def read_dataclass(reader: TableReader, cls: type[T]) -> T:
     known = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     TableReader(reader.document, reader.table, reader.path, known)
     hints = typing.get_type_hints(cls)
-    values = {key: _convert(reader.document, reader.path + (key,), value, hints[key]) for key, value in reader.table.items()}
+    values = {
+        key: _convert(reader.document, reader.path + (key,), value, hints[key]) for key, value in reader.table.items()
+    }
     return cls(**values)
 
 

@@ -28,7 +28,13 @@ import torch
 from torch import nn
 
 from edge.pack import Pack
-from export.data.alert_sounds import ALERT_CLASSES, check_training_alert_family, sounding_frames, synthesize_alert, training_families
+from export.data.alert_sounds import (
+    ALERT_CLASSES,
+    check_training_alert_family,
+    sounding_frames,
+    synthesize_alert,
+    training_families,
+)
 from export.data.sources import SAMPLE_RATE_HZ
 from export.distill import HOP, best_checkpoint, checkpoint_dir, last_checkpoint, magnitude_frames, make_tagger
 from export.recipe import Recipe
@@ -72,8 +78,13 @@ def _place(event: np.ndarray, n_samples: int, start: int) -> np.ndarray:
     return clip
 
 
-def build_clips(recipe: Recipe, settings: AlertFinetuneSettings, music: list[np.ndarray], speech: list[np.ndarray],
-                progress: Callable[[str], None] = lambda message: None) -> list[_Clip]:
+def build_clips(
+    recipe: Recipe,
+    settings: AlertFinetuneSettings,
+    music: list[np.ndarray],
+    speech: list[np.ndarray],
+    progress: Callable[[str], None] = lambda message: None,
+) -> list[_Clip]:
     """Alert clips (alone / over music / over speech) with frame-level truth, and music clips without alerts."""
     rng = np.random.default_rng([recipe.seed, ALERT_STREAM])
     n_samples = int(CLIP_SECONDS * SAMPLE_RATE_HZ)
@@ -89,8 +100,11 @@ def build_clips(recipe: Recipe, settings: AlertFinetuneSettings, music: list[np.
                 placed = _place(event, n_samples, int(rng.uniform(0, 1.5) * SAMPLE_RATE_HZ))
                 truth = np.zeros((n_samples // HOP, len(ALERT_CLASSES)), np.float32)
                 truth[:, class_index] = _recent(sounding_frames(placed, HOP), n_recent)
-                backgrounds = [None, music[int(rng.integers(len(music)))] if music else None,
-                               speech[int(rng.integers(len(speech)))] if speech else None]
+                backgrounds = [
+                    None,
+                    music[int(rng.integers(len(music)))] if music else None,
+                    speech[int(rng.integers(len(speech)))] if speech else None,
+                ]
                 for background in backgrounds:
                     audio = placed
                     if background is not None:
@@ -119,9 +133,14 @@ def _freeze_batchnorm(model: nn.Module) -> None:
                 parameter.requires_grad_(False)
 
 
-def finetune_alerts(recipe: Recipe, pack: Pack, music: list[np.ndarray], speech: list[np.ndarray],
-                    settings: AlertFinetuneSettings = AlertFinetuneSettings(),
-                    progress: Callable[[str], None] = lambda message: None) -> Path:
+def finetune_alerts(
+    recipe: Recipe,
+    pack: Pack,
+    music: list[np.ndarray],
+    speech: list[np.ndarray],
+    settings: AlertFinetuneSettings = AlertFinetuneSettings(),
+    progress: Callable[[str], None] = lambda message: None,
+) -> Path:
     """Fine-tune ``pack``'s tagger on alerts (see the module docstring); returns the checkpoint written."""
     torch.set_num_threads(recipe.training.threads)
     torch.manual_seed(recipe.seed + 3)
@@ -130,8 +149,11 @@ def finetune_alerts(recipe: Recipe, pack: Pack, music: list[np.ndarray], speech:
         raise ValueError("the pack has no tagger")
     context = recipe.tagger.context_frames
     model = make_tagger(recipe).eval()
-    load_batchnorm_folded_weights(model, pack.root / spec.artifact("onnx", "fp32").file,  # type: ignore[union-attr]
-                                  (torch.rand(1, context, spec.inputs[0].shape[-1]) * 4,))
+    load_batchnorm_folded_weights(
+        model,
+        pack.root / spec.artifact("onnx", "fp32").file,  # type: ignore[union-attr]
+        (torch.rand(1, context, spec.inputs[0].shape[-1]) * 4,),
+    )
     teacher = copy.deepcopy(model).eval()
     labels = list(recipe.tagger.labels)
     alert_columns = [labels.index(kind) for kind in ALERT_CLASSES]
@@ -160,16 +182,24 @@ def finetune_alerts(recipe: Recipe, pack: Pack, music: list[np.ndarray], speech:
     model.eval()
     directory = checkpoint_dir(recipe)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {"tagger": model.state_dict(), "step": settings.steps, "best": float("nan"), "history": history,
-             "recipe": recipe.name, "train_seconds": time.monotonic() - started,
-             "alert_finetune": {"from_pack": f"{pack.name} {pack.version}", "settings": settings.__dict__}}
+    state = {
+        "tagger": model.state_dict(),
+        "step": settings.steps,
+        "best": float("nan"),
+        "history": history,
+        "recipe": recipe.name,
+        "train_seconds": time.monotonic() - started,
+        "alert_finetune": {"from_pack": f"{pack.name} {pack.version}", "settings": settings.__dict__},
+    }
     for path in (last_checkpoint(recipe, "tagger"), best_checkpoint(recipe, "tagger")):
         torch.save(state, str(path))
     (directory / "history-tagger.json").write_text(json.dumps(history, indent=1) + "\n")
     return last_checkpoint(recipe, "tagger")
 
 
-def training_backgrounds(recipe: Recipe, n_music: int = 60, n_speech: int = 40) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def training_backgrounds(
+    recipe: Recipe, n_music: int = 60, n_speech: int = 40
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Music (mixtures of the recipe's rendered training songs) and speech (asterisk prompts and espeak-ng
     training sentences) that alert clips are laid over; training material only."""
     from export.data.sources import LoadReport, espeak_speech, load_audio_files, speech_files

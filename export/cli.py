@@ -36,19 +36,40 @@ def tiny_pack_command(
 def evaluate_command(
     pack_path: Annotated[Path, typer.Argument(metavar="PACK", help="Pack directory (or .zip with --no-write).")],
     report: Annotated[Path | None, typer.Option(help="Also write the report here: .md (Markdown) or .json.")] = None,
-    songs: Annotated[int, typer.Option(min=1, help="Out-of-source songs to render and score (every stem from a "
-                                                   "held-out source: the headline numbers).")] = 8,
-    in_source_songs: Annotated[int, typer.Option(min=0, help="In-source songs (training generator and soundfont, "
-                                                             "held-out seeds), reported beside the headline.")] = 4,
+    songs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Out-of-source songs to render and score (every stem from a held-out source: the headline numbers).",
+        ),
+    ] = 8,
+    in_source_songs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="In-source songs (training generator and soundfont, held-out seeds), reported beside the headline.",
+        ),
+    ] = 4,
     sections: Annotated[int, typer.Option(min=1, max=5, help="Two-bar sections per in-source song.")] = 5,
     no_spleeter: Annotated[bool, typer.Option("--no-spleeter", help="Skip the Spleeter 2-stem teacher.")] = False,
     no_tagging: Annotated[bool, typer.Option("--no-tagging", help="Skip tagging mAP against YAMNet.")] = False,
-    no_references: Annotated[bool, typer.Option("--no-references", help="Skip the DSP baseline and ideal mask.")] = False,
-    events: Annotated[int, typer.Option(min=0, help="Held-out synthetic events of each kind for tagging (alone and "
-                                                    "over songs).")] = 4,
-    with_samples: Annotated[bool, typer.Option("--with-samples", help="Add the reserved Sonic Pi samples to tagging.")] = False,
-    alerts: Annotated[int, typer.Option(min=0, help="Held-out alerts per class for alert recall and false alarms, "
-                                                    "per material (out-of-source family and in-source family).")] = 8,
+    no_references: Annotated[
+        bool, typer.Option("--no-references", help="Skip the DSP baseline and ideal mask.")
+    ] = False,
+    events: Annotated[
+        int, typer.Option(min=0, help="Held-out synthetic events of each kind for tagging (alone and over songs).")
+    ] = 4,
+    with_samples: Annotated[
+        bool, typer.Option("--with-samples", help="Add the reserved Sonic Pi samples to tagging.")
+    ] = False,
+    alerts: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Held-out alerts per class for alert recall and false alarms, "
+            "per material (out-of-source family and in-source family).",
+        ),
+    ] = 8,
     no_write: Annotated[bool, typer.Option("--no-write", help="Don't write the metrics into the pack.")] = False,
 ) -> None:
     """Score PACK on held-out material: SDR/SI-SDR per stem (pack fp32/int8, DSP baseline, ideal mask, Spleeter)
@@ -60,17 +81,26 @@ def evaluate_command(
 
     check_report_path(report)
     console = Console()
-    settings = EvaluationSettings(n_songs=songs, n_in_source_songs=in_source_songs, n_sections=sections,
-                                  with_references=not no_references, with_spleeter=not no_spleeter,
-                                  with_tagging=not no_tagging, with_samples=with_samples, n_events_per_kind=events,
-                                  n_alerts_per_class=alerts)
+    settings = EvaluationSettings(
+        n_songs=songs,
+        n_in_source_songs=in_source_songs,
+        n_sections=sections,
+        with_references=not no_references,
+        with_spleeter=not no_spleeter,
+        with_tagging=not no_tagging,
+        with_samples=with_samples,
+        n_events_per_kind=events,
+        n_alerts_per_class=alerts,
+    )
     pack = load_pack(pack_path)
     with console.status("evaluating") as status:
         evaluation = evaluate_pack(pack, settings, str(pack_path), progress=lambda step: status.update(step))
     console.print(evaluation.to_markdown(), highlight=False, markup=False)
     write_evaluation(evaluation, pack, report, into_pack=not no_write)
-    console.print(f"metrics {'written into ' + str(pack_path) if not no_write else 'not written (--no-write)'}"
-                  + (f"; report in {report}" if report else ""))
+    console.print(
+        f"metrics {'written into ' + str(pack_path) if not no_write else 'not written (--no-write)'}"
+        + (f"; report in {report}" if report else "")
+    )
 
 
 @export_app.command("verify")
@@ -131,9 +161,12 @@ def render_data_command(recipe_path: RecipeArgument, out: OutOption = None) -> N
 
     recipe = _recipe(recipe_path, out)
     console, report = _run_stage(render_data, recipe, "rendering data")
-    console.print(f"data in {recipe.out / 'data'}: {report.get('separator_files', 0)} separator files, "
-                  f"{report.get('real_mixtures', 0)} real mixtures, {report.get('tagger_clips', 0)} tagger clips; "
-                  f"{report['n_skipped']} skipped", highlight=False)
+    console.print(
+        f"data in {recipe.out / 'data'}: {report.get('separator_files', 0)} separator files, "
+        f"{report.get('real_mixtures', 0)} real mixtures, {report.get('tagger_clips', 0)} tagger clips; "
+        f"{report['n_skipped']} skipped",
+        highlight=False,
+    )
 
 
 @export_app.command("cache-teachers")
@@ -147,22 +180,34 @@ def cache_teachers_command(recipe_path: RecipeArgument, out: OutOption = None) -
     console, report = _run_stage(cache_teachers, recipe, "running teachers")
     console.print(f"teacher cache {recipe.cache_dir}: {report.n_computed} computed, {report.n_cached} already cached")
     if report.label_positives:
-        console.print("tagger windows YAMNet gives each label (> 0.5): " + ", ".join(
-            f"{label} {count}" for label, count in report.label_positives.items()), highlight=False)
+        console.print(
+            "tagger windows YAMNet gives each label (> 0.5): "
+            + ", ".join(f"{label} {count}" for label, count in report.label_positives.items()),
+            highlight=False,
+        )
         scarce = [label for label, count in report.label_positives.items() if count < MIN_POSITIVES_TO_SCORE]
         if scarce:
-            console.print(f"[yellow]fewer than {MIN_POSITIVES_TO_SCORE} in the data, so the tagger can hardly learn "
-                          f"them: {', '.join(scarce)}[/yellow]")
+            console.print(
+                f"[yellow]fewer than {MIN_POSITIVES_TO_SCORE} in the data, so the tagger can hardly learn "
+                f"them: {', '.join(scarce)}[/yellow]"
+            )
 
 
 @export_app.command("distill")
 def distill_command(
-    recipe_path: RecipeArgument, out: OutOption = None,
-    student: Annotated[Optional[list[str]], typer.Option(
-        help="Train only this student (separator or tagger; repeatable). Default: both, one after the other. "
-             "Students are independent, so two shells may train one each.")] = None,
+    recipe_path: RecipeArgument,
+    out: OutOption = None,
+    student: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Train only this student (separator or tagger; repeatable). Default: both, one after the other. "
+            "Students are independent, so two shells may train one each."
+        ),
+    ] = None,
     steps: Annotated[Optional[int], typer.Option(help="Train to this many steps instead of the recipe's.")] = None,
-    no_resume: Annotated[bool, typer.Option("--no-resume", help="Start from scratch even if a checkpoint exists.")] = False,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="Start from scratch even if a checkpoint exists.")
+    ] = False,
 ) -> None:
     """Distil the students (rich progress bar, checkpoints, resume; DDP under torchrun)."""
     from rich.console import Console
@@ -173,26 +218,45 @@ def distill_command(
     recipe = _recipe(recipe_path, out)
     students = tuple(check_student(name) for name in student) if student else STUDENTS
     console = Console()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.fields[numbers]}"), console=console) as bar:
-        tasks = {name: bar.add_task(name, total=steps if steps is not None else recipe.training.student_steps(name),
-                                    numbers="") for name in students}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[numbers]}"),
+        console=console,
+    ) as bar:
+        tasks = {
+            name: bar.add_task(
+                name, total=steps if steps is not None else recipe.training.student_steps(name), numbers=""
+            )
+            for name in students
+        }
 
         def on_step(name: str, step: int, total_steps: int, numbers: dict[str, float]) -> None:
-            bar.update(tasks[name], completed=step, numbers=" ".join(f"{k} {v:.3f}" for k, v in sorted(numbers.items())
-                                                                      if k.endswith("loss")))
+            bar.update(
+                tasks[name],
+                completed=step,
+                numbers=" ".join(f"{k} {v:.3f}" for k, v in sorted(numbers.items()) if k.endswith("loss")),
+            )
 
-        result = distill(recipe, steps=steps, resume=not no_resume, progress=on_step, log=console.print,
-                         students=students)
-    console.print(f"checkpoints in {recipe.out / 'checkpoints'}; "
-                  + ", ".join(f"{name} step {numbers['step']}" for name, numbers in result.items()), highlight=False)
+        result = distill(
+            recipe, steps=steps, resume=not no_resume, progress=on_step, log=console.print, students=students
+        )
+    console.print(
+        f"checkpoints in {recipe.out / 'checkpoints'}; "
+        + ", ".join(f"{name} step {numbers['step']}" for name, numbers in result.items()),
+        highlight=False,
+    )
 
 
 @export_app.command("alert-finetune")
 def alert_finetune_command(
-    recipe_path: RecipeArgument, out: OutOption = None,
-    pack: Annotated[Optional[Path], typer.Option(help="The pack whose tagger to start from (default: the bundled "
-                                                      "sense-default).")] = None,
+    recipe_path: RecipeArgument,
+    out: OutOption = None,
+    pack: Annotated[
+        Optional[Path], typer.Option(help="The pack whose tagger to start from (default: the bundled sense-default).")
+    ] = None,
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
     variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 40,
     music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1000,
@@ -208,15 +272,21 @@ def alert_finetune_command(
     recipe = _recipe(recipe_path, out)
     console = Console()
     music, speech = training_backgrounds(recipe, n_music=music_songs)
-    path = finetune_alerts(recipe, load_pack(pack), music, speech,
-                           AlertFinetuneSettings(n_variants_per_family=variants, n_music_clips=music_clips, steps=steps),
-                           progress=lambda message: console.log(message))
+    path = finetune_alerts(
+        recipe,
+        load_pack(pack),
+        music,
+        speech,
+        AlertFinetuneSettings(n_variants_per_family=variants, n_music_clips=music_clips, steps=steps),
+        progress=lambda message: console.log(message),
+    )
     console.print(f"wrote {path}", highlight=False)
 
 
 @export_app.command("train-onsets")
 def train_onsets_command(
-    recipe_path: RecipeArgument, out: OutOption = None,
+    recipe_path: RecipeArgument,
+    out: OutOption = None,
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
 ) -> None:
     """Train the separator's drum-onset branch on its own (varied songs' exact hit times; best out-of-source
@@ -270,7 +340,8 @@ def verify_recipe_command(recipe_path: RecipeArgument, out: OutOption = None) ->
 
 @export_app.command("recipe")
 def recipe_command(
-    recipe_path: RecipeArgument, out: OutOption = None,
+    recipe_path: RecipeArgument,
+    out: OutOption = None,
     no_resume: Annotated[bool, typer.Option("--no-resume", help="Start training from scratch.")] = False,
 ) -> None:
     """Run a whole recipe end to end (render-data, cache-teachers, distill, export, quantize, pack, verify)."""

@@ -56,20 +56,36 @@ Progress = Callable[[str], None]
 
 # ----------------------------------------------------------------------------------------------- students
 
+
 def make_separator(recipe: Recipe) -> BandSplitSeparator:
     section = recipe.separator
-    return BandSplitSeparator(BandSplitConfig(n_bins=N_BINS, n_stems=len(section.stems), n_channels=section.n_channels,
-                                              kernel_frames=section.kernel_frames, dilations=tuple(section.dilations),
-                                              n_onset_classes=len(section.onset_classes)))
+    return BandSplitSeparator(
+        BandSplitConfig(
+            n_bins=N_BINS,
+            n_stems=len(section.stems),
+            n_channels=section.n_channels,
+            kernel_frames=section.kernel_frames,
+            dilations=tuple(section.dilations),
+            n_onset_classes=len(section.onset_classes),
+        )
+    )
 
 
 def make_tagger(recipe: Recipe) -> MobileTagger:
     section = recipe.tagger
-    return MobileTagger(TaggerConfig(n_bins=N_BINS, n_labels=len(section.labels), context_frames=section.context_frames,
-                                     time_pool=section.time_pool, n_mels=section.n_mels))
+    return MobileTagger(
+        TaggerConfig(
+            n_bins=N_BINS,
+            n_labels=len(section.labels),
+            context_frames=section.context_frames,
+            time_pool=section.time_pool,
+            n_mels=section.n_mels,
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------------------- features
+
 
 def magnitude_frames(samples: np.ndarray) -> np.ndarray:
     """(n_samples,) -> (n_frames, n_bins) float32 with the device's causal STFT (zeros before the start)."""
@@ -90,6 +106,7 @@ def tagger_frame_for_teacher(teacher_index: int, teacher_hop: int, teacher_windo
 
 
 # ----------------------------------------------------------------------------------------------- data
+
 
 @dataclass
 class SeparatorSong:
@@ -126,8 +143,9 @@ def _load(paths: list[Path], key: str) -> list[np.ndarray]:
 
 def yamnet_probabilities(cache: TeacherCache, teacher: YamnetTeacher, audio: np.ndarray) -> np.ndarray:
     """(n_patches, 521) YAMNet probabilities of ``audio`` at the teacher's hop, from ``cache`` or computed into it."""
-    return cache.get_or_compute(audio, teacher.teacher_id, lambda a: {"probabilities": tag(teacher, a)},
-                                settings=f"hop={teacher.hop_samples}")["probabilities"]
+    return cache.get_or_compute(
+        audio, teacher.teacher_id, lambda a: {"probabilities": tag(teacher, a)}, settings=f"hop={teacher.hop_samples}"
+    )["probabilities"]
 
 
 @dataclass(frozen=True)
@@ -159,7 +177,9 @@ def cache_teachers(recipe: Recipe, progress: Progress = lambda message: None) ->
         index_map = label_index_map(yamnet.class_names, labels)
         for index, audio in enumerate(_load(clips, "audio")):
             progress(f"YAMNet on tagger clip {index + 1}/{len(clips)}")
-            positives += (map_teacher_probabilities(yamnet_probabilities(cache, yamnet, audio), index_map) > 0.5).sum(axis=0)
+            positives += (map_teacher_probabilities(yamnet_probabilities(cache, yamnet, audio), index_map) > 0.5).sum(
+                axis=0
+            )
     return TeacherCacheReport(cache.n_misses, cache.n_hits, dict(zip(labels, positives.tolist())))
 
 
@@ -169,12 +189,19 @@ def _load_songs(paths: list[Path], onset_classes: tuple[str, ...]) -> list[Separ
         with np.load(path) as stored:
             onsets = None
             if onset_classes and all(f"onsets_{name}" in stored for name in onset_classes):
-                onsets = tuple(np.round(stored[f"onsets_{name}"] * SAMPLE_RATE_HZ).astype(np.int64) for name in onset_classes)
+                onsets = tuple(
+                    np.round(stored[f"onsets_{name}"] * SAMPLE_RATE_HZ).astype(np.int64) for name in onset_classes
+                )
             songs.append(SeparatorSong(stored["stems"], onsets))
     return songs
 
 
-SEPARATOR_SPLITS = {"train": "train-*.npz", "val": "val-[0-9]*.npz", "val-oos": "val-oos-*.npz", "val-in": "val-in-*.npz"}
+SEPARATOR_SPLITS = {
+    "train": "train-*.npz",
+    "val": "val-[0-9]*.npz",
+    "val-oos": "val-oos-*.npz",
+    "val-in": "val-in-*.npz",
+}
 """Separator data files per split: training; the generator's validation songs; out-of-source and in-source
 validation of the varied songs."""
 
@@ -183,7 +210,9 @@ def load_separator_data(recipe: Recipe, split: str) -> SeparatorData:
     from export.teachers.spleeter import SpleeterTeacher
 
     data = recipe.out / "data"
-    songs = _load_songs(sorted((data / "separator").glob(SEPARATOR_SPLITS[split])), tuple(recipe.separator.onset_classes))
+    songs = _load_songs(
+        sorted((data / "separator").glob(SEPARATOR_SPLITS[split])), tuple(recipe.separator.onset_classes)
+    )
     real = []
     real_paths = sorted((data / "real").glob("*.npz"))
     if split == "train" and real_paths and recipe.training.spleeter_weight > 0:
@@ -205,15 +234,22 @@ def load_tagger_clips(recipe: Recipe, split: str) -> list[TaggerClip]:
     for audio in _load(sorted((recipe.out / "data" / "tagger").glob(f"{split}-*.npz")), "audio"):
         probabilities = yamnet_probabilities(cache, teacher, audio)
         magnitude = magnitude_frames(audio)
-        frames = np.array([tagger_frame_for_teacher(i, teacher.hop_samples, teacher.window_samples)
-                           for i in range(len(probabilities))])
+        frames = np.array(
+            [
+                tagger_frame_for_teacher(i, teacher.hop_samples, teacher.window_samples)
+                for i in range(len(probabilities))
+            ]
+        )
         valid = (frames >= recipe.tagger.context_frames - 1) & (frames < len(magnitude))
         if valid.any():
-            clips.append(TaggerClip(magnitude, map_teacher_probabilities(probabilities, index_map)[valid], frames[valid]))
+            clips.append(
+                TaggerClip(magnitude, map_teacher_probabilities(probabilities, index_map)[valid], frames[valid])
+            )
     return clips
 
 
 # ----------------------------------------------------------------------------------------------- batches
+
 
 class SeparatorBatches:
     """Random segments with remix/gain augmentation -> (mixture |X|, stem |S| targets, mask of valid targets)."""
@@ -284,8 +320,9 @@ class SeparatorBatches:
         spectra = causal_stft(stems, self.window)  # (B, S, T, F)
         mixture = (spectra.sum(dim=1) + causal_stft(noise, self.window)).abs()
         n_frames, n_classes = self.training.segment_frames, self.n_onset_classes
-        onsets = torch.from_numpy(np.stack([s[2] if s[2] is not None else np.zeros((n_frames, n_classes), np.float32)
-                                            for s in segments]))
+        onsets = torch.from_numpy(
+            np.stack([s[2] if s[2] is not None else np.zeros((n_frames, n_classes), np.float32) for s in segments])
+        )
         known = torch.tensor([s[2] is not None for s in segments], dtype=torch.float32)
         return mixture, spectra.abs().transpose(1, 2), onsets, known
 
@@ -337,6 +374,7 @@ class TaggerBatches:
 
 # ----------------------------------------------------------------------------------------------- losses
 
+
 def compressed_l1(estimate: torch.Tensor, target: torch.Tensor, power: float) -> torch.Tensor:
     """Mean |estimate^p - target^p| over compressed magnitudes (p ~ 0.3 weighs quiet parts like loudness does)."""
     return (estimate.clamp_min(0) + 1e-8).pow(power).sub((target + 1e-8).pow(power)).abs().mean()
@@ -362,8 +400,9 @@ def onset_loss(probabilities: torch.Tensor, targets: torch.Tensor, known: torch.
     return (per_item * known).sum() / known.sum()
 
 
-def spleeter_loss(masks: torch.Tensor, mixture: torch.Tensor, teacher: torch.Tensor, stems: tuple[str, ...],
-                  power: float) -> torch.Tensor:
+def spleeter_loss(
+    masks: torch.Tensor, mixture: torch.Tensor, teacher: torch.Tensor, stems: tuple[str, ...], power: float
+) -> torch.Tensor:
     """Student vocals vs teacher vocals; student drums+bass+other vs teacher accompaniment."""
     vocals = masks[:, :, stems.index("vocals")] * mixture
     accompaniment = sum(masks[:, :, stems.index(name)] for name in ACCOMPANIMENT_STEMS) * mixture
@@ -433,11 +472,14 @@ class SeparatorTask:
             validation = load_separator_data(recipe, split)
             if validation.songs:
                 source = SeparatorBatches(validation, recipe, np.random.default_rng(recipe.seed + 9), augment=False)
-                self.val_batches[split] = [source.ground_truth(recipe.training.batch_size)
-                                           for _ in range(N_VALIDATION_BATCHES)]
+                self.val_batches[split] = [
+                    source.ground_truth(recipe.training.batch_size) for _ in range(N_VALIDATION_BATCHES)
+                ]
         if not self.val_batches:
             source = SeparatorBatches(self.train, recipe, np.random.default_rng(recipe.seed + 9), augment=False)
-            self.val_batches["val"] = [source.ground_truth(recipe.training.batch_size) for _ in range(N_VALIDATION_BATCHES)]
+            self.val_batches["val"] = [
+                source.ground_truth(recipe.training.batch_size) for _ in range(N_VALIDATION_BATCHES)
+            ]
 
     def wrap(self, model: nn.Module) -> nn.Module:
         return model
@@ -455,10 +497,17 @@ class SeparatorTask:
         power = training.magnitude_compression
         loss = separator_loss(all_masks[: len(mixture)], mixture.to(device), stems.to(device), power)
         if model.n_onset_classes and training.onset_weight > 0:
-            loss = loss + training.onset_weight * onset_loss(outputs[1][: len(mixture)], onsets.to(device), known.to(device))
+            loss = loss + training.onset_weight * onset_loss(
+                outputs[1][: len(mixture)], onsets.to(device), known.to(device)
+            )
         if use_teacher:
-            loss = loss + training.spleeter_weight * spleeter_loss(all_masks[len(mixture):], real_mixture.to(device),
-                                                                   teacher.to(device), self.recipe.separator.stems, power)
+            loss = loss + training.spleeter_weight * spleeter_loss(
+                all_masks[len(mixture) :],
+                real_mixture.to(device),
+                teacher.to(device),
+                self.recipe.separator.stems,
+                power,
+            )
         return loss
 
     @torch.no_grad()
@@ -483,7 +532,8 @@ class SeparatorTask:
         chosen = "val_oos" if "val-oos" in self.val_batches else next(iter(self.val_batches)).replace("-", "_")
         weight = self.recipe.training.onset_weight
         result["separator_val_loss"] = result[f"separator_{chosen}_mask_loss"] + weight * result.get(
-            f"separator_{chosen}_onset_loss", 0.0)
+            f"separator_{chosen}_onset_loss", 0.0
+        )
         return result
 
 
@@ -498,8 +548,10 @@ class TaggerTask:
         self.val = TaggerBatches(load_tagger_clips(recipe, "val"), recipe, np.random.default_rng(recipe.seed + 7))
         self.val_picks = self.val.evenly_spaced(MAX_TAGGER_VALIDATION_WINDOWS)
         if not self.batches.index:
-            raise ConfigError(f"recipe {recipe.source}: no tagger training windows in {recipe.out / 'data' / 'tagger'}; "
-                              "run render-data and cache-teachers first")
+            raise ConfigError(
+                f"recipe {recipe.source}: no tagger training windows in {recipe.out / 'data' / 'tagger'}; "
+                "run render-data and cache-teachers first"
+            )
 
     def wrap(self, model: nn.Module) -> nn.Module:
         return TaggerLogits(model)  # type: ignore[arg-type]
@@ -518,8 +570,10 @@ class TaggerTask:
         logits, targets = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
         probabilities = torch.sigmoid(logits).numpy()
         binary = targets.numpy() > 0.5
-        result = {"tagger_val_loss": float(tagger_loss(logits, targets)),
-                  "tagger_val_agreement": float(np.mean((probabilities > 0.5) == binary))}
+        result = {
+            "tagger_val_loss": float(tagger_loss(logits, targets)),
+            "tagger_val_agreement": float(np.mean((probabilities > 0.5) == binary)),
+        }
         if binary.any():
             from export.evaluate.metrics import mean_average_precision
             from export.evaluate.tagging import MIN_POSITIVES_TO_SCORE
@@ -556,12 +610,21 @@ def checkpoint_info(recipe: Recipe) -> dict[str, dict[str, Any]]:
         if path.exists():
             state = torch.load(str(path), map_location="cpu", weights_only=False)
             best_path = best_checkpoint(recipe, student)
-            shipped_step = torch.load(str(best_path), map_location="cpu", weights_only=False)["step"] \
-                if best_path.exists() else state["step"]
+            shipped_step = (
+                torch.load(str(best_path), map_location="cpu", weights_only=False)["step"]
+                if best_path.exists()
+                else state["step"]
+            )
             at_step = [entry for entry in state["history"] if entry.get("step") == shipped_step]
-            info[student] = {"path": str(path), "step": state["step"], "train_seconds": state.get("train_seconds", 0.0),
-                             "history": state["history"], "best": state["best"], "shipped_step": shipped_step,
-                             "shipped_validation": at_step[-1] if at_step else {}}
+            info[student] = {
+                "path": str(path),
+                "step": state["step"],
+                "train_seconds": state.get("train_seconds", 0.0),
+                "history": state["history"],
+                "best": state["best"],
+                "shipped_step": shipped_step,
+                "shipped_validation": at_step[-1] if at_step else {},
+            }
     return info
 
 
@@ -593,18 +656,31 @@ def load_students(recipe: Recipe, best: bool = True) -> Students:
     return Students(models["separator"], models["tagger"])  # type: ignore[arg-type]
 
 
-def distill(recipe: Recipe, steps: int | None = None, resume: bool = True,
-            progress: Callable[[str, int, int, dict[str, float]], None] = lambda student, step, total, numbers: None,
-            log: Progress = lambda message: None, students: tuple[str, ...] = STUDENTS) -> dict[str, dict[str, Any]]:
+def distill(
+    recipe: Recipe,
+    steps: int | None = None,
+    resume: bool = True,
+    progress: Callable[[str, int, int, dict[str, float]], None] = lambda student, step, total, numbers: None,
+    log: Progress = lambda message: None,
+    students: tuple[str, ...] = STUDENTS,
+) -> dict[str, dict[str, Any]]:
     """Train each of ``students`` in turn to its recipe steps (or ``steps``); returns each one's final numbers.
     Students are independent, so two processes may train them side by side (``students=("tagger",)``)."""
     distributed = _rank_world()[1] > 1
     if distributed:  # one process group for every student (re-initialising one under torchrun hangs)
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
-        return {student: train_student(recipe, student, steps, resume,
-                                       lambda step, total, numbers, s=student: progress(s, step, total, numbers), log)
-                for student in students}
+        return {
+            student: train_student(
+                recipe,
+                student,
+                steps,
+                resume,
+                lambda step, total, numbers, s=student: progress(s, step, total, numbers),
+                log,
+            )
+            for student in students
+        }
     finally:
         if distributed:
             torch.distributed.destroy_process_group()
@@ -623,37 +699,50 @@ def match_optimizer_state_to_parameters(optimizer: torch.optim.Optimizer) -> Non
                     state[key] = value.reshape(parameter.shape)
 
 
-def train_student(recipe: Recipe, student: str, steps: int | None = None, resume: bool = True,
-                  progress: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
-                  log: Progress = lambda message: None) -> dict[str, Any]:
+def train_student(
+    recipe: Recipe,
+    student: str,
+    steps: int | None = None,
+    resume: bool = True,
+    progress: Callable[[int, int, dict[str, float]], None] = lambda step, total, numbers: None,
+    log: Progress = lambda message: None,
+) -> dict[str, Any]:
     """Train one student for its recipe steps (or ``steps``), checkpointing and resuming; returns its final numbers."""
     training = recipe.training
     total_steps = training.student_steps(check_student(student)) if steps is None else steps
     rank, world = _rank_world()
     distributed = world > 1
     if distributed and not torch.distributed.is_initialized():
-        raise ConfigError("distributed training (WORLD_SIZE > 1) goes through distill(), which sets up the process group")
+        raise ConfigError(
+            "distributed training (WORLD_SIZE > 1) goes through distill(), which sets up the process group"
+        )
     if not torch.cuda.is_available():
         torch.set_num_threads(training.threads)
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu")
     rng = np.random.default_rng(recipe.seed + STUDENT_SEED_OFFSET[student] + 1000 * (rank + 1))
     task: SeparatorTask | TaggerTask = SeparatorTask(recipe, rng) if student == "separator" else TaggerTask(recipe, rng)
     model = fresh_student(recipe, student)
-    if student == "separator" and training.init_from_pack and not (resume and last_checkpoint(recipe, student).exists()):
+    if (
+        student == "separator"
+        and training.init_from_pack
+        and not (resume and last_checkpoint(recipe, student).exists())
+    ):
         from edge.pack import load_pack
         from export.students.onnx_weights import load_weights_from_onnx
 
         pack = load_pack(Path(training.init_from_pack))
         artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
-        fresh = load_weights_from_onnx(model.eval(), artifact, (torch.rand(1, 16, N_BINS) * 4,
-                                                                 *model.initial_states(1)))  # type: ignore[operator]
+        fresh = load_weights_from_onnx(
+            model.eval(), artifact, (torch.rand(1, 16, N_BINS) * 4, *model.initial_states(1))
+        )  # type: ignore[operator]
         log(f"separator: warm start from {artifact} (fresh: {', '.join(fresh) or 'nothing'})")
     model = model.to(device).train()
     ema_decay = training.tagger_ema_decay if student == "tagger" else 0.0
     average: torch.optim.swa_utils.AveragedModel | None = None
     if ema_decay > 0:
         average = torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay), use_buffers=True).eval()
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay), use_buffers=True
+        ).eval()
     # the weights validated, checkpointed under the student's name and exported: the moving average, if any
     shipped = average.module if average is not None else model
     module = task.wrap(model)
@@ -685,9 +774,17 @@ def train_student(recipe: Recipe, student: str, steps: int | None = None, resume
     def save(path: Path) -> None:
         if rank != 0:
             return
-        state = {student: shipped.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "best": best,
-                 "history": history, "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                 "recipe": recipe.name, "train_seconds": train_seconds + time.monotonic() - session_start}
+        state = {
+            student: shipped.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "best": best,
+            "history": history,
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "recipe": recipe.name,
+            "train_seconds": train_seconds + time.monotonic() - session_start,
+        }
         if average is not None:
             state.update({TRAINED_WEIGHTS: model.state_dict(), "n_averaged": int(average.n_averaged)})
         partial = path.with_suffix(".partial")

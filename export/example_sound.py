@@ -40,7 +40,11 @@ def synthesize_example(seed: int = 7) -> dict[str, np.ndarray]:
     t_kick = np.arange(int(0.25 * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
     kick = np.sin(2 * np.pi * (50 + 90 * np.exp(-t_kick / 0.03)) * t_kick) * _envelope(len(t_kick), 0.001, 0.08)
     snare = rng.standard_normal(int(0.2 * SAMPLE_RATE_HZ)) * _envelope(int(0.2 * SAMPLE_RATE_HZ), 0.001, 0.05) * 0.5
-    hat = np.diff(rng.standard_normal(int(0.05 * SAMPLE_RATE_HZ) + 1)) * _envelope(int(0.05 * SAMPLE_RATE_HZ), 0.0005, 0.012) * 0.25
+    hat = (
+        np.diff(rng.standard_normal(int(0.05 * SAMPLE_RATE_HZ) + 1))
+        * _envelope(int(0.05 * SAMPLE_RATE_HZ), 0.0005, 0.012)
+        * 0.25
+    )
     bass_notes_hz = [55.0, 55.0, 65.4, 49.0]
     chord_roots_hz = [220.0, 220.0, 261.6, 196.0]
     melody_hz = [440.0, 493.9, 523.3, 587.3, 523.3, 493.9, 440.0, 392.0]
@@ -62,8 +66,10 @@ def synthesize_example(seed: int = 7) -> dict[str, np.ndarray]:
             f0 = melody_hz[beat % len(melody_hz)]
             vibrato = 1 + 0.01 * np.sin(2 * np.pi * 5.5 * t)
             phase = 2 * np.pi * np.cumsum(f0 * vibrato) / SAMPLE_RATE_HZ
-            voice = sum(np.sin(k * phase) * np.exp(-((k * f0 - 700.0) / 300.0) ** 2 - ((k * f0 - 1200.0) / 400.0) ** 2 * 0.5)
-                        for k in range(1, 12))
+            voice = sum(
+                np.sin(k * phase) * np.exp(-(((k * f0 - 700.0) / 300.0) ** 2) - ((k * f0 - 1200.0) / 400.0) ** 2 * 0.5)
+                for k in range(1, 12)
+            )
             _place(stems["vocals"], voice * _envelope(n_note, 0.04, 0.6) * 0.35, t0)
     n_ding = int(0.7 * SAMPLE_RATE_HZ)
     td = np.arange(n_ding) / SAMPLE_RATE_HZ

@@ -17,8 +17,12 @@ from edge.errors import ConfigError
 QUANTIZED_OP_TYPES = ["Conv", "MatMul", "Gemm"]
 
 
-def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iterable[dict[str, np.ndarray]],
-                       float_modules: tuple[str, ...] = ()) -> Path:
+def quantize_onnx_int8(
+    fp32_path: Path,
+    int8_path: Path,
+    calibration_feeds: Iterable[dict[str, np.ndarray]],
+    float_modules: tuple[str, ...] = (),
+) -> Path:
     """Write a QDQ int8 copy of ``fp32_path`` calibrated on ``calibration_feeds`` (input name -> array); the nodes
     of the torch submodules named in ``float_modules`` (ONNX node names ``/<module>/...``) stay float."""
     import onnx
@@ -35,15 +39,25 @@ def quantize_onnx_int8(fp32_path: Path, int8_path: Path, calibration_feeds: Iter
 
     prepared = int8_path.with_suffix(".prep.onnx")
     quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-    excluded = [node.name for node in onnx.load(str(prepared)).graph.node
-                if any(node.name.startswith(f"/{module}/") for module in float_modules)]
+    excluded = [
+        node.name
+        for node in onnx.load(str(prepared)).graph.node
+        if any(node.name.startswith(f"/{module}/") for module in float_modules)
+    ]
     missing = [module for module in float_modules if not any(name.startswith(f"/{module}/") for name in excluded)]
     if missing:
         raise ConfigError(f"{fp32_path}: no ONNX node of the modules {missing} to keep float")
     try:
         quantize_static(
-            str(prepared), str(int8_path), _Feeds(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OP_TYPES,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=excluded,
+            str(prepared),
+            str(int8_path),
+            _Feeds(),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=QUANTIZED_OP_TYPES,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=excluded,
         )
     finally:
         prepared.unlink(missing_ok=True)

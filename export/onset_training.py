@@ -21,8 +21,7 @@ import torch
 
 from edge.haptics.features import OnsetHeadParams, OnsetHeadPulses
 from export.data.sources import SAMPLE_RATE_HZ
-from export.distill import (HOP, N_FFT, SeparatorBatches, causal_stft, checkpoint_dir, load_separator_data,
-                            onset_loss)
+from export.distill import HOP, N_FFT, SeparatorBatches, causal_stft, checkpoint_dir, load_separator_data, onset_loss
 from export.recipe import Recipe
 from export.students.band_split import OnsetBranch
 
@@ -35,8 +34,9 @@ def onset_branch_checkpoint(recipe: Recipe) -> Path:
     return checkpoint_dir(recipe) / ONSET_BRANCH_CHECKPOINT
 
 
-def _mixture_batch(batches: SeparatorBatches, batch_size: int, window: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _mixture_batch(
+    batches: SeparatorBatches, batch_size: int, window: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(mixture magnitude (B, T, F), onset targets (B, T, C), known (B,)) from augmented song segments."""
     segments = [batches._song_segment() for _ in range(batch_size)]
     mixture = torch.from_numpy(np.stack([stems.sum(axis=0) + noise for stems, noise, _ in segments]))
@@ -61,7 +61,9 @@ def onset_f_measure(probabilities: np.ndarray, reference_s: np.ndarray, threshol
 
 
 @torch.no_grad()
-def validate_onsets(branch: OnsetBranch, songs: list[tuple[np.ndarray, np.ndarray]], threshold: float) -> dict[str, float]:
+def validate_onsets(
+    branch: OnsetBranch, songs: list[tuple[np.ndarray, np.ndarray]], threshold: float
+) -> dict[str, float]:
     """Mean onset F / precision / recall over whole songs ((mixture (n,), reference onsets (k,) seconds))."""
     from export.distill import magnitude_frames
 
@@ -72,15 +74,23 @@ def validate_onsets(branch: OnsetBranch, songs: list[tuple[np.ndarray, np.ndarra
         probabilities = torch.sigmoid(branch(magnitude, *states)[0])[0].numpy()
         scores.append(onset_f_measure(probabilities, reference, threshold))
     f, precision, recall = np.mean(scores, axis=0)
-    return {"onset_val_oos_f": float(f), "onset_val_oos_precision": float(precision), "onset_val_oos_recall": float(recall)}
+    return {
+        "onset_val_oos_f": float(f),
+        "onset_val_oos_precision": float(precision),
+        "onset_val_oos_recall": float(recall),
+    }
 
 
 CALIBRATION_THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
 @torch.no_grad()
-def calibrate(branch: OnsetBranch, songs: list[tuple[np.ndarray, dict[str, np.ndarray]]], classes: tuple[str, ...],
-              threshold: float) -> dict[str, float]:
+def calibrate(
+    branch: OnsetBranch,
+    songs: list[tuple[np.ndarray, dict[str, np.ndarray]]],
+    classes: tuple[str, ...],
+    threshold: float,
+) -> dict[str, float]:
     """Per class, the peak-picking threshold with the best validation F on that class alone; then shift that
     class's output bias so the chosen threshold lands on ``threshold`` (the renderer's), a monotonic change that
     keeps every ranking. Returns the chosen thresholds by class."""
@@ -93,9 +103,13 @@ def calibrate(branch: OnsetBranch, songs: list[tuple[np.ndarray, dict[str, np.nd
         probabilities.append(torch.sigmoid(branch(magnitude, *states)[0])[0].numpy())
     chosen = {}
     for column, name in enumerate(classes):
+
         def class_f(candidate: float) -> float:
-            scores = [onset_f_measure(p[:, column : column + 1], refs[name], candidate)[0]
-                      for p, (_, refs) in zip(probabilities, songs) if len(refs[name])]
+            scores = [
+                onset_f_measure(p[:, column : column + 1], refs[name], candidate)[0]
+                for p, (_, refs) in zip(probabilities, songs)
+                if len(refs[name])
+            ]
             return float(np.mean(scores)) if scores else 0.0
 
         chosen[name] = max(CALIBRATION_THRESHOLDS, key=class_f)
@@ -109,8 +123,12 @@ def _validation_songs(recipe: Recipe) -> list[tuple[np.ndarray, dict[str, np.nda
     songs = []
     for path in sorted((recipe.out / "data" / "separator").glob("val-oos-*.npz")):
         with np.load(path) as stored:
-            songs.append((stored["stems"].sum(axis=0).astype(np.float32),
-                          {name: stored[f"onsets_{name}"] for name in recipe.separator.onset_classes}))
+            songs.append(
+                (
+                    stored["stems"].sum(axis=0).astype(np.float32),
+                    {name: stored[f"onsets_{name}"] for name in recipe.separator.onset_classes},
+                )
+            )
     return songs
 
 
@@ -118,13 +136,21 @@ def _merged(songs: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[tuple
     """Every class's hits as one reference per song, hits closer than SAME_HIT_S merged (one felt event)."""
     from export.data.varied_songs import SAME_HIT_S, merge_close_onsets
 
-    return [(mixture, merge_close_onsets(np.concatenate(list(by_class.values())), SAME_HIT_S))
-            for mixture, by_class in songs]
+    return [
+        (mixture, merge_close_onsets(np.concatenate(list(by_class.values())), SAME_HIT_S))
+        for mixture, by_class in songs
+    ]
 
 
-def train_onset_branch(recipe: Recipe, steps: int, threshold: float = OnsetHeadParams().threshold,
-                       validate_every: int = 500, learning_rate: float = 2e-3, batch_size: int = 16,
-                       progress: Callable[[str], None] = lambda message: None) -> dict[str, float]:
+def train_onset_branch(
+    recipe: Recipe,
+    steps: int,
+    threshold: float = OnsetHeadParams().threshold,
+    validate_every: int = 500,
+    learning_rate: float = 2e-3,
+    batch_size: int = 16,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, float]:
     """Train a fresh onset branch for ``steps``; keep the weights with the best out-of-source validation F."""
     torch.set_num_threads(recipe.training.threads)
     torch.manual_seed(recipe.seed + 5)
@@ -157,15 +183,26 @@ def train_onset_branch(recipe: Recipe, steps: int, threshold: float = OnsetHeadP
             branch.train()
             calibrated = copy.deepcopy(branch).eval()
             thresholds = calibrate(calibrated, validation_by_class, classes, threshold)
-            numbers.update({f"calibrated_{k}": v for k, v in validate_onsets(calibrated, validation, threshold).items()})
+            numbers.update(
+                {f"calibrated_{k}": v for k, v in validate_onsets(calibrated, validation, threshold).items()}
+            )
             history.append(numbers)
             progress(", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
             if numbers["calibrated_onset_val_oos_f"] > best.get("calibrated_onset_val_oos_f", -1.0):
                 best = numbers
                 path = onset_branch_checkpoint(recipe)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"onset_branch": calibrated.state_dict(), "step": step, "validation": numbers,
-                            "classes": list(classes), "thresholds": thresholds, "history": history,
-                            "train_seconds": time.monotonic() - started}, str(path))
+                torch.save(
+                    {
+                        "onset_branch": calibrated.state_dict(),
+                        "step": step,
+                        "validation": numbers,
+                        "classes": list(classes),
+                        "thresholds": thresholds,
+                        "history": history,
+                        "train_seconds": time.monotonic() - started,
+                    },
+                    str(path),
+                )
     (checkpoint_dir(recipe) / "history-onset-branch.json").write_text(json.dumps(history, indent=1) + "\n")
     return best

@@ -18,8 +18,12 @@ def artifact_entries(key: str, signature: StepSignature, pairs: list[tuple[str, 
     TFLite runs one frame per step under litert-torch's tensor names, ONNX any number of frames."""
     entries = []
     for runtime, precision in pairs:
-        entry: dict[str, Any] = {"file": key + ARTIFACT_SUFFIX[(runtime, precision)], "runtime": runtime,
-                                 "precision": precision, "sha256": "0" * 64}
+        entry: dict[str, Any] = {
+            "file": key + ARTIFACT_SUFFIX[(runtime, precision)],
+            "runtime": runtime,
+            "precision": precision,
+            "sha256": "0" * 64,
+        }
         if runtime == "litert":
             from export.tflite_export import tflite_io_names
 
@@ -43,7 +47,8 @@ def model_card(manifest: dict[str, Any]) -> str:
     for key, model in manifest["models"].items():
         names = model.get("stems") or model.get("labels")
         lines += [
-            f"## {key} ({model['role']})", "",
+            f"## {key} ({model['role']})",
+            "",
             f"- input: STFT magnitude, {model['sample_rate_hz']} Hz, n_fft {model['n_fft']}, hop {model['hop']}, "
             f"{model['window']} window; algorithmic latency {model['algorithmic_latency_ms']:.1f} ms",
             f"- parameters: {model['n_parameters']:,}; compute: {model['macs_per_second'] / 1e9:.4f} GMAC per second of audio",
@@ -73,13 +78,27 @@ def _bullets(values: dict[str, Any], indent: str = "") -> list[str]:
     return lines
 
 
-def write_pack(root: Path, name: str, version: str, description: str, models: dict[str, dict[str, Any]],
-               metrics: list[dict[str, Any]], provenance: dict[str, Any], license_text: str) -> Pack:
+def write_pack(
+    root: Path,
+    name: str,
+    version: str,
+    description: str,
+    models: dict[str, dict[str, Any]],
+    metrics: list[dict[str, Any]],
+    provenance: dict[str, Any],
+    license_text: str,
+) -> Pack:
     """Write ``manifest.json`` and ``README.md`` into ``root`` (artifacts must already be there) and validate."""
     hash_artifacts(root, models)
     manifest = {
-        "schema_version": SCHEMA_VERSION, "name": name, "version": version, "description": description,
-        "models": models, "metrics": metrics, "provenance": provenance, "license": license_text,
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "version": version,
+        "description": description,
+        "models": models,
+        "metrics": metrics,
+        "provenance": provenance,
+        "license": license_text,
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (root / "README.md").write_text(model_card(manifest))

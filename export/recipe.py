@@ -125,6 +125,7 @@ class TrainingSection:
         progress = min(1.0, (into_decay + 1) / decay_steps)
         floor = self.final_learning_rate_fraction
         return self.learning_rate * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
     weight_decay: float = 0.0
     validate_every_steps: int = 10
     """Validation numbers are computed, printed and logged this often."""
@@ -194,8 +195,14 @@ class Recipe:
         return dataclasses.replace(self, out_dir=str(out_dir))
 
 
-SECTIONS = {"data": DataSection, "separator": SeparatorSection, "tagger": TaggerSection,
-            "training": TrainingSection, "export": ExportSection, "pack": PackSection}
+SECTIONS = {
+    "data": DataSection,
+    "separator": SeparatorSection,
+    "tagger": TaggerSection,
+    "training": TrainingSection,
+    "export": ExportSection,
+    "pack": PackSection,
+}
 
 
 def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) -> Recipe:
@@ -213,30 +220,42 @@ def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) ->
     recipe = Recipe(**values)
     for index, label in enumerate(recipe.tagger.labels):
         if label not in STUDENT_LABELS:
-            raise document.error(("tagger", "labels", index), f"{label!r} unknown", f"one of {', '.join(sorted(STUDENT_LABELS))}")
+            raise document.error(
+                ("tagger", "labels", index), f"{label!r} unknown", f"one of {', '.join(sorted(STUDENT_LABELS))}"
+            )
     training = recipe.training
     for key, low in (("steps", 0), ("tagger_steps", 0), ("batch_size", 1), ("tagger_batch_size", 1)):
         value = getattr(training, key)
         if value is not None and value < low:
             raise document.error(("training", key), f"is {value}", f"an integer >= {low}")
     if not 0.0 <= training.tagger_ema_decay < 1.0:
-        raise document.error(("training", "tagger_ema_decay"), f"is {training.tagger_ema_decay}",
-                             "a number within 0..1, 1 excluded")
+        raise document.error(
+            ("training", "tagger_ema_decay"), f"is {training.tagger_ema_decay}", "a number within 0..1, 1 excluded"
+        )
     for key in ("decay_fraction", "final_learning_rate_fraction"):
         if not 0.0 <= getattr(training, key) <= 1.0:
             raise document.error(("training", key), f"is {getattr(training, key)}", "a number within 0..1")
     if len(recipe.separator.stems) < 1:
         raise document.error(("separator", "stems"), "is empty", "at least one stem")
     if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:
-        raise document.error(("data", "real_mixture_source"), f"is {recipe.data.real_mixture_source!r}",
-                             f"one of {', '.join(REAL_MIXTURE_SOURCES)}")
+        raise document.error(
+            ("data", "real_mixture_source"),
+            f"is {recipe.data.real_mixture_source!r}",
+            f"one of {', '.join(REAL_MIXTURE_SOURCES)}",
+        )
     for index, package in enumerate(recipe.data.drum_sample_packages):
         if package not in DRUM_SAMPLE_PACKAGES:
-            raise document.error(("data", "drum_sample_packages", index), f"{package!r} unknown",
-                                 f"some of {', '.join(DRUM_SAMPLE_PACKAGES)}")
+            raise document.error(
+                ("data", "drum_sample_packages", index),
+                f"{package!r} unknown",
+                f"some of {', '.join(DRUM_SAMPLE_PACKAGES)}",
+            )
     if recipe.tagger.context_frames % recipe.tagger.time_pool:
-        raise document.error(("tagger", "context_frames"), f"is {recipe.tagger.context_frames}",
-                             f"a multiple of time_pool ({recipe.tagger.time_pool})")
+        raise document.error(
+            ("tagger", "context_frames"),
+            f"is {recipe.tagger.context_frames}",
+            f"a multiple of time_pool ({recipe.tagger.time_pool})",
+        )
     return recipe
 
 

@@ -52,16 +52,21 @@ def leave_split_readers_float(graph: fx.GraphModule) -> list[str]:
 
 def nodes_in_modules(graph: fx.GraphModule, modules: tuple[str, ...]) -> list[fx.Node]:
     """The ops of ``graph`` inside the (top-level) submodules named in ``modules``."""
+
     def inside(node: fx.Node) -> bool:
         paths = [path for path, _ in node.meta.get("nn_module_stack", {}).values()]
         return any(path.split(".")[0] in modules for path in paths if path)
+
     return [node for node in graph.graph.nodes if inside(node)]
 
 
 def leave_modules_float(graph: fx.GraphModule, modules: tuple[str, ...]) -> list[str]:
     """Drop the int8 annotation of every op inside the submodules named in ``modules``; returns their node names."""
-    return sorted(node.name for node in nodes_in_modules(graph, modules)
-                  if node.meta.pop("quantization_annotation", None) is not None)
+    return sorted(
+        node.name
+        for node in nodes_in_modules(graph, modules)
+        if node.meta.pop("quantization_annotation", None) is not None
+    )
 
 
 def int8_quantizer(float_modules: tuple[str, ...] = ()) -> Any:
@@ -91,9 +96,13 @@ def int8_quantizer(float_modules: tuple[str, ...] = ()) -> Any:
     )
 
 
-def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
-                  calibration: Iterable[tuple[torch.Tensor, ...]] | None = None, float_modules: tuple[str, ...] = ()
-                  ) -> Path:
+def export_tflite(
+    model: nn.Module,
+    signature: StepSignature,
+    path: Path,
+    calibration: Iterable[tuple[torch.Tensor, ...]] | None = None,
+    float_modules: tuple[str, ...] = (),
+) -> Path:
     """Convert ``model`` for one frame per call; with ``calibration`` args, quantize weights and activations to int8
     (except the submodules named in ``float_modules``).
 
@@ -118,6 +127,8 @@ def export_tflite(model: nn.Module, signature: StepSignature, path: Path,
             for calibration_args in calibration:
                 prepared(*calibration_args)
         quantized = convert_pt2e(prepared, fold_quantize=False)
-        edge_model = litert_torch.convert(quantized, args, quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer))
+        edge_model = litert_torch.convert(
+            quantized, args, quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer)
+        )
     edge_model.export(str(path))
     return path

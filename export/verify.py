@@ -14,8 +14,15 @@ from edge.stream import tagger_run_frames
 from export.step_model import StepSignature, run_torch
 
 
-def separator_parity(pack: Pack, model_key: str, model: nn.Module, signature: StepSignature, magnitude: np.ndarray,
-                     runtime: str, precision: str) -> dict[str, float]:
+def separator_parity(
+    pack: Pack,
+    model_key: str,
+    model: nn.Module,
+    signature: StepSignature,
+    magnitude: np.ndarray,
+    runtime: str,
+    precision: str,
+) -> dict[str, float]:
     """Max abs difference and correlation of masks: edge stage (streaming) vs torch on the whole sequence.
 
     ``magnitude``: (n_frames, n_bins) float32.
@@ -24,12 +31,15 @@ def separator_parity(pack: Pack, model_key: str, model: nn.Module, signature: St
     reference = run_torch(model, signature, args)[signature.output_name][0].numpy()
     stage = SeparatorStage(open_runner(pack, pack.models[model_key], runtime, precision))
     streamed = stage.process(magnitude)
-    return {"max_abs": float(np.max(np.abs(streamed - reference))),
-            "correlation": float(np.corrcoef(streamed.ravel(), reference.ravel())[0, 1])}
+    return {
+        "max_abs": float(np.max(np.abs(streamed - reference))),
+        "correlation": float(np.corrcoef(streamed.ravel(), reference.ravel())[0, 1]),
+    }
 
 
-def tagger_parity(pack: Pack, model_key: str, model: nn.Module, magnitude: np.ndarray, runtime: str,
-                  precision: str) -> dict[str, float]:
+def tagger_parity(
+    pack: Pack, model_key: str, model: nn.Module, magnitude: np.ndarray, runtime: str, precision: str
+) -> dict[str, float]:
     """Max abs difference of probabilities at every tagger run over ``magnitude`` (n_frames, n_bins)."""
     spec = pack.models[model_key]
     stage = TaggerStage(open_runner(pack, spec, runtime, precision))

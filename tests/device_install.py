@@ -13,4 +13,3 @@ from tests.workstation import WORKSTATION_ONLY
 
 for _name in WORKSTATION_ONLY:
     sys.modules[_name] = None  # type: ignore[assignment]
-

@@ -31,8 +31,9 @@ def lock_dir() -> Path:
                 return candidate
         except OSError:
             continue
-    raise OutputError(f"no writable directory for device locks (tried {', '.join(map(str, candidates))}; "
-                      f"set {ENV_LOCK_DIR})")
+    raise OutputError(
+        f"no writable directory for device locks (tried {', '.join(map(str, candidates))}; set {ENV_LOCK_DIR})"
+    )
 
 
 _HELD: dict[str, list[int]] = {}
@@ -60,8 +61,10 @@ class DeviceLock:
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
                 os.close(fd)
-                raise OutputError(f"{what}: in use by another program ({f'pid {holder}, ' if holder else ''}another "
-                                  f"`sense run` or `sense calibrate`; lock {path}); stop it first") from None
+                raise OutputError(
+                    f"{what}: in use by another program ({f'pid {holder}, ' if holder else ''}another "
+                    f"`sense run` or `sense calibrate`; lock {path}); stop it first"
+                ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             _HELD[self.key] = [fd, 1]

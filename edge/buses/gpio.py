@@ -63,8 +63,10 @@ def lgpio_fix() -> str:
     in_venv = sys.prefix != sys.base_prefix
     apt = "'sudo apt install python3-lgpio' (Raspberry Pi OS)"
     if in_venv:
-        apt += (f", and let this venv see it: set 'include-system-site-packages = true' in {Path(sys.prefix) / 'pyvenv.cfg'} "
-                "(or create it with 'python3 -m venv --system-site-packages')")
+        apt += (
+            f", and let this venv see it: set 'include-system-site-packages = true' in {Path(sys.prefix) / 'pyvenv.cfg'} "
+            "(or create it with 'python3 -m venv --system-site-packages')"
+        )
     major, minor = sys.version_info[:2]
     if (major, minor) < (3, 13):
         return f"'pip install lgpio' (aarch64 wheels for Python {major}.{minor}), or {apt}"
@@ -95,8 +97,10 @@ def import_lgpio() -> ModuleType:
         finally:
             os.chdir(previous)
     if not hasattr(module, "gpiochip_open"):
-        raise OutputError("lgpio is pip's empty placeholder package (0.0.0.2, what pip installs on Python 3.13), "
-                          f"not the library. Fix: 'pip uninstall lgpio', then {lgpio_fix()}")
+        raise OutputError(
+            "lgpio is pip's empty placeholder package (0.0.0.2, what pip installs on Python 3.13), "
+            f"not the library. Fix: 'pip uninstall lgpio', then {lgpio_fix()}"
+        )
     return module
 
 

@@ -193,7 +193,8 @@ class I2CBus:
             where = "" if segment is None else f"-mux{segment[0]:02x}-ch{segment[1]}"
             self._device_locks[key] = DeviceLock(
                 f"i2c-{self.bus_number}-{address:02x}{where}",
-                f"I2C bus {self.bus_number} address 0x{address:02x}{describe_segment(segment)} ({owner})")
+                f"I2C bus {self.bus_number} address 0x{address:02x}{describe_segment(segment)} ({owner})",
+            )
             self._reservations[key] = owner
 
     def release(self, address: int, segment: Segment = None) -> None:
@@ -307,9 +308,11 @@ class I2CDevice:
                     last_error = error
                     if self._on_error is not None:
                         self._on_error()
-        hint = " (no acknowledge: device absent, unpowered or at another address)" if (
-            last_error is not None and last_error.errno == errno.EREMOTEIO
-        ) else ""
+        hint = (
+            " (no acknowledge: device absent, unpowered or at another address)"
+            if (last_error is not None and last_error.errno == errno.EREMOTEIO)
+            else ""
+        )
         raise OutputError(
             f"{self.describe()} ({self.owner}): {what} failed after {self.bus.max_attempts} attempts: "
             f"{last_error}{hint}"
@@ -329,7 +332,9 @@ class I2CDevice:
         """Read one byte from ``register`` (SMBus read byte data)."""
         _check_byte(register, "register")
         smbus = self.bus.smbus
-        return int(self._transfer(f"read register 0x{register:02x}", lambda: smbus.read_byte_data(self.address, register)))
+        return int(
+            self._transfer(f"read register 0x{register:02x}", lambda: smbus.read_byte_data(self.address, register))
+        )
 
     def write_block(self, register: int, data: Sequence[int]) -> None:
         """Write up to 32 bytes starting at ``register`` in one transaction (SMBus I2C block write)."""
@@ -381,7 +386,9 @@ _OPEN_BUSES: dict[tuple[BusFactory, int], I2CBus] = {}
 _OPEN_BUSES_LOCK = threading.Lock()
 
 
-def open_i2c_bus(bus_number: int, factory: BusFactory | None = None, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> I2CBus:
+def open_i2c_bus(
+    bus_number: int, factory: BusFactory | None = None, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> I2CBus:
     """Open bus ``bus_number`` through the resolved backend, or share it if it is open already.
 
     Each call must be paired with one :meth:`I2CBus.close`; the last one closes the backend.

@@ -68,8 +68,9 @@ def _register_commands() -> None:
     if _importable("torch"):
         export_cli.register(app)
         return
-    runtime_only = typer.Typer(help="Check model packs (the other export commands need the export extra).",
-                               no_args_is_help=True)
+    runtime_only = typer.Typer(
+        help="Check model packs (the other export commands need the export extra).", no_args_is_help=True
+    )
     for name in TORCH_FREE_EXPORT_COMMANDS:
         runtime_only.command(name)(getattr(export_cli, f"{name}_command"))
     app.add_typer(runtime_only, name="export")

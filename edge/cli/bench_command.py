@@ -16,8 +16,10 @@ def _print_report(report: dict[str, Any]) -> None:
     from edge.bench import machine_line, precision_notes, stage_rows, summary_rows
 
     console = Console()
-    for title, (header, rows) in (("sense bench — " + report["settings"]["pack"], summary_rows(report)),
-                                  ("per stage, ms per hop", stage_rows(report))):
+    for title, (header, rows) in (
+        ("sense bench — " + report["settings"]["pack"], summary_rows(report)),
+        ("per stage, ms per hop", stage_rows(report)),
+    ):
         table = Table(title=title, title_justify="left")
         for column in header:
             table.add_column(column, justify="left" if column in ("runtime", "precision") else "right")
@@ -27,23 +29,36 @@ def _print_report(report: dict[str, Any]) -> None:
     for note in precision_notes(report):
         console.print(note, highlight=False)
     for missing in report["unavailable"]:
-        console.print(f"[yellow]not measured:[/] {missing['runtime']} {missing['precision']} × "
-                      f"{missing['n_threads']} threads: {missing['reason']}", highlight=False)
+        console.print(
+            f"[yellow]not measured:[/] {missing['runtime']} {missing['precision']} × "
+            f"{missing['n_threads']} threads: {missing['reason']}",
+            highlight=False,
+        )
     throttling = report["results"][-1]["throttling_after"] if report["results"] else report["throttling_before"]
-    console.print(f"machine: {machine_line(report['machine'])}\nthrottling: "
-                  f"{throttling.get('raw', throttling.get('note'))}", highlight=False)
+    console.print(
+        f"machine: {machine_line(report['machine'])}\nthrottling: {throttling.get('raw', throttling.get('note'))}",
+        highlight=False,
+    )
 
 
 def bench_command(
-    pack: Annotated[Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")] = None,
+    pack: Annotated[
+        Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")
+    ] = None,
     runtime: Annotated[str, typer.Option(help="Comma-separated runtimes to measure: onnx, litert.")] = "onnx,litert",
     precision: Annotated[str, typer.Option(help="Comma-separated precisions: fp32, int8.")] = "fp32,int8",
     threads: Annotated[str, typer.Option(help="Comma-separated inference thread counts, e.g. 1,2,4.")] = "1",
     seconds: Annotated[float, typer.Option(min=0.1, help="Seconds of audio per configuration.")] = 10.0,
-    input: Annotated[Optional[Path], typer.Option(help="Sound file to feed (tiled to --seconds). Default: the bundled example.")] = None,
-    rig: Annotated[Optional[str], typer.Option(help="Rig file whose renderer is measured. Default: the simulated vest.")] = None,
-    report: Annotated[Optional[list[Path]], typer.Option(
-        help="Write the report here: .json (for fleets) or .md (for people). Repeat for both.")] = None,
+    input: Annotated[
+        Optional[Path], typer.Option(help="Sound file to feed (tiled to --seconds). Default: the bundled example.")
+    ] = None,
+    rig: Annotated[
+        Optional[str], typer.Option(help="Rig file whose renderer is measured. Default: the simulated vest.")
+    ] = None,
+    report: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Write the report here: .json (for fleets) or .md (for people). Repeat for both."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report instead of tables.")] = False,
 ) -> None:
     """Measure per-stage latency (p50/p95/p99), real-time factor, CPU, memory, dropped hops and thermals."""
@@ -59,8 +74,14 @@ def bench_command(
         if path.suffix not in (".json", ".md"):
             raise typer.BadParameter(f"{path}: expected a file name ending in .json or .md", param_hint="--report")
     n_configs = len(runtimes) * len(precisions) * len(thread_counts)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, disable=as_json) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=as_json,
+    ) as progress:
         task = progress.add_task("benchmark", total=None)
 
         def on_start(config: Any, n_hops: int) -> None:
@@ -68,8 +89,17 @@ def bench_command(
                 progress.update(task, total=n_hops * n_configs)
             progress.update(task, description=f"{config.runtime} {config.precision} × {config.n_threads} threads")
 
-        result = run_bench(pack, runtimes, precisions, thread_counts, seconds, input, rig, on_start,
-                           lambda n_hops: progress.advance(task, n_hops))
+        result = run_bench(
+            pack,
+            runtimes,
+            precisions,
+            thread_counts,
+            seconds,
+            input,
+            rig,
+            on_start,
+            lambda n_hops: progress.advance(task, n_hops),
+        )
     for path in report or []:
         write_report(result, path)
     if as_json:

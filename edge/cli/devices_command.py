@@ -64,8 +64,11 @@ def doctor_command(i2c_bus: I2CBusOption = None, as_json: JsonOption = False) ->
     else:
         console = Console()
         for finding in result.findings:
-            console.print(f"{STATUS_MARKS[finding.status.value]} {finding.area}/{finding.name}: {escape(finding.detail)}",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"{STATUS_MARKS[finding.status.value]} {finding.area}/{finding.name}: {escape(finding.detail)}",
+                highlight=False,
+                soft_wrap=True,
+            )
             if finding.fix and finding.status.value != "ok":
                 console.print(f"       fix: {escape(finding.fix)}", highlight=False, soft_wrap=True)
         console.print("[green]ready[/]" if result.ok else "[bold red]not ready: fix the FAIL lines above[/]")
@@ -74,7 +77,9 @@ def doctor_command(i2c_bus: I2CBusOption = None, as_json: JsonOption = False) ->
 
 
 def calibrate_command(
-    url: Annotated[str, typer.Argument(help="A drv2605:// output URL, e.g. 'drv2605://1/0x5a?mux=0x70&channels=0,1,2,3'.")],
+    url: Annotated[
+        str, typer.Argument(help="A drv2605:// output URL, e.g. 'drv2605://1/0x5a?mux=0x70&channels=0,1,2,3'.")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Auto-calibrate the DRV2605L motors of an output (each buzzes ~1 s) and print the results to store."""
@@ -89,8 +94,9 @@ def calibrate_command(
     console = Console()
     for channel, result in zip(report["channels"], report["results"]):
         console.print(f"channel {channel}: {result}", highlight=False)
-    console.print("store this URL in the rig (the results are applied at every start, no recalibration):",
-                  highlight=False)
+    console.print(
+        "store this URL in the rig (the results are applied at every start, no recalibration):", highlight=False
+    )
     typer.echo(report["url"])
 
 

@@ -13,15 +13,31 @@ def flash_command(
     board: Annotated[str, typer.Argument(help="Board: avr (Arduino Nano/Uno), esp32, rp2040.")],
     image: Annotated[Path, typer.Argument(help="Firmware image: .hex (avr), .bin (esp32), .uf2 (rp2040).")],
     port: Annotated[str, typer.Option(help="Serial port of the board (rp2040: the BOOTSEL drive's folder).")],
-    baud: Annotated[Optional[int], typer.Option(help="Baud rate of the SENSE link after flashing. Default: the board's.")] = None,
-    key: Annotated[Optional[Path], typer.Option(
-        help="Provision this device key file after flashing (a new random key is written there if it does not exist).")] = None,
-    channels: Annotated[Optional[int], typer.Option(help="Channel count the firmware must report. Default: the board's.")] = None,
-    expect_version: Annotated[Optional[str], typer.Option(
-        help="Firmware version the handshake must report; 'any' accepts every version. Default: the version this "
-             "release of sense was built with.")] = None,
-    link_port: Annotated[Optional[str], typer.Option(
-        help="Serial port for the handshake after flashing. Default: --port (rp2040: required, the drive is not it).")] = None,
+    baud: Annotated[
+        Optional[int], typer.Option(help="Baud rate of the SENSE link after flashing. Default: the board's.")
+    ] = None,
+    key: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Provision this device key file after flashing (a new random key is written there if it does not exist)."
+        ),
+    ] = None,
+    channels: Annotated[
+        Optional[int], typer.Option(help="Channel count the firmware must report. Default: the board's.")
+    ] = None,
+    expect_version: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Firmware version the handshake must report; 'any' accepts every version. Default: the version this "
+            "release of sense was built with."
+        ),
+    ] = None,
+    link_port: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Serial port for the handshake after flashing. Default: --port (rp2040: required, the drive is not it)."
+        ),
+    ] = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the handshake after flashing.")] = False,
 ) -> None:
     """Flash the firmware, then handshake with it to check protocol, version and channel count."""
@@ -33,8 +49,9 @@ def flash_command(
 
     spec = flash.board(board)
     console = Console()
-    with Progress(TextColumn("{task.description:<8}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("{task.description:<8}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
         tasks: dict[str, TaskID] = {}
 
         def on_progress(phase: str, fraction: float) -> None:

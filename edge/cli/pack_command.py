@@ -30,12 +30,17 @@ def inspect_command(
         typer.echo(json.dumps(pack.manifest, indent=2))
         return
     console = Console()
-    console.print(f"[bold]{pack.name} {pack.version}[/] — {pack.source} (schema {pack.manifest['schema_version']}, "
-                  f"all sha256 verified)", highlight=False)
+    console.print(
+        f"[bold]{pack.name} {pack.version}[/] — {pack.source} (schema {pack.manifest['schema_version']}, "
+        f"all sha256 verified)",
+        highlight=False,
+    )
     unchecked = [f"{file} ({problem})" for file, problem in opened if problem is not None]
-    console.print(f"{len(opened) - len(unchecked)} of {len(opened)} artifacts opened and their inputs, outputs and "
-                  "states checked against the manifest" + (f"; not opened: {', '.join(unchecked)}" if unchecked else ""),
-                  highlight=False)
+    console.print(
+        f"{len(opened) - len(unchecked)} of {len(opened)} artifacts opened and their inputs, outputs and "
+        "states checked against the manifest" + (f"; not opened: {', '.join(unchecked)}" if unchecked else ""),
+        highlight=False,
+    )
     table = Table(title="models", title_justify="left")
     for column in ("model", "role", "params", "GMAC/s", "latency ms", "n_fft/hop", "outputs"):
         table.add_column(column)
@@ -43,12 +48,23 @@ def inspect_command(
     for column in ("file", "runtime", "precision", "KiB", "frames/step"):
         artifact_table.add_column(column)
     for model in pack.models.values():
-        table.add_row(model.key, model.role, f"{model.n_parameters:,}", f"{model.macs_per_second / 1e9:.4f}",
-                      f"{model.algorithmic_latency_ms:.1f}", f"{model.n_fft}/{model.hop}",
-                      f"{len(model.names)} {'stems' if model.role == 'separator' else 'labels'}")
+        table.add_row(
+            model.key,
+            model.role,
+            f"{model.n_parameters:,}",
+            f"{model.macs_per_second / 1e9:.4f}",
+            f"{model.algorithmic_latency_ms:.1f}",
+            f"{model.n_fft}/{model.hop}",
+            f"{len(model.names)} {'stems' if model.role == 'separator' else 'labels'}",
+        )
         for a in model.artifacts:
-            artifact_table.add_row(a.file, a.runtime, a.precision, f"{(pack.root / a.file).stat().st_size / 1024:.0f}",
-                                   "any" if a.frames_per_step is None else str(a.frames_per_step))
+            artifact_table.add_row(
+                a.file,
+                a.runtime,
+                a.precision,
+                f"{(pack.root / a.file).stat().st_size / 1024:.0f}",
+                "any" if a.frames_per_step is None else str(a.frames_per_step),
+            )
     console.print(table)
     console.print(artifact_table)
     if any(a.precision == "int8" for model in pack.models.values() for a in model.artifacts):

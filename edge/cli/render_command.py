@@ -9,20 +9,38 @@ import typer
 
 
 def render_command(
-    input: Annotated[Optional[str], typer.Argument(
-        help="Sound file (any rate/format; resampled to 16 kHz mono). Default: the bundled example sound.")] = None,
-    rig: Annotated[Optional[str], typer.Option(help="Rig file (TOML) or bundled rig name. Default: the simulated vest.")] = None,
+    input: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="Sound file (any rate/format; resampled to 16 kHz mono). Default: the bundled example sound."
+        ),
+    ] = None,
+    rig: Annotated[
+        Optional[str], typer.Option(help="Rig file (TOML) or bundled rig name. Default: the simulated vest.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Picture to write (.png, .svg or .pdf).")] = Path("haptogram.png"),
-    pack: Annotated[Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")] = None,
+    pack: Annotated[
+        Optional[str], typer.Option(help="Model pack directory or .zip. Default: the bundled pack.")
+    ] = None,
     no_models: Annotated[bool, typer.Option("--no-models", help="DSP-only rendering, no model pack.")] = False,
     seconds: Annotated[Optional[float], typer.Option(min=0.1, help="Only the first this many seconds.")] = None,
-    format: Annotated[Optional[str], typer.Option(
-        help="Write a haptic file instead of a picture: haptic (Meta), ahap (Apple), android, csv or wav. "
-             "Default: from the --out suffix (.haptic, .ahap, .json, .csv, .wav; else a picture).")] = None,
-    channels: Annotated[Optional[str], typer.Option(
-        help="Haptic file channels: actuators, groups (one file per group for one-channel formats) or mix. "
-             "Default: actuators for csv/wav, mix otherwise.")] = None,
-    tolerance: Annotated[float, typer.Option(min=0.0, max=0.5, help="Breakpoint formats: largest intensity error per frame.")] = 0.01,
+    format: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Write a haptic file instead of a picture: haptic (Meta), ahap (Apple), android, csv or wav. "
+            "Default: from the --out suffix (.haptic, .ahap, .json, .csv, .wav; else a picture)."
+        ),
+    ] = None,
+    channels: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Haptic file channels: actuators, groups (one file per group for one-channel formats) or mix. "
+            "Default: actuators for csv/wav, mix otherwise."
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Breakpoint formats: largest intensity error per frame.")
+    ] = 0.01,
 ) -> None:
     """Draw what the rig would feel for a sound (waveform, stems, per-actuator intensity heatmap, drum onsets), or
     write it as a haptic file other platforms play (--format)."""
@@ -38,7 +56,9 @@ def render_command(
 
     file_format = haptic_format_of(out, format)
     if not out.parent.is_dir():
-        raise ConfigError(f"--out {out}: the folder {out.parent} does not exist; expected an existing folder to write into")
+        raise ConfigError(
+            f"--out {out}: the folder {out.parent} does not exist; expected an existing folder to write into"
+        )
 
     source = Path(input) if input is not None else EXAMPLE_SOUND
     audio = read_audio_file(source)
@@ -52,12 +72,21 @@ def render_command(
         if file_format is not None:
             from edge.haptic_files.export import default_layout, track_from_rendering, write_rendering
 
-            track = track_from_rendering(haptogram.intensities, DEVICE_STREAM.sample_rate_hz / DEVICE_STREAM.hop, haptogram.onsets_s,
-                                         loaded_rig, channels or default_layout(file_format), source.name)
+            track = track_from_rendering(
+                haptogram.intensities,
+                DEVICE_STREAM.sample_rate_hz / DEVICE_STREAM.hop,
+                haptogram.onsets_s,
+                loaded_rig,
+                channels or default_layout(file_format),
+                source.name,
+            )
             paths = write_rendering(track, out, file_format, tolerance)
-            console.print(f"wrote {', '.join(str(p) for p in paths)}: {file_format}, {track.duration_s:.1f} s, "
-                          f"channels {', '.join(track.channel_names)} of {loaded_rig.name}, "
-                          f"{sum(len(f) for f in track.transient_frames)} transients", highlight=False)
+            console.print(
+                f"wrote {', '.join(str(p) for p in paths)}: {file_format}, {track.duration_s:.1f} s, "
+                f"channels {', '.join(track.channel_names)} of {loaded_rig.name}, "
+                f"{sum(len(f) for f in track.transient_frames)} transients",
+                highlight=False,
+            )
             return
         path = plot_haptogram(haptogram, out)
     console.print(

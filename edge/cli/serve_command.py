@@ -27,7 +27,9 @@ from edge.cli.run_command import (
 )
 from edge.stream import DEVICE_STREAM
 
-UrlOpt = Annotated[Optional[str], typer.Option(help="The server, e.g. http://127.0.0.1:8765. Default: the running one.")]
+UrlOpt = Annotated[
+    Optional[str], typer.Option(help="The server, e.g. http://127.0.0.1:8765. Default: the running one.")
+]
 TokenOpt = Annotated[Optional[str], typer.Option(help="Its pairing token. Default: the running server's.")]
 
 
@@ -47,9 +49,13 @@ def serve_command(
     stdin_format: StdinFormatOpt = "s16le",
     user_sounds: UserSoundsOpt = False,
     sounds_dir: SoundsDirOpt = None,
-    host: Annotated[str, typer.Option(
-        help="Address to listen on. 127.0.0.1: this machine only; 0.0.0.0: the local network (a phone), with the "
-             "pairing token printed as a URL and QR code.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. 127.0.0.1: this machine only; 0.0.0.0: the local network (a phone), with the "
+            "pairing token printed as a URL and QR code."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free one).")] = 8765,
     loop: Annotated[bool, typer.Option("--loop", help="Start a file again when it ends.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary at the end as JSON.")] = False,
@@ -58,10 +64,26 @@ def serve_command(
     preset, tags, latency; mode, intensity, group gains, preset lock, mute, source, reload, save to the rig."""
     from edge.serve.server import announce, open_server
 
-    server = open_server(input, pack, rig, output, runtime.value if runtime else None, precision, threads,
-                         realtime_budget=None if no_drop else 1.0, use_models=not no_models, user_sounds=user_sounds,
-                         sounds_dir=sounds_dir, host=host, port=port, loop=loop, stdin_rate_hz=stdin_rate,
-                         stdin_channels=stdin_channels, stdin_format=stdin_format, seconds=seconds)
+    server = open_server(
+        input,
+        pack,
+        rig,
+        output,
+        runtime.value if runtime else None,
+        precision,
+        threads,
+        realtime_budget=None if no_drop else 1.0,
+        use_models=not no_models,
+        user_sounds=user_sounds,
+        sounds_dir=sounds_dir,
+        host=host,
+        port=port,
+        loop=loop,
+        stdin_rate_hz=stdin_rate,
+        stdin_channels=stdin_channels,
+        stdin_format=stdin_format,
+        seconds=seconds,
+    )
     announce(server)
     report(server.run(), as_json, "serve")
 
@@ -91,13 +113,18 @@ def status_command(
         f"mode: {params['mode']}; master: {params['master']:g}; group gains: {gains}; "
         f"preset lock: {params['preset_lock'] or 'off'}; muted: {'yes' if params['muted'] else 'no'}\n"
         f"hop ms p50/p95: {hop['p50_ms']:.2f}/{hop['p95_ms']:.2f}; dropped hops: {status['n_dropped_hops']}\n"
-        f"outputs: {', '.join(status['outputs'])}")
+        f"outputs: {', '.join(status['outputs'])}"
+    )
 
 
 def set_command(
-    assignments: Annotated[list[str], typer.Argument(
-        help="NAME=VALUE ...: mode=beat, master=0.6, group_gains.kick=0.5, preset_lock=music (null: off), "
-             "muted=true; source=mic switches the source.")],
+    assignments: Annotated[
+        list[str],
+        typer.Argument(
+            help="NAME=VALUE ...: mode=beat, master=0.6, group_gains.kick=0.5, preset_lock=music (null: off), "
+            "muted=true; source=mic switches the source."
+        ),
+    ],
     url: UrlOpt = None,
     token: TokenOpt = None,
 ) -> None:

@@ -176,7 +176,9 @@ class CalibrationResult:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "compensation": self.compensation, "back_emf": self.back_emf, "back_emf_gain": self.back_emf_gain,
+            "compensation": self.compensation,
+            "back_emf": self.back_emf,
+            "back_emf_gain": self.back_emf_gain,
         }
         if self.resonance_hz is not None:
             data["resonance_hz"] = round(self.resonance_hz, 2)
@@ -214,7 +216,11 @@ class CalibrationResult:
         return result
 
     def validate(self, where: str) -> None:
-        if not (0 <= self.compensation <= RTP_MAX and 0 <= self.back_emf <= RTP_MAX and 0 <= self.back_emf_gain <= BEMF_GAIN_MASK):
+        if not (
+            0 <= self.compensation <= RTP_MAX
+            and 0 <= self.back_emf <= RTP_MAX
+            and 0 <= self.back_emf_gain <= BEMF_GAIN_MASK
+        ):
             raise ConfigError(f"{where}: compensation/back_emf must be 0..255 and back_emf_gain 0..3, got {self}")
 
 
@@ -270,7 +276,9 @@ class DRV2605:
         open_loop_erm = config.kind is ActuatorKind.ERM and calibration is None
         self.device.write_register(
             CONTROL3,
-            CONTROL3_NG_THRESH_4_PERCENT | CONTROL3_DATA_FORMAT_RTP_UNSIGNED | (CONTROL3_ERM_OPEN_LOOP if open_loop_erm else 0),
+            CONTROL3_NG_THRESH_4_PERCENT
+            | CONTROL3_DATA_FORMAT_RTP_UNSIGNED
+            | (CONTROL3_ERM_OPEN_LOOP if open_loop_erm else 0),
         )
         self.device.write_register(LIBRARY_SEL, config.library_id())
 

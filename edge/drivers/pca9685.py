@@ -183,7 +183,9 @@ class PCA9685:
 
     def read_counts(self, channel: int) -> int:
         """Duty of ``channel`` read back from the chip, as counts 0..4096."""
-        on_l, on_h, off_l, off_h = self.device.read_block(LED0_ON_L + REGISTERS_PER_CHANNEL * channel, REGISTERS_PER_CHANNEL)
+        on_l, on_h, off_l, off_h = self.device.read_block(
+            LED0_ON_L + REGISTERS_PER_CHANNEL * channel, REGISTERS_PER_CHANNEL
+        )
         if off_h & FULL_BIT:
             return 0
         if on_h & FULL_BIT:

@@ -20,7 +20,9 @@ NO_CHANNEL = 0x00
 def open_shared_mux(bus: I2CBus, address: int = DEFAULT_ADDRESS) -> "TCA9548A":
     """The TCA9548A at ``address`` on ``bus``, shared by every output behind it (one channel cache for all).
     Pair with :func:`close_shared_mux`."""
-    return bus.share(f"tca9548a@0x{address:02x}", lambda: TCA9548A(bus.device(address, owner=f"TCA9548A mux 0x{address:02x}")))
+    return bus.share(
+        f"tca9548a@0x{address:02x}", lambda: TCA9548A(bus.device(address, owner=f"TCA9548A mux 0x{address:02x}"))
+    )
 
 
 def close_shared_mux(bus: I2CBus, address: int) -> None:
@@ -40,9 +42,7 @@ def close_shared_mux(bus: I2CBus, address: int) -> None:
 class TCA9548A:
     def __init__(self, device: I2CDevice) -> None:
         if device.address not in ADDRESS_RANGE:
-            raise ConfigError(
-                f"TCA9548A address 0x{device.address:02x} is outside 0x70..0x77 (set by its A2..A0 pins)"
-            )
+            raise ConfigError(f"TCA9548A address 0x{device.address:02x} is outside 0x70..0x77 (set by its A2..A0 pins)")
         self.device = device
         self._control: int | None = None  # None = unknown: write on next select
         self.n_control_writes = 0

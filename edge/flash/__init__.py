@@ -42,7 +42,9 @@ class Board:
 
 BOARDS: dict[str, Board] = {
     "avr": Board("avr", "avrdude", DEFAULT_BAUD, 6, "firmware/build/avr/sense-fw-avr.hex (make -C firmware BOARD=avr)"),
-    "esp32": Board("esp32", "esptool", DEFAULT_BAUD, None, "a merged .bin, or app.bin with bootloader/partitions beside it"),
+    "esp32": Board(
+        "esp32", "esptool", DEFAULT_BAUD, None, "a merged .bin, or app.bin with bootloader/partitions beside it"
+    ),
     "rp2040": Board("rp2040", "uf2", DEFAULT_BAUD, None, "a .uf2 file"),
 }
 
@@ -58,8 +60,11 @@ def _esp32_parts(image: Path) -> list[tuple[int, Path]]:
     from edge.flash.esp32 import DEFAULT_LAYOUT
 
     stem = image.name.removesuffix(".bin")
-    siblings = {"bootloader": image.with_name(f"{stem}.bootloader.bin"),
-                "partitions": image.with_name(f"{stem}.partitions.bin"), "app": image}
+    siblings = {
+        "bootloader": image.with_name(f"{stem}.bootloader.bin"),
+        "partitions": image.with_name(f"{stem}.partitions.bin"),
+        "app": image,
+    }
     if all(path.is_file() for path in siblings.values()):
         return [(offset, siblings[name]) for name, offset in DEFAULT_LAYOUT]
     return [(0x0, image)]
@@ -85,9 +90,14 @@ def flash_board(board_name: str, image: Path, port: str, progress: ProgressCallb
     return str(flash_uf2(image, drive, progress))
 
 
-def verify_firmware(port: str, baud: int = DEFAULT_BAUD, expected_channels: int | None = None,
-                    expected_version: str | None = None, key: bytes | None = None,
-                    timeout_s: float = VERIFY_TIMEOUT_S) -> codec.Info:
+def verify_firmware(
+    port: str,
+    baud: int = DEFAULT_BAUD,
+    expected_channels: int | None = None,
+    expected_version: str | None = None,
+    key: bytes | None = None,
+    timeout_s: float = VERIFY_TIMEOUT_S,
+) -> codec.Info:
     """Handshake with the freshly flashed firmware (retrying while it boots) and check what it reports."""
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
@@ -114,7 +124,9 @@ def verify_firmware(port: str, baud: int = DEFAULT_BAUD, expected_channels: int 
     else:
         raise FirmwareError(f"no SENSE handshake on {port} at {baud} baud within {timeout_s:.0f} s ({last_error})")
     if info.proto_version != codec.PROTOCOL_VERSION:
-        raise FirmwareError(f"firmware on {port} speaks protocol {info.proto_version}, expected {codec.PROTOCOL_VERSION}")
+        raise FirmwareError(
+            f"firmware on {port} speaks protocol {info.proto_version}, expected {codec.PROTOCOL_VERSION}"
+        )
     if expected_version is not None and info.fw_version != expected_version:
         raise FirmwareError(f"firmware on {port} is version {info.fw_version}, expected {expected_version}")
     if expected_channels is not None and info.n_channels != expected_channels:

@@ -31,8 +31,15 @@ class AvrdudeProgress:
         return events
 
 
-def flash_avr(image: Path, port: str, progress: ProgressCallback | None = None, part: str = "m328p",
-              programmer: str = "arduino", baud: int = 57600, verify: bool = True) -> str:
+def flash_avr(
+    image: Path,
+    port: str,
+    progress: ProgressCallback | None = None,
+    part: str = "m328p",
+    programmer: str = "arduino",
+    baud: int = 57600,
+    verify: bool = True,
+) -> str:
     """Write the Intel-hex ``image`` through the bootloader on ``port``; avrdude reads it back to verify.
 
     Returns avrdude's output. Errors (no sync, verify mismatch) raise :class:`FirmwareError`.
@@ -43,8 +50,7 @@ def flash_avr(image: Path, port: str, progress: ProgressCallback | None = None, 
     if image.suffix.lower() not in (".hex", ".ihex"):
         raise FirmwareError(f"firmware image {image}: expected an Intel-hex file (.hex) for avrdude")
     avrdude = find_tool("avrdude", debian_package="avrdude")
-    command = [avrdude, "-c", programmer, "-p", part, "-P", port, "-b", str(baud),
-               "-U", f"flash:w:{image}:i"]
+    command = [avrdude, "-c", programmer, "-p", part, "-P", port, "-b", str(baud), "-U", f"flash:w:{image}:i"]
     if not verify:
         command.insert(1, "-V")
     output = run_tool(command, AvrdudeProgress(), progress, f"avrdude flashing {image.name} on {port}")

@@ -71,8 +71,13 @@ def image_info(image: Path, chip: str = "esp32") -> dict[str, object]:
     }
 
 
-def flash_esp32(images: list[tuple[int, Path]], port: str, progress: ProgressCallback | None = None,
-                chip: str = "esp32", baud: int = 460800) -> str:
+def flash_esp32(
+    images: list[tuple[int, Path]],
+    port: str,
+    progress: ProgressCallback | None = None,
+    chip: str = "esp32",
+    baud: int = 460800,
+) -> str:
     """Write (offset, file) parts with ``esptool write-flash`` (esptool verifies each part's hash)."""
     command = _esptool() + ["--chip", chip, "--port", port, "--baud", str(baud), "write-flash", *_parts(images)]
     return run_tool(command, EsptoolProgress(), progress, f"esptool flashing {chip} on {port}")

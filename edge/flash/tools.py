@@ -34,8 +34,9 @@ def find_tool(name: str, debian_package: str | None = None, pip_package: str | N
     return path
 
 
-def run_tool(command: list[str], parser: OutputParser, progress: ProgressCallback | None, what: str,
-             timeout_s: float = 300.0) -> str:
+def run_tool(
+    command: list[str], parser: OutputParser, progress: ProgressCallback | None, what: str, timeout_s: float = 300.0
+) -> str:
     """Run ``command``, feeding stdout+stderr to ``parser`` as it arrives. Returns the whole output; a non-zero
     exit raises :class:`FirmwareError` with the end of the tool's output."""
     try:

@@ -39,8 +39,10 @@ def format_of(path: str | Path, format_name: str | None = None) -> str:
     for name, known_suffix in FORMATS.items():
         if suffix == known_suffix:
             return name
-    raise ConfigError(f"{path}: cannot tell the haptic format from the suffix {suffix!r}; expected one of "
-                      f"{', '.join(FORMATS.values())} or --format {'|'.join(FORMATS)}")
+    raise ConfigError(
+        f"{path}: cannot tell the haptic format from the suffix {suffix!r}; expected one of "
+        f"{', '.join(FORMATS.values())} or --format {'|'.join(FORMATS)}"
+    )
 
 
 def _module(format_name: str):
@@ -49,7 +51,9 @@ def _module(format_name: str):
     return {"haptic": meta_haptic, "ahap": ahap, "android": android, "csv": tables.CSV, "wav": tables.WAV}[format_name]
 
 
-def read_track(path: str | Path, format_name: str | None = None, frame_rate_hz: float = DEFAULT_FRAME_RATE_HZ) -> HapticTrack:
+def read_track(
+    path: str | Path, format_name: str | None = None, frame_rate_hz: float = DEFAULT_FRAME_RATE_HZ
+) -> HapticTrack:
     """Read and validate a haptic file; breakpoint formats are sampled at ``frame_rate_hz``.
 
     Raises :class:`~edge.errors.HapticFileError` naming the field at fault.

@@ -37,15 +37,19 @@ INTENSITY_CONTROL = "HapticIntensityControl"
 
 
 def _parameters(intensity: float, sharpness: float) -> list[dict[str, Any]]:
-    return [{"ParameterID": "HapticIntensity", "ParameterValue": round(intensity, 6)},
-            {"ParameterID": "HapticSharpness", "ParameterValue": sharpness}]
+    return [
+        {"ParameterID": "HapticIntensity", "ParameterValue": round(intensity, 6)},
+        {"ParameterID": "HapticSharpness", "ParameterValue": sharpness},
+    ]
 
 
 def to_document(track: HapticTrack, tolerance: float) -> dict[str, Any]:
     """The AHAP document of a one-channel ``track``."""
     if len(track.channel_names) != 1:
-        raise ConfigError(f"an .ahap file holds one channel, the track has {len(track.channel_names)}: "
-                          f"write one file per channel (--channels groups) or a mix (--channels mix)")
+        raise ConfigError(
+            f"an .ahap file holds one channel, the track has {len(track.channel_names)}: "
+            f"write one file per channel (--channels groups) or a mix (--channels mix)"
+        )
     rate = track.frame_rate_hz
     intensity = np.sqrt(np.clip(track.intensities[:, 0].astype(np.float64), 0.0, 1.0))
     transients = np.asarray(track.transient_frames[0], dtype=np.int64)
@@ -56,23 +60,54 @@ def to_document(track: HapticTrack, tolerance: float) -> dict[str, Any]:
     start_s = 0.0
     while start_s < duration_s - 1e-9:
         length_s = min(MAX_CONTINUOUS_S, duration_s - start_s)
-        pattern.append({"Event": {"Time": round(start_s, 6), "EventType": "HapticContinuous",
-                                  "EventDuration": round(length_s, 6), "EventParameters": _parameters(1.0, CONTINUOUS_SHARPNESS)}})
+        pattern.append(
+            {
+                "Event": {
+                    "Time": round(start_s, 6),
+                    "EventType": "HapticContinuous",
+                    "EventDuration": round(length_s, 6),
+                    "EventParameters": _parameters(1.0, CONTINUOUS_SHARPNESS),
+                }
+            }
+        )
         start_s += length_s
     for first in range(0, max(len(points) - 1, 1), MAX_CONTROL_POINTS - 1):  # consecutive curves share a point
         chunk = points[first : first + MAX_CONTROL_POINTS]
         curve_start_s = chunk[0] / rate
-        pattern.append({"ParameterCurve": {
-            "ParameterID": INTENSITY_CONTROL, "Time": round(curve_start_s, 6),
-            "ParameterCurveControlPoints": [{"Time": round(frame / rate - curve_start_s, 6),
-                                             "ParameterValue": round(float(intensity[frame]), 6)} for frame in chunk]}})
+        pattern.append(
+            {
+                "ParameterCurve": {
+                    "ParameterID": INTENSITY_CONTROL,
+                    "Time": round(curve_start_s, 6),
+                    "ParameterCurveControlPoints": [
+                        {
+                            "Time": round(frame / rate - curve_start_s, 6),
+                            "ParameterValue": round(float(intensity[frame]), 6),
+                        }
+                        for frame in chunk
+                    ],
+                }
+            }
+        )
     for frame in transients:
-        pattern.append({"Event": {"Time": round(frame / rate, 6), "EventType": "HapticTransient",
-                                  "EventParameters": _parameters(float(intensity[frame]), TRANSIENT_SHARPNESS)}})
-    return {"Version": 1.0,
-            "Metadata": {"Project": track.description, "Created": f"SENSE {edge.__version__}",
-                         "Description": f"channel {track.channel_names[0]}"},
-            "Pattern": pattern}
+        pattern.append(
+            {
+                "Event": {
+                    "Time": round(frame / rate, 6),
+                    "EventType": "HapticTransient",
+                    "EventParameters": _parameters(float(intensity[frame]), TRANSIENT_SHARPNESS),
+                }
+            }
+        )
+    return {
+        "Version": 1.0,
+        "Metadata": {
+            "Project": track.description,
+            "Created": f"SENSE {edge.__version__}",
+            "Description": f"channel {track.channel_names[0]}",
+        },
+        "Pattern": pattern,
+    }
 
 
 def write(track: HapticTrack, path: Path, tolerance: float) -> None:
@@ -108,7 +143,9 @@ def from_document(document: Any, path: Path, frame_rate_hz: float) -> HapticTrac
         entry = Fields(path, raw, f"Pattern[{index}]")
         kinds = [key for key in ("Event", "Parameter", "ParameterCurve") if entry.has(key)]
         if len(kinds) != 1:
-            raise entry.error_at(entry.where, f"has {kinds or list(entry.value)}", "exactly one of Event, Parameter, ParameterCurve")
+            raise entry.error_at(
+                entry.where, f"has {kinds or list(entry.value)}", "exactly one of Event, Parameter, ParameterCurve"
+            )
         if kinds[0] == "Event":
             event = entry.object("Event")
             time_s = event.number("Time", 0.0, low=0.0)
@@ -134,16 +171,22 @@ def from_document(document: Any, path: Path, frame_rate_hz: float) -> HapticTrac
             start_s = curve.number("Time", 0.0, low=0.0)
             raw_points = curve.list("ParameterCurveControlPoints", min_items=1)
             if len(raw_points) > MAX_CONTROL_POINTS:
-                raise curve.error_at(curve.at("ParameterCurveControlPoints"), f"has {len(raw_points)} control points",
-                                     f"at most {MAX_CONTROL_POINTS}")
+                raise curve.error_at(
+                    curve.at("ParameterCurveControlPoints"),
+                    f"has {len(raw_points)} control points",
+                    f"at most {MAX_CONTROL_POINTS}",
+                )
             times: list[float] = []
             values: list[float] = []
             for point_index, raw_point in enumerate(raw_points):
                 point = Fields(path, raw_point, f"{curve.at('ParameterCurveControlPoints')}[{point_index}]")
                 relative_s = point.number("Time", low=0.0)
                 if times and start_s + relative_s < times[-1]:
-                    raise point.error_at(point.at("Time"), f"{relative_s} comes before the previous point",
-                                         "control point times that never decrease")
+                    raise point.error_at(
+                        point.at("Time"),
+                        f"{relative_s} comes before the previous point",
+                        "control point times that never decrease",
+                    )
                 times.append(start_s + relative_s)
                 values.append(_clamped(point, "ParameterValue"))
             if name == INTENSITY_CONTROL:
@@ -168,9 +211,13 @@ def from_document(document: Any, path: Path, frame_rate_hz: float) -> HapticTrac
         amplitude[frame] = max(amplitude[frame], intensity**2)
         frames.append(frame)
     metadata = document.get("Metadata", {}) if isinstance(document, dict) else {}
-    return HapticTrack(frame_rate_hz, (path.stem,), amplitude.astype(np.float32)[:, None],
-                       (np.array(sorted(frames), dtype=np.int64),),
-                       str(metadata.get("Project", "")) if isinstance(metadata, dict) else "")
+    return HapticTrack(
+        frame_rate_hz,
+        (path.stem,),
+        amplitude.astype(np.float32)[:, None],
+        (np.array(sorted(frames), dtype=np.int64),),
+        str(metadata.get("Project", "")) if isinstance(metadata, dict) else "",
+    )
 
 
 def read(path: Path, frame_rate_hz: float) -> HapticTrack:

@@ -37,8 +37,10 @@ ENVELOPE_SHARPNESS = 0.5
 def _frame_ms(frame_rate_hz: float) -> int:
     frame_ms = 1000.0 / frame_rate_hz
     if abs(frame_ms - round(frame_ms)) > 1e-6:
-        raise ConfigError(f"Android timings are whole milliseconds; a {frame_rate_hz:g} frames/s track has {frame_ms:g} ms "
-                          "frames (write it from a rendering, or as CSV/WAV)")
+        raise ConfigError(
+            f"Android timings are whole milliseconds; a {frame_rate_hz:g} frames/s track has {frame_ms:g} ms "
+            "frames (write it from a rendering, or as CSV/WAV)"
+        )
     return int(round(frame_ms))
 
 
@@ -62,10 +64,17 @@ def envelope_points(values: np.ndarray, frame_ms: int, tolerance: float) -> list
         while time_ms - last_ms > MAX_CONTROL_POINT_MS:  # split long ramps with points on the line
             step_ms = last_ms + MAX_CONTROL_POINT_MS
             value = float(np.interp(step_ms, np.arange(len(values)) * frame_ms, values))
-            points.append({"intensity": round(value, 4), "sharpness": ENVELOPE_SHARPNESS, "durationMillis": MAX_CONTROL_POINT_MS})
+            points.append(
+                {"intensity": round(value, 4), "sharpness": ENVELOPE_SHARPNESS, "durationMillis": MAX_CONTROL_POINT_MS}
+            )
             last_ms = step_ms
-        points.append({"intensity": round(float(values[frame]), 4), "sharpness": ENVELOPE_SHARPNESS,
-                       "durationMillis": time_ms - last_ms})
+        points.append(
+            {
+                "intensity": round(float(values[frame]), 4),
+                "sharpness": ENVELOPE_SHARPNESS,
+                "durationMillis": time_ms - last_ms,
+            }
+        )
         last_ms = time_ms
     points.append({"intensity": 0.0, "sharpness": ENVELOPE_SHARPNESS, "durationMillis": MIN_CONTROL_POINT_MS})
     return points
@@ -77,8 +86,13 @@ def write(track: HapticTrack, path: Path, tolerance: float) -> None:
     for index, name in enumerate(track.channel_names):
         values = track.intensities[:, index]
         timings, amplitudes = waveform_arrays(values, frame_ms)
-        vibrators.append({"name": name, "waveform": {"timings": timings, "amplitudes": amplitudes, "repeat": -1},
-                          "basicEnvelope": envelope_points(values, frame_ms, tolerance)})
+        vibrators.append(
+            {
+                "name": name,
+                "waveform": {"timings": timings, "amplitudes": amplitudes, "repeat": -1},
+                "basicEnvelope": envelope_points(values, frame_ms, tolerance),
+            }
+        )
     document = {"format": FORMAT_NAME, "version": 1, "description": track.description, "vibrators": vibrators}
     from_document(document, path, track.frame_rate_hz)  # what we write must read back
     write_json(document, path)
@@ -89,16 +103,25 @@ def _waveform(fields: Fields) -> tuple[np.ndarray, np.ndarray]:
     timings = fields.list("timings", min_items=1)
     amplitudes = fields.list("amplitudes", min_items=1)
     if len(timings) != len(amplitudes):
-        raise fields.error_at(fields.at("amplitudes"), f"has {len(amplitudes)} entries, timings {len(timings)}",
-                              "one amplitude per timing")
+        raise fields.error_at(
+            fields.at("amplitudes"),
+            f"has {len(amplitudes)} entries, timings {len(timings)}",
+            "one amplitude per timing",
+        )
     for index, timing in enumerate(timings):
         if isinstance(timing, bool) or not isinstance(timing, int) or timing < 0:
             raise fields.error_at(f"{fields.at('timings')}[{index}]", f"is {timing!r}", "whole milliseconds >= 0")
     for index, amplitude in enumerate(amplitudes):
-        if isinstance(amplitude, bool) or not isinstance(amplitude, int) or not (
-                0 <= amplitude <= MAX_AMPLITUDE or amplitude == DEFAULT_AMPLITUDE):
-            raise fields.error_at(f"{fields.at('amplitudes')}[{index}]", f"is {amplitude!r}",
-                                  "an integer 0..255 or -1 (DEFAULT_AMPLITUDE)")
+        if (
+            isinstance(amplitude, bool)
+            or not isinstance(amplitude, int)
+            or not (0 <= amplitude <= MAX_AMPLITUDE or amplitude == DEFAULT_AMPLITUDE)
+        ):
+            raise fields.error_at(
+                f"{fields.at('amplitudes')}[{index}]",
+                f"is {amplitude!r}",
+                "an integer 0..255 or -1 (DEFAULT_AMPLITUDE)",
+            )
     repeat = fields.integer("repeat", -1)
     if not -1 <= repeat < len(timings):
         raise fields.error_at(fields.at("repeat"), f"is {repeat}", f"-1 or an index below {len(timings)}")
@@ -116,13 +139,19 @@ def _envelope(fields: Fields, key: str) -> tuple[np.ndarray, np.ndarray]:
         point.number("sharpness", low=0.0, high=1.0)
         duration_ms = point.integer("durationMillis")
         if not MIN_CONTROL_POINT_MS <= duration_ms <= MAX_CONTROL_POINT_MS:
-            raise point.error_at(point.at("durationMillis"), f"is {duration_ms}",
-                                 f"{MIN_CONTROL_POINT_MS}..{MAX_CONTROL_POINT_MS} ms (the range every envelope-capable device supports)")
+            raise point.error_at(
+                point.at("durationMillis"),
+                f"is {duration_ms}",
+                f"{MIN_CONTROL_POINT_MS}..{MAX_CONTROL_POINT_MS} ms (the range every envelope-capable device supports)",
+            )
         times.append(times[-1] + duration_ms)
         values.append(intensity)
     if values[-1] != 0.0:
-        raise fields.error_at(f"{fields.at(key)}[{len(raw_points) - 1}].intensity", f"is {values[-1]}",
-                              "0: an envelope must end with a zero-intensity control point")
+        raise fields.error_at(
+            f"{fields.at(key)}[{len(raw_points) - 1}].intensity",
+            f"is {values[-1]}",
+            "0: an envelope must end with a zero-intensity control point",
+        )
     return np.array(times), np.array(values)
 
 

@@ -40,7 +40,9 @@ def channels_of(intensities: np.ndarray, rig: Rig, layout: str) -> tuple[tuple[s
     raise ConfigError(f"channel layout {layout!r} unknown; expected one of {', '.join(CHANNEL_LAYOUTS)}")
 
 
-def transient_frames(members: np.ndarray, channel: np.ndarray, onset_frames: np.ndarray, frame_rate_hz: float) -> np.ndarray:
+def transient_frames(
+    members: np.ndarray, channel: np.ndarray, onset_frames: np.ndarray, frame_rate_hz: float
+) -> np.ndarray:
     """Per onset that one of the channel's actuators feels — ``members`` (n_frames, n_members) rises within
     TRANSIENT_WINDOW_S after it to at least TRANSIENT_MIN_INTENSITY above the frame before — the frame where
     ``channel`` (n_frames,) peaks in that window."""
@@ -56,17 +58,23 @@ def transient_frames(members: np.ndarray, channel: np.ndarray, onset_frames: np.
     return np.array(sorted(frames), dtype=np.int64)
 
 
-def track_from_rendering(intensities: np.ndarray, frame_rate_hz: float, onsets_s: np.ndarray, rig: Rig,
-                         layout: str, description: str = "") -> HapticTrack:
+def track_from_rendering(
+    intensities: np.ndarray, frame_rate_hz: float, onsets_s: np.ndarray, rig: Rig, layout: str, description: str = ""
+) -> HapticTrack:
     """A track of the rendered ``intensities`` (n_frames, n_actuators); rendered frame k (the hop that ends at
     (k + 1) / frame_rate_hz) becomes track frame k (at k / frame_rate_hz)."""
     intensities = np.asarray(intensities, dtype=np.float32)
     names, channels = channels_of(intensities, rig, layout)
-    members = {"actuators": [[index] for index in range(rig.n_actuators)], MIX_CHANNEL: [list(range(rig.n_actuators))],
-               "groups": [list(rig.spec.groups.get(name, ())) for name in names]}[layout]
+    members = {
+        "actuators": [[index] for index in range(rig.n_actuators)],
+        MIX_CHANNEL: [list(range(rig.n_actuators))],
+        "groups": [list(rig.spec.groups.get(name, ())) for name in names],
+    }[layout]
     onset_frames = np.round(np.asarray(onsets_s) * frame_rate_hz).astype(np.int64) - 1
-    transients = tuple(transient_frames(intensities[:, members[index]], channels[:, index], onset_frames, frame_rate_hz)
-                       for index in range(len(names)))
+    transients = tuple(
+        transient_frames(intensities[:, members[index]], channels[:, index], onset_frames, frame_rate_hz)
+        for index in range(len(names))
+    )
     return HapticTrack(frame_rate_hz, names, channels, transients, description)
 
 
@@ -76,5 +84,7 @@ def write_rendering(track: HapticTrack, out: Path, format_name: str, tolerance: 
     if format_name in MULTI_CHANNEL_FORMATS or len(track.channel_names) == 1:
         return [write_track(track, out, format_name, tolerance)]
     suffix = out.suffix or FORMATS[format_name]
-    return [write_track(track.channel(index), out.with_name(f"{out.stem}.{name}{suffix}"), format_name, tolerance)
-            for index, name in enumerate(track.channel_names)]
+    return [
+        write_track(track.channel(index), out.with_name(f"{out.stem}.{name}{suffix}"), format_name, tolerance)
+        for index, name in enumerate(track.channel_names)
+    ]

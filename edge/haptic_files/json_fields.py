@@ -21,7 +21,9 @@ def load_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise HapticFileError(str(path), f"line {error.lineno}, column {error.colno}", f"invalid JSON: {error.msg}") from None
+        raise HapticFileError(
+            str(path), f"line {error.lineno}, column {error.colno}", f"invalid JSON: {error.msg}"
+        ) from None
 
 
 def write_json(document: Any, path: Path) -> None:

@@ -40,8 +40,10 @@ EMPHASIS_FREQUENCY = 0.7
 def to_document(track: HapticTrack, tolerance: float) -> dict[str, Any]:
     """The .haptic document of a one-channel ``track``."""
     if len(track.channel_names) != 1:
-        raise ConfigError(f"a .haptic file holds one channel, the track has {len(track.channel_names)}: "
-                          f"write one file per channel (--channels groups) or a mix (--channels mix)")
+        raise ConfigError(
+            f"a .haptic file holds one channel, the track has {len(track.channel_names)}: "
+            f"write one file per channel (--channels groups) or a mix (--channels mix)"
+        )
     values = track.intensities[:, 0].astype(np.float64)
     transients = set(int(frame) for frame in track.transient_frames[0])
     breakpoints = []
@@ -53,8 +55,12 @@ def to_document(track: HapticTrack, tolerance: float) -> dict[str, Any]:
         breakpoints.append(point)
     return {
         "version": dict(VERSION),
-        "metadata": {"editor": f"SENSE {edge.__version__}", "source": track.description,
-                     "tags": [track.channel_names[0]], "description": f"channel {track.channel_names[0]}"},
+        "metadata": {
+            "editor": f"SENSE {edge.__version__}",
+            "source": track.description,
+            "tags": [track.channel_names[0]],
+            "description": f"channel {track.channel_names[0]}",
+        },
         "signals": {"continuous": {"envelopes": {"amplitude": breakpoints}}},
     }
 
@@ -108,8 +114,11 @@ def validate(document: Any, path: Path) -> tuple[list[tuple[float, float, Fields
             emphasis_amplitude = fields.number("amplitude", low=0.0, high=1.0)
             fields.number("frequency", low=0.0, high=1.0)
             if emphasis_amplitude < value:
-                raise point.error_at(fields.at("amplitude"), f"{emphasis_amplitude} is below the breakpoint's "
-                                     f"amplitude {value}", "an emphasis at least as strong as its breakpoint")
+                raise point.error_at(
+                    fields.at("amplitude"),
+                    f"{emphasis_amplitude} is below the breakpoint's amplitude {value}",
+                    "an emphasis at least as strong as its breakpoint",
+                )
             emphasis[index] = emphasis_amplitude
     return amplitude, emphasis
 
@@ -126,8 +135,13 @@ def from_document(document: Any, path: Path, frame_rate_hz: float) -> HapticTrac
         intensities[frame] = max(float(intensities[frame]), strength)
         frames.append(frame)
     metadata = document.get("metadata", {}) if isinstance(document, dict) else {}
-    return HapticTrack(frame_rate_hz, (path.stem,), intensities[:, None], (np.array(sorted(frames), dtype=np.int64),),
-                       str(metadata.get("source", "")))
+    return HapticTrack(
+        frame_rate_hz,
+        (path.stem,),
+        intensities[:, None],
+        (np.array(sorted(frames), dtype=np.int64),),
+        str(metadata.get("source", "")),
+    )
 
 
 def read(path: Path, frame_rate_hz: float) -> HapticTrack:

@@ -54,10 +54,13 @@ def track_on_rig(track: HapticTrack, rig: Rig, group: str | None = None, source:
         targets = [(index,) for index in range(rig.n_actuators)]
     else:
         unknown = next(name for name in names if name not in ids and name not in groups)
-        raise HapticFileError(source or track.description or "track", f"channel {unknown!r}",
-                              f"names no actuator or group of rig {rig.name!r} and the file has {len(names)} channels "
-                              f"for {rig.n_actuators} actuators",
-                              f"actuator ids ({', '.join(ids)}) or groups ({', '.join(groups)})")
+        raise HapticFileError(
+            source or track.description or "track",
+            f"channel {unknown!r}",
+            f"names no actuator or group of rig {rig.name!r} and the file has {len(names)} channels "
+            f"for {rig.n_actuators} actuators",
+            f"actuator ids ({', '.join(ids)}) or groups ({', '.join(groups)})",
+        )
     for channel, members in enumerate(targets):
         if members:
             out[:, list(members)] = np.maximum(out[:, list(members)], track.intensities[:, channel : channel + 1])
@@ -74,7 +77,9 @@ def resample_frames(intensities: np.ndarray, rate_in_hz: float, rate_out_hz: flo
     n_out = int(np.floor((len(intensities) - 1) * rate_out_hz / rate_in_hz + 1e-6)) + 1
     t_in = np.arange(len(intensities)) / rate_in_hz
     t_out = np.arange(n_out) / rate_out_hz
-    return np.stack([np.interp(t_out, t_in, intensities[:, c]) for c in range(intensities.shape[1])], axis=1).astype(np.float32)
+    return np.stack([np.interp(t_out, t_in, intensities[:, c]) for c in range(intensities.shape[1])], axis=1).astype(
+        np.float32
+    )
 
 
 class TrackRenderer:
@@ -118,8 +123,14 @@ class PlayResult:
         return [routed.output.url for routed in self.outputs]
 
 
-def play_file(path: str | Path, rig_path: str | None = None, output_url: str | None = None, group: str | None = None,
-              format_name: str | None = None, pace: bool = True) -> PlayResult:
+def play_file(
+    path: str | Path,
+    rig_path: str | None = None,
+    output_url: str | None = None,
+    group: str | None = None,
+    format_name: str | None = None,
+    pace: bool = True,
+) -> PlayResult:
     """Play the haptic file ``path`` on a rig (default: the simulated vest); returns what was sent."""
     from edge.run import run_until_signal
 
@@ -129,5 +140,10 @@ def play_file(path: str | Path, rig_path: str | None = None, output_url: str | N
     session = open_session(None, rig, output_url, wrap_renderer=lambda _: TrackRenderer(frames), realtime_budget=None)
     blocks = run_until_signal(session, paced_silence(len(frames), pace))
     sent = [intensities for intensities in blocks]  # a file of finite length: every frame is kept for the result
-    return PlayResult(intensities=np.concatenate(sent) if sent else np.zeros((0, rig.n_actuators), np.float32),
-                      track=track, rig_name=rig.name, outputs=session.outputs, summary=session.telemetry.summary())
+    return PlayResult(
+        intensities=np.concatenate(sent) if sent else np.zeros((0, rig.n_actuators), np.float32),
+        track=track,
+        rig_name=rig.name,
+        outputs=session.outputs,
+        summary=session.telemetry.summary(),
+    )

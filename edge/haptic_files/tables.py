@@ -43,11 +43,17 @@ class CSV:
         except (OSError, UnicodeDecodeError) as error:
             raise HapticFileError(str(path), "file", f"cannot read it ({error})") from None
         if not rows or not rows[0] or rows[0][0].strip() != TIME_COLUMN:
-            raise HapticFileError(str(path), "line 1", f"header is {rows[0] if rows else 'missing'}",
-                                  f"'{TIME_COLUMN}' then one column name per channel")
+            raise HapticFileError(
+                str(path),
+                "line 1",
+                f"header is {rows[0] if rows else 'missing'}",
+                f"'{TIME_COLUMN}' then one column name per channel",
+            )
         names = [name.strip() for name in rows[0][1:]]
         if not names or any(not name for name in names) or len(set(names)) != len(names):
-            raise HapticFileError(str(path), "line 1", f"channel names {names}", "at least one, all non-empty and distinct")
+            raise HapticFileError(
+                str(path), "line 1", f"channel names {names}", "at least one, all non-empty and distinct"
+            )
         body = [(number, row) for number, row in enumerate(rows[1:], start=2) if row]
         if not body:
             raise HapticFileError(str(path), "line 2", "no rows", "one row per frame")
@@ -55,7 +61,9 @@ class CSV:
         intensities = np.zeros((len(body), len(names)), dtype=np.float32)
         for index, (number, row) in enumerate(body):
             if len(row) != len(names) + 1:
-                raise HapticFileError(str(path), f"line {number}", f"has {len(row)} columns", f"{len(names) + 1} like the header")
+                raise HapticFileError(
+                    str(path), f"line {number}", f"has {len(row)} columns", f"{len(names) + 1} like the header"
+                )
             for column, cell in enumerate(row):
                 name = TIME_COLUMN if column == 0 else names[column - 1]
                 try:
@@ -76,9 +84,12 @@ class CSV:
             off_grid = np.flatnonzero(np.abs(times - np.arange(len(times)) * step_s) > GRID_TOLERANCE_S)
             if step_s <= 0 or off_grid.size:
                 line = body[int(off_grid[0]) if off_grid.size else 1][0]
-                raise HapticFileError(str(path), f"line {line}, column '{TIME_COLUMN}'",
-                                      f"is {times[int(off_grid[0]) if off_grid.size else 1]}",
-                                      f"rows evenly spaced in time (step {step_s} s from the first two rows)")
+                raise HapticFileError(
+                    str(path),
+                    f"line {line}, column '{TIME_COLUMN}'",
+                    f"is {times[int(off_grid[0]) if off_grid.size else 1]}",
+                    f"rows evenly spaced in time (step {step_s} s from the first two rows)",
+                )
             frame_rate_hz = 1.0 / step_s
         return HapticTrack(frame_rate_hz, tuple(names), intensities)
 
@@ -89,10 +100,18 @@ class WAV:
         soundfile = require("soundfile", "core", "writing WAV files")
         rate = track.frame_rate_hz
         if abs(rate - round(rate)) > 1e-9:
-            raise ConfigError(f"a WAV sample rate is a whole number of Hz; the track runs at {rate:g} frames/s (write CSV)")
+            raise ConfigError(
+                f"a WAV sample rate is a whole number of Hz; the track runs at {rate:g} frames/s (write CSV)"
+            )
         samples = quantize_down(track.intensities, WAV_FULL_SCALE).astype(np.int16)
-        with soundfile.SoundFile(str(path), "w", samplerate=int(round(rate)), channels=len(track.channel_names),
-                                 subtype="PCM_16", format="WAV") as handle:
+        with soundfile.SoundFile(
+            str(path),
+            "w",
+            samplerate=int(round(rate)),
+            channels=len(track.channel_names),
+            subtype="PCM_16",
+            format="WAV",
+        ) as handle:
             handle.comment = WAV_NAMES_PREFIX + ",".join(track.channel_names)
             handle.write(samples)
 
@@ -113,13 +132,21 @@ class WAV:
         n_channels = samples.shape[1]
         names = [f"ch{index + 1}" for index in range(n_channels)]
         if comment.startswith(WAV_NAMES_PREFIX):
-            names = [name.strip() for name in comment[len(WAV_NAMES_PREFIX):].split(",")]
+            names = [name.strip() for name in comment[len(WAV_NAMES_PREFIX) :].split(",")]
             if len(names) != n_channels:
-                raise HapticFileError(str(path), "comment", f"names {len(names)} channels, the data has {n_channels}",
-                                      "one name per channel")
+                raise HapticFileError(
+                    str(path),
+                    "comment",
+                    f"names {len(names)} channels, the data has {n_channels}",
+                    "one name per channel",
+                )
         negative = np.argwhere(samples < 0)
         if negative.size:
             frame, channel = (int(v) for v in negative[0])
-            raise HapticFileError(str(path), f"sample {frame}, channel '{names[channel]}'",
-                                  f"is {int(samples[frame, channel])}", "0..32767 (intensity 0..1)")
+            raise HapticFileError(
+                str(path),
+                f"sample {frame}, channel '{names[channel]}'",
+                f"is {int(samples[frame, channel])}",
+                "0..32767 (intensity 0..1)",
+            )
         return HapticTrack(float(rate), tuple(names), samples.astype(np.float32) / WAV_FULL_SCALE)

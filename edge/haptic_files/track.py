@@ -52,8 +52,13 @@ class HapticTrack:
 
     def channel(self, index: int) -> HapticTrack:
         """Channel ``index`` alone, as a one-channel track."""
-        return HapticTrack(self.frame_rate_hz, (self.channel_names[index],), self.intensities[:, index : index + 1],
-                           (self.transient_frames[index],), self.description)
+        return HapticTrack(
+            self.frame_rate_hz,
+            (self.channel_names[index],),
+            self.intensities[:, index : index + 1],
+            (self.transient_frames[index],),
+            self.description,
+        )
 
 
 def simplify(values: np.ndarray, tolerance: float, keep: np.ndarray | None = None) -> np.ndarray:

@@ -34,13 +34,13 @@ def band_energy(mag: np.ndarray, mask: np.ndarray, weights: np.ndarray | None = 
     return power.mean(axis=1) if power.shape[1] else np.zeros(mag.shape[0])
 
 
-def band_energies(
-    mag: np.ndarray, n_fft: int, sample_rate_hz: int, bands_hz: list[tuple[float, float]]
-) -> np.ndarray:
+def band_energies(mag: np.ndarray, n_fft: int, sample_rate_hz: int, bands_hz: list[tuple[float, float]]) -> np.ndarray:
     """(n_frames, n_bands) mean power per band for ``bands_hz`` = [(low_hz, high_hz), …]."""
-    return np.stack(
-        [band_energy(mag, band_mask(n_fft, sample_rate_hz, low, high)) for low, high in bands_hz], axis=1
-    ) if bands_hz else np.zeros((mag.shape[0], 0))
+    return (
+        np.stack([band_energy(mag, band_mask(n_fft, sample_rate_hz, low, high)) for low, high in bands_hz], axis=1)
+        if bands_hz
+        else np.zeros((mag.shape[0], 0))
+    )
 
 
 def energy_to_db(power: np.ndarray) -> np.ndarray:
@@ -88,8 +88,13 @@ class BandFluxOnsets:
     detection delay is one hop at most beyond the STFT window.
     """
 
-    def __init__(self, frame_rate_hz: float, masks: list[np.ndarray | None], params: OnsetParams = OnsetParams(),
-                 n_bins: int | None = None) -> None:
+    def __init__(
+        self,
+        frame_rate_hz: float,
+        masks: list[np.ndarray | None],
+        params: OnsetParams = OnsetParams(),
+        n_bins: int | None = None,
+    ) -> None:
         self.params = params
         self.n_bands = len(masks)
         self.n_history = max(1, int(round(params.window_s * frame_rate_hz)))
@@ -172,8 +177,11 @@ class BandFluxOnsets:
         # Causal median of the previous n_history flux values, for every frame of this block at once (a median,
         # so one loud hit does not raise the threshold for the soft hits right after it).
         padded = np.concatenate([self._history, flux])
-        history = padded[np.newaxis, : self.n_history] if n_frames == 1 else \
-            padded[np.arange(n_frames)[:, None] + self._history_offsets[None, :]]
+        history = (
+            padded[np.newaxis, : self.n_history]
+            if n_frames == 1
+            else padded[np.arange(n_frames)[:, None] + self._history_offsets[None, :]]
+        )
         middle = self.n_history // 2
         median = np.partition(history, middle, axis=1)[:, middle]  # upper median (exact for odd n_history)
         excess = flux - (self.params.ratio * median + self.params.offset)
@@ -192,7 +200,9 @@ class BandFluxOnsets:
 class SpectralFluxOnsets:
     """:class:`BandFluxOnsets` on one band: ``process(mag)`` -> (n_frames,) float32 onset strengths."""
 
-    def __init__(self, frame_rate_hz: float, mask: np.ndarray | None = None, params: OnsetParams = OnsetParams()) -> None:
+    def __init__(
+        self, frame_rate_hz: float, mask: np.ndarray | None = None, params: OnsetParams = OnsetParams()
+    ) -> None:
         self.params = params
         self._mask = mask
         self._frame_rate_hz = frame_rate_hz
@@ -212,7 +222,9 @@ PITCH_STEP_HZ = 5.0
 
 
 @lru_cache(maxsize=16)
-def _harmonic_sum_matrix(n_fft: int, sample_rate_hz: int, min_hz: float, max_hz: float, n_harmonics: int) -> tuple[np.ndarray, np.ndarray]:
+def _harmonic_sum_matrix(
+    n_fft: int, sample_rate_hz: int, min_hz: float, max_hz: float, n_harmonics: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(candidates_hz (n_candidates,), weights (n_used_bins, n_candidates)): mag[:, :n_used_bins] @ weights sums,
     for each candidate f0, the magnitude linearly interpolated at f0, 2 f0, … weighted 1/harmonic (bins above the
     highest harmonic are left out)."""
@@ -248,8 +260,9 @@ def vocal_pitch_hz(
     return np.where(voiced, candidates_hz[best], 0.0).astype(np.float32)
 
 
-def pitch_candidates(n_fft: int, sample_rate_hz: int, min_hz: float = 80.0, max_hz: float = 800.0,
-                     n_harmonics: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def pitch_candidates(
+    n_fft: int, sample_rate_hz: int, min_hz: float = 80.0, max_hz: float = 800.0, n_harmonics: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """(candidates_hz (n_candidates,), weights (n_bins, n_candidates)) of :func:`vocal_pitch_hz` (cached)."""
     return _harmonic_sum_matrix(n_fft, sample_rate_hz, float(min_hz), float(max_hz), n_harmonics)
 

@@ -95,8 +95,15 @@ class RouteBank:
     spectrum route i reads: a stem name or "mixture"; ``bands_hz[i]`` its band.
     """
 
-    def __init__(self, routes: tuple[RouteSpec, ...], group_sizes: list[int], sources: list[str],
-                 bands_hz: list[tuple[float, float]], rate: _Rate, params: RenderParams) -> None:
+    def __init__(
+        self,
+        routes: tuple[RouteSpec, ...],
+        group_sizes: list[int],
+        sources: list[str],
+        bands_hz: list[tuple[float, float]],
+        rate: _Rate,
+        params: RenderParams,
+    ) -> None:
         self.routes = routes
         self.group_sizes = group_sizes
         self.sources = sources
@@ -131,21 +138,26 @@ class RouteBank:
         """Per source, the detector band each of its onset routes reads (None: band j is route j's)."""
         for source, indices in self._flux_routes.items():
             bands = list(dict.fromkeys(bands_hz[i] for i in indices))
-            self.onsets[source] = BandFluxOnsets(frame_rate_hz, [band_mask(rate.n_fft, rate.sample_rate_hz, *band)
-                                                                 for band in bands], OnsetParams())
+            self.onsets[source] = BandFluxOnsets(
+                frame_rate_hz, [band_mask(rate.n_fft, rate.sample_rate_hz, *band) for band in bands], OnsetParams()
+            )
             band_of_route = [bands.index(bands_hz[i]) for i in indices]
             self._flux_band_of_route[source] = None if len(bands) in (1, len(indices)) else band_of_route
         self._onset_column = {i: self.onset_routes.index(i) for i in self.onset_routes}
-        self.head_onsets = {i: OnsetHeadPulses(frame_rate_hz) for i in self.onset_routes
-                            if sources[i] == ONSET_HEAD_SOURCE}
+        self.head_onsets = {
+            i: OnsetHeadPulses(frame_rate_hz) for i in self.onset_routes if sources[i] == ONSET_HEAD_SOURCE
+        }
         self._head_columns: dict[tuple[str, ...], dict[int, list[int]]] = {}
         """Per onset-class list: the onset-head columns of each drum onset route (see :func:`onset_columns`)."""
         self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
         n_envelopes = len(self.envelope_routes)
-        self.envelope = FrameChain([  # band power -> level: normalised, amplitude, compressed, smoothed
-            PeakNormaliser(n_envelopes, frame_rate_hz, decay_s=params.normaliser_decay_s),
-            CompressedAmplitude(n_envelopes, params.compression_exponent, params.gate),
-            AttackRelease(n_envelopes, frame_rate_hz, params.attack_s, params.release_s)])
+        self.envelope = FrameChain(
+            [  # band power -> level: normalised, amplitude, compressed, smoothed
+                PeakNormaliser(n_envelopes, frame_rate_hz, decay_s=params.normaliser_decay_s),
+                CompressedAmplitude(n_envelopes, params.compression_exponent, params.gate),
+                AttackRelease(n_envelopes, frame_rate_hz, params.attack_s, params.release_s),
+            ]
+        )
         # Route levels (n_frames, n_routes) spread onto the route channels: column c reads route route_of_channel[c]
         # with the route's gain; pitch routes' channels are weighted by the phantom-sensation pan.
         self.n_channels = int(sum(group_sizes))
@@ -165,8 +177,9 @@ class RouteBank:
             head.reset()
         self.pulses.reset()
         self.envelope.reset()
-        self._last_pan = {i: phantom_pan(np.array([0.5]), np.ones(1), self.group_sizes[i])[0]
-                          for i in self.pitch_routes}
+        self._last_pan = {
+            i: phantom_pan(np.array([0.5]), np.ones(1), self.group_sizes[i])[0] for i in self.pitch_routes
+        }
 
     def _pitch_pan(self, index: int, mag: np.ndarray) -> np.ndarray:
         """(n_frames, n_group) phantom-sensation weights of pitch route ``index``: its group's actuators share the
@@ -184,8 +197,13 @@ class RouteBank:
             self._last_pan[index] = pan[-1]
         return pan
 
-    def _onset_strengths(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None,
-                         onset_classes: tuple[str, ...]) -> np.ndarray:
+    def _onset_strengths(
+        self,
+        spectra: dict[str, np.ndarray],
+        n_frames: int,
+        drum_onsets: np.ndarray | None,
+        onset_classes: tuple[str, ...],
+    ) -> np.ndarray:
         """(n_frames, n_onset_routes) pulse strengths: the onset head's for routes that read the drums when the
         separator gave onset probabilities, else spectral flux of the route's source band."""
         strengths = np.empty((n_frames, len(self.onset_routes)))
@@ -205,14 +223,21 @@ class RouteBank:
             strengths[:, columns] = band_strengths if band_of_route is None else band_strengths[:, band_of_route]
         return strengths
 
-    def process(self, spectra: dict[str, np.ndarray], n_frames: int, drum_onsets: np.ndarray | None = None,
-                onset_classes: tuple[str, ...] = ()) -> np.ndarray:
+    def process(
+        self,
+        spectra: dict[str, np.ndarray],
+        n_frames: int,
+        drum_onsets: np.ndarray | None = None,
+        onset_classes: tuple[str, ...] = (),
+    ) -> np.ndarray:
         """``spectra``: source name -> (n_frames, n_bins) magnitudes; ``drum_onsets``: (n_frames, n_classes)
         onset-head probabilities (columns named by ``onset_classes``) or None; returns (n_frames, n_channels)."""
         levels = []
         if self.envelope_routes:
-            parts = [np.square(spectra[source], dtype=np.float64) @ weights
-                     for source, weights in self._power_weights.items()]
+            parts = [
+                np.square(spectra[source], dtype=np.float64) @ weights
+                for source, weights in self._power_weights.items()
+            ]
             power = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
             levels.append(self.envelope.process(power))
         if self.onset_routes:
@@ -312,20 +337,35 @@ class HapticRenderer:
         # has no such stem. DSP-only: every stem route reads its stand-in band of the mixture.
         with_stems = [route.source in self.stems for route in routes]
         self._stem_bank = RouteBank(
-            routes, group_sizes,
+            routes,
+            group_sizes,
             [route.source if has_stem else MIXTURE_SOURCE for route, has_stem in zip(routes, with_stems)],
             [route.band_hz if has_stem else self._proxy_band(route) for route, has_stem in zip(routes, with_stems)],
-            rate, self.spec.params)
-        self._dsp_bank = RouteBank(routes, group_sizes, [MIXTURE_SOURCE] * len(routes),
-                                   [self._proxy_band(route) for route in routes], rate, self.spec.params)
+            rate,
+            self.spec.params,
+        )
+        self._dsp_bank = RouteBank(
+            routes,
+            group_sizes,
+            [MIXTURE_SOURCE] * len(routes),
+            [self._proxy_band(route) for route in routes],
+            rate,
+            self.spec.params,
+        )
         self._selector = PresetSelector(self.spec, self.labels, rate.frame_rate_hz)
-        self._output_chain = FrameChain([ErmKick(self.spinup_s, rate.frame_rate_hz),
-                                         ActuatorLimits(self.min_drive, self.max_drive, self.power,
-                                                        self.spec.params.max_total_power)])
+        self._output_chain = FrameChain(
+            [
+                ErmKick(self.spinup_s, rate.frame_rate_hz),
+                ActuatorLimits(self.min_drive, self.max_drive, self.power, self.spec.params.max_total_power),
+            ]
+        )
         # Per preset with routes (in the selector's order), a (n_route_channels, n_channels) 0/1 matrix: route
         # channel c drives actuator a in that preset. A preset's layer is the maximum over its route channels.
-        self._layer_presets = [index for index, preset in enumerate(self._selector.presets)
-                               if any(preset.name in route.presets for route in routes)]
+        self._layer_presets = [
+            index
+            for index, preset in enumerate(self._selector.presets)
+            if any(preset.name in route.presets for route in routes)
+        ]
         self._layer_of_preset = {index: layer for layer, index in enumerate(self._layer_presets)}
         routing = np.zeros((len(self._layer_presets), self._stem_bank.n_channels, self.n_channels))
         for layer, index in enumerate(self._layer_presets):
@@ -351,8 +391,9 @@ class HapticRenderer:
         spectra = {MIXTURE_SOURCE: analysis.mixture_mag}
         if analysis.stem_mag is not None:
             spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
-            contributions = self._stem_bank.process(spectra, analysis.n_frames, analysis.drum_onsets,
-                                                    analysis.onset_classes)
+            contributions = self._stem_bank.process(
+                spectra, analysis.n_frames, analysis.drum_onsets, analysis.onset_classes
+            )
         else:
             contributions = self._dsp_bank.process(spectra, analysis.n_frames)
         # contributions are >= 0, so the maximum of contribution x 0/1 is the maximum over the routed channels

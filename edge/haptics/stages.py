@@ -135,8 +135,10 @@ class AttackRelease(FrameStage):
 
     def _step(self, targets: list[float]) -> list[float]:
         attack, release = self.attack, self.release
-        self._state = [state + (attack if target > state else release) * (target - state)
-                       for target, state in zip(targets, self._state)]
+        self._state = [
+            state + (attack if target > state else release) * (target - state)
+            for target, state in zip(targets, self._state)
+        ]
         return self._state
 
 
@@ -188,8 +190,11 @@ class PulseShaper(FrameStage):
     def _step(self, strengths: list[float]) -> list[float]:
         decay = self.decay
         self._level = [
-            max(level * decay, min(max(strength / self.full_scale_strength, self.min_level), 1.0)) if strength > 0.0
-            else level * decay for strength, level in zip(strengths, self._level)]
+            max(level * decay, min(max(strength / self.full_scale_strength, self.min_level), 1.0))
+            if strength > 0.0
+            else level * decay
+            for strength, level in zip(strengths, self._level)
+        ]
         return self._level
 
 
@@ -214,9 +219,13 @@ class ErmKick(FrameStage):
         self._speed = [0.0] * self.n_channels
 
     def _step(self, targets: list[float]) -> list[float]:
-        drives = [_clip01(speed + (target - speed) / alpha)
-                  for target, speed, alpha in zip(targets, self._speed, self._alphas)]
-        self._speed = [speed + alpha * (drive - speed) for drive, speed, alpha in zip(drives, self._speed, self._alphas)]
+        drives = [
+            _clip01(speed + (target - speed) / alpha)
+            for target, speed, alpha in zip(targets, self._speed, self._alphas)
+        ]
+        self._speed = [
+            speed + alpha * (drive - speed) for drive, speed, alpha in zip(drives, self._speed, self._alphas)
+        ]
         return drives
 
 
@@ -242,18 +251,30 @@ class ActuatorLimits(FrameStage):
     """:func:`apply_limits` then :func:`cap_total_power` and a final clip to [0, 1], frame by frame (the renderer's
     last stage; the same arithmetic on plain floats)."""
 
-    def __init__(self, min_drive: np.ndarray, max_drive: np.ndarray, power_weights: np.ndarray,
-                 max_total_power: float, off_below: float = OFF_BELOW) -> None:
+    def __init__(
+        self,
+        min_drive: np.ndarray,
+        max_drive: np.ndarray,
+        power_weights: np.ndarray,
+        max_total_power: float,
+        off_below: float = OFF_BELOW,
+    ) -> None:
         self.n_channels = len(min_drive)
-        self._ranges = list(zip(np.asarray(min_drive, dtype=np.float64).tolist(),
-                                (np.asarray(max_drive, dtype=np.float64) - min_drive).tolist()))
+        self._ranges = list(
+            zip(
+                np.asarray(min_drive, dtype=np.float64).tolist(),
+                (np.asarray(max_drive, dtype=np.float64) - min_drive).tolist(),
+            )
+        )
         self._power = np.asarray(power_weights, dtype=np.float64).tolist()
         self.max_total_power = max_total_power
         self.off_below = off_below
 
     def _step(self, intensities: list[float]) -> list[float]:
         off_below = self.off_below
-        limited = [low + _clip01(x) * span if x >= off_below else 0.0 for x, (low, span) in zip(intensities, self._ranges)]
+        limited = [
+            low + _clip01(x) * span if x >= off_below else 0.0 for x, (low, span) in zip(intensities, self._ranges)
+        ]
         total = sum(weight * x for weight, x in zip(self._power, limited))
         if total > self.max_total_power:
             scale = self.max_total_power / max(total, 1e-12)

@@ -171,8 +171,10 @@ async def _scan(
             except asyncio.TimeoutError:
                 device = None
     except OSError as error:  # no system D-Bus socket, or BlueZ not reachable on it
-        raise bleak.exc.BleakError(f"cannot reach BlueZ over the system D-Bus ({error}); is the bluetooth "
-                                   "service running ('systemctl status bluetooth')?") from None
+        raise bleak.exc.BleakError(
+            f"cannot reach BlueZ over the system D-Bus ({error}); is the bluetooth "
+            "service running ('systemctl status bluetooth')?"
+        ) from None
     return list(seen.values()), device
 
 
@@ -213,7 +215,9 @@ class BleTransport:
         reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
         if not target:
-            raise ConfigError("ble link: no device given, expected e.g. 'ble://SENSE-VEST' or 'ble://C0:FF:EE:00:00:01'")
+            raise ConfigError(
+                "ble link: no device given, expected e.g. 'ble://SENSE-VEST' or 'ble://C0:FF:EE:00:00:01'"
+            )
         if scan_s <= 0 or connect_s <= 0 or reconnect_min_s <= 0 or reconnect_max_s < reconnect_min_s:
             raise ConfigError(
                 f"ble link {target}: scan_s, connect_s and reconnect_min_s must be > 0 and "
@@ -246,7 +250,9 @@ class BleTransport:
             self._runner.run(self._connect(), scan_s + connect_s + DISCONNECT_TIMEOUT_S)
         except FutureTimeoutError:
             self._closed = True
-            raise OutputError(f"ble link {target}: scan and connect did not finish within {scan_s + connect_s:.1f} s") from None
+            raise OutputError(
+                f"ble link {target}: scan and connect did not finish within {scan_s + connect_s:.1f} s"
+            ) from None
 
     @classmethod
     def from_url(cls, url: OutputURL) -> "BleTransport":
@@ -329,7 +335,9 @@ class BleTransport:
         self.mtu_payload_bytes = max(ATT_MIN_WRITE_BYTES, int(char.max_write_without_response_size))
         self._connected = True
         self.connects += 1
-        LOG.info("ble link %s: connected to %s, %d bytes per write", self.target, device.address, self.mtu_payload_bytes)
+        LOG.info(
+            "ble link %s: connected to %s, %d bytes per write", self.target, device.address, self.mtu_payload_bytes
+        )
 
     async def _disconnect_quietly(self, client: Any) -> None:
         try:
@@ -439,7 +447,9 @@ class BleTransport:
             return
         self._closed = True
         try:
-            self._runner.run(self._shutdown(codec.encode_message(codec.StopAll())), DISCONNECT_TIMEOUT_S + STOP_ALL_TIMEOUT_S)
+            self._runner.run(
+                self._shutdown(codec.encode_message(codec.StopAll())), DISCONNECT_TIMEOUT_S + STOP_ALL_TIMEOUT_S
+            )
         except Exception as error:
             LOG.warning("ble link %s: close: %s", self.target, error)
         finally:

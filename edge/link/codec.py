@@ -262,10 +262,22 @@ class Info(Message):
 
     def pack_body(self) -> bytes:
         name = self.name.encode("ascii")
-        return struct.pack(
-            "<" + self.FORMAT, self.proto_version, self.fw_major, self.fw_minor, self.fw_patch, self.n_channels,
-            self.flags, self.update_rate_hz, self.watchdog_ms, self.max_frame, len(name),
-        ) + name
+        return (
+            struct.pack(
+                "<" + self.FORMAT,
+                self.proto_version,
+                self.fw_major,
+                self.fw_minor,
+                self.fw_patch,
+                self.n_channels,
+                self.flags,
+                self.update_rate_hz,
+                self.watchdog_ms,
+                self.max_frame,
+                len(name),
+            )
+            + name
+        )
 
     @classmethod
     def unpack_body(cls, body: bytes) -> "Info":
@@ -460,8 +472,22 @@ class Error(Message):
 MESSAGE_TYPES: dict[int, type[Message]] = {
     cls.TYPE: cls
     for cls in (
-        Hello, Info, AuthChallenge, AuthResponse, AuthResult, ProvisionKey, Ack, SetIntensities, Config, PlayEffect,
-        StopAll, Ping, Pong, GetTelemetry, Telemetry, Error,
+        Hello,
+        Info,
+        AuthChallenge,
+        AuthResponse,
+        AuthResult,
+        ProvisionKey,
+        Ack,
+        SetIntensities,
+        Config,
+        PlayEffect,
+        StopAll,
+        Ping,
+        Pong,
+        GetTelemetry,
+        Telemetry,
+        Error,
     )
 }
 

@@ -90,10 +90,16 @@ class LinkSession:
                 message = self._inbox.popleft()
                 if isinstance(message, reply_type):
                     return message
-                if isinstance(message, codec.Error) and request_type is not None and message.offending_type == request_type:
+                if (
+                    isinstance(message, codec.Error)
+                    and request_type is not None
+                    and message.offending_type == request_type
+                ):
                     if message.code == codec.ERROR_UNAUTHENTICATED:
                         raise LinkAuthError(f"device refused message type {request_type:#04x}: not authenticated")
-                    raise ProtocolError(f"device answered message type {request_type:#04x} with ERROR {message.code_name}")
+                    raise ProtocolError(
+                        f"device answered message type {request_type:#04x} with ERROR {message.code_name}"
+                    )
                 self.unsolicited.append(message)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -141,7 +147,9 @@ class LinkSession:
                 raise LinkAuthError(f"device {info.name!r} refused the key (AUTH_RESULT {result.status})")
             self.authenticated = True
         elif info.flags & codec.FLAG_AUTH_REQUIRED:
-            raise LinkAuthError(f"device {info.name!r} has no key and refuses control on this link: provision one over USB")
+            raise LinkAuthError(
+                f"device {info.name!r} has no key and refuses control on this link: provision one over USB"
+            )
         return info
 
     # ------------------------------------------------------------------------------------------ requests

@@ -44,11 +44,15 @@ class SerialTransport:
         # a device path is locked (flock) for this process: a second run on the same board is refused, not interleaved
         exclusive = {} if "://" in self.port else {"exclusive": True}
         try:
-            self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0, write_timeout=1.0, **exclusive)
+            self._serial = serial.serial_for_url(
+                self.port, baudrate=self.baud, timeout=0, write_timeout=1.0, **exclusive
+            )
         except (OSError, ValueError) as error:  # serial.SerialException is an OSError
             if "exclusively lock" in str(error):
-                raise OutputError(f"serial link {self.port}: in use by another program (another `sense run`, "
-                                  "`sense flash` or a serial console); stop it first") from None
+                raise OutputError(
+                    f"serial link {self.port}: in use by another program (another `sense run`, "
+                    "`sense flash` or a serial console); stop it first"
+                ) from None
             raise OutputError(f"serial link {self.port}: cannot open at {self.baud} baud ({error})") from None
         self._timeout_s = 0.0
 
@@ -211,4 +215,3 @@ def open_transport(url: OutputURL) -> ByteTransport:
         ble = require("edge.link.ble", "ble", "the ble:// firmware link")
         return ble.open_ble_transport(url)
     raise ConfigError(f"output URL {url.url!r}: not a firmware link (expected serial://, ble://, loop:// or spy://)")
-

@@ -139,12 +139,19 @@ class SoundDeviceSink:
         try:
             sounddevice = require("sounddevice", "audio", "audio:// outputs")
         except OSError as error:  # the module is there but PortAudio is not
-            raise MissingExtraError("sounddevice", "audio", f"audio:// outputs (PortAudio: {error}; "
-                                    "install it with 'sudo apt install libportaudio2')") from error
+            raise MissingExtraError(
+                "sounddevice",
+                "audio",
+                f"audio:// outputs (PortAudio: {error}; install it with 'sudo apt install libportaudio2')",
+            ) from error
         self.queue = SampleQueue(max(1, round(latency_s * rate_hz)), n_channels)
         try:
             self._stream: Any = sounddevice.OutputStream(
-                samplerate=rate_hz, channels=n_channels, dtype="float32", device=device, callback=self._callback,
+                samplerate=rate_hz,
+                channels=n_channels,
+                dtype="float32",
+                device=device,
+                callback=self._callback,
                 latency="low",
             )
             self._stream.start()
@@ -211,7 +218,9 @@ class AudioOutput(ActuatorOutput):
     def from_url(cls, url: OutputURL, n_channels: int | None) -> "AudioOutput":
         channels = url.int_param("channels", n_channels or 1)
         if n_channels is not None and channels != n_channels:
-            raise ConfigError(f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it")
+            raise ConfigError(
+                f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it"
+            )
         if channels < 1:
             raise ConfigError(f"output URL {url.url!r}: channels must be >= 1")
         rate_hz = url.int_param("rate", DEVICE_STREAM.sample_rate_hz)
@@ -232,8 +241,13 @@ class AudioOutput(ActuatorOutput):
             sink = SoundDeviceSink(device, out_rate_hz, channels, latency_s)
         try:
             return cls(
-                sink, channels, rate_hz=rate_hz, out_rate_hz=out_rate_hz, carrier_hz=url.float_param("carrier_hz", 0.0),
-                max_gain=url.fraction_param("max", 1.0), url=url.url,
+                sink,
+                channels,
+                rate_hz=rate_hz,
+                out_rate_hz=out_rate_hz,
+                carrier_hz=url.float_param("carrier_hz", 0.0),
+                max_gain=url.fraction_param("max", 1.0),
+                url=url.url,
             )
         except BaseException:
             sink.close()

@@ -59,8 +59,10 @@ class OutputHealth:
 
     def line(self) -> str:
         """One line for a run summary."""
-        text = (f"{self.url}: {self.frames_sent} frames sent, {self.frames_acked} acknowledged, {self.frames_lost} lost, "
-                f"{self.frames_late} late, {self.reconnects} reconnect{'s' if self.reconnects != 1 else ''}")
+        text = (
+            f"{self.url}: {self.frames_sent} frames sent, {self.frames_acked} acknowledged, {self.frames_lost} lost, "
+            f"{self.frames_late} late, {self.reconnects} reconnect{'s' if self.reconnects != 1 else ''}"
+        )
         if self.watchdog_trips:
             text += f"; its failsafe zeroed the actuators {self.watchdog_trips} time{'s' if self.watchdog_trips != 1 else ''}"
         return text + ("" if self.link_up else "; LINK DOWN")
@@ -98,8 +100,11 @@ class ActuatorOutput(abc.ABC):
         if not (intensities.min() >= 0.0 and intensities.max() <= 1.0):
             raise ConfigError(f"output {self.url!r}: intensities must be finite and within [0, 1]")
         try:
-            self._write(frame if intensities is frame.intensities else
-                        HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio))
+            self._write(
+                frame
+                if intensities is frame.intensities
+                else HapticFrame(t_s=frame.t_s, intensities=intensities, audio=frame.audio)
+            )
         except OutputError as error:
             self._fault = str(error)
             raise
@@ -108,9 +113,14 @@ class ActuatorOutput(abc.ABC):
     def health(self) -> OutputHealth:
         """Frames written and whether the device still answers. A local output (a bus, pins, a sound card) counts
         a write that returned as acknowledged; firmware links count what the device confirmed."""
-        return OutputHealth(self.url, link_up=not self._fault, frames_sent=self._frames_written + bool(self._fault),
-                            frames_acked=self._frames_written, frames_lost=int(bool(self._fault)),
-                            messages=(self._fault,) if self._fault else ())
+        return OutputHealth(
+            self.url,
+            link_up=not self._fault,
+            frames_sent=self._frames_written + bool(self._fault),
+            frames_acked=self._frames_written,
+            frames_lost=int(bool(self._fault)),
+            messages=(self._fault,) if self._fault else (),
+        )
 
     def zero(self) -> None:
         """Drive every channel to zero now. Safe to call repeatedly and after a fault."""
@@ -164,4 +174,6 @@ class RoutedOutput:
 
     def write(self, t_s: float, intensities_per_actuator: np.ndarray, audio: np.ndarray | None = None) -> None:
         """Send the channels of this output from a (n_actuators,) rig-wide intensity vector."""
-        self.output.write(HapticFrame(t_s=t_s, intensities=intensities_per_actuator[self.actuator_indices], audio=audio))
+        self.output.write(
+            HapticFrame(t_s=t_s, intensities=intensities_per_actuator[self.actuator_indices], audio=audio)
+        )

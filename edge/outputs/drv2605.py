@@ -57,7 +57,9 @@ class DRV2605Output(ActuatorOutput):
         url: str | None = None,
     ) -> None:
         channels = list(mux_channels) if mux_address is not None else [0]
-        url = url or f"drv2605://{bus.bus_number}/0x{address:02x}" + (f"?mux=0x{mux_address:02x}" if mux_address else "")
+        url = url or f"drv2605://{bus.bus_number}/0x{address:02x}" + (
+            f"?mux=0x{mux_address:02x}" if mux_address else ""
+        )
         super().__init__(url, len(channels))
         if len(set(channels)) != len(channels):
             raise ConfigError(f"output {url!r}: mux channels {channels} repeat")
@@ -122,15 +124,28 @@ class DRV2605Output(ActuatorOutput):
             if len(texts) != len(channels):
                 raise ConfigError(f"output URL {url.url!r}: cal= has {len(texts)} entries for {len(channels)} channels")
             calibrations = [
-                CalibrationResult.from_text(text.strip(), f"output URL {url.url!r} cal entry {i}") if text.strip() else None
+                CalibrationResult.from_text(text.strip(), f"output URL {url.url!r} cal entry {i}")
+                if text.strip()
+                else None
                 for i, text in enumerate(texts)
             ]
         calibrate = url.query.get("calibrate", "0") in ("1", "true", "yes")
         max_level = url.fraction_param("max", 1.0)
-        return build_on_bus(bus_number, bus_factory, lambda bus: cls(
-            bus, address, mux_address=mux_address, mux_channels=channels, config=config,
-            calibrations=calibrations, calibrate=calibrate, max_level=max_level, url=url.url,
-        ))
+        return build_on_bus(
+            bus_number,
+            bus_factory,
+            lambda bus: cls(
+                bus,
+                address,
+                mux_address=mux_address,
+                mux_channels=channels,
+                config=config,
+                calibrations=calibrations,
+                calibrate=calibrate,
+                max_level=max_level,
+                url=url.url,
+            ),
+        )
 
     def levels_for(self, intensities: np.ndarray) -> list[int]:
         """(n_channels,) intensities in [0, 1] -> RTP levels 0..255 after the ``max_level`` cap."""
@@ -194,8 +209,10 @@ def _config_from_url(url: OutputURL) -> DRV2605Config:
         kind = ActuatorKind(kind_text)
     except ValueError:
         raise ConfigError(f"output URL {url.url!r}: actuator={kind_text.lower()!r}, expected 'lra' or 'erm'") from None
-    defaults = DRV2605Config() if kind is ActuatorKind.LRA else DRV2605Config(
-        kind=kind, rated_voltage_v=3.0, overdrive_clamp_v=3.6
+    defaults = (
+        DRV2605Config()
+        if kind is ActuatorKind.LRA
+        else DRV2605Config(kind=kind, rated_voltage_v=3.0, overdrive_clamp_v=3.6)
     )
     library = url.int_param("library", 0) or None
     config = DRV2605Config(
@@ -218,7 +235,9 @@ CALIBRATION_KEYS = ("cal", "calibrate")
 def url_with_calibration(url: str, cal_text: str | None) -> str:
     """``url`` with its ``calibrate``/``cal`` parameters replaced by ``cal=<cal_text>`` (removed if None)."""
     parts = urlsplit(url)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in CALIBRATION_KEYS]
+    query = [
+        (key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in CALIBRATION_KEYS
+    ]
     if cal_text is not None:
         query.append(("cal", cal_text))
     return urlunsplit(parts._replace(query=urlencode(query, safe=",:")))

@@ -119,8 +119,16 @@ class FirmwareOutput(ActuatorOutput):
             raise ConfigError(f"output URL {url.url!r}: lost_after_s and silent_s must be > 0")
         transport = open_transport(url)
         handshake = url.scheme != "loop" and not (url.scheme == "spy" and "loop://" in url.url)
-        return cls(url.url, transport, channels, key=key, handshake=handshake, config=config,
-                   lost_after_s=lost_after_s, silent_s=silent_s)
+        return cls(
+            url.url,
+            transport,
+            channels,
+            key=key,
+            handshake=handshake,
+            config=config,
+            lost_after_s=lost_after_s,
+            silent_s=silent_s,
+        )
 
     @property
     def frames_sent(self) -> int:
@@ -196,8 +204,9 @@ class FirmwareOutput(ActuatorOutput):
         self._backoff_s = self.reconnect_min_s
         self.link_up = True
         self.link_counters.reconnects += 1
-        self.link_counters.note(f"link back {self._stream_t_s:.2f} s into the stream "
-                              f"(down {time.monotonic() - self._down_since:.2f} s)")
+        self.link_counters.note(
+            f"link back {self._stream_t_s:.2f} s into the stream (down {time.monotonic() - self._down_since:.2f} s)"
+        )
         return True
 
     def _handle(self, messages: list[codec.Message]) -> None:
@@ -208,8 +217,10 @@ class FirmwareOutput(ActuatorOutput):
             elif isinstance(message, codec.Error):
                 self.device_errors.append(message)
                 offending = codec.MESSAGE_TYPES.get(message.offending_type)
-                self.link_counters.note(f"the firmware answered {offending.__name__ if offending else hex(message.offending_type)} "
-                                      f"with ERROR {message.code_name}")
+                self.link_counters.note(
+                    f"the firmware answered {offending.__name__ if offending else hex(message.offending_type)} "
+                    f"with ERROR {message.code_name}"
+                )
                 if message.code == codec.ERROR_UNAUTHENTICATED:
                     raise LinkAuthError(f"output {self.url!r}: the firmware refused our frames: not authenticated")
 
@@ -250,12 +261,21 @@ class FirmwareOutput(ActuatorOutput):
         counters = self.link_counters
         messages = list(counters.messages)
         if counters.watchdog_trips:
-            messages.append(f"the firmware's watchdog zeroed every actuator {counters.watchdog_trips} time"
-                            f"{'s' if counters.watchdog_trips != 1 else ''} (no frame for {self._watchdog_ms()} ms)")
-        return OutputHealth(self.url, link_up=self.link_up, frames_sent=self.frames_sent,
-                            frames_acked=counters.frames_acked, frames_lost=counters.frames_lost,
-                            frames_late=counters.frames_late, reconnects=counters.reconnects,
-                            watchdog_trips=counters.watchdog_trips, messages=tuple(messages))
+            messages.append(
+                f"the firmware's watchdog zeroed every actuator {counters.watchdog_trips} time"
+                f"{'s' if counters.watchdog_trips != 1 else ''} (no frame for {self._watchdog_ms()} ms)"
+            )
+        return OutputHealth(
+            self.url,
+            link_up=self.link_up,
+            frames_sent=self.frames_sent,
+            frames_acked=counters.frames_acked,
+            frames_lost=counters.frames_lost,
+            frames_late=counters.frames_late,
+            reconnects=counters.reconnects,
+            watchdog_trips=counters.watchdog_trips,
+            messages=tuple(messages),
+        )
 
     def _watchdog_ms(self) -> int:
         if self.config is not None:
@@ -295,7 +315,9 @@ class FirmwareOutput(ActuatorOutput):
     def telemetry(self) -> codec.Telemetry:
         """The device's counters now (the request joins the health polls, so their replies stay in order)."""
         if not self._settle_health(self.session.reply_timeout_s) or self.last_telemetry is None:
-            raise LinkTimeoutError(f"output {self.url}: no TELEMETRY from the device within {self.session.reply_timeout_s:.2f} s")
+            raise LinkTimeoutError(
+                f"output {self.url}: no TELEMETRY from the device within {self.session.reply_timeout_s:.2f} s"
+            )
         return self.last_telemetry
 
     def ping(self) -> float:

@@ -93,8 +93,13 @@ class LinkHealth:
         request = self._requests.popleft()
         n_other = request.n_frames - request.n_intensity_frames
         if self._baseline is None:
-            self._baseline = _Baseline(telemetry.frames_ok, telemetry.stale_frames, telemetry.watchdog_trips,
-                                       n_other, request.n_intensity_frames)
+            self._baseline = _Baseline(
+                telemetry.frames_ok,
+                telemetry.stale_frames,
+                telemetry.watchdog_trips,
+                n_other,
+                request.n_intensity_frames,
+            )
             return
         base = self._baseline
         stale = telemetry.stale_frames - base.stale_frames

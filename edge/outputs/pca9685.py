@@ -64,13 +64,24 @@ class PCA9685Output(ActuatorOutput):
         first_channel = url.int_param("first", 0)
         channels = url.int_param("channels", n_channels or N_CHANNELS - first_channel)
         if n_channels is not None and channels != n_channels:
-            raise ConfigError(f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it")
+            raise ConfigError(
+                f"output URL {url.url!r}: channels={channels} but the rig puts {n_channels} actuators on it"
+            )
         frequency_hz = url.float_param("freq", DEFAULT_FREQUENCY_HZ)
         max_duty = url.fraction_param("max", 1.0)
-        return build_on_bus(bus_number, bus_factory, lambda bus: cls(
-            bus, address, n_channels=channels, first_channel=first_channel, frequency_hz=frequency_hz,
-            max_duty=max_duty, url=url.url,
-        ))
+        return build_on_bus(
+            bus_number,
+            bus_factory,
+            lambda bus: cls(
+                bus,
+                address,
+                n_channels=channels,
+                first_channel=first_channel,
+                frequency_hz=frequency_hz,
+                max_duty=max_duty,
+                url=url.url,
+            ),
+        )
 
     def counts_for(self, intensities: np.ndarray) -> list[int]:
         """(n_channels,) intensities in [0, 1] -> duty counts 0..4096 after the ``max_duty`` cap."""

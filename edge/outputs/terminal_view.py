@@ -29,8 +29,17 @@ def _default_layout(n_channels: int) -> list[ActuatorSpec]:
     for channel in range(n_channels):
         row, column = divmod(channel, n_columns)
         position = ((column + 0.5) / n_columns, 1.0 - (row + 0.5) / n_rows)
-        layout.append(ActuatorSpec(id=str(channel), kind="erm", surface="channels", position=position,
-                                   resonance_hz=180.0, output="sim", channel=channel))
+        layout.append(
+            ActuatorSpec(
+                id=str(channel),
+                kind="erm",
+                surface="channels",
+                position=position,
+                resonance_hz=180.0,
+                output="sim",
+                channel=channel,
+            )
+        )
     return layout
 
 

@@ -66,8 +66,9 @@ def resolve_runtime(model: ModelSpec, requested: Runtime | str | None, precision
     raise RuntimeUnavailableError(f"no runtime can run model '{model.key}' at {precision}: " + "; ".join(problems))
 
 
-def open_runner(pack: Pack, model: ModelSpec, runtime: Runtime | str | None = None, precision: str = "fp32",
-                n_threads: int = 1) -> ModelRunner:
+def open_runner(
+    pack: Pack, model: ModelSpec, runtime: Runtime | str | None = None, precision: str = "fp32", n_threads: int = 1
+) -> ModelRunner:
     """Resolve the runtime and load the model's artifact with ``n_threads`` intra-op threads; its tensors are checked
     against the manifest (:class:`PackError` naming the field) before it is used."""
     chosen, artifact = resolve_runtime(model, runtime, precision)
@@ -98,5 +99,12 @@ def check_artifacts(pack: Pack) -> list[tuple[str, str | None]]:
     return results
 
 
-__all__ = ["ModelRunner", "Runtime", "check_artifacts", "importable_runtimes", "open_runner", "preferred_runtimes",
-           "resolve_runtime"]
+__all__ = [
+    "ModelRunner",
+    "Runtime",
+    "check_artifacts",
+    "importable_runtimes",
+    "open_runner",
+    "preferred_runtimes",
+    "resolve_runtime",
+]

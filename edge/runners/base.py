@@ -45,29 +45,50 @@ class ModelRunner(abc.ABC):
         where = f"models.{self.model.key}"
         inputs, outputs = self.signature()
         expected_inputs = [(f"{where}.inputs[{i}]", t.name, t.shape, t.dtype) for i, t in enumerate(self.model.inputs)]
-        expected_inputs += [(f"{where}.states[{i}].input", s.input, s.shape, s.dtype) for i, s in enumerate(self.model.states)]
-        expected_outputs = [(f"{where}.outputs[{i}]", t.name, t.shape, t.dtype) for i, t in enumerate(self.model.outputs)]
-        expected_outputs += [(f"{where}.states[{i}].output", s.output, s.shape, s.dtype)
-                             for i, s in enumerate(self.model.states)]
+        expected_inputs += [
+            (f"{where}.states[{i}].input", s.input, s.shape, s.dtype) for i, s in enumerate(self.model.states)
+        ]
+        expected_outputs = [
+            (f"{where}.outputs[{i}]", t.name, t.shape, t.dtype) for i, t in enumerate(self.model.outputs)
+        ]
+        expected_outputs += [
+            (f"{where}.states[{i}].output", s.output, s.shape, s.dtype) for i, s in enumerate(self.model.states)
+        ]
         for kind, actual, expected in (("input", inputs, expected_inputs), ("output", outputs, expected_outputs)):
             for field_name, logical, shape, dtype in expected:
                 name = self.artifact_name(logical)
                 if name not in actual:
-                    raise PackError(pack, field_name, f"names {kind} {name!r}, but {self.artifact.file} has "
-                                    f"{kind}s {sorted(actual)}", f"an {kind} the artifact has")
+                    raise PackError(
+                        pack,
+                        field_name,
+                        f"names {kind} {name!r}, but {self.artifact.file} has {kind}s {sorted(actual)}",
+                        f"an {kind} the artifact has",
+                    )
                 actual_shape, actual_dtype = actual[name]
                 if not _shapes_agree(shape, actual_shape):
-                    raise PackError(pack, f"{field_name}.shape", f"is {list(shape)}, but {self.artifact.file}'s {kind} "
-                                    f"{name!r} is {[-1 if d is None else d for d in actual_shape]}",
-                                    "the artifact's shape (-1: any length)")
+                    raise PackError(
+                        pack,
+                        f"{field_name}.shape",
+                        f"is {list(shape)}, but {self.artifact.file}'s {kind} "
+                        f"{name!r} is {[-1 if d is None else d for d in actual_shape]}",
+                        "the artifact's shape (-1: any length)",
+                    )
                 if actual_dtype != dtype:
-                    raise PackError(pack, f"{field_name}.dtype", f"is {dtype}, but {self.artifact.file}'s {kind} "
-                                    f"{name!r} is {actual_dtype}", "the artifact's dtype")
+                    raise PackError(
+                        pack,
+                        f"{field_name}.dtype",
+                        f"is {dtype}, but {self.artifact.file}'s {kind} {name!r} is {actual_dtype}",
+                        "the artifact's dtype",
+                    )
         fed = {self.artifact_name(logical) for _, logical, _, _ in expected_inputs}
         unfed = sorted(set(inputs) - fed)
         if unfed:
-            raise PackError(pack, f"{where}.inputs", f"does not name {self.artifact.file}'s inputs {unfed}",
-                            "every input of the artifact (inputs and state inputs)")
+            raise PackError(
+                pack,
+                f"{where}.inputs",
+                f"does not name {self.artifact.file}'s inputs {unfed}",
+                "every input of the artifact (inputs and state inputs)",
+            )
 
     @abc.abstractmethod
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -83,4 +104,5 @@ class ModelRunner(abc.ABC):
 def _shapes_agree(manifest_shape: tuple[int, ...], artifact_shape: tuple[int | None, ...]) -> bool:
     """Same rank, and every dimension equal unless either side leaves it open (-1 / None)."""
     return len(manifest_shape) == len(artifact_shape) and all(
-        m == -1 or a is None or m == a for m, a in zip(manifest_shape, artifact_shape))
+        m == -1 or a is None or m == a for m, a in zip(manifest_shape, artifact_shape)
+    )

@@ -18,13 +18,18 @@ from __future__ import annotations
 import platform
 
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
-    "aarch64": {("onnx", "fp32"): 583.9, ("onnx", "int8"): 682.1,
-                ("litert", "fp32"): 422.5, ("litert", "int8"): 514.7},
-    "x86_64": {("onnx", "fp32"): 0.1497, ("onnx", "int8"): 0.2168,
-               ("litert", "fp32"): 0.1124, ("litert", "int8"): 0.1182},
+    "aarch64": {("onnx", "fp32"): 583.9, ("onnx", "int8"): 682.1, ("litert", "fp32"): 422.5, ("litert", "int8"): 514.7},
+    "x86_64": {
+        ("onnx", "fp32"): 0.1497,
+        ("onnx", "int8"): 0.2168,
+        ("litert", "fp32"): 0.1124,
+        ("litert", "int8"): 0.1182,
+    },
 }
-COST_UNIT = {"aarch64": "M instructions per audio second (Pi 4 profile, benchmarks/bench_instructions.py)",
-             "x86_64": "real-time factor (sense bench)"}
+COST_UNIT = {
+    "aarch64": "M instructions per audio second (Pi 4 profile, benchmarks/bench_instructions.py)",
+    "x86_64": "real-time factor (sense bench)",
+}
 BOARD_ALIASES = {"arm64": "aarch64", "amd64": "x86_64"}
 DEFAULT_BOARD = "aarch64"
 """A machine with no measurements of its own is ranked by the Pi profile's counts (what SENSE is built for)."""
@@ -54,12 +59,16 @@ def int8_note(machine: str | None = None) -> str:
     """One sentence on what int8 buys on this machine's profile, with the measured numbers."""
     board = board_profile(machine)
     costs = MEASURED_COST[board]
-    pairs = ", ".join(f"{runtime} {costs[(runtime, 'int8')]:g} vs {costs[(runtime, 'fp32')]:g}"
-                      for runtime in runtimes_by_cost("fp32", machine)
-                      if (runtime, "int8") in costs and (runtime, "fp32") in costs)
+    pairs = ", ".join(
+        f"{runtime} {costs[(runtime, 'int8')]:g} vs {costs[(runtime, 'fp32')]:g}"
+        for runtime in runtimes_by_cost("fp32", machine)
+        if (runtime, "int8") in costs and (runtime, "fp32") in costs
+    )
     cheaper = [runtime for runtime in runtimes_by_cost("fp32", machine) if int8_pays(runtime, machine)]
     if cheaper:
         return f"int8 is cheaper than fp32 on {', '.join(cheaper)} here ({board}, int8 vs fp32 {COST_UNIT[board]}: {pairs})"
-    return (f"int8 is for size only: on {board} it costs more than fp32 on every runtime (int8 vs fp32, "
-            f"{COST_UNIT[board]}: {pairs}); the default is fp32 on {runtimes_by_cost('fp32', machine)[0]}, "
-            "the cheapest measured")
+    return (
+        f"int8 is for size only: on {board} it costs more than fp32 on every runtime (int8 vs fp32, "
+        f"{COST_UNIT[board]}: {pairs}); the default is fp32 on {runtimes_by_cost('fp32', machine)[0]}, "
+        "the cheapest measured"
+    )

@@ -45,21 +45,28 @@ def interpreter_class(module: str | None = None) -> Any:
             problems.append(_load_problem(name, error))
     if not problems:
         raise MissingExtraError(module or "ai_edge_litert", "litert", "running TFLite models")
-    raise RuntimeUnavailableError("LiteRT cannot run: " + "; ".join(problems) +
-                                  ". Fix: pip install 'sense-edge[litert]' (ai-edge-litert; NumPy 1 and 2)")
+    raise RuntimeUnavailableError(
+        "LiteRT cannot run: "
+        + "; ".join(problems)
+        + ". Fix: pip install 'sense-edge[litert]' (ai-edge-litert; NumPy 1 and 2)"
+    )
 
 
 def _integer_quantization(details: dict[str, dict[str, Any]]) -> dict[str, tuple[float, int, type]]:
     """Tensors the model takes or gives as integers: name -> (scale, zero_point, dtype) to (de)quantize with."""
-    return {name: (float(d["quantization"][0]), int(d["quantization"][1]), d["dtype"])
-            for name, d in details.items() if np.issubdtype(d["dtype"], np.integer) and d["quantization"][0] > 0}
+    return {
+        name: (float(d["quantization"][0]), int(d["quantization"][1]), d["dtype"])
+        for name, d in details.items()
+        if np.issubdtype(d["dtype"], np.integer) and d["quantization"][0] > 0
+    }
 
 
 class LiteRtRunner(ModelRunner):
     runtime = "litert"
 
-    def __init__(self, model: ModelSpec, artifact: ArtifactSpec, path: Path, n_threads: int,
-                 module: str | None = None) -> None:
+    def __init__(
+        self, model: ModelSpec, artifact: ArtifactSpec, path: Path, n_threads: int, module: str | None = None
+    ) -> None:
         """``module``: one of :data:`LITERT_MODULES` (default: the first that loads)."""
         super().__init__(model, artifact, path, n_threads)
         interpreter = interpreter_class(module)
@@ -68,27 +75,37 @@ class LiteRtRunner(ModelRunner):
                 self._interpreter = interpreter(model_path=str(path), num_threads=n_threads)
         except (ImportError, AttributeError) as error:  # tflite_runtime under NumPy 2 imports, then fails here
             name = interpreter.__module__.split(".")[0]
-            raise RuntimeUnavailableError(f"LiteRT cannot run {path.name}: {_load_problem(name, error)}. "
-                                          "Fix: pip install 'sense-edge[litert]' (ai-edge-litert; NumPy 1 and 2)") from None
+            raise RuntimeUnavailableError(
+                f"LiteRT cannot run {path.name}: {_load_problem(name, error)}. "
+                "Fix: pip install 'sense-edge[litert]' (ai-edge-litert; NumPy 1 and 2)"
+            ) from None
         except (ValueError, RuntimeError) as error:
             raise InferenceError(f"{path}: LiteRT cannot load this model: {error}") from None
         try:
             self._signature = self._interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as error:
             raise InferenceError(f"{path}: LiteRT cannot load this model: {error}") from None
-        self._to_logical = {self.artifact_name(name): name for name in
-                            [t.name for t in model.outputs] + [s.output for s in model.states]}
+        self._to_logical = {
+            self.artifact_name(name): name
+            for name in [t.name for t in model.outputs] + [s.output for s in model.states]
+        }
         self._input_quantization = _integer_quantization(self._signature.get_input_details())
         self._output_quantization = _integer_quantization(self._signature.get_output_details())
 
     def signature(self) -> tuple[Signature, Signature]:
         def of(details: dict[str, dict[str, Any]], quantized: dict[str, Any]) -> Signature:
-            return {name: (tuple(None if d < 0 else int(d) for d in detail.get("shape_signature", detail["shape"])),
-                           "float32" if name in quantized else np.dtype(detail["dtype"]).name)
-                    for name, detail in details.items()}
+            return {
+                name: (
+                    tuple(None if d < 0 else int(d) for d in detail.get("shape_signature", detail["shape"])),
+                    "float32" if name in quantized else np.dtype(detail["dtype"]).name,
+                )
+                for name, detail in details.items()
+            }
 
-        return (of(self._signature.get_input_details(), self._input_quantization),
-                of(self._signature.get_output_details(), self._output_quantization))
+        return (
+            of(self._signature.get_input_details(), self._input_quantization),
+            of(self._signature.get_output_details(), self._output_quantization),
+        )
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {}

@@ -30,13 +30,20 @@ class OnnxRunner(ModelRunner):
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise InferenceError(f"{path}: onnxruntime cannot load this model: {error}") from None
         self._output_names = [o.name for o in self._session.get_outputs()]
-        self._to_logical = {self.artifact_name(name): name for name in
-                            [t.name for t in model.outputs] + [s.output for s in model.states]}
+        self._to_logical = {
+            self.artifact_name(name): name
+            for name in [t.name for t in model.outputs] + [s.output for s in model.states]
+        }
 
     def signature(self) -> tuple[Signature, Signature]:
         def of(tensors: list) -> Signature:
-            return {t.name: (tuple(d if isinstance(d, int) else None for d in t.shape),
-                             _ONNX_DTYPES.get(t.type[7:-1], t.type[7:-1])) for t in tensors}  # "tensor(float)"
+            return {
+                t.name: (
+                    tuple(d if isinstance(d, int) else None for d in t.shape),
+                    _ONNX_DTYPES.get(t.type[7:-1], t.type[7:-1]),
+                )
+                for t in tensors
+            }  # "tensor(float)"
 
         return of(self._session.get_inputs()), of(self._session.get_outputs())
 

@@ -49,7 +49,7 @@ MAX_BODY_BYTES = 16 * 1024
 ROTATED_CLOSE_CODE = 4001
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                               "connect-src 'self'; frame-ancestors 'none'",
+    "connect-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -62,8 +62,11 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def _refusal(verdict: Verdict) -> JSONResponse:
     if verdict.limited:
-        return _error(429, f"too many wrong pairing tokens from this address; try again in {verdict.retry_after_s:.0f} s",
-                      {"Retry-After": str(max(1, round(verdict.retry_after_s)))})
+        return _error(
+            429,
+            f"too many wrong pairing tokens from this address; try again in {verdict.retry_after_s:.0f} s",
+            {"Retry-After": str(max(1, round(verdict.retry_after_s)))},
+        )
     return _error(401, "missing or wrong pairing token (the URL printed by sense serve carries it)")
 
 
@@ -147,6 +150,7 @@ def make_app(live: LiveRun, pairing: Pairing, on_rotate: Callable[[str], None] |
                 return _error(400, str(error))
             response.headers.update(SECURITY_HEADERS)
             return response
+
         return endpoint
 
     async def body_of(request: Request) -> dict[str, Any]:
@@ -168,6 +172,7 @@ def make_app(live: LiveRun, pairing: Pairing, on_rotate: Callable[[str], None] |
             except _BodyError as error:
                 return _error(error.status, error.message)
             return JSONResponse(await run_in_threadpool(action, body))
+
         return handler
 
     async def status(request: Request) -> Response:
@@ -197,7 +202,9 @@ def make_app(live: LiveRun, pairing: Pairing, on_rotate: Callable[[str], None] |
         return JSONResponse({"token": token})
 
     async def live_socket(websocket: WebSocket) -> None:
-        verdict = pairing.check(_presented_token(websocket.headers, websocket.query_params), client_of(websocket.client))
+        verdict = pairing.check(
+            _presented_token(websocket.headers, websocket.query_params), client_of(websocket.client)
+        )
         if not verdict.ok:
             await websocket.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
             return

@@ -23,8 +23,10 @@ def find_server(url: str | None = None, token: str | None = None) -> tuple[str, 
     try:
         state = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"no sense serve is running here ({path} is absent); start one with `sense serve`, or give "
-                          "--url and --token") from None
+        raise ConfigError(
+            f"no sense serve is running here ({path} is absent); start one with `sense serve`, or give "
+            "--url and --token"
+        ) from None
     except (OSError, json.JSONDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the running server's URL and token: {error}") from None
     return (url or state["url"]).rstrip("/"), token or state["token"]
@@ -33,8 +35,12 @@ def find_server(url: str | None = None, token: str | None = None) -> tuple[str, 
 def call(url: str, token: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """GET ``path`` (or POST ``body`` as JSON) with the token; the server's one-line error becomes a ConfigError."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{url}{path}", data=data, method="GET" if body is None else "POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}{path}",
+        data=data,
+        method="GET" if body is None else "POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             return dict(json.loads(response.read()))

@@ -67,8 +67,14 @@ class Server:
     """A session, its :class:`LiveRun` and the web server around it. :meth:`start` binds and serves; :meth:`run`
     feeds the pipeline in the calling thread until :meth:`stop` or a signal; then the web server shuts down."""
 
-    def __init__(self, live: LiveRun, host: str = LOCALHOST, port: int = DEFAULT_PORT, token: str | None = None,
-                 write_state: bool = True) -> None:
+    def __init__(
+        self,
+        live: LiveRun,
+        host: str = LOCALHOST,
+        port: int = DEFAULT_PORT,
+        token: str | None = None,
+        write_state: bool = True,
+    ) -> None:
         self.live = live
         self.host = host
         self.pairing = Pairing(token)
@@ -101,7 +107,9 @@ class Server:
             return
         path = state_file()
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, json.dumps({"url": self.base_url, "token": token, "pid": os.getpid()}) + "\n", mode=0o600)
+        write_atomically(
+            path, json.dumps({"url": self.base_url, "token": token, "pid": os.getpid()}) + "\n", mode=0o600
+        )
 
     def start(self) -> None:
         """Serve from a background thread; returns when the server accepts connections."""
@@ -109,11 +117,18 @@ class Server:
         from edge.serve.app import make_app
 
         app = make_app(self.live, self.pairing, on_rotate=self._save_state)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", ws="websockets-sansio",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=2,
+        )
         self._uvicorn = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
-                                        name="sense-serve-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [self._socket]}, name="sense-serve-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not self._uvicorn.started:
@@ -131,10 +146,15 @@ class Server:
             self.shutdown()
         session = self.live.session
         pack = session.pack
-        return RunResult(summary=session.telemetry.summary(), peak_intensities=self.live.peak,
-                         pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)",
-                         source=self.live.snapshot()["source"]["name"], output_urls=session.output_urls,
-                         pace="realtime", stopped_by_signal=stopped.signum)
+        return RunResult(
+            summary=session.telemetry.summary(),
+            peak_intensities=self.live.peak,
+            pack_name=f"{pack.name} {pack.version}" if pack else "none (DSP only)",
+            source=self.live.snapshot()["source"]["name"],
+            output_urls=session.output_urls,
+            pace="realtime",
+            stopped_by_signal=stopped.signum,
+        )
 
     def stop(self) -> None:
         """Stop the pipeline (from any thread); :meth:`run` then returns."""
@@ -150,16 +170,31 @@ class Server:
             state_file().unlink(missing_ok=True)
 
 
-def open_server(input_spec: str | None = None, pack_path: str | None = None, rig_path: str | None = None,
-                output: OutputChoice = None, runtime: str | None = None, precision: str = "fp32", n_threads: int = 1,
-                realtime_budget: float | None = 1.0, use_models: bool = True, user_sounds: bool = False,
-                sounds_dir: str | None = None, host: str = LOCALHOST, port: int = DEFAULT_PORT, loop: bool = False,
-                token: str | None = None, write_state: bool = True, **source_options: Any) -> Server:
+def open_server(
+    input_spec: str | None = None,
+    pack_path: str | None = None,
+    rig_path: str | None = None,
+    output: OutputChoice = None,
+    runtime: str | None = None,
+    precision: str = "fp32",
+    n_threads: int = 1,
+    realtime_budget: float | None = 1.0,
+    use_models: bool = True,
+    user_sounds: bool = False,
+    sounds_dir: str | None = None,
+    host: str = LOCALHOST,
+    port: int = DEFAULT_PORT,
+    loop: bool = False,
+    token: str | None = None,
+    write_state: bool = True,
+    **source_options: Any,
+) -> Server:
     """A started :class:`Server` for the same options as ``sense run`` (plus where to listen, ``loop``)."""
     require("starlette", "serve", "sense serve")
     require("uvicorn", "serve", "sense serve")
-    session = open_run_session(pack_path, rig_path, output, runtime, precision, n_threads, realtime_budget,
-                               use_models, user_sounds, sounds_dir)
+    session = open_run_session(
+        pack_path, rig_path, output, runtime, precision, n_threads, realtime_budget, use_models, user_sounds, sounds_dir
+    )
     server = None
     try:
         live = LiveRun(session, input_spec, loop, pack_path, rig_path, use_models, **source_options)

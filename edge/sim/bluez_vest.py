@@ -246,7 +246,12 @@ class MockVest:
 
     async def _name_has_owner(self, name: str) -> bool:
         reply = await self._call(
-            "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", [name], destination="org.freedesktop.DBus"
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "NameHasOwner",
+            "s",
+            [name],
+            destination="org.freedesktop.DBus",
         )
         return bool(reply.body[0])
 
@@ -255,7 +260,9 @@ class MockVest:
     ) -> Message:
         assert self._dbus is not None
         reply = await self._dbus.call(
-            Message(destination=destination, path=path, interface=interface, member=member, signature=signature, body=body)
+            Message(
+                destination=destination, path=path, interface=interface, member=member, signature=signature, body=body
+            )
         )
         assert reply is not None
         if reply.message_type == MessageType.ERROR:
@@ -267,8 +274,16 @@ class MockVest:
     async def _add_object(self, path: str, interface: str, props: dict[str, Variant], methods: list[list[str]]) -> None:
         await self._call("/", MOCK_IFACE, "AddObject", "ssa{sv}a(ssss)", [path, interface, props, methods])
         await self._call(
-            "/", MOCK_IFACE, "EmitSignal", "sssav",
-            [OBJECT_MANAGER_IFACE, "InterfacesAdded", "oa{sa{sv}}", [Variant("o", path), Variant("a{sa{sv}}", {interface: props})]],
+            "/",
+            MOCK_IFACE,
+            "EmitSignal",
+            "sssav",
+            [
+                OBJECT_MANAGER_IFACE,
+                "InterfacesAdded",
+                "oa{sa{sv}}",
+                [Variant("o", path), Variant("a{sa{sv}}", {interface: props})],
+            ],
         )
 
     async def _add_vest_objects(self) -> None:
@@ -307,7 +322,12 @@ class MockVest:
             self.device_path,
             DEVICE_IFACE,
             device_props,
-            [["Connect", "", "", connect], ["Disconnect", "", "", disconnect], ["Pair", "", "", ""], ["CancelPairing", "", "", ""]],
+            [
+                ["Connect", "", "", connect],
+                ["Disconnect", "", "", disconnect],
+                ["Pair", "", "", ""],
+                ["CancelPairing", "", "", ""],
+            ],
         )
         await self._add_object(
             self.service_path,
@@ -337,19 +357,38 @@ class MockVest:
             },
             [
                 ["WriteValue", "aya{sv}", "", not_connected],
-                ["ReadValue", "a{sv}", "ay", not_connected + "ret = self.props['org.bluez.GattCharacteristic1']['Value']"],
                 [
-                    "StartNotify", "", "",
-                    not_connected + "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(True)})",
+                    "ReadValue",
+                    "a{sv}",
+                    "ay",
+                    not_connected + "ret = self.props['org.bluez.GattCharacteristic1']['Value']",
                 ],
-                ["StopNotify", "", "", "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(False)})"],
+                [
+                    "StartNotify",
+                    "",
+                    "",
+                    not_connected
+                    + "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(True)})",
+                ],
+                [
+                    "StopNotify",
+                    "",
+                    "",
+                    "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(False)})",
+                ],
             ],
         )
         # Test-only: the bridge pushes the peer's bytes through here; the mock stores Value and signals it.
         await self._call(
-            self.char_path, MOCK_IFACE, "AddMethod", "sssss",
+            self.char_path,
+            MOCK_IFACE,
+            "AddMethod",
+            "sssss",
             [
-                VEST_TEST_IFACE, "Notify", "ay", "",
+                VEST_TEST_IFACE,
+                "Notify",
+                "ay",
+                "",
                 "self.props['org.bluez.GattCharacteristic1']['Value'] = dbus.Array(args[0], signature='y')\n"
                 "self.EmitSignal('org.freedesktop.DBus.Properties', 'PropertiesChanged', 'sa{sv}as', "
                 "['org.bluez.GattCharacteristic1', {'Value': dbus.Array(args[0], signature='y')}, []])",
@@ -409,7 +448,13 @@ class MockVest:
             if self.advertising and not self._connected:
                 self._rssi = -50 if self._rssi != -50 else -51
                 try:
-                    await self._call(self.device_path, MOCK_IFACE, "UpdateProperties", "sa{sv}", [DEVICE_IFACE, {"RSSI": Variant("n", self._rssi)}])
+                    await self._call(
+                        self.device_path,
+                        MOCK_IFACE,
+                        "UpdateProperties",
+                        "sa{sv}",
+                        [DEVICE_IFACE, {"RSSI": Variant("n", self._rssi)}],
+                    )
                 except RuntimeError:
                     pass
 
@@ -426,7 +471,11 @@ class MockVest:
     def set_mtu(self, mtu: int) -> None:
         """The ATT MTU exchange finished: BlueZ updates the characteristic's ``MTU`` property."""
         self.mtu = mtu
-        self._run(self._call(self.char_path, MOCK_IFACE, "UpdateProperties", "sa{sv}", [CHAR_IFACE, {"MTU": Variant("q", mtu)}]))
+        self._run(
+            self._call(
+                self.char_path, MOCK_IFACE, "UpdateProperties", "sa{sv}", [CHAR_IFACE, {"MTU": Variant("q", mtu)}]
+            )
+        )
 
     def bus_connections(self) -> int:
         """How many clients are connected to the private bus now (each BleakClient holds one while connected)."""
@@ -444,5 +493,7 @@ class MockVest:
         deadline = time.monotonic() + timeout_s
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; vest calls: {self.record.method_calls[-20:]}")
+                raise AssertionError(
+                    f"timed out after {timeout_s} s waiting for {what}; vest calls: {self.record.method_calls[-20:]}"
+                )
             time.sleep(0.01)

@@ -96,12 +96,22 @@ class HostFirmware:
         return self.workdir / "device.key"
 
     def start(self) -> "HostFirmware":
-        command = [str(self.binary), "--link", self.port, "--trace", str(self.trace_path),
-                   "--key-file", str(self.key_path), *self.args]
+        command = [
+            str(self.binary),
+            "--link",
+            self.port,
+            "--trace",
+            str(self.trace_path),
+            "--key-file",
+            str(self.key_path),
+            *self.args,
+        ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline() if self.process.stdout else ""
         if not line.startswith("PTY "):
-            raise AssertionError(f"host firmware did not start: {line!r} {self.process.stderr.read() if self.process.stderr else ''}")
+            raise AssertionError(
+                f"host firmware did not start: {line!r} {self.process.stderr.read() if self.process.stderr else ''}"
+            )
         return self
 
     def kill(self) -> None:

@@ -52,8 +52,14 @@ tagger's window, filling it, leaving it — so a sound is recognised early, not 
 
 def prototypes_of(takes: list[np.ndarray]) -> np.ndarray:
     """PROTOTYPES_PER_CLIP per take: the mean direction of each run of its (n_steps, dim) step embeddings."""
-    return np.stack([_unit(run.mean(axis=0)) for steps in takes
-                     for run in np.array_split(steps, min(PROTOTYPES_PER_CLIP, len(steps))) if len(run)])
+    return np.stack(
+        [
+            _unit(run.mean(axis=0))
+            for steps in takes
+            for run in np.array_split(steps, min(PROTOTYPES_PER_CLIP, len(steps)))
+            if len(run)
+        ]
+    )
 
 
 def calibrate(recordings: list[list[np.ndarray]], negatives: np.ndarray) -> tuple[PrototypeClassifier, Calibration]:
@@ -70,10 +76,14 @@ def calibrate(recordings: list[list[np.ndarray]], negatives: np.ndarray) -> tupl
     protos = prototypes_of(takes)
     clip_scores = []
     for index, takes_of in enumerate(recordings):
-        others = PrototypeClassifier(prototypes_of([t for i, r in enumerate(recordings) if i != index for t in r if len(t)]), 1.0)
+        others = PrototypeClassifier(
+            prototypes_of([t for i, r in enumerate(recordings) if i != index for t in r if len(t)]), 1.0
+        )
         clip_scores.append(min(float(others.scores(take).max(initial=-1.0)) for take in takes_of))
     max_negative = float(PrototypeClassifier(protos, 1.0).scores(negatives).max(initial=-1.0))
     weakest = min(clip_scores)
-    threshold = max_negative + THRESHOLD_POSITION * (weakest - max_negative) if weakest > max_negative else max_negative + 1e-3
+    threshold = (
+        max_negative + THRESHOLD_POSITION * (weakest - max_negative) if weakest > max_negative else max_negative + 1e-3
+    )
     recall = float(np.mean(np.array(clip_scores) >= threshold))
     return PrototypeClassifier(protos, threshold), Calibration(tuple(clip_scores), max_negative, recall, len(negatives))

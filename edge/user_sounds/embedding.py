@@ -77,8 +77,10 @@ class Embedder:
             raise RuntimeUnavailableError(f"pack {pack.name}: it has no tagger, and user sounds are learned from one")
         onnx_fp32 = tagger.artifact("onnx", "fp32")
         if onnx_fp32 is None:
-            raise RuntimeUnavailableError(f"pack {pack.name}: its tagger ships no fp32 ONNX artifact, and user sounds are "
-                                          "learned from that model's last hidden layer; use a pack that ships one")
+            raise RuntimeUnavailableError(
+                f"pack {pack.name}: its tagger ships no fp32 ONNX artifact, and user sounds are "
+                "learned from that model's last hidden layer; use a pack that ships one"
+            )
         require("onnxruntime", "sounds", "learning and hearing user sounds (the tagger's last hidden layer)")
         self.tagger = tagger
         self.context_frames = tagger.context_frames
@@ -88,7 +90,9 @@ class Embedder:
         sha = onnx_fp32.sha256
         target = cache_dir / f"embedding-{sha[:16]}.onnx"
         if not target.exists():
-            derive_embedding_model(pack.artifact_path(onnx_fp32), target, onnx_fp32.io_names.get(self.output_name, self.output_name))
+            derive_embedding_model(
+                pack.artifact_path(onnx_fp32), target, onnx_fp32.io_names.get(self.output_name, self.output_name)
+            )
         self.key = f"onnx-sha256:{sha}"
         self.runner: ModelRunner = self._derived_runner(tagger, onnx_fp32, target, n_threads)
 
@@ -96,9 +100,15 @@ class Embedder:
     def _derived_runner(tagger: ModelSpec, artifact: ArtifactSpec, path: Path, n_threads: int) -> ModelRunner:
         from edge.runners.onnx_runner import OnnxRunner
 
-        model = dataclasses.replace(tagger, outputs=tagger.outputs + (TensorSpec(EMBEDDING_OUTPUT, (1, -1), "float32"),))
-        derived = dataclasses.replace(artifact, file=path.name, sha256=sha256_of(path),
-                                      io_names={**artifact.io_names, EMBEDDING_OUTPUT: EMBEDDING_OUTPUT})
+        model = dataclasses.replace(
+            tagger, outputs=tagger.outputs + (TensorSpec(EMBEDDING_OUTPUT, (1, -1), "float32"),)
+        )
+        derived = dataclasses.replace(
+            artifact,
+            file=path.name,
+            sha256=sha256_of(path),
+            io_names={**artifact.io_names, EMBEDDING_OUTPUT: EMBEDDING_OUTPUT},
+        )
         return OnnxRunner(model, derived, path, n_threads)
 
     def step_embedding(self, window: np.ndarray) -> np.ndarray:
@@ -123,4 +133,3 @@ class Embedder:
         steps = range(self.every_n_hops, len(magnitude) + 1, self.every_n_hops)
         vectors = [self.step_embedding(history[end : end + self.context_frames]) for end in steps]
         return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
-

@@ -26,8 +26,17 @@ def user_label(name: str) -> str:
 
 
 def user_presets(sounds: list[UserSound]) -> tuple[PresetSpec, ...]:
-    return tuple(PresetSpec(name=user_label(s.name), priority=s.priority, tags=(user_label(s.name),), pattern=s.pattern,
-                            group=s.group, music_gain=0.0) for s in sounds)
+    return tuple(
+        PresetSpec(
+            name=user_label(s.name),
+            priority=s.priority,
+            tags=(user_label(s.name),),
+            pattern=s.pattern,
+            group=s.group,
+            music_gain=0.0,
+        )
+        for s in sounds
+    )
 
 
 def with_presets(rig: Rig, presets: tuple[PresetSpec, ...]) -> Rig:
@@ -36,8 +45,10 @@ def with_presets(rig: Rig, presets: tuple[PresetSpec, ...]) -> Rig:
 
     for preset in presets:
         if preset.group != "all" and preset.group not in rig.spec.groups:
-            raise ConfigError(f"user sound {preset.name!r} plays on group {preset.group!r}, which rig {rig.name!r} "
-                              f"lacks; groups: {', '.join(['all', *rig.spec.groups])}")
+            raise ConfigError(
+                f"user sound {preset.name!r} plays on group {preset.group!r}, which rig {rig.name!r} "
+                f"lacks; groups: {', '.join(['all', *rig.spec.groups])}"
+            )
     return dataclasses.replace(rig, spec=dataclasses.replace(rig.spec, presets=rig.spec.presets + presets))
 
 

@@ -70,7 +70,9 @@ def _fields(data: bytes, where: str) -> list[tuple[int, int | bytes]]:
             size, at = _varint(data, at, where)
             value, at = data[at : at + size], at + size
         else:
-            raise InferenceError(f"{where}: not an ONNX model (protobuf wire type {wire} at byte {start}; expected 0, 1, 2 or 5)")
+            raise InferenceError(
+                f"{where}: not an ONNX model (protobuf wire type {wire} at byte {start}; expected 0, 1, 2 or 5)"
+            )
         if at > len(data):
             raise InferenceError(f"{where}: not an ONNX model (a protobuf field at byte {start} runs past the end)")
         out.append((number, value))
@@ -111,8 +113,13 @@ def read_graph(path: Path) -> Graph:
                 continue
             if g_number == GRAPH_NODE:
                 op_type = _strings(g_value, NODE_OP_TYPE, where)
-                graph.node.append(Node(op_type[-1] if op_type else "", _strings(g_value, NODE_INPUT, where),
-                                       _strings(g_value, NODE_OUTPUT, where)))
+                graph.node.append(
+                    Node(
+                        op_type[-1] if op_type else "",
+                        _strings(g_value, NODE_INPUT, where),
+                        _strings(g_value, NODE_OUTPUT, where),
+                    )
+                )
             elif g_number == GRAPH_INITIALIZER:
                 names = _strings(g_value, TENSOR_NAME, where)
                 if names:
@@ -141,8 +148,12 @@ def _length_field(number: int, payload: bytes) -> bytes:
 
 def with_extra_output(model: bytes, tensor: str, output: str, node_name: str) -> bytes:
     """``model`` (ONNX bytes) with an ``Identity`` node from ``tensor`` to a new float graph output ``output``."""
-    node = (_length_field(NODE_INPUT, tensor.encode()) + _length_field(NODE_OUTPUT, output.encode())
-            + _length_field(NODE_NAME, node_name.encode()) + _length_field(NODE_OP_TYPE, b"Identity"))
+    node = (
+        _length_field(NODE_INPUT, tensor.encode())
+        + _length_field(NODE_OUTPUT, output.encode())
+        + _length_field(NODE_NAME, node_name.encode())
+        + _length_field(NODE_OP_TYPE, b"Identity")
+    )
     float_tensor = _length_field(TYPE_TENSOR, _key(TENSOR_TYPE_ELEM, VARINT) + _encode_varint(FLOAT))
     value_info = _length_field(VALUE_NAME, output.encode()) + _length_field(VALUE_TYPE, float_tensor)
     return model + _length_field(MODEL_GRAPH, _length_field(GRAPH_NODE, node) + _length_field(GRAPH_OUTPUT, value_info))

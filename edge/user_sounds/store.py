@@ -49,7 +49,11 @@ DEFAULT_PATTERN = "pulse"
 
 
 def sounds_dir(pack: Pack, root: str | Path | None = None) -> Path:
-    base = Path(root) if root is not None else Path(os.environ.get("SENSE_SOUNDS_DIR", Path.home() / ".local/share/sense/sounds"))
+    base = (
+        Path(root)
+        if root is not None
+        else Path(os.environ.get("SENSE_SOUNDS_DIR", Path.home() / ".local/share/sense/sounds"))
+    )
     return base / pack.name
 
 
@@ -80,8 +84,10 @@ def active_steps(embedder: Embedder, audio: np.ndarray) -> np.ndarray:
     level_db = 10 * np.log10(np.maximum((embedder.magnitudes(padded) ** 2).sum(axis=1), 1e-12))
     loud = np.flatnonzero(level_db >= level_db.max() - ACTIVE_BELOW_PEAK_DB)
     ends = np.arange(1, len(steps) + 1) * embedder.every_n_hops  # a step's window is [end - context, end)
-    hears = np.array([np.count_nonzero((loud < end) & (loud >= end - embedder.context_frames)) >= MIN_LOUD_FRAMES
-                      for end in ends], dtype=bool)
+    hears = np.array(
+        [np.count_nonzero((loud < end) & (loud >= end - embedder.context_frames)) >= MIN_LOUD_FRAMES for end in ends],
+        dtype=bool,
+    )
     return steps[hears]
 
 
@@ -132,17 +138,31 @@ class SoundStore:
 
     def save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        document = {"format": FORMAT_NAME, "version": 1, "pack": self.pack.name,
-                    "sounds": [asdict(sound) for sound in self.sounds.values()]}
+        document = {
+            "format": FORMAT_NAME,
+            "version": 1,
+            "pack": self.pack.name,
+            "sounds": [asdict(sound) for sound in self.sounds.values()],
+        }
         self.index.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
-    def learn(self, name: str, clip_paths: list[Path], pattern: str = DEFAULT_PATTERN, priority: int = DEFAULT_PRIORITY,
-              group: str = "all") -> tuple[UserSound, Calibration]:
+    def learn(
+        self,
+        name: str,
+        clip_paths: list[Path],
+        pattern: str = DEFAULT_PATTERN,
+        priority: int = DEFAULT_PRIORITY,
+        group: str = "all",
+    ) -> tuple[UserSound, Calibration]:
         """Copy the recordings into the overlay (16 kHz mono FLAC) and learn ``name`` from them."""
         if not NAME_PATTERN.match(name):
-            raise ConfigError(f"sound name {name!r}: use 1-32 lower-case letters, digits and '-', starting with a letter or digit")
+            raise ConfigError(
+                f"sound name {name!r}: use 1-32 lower-case letters, digits and '-', starting with a letter or digit"
+            )
         if not MIN_CLIPS <= len(clip_paths) <= MAX_CLIPS:
-            raise ConfigError(f"sound {name!r}: {len(clip_paths)} recordings; give {MIN_CLIPS} to {MAX_CLIPS} short ones")
+            raise ConfigError(
+                f"sound {name!r}: {len(clip_paths)} recordings; give {MIN_CLIPS} to {MAX_CLIPS} short ones"
+            )
         if pattern not in PATTERNS:
             raise ConfigError(f"sound {name!r}: pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
         soundfile = require("soundfile", "core", "storing recordings")
@@ -150,8 +170,10 @@ class SoundStore:
         for index, path in enumerate(clip_paths):
             audio = read_audio_file(path)
             if len(audio) > MAX_CLIP_S * DEVICE_STREAM.sample_rate_hz:
-                raise AudioInputError(f"{path}: {len(audio) / DEVICE_STREAM.sample_rate_hz:.1f} s; recordings of a sound must be "
-                                      f"at most {MAX_CLIP_S:.0f} s (trim it around the sound)")
+                raise AudioInputError(
+                    f"{path}: {len(audio) / DEVICE_STREAM.sample_rate_hz:.1f} s; recordings of a sound must be "
+                    f"at most {MAX_CLIP_S:.0f} s (trim it around the sound)"
+                )
             if float(np.abs(audio).max()) < 1e-3:
                 raise AudioInputError(f"{path}: silent (peak below -60 dBFS); record the sound closer or louder")
             relative = f"clips/{name}-{index + 1}.flac"
@@ -166,8 +188,10 @@ class SoundStore:
 
     def _fit(self, sound: UserSound) -> Calibration:
         embedder = self.embedder
-        recordings = [[active_steps(embedder, take) for take in takes_of(read_audio_file(self.dir / relative))]
-                      for relative in sound.clips]
+        recordings = [
+            [active_steps(embedder, take) for take in takes_of(read_audio_file(self.dir / relative))]
+            for relative in sound.clips
+        ]
         classifier, calibration = calibrate(recordings, negative_steps(embedder))
         sound.embedding_key, sound.embedding_source = embedder.key, embedder.source
         sound.prototypes = classifier.prototypes.round(6).tolist()
@@ -189,7 +213,9 @@ class SoundStore:
     def remove(self, name: str) -> None:
         sound = self.sounds.pop(name, None)
         if sound is None:
-            raise ConfigError(f"no user sound {name!r} for pack {self.pack.name}; learned: {', '.join(self.sounds) or 'none'}")
+            raise ConfigError(
+                f"no user sound {name!r} for pack {self.pack.name}; learned: {', '.join(self.sounds) or 'none'}"
+            )
         for relative in sound.clips:
             (self.dir / relative).unlink(missing_ok=True)
         self.save()

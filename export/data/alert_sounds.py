@@ -28,7 +28,9 @@ def _time(seconds: float) -> np.ndarray:
     return np.arange(int(seconds * SAMPLE_RATE_HZ)) / SAMPLE_RATE_HZ
 
 
-def _tone(t: np.ndarray, frequency_hz: float | np.ndarray, partials: tuple[tuple[float, float], ...] = ((1.0, 1.0),)) -> np.ndarray:
+def _tone(
+    t: np.ndarray, frequency_hz: float | np.ndarray, partials: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
+) -> np.ndarray:
     phase = 2 * np.pi * np.cumsum(np.broadcast_to(frequency_hz, t.shape)) / SAMPLE_RATE_HZ
     return sum(amplitude * np.sin(ratio * phase) for amplitude, ratio in partials)  # type: ignore[return-value]
 
@@ -162,8 +164,10 @@ ALERT_FAMILIES: dict[str, dict[str, Callable[[np.random.Generator, float], np.nd
 
 def check_training_alert_family(family: str) -> str:
     if family in HELDOUT_ALERT_FAMILIES:
-        raise ConfigError(f"alert family {family!r} is held out for out-of-source evaluation "
-                          f"(export.data.alert_sounds.HELDOUT_ALERT_FAMILIES); training may not use it")
+        raise ConfigError(
+            f"alert family {family!r} is held out for out-of-source evaluation "
+            f"(export.data.alert_sounds.HELDOUT_ALERT_FAMILIES); training may not use it"
+        )
     return family
 
 

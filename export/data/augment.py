@@ -39,6 +39,7 @@ def scale_to_peak(stems: np.ndarray, peak: float, rng: np.random.Generator, spre
 # Effects the strongest separation systems train with, applied per stem (so the targets stay exact: a stem's
 # target is the stem after its effects) or, for the room and the microphone, to every stem alike.
 
+
 def random_eq(audio: np.ndarray, rng: np.random.Generator, sample_rate_hz: int) -> np.ndarray:
     """A random peaking EQ (+-12 dB at 60 Hz-6 kHz) and a random low or high shelf-like tilt, (n,) -> (n,)."""
     from scipy import signal
@@ -97,8 +98,7 @@ def room_impulse(rng: np.random.Generator, sample_rate_hz: int) -> np.ndarray:
     return impulse.astype(np.float32)
 
 
-def microphone_path(stems: np.ndarray, rng: np.random.Generator, sample_rate_hz: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def microphone_path(stems: np.ndarray, rng: np.random.Generator, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
     """A small microphone and its preamp: band limits (high-pass 60-300 Hz, low-pass 3-7.5 kHz) on every stem alike,
     one slow AGC gain, and a noise floor -60..-30 dB re the mixture's RMS that belongs to no stem.
     Returns (stems, noise (n,))."""
@@ -113,8 +113,9 @@ def microphone_path(stems: np.ndarray, rng: np.random.Generator, sample_rate_hz:
     return (filtered * agc).astype(np.float32), noise.astype(np.float32)
 
 
-def augment_segment(stems: np.ndarray, rng: np.random.Generator, probability: float, sample_rate_hz: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def augment_segment(
+    stems: np.ndarray, rng: np.random.Generator, probability: float, sample_rate_hz: int
+) -> tuple[np.ndarray, np.ndarray]:
     """stems (n_stems, n) -> (augmented stems, noise (n,)) with each effect applied with ``probability``:
     per stem EQ, saturation and compression; one room reverb for all stems (each its own wet level); the
     microphone path. The mixture is stems.sum(0) + noise; targets are the augmented stems."""

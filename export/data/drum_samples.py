@@ -21,8 +21,13 @@ SONIC_PI_PATTERNS = {
     "open_hat": ("drum_cymbal_open.flac", "drum_cymbal_soft.flac"),
     "crash": ("drum_cymbal_hard.flac", "drum_splash_*.flac", "elec_cymbal.flac"),
 }
-HYDROGEN_KEYWORDS = {"kick": ("kick", "bd", "bass"), "snare": ("snare", "sn"), "closed_hat": ("hat", "hh"),
-                     "open_hat": ("open",), "crash": ("crash", "ride", "cymbal")}
+HYDROGEN_KEYWORDS = {
+    "kick": ("kick", "bd", "bass"),
+    "snare": ("snare", "sn"),
+    "closed_hat": ("hat", "hh"),
+    "open_hat": ("open",),
+    "crash": ("crash", "ride", "cymbal"),
+}
 MAX_SAMPLE_SECONDS = 2.0
 VELOCITY_FULL_SCALE = 127.0
 
@@ -59,8 +64,13 @@ def load_drum_kit(report: LoadReport, packages: tuple[str, ...] = ("sonic-pi-sam
     return DrumKit(samples)
 
 
-def sequence_drums(song: Song, kit: DrumKit, n_samples: int, rng: np.random.Generator,
-                   sample_rate_hz: int = DEVICE_STREAM.sample_rate_hz) -> np.ndarray:
+def sequence_drums(
+    song: Song,
+    kit: DrumKit,
+    n_samples: int,
+    rng: np.random.Generator,
+    sample_rate_hz: int = DEVICE_STREAM.sample_rate_hz,
+) -> np.ndarray:
     """(n_samples,) drum stem: each drum note of ``song`` plays one sample of its role (one sample per role per
     song, chosen by ``rng``), scaled by velocity, starting when fluidsynth would start it."""
     chosen = {role: options[int(rng.integers(len(options)))] for role, options in kit.samples.items() if options}

@@ -72,7 +72,9 @@ def split_midi_by_stem(path: Path, max_seconds: float) -> dict[str, object]:
             channels = sorted({m.channel for m in track if hasattr(m, "channel")})
             for index, channel in enumerate(channels):
                 delta = max(0, cut_tick - previous) if index == 0 else 0
-                track.append(mido.Message("control_change", channel=channel, control=ALL_SOUND_OFF, value=0, time=delta))
+                track.append(
+                    mido.Message("control_change", channel=channel, control=ALL_SOUND_OFF, value=0, time=delta)
+                )
             track.append(mido.MetaMessage("end_of_track", time=0))
             midi = mido.MidiFile(type=0, ticks_per_beat=source.ticks_per_beat)
             midi.tracks.append(track)
@@ -96,7 +98,9 @@ def _render_stems(midis: dict[str, object], max_seconds: float, soundfont: Path)
     return {stem: (audio * (PEAK_LEVEL / peak)).astype(np.float32) for stem, audio in stems.items()}
 
 
-def render_midi_file(path: Path, max_seconds: float = 30.0, soundfont: Path = DEFAULT_SOUNDFONT) -> dict[str, np.ndarray]:
+def render_midi_file(
+    path: Path, max_seconds: float = 30.0, soundfont: Path = DEFAULT_SOUNDFONT
+) -> dict[str, np.ndarray]:
     """Stem -> (n_samples,) float32 16 kHz for one MIDI file (silent stems are zeros); the mixture is their sum."""
     return _render_stems(split_midi_by_stem(path, max_seconds), max_seconds, soundfont)
 

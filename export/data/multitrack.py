@@ -137,7 +137,9 @@ def generate_song(seed: int, n_sections: int = 5) -> Song:
             if "drums" in playing:
                 for drum, steps in groove.items():
                     for step in steps:
-                        velocity = int(rng.integers(70, 110)) if drum in (CLOSED_HAT, OPEN_HAT) else int(rng.integers(95, 125))
+                        velocity = (
+                            int(rng.integers(70, 110)) if drum in (CLOSED_HAT, OPEN_HAT) else int(rng.integers(95, 125))
+                        )
                         notes["drums"].append(Note(bar_start_s + step * step_s, step_s, drum, velocity))
                 if bar_in_section == 0 and section_index > 0:
                     notes["drums"].append(Note(bar_start_s, step_s, CRASH, 100))
@@ -145,7 +147,9 @@ def generate_song(seed: int, n_sections: int = 5) -> Song:
                 root = _scale_pitch(key_root, scale, chord_degree, 1)
                 for index, step in enumerate(bass_pattern):
                     pitch = root + (7 if index == len(bass_pattern) - 1 and rng.integers(2) else 0)
-                    notes["bass"].append(Note(bar_start_s + step * step_s, 2 * step_s, pitch, int(rng.integers(90, 120))))
+                    notes["bass"].append(
+                        Note(bar_start_s + step * step_s, 2 * step_s, pitch, int(rng.integers(90, 120)))
+                    )
             if "other" in playing:
                 chord = [_scale_pitch(key_root, scale, chord_degree + offset, 4) for offset in (0, 2, 4)]
                 if rng.integers(2):
@@ -206,8 +210,23 @@ def render_midi(midi_path: Path, sample_rate_hz: int, soundfont: Path = DEFAULT_
     if not soundfont.exists():
         raise ConfigError(f"soundfont {soundfont} not found (Debian package fluid-soundfont-gm)")
     wav_path = midi_path.with_suffix(".wav")
-    command = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(sample_rate_hz),
-               "-F", str(wav_path), str(soundfont), str(midi_path)]
+    command = [
+        "fluidsynth",
+        "-ni",
+        "-q",
+        "-R",
+        "0",
+        "-C",
+        "0",
+        "-g",
+        "0.5",
+        "-r",
+        str(sample_rate_hz),
+        "-F",
+        str(wav_path),
+        str(soundfont),
+        str(midi_path),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not wav_path.exists():
         raise ConfigError(f"fluidsynth failed ({result.returncode}): {result.stderr.strip()[-400:]}")
@@ -261,7 +280,8 @@ def render_song(song: Song, sample_rate_hz: int = SAMPLE_RATE_HZ, soundfont: Pat
     return Multitrack(song, mixture, stems, sample_rate_hz, drum_onsets(song, sample_rate_hz))
 
 
-def render_multitrack(seed: int, n_sections: int = 5, sample_rate_hz: int = SAMPLE_RATE_HZ,
-                      soundfont: Path = DEFAULT_SOUNDFONT) -> Multitrack:
+def render_multitrack(
+    seed: int, n_sections: int = 5, sample_rate_hz: int = SAMPLE_RATE_HZ, soundfont: Path = DEFAULT_SOUNDFONT
+) -> Multitrack:
     """Generate and render one song: ``render_song(generate_song(seed, n_sections))``."""
     return render_song(generate_song(seed, n_sections), sample_rate_hz, soundfont)

@@ -85,7 +85,11 @@ def clapping(rng: np.random.Generator, seconds: float) -> np.ndarray:
 
 
 EVENT_GENERATORS: dict[str, Callable[[np.random.Generator, float], np.ndarray]] = {
-    "siren": siren, "alarm": beeping_alarm, "doorbell": doorbell, "telephone": phone_ring, "knock": knocking,
+    "siren": siren,
+    "alarm": beeping_alarm,
+    "doorbell": doorbell,
+    "telephone": phone_ring,
+    "knock": knocking,
     "clapping": clapping,
 }
 
@@ -129,11 +133,15 @@ def _decaying_bursts(rng: np.random.Generator, n: int, per_second: float, make: 
 def coloured_noise(rng: np.random.Generator, seconds: float) -> np.ndarray:
     """White, pink or brown noise, band-limited at random and slowly swelling (hiss-, surf-, rush-like)."""
     n = int(seconds * SAMPLE_RATE_HZ)
-    noise, frequency_hz = _coloured(rng, n, NOISE_COLOURS_DB_PER_OCTAVE[int(rng.integers(len(NOISE_COLOURS_DB_PER_OCTAVE)))])
+    noise, frequency_hz = _coloured(
+        rng, n, NOISE_COLOURS_DB_PER_OCTAVE[int(rng.integers(len(NOISE_COLOURS_DB_PER_OCTAVE)))]
+    )
     low_hz, high_hz = rng.uniform(20.0, 800.0), rng.uniform(1500.0, SAMPLE_RATE_HZ / 2)
     noise = np.fft.irfft(np.fft.rfft(noise) * ((frequency_hz >= low_hz) & (frequency_hz <= high_hz)), n)
     t = _time(seconds)
-    return noise * (1.0 + rng.uniform(0.0, 0.8) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 2 * np.pi)))
+    return noise * (
+        1.0 + rng.uniform(0.0, 0.8) * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t + rng.uniform(0, 2 * np.pi))
+    )
 
 
 def rain(rng: np.random.Generator, seconds: float) -> np.ndarray:
@@ -144,7 +152,9 @@ def rain(rng: np.random.Generator, seconds: float) -> np.ndarray:
 
     def drop() -> np.ndarray:
         start_hz = rng.uniform(1500.0, 5000.0)
-        return rng.uniform(0.05, 0.4) * np.exp(-drop_t / 0.005) * np.sin(2 * np.pi * start_hz * drop_t * (1 + 20 * drop_t))
+        return (
+            rng.uniform(0.05, 0.4) * np.exp(-drop_t / 0.005) * np.sin(2 * np.pi * start_hz * drop_t * (1 + 20 * drop_t))
+        )
 
     return 0.3 * _unit_peak(bed) + _decaying_bursts(rng, n, rng.uniform(50.0, 400.0), drop)
 
@@ -158,8 +168,9 @@ def crackle(rng: np.random.Generator, seconds: float) -> np.ndarray:
         length = int(rng.integers(20, 200))
         return rng.uniform(-1.0, 1.0) * np.exp(-np.arange(length) / rng.uniform(3.0, 30.0))
 
-    return (rng.uniform(0.05, 0.3) * _unit_peak(hiss)
-            + rng.uniform(0.2, 1.0) * _decaying_bursts(rng, n, rng.uniform(5.0, 200.0), click))
+    return rng.uniform(0.05, 0.3) * _unit_peak(hiss) + rng.uniform(0.2, 1.0) * _decaying_bursts(
+        rng, n, rng.uniform(5.0, 200.0), click
+    )
 
 
 def gusts(rng: np.random.Generator, seconds: float) -> np.ndarray:
@@ -168,14 +179,21 @@ def gusts(rng: np.random.Generator, seconds: float) -> np.ndarray:
     frequency_hz = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
     rumble = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) / (1 + (frequency_hz / rng.uniform(80.0, 300.0)) ** 4), n)
     rumble *= _slow_envelope(rng, n, rng.uniform(1.0, 4.0)) ** 3
-    rush = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * (np.maximum(frequency_hz, 20.0) / 100.0) ** -0.5
-                        / (1 + (frequency_hz / rng.uniform(300.0, 1500.0)) ** 2), n)
+    rush = np.fft.irfft(
+        np.fft.rfft(rng.standard_normal(n))
+        * (np.maximum(frequency_hz, 20.0) / 100.0) ** -0.5
+        / (1 + (frequency_hz / rng.uniform(300.0, 1500.0)) ** 2),
+        n,
+    )
     rush *= 0.15 + _slow_envelope(rng, n, rng.uniform(0.5, 2.0)) ** 2
     return _unit_peak(rumble) + 0.3 * _unit_peak(rush)
 
 
 NOISE_TEXTURES: dict[str, Callable[[np.random.Generator, float], np.ndarray]] = {
-    "coloured": coloured_noise, "rain": rain, "crackle": crackle, "gusts": gusts,
+    "coloured": coloured_noise,
+    "rain": rain,
+    "crackle": crackle,
+    "gusts": gusts,
 }
 """Background textures a microphone picks up, so the tagger meets more than clean music and speech."""
 

@@ -22,21 +22,31 @@ SOUNDFONTS = {
     "MuseScore_General": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),  # musescore-general-soundfont-small
 }
 """General MIDI soundfonts by name -> file (Debian package in the comment)."""
-SOUNDFONT_PACKAGES = {"FluidR3_GM": "fluid-soundfont-gm", "TimGM6mb": "timgm6mb-soundfont",
-                      "MuseScore_General": "musescore-general-soundfont-small"}
+SOUNDFONT_PACKAGES = {
+    "FluidR3_GM": "fluid-soundfont-gm",
+    "TimGM6mb": "timgm6mb-soundfont",
+    "MuseScore_General": "musescore-general-soundfont-small",
+}
 ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 ESPEAK_LANGUAGES = ("en", "en-us", "en-gb-x-rp")
 
-HELDOUT_SOURCES: frozenset[str] = frozenset({
-    # two whole soundfonts: every instrument, kit and voice patch in them
-    "soundfont:TimGM6mb", "soundfont:MuseScore_General",
-    # two synthesiser families (chiptune pulse waves; detuned supersaw stacks) and one drum-synth family
-    "synth:pulse", "synth:supersaw", "drumsynth:noise_kit",
-    # three whole Hydrogen drum kits (one electronic, two acoustic)
-    "kit:HardElectro1", "kit:ColomboAcousticDrumkit", "kit:Millo_MultiLayered3",
-    # speakers/voices: two espeak-ng voice variants (in every language)
-    *(f"voice:espeak:{language}+{variant}" for language in ESPEAK_LANGUAGES for variant in ("f3", "m7")),
-})
+HELDOUT_SOURCES: frozenset[str] = frozenset(
+    {
+        # two whole soundfonts: every instrument, kit and voice patch in them
+        "soundfont:TimGM6mb",
+        "soundfont:MuseScore_General",
+        # two synthesiser families (chiptune pulse waves; detuned supersaw stacks) and one drum-synth family
+        "synth:pulse",
+        "synth:supersaw",
+        "drumsynth:noise_kit",
+        # three whole Hydrogen drum kits (one electronic, two acoustic)
+        "kit:HardElectro1",
+        "kit:ColomboAcousticDrumkit",
+        "kit:Millo_MultiLayered3",
+        # speakers/voices: two espeak-ng voice variants (in every language)
+        *(f"voice:espeak:{language}+{variant}" for language in ESPEAK_LANGUAGES for variant in ("f3", "m7")),
+    }
+)
 """Sources reserved for out-of-source evaluation: training and tuning must never render a stem from them."""
 
 
@@ -47,8 +57,10 @@ def is_heldout_source(source: str) -> bool:
 def check_training_source(source: str) -> str:
     """Return ``source`` if training may use it, else a ConfigError (it is held out for evaluation)."""
     if is_heldout_source(source):
-        raise ConfigError(f"source {source!r} is held out for out-of-source evaluation "
-                          f"(export.data.source_holdout.HELDOUT_SOURCES); training may not use it")
+        raise ConfigError(
+            f"source {source!r} is held out for out-of-source evaluation "
+            f"(export.data.source_holdout.HELDOUT_SOURCES); training may not use it"
+        )
     return source
 
 
@@ -58,6 +70,8 @@ def soundfont_path(name: str) -> Path:
         raise ConfigError(f"unknown soundfont {name!r}; expected one of {sorted(SOUNDFONTS)}")
     path = SOUNDFONTS[name]
     if not path.exists():
-        raise ConfigError(f"soundfont {name} not found at {path}; install it with: "
-                          f"sudo apt-get install --no-install-recommends {SOUNDFONT_PACKAGES[name]}")
+        raise ConfigError(
+            f"soundfont {name} not found at {path}; install it with: "
+            f"sudo apt-get install --no-install-recommends {SOUNDFONT_PACKAGES[name]}"
+        )
     return path

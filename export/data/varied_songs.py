@@ -23,19 +23,39 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import ConfigError
-from export.data.multitrack import (STEMS, Multitrack, Note, Part, Song, render_midi, rendered_start_s,
-                                    write_midi)
-from export.data.source_holdout import (ESPEAK_LANGUAGES, ESPEAK_VARIANTS, SOUNDFONTS, check_training_source,
-                                        is_heldout_source, soundfont_path)
+from export.data.multitrack import STEMS, Multitrack, Note, Part, Song, render_midi, rendered_start_s, write_midi
+from export.data.source_holdout import (
+    ESPEAK_LANGUAGES,
+    ESPEAK_VARIANTS,
+    SOUNDFONTS,
+    check_training_source,
+    is_heldout_source,
+    soundfont_path,
+)
 from export.data.sources import SAMPLE_RATE_HZ, LoadReport, debian_data_dir, load_audio_files
-from export.data.synth_instruments import DRUM_CLASSES, DRUM_FAMILIES, TONAL_FAMILIES, draw_params, render_note, synth_drum
+from export.data.synth_instruments import (
+    DRUM_CLASSES,
+    DRUM_FAMILIES,
+    TONAL_FAMILIES,
+    draw_params,
+    render_note,
+    synth_drum,
+)
 
 PEAK = 0.9
 MAX_SAMPLE_SECONDS = 2.0
 # General MIDI drum notes used by the scores, and the onset class of each.
 GM_DRUMS = {"kick": 36, "snare": 38, "clap": 39, "tom": 45, "closed_hat": 42, "open_hat": 46, "crash": 49, "ride": 51}
-DRUM_CLASS_OF = {"kick": "kick", "snare": "snare", "clap": "snare", "tom": "snare",
-                 "closed_hat": "hat", "open_hat": "hat", "crash": "hat", "ride": "hat"}
+DRUM_CLASS_OF = {
+    "kick": "kick",
+    "snare": "snare",
+    "clap": "snare",
+    "tom": "snare",
+    "closed_hat": "hat",
+    "open_hat": "hat",
+    "crash": "hat",
+    "ride": "hat",
+}
 DRUM_OF_PITCH = {pitch: drum for drum, pitch in GM_DRUMS.items()}
 # GM programs (0-based) per stem for soundfont rendering.
 GM_PROGRAMS = {
@@ -54,10 +74,23 @@ KIT_ROLE_KEYWORDS = (  # first match wins, in this order (file names, lower case
 )
 VOCAL_FORMANT_PROBABILITY = 0.6
 """A synthesised lead ('vocals') is a sung vowel this often, else another synth family's lead line."""
-ROLE_OF_DRUM = {"kick": "kick", "snare": "snare", "clap": "clap", "tom": "tom", "closed_hat": "closed_hat",
-                "open_hat": "open_hat", "crash": "crash", "ride": "crash"}
-SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 3, 5, 7, 9, 10), (0, 2, 4, 7, 9, 12, 14),
-          (0, 3, 5, 7, 10, 12, 15))  # major, minor, dorian, pentatonic major/minor
+ROLE_OF_DRUM = {
+    "kick": "kick",
+    "snare": "snare",
+    "clap": "clap",
+    "tom": "tom",
+    "closed_hat": "closed_hat",
+    "open_hat": "open_hat",
+    "crash": "crash",
+    "ride": "crash",
+}
+SCALES = (
+    (0, 2, 4, 5, 7, 9, 11),
+    (0, 2, 3, 5, 7, 8, 10),
+    (0, 2, 3, 5, 7, 9, 10),
+    (0, 2, 4, 7, 9, 12, 14),
+    (0, 3, 5, 7, 10, 12, 15),
+)  # major, minor, dorian, pentatonic major/minor
 
 
 @dataclass(frozen=True)
@@ -112,6 +145,7 @@ def merge_close_onsets(times_s: np.ndarray, min_gap_s: float) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ scores
+
 
 def random_score(rng: np.random.Generator, n_bars: int) -> tuple[Song, dict[str, list[Note]]]:
     """A random song of ``n_bars`` bars: parts per stem (GM-style drum pitches), sections of 2 bars."""
@@ -174,27 +208,37 @@ def random_score(rng: np.random.Generator, n_bars: int) -> tuple[Song, dict[str,
                 for index, step in enumerate(bass_steps):
                     length = (bass_steps[index + 1] if index + 1 < len(bass_steps) else 16) - step
                     degree = chord + (int(rng.choice([0, 0, 0, 4, 7])) if index else 0)
-                    notes["bass"].append(Note(at(bar, step), length * step_s * float(rng.uniform(0.5, 0.95)),
-                                              pitch_of(degree, bass_octave), int(rng.integers(80, 125))))
+                    notes["bass"].append(
+                        Note(
+                            at(bar, step),
+                            length * step_s * float(rng.uniform(0.5, 0.95)),
+                            pitch_of(degree, bass_octave),
+                            int(rng.integers(80, 125)),
+                        )
+                    )
             if "other" in playing:
                 tones = [pitch_of(chord + offset, 4) for offset in (0, 2, 4, 6)[: int(rng.integers(3, 5))]]
                 if chord_style == 0:
                     notes["other"] += [Note(at(bar, 0), bar_s * 0.95, p, int(rng.integers(55, 95))) for p in tones]
                 elif chord_style == 1:
-                    notes["other"] += [Note(at(bar, 2 * i), 2 * step_s, tones[i % len(tones)], int(rng.integers(60, 100)))
-                                       for i in range(8)]
+                    notes["other"] += [
+                        Note(at(bar, 2 * i), 2 * step_s, tones[i % len(tones)], int(rng.integers(60, 100)))
+                        for i in range(8)
+                    ]
                 else:
                     for step in sorted(rng.choice(16, int(rng.integers(2, 6)), replace=False)):
-                        notes["other"] += [Note(at(bar, int(step)), 1.5 * step_s, p, int(rng.integers(60, 110)))
-                                           for p in tones]
+                        notes["other"] += [
+                            Note(at(bar, int(step)), 1.5 * step_s, p, int(rng.integers(60, 110))) for p in tones
+                        ]
             if "vocals" in playing:
                 step = int(rng.integers(0, 3))
                 while step < 16:
                     length = int(rng.choice([1, 2, 2, 3, 4, 4, 6, 8]))
                     if rng.random() < 0.8:
                         melody = int(np.clip(melody + rng.integers(-3, 4), -4, 10))
-                        notes["vocals"].append(Note(at(bar, step), length * step_s * 0.9, pitch_of(melody, 4),
-                                                    int(rng.integers(80, 120))))
+                        notes["vocals"].append(
+                            Note(at(bar, step), length * step_s * 0.9, pitch_of(melody, 4), int(rng.integers(80, 120)))
+                        )
                     step += length
     parts = tuple(Part(stem, 0, tuple(notes[stem])) for stem in STEMS)
     song = Song(int(rng.integers(2**31)), tempo_bpm, key_root, False, parts, tuple(sections), n_bars * bar_s)
@@ -202,6 +246,7 @@ def random_score(rng: np.random.Generator, n_bars: int) -> tuple[Song, dict[str,
 
 
 # ------------------------------------------------------------------------------------------------ sources
+
 
 def training_kits() -> list[str]:
     return [name for name in hydrogen_kit_names() if not is_heldout_source(f"kit:{name}")]
@@ -216,8 +261,12 @@ def source_pool(pool: str, stem: str) -> list[str]:
     if pool not in ("train", "heldout"):
         raise ConfigError(f"source pool {pool!r} unknown; expected 'train' or 'heldout'")
     if stem == "drums":
-        candidates = ([f"kit:{name}" for name in hydrogen_kit_names()] + ["kit:sonic-pi"]
-                      + [f"drumsynth:{family}" for family in DRUM_FAMILIES] + [f"soundfont:{name}" for name in SOUNDFONTS])
+        candidates = (
+            [f"kit:{name}" for name in hydrogen_kit_names()]
+            + ["kit:sonic-pi"]
+            + [f"drumsynth:{family}" for family in DRUM_FAMILIES]
+            + [f"soundfont:{name}" for name in SOUNDFONTS]
+        )
     else:
         families = [family for family in TONAL_FAMILIES if stem == "vocals" or family != "formant"]
         candidates = [f"synth:{family}" for family in families] + [f"soundfont:{name}" for name in SOUNDFONTS]
@@ -249,8 +298,10 @@ def kit_samples(kit: str) -> dict[str, tuple[np.ndarray, ...]]:
         from export.data.drum_samples import SONIC_PI_PATTERNS
 
         directory = debian_data_dir("sonic-pi-samples")
-        paths = {role: [p for pattern in patterns for p in sorted(directory.glob(pattern))]
-                 for role, patterns in SONIC_PI_PATTERNS.items()}
+        paths = {
+            role: [p for pattern in patterns for p in sorted(directory.glob(pattern))]
+            for role, patterns in SONIC_PI_PATTERNS.items()
+        }
         paths["clap"], paths["tom"] = [], []
     else:
         directory = debian_data_dir("hydrogen-drumkits") / kit
@@ -268,12 +319,14 @@ def kit_samples(kit: str) -> dict[str, tuple[np.ndarray, ...]]:
     samples = {}
     for role, role_paths in paths.items():
         loaded = load_audio_files(role_paths[:12], report, max_seconds=MAX_SAMPLE_SECONDS)
-        samples[role] = tuple(audio / max(float(np.abs(audio).max()), 1e-6) for _, audio in loaded
-                              if np.abs(audio).max() > 1e-4)
+        samples[role] = tuple(
+            audio / max(float(np.abs(audio).max()), 1e-6) for _, audio in loaded if np.abs(audio).max() > 1e-4
+        )
     return samples
 
 
 # ------------------------------------------------------------------------------------------------ rendering
+
 
 def _place(stem: np.ndarray, sound: np.ndarray, start: int) -> None:
     if start >= len(stem):
@@ -283,8 +336,9 @@ def _place(stem: np.ndarray, sound: np.ndarray, start: int) -> None:
     stem[start:end] += sound[: end - start]
 
 
-def _render_soundfont(notes: list[Note], stem: str, tempo_bpm: float, soundfont: str, n_samples: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def _render_soundfont(
+    notes: list[Note], stem: str, tempo_bpm: float, soundfont: str, n_samples: int, rng: np.random.Generator
+) -> np.ndarray:
     program = 0 if stem == "drums" else int(rng.choice(GM_PROGRAMS[stem]))
     part = Part(stem, program, tuple(notes))
     out = np.zeros(n_samples, np.float32)
@@ -300,8 +354,28 @@ def _espeak_vocals(notes: list[Note], voice: str, n_samples: int, rng: np.random
     """Spoken/sung syllables at the melody's note times: espeak-ng words pitched to each phrase's first note."""
     from export.data.sources import espeak_speech
 
-    words = ("la", "na", "oh", "yeah", "love", "night", "sky", "home", "fire", "dream", "away", "again", "baby",
-             "time", "light", "heart", "go", "one", "more", "day")
+    words = (
+        "la",
+        "na",
+        "oh",
+        "yeah",
+        "love",
+        "night",
+        "sky",
+        "home",
+        "fire",
+        "dream",
+        "away",
+        "again",
+        "baby",
+        "time",
+        "light",
+        "heart",
+        "go",
+        "one",
+        "more",
+        "day",
+    )
     out = np.zeros(n_samples, np.float32)
     for note in notes[::2]:
         pitch_arg = int(np.clip((note.pitch - 48) * 3, 0, 99))
@@ -311,8 +385,9 @@ def _espeak_vocals(notes: list[Note], voice: str, n_samples: int, rng: np.random
     return out
 
 
-def render_stem(stem: str, notes: list[Note], source: str, tempo_bpm: float, n_samples: int,
-                rng: np.random.Generator) -> tuple[np.ndarray, dict[str, list[float]]]:
+def render_stem(
+    stem: str, notes: list[Note], source: str, tempo_bpm: float, n_samples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, list[float]]]:
     """One stem of a score from ``source``: (n_samples,) float32 and, for drums, onset times per class."""
     kind, _, name = source.partition(":")
     onsets: dict[str, list[float]] = {drum_class: [] for drum_class in DRUM_CLASSES}
@@ -323,14 +398,18 @@ def render_stem(stem: str, notes: list[Note], source: str, tempo_bpm: float, n_s
         if stem == "drums":
             for note in notes:
                 onsets[DRUM_CLASS_OF[DRUM_OF_PITCH[note.pitch]]].append(
-                    rendered_start_s(note.start_s, tempo_bpm, SAMPLE_RATE_HZ))
+                    rendered_start_s(note.start_s, tempo_bpm, SAMPLE_RATE_HZ)
+                )
         return audio, onsets
     out = np.zeros(n_samples, np.float32)
     if stem == "drums":
         if kind == "kit":
             samples = kit_samples(name)
-            voices = {drum: samples[ROLE_OF_DRUM[drum]][int(rng.integers(len(samples[ROLE_OF_DRUM[drum]])))]
-                      for drum in GM_DRUMS if samples.get(ROLE_OF_DRUM[drum])}
+            voices = {
+                drum: samples[ROLE_OF_DRUM[drum]][int(rng.integers(len(samples[ROLE_OF_DRUM[drum]])))]
+                for drum in GM_DRUMS
+                if samples.get(ROLE_OF_DRUM[drum])
+            }
         elif kind == "drumsynth":
             voices = {drum: synth_drum(name, drum, rng) for drum in GM_DRUMS}
         else:
@@ -347,8 +426,11 @@ def render_stem(stem: str, notes: list[Note], source: str, tempo_bpm: float, n_s
         register = {"bass": "bass", "vocals": "lead", "other": "chords"}[stem]
         params = draw_params(name, rng, register)
         for note in notes:
-            _place(out, render_note(name, params, note.pitch, note.duration_s, note.velocity / 127, rng),
-                   int(round(note.start_s * SAMPLE_RATE_HZ)))
+            _place(
+                out,
+                render_note(name, params, note.pitch, note.duration_s, note.velocity / 127, rng),
+                int(round(note.start_s * SAMPLE_RATE_HZ)),
+            )
         return out, onsets
     if kind == "voice" and name.startswith("espeak:"):
         return _espeak_vocals(notes, name.removeprefix("espeak:"), n_samples, rng), onsets
@@ -376,5 +458,6 @@ def render_varied_song(rng: np.random.Generator, n_bars: int, pool: str) -> Vari
             onsets = stem_onsets
     mixture_peak = max(float(np.abs(stems.sum(axis=0)).max()), 1e-9)
     stems *= PEAK / mixture_peak
-    return VariedSong(stems.astype(np.float32), {k: np.unique(np.round(np.array(v), 4)) for k, v in onsets.items()},
-                      sources, song)
+    return VariedSong(
+        stems.astype(np.float32), {k: np.unique(np.round(np.array(v), 4)) for k, v in onsets.items()}, sources, song
+    )

@@ -34,9 +34,20 @@ DEFAULT_THRESHOLD = RenderParams().tag_on
 
 def heldout_alerts(family: str, n_per_class: int) -> list[Piece]:
     """``n_per_class`` alerts of every class made by ``family``, EVENT_SECONDS long, named 'alert-<class>-<i>'."""
-    return [Piece(f"alert-{kind}-{index}", synthesize_alert(kind, family, np.random.default_rng(
-        [HELDOUT_SEED_START, ALERT_EVENT_STREAM, k, ord(family), index]), EVENT_SECONDS), {})
-        for k, kind in enumerate(ALERT_CLASSES) for index in range(n_per_class)]
+    return [
+        Piece(
+            f"alert-{kind}-{index}",
+            synthesize_alert(
+                kind,
+                family,
+                np.random.default_rng([HELDOUT_SEED_START, ALERT_EVENT_STREAM, k, ord(family), index]),
+                EVENT_SECONDS,
+            ),
+            {},
+        )
+        for k, kind in enumerate(ALERT_CLASSES)
+        for index in range(n_per_class)
+    ]
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class AlertScores:
     @property
     def worst_recall(self) -> float:
         return min(self.recall.values()) if self.recall else float("nan")
+
     false_alarms_per_hour: float
     """Upward threshold crossings of this label per hour of music without events."""
 
@@ -71,8 +83,13 @@ def upward_crossings(probabilities: np.ndarray, threshold: float) -> int:
     return int(np.count_nonzero(above[1:] & ~above[:-1]) + int(above[0]))
 
 
-def score_alerts(tagger: PackTagger, events: list[Piece], music: list[Piece], speech: list[Piece],
-                 threshold: float = DEFAULT_THRESHOLD) -> list[AlertScores]:
+def score_alerts(
+    tagger: PackTagger,
+    events: list[Piece],
+    music: list[Piece],
+    speech: list[Piece],
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[AlertScores]:
     """Recall per alert class and condition, and false alarms per hour of ``music`` (see the module docstring)."""
     frame_rate_hz = DEVICE_STREAM.sample_rate_hz / tagger.spec.hop
     labels = list(tagger.labels)
@@ -96,6 +113,12 @@ def score_alerts(tagger: PackTagger, events: list[Piece], music: list[Piece], sp
             for condition, clip in clips.items():
                 hits[condition].append(recalled(tagger.tag(clip)[:, column], frame_rate_hz, threshold))
         false_alarms = sum(upward_crossings(p[:, column], threshold) for p in music_probabilities)
-        results.append(AlertScores(label, len(of_kind), {c: float(np.mean(h)) for c, h in hits.items() if h},
-                                   false_alarms / max(music_seconds, 1e-9) * 3600.0))
+        results.append(
+            AlertScores(
+                label,
+                len(of_kind),
+                {c: float(np.mean(h)) for c, h in hits.items() if h},
+                false_alarms / max(music_seconds, 1e-9) * 3600.0,
+            )
+        )
     return results

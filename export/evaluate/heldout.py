@@ -45,8 +45,15 @@ HELDOUT_SENTENCES = (
 """Speech for the tagging evaluation; training recipes must not use these sentences."""
 ESPEAK_VOICES = ("en", "en-us")
 SONIC_PI_SAMPLES_DIR = Path("/usr/share/sonic-pi/samples")
-HELDOUT_SAMPLE_FILES = ("loop_amen_full.flac", "loop_tabla.flac", "drum_roll.flac", "guit_em9.flac", "perc_door.flac",
-                        "vinyl_hiss.flac", "ambi_piano.flac")
+HELDOUT_SAMPLE_FILES = (
+    "loop_amen_full.flac",
+    "loop_tabla.flac",
+    "drum_roll.flac",
+    "guit_em9.flac",
+    "perc_door.flac",
+    "vinyl_hiss.flac",
+    "ambi_piano.flac",
+)
 """Sonic Pi samples reserved for the tagging evaluation (drum loops, guitar, knock, hiss, piano)."""
 SPEECH_OVER_MUSIC_GAIN = 1.0
 """Speech is mixed over a song at this RMS ratio (0 dB)."""
@@ -74,8 +81,10 @@ def is_heldout_seed(seed: int) -> bool:
 def check_training_seed(seed: int) -> int:
     """Return ``seed`` if training may use it, else a ConfigError (it belongs to the held-out set)."""
     if is_heldout_seed(seed):
-        raise ConfigError(f"seed {seed} is reserved for held-out evaluation (seeds >= {HELDOUT_SEED_START}); "
-                          f"train on seeds below {HELDOUT_SEED_START}")
+        raise ConfigError(
+            f"seed {seed} is reserved for held-out evaluation (seeds >= {HELDOUT_SEED_START}); "
+            f"train on seeds below {HELDOUT_SEED_START}"
+        )
     return seed
 
 
@@ -111,7 +120,9 @@ def out_of_source_song(index: int, n_bars: int = OUT_OF_SOURCE_BARS) -> VariedSo
         raise ConfigError(f"out-of-source song {index}: only {HELDOUT_SEED_COUNT} seeds are reserved")
     from export.data.varied_songs import render_varied_song
 
-    return render_varied_song(np.random.default_rng([HELDOUT_SEED_START + index, OUT_OF_SOURCE_STREAM]), n_bars, "heldout")
+    return render_varied_song(
+        np.random.default_rng([HELDOUT_SEED_START + index, OUT_OF_SOURCE_STREAM]), n_bars, "heldout"
+    )
 
 
 def out_of_source_songs(n_songs: int, n_bars: int = OUT_OF_SOURCE_BARS) -> list[Piece]:
@@ -133,8 +144,9 @@ def heldout_speech(n_items: int = len(HELDOUT_SENTENCES)) -> list[Piece]:
         for index, sentence in enumerate(HELDOUT_SENTENCES[:n_items]):
             path = Path(directory) / f"speech-{index}.wav"
             voice = ESPEAK_VOICES[index % len(ESPEAK_VOICES)]
-            result = subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), sentence], capture_output=True,
-                                    text=True, check=False)
+            result = subprocess.run(
+                ["espeak-ng", "-v", voice, "-w", str(path), sentence], capture_output=True, text=True, check=False
+            )
             if result.returncode != 0:
                 raise ConfigError(f"espeak-ng failed ({result.returncode}): {result.stderr.strip()[-300:]}")
             pieces.append(Piece(f"speech-{index}", read_audio_file(path), {}))
@@ -145,31 +157,48 @@ def heldout_samples() -> list[Piece]:
     """The reserved Sonic Pi samples (Debian package sonic-pi-samples), 16 kHz mono."""
     missing = [name for name in HELDOUT_SAMPLE_FILES if not (SONIC_PI_SAMPLES_DIR / name).is_file()]
     if missing:
-        raise ConfigError(f"held-out samples {missing} not found in {SONIC_PI_SAMPLES_DIR} (Debian package sonic-pi-samples)")
-    return [Piece(f"sample-{Path(name).stem}", read_audio_file(SONIC_PI_SAMPLES_DIR / name), {})
-            for name in HELDOUT_SAMPLE_FILES]
+        raise ConfigError(
+            f"held-out samples {missing} not found in {SONIC_PI_SAMPLES_DIR} (Debian package sonic-pi-samples)"
+        )
+    return [
+        Piece(f"sample-{Path(name).stem}", read_audio_file(SONIC_PI_SAMPLES_DIR / name), {})
+        for name in HELDOUT_SAMPLE_FILES
+    ]
 
 
 def heldout_events(n_per_kind: int) -> list[Piece]:
     """``n_per_kind`` synthetic events of every kind in ``export.data.sound_events``, EVENT_SECONDS long."""
     from export.data.sound_events import EVENT_GENERATORS, synthesize_event
 
-    return [Piece(f"event-{kind}-{index}", synthesize_event(
-        kind, np.random.default_rng([HELDOUT_SEED_START, HELDOUT_EVENT_STREAM, k * n_per_kind + index]), EVENT_SECONDS), {})
-        for k, kind in enumerate(EVENT_GENERATORS) for index in range(n_per_kind)]
+    return [
+        Piece(
+            f"event-{kind}-{index}",
+            synthesize_event(
+                kind,
+                np.random.default_rng([HELDOUT_SEED_START, HELDOUT_EVENT_STREAM, k * n_per_kind + index]),
+                EVENT_SECONDS,
+            ),
+            {},
+        )
+        for k, kind in enumerate(EVENT_GENERATORS)
+        for index in range(n_per_kind)
+    ]
 
 
 def over_song(item: Piece, song: Piece, rms_ratio: float) -> Piece:
     """``item`` mixed at ``rms_ratio`` (item RMS / song RMS) over the start of ``song``, peak-limited to 1 (no stems)."""
     music = song.mixture[: len(item.mixture)]
     foreground = item.mixture[: len(music)]
-    gain = rms_ratio * np.sqrt(np.mean(music ** 2) / max(float(np.mean(foreground ** 2)), 1e-12))
+    gain = rms_ratio * np.sqrt(np.mean(music**2) / max(float(np.mean(foreground**2)), 1e-12))
     mixture = music + gain * foreground
-    return Piece(f"{item.name}-over-{song.name}", (mixture / max(1.0, float(np.abs(mixture).max()))).astype(np.float32), {})
+    return Piece(
+        f"{item.name}-over-{song.name}", (mixture / max(1.0, float(np.abs(mixture).max()))).astype(np.float32), {}
+    )
 
 
-def heldout_tagging_pieces(songs: list[Piece], n_speech: int = len(HELDOUT_SENTENCES), with_samples: bool = True,
-                           n_events_per_kind: int = 0) -> list[Piece]:
+def heldout_tagging_pieces(
+    songs: list[Piece], n_speech: int = len(HELDOUT_SENTENCES), with_samples: bool = True, n_events_per_kind: int = 0
+) -> list[Piece]:
     """Songs, speech, speech over songs, events alone and over songs, and (``with_samples``) the reserved Sonic Pi
     samples."""
     speech = heldout_speech(n_speech)
@@ -178,5 +207,11 @@ def heldout_tagging_pieces(songs: list[Piece], n_speech: int = len(HELDOUT_SENTE
     def over_songs(items: list[Piece], rms_ratio: float) -> list[Piece]:
         return [over_song(item, songs[i % len(songs)], rms_ratio) for i, item in enumerate(items)] if songs else []
 
-    return [*songs, *speech, *over_songs(speech, SPEECH_OVER_MUSIC_GAIN), *events,
-            *over_songs(events, EVENT_OVER_MUSIC_GAIN), *(heldout_samples() if with_samples else [])]
+    return [
+        *songs,
+        *speech,
+        *over_songs(speech, SPEECH_OVER_MUSIC_GAIN),
+        *events,
+        *over_songs(events, EVENT_OVER_MUSIC_GAIN),
+        *(heldout_samples() if with_samples else []),
+    ]

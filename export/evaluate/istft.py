@@ -36,14 +36,18 @@ class StreamingISTFT:
 
     def __init__(self, n_fft: int, hop: int, window: str = "hann") -> None:
         if hop <= 0 or n_fft < hop or n_fft % hop:
-            raise ConfigError(f"inverse STFT: need 0 < hop <= n_fft with hop dividing n_fft, got n_fft={n_fft}, hop={hop}")
+            raise ConfigError(
+                f"inverse STFT: need 0 < hop <= n_fft with hop dividing n_fft, got n_fft={n_fft}, hop={hop}"
+            )
         self.n_fft = n_fft
         self.hop = hop
         self.window = make_window(window, n_fft).astype(np.float64)
         norm = _squared_window_sum(self.window, hop)
         if norm.min() <= 0 or (norm.max() - norm.min()) > WINDOW_SUM_TOLERANCE * norm.max():
-            raise ConfigError(f"inverse STFT: window {window!r} squared does not overlap-add to a constant at hop {hop} "
-                              f"(n_fft {n_fft}); perfect reconstruction is impossible")
+            raise ConfigError(
+                f"inverse STFT: window {window!r} squared does not overlap-add to a constant at hop {hop} "
+                f"(n_fft {n_fft}); perfect reconstruction is impossible"
+            )
         self._norm = norm
         self.reset()
 
@@ -58,7 +62,9 @@ class StreamingISTFT:
         spectrum = np.asarray(spectrum)
         n_frames = len(spectrum)
         if spectrum.ndim != 2 or spectrum.shape[1] != self.n_fft // 2 + 1:
-            raise ConfigError(f"inverse STFT: spectrum shape {spectrum.shape}, expected (n_frames, {self.n_fft // 2 + 1})")
+            raise ConfigError(
+                f"inverse STFT: spectrum shape {spectrum.shape}, expected (n_frames, {self.n_fft // 2 + 1})"
+            )
         frames = np.fft.irfft(spectrum, n=self.n_fft, axis=1) * self.window
         buffer = np.zeros(n_frames * self.hop + self.n_fft - self.hop, dtype=np.float64)
         buffer[: len(self._tail)] = self._tail

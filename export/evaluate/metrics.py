@@ -49,7 +49,9 @@ def separation_scores(references: dict[str, np.ndarray], estimates: dict[str, np
     torch = require("torch", "export", "SDR/SI-SDR evaluation (fast_bss_eval's torch backend)")
     missing = sorted(set(estimates) - set(references))
     if missing:
-        raise ConfigError(f"separation scores: no reference for estimated stems {missing} (references: {sorted(references)})")
+        raise ConfigError(
+            f"separation scores: no reference for estimated stems {missing} (references: {sorted(references)})"
+        )
     lengths = {name: len(signal) for name, signal in {**references, **estimates}.items()}
     if len(set(lengths.values())) != 1:
         raise ConfigError(f"separation scores: signals differ in length {lengths}")
@@ -61,8 +63,9 @@ def separation_scores(references: dict[str, np.ndarray], estimates: dict[str, np
     if scored:
         ref = torch.from_numpy(np.stack([references[name] for name in scored]).astype(np.float64))
         est = torch.from_numpy(np.stack([estimates[name] for name in scored]).astype(np.float64))
-        sdr, _, _ = fast_bss_eval.bss_eval_sources(ref, est, filter_length=SDR_FILTER_TAPS, clamp_db=SDR_CLAMP_DB,
-                                                   compute_permutation=False)
+        sdr, _, _ = fast_bss_eval.bss_eval_sources(
+            ref, est, filter_length=SDR_FILTER_TAPS, clamp_db=SDR_CLAMP_DB, compute_permutation=False
+        )
         si_sdr, _, _ = fast_bss_eval.si_bss_eval_sources(ref, est, clamp_db=SDR_CLAMP_DB, compute_permutation=False)
         for name, value, si_value in zip(scored, sdr.numpy(), si_sdr.numpy()):
             scores[name] = StemScore(float(value), float(si_value))
@@ -78,8 +81,9 @@ def average_precisions(targets: np.ndarray, scores: np.ndarray, min_positives: i
     if targets.shape != scores.shape or targets.ndim != 2:
         raise ConfigError(f"mAP: targets {targets.shape} and scores {scores.shape} must both be (n_items, n_labels)")
     with_positives = np.flatnonzero(targets.astype(bool).sum(axis=0) >= max(1, min_positives))
-    return {int(j): float(metrics.average_precision_score(targets[:, j].astype(bool), scores[:, j]))
-            for j in with_positives}
+    return {
+        int(j): float(metrics.average_precision_score(targets[:, j].astype(bool), scores[:, j])) for j in with_positives
+    }
 
 
 def mean_average_precision(targets: np.ndarray, scores: np.ndarray, min_positives: int = 1) -> tuple[float, int]:

@@ -62,8 +62,10 @@ def onnx_graph_cost(path: Path, input_shapes: dict[str, tuple[int, ...]] | None 
     def known(name: str, node_name: str) -> tuple[int, ...]:
         shape = shapes.get(name) or constant_shape(name)
         if shape is None or any(d < 0 for d in shape):
-            raise ConfigError(f"{path}: shape of {name!r} (node {node_name!r}) unknown after shape inference; "
-                              f"pass input_shapes to fix dynamic dimensions")
+            raise ConfigError(
+                f"{path}: shape of {name!r} (node {node_name!r}) unknown after shape inference; "
+                f"pass input_shapes to fix dynamic dimensions"
+            )
         return shape
 
     macs = 0

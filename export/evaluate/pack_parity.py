@@ -91,8 +91,12 @@ def verify_pack_parity(pack: Pack, samples: np.ndarray) -> ParityReport:
     importable = {runtime.value for runtime in importable_runtimes()}
     for spec in pack.models.values():
         if spec.artifact(*REFERENCE) is None or "onnx" not in importable:
-            raise PackError(pack.source, f"models.{spec.key}.artifacts", "has no ONNX fp32 artifact runnable here",
-                            "an onnx fp32 artifact (the parity reference) and onnxruntime installed")
+            raise PackError(
+                pack.source,
+                f"models.{spec.key}.artifacts",
+                "has no ONNX fp32 artifact runnable here",
+                "an onnx fp32 artifact (the parity reference) and onnxruntime installed",
+            )
         magnitude = np.abs(analyse(samples, spec.n_fft, spec.hop, spec.window)).astype(np.float32)
         reference_stage = _stage(pack, spec, *REFERENCE)
         reference = reference_stage.process(magnitude)
@@ -107,23 +111,41 @@ def verify_pack_parity(pack: Pack, samples: np.ndarray) -> ParityReport:
             offline = stage.process(magnitude)
             n = min(len(offline), len(reference))
             streamed = _streamed(stage, magnitude, np.random.default_rng(STREAMING_SEED))
-            report.checks.append(ParityCheck(f"{prefix}.streaming_vs_offline_max_abs_diff",
-                                             float(np.max(np.abs(streamed - offline))), STREAMING_MAX_ABS_DIFF))
+            report.checks.append(
+                ParityCheck(
+                    f"{prefix}.streaming_vs_offline_max_abs_diff",
+                    float(np.max(np.abs(streamed - offline))),
+                    STREAMING_MAX_ABS_DIFF,
+                )
+            )
             if (runtime, precision) == REFERENCE:
                 continue
             difference = float(np.max(np.abs(offline[:n] - reference[:n])))
             correlation = float(np.corrcoef(offline[:n].ravel(), reference[:n].ravel())[0, 1])
             fp32 = precision == "fp32"
-            report.checks.append(ParityCheck(f"{prefix}.{what}_max_abs_diff_vs_onnx_fp32", difference,
-                                             FP32_CROSS_RUNTIME_MAX_ABS_DIFF if fp32 else None))
+            report.checks.append(
+                ParityCheck(
+                    f"{prefix}.{what}_max_abs_diff_vs_onnx_fp32",
+                    difference,
+                    FP32_CROSS_RUNTIME_MAX_ABS_DIFF if fp32 else None,
+                )
+            )
             if not fp32:  # int8: masks must correlate; tag probabilities are judged by agreement below
-                report.checks.append(ParityCheck(f"{prefix}.{what}_correlation_vs_onnx_fp32", correlation,
-                                                 INT8_MIN_CORRELATION if spec.role == "separator" else None,
-                                                 higher_is_better=True))
+                report.checks.append(
+                    ParityCheck(
+                        f"{prefix}.{what}_correlation_vs_onnx_fp32",
+                        correlation,
+                        INT8_MIN_CORRELATION if spec.role == "separator" else None,
+                        higher_is_better=True,
+                    )
+                )
             if spec.role == "tagger":
                 agreement = float(np.mean((offline[:n] > 0.5) == (reference[:n] > 0.5)))
-                report.checks.append(ParityCheck(f"{prefix}.label_agreement_vs_onnx_fp32", agreement,
-                                                 MIN_LABEL_AGREEMENT, higher_is_better=True))
+                report.checks.append(
+                    ParityCheck(
+                        f"{prefix}.label_agreement_vs_onnx_fp32", agreement, MIN_LABEL_AGREEMENT, higher_is_better=True
+                    )
+                )
     return report
 
 

@@ -62,8 +62,9 @@ class MethodScores:
         return float(np.mean(means)) if means else math.nan
 
 
-def score_methods(pieces: list[Piece], methods: dict[str, Method],
-                  progress: Callable[[str], None] = lambda step: None) -> dict[str, MethodScores]:
+def score_methods(
+    pieces: list[Piece], methods: dict[str, Method], progress: Callable[[str], None] = lambda step: None
+) -> dict[str, MethodScores]:
     """Run every method on every piece and score its estimates (stems without a true stem are not scored)."""
     results = {name: MethodScores(name) for name in methods}
     for index, piece in enumerate(pieces):

@@ -59,15 +59,22 @@ def stft_settings_of(pack: Pack) -> StftSettings:
     return StftSettings() if spec is None else StftSettings(spec.n_fft, spec.hop, spec.window, spec.sample_rate_hz)
 
 
-def apply_masks(mixture: np.ndarray, masks: np.ndarray, stems: tuple[str, ...], stft: StftSettings,
-                spectrum: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def apply_masks(
+    mixture: np.ndarray,
+    masks: np.ndarray,
+    stems: tuple[str, ...],
+    stft: StftSettings,
+    spectrum: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Stem waveforms from ``masks`` (n_frames, n_stems, n_bins) applied to the mixture's STFT.
 
     ``spectrum``: the mixture's :func:`analyse` output when already computed.
     """
     spectrum = analyse(mixture, stft.n_fft, stft.hop, stft.window) if spectrum is None else spectrum
-    return {stem: synthesise(spectrum * masks[:, k], len(mixture), stft.n_fft, stft.hop, stft.window)
-            for k, stem in enumerate(stems)}
+    return {
+        stem: synthesise(spectrum * masks[:, k], len(mixture), stft.n_fft, stft.hop, stft.window)
+        for k, stem in enumerate(stems)
+    }
 
 
 def ideal_ratio_masks(stems: dict[str, np.ndarray], stft: StftSettings) -> np.ndarray:
@@ -83,15 +90,18 @@ def dsp_baseline_masks(magnitude: np.ndarray, stft: StftSettings) -> np.ndarray:
     Causal: the harmonic median runs over the current and past frames only; the percussive median is within a frame.
     """
     ndimage = require("scipy.ndimage", "export", "the DSP baseline separator")
-    harmonic = ndimage.median_filter(magnitude, size=(HPSS_TIME_FRAMES, 1), origin=(HPSS_TIME_FRAMES // 2, 0),
-                                     mode="constant")
+    harmonic = ndimage.median_filter(
+        magnitude, size=(HPSS_TIME_FRAMES, 1), origin=(HPSS_TIME_FRAMES // 2, 0), mode="constant"
+    )
     percussive = ndimage.median_filter(magnitude, size=(1, HPSS_FREQ_BINS), mode="reflect")
-    h_power, p_power = harmonic ** HPSS_MASK_POWER, percussive ** HPSS_MASK_POWER
+    h_power, p_power = harmonic**HPSS_MASK_POWER, percussive**HPSS_MASK_POWER
     harmonic_mask = (h_power + MASK_EPSILON / 2) / (h_power + p_power + MASK_EPSILON)
     frequencies = stft.bin_frequencies_hz
-    bands = {"bass": frequencies < BASS_MAX_HZ,
-             "vocals": (frequencies >= BASS_MAX_HZ) & (frequencies < VOCALS_MAX_HZ),
-             "other": frequencies >= VOCALS_MAX_HZ}
+    bands = {
+        "bass": frequencies < BASS_MAX_HZ,
+        "vocals": (frequencies >= BASS_MAX_HZ) & (frequencies < VOCALS_MAX_HZ),
+        "other": frequencies >= VOCALS_MAX_HZ,
+    }
     masks = {"drums": 1.0 - harmonic_mask, **{stem: harmonic_mask * band for stem, band in bands.items()}}
     return np.stack([masks[stem] for stem in BASELINE_STEMS], axis=1).astype(np.float32)
 
@@ -101,8 +111,9 @@ def dsp_baseline_separate(mixture: np.ndarray, stft: StftSettings) -> dict[str, 
     return apply_masks(mixture, dsp_baseline_masks(np.abs(spectrum), stft), BASELINE_STEMS, stft, spectrum)
 
 
-def ideal_ratio_mask_separate(mixture: np.ndarray, stems: dict[str, np.ndarray], stft: StftSettings
-                              ) -> dict[str, np.ndarray]:
+def ideal_ratio_mask_separate(
+    mixture: np.ndarray, stems: dict[str, np.ndarray], stft: StftSettings
+) -> dict[str, np.ndarray]:
     return apply_masks(mixture, ideal_ratio_masks(stems, stft), tuple(stems), stft)
 
 

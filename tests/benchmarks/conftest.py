@@ -32,7 +32,9 @@ def _report(results_dir: Path, name: str, args: list[str]) -> dict[str, Any]:
         run_script(["-m", "edge.cli", "bench", "--report", str(path), *args])
     else:
         markdown = results_dir / f"{name}.md"
-        result = run_script([str(BENCHMARKS / f"bench_{name}.py"), "--json", str(path), "--markdown", str(markdown), *args])
+        result = run_script(
+            [str(BENCHMARKS / f"bench_{name}.py"), "--json", str(path), "--markdown", str(markdown), *args]
+        )
         assert result.stdout.strip() == markdown.read_text().strip()
     return json.loads(path.read_text())
 

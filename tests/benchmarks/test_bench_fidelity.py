@@ -66,8 +66,9 @@ def test_oracle_renderer_beats_the_low_pass_vest(bench, song) -> None:
     assert oracle["f_measure"] > lowpass["f_measure"]
     assert oracle["crosstalk_db"] <= lowpass["crosstalk_db"] - 10.0
     assert oracle["correlations"]["bass"] > 0.5
-    table = bench.markdown_table({"oracle": bench.aggregate([oracle]), "separator": {}}, {"separator": "not run: x"},
-                                 ["drums", "bass"])
+    table = bench.markdown_table(
+        {"oracle": bench.aggregate([oracle]), "separator": {}}, {"separator": "not run: x"}, ["drums", "bass"]
+    )
     assert table.splitlines()[2].startswith("| oracle | ") and "not run: x" in table
 
 

@@ -30,12 +30,26 @@ def test_the_plugin_counts_deterministically_and_in_proportion_to_the_work(tmp_p
     qemu = shutil.which("qemu-x86_64")
     assert qemu, "qemu-user is installed by scripts/setup.sh"
     plugin = tmp_path / "insn_count.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(plugin),
-                    str(ROOT / "benchmarks/qemu/insn_count.c")], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-Wall",
+            "-Werror",
+            "-o",
+            str(plugin),
+            str(ROOT / "benchmarks/qemu/insn_count.c"),
+        ],
+        check=True,
+    )
     data = os.urandom(1 << 20)
     for n_mib in (1, 2, 3):
         (tmp_path / f"{n_mib}.bin").write_bytes(data * n_mib)
-    counts = [_count(qemu, plugin, tmp_path / "count", "/usr/bin/sha256sum", str(tmp_path / f"{n}.bin")) for n in (1, 2, 3)]
+    counts = [
+        _count(qemu, plugin, tmp_path / "count", "/usr/bin/sha256sum", str(tmp_path / f"{n}.bin")) for n in (1, 2, 3)
+    ]
     assert _count(qemu, plugin, tmp_path / "count", "/usr/bin/sha256sum", str(tmp_path / "1.bin")) == counts[0]
     per_mib = [counts[1] - counts[0], counts[2] - counts[1]]
     assert per_mib[0] > 1_000_000 and abs(per_mib[1] - per_mib[0]) / per_mib[0] < 0.001
@@ -49,8 +63,14 @@ def test_the_guest_script_runs_each_configuration_at_both_lengths_under_the_plug
     commands = [line for line in script.splitlines() if "qemu-aarch64" in line]
     assert len(commands) == 2 * len(CONFIGS)
     onnx_int8_long = next(line for line in commands if "== onnx-int8-8s-0" in line)
-    for part in ("-cpu cortex-a72", f"-plugin {GUEST_PLUGIN},out=", "/w/example-8s.wav", "--threads 1", "--no-drop",
-                 "--runtime onnx --precision int8"):
+    for part in (
+        "-cpu cortex-a72",
+        f"-plugin {GUEST_PLUGIN},out=",
+        "/w/example-8s.wav",
+        "--threads 1",
+        "--no-drop",
+        "--runtime onnx --precision int8",
+    ):
         assert part in onnx_int8_long
     assert "--no-models" in next(line for line in commands if "== dsp-2s-0" in line)
     assert all("--pack" not in line for line in commands)  # the bundled pack unless one is given
@@ -65,8 +85,9 @@ def test_a_given_pack_is_run_by_every_configuration() -> None:
 
 def test_with_stages_the_guest_script_also_runs_every_stage_prefix() -> None:
     runs = [("dsp", level, length_s, 0) for level in levels(True) for length_s in (1.0, 3.0)]
-    commands = [line for line in guest_script(runs, {1.0: "/w/a.wav", 3.0: "/w/b.wav"}).splitlines()
-                if "qemu-aarch64" in line]
+    commands = [
+        line for line in guest_script(runs, {1.0: "/w/a.wav", 3.0: "/w/b.wav"}).splitlines() if "qemu-aarch64" in line
+    ]
     assert len(commands) == 2 * len(levels(True))
     renderer_long = next(line for line in commands if "== dsp-render-3s-0" in line)
     assert f"{STAGE_SCRIPT} /w/b.wav --upto render --no-models" in renderer_long
@@ -76,7 +97,10 @@ def test_with_stages_the_guest_script_also_runs_every_stage_prefix() -> None:
 def test_the_stage_table_gives_each_stage_and_its_share() -> None:
     stages = {"source": 5e6, "stft": 10e6, "separator": 0.0, "tagger": 0.0, "render": 20e6, "output": 5e6, RUN: 10e6}
     rows = stage_table([{"config": "dsp", "instructions_per_audio_s": 50e6, "stages": stages}])
-    assert rows[2] == "| dsp | 5.0 (10 %) | 10.0 (20 %) | 0.0 (0 %) | 0.0 (0 %) | 20.0 (40 %) | 5.0 (10 %) | 10.0 (20 %) | 50.0 |"
+    assert (
+        rows[2]
+        == "| dsp | 5.0 (10 %) | 10.0 (20 %) | 0.0 (0 %) | 0.0 (0 %) | 20.0 (40 %) | 5.0 (10 %) | 10.0 (20 %) | 50.0 |"
+    )
 
 
 @pytest.mark.parametrize("config", ["dsp", "onnx-fp32"])
@@ -88,13 +112,26 @@ def test_every_stage_level_runs_here(tmp_path: Path, config: str) -> None:
     wav = tmp_path / "clip.wav"
     soundfile.write(str(wav), read_audio_file(ROOT / "edge/data/example.flac")[:4000], DEVICE_STREAM.sample_rate_hz)
     for level in levels(True)[:-1]:
-        result = subprocess.run([sys.executable, str(ROOT / "benchmarks/stage_instructions.py"), str(wav),
-                                 "--upto", level, *CONFIGS[config]], capture_output=True, text=True, cwd=ROOT)
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks/stage_instructions.py"),
+                str(wav),
+                "--upto",
+                level,
+                *CONFIGS[config],
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.strip() == f"{level}: {0 if level == 'source' else 4000 // 128} hops"
 
 
-@pytest.mark.parametrize("script", ["pi_check.sh", "pi_check_guest.sh", "device_setup.sh", "setup.sh", "apt_missing.sh"])
+@pytest.mark.parametrize(
+    "script", ["pi_check.sh", "pi_check_guest.sh", "device_setup.sh", "setup.sh", "apt_missing.sh"]
+)
 def test_board_scripts_parse(script: str) -> None:
     result = subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -21,7 +21,9 @@ def test_both_packs_are_streamed_through_every_shipped_artifact(tmp_path: Path) 
     assert set(rows) == {("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")}
     for (runtime, _), row in rows.items():
         nodes = row["nodes"]
-        assert (nodes["before"] == nodes["after"] > 0) if runtime == "onnx" else nodes == {"before": None, "after": None}
+        assert (
+            (nodes["before"] == nodes["after"] > 0) if runtime == "onnx" else nodes == {"before": None, "after": None}
+        )
         assert row["us_per_hop"]["before"] > 0 and row["us_per_hop"]["after"] > 0
         assert row["ratio"] == pytest.approx(row["us_per_hop"]["before"] / row["us_per_hop"]["after"])
     assert report["settings"]["hops"] == 20

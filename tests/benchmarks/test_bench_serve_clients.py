@@ -11,8 +11,15 @@ from edge.pack import TEST_PACK_NAME, bundled_pack_path
 
 def test_the_serve_benchmark_alternates_phases_and_counts_what_each_client_got(tmp_path: Path) -> None:
     out = tmp_path / "serve.json"
-    bench_serve_clients.main(seconds=3.0, clients=4, rounds=1, pack=str(bundled_pack_path(TEST_PACK_NAME)), threads=1,
-                             json_path=out, markdown=tmp_path / "serve.md")
+    bench_serve_clients.main(
+        seconds=3.0,
+        clients=4,
+        rounds=1,
+        pack=str(bundled_pack_path(TEST_PACK_NAME)),
+        threads=1,
+        json_path=out,
+        markdown=tmp_path / "serve.md",
+    )
     report = json.loads(out.read_text())
     quiet, busy = report["phases"]
     assert (quiet["clients"], busy["clients"]) == (0, 4)

@@ -31,6 +31,7 @@ def assert_ordered_percentiles(stats: dict[str, float]) -> None:
 
 # ------------------------------------------------------------------------------------------------------ peers
 
+
 def test_peers_compares_every_system_on_the_same_clip_and_threads(peers_report: dict[str, Any]) -> None:
     results = peers_report["results"]
     names = [r["name"] for r in results]
@@ -62,7 +63,10 @@ def test_peer_sizes_match_the_published_architectures(peers_report: dict[str, An
     assert yamnet[0]["n_parameters"] == pytest.approx(3.7e6, rel=0.03)
     # YAMNet's published cost is 69.2 M multiply-adds per patch; a 1 s clip holds exactly one 0.98 s patch
     assert [r["macs_per_second"] for r in yamnet] == pytest.approx([69.2e6, 69.2e6], rel=0.01)
-    assert by_name["HTDemucs architecture"]["macs_per_second"] > by_name["Open-Unmix UMX-HQ architecture"]["macs_per_second"]
+    assert (
+        by_name["HTDemucs architecture"]["macs_per_second"]
+        > by_name["Open-Unmix UMX-HQ architecture"]["macs_per_second"]
+    )
 
 
 def test_torch_mac_counter_counts_linear_conv_and_lstm_gates_exactly() -> None:
@@ -85,10 +89,12 @@ def test_torch_mac_counter_counts_linear_conv_and_lstm_gates_exactly() -> None:
 
 # ---------------------------------------------------------------------------------------------------- latency
 
+
 def test_latency_answers_every_onset_on_every_path(latency_report: dict[str, Any]) -> None:
     paths = latency_report["paths"]
-    assert list(paths) == ["sim, pack", "sim, DSP-only"] + [f"AVR firmware in simavr at {baud} baud, pack"
-                                                           for baud in bench_latency.BAUDS]
+    assert list(paths) == ["sim, pack", "sim, DSP-only"] + [
+        f"AVR firmware in simavr at {baud} baud, pack" for baud in bench_latency.BAUDS
+    ]
     for path in paths.values():
         assert path["n_onsets"] == 4 and path["n_answered"] == 4 and path["n_missed"] == 0
         assert_ordered_percentiles(path)
@@ -105,7 +111,10 @@ def test_latency_through_the_firmware_adds_up(latency_report: dict[str, Any], ba
     # a pulse after the frame's bytes crossed the wire, never before (how much later is speed: not asserted)
     assert parts["wire_ms"] < parts["firmware_simulated"]["min_ms"]
     link = firmware["link"]  # (a simavr slower than real time gets frames in bursts and may lose a few at 500k)
-    assert link["link_up"] and 0 < link["frames_acked"] <= link["frames_acked"] + link["frames_lost"] <= link["frames_sent"]
+    assert (
+        link["link_up"]
+        and 0 < link["frames_acked"] <= link["frames_acked"] + link["frames_lost"] <= link["frames_sent"]
+    )
 
 
 def test_latency_pulse_response_is_the_first_longer_pulse_after_the_frame() -> None:
@@ -125,6 +134,7 @@ def test_click_track_onsets_are_where_the_clicks_are() -> None:
 
 
 # ------------------------------------------------------------------------------------------------------- soak
+
 
 def test_soak_windows_cover_the_audio_and_report_memory_and_backlog(soak_report: dict[str, Any]) -> None:
     summary, windows = soak_report["summary"], soak_report["windows"]
@@ -148,11 +158,14 @@ def test_backlog_model() -> None:
 
 # ------------------------------------------------------------------------------------------- README table
 
-def test_readme_table_is_regenerated_between_the_markers(results_dir: Path, tmp_path: Path, peers_report: dict,
-                                                         latency_report: dict, soak_report: dict,
-                                                         bench_report: dict) -> None:
+
+def test_readme_table_is_regenerated_between_the_markers(
+    results_dir: Path, tmp_path: Path, peers_report: dict, latency_report: dict, soak_report: dict, bench_report: dict
+) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n\n## Benchmarks\n\n<!-- bench:begin -->\nold table\n<!-- bench:end -->\n\n## Licence\nMIT\n")
+    readme.write_text(
+        "# x\n\n## Benchmarks\n\n<!-- bench:begin -->\nold table\n<!-- bench:end -->\n\n## Licence\nMIT\n"
+    )
     make_readme_table.main(results=results_dir, quick=True, rerun=False, readme=readme)
     text = readme.read_text()
     assert "old table" not in text and text.endswith("<!-- bench:end -->\n\n## Licence\nMIT\n")

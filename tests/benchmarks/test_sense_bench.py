@@ -13,8 +13,14 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from edge.bench import (NOT_EXPOSED, REPORT_SCHEMA_PATH, decode_throttled, read_temperatures, read_throttling,
-                        to_markdown)
+from edge.bench import (
+    NOT_EXPOSED,
+    REPORT_SCHEMA_PATH,
+    decode_throttled,
+    read_temperatures,
+    read_throttling,
+    to_markdown,
+)
 from edge.cli import app
 from edge.pack import TEST_PACK_NAME, bundled_pack_path
 from edge.pipeline import STAGES
@@ -33,11 +39,27 @@ def full_grid(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     """One short run over both runtimes, both precisions and two thread counts, written as JSON and Markdown,
     on the test pack (it ships every runtime and precision)."""
     out = tmp_path_factory.mktemp("bench")
-    result = runner.invoke(app, ["bench", "--pack", str(bundled_pack_path(TEST_PACK_NAME)),
-                                 "--seconds", str(SECONDS), "--runtime", "onnx,litert",
-                                 "--precision", "fp32,int8", "--threads", "1,2",
-                                 "--report", str(out / "r.json"), "--report", str(out / "r.md")],
-                           env={"COLUMNS": "240"})
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--pack",
+            str(bundled_pack_path(TEST_PACK_NAME)),
+            "--seconds",
+            str(SECONDS),
+            "--runtime",
+            "onnx,litert",
+            "--precision",
+            "fp32,int8",
+            "--threads",
+            "1,2",
+            "--report",
+            str(out / "r.json"),
+            "--report",
+            str(out / "r.md"),
+        ],
+        env={"COLUMNS": "240"},
+    )
     assert result.exit_code == 0, result.output
     assert "report written to" in result.stdout and "hop ms p50/p95/p99" in result.stdout
     return json.loads((out / "r.json").read_text()), (out / "r.md").read_text()
@@ -87,8 +109,16 @@ def test_int8_is_called_for_size_only_where_it_was_not_faster_than_fp32() -> Non
     def result(runtime: str, precision: str, rtf: float) -> dict:
         return {"runtime": runtime, "precision": precision, "n_threads": 1, "real_time_factor": rtf}
 
-    notes = precision_notes({"results": [result("onnx", "fp32", 0.15), result("onnx", "int8", 0.22),
-                                         result("litert", "fp32", 0.12), result("litert", "int8", 0.10)]})
+    notes = precision_notes(
+        {
+            "results": [
+                result("onnx", "fp32", 0.15),
+                result("onnx", "int8", 0.22),
+                result("litert", "fp32", 0.12),
+                result("litert", "int8", 0.10),
+            ]
+        }
+    )
     assert notes[0] == "onnx × 1 threads: int8 is for size only in this run (RTF int8 0.2200 vs fp32 0.1500)"
     assert notes[1] == "litert × 1 threads: int8 is faster in this run (RTF int8 0.1000 vs fp32 0.1200)"
     assert notes[2].startswith("measured cost: int8 is for size only")
@@ -100,7 +130,9 @@ def test_a_configuration_the_pack_does_not_ship_is_listed_as_unavailable(tmp_pat
     shutil.copytree(bundled_pack_path(), pack)
     manifest = json.loads((pack / "manifest.json").read_text())
     for model in manifest["models"].values():
-        model["artifacts"] = [a for a in model["artifacts"] if not (a["runtime"] == "litert" and a["precision"] == "int8")]
+        model["artifacts"] = [
+            a for a in model["artifacts"] if not (a["runtime"] == "litert" and a["precision"] == "int8")
+        ]
     (pack / "manifest.json").write_text(json.dumps(manifest))
     result = runner.invoke(app, ["bench", "--pack", str(pack), "--seconds", "0.5", "--runtime", "litert", "--json"])
     assert result.exit_code == 0, result.output
@@ -112,13 +144,16 @@ def test_a_configuration_the_pack_does_not_ship_is_listed_as_unavailable(tmp_pat
     assert "ships no litert int8 artifact" in missing["reason"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--runtime", "tensorrt"], "'tensorrt' is not one of"),
-    (["--precision", "fp16"], "'fp16' is not one of"),
-    (["--threads", "1,zero"], "'zero' is not a positive integer"),
-    (["--threads", "0"], "'0' is not a positive integer"),
-    (["--report", "out.txt"], "expected a file name ending in .json or .md"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--runtime", "tensorrt"], "'tensorrt' is not one of"),
+        (["--precision", "fp16"], "'fp16' is not one of"),
+        (["--threads", "1,zero"], "'zero' is not a positive integer"),
+        (["--threads", "0"], "'0' is not a positive integer"),
+        (["--report", "out.txt"], "expected a file name ending in .json or .md"),
+    ],
+)
 def test_bad_options_are_refused_with_a_message(args: list[str], message: str) -> None:
     result = runner.invoke(app, ["bench", "--seconds", "0.2", *args], env={"COLUMNS": "240"})
     assert result.exit_code != 0
@@ -138,14 +173,21 @@ def test_temperatures_from_a_thermal_sysfs_tree(tmp_path: Path) -> None:
 
 
 def test_throttling_from_vcgencmd_and_from_sysfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert decode_throttled(0x50005) == ["under-voltage now", "throttled now", "under-voltage has occurred",
-                                         "throttling has occurred"]
+    assert decode_throttled(0x50005) == [
+        "under-voltage now",
+        "throttled now",
+        "under-voltage has occurred",
+        "throttling has occurred",
+    ]
     monkeypatch.setenv("PATH", str(tmp_path))  # no vcgencmd: nothing exposed
     assert read_throttling(tmp_path / "get_throttled") == {"exposed": False, "note": NOT_EXPOSED}
     (tmp_path / "get_throttled").write_text("20000\n")  # the Pi kernel's sysfs node, hex without 0x
     assert read_throttling(tmp_path / "get_throttled") == {
-        "exposed": True, "source": str(tmp_path / "get_throttled"), "raw": "0x20000",
-        "flags": ["frequency capping has occurred"]}
+        "exposed": True,
+        "source": str(tmp_path / "get_throttled"),
+        "raw": "0x20000",
+        "flags": ["frequency capping has occurred"],
+    }
     vcgencmd = tmp_path / "vcgencmd"  # a stand-in for the Pi firmware tool, printing what the real one prints
     vcgencmd.write_text("#!/bin/sh\necho throttled=0x80008\n")
     vcgencmd.chmod(vcgencmd.stat().st_mode | stat.S_IEXEC)

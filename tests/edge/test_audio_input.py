@@ -91,15 +91,23 @@ def test_silent_file_runs_cleanly_with_motors_still(tmp_path: Path) -> None:
 
 def test_clipped_file_runs_cleanly_within_limits(tmp_path: Path) -> None:
     clipped = np.clip(_tone_mix(RATE_HZ) * 20.0, -1.0, 1.0)
-    result = run(str(write_sound(tmp_path / "clipped.wav", clipped, RATE_HZ)), output_url="sim://", realtime_budget=None, keep_intensities=True)
+    result = run(
+        str(write_sound(tmp_path / "clipped.wav", clipped, RATE_HZ)),
+        output_url="sim://",
+        realtime_budget=None,
+        keep_intensities=True,
+    )
     assert 0.1 < result.intensities.max() <= 1.0
     assert np.all(np.isfinite(result.intensities))
 
 
-@pytest.mark.parametrize("name,samples", [("empty.wav", np.zeros(0, np.float32)),
-                                          ("nan.wav", np.full(4000, np.nan, np.float32))])
+@pytest.mark.parametrize(
+    "name,samples", [("empty.wav", np.zeros(0, np.float32)), ("nan.wav", np.full(4000, np.nan, np.float32))]
+)
 def test_bad_files_end_the_cli_with_exit_1_and_no_hang(tmp_path: Path, name: str, samples: np.ndarray) -> None:
     path = write_sound(tmp_path / name, samples, RATE_HZ, "FLOAT")
-    done = subprocess.run([sys.executable, "-m", "edge.cli", "run", str(path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1
     assert name in done.stderr and "error:" in done.stderr

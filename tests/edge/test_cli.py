@@ -42,8 +42,20 @@ def test_run_json_summary_on_the_bundled_example() -> None:
 def test_run_readable_summary_with_litert_int8_and_two_threads() -> None:
     from edge.pack import TEST_PACK_NAME, bundled_pack_path
 
-    result = runner.invoke(app, ["run", "--pack", str(bundled_pack_path(TEST_PACK_NAME)), "--runtime", "litert",
-                                 "--precision", "int8", "--threads", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--pack",
+            str(bundled_pack_path(TEST_PACK_NAME)),
+            "--runtime",
+            "litert",
+            "--precision",
+            "int8",
+            "--threads",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "real-time factor" in result.stdout and "litert int8, 2 threads" in result.stdout
     assert "dropped hops" in result.stdout and "p95 ms/hop" in result.stdout
@@ -87,8 +99,12 @@ def test_raw_pcm_on_stdin(tmp_path: Path) -> None:
 
     t = np.arange(22_050) / 22_050
     pcm = (0.5 * np.sin(2 * np.pi * 100 * t) * 32767).astype("<i2").tobytes()
-    done = subprocess.run([sys.executable, "-m", "edge.cli", "run", "-", "--stdin-rate", "22050", "--json", "--no-drop"],
-                          input=pcm, capture_output=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "-", "--stdin-rate", "22050", "--json", "--no-drop"],
+        input=pcm,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["source"] == "stdin" and summary["n_hops"] == RATE_HZ // HOP

@@ -24,8 +24,9 @@ def _session(pack, rig=None, **options) -> tuple[Session, RoutedOutput]:
 
 
 def _indices(rig, group: str) -> np.ndarray:
-    return np.array([rig.actuator_ids.index(member) for member in
-                     [rig.spec.actuators[i].id for i in rig.spec.groups[group]]])
+    return np.array(
+        [rig.actuator_ids.index(member) for member in [rig.spec.actuators[i].id for i in rig.spec.groups[group]]]
+    )
 
 
 def test_controls_change_the_next_hop_and_only_what_they_name(default_pack, example_samples) -> None:
@@ -71,20 +72,23 @@ def test_mute_zeroes_every_output_at_once_and_unmute_plays_again(default_pack, e
     assert sim.output.history()[-SECOND // 128 :].max() > 0
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"mode": "disco"}, "control mode: 'disco' is not one of everything, beat"),
-    ({"master": 1.5}, r"control master: 1.5 is out of range \[0, 1\]"),
-    ({"master": "loud"}, "control master: expected a number"),
-    ({"master": True}, "control master: expected a number"),
-    ({"master": float("nan")}, "control master: expected a number"),
-    ({"group_gains": {"kick": -0.1}}, r"group_gains.kick: -0.1 is out of range"),
-    ({"group_gains": {"tail": 0.5}}, "unknown group 'tail'; groups: all, kick"),
-    ({"group_gains": [0.5]}, "expected an object of group -> gain"),
-    ({"preset_lock": "party"}, "'party' is not a preset of rig"),
-    ({"muted": "yes"}, "control muted: expected true or false"),
-    ({"volume": 1}, "session parameter 'volume' cannot change while running"),
-    ({"master": 0.2, "mode": "jazz"}, "control mode: 'jazz'"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"mode": "disco"}, "control mode: 'disco' is not one of everything, beat"),
+        ({"master": 1.5}, r"control master: 1.5 is out of range \[0, 1\]"),
+        ({"master": "loud"}, "control master: expected a number"),
+        ({"master": True}, "control master: expected a number"),
+        ({"master": float("nan")}, "control master: expected a number"),
+        ({"group_gains": {"kick": -0.1}}, r"group_gains.kick: -0.1 is out of range"),
+        ({"group_gains": {"tail": 0.5}}, "unknown group 'tail'; groups: all, kick"),
+        ({"group_gains": [0.5]}, "expected an object of group -> gain"),
+        ({"preset_lock": "party"}, "'party' is not a preset of rig"),
+        ({"muted": "yes"}, "control muted: expected true or false"),
+        ({"volume": 1}, "session parameter 'volume' cannot change while running"),
+        ({"master": 0.2, "mode": "jazz"}, "control mode: 'jazz'"),
+    ],
+)
 def test_bad_values_are_refused_and_nothing_changes(default_pack, values, message) -> None:
     session, _ = _session(default_pack)
     session.set_params({"master": 0.7, "group_gains": {"bass": 0.3}})
@@ -95,7 +99,10 @@ def test_bad_values_are_refused_and_nothing_changes(default_pack, values, messag
 
 
 def test_a_mode_the_rig_cannot_play_is_refused(tmp_path: Path) -> None:
-    text = DEFAULT_RIG.read_text().split("[[routes]]")[0] + '[[routes]]\nsource = "bass"\nfeature = "energy"\ngroup = "bass"\n'
+    text = (
+        DEFAULT_RIG.read_text().split("[[routes]]")[0]
+        + '[[routes]]\nsource = "bass"\nfeature = "energy"\ngroup = "bass"\n'
+    )
     (tmp_path / "bass-only.toml").write_text(text)
     session, _ = _session(None, load_rig(tmp_path / "bass-only.toml"))
     with pytest.raises(ConfigError, match="'vocals': no route of rig .* modes of this rig: everything, bass$"):
@@ -117,15 +124,18 @@ def test_a_held_alert_plays_through_any_mode_and_locking_music_stops_it_at_once(
         _session(None)[0].set_param("preset_lock", "doorbell")  # DSP-only: no tagger, no tags to hold
 
 
-def test_reload_keeps_outputs_and_refuses_a_bad_rig_without_changing_anything(default_pack, example_samples,
-                                                                              tmp_path: Path) -> None:
+def test_reload_keeps_outputs_and_refuses_a_bad_rig_without_changing_anything(
+    default_pack, example_samples, tmp_path: Path
+) -> None:
     rig_path = tmp_path / "rig.toml"
     shutil.copy(DEFAULT_RIG, rig_path)
     session, sim = _session(default_pack, load_rig(rig_path))
     session.set_param("master", 0.4)
     session.process(example_samples[:SECOND])
-    rig_path.write_text(rig_path.read_text().replace('gain = 0.7', 'gain = 9.0'))
-    with pytest.raises(ConfigError, match=r"rig .*rig.toml:\d+: routes\[4\].gain: is 9.0 \(expected a number in \[0.0, 4.0\]\)"):
+    rig_path.write_text(rig_path.read_text().replace("gain = 0.7", "gain = 9.0"))
+    with pytest.raises(
+        ConfigError, match=r"rig .*rig.toml:\d+: routes\[4\].gain: is 9.0 \(expected a number in \[0.0, 4.0\]\)"
+    ):
         session.reload(rig=rig_path)
     assert session.controls.master == 0.4 and not sim.output.closed
     session.process(example_samples[SECOND : 2 * SECOND])

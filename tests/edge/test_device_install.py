@@ -38,16 +38,26 @@ def _imported_modules(path: Path) -> set[str]:
 def test_no_runtime_test_imports_torch_or_the_export_stack() -> None:
     offenders = {}
     for path in sorted(HERE.rglob("*.py")):
-        heavy = {name for name in _imported_modules(path)
-                 if name.split(".")[0] in WORKSTATION_ONLY or (name.split(".")[0] == "export" and name not in TORCH_FREE_EXPORT)}
+        heavy = {
+            name
+            for name in _imported_modules(path)
+            if name.split(".")[0] in WORKSTATION_ONLY
+            or (name.split(".")[0] == "export" and name not in TORCH_FREE_EXPORT)
+        }
         if heavy:
             offenders[str(path.relative_to(ROOT))] = sorted(heavy)
     assert not offenders, f"runtime tests must run on a device install; they import {offenders}"
 
 
 def test_the_runtime_tests_load_with_torch_blocked() -> None:
-    result = _python_with_blocked("import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n",
-                                  "--collect-only", "-q", "-p", "no:cacheprovider", str(HERE))
+    result = _python_with_blocked(
+        "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        str(HERE),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " tests collected" in result.stdout or "tests collected" in result.stdout
 
@@ -57,8 +67,13 @@ def test_sense_export_verify_runs_on_a_device_install(tmp_path: Path) -> None:
 
     pack = tmp_path / "pack"
     shutil.copytree(bundled_pack_path(TEST_PACK_NAME), pack)
-    result = _python_with_blocked("sys.argv = ['sense', *sys.argv[1:]]\nfrom edge.cli import main\nmain()\n",
-                                  "export", "verify", str(pack), "--no-write")
+    result = _python_with_blocked(
+        "sys.argv = ['sense', *sys.argv[1:]]\nfrom edge.cli import main\nmain()\n",
+        "export",
+        "verify",
+        str(pack),
+        "--no-write",
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "ok separator.onnx.int8.streaming_vs_offline_max_abs_diff" in result.stdout
     assert "FAIL" not in result.stdout

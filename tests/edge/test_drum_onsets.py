@@ -23,7 +23,11 @@ SECOND = DEVICE_STREAM.sample_rate_hz
 def _variants(pack: Pack) -> list[tuple[str, str]]:
     importable = {runtime.value for runtime in importable_runtimes()}
     assert pack.separator is not None
-    return [(artifact.runtime, artifact.precision) for artifact in pack.separator.artifacts if artifact.runtime in importable]
+    return [
+        (artifact.runtime, artifact.precision)
+        for artifact in pack.separator.artifacts
+        if artifact.runtime in importable
+    ]
 
 
 def test_the_default_separator_has_a_kick_snare_hat_onset_output(default_pack: Pack) -> None:
@@ -34,8 +38,9 @@ def test_the_default_separator_has_a_kick_snare_hat_onset_output(default_pack: P
 
 
 @pytest.mark.parametrize("variant", [("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")])
-def test_onset_probabilities_stream_like_offline_on_every_artifact(default_pack: Pack, example_samples: np.ndarray,
-                                                                   variant: tuple[str, str]) -> None:
+def test_onset_probabilities_stream_like_offline_on_every_artifact(
+    default_pack: Pack, example_samples: np.ndarray, variant: tuple[str, str]
+) -> None:
     magnitude = magnitude_frames(example_samples[: SECOND * 4])
     stage = SeparatorStage(open_runner(default_pack, default_pack.separator, *variant))  # type: ignore[arg-type]
     masks, onsets = stage.process_with_onsets(magnitude)

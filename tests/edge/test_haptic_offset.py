@@ -39,18 +39,19 @@ def drum_like_audio(n_hops: int = N_HOPS) -> np.ndarray:
     rng = np.random.default_rng(7)
     audio = 0.05 * rng.standard_normal(n_hops * HOP).astype(np.float32)
     for start in range(0, len(audio) - 700, 37 * HOP):  # bursts a little off the hop grid
-        audio[start + 17:start + 17 + 600] += 0.6 * rng.standard_normal(600).astype(np.float32)
+        audio[start + 17 : start + 17 + 600] += 0.6 * rng.standard_normal(600).astype(np.float32)
     return audio
 
 
 def record(audio: np.ndarray, offset_ms: float, block_sizes: list[int] | None = None) -> FrameRecorder:
     rig = default_rig()
     recorder = FrameRecorder(rig.n_actuators)
-    with open_session(None, rig, [RoutedOutput(recorder, np.arange(rig.n_actuators))],
-                      haptic_offset_ms=offset_ms) as session:
+    with open_session(
+        None, rig, [RoutedOutput(recorder, np.arange(rig.n_actuators))], haptic_offset_ms=offset_ms
+    ) as session:
         position = 0
         for size in block_sizes or [len(audio)]:
-            session.process(audio[position:position + size])
+            session.process(audio[position : position + size])
             position += size
         session.process(audio[position:])
     return recorder
@@ -79,8 +80,8 @@ def test_the_offset_shifts_the_output_frames_by_whole_hops_for_any_block_sizes(o
         assert got_touch.shape == touch.shape
         delayed, on_time = (got_touch, got_sound) if shift > 0 else (got_sound, got_touch)
         original = touch if shift > 0 else sound
-        np.testing.assert_array_equal(delayed[abs(shift):], original[:-abs(shift)])
-        assert not delayed[:abs(shift)].any()  # nothing before the offset has passed
+        np.testing.assert_array_equal(delayed[abs(shift) :], original[: -abs(shift)])
+        assert not delayed[: abs(shift)].any()  # nothing before the offset has passed
         np.testing.assert_array_equal(on_time, sound if shift > 0 else touch)
 
 
@@ -111,7 +112,7 @@ def test_the_offset_is_a_live_parameter_checked_when_set() -> None:
         session.process(audio[: 50 * HOP])
         session.set_param("haptic_offset_ms", 80.0)
         assert session.params.haptic_offset_ms == 80.0
-        session.process(audio[50 * HOP:])
+        session.process(audio[50 * HOP :])
     reference = np.stack(record(audio, 0.0).intensities)
     got = np.stack(recorder.intensities)
     np.testing.assert_array_equal(got[:50], reference[:50])

@@ -26,13 +26,25 @@ def test_edge_imports_and_runs_without_torch_onnx_or_bleak() -> None:
 
 
 def test_importing_edge_loads_only_numpy_beyond_the_standard_library() -> None:
-    program = ("import sys; before = set(sys.modules); import edge, edge.errors, edge.stream; "
-               "new = {m.split('.')[0] for m in set(sys.modules) - before}; print(sorted(new))")
+    program = (
+        "import sys; before = set(sys.modules); import edge, edge.errors, edge.stream; "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; print(sorted(new))"
+    )
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     loaded = set(eval(done.stdout))
     assert "edge" in loaded
-    assert not loaded & {"torch", "onnxruntime", "onnx", "bleak", "serial", "smbus2", "gpiozero", "sounddevice", "typer"}
+    assert not loaded & {
+        "torch",
+        "onnxruntime",
+        "onnx",
+        "bleak",
+        "serial",
+        "smbus2",
+        "gpiozero",
+        "sounddevice",
+        "typer",
+    }
 
 
 def test_the_runtime_and_sense_status_import_without_the_serve_extra() -> None:

@@ -20,18 +20,18 @@ from edge.pack import TEST_PACK_NAME, bundled_pack_path, load_pack
 from edge.runners import Runtime, importable_runtimes, resolve_runtime
 from edge.runners.litert_runner import interpreter_class
 
-BUILT_FOR_NUMPY_1 = '''
+BUILT_FOR_NUMPY_1 = """
 import sys
 sys.stderr.write("A module that was compiled using NumPy 1.x cannot be run in NumPy 2.x as it may crash.\\n")
 raise ImportError("numpy.core.multiarray failed to import")
-'''
-FAILS_WHEN_USED = '''
+"""
+FAILS_WHEN_USED = """
 import sys
 class Interpreter:  # the real wheel imports under NumPy 2 and fails when the interpreter is made
     def __init__(self, model_path, num_threads=1):
         sys.stderr.write("A module that was compiled using NumPy 1.x cannot be run in NumPy 2.x as it may crash.\\n")
         raise ImportError("numpy.core.multiarray failed to import")
-'''
+"""
 runner = CliRunner()
 
 
@@ -71,7 +71,9 @@ def test_the_interpreter_is_loaded_for_real_and_the_error_says_why_and_what_to_d
     with pytest.raises(RuntimeUnavailableError) as caught:
         interpreter_class()
     message = str(caught.value)
-    assert "tflite_runtime is installed but cannot load (ImportError: numpy.core.multiarray failed to import)" in message
+    assert (
+        "tflite_runtime is installed but cannot load (ImportError: numpy.core.multiarray failed to import)" in message
+    )
     assert "pip install 'sense-edge[litert]'" in message
     import numpy as np
 
@@ -96,7 +98,9 @@ def test_sense_run_gives_one_line_not_a_traceback(broken_tflite_runtime: None) -
 
 def test_doctor_fails_it_instead_of_calling_it_ready(broken_tflite_runtime: None) -> None:
     findings = {finding.name: finding for finding in runtime_findings()}
-    assert findings["onnxruntime"].status is Status.OK and "ran one hop of sense-default" in findings["onnxruntime"].detail
+    assert (
+        findings["onnxruntime"].status is Status.OK and "ran one hop of sense-default" in findings["onnxruntime"].detail
+    )
     fallback = findings["tflite_runtime"]
     assert fallback.status is Status.FAIL and "cannot run a model" in fallback.detail
     assert "ai-edge-litert" in fallback.fix and "pip uninstall tflite-runtime" in fallback.fix
@@ -104,12 +108,15 @@ def test_doctor_fails_it_instead_of_calling_it_ready(broken_tflite_runtime: None
     assert result.exit_code == 1 and "FAIL runtime/tflite_runtime" in result.output and "not ready" in result.output
 
 
-def test_a_runtime_that_fails_only_when_used_still_gives_one_line(tflite_runtime_failing_when_used: None,
-                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_runtime_that_fails_only_when_used_still_gives_one_line(
+    tflite_runtime_failing_when_used: None, capfd: pytest.CaptureFixture[str]
+) -> None:
     result = runner.invoke(app, ["run", "--pack", str(bundled_pack_path(TEST_PACK_NAME)), "--runtime", "litert"])
     assert isinstance(result.exception, RuntimeUnavailableError)
     message = str(result.exception)
-    assert "tflite_runtime is installed but cannot load (ImportError: numpy.core.multiarray failed to import)" in message
+    assert (
+        "tflite_runtime is installed but cannot load (ImportError: numpy.core.multiarray failed to import)" in message
+    )
     assert "pip install 'sense-edge[litert]'" in message and "compiled using NumPy 1.x" not in capfd.readouterr().err
     fallback = {finding.name: finding for finding in runtime_findings()}["tflite_runtime"]
     assert fallback.status is Status.FAIL and "ai-edge-litert" in fallback.fix

@@ -36,14 +36,29 @@ def sound_server() -> Iterator[dict[str, str]]:
     runtime = Path(tempfile.mkdtemp(prefix="sense-pa-"))  # short: a unix socket path has at most 107 bytes
     socket = runtime / "native"
     script = runtime / "default.pa"
-    script.write_text(f"load-module module-null-sink sink_name={SINK} rate=16000 channels=1\n"
-                      f"load-module module-native-protocol-unix socket={socket} auth-anonymous=1\n"
-                      f"set-default-sink {SINK}\nset-default-source {SINK}.monitor\n")
+    script.write_text(
+        f"load-module module-null-sink sink_name={SINK} rate=16000 channels=1\n"
+        f"load-module module-native-protocol-unix socket={socket} auth-anonymous=1\n"
+        f"set-default-sink {SINK}\nset-default-source {SINK}.monitor\n"
+    )
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime), "PULSE_SERVER": f"unix:{socket}"}
     log = (runtime / "pulseaudio.log").open("w")
-    server = subprocess.Popen(["pulseaudio", "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
-                               "--disable-shm=yes", "--use-pid-file=no", "--system=no"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            "pulseaudio",
+            "-n",
+            "-F",
+            str(script),
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "--disable-shm=yes",
+            "--use-pid-file=no",
+            "--system=no",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
@@ -65,15 +80,20 @@ def drum_loop(path: Path, seconds: float = 1.0, rate_hz: int = 44100) -> Path:
     hit = (np.sin(2 * np.pi * 70 * t_s) + 0.5 * rng.standard_normal(t_s.size)) * np.exp(-t_s / 0.03)
     audio = np.zeros(n, dtype=np.float32)
     for start in range(0, n - t_s.size, rate_hz // 8):
-        audio[start:start + t_s.size] += 0.7 * hit.astype(np.float32)
+        audio[start : start + t_s.size] += 0.7 * hit.astype(np.float32)
     soundfile.write(path, np.clip(audio, -1, 1), rate_hz)
     return path
 
 
 def sense_run_mic(env: dict[str, str], seconds: float) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "mic", "--seconds", str(seconds), "--no-models",
-                             "--json"], env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "mic", "--seconds", str(seconds), "--no-models", "--json"],
+        env={**env, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sense_run_mic_hears_a_file_played_into_the_sound_server(sound_server: dict[str, str], tmp_path: Path) -> None:

@@ -13,8 +13,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def sense(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], input=stdin, capture_output=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+    )
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
@@ -26,12 +32,19 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(("args", "stdin", "expected"), [
-    (("run", "-", "--no-models", "--stdin-rate", "0"), b"\0\0" * 128, "sample rate 0 Hz; expected a positive rate"),
-    (("run", "-", "--no-models", "--stdin-channels", "0"), b"\0\0" * 128, "0 channels; expected at least 1"),
-    (("run", "-", "--no-models"), b"", "stdin: no audio arrived"),
-    (("run", "mic:no-such-sound-card", "--no-models", "--seconds", "1"), b"", "microphone no-such-sound-card: cannot open"),
-])
+@pytest.mark.parametrize(
+    ("args", "stdin", "expected"),
+    [
+        (("run", "-", "--no-models", "--stdin-rate", "0"), b"\0\0" * 128, "sample rate 0 Hz; expected a positive rate"),
+        (("run", "-", "--no-models", "--stdin-channels", "0"), b"\0\0" * 128, "0 channels; expected at least 1"),
+        (("run", "-", "--no-models"), b"", "stdin: no audio arrived"),
+        (
+            ("run", "mic:no-such-sound-card", "--no-models", "--seconds", "1"),
+            b"",
+            "microphone no-such-sound-card: cannot open",
+        ),
+    ],
+)
 def test_run_input_errors_are_one_line(args: tuple[str, ...], stdin: bytes, expected: str) -> None:
     assert expected in one_line_error(sense(*args, stdin=stdin))
 

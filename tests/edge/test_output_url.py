@@ -26,10 +26,16 @@ def test_an_unknown_parameter_is_refused_naming_the_known_ones() -> None:
         open_output("pca9685://1/0x40?frq=1000")
 
 
-@pytest.mark.parametrize(("url", "closest"), [
-    ("drv2605://1/0x5a?mux=0x70&mux_chanel=0", "mux_chanel -> did you mean mux_channel?"),  # not a 'channel 8' error
-    ("pca9685://1/0x40?mx=0.3", "mx -> did you mean max?"),  # a typo in a safety cap is never ignored
-])
+@pytest.mark.parametrize(
+    ("url", "closest"),
+    [
+        (
+            "drv2605://1/0x5a?mux=0x70&mux_chanel=0",
+            "mux_chanel -> did you mean mux_channel?",
+        ),  # not a 'channel 8' error
+        ("pca9685://1/0x40?mx=0.3", "mx -> did you mean max?"),  # a typo in a safety cap is never ignored
+    ],
+)
 def test_an_unknown_parameter_names_the_closest_known_one(url: str, closest: str) -> None:
     with pytest.raises(ConfigError) as caught:
         open_output(url)
@@ -37,8 +43,7 @@ def test_an_unknown_parameter_names_the_closest_known_one(url: str, closest: str
 
 
 def test_rigs_check_parameter_names_without_opening_anything() -> None:
-    rig = ('[rig]\nname = "r"\n[[outputs]]\nid = "o"\nurl = "sim://?vew=live"\n'
-           '[[actuators]]\nid = "a"\n')
+    rig = '[rig]\nname = "r"\n[[outputs]]\nid = "o"\nurl = "sim://?vew=live"\n[[actuators]]\nid = "a"\n'
     with pytest.raises(ConfigError, match=r"outputs\[0\]\.url: .*unknown parameter\(s\) vew"):
         parse_rig(rig, "r.toml")
 

@@ -71,14 +71,17 @@ def test_real_clock_pace_within_one_percent() -> None:
     assert abs(span_s - expected_s) < 0.01 * expected_s, span_s
 
 
-@pytest.mark.parametrize(("pace", "source", "urls", "expected"), [
-    (None, "song.flac", ["sim://"], "fast"),
-    (None, "song.flac", ["sim://", "serial:///dev/ttyACM0"], "realtime"),
-    (None, "stdin", ["audio://default"], "realtime"),
-    ("fast", "song.flac", ["pca9685://1/0x40"], "fast"),
-    ("realtime", "song.flac", ["sim://"], "realtime"),
-    ("fast", "mic", ["sim://"], "realtime"),  # a live source is paced by its sound card
-])
+@pytest.mark.parametrize(
+    ("pace", "source", "urls", "expected"),
+    [
+        (None, "song.flac", ["sim://"], "fast"),
+        (None, "song.flac", ["sim://", "serial:///dev/ttyACM0"], "realtime"),
+        (None, "stdin", ["audio://default"], "realtime"),
+        ("fast", "song.flac", ["pca9685://1/0x40"], "fast"),
+        ("realtime", "song.flac", ["sim://"], "realtime"),
+        ("fast", "mic", ["sim://"], "realtime"),  # a live source is paced by its sound card
+    ],
+)
 def test_default_pace_follows_the_outputs(pace: str | None, source: str, urls: list[str], expected: str) -> None:
     assert choose_pace(pace, source, urls) == expected
 
@@ -88,8 +91,17 @@ def test_sense_run_into_a_link_takes_the_audio_time(tmp_path: Path) -> None:
     seconds = 1.5
     t_s = np.arange(int(seconds * RATE_HZ)) / RATE_HZ
     sf.write(path, (0.3 * np.sin(2 * np.pi * 80 * t_s)).astype(np.float32), RATE_HZ)
-    command = [sys.executable, "-m", "edge.cli", "run", str(path), "--no-models", "--json",
-               "--output", f"spy://loop://?log={tmp_path / 'frames.log'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "edge.cli",
+        "run",
+        str(path),
+        "--no-models",
+        "--json",
+        "--output",
+        f"spy://loop://?log={tmp_path / 'frames.log'}",
+    ]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     elapsed_s = time.monotonic() - started
@@ -101,6 +113,7 @@ def test_sense_run_into_a_link_takes_the_audio_time(tmp_path: Path) -> None:
 
 
 def test_an_unknown_pace_is_one_line() -> None:
-    done = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--pace", "slow"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--pace", "slow"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1 and done.stderr.strip() == "error: --pace slow: unknown; expected one of realtime, fast"

@@ -46,10 +46,13 @@ def test_the_bundled_packs_pass_the_check() -> None:
         assert results and all(problem is None for _, problem in results), results
 
 
-@pytest.mark.parametrize(("change", "field", "detail"), [
-    (swap_separator_for_tagger, "models.separator.states[0].input", "separator.onnx has inputs ['magnitude']"),
-    (wrong_state_shape, "models.separator.states[0].input.shape", "separator.onnx's input 'state_in_0' is"),
-])
+@pytest.mark.parametrize(
+    ("change", "field", "detail"),
+    [
+        (swap_separator_for_tagger, "models.separator.states[0].input", "separator.onnx has inputs ['magnitude']"),
+        (wrong_state_shape, "models.separator.states[0].input.shape", "separator.onnx's input 'state_in_0' is"),
+    ],
+)
 def test_a_pack_that_cannot_run_is_refused_at_load(tmp_path: Path, change: Callable, field: str, detail: str) -> None:
     pack = load_pack(altered_pack(tmp_path, change))  # the hashes match: only opening the artifact can tell
     with pytest.raises(PackError) as caught:
@@ -61,8 +64,11 @@ def test_a_pack_that_cannot_run_is_refused_at_load(tmp_path: Path, change: Calla
 def test_the_cli_names_the_field_and_opens_no_output(tmp_path: Path, command: str) -> None:
     pack = altered_pack(tmp_path, wrong_state_shape)
     log = tmp_path / "frames.log"
-    args = (["run", "--pack", str(pack), "--runtime", "onnx", "--output", f"spy://loop://?log={log}"]
-            if command == "run" else ["pack", "inspect", str(pack)])
+    args = (
+        ["run", "--pack", str(pack), "--runtime", "onnx", "--output", f"spy://loop://?log={log}"]
+        if command == "run"
+        else ["pack", "inspect", str(pack)]
+    )
     done = subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout
     lines = done.stderr.strip().splitlines()

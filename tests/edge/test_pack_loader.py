@@ -33,7 +33,11 @@ def test_bundled_test_pack_loads_and_describes_itself(bundled_pack) -> None:
     assert bundled_pack.separator is not None and bundled_pack.tagger is not None
     assert bundled_pack.separator.names == ("vocals", "drums", "bass", "other")
     assert {(a.runtime, a.precision) for a in bundled_pack.separator.artifacts} == {
-        ("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32"), ("litert", "int8")}
+        ("onnx", "fp32"),
+        ("onnx", "int8"),
+        ("litert", "fp32"),
+        ("litert", "int8"),
+    }
     assert (bundled_pack.root / "README.md").read_text().startswith("# ")
 
 
@@ -68,6 +72,7 @@ def test_unknown_schema_version_is_refused(pack_copy: Path) -> None:
 def test_shape_mismatch_is_refused(pack_copy: Path) -> None:
     def edit(manifest):
         manifest["models"]["separator"]["outputs"][0]["shape"] = [1, -1, 3, 257]
+
     _edit_manifest(pack_copy, edit)
     with pytest.raises(PackError) as error:
         load_pack(pack_copy)
@@ -104,12 +109,27 @@ def test_nonexistent_pack_path() -> None:
         load_pack("/nonexistent/pack")
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda m: m["models"]["tagger"].update(every_n_hops=0), r"models.tagger.every_n_hops: is 0 \(expected an integer in \[1, inf\]\)"),
-    (lambda m: m["models"]["separator"].update(n_fft="512"), r"models.separator.n_fft: is '512' \(expected an integer"),
-    (lambda m: m["models"]["separator"]["inputs"].__setitem__(0, 7), r"models.separator.inputs\[0\]: is 7 \(expected an object\)"),
-    (lambda m: m["models"]["separator"].update(stems=[]), r"models.separator.stems: is \[\] \(expected a non-empty list of strings\)"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda m: m["models"]["tagger"].update(every_n_hops=0),
+            r"models.tagger.every_n_hops: is 0 \(expected an integer in \[1, inf\]\)",
+        ),
+        (
+            lambda m: m["models"]["separator"].update(n_fft="512"),
+            r"models.separator.n_fft: is '512' \(expected an integer",
+        ),
+        (
+            lambda m: m["models"]["separator"]["inputs"].__setitem__(0, 7),
+            r"models.separator.inputs\[0\]: is 7 \(expected an object\)",
+        ),
+        (
+            lambda m: m["models"]["separator"].update(stems=[]),
+            r"models.separator.stems: is \[\] \(expected a non-empty list of strings\)",
+        ),
+    ],
+)
 def test_wrong_field_types_are_refused_naming_the_field_and_expectation(pack_copy: Path, edit, message: str) -> None:
     _edit_manifest(pack_copy, edit)
     with pytest.raises(PackError, match=message):

@@ -82,6 +82,17 @@ def test_haptogram_marks_alert_presets(tmp_path: Path) -> None:
     spans = preset_spans(analysis.t_s, recorder.presets)
     assert len(spans) == 1 and spans[0][2] == "doorbell"
     assert 1.0 < spans[0][0] < 1.2 and 2.0 < spans[0][1] < 2.6  # on after smoothing (0.15 s), off after the hold
-    haptogram = Haptogram(mixture, SAMPLE_RATE_HZ, analysis.t_s, intensities, {}, np.zeros(0), [str(i) for i in range(16)],
-                          "vest", "song", "none", recorder.presets)
+    haptogram = Haptogram(
+        mixture,
+        SAMPLE_RATE_HZ,
+        analysis.t_s,
+        intensities,
+        {},
+        np.zeros(0),
+        [str(i) for i in range(16)],
+        "vest",
+        "song",
+        "none",
+        recorder.presets,
+    )
     assert _png_size(plot_haptogram(haptogram, tmp_path / "alert.png"))[0] > 800

@@ -48,7 +48,14 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_every_bundled_rig_loads_without_opening_hardware() -> None:
     names = sorted(path.stem for path in RIGS_DIR.glob("*.toml"))
-    assert {"default-sim-vest", "vest-pca9685", "wristband-drv2605", "sensory-box-audio", "vest-serial", "vest-ble"} <= set(names)
+    assert {
+        "default-sim-vest",
+        "vest-pca9685",
+        "wristband-drv2605",
+        "sensory-box-audio",
+        "vest-serial",
+        "vest-ble",
+    } <= set(names)
     for name in names:
         rig = load_rig(name)
         assert rig.n_actuators >= 2 and rig.spec.routes, name
@@ -76,20 +83,40 @@ def test_minimal_rig_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "line", "key", "reason"),
     [
-        ('kind = "lra"', 'kind = "piezo"', 15, "actuators[1].kind", "is 'piezo' (expected one of erm, lra, voice-coil)"),
+        (
+            'kind = "lra"',
+            'kind = "piezo"',
+            15,
+            "actuators[1].kind",
+            "is 'piezo' (expected one of erm, lra, voice-coil)",
+        ),
         ("resonance_hz = 170.0", "resonance_hz = 1500.0", 16, "actuators[1].resonance_hz", "cannot be felt"),
-        ("resonance_hz = 170.0", 'resonance_hz = "high"', 16, "actuators[1].resonance_hz", "is 'high' (expected a number)"),
+        (
+            "resonance_hz = 170.0",
+            'resonance_hz = "high"',
+            16,
+            "actuators[1].resonance_hz",
+            "is 'high' (expected a number)",
+        ),
         ('url = "sim://"', 'url = "warp://x"', 6, "outputs[0].url", "unknown output scheme 'warp'"),
         ('url = "sim://"', 'url = "sim:"', 6, "outputs[0].url", "expected 'scheme://"),
         ('group = "pair"', 'group = "legs"', 25, "routes[0].group", "unknown group 'legs'"),
-        ('feature = "onset"', 'feature = "loudness"', 24, "routes[0].feature", "is 'loudness' (expected one of energy, onset, pitch)"),
+        (
+            'feature = "onset"',
+            'feature = "loudness"',
+            24,
+            "routes[0].feature",
+            "is 'loudness' (expected one of energy, onset, pitch)",
+        ),
         ('pair = ["a", "b"]', 'pair = ["a", "z"]', 20, "groups.pair", "unknown actuator id(s) z"),
-        ('position = [0.8, 0.5]', 'position = [0.8, 1.5]', 17, "actuators[1].position", "within [0.0, 1.0]"),
+        ("position = [0.8, 0.5]", "position = [0.8, 1.5]", 17, "actuators[1].position", "within [0.0, 1.0]"),
         ('id = "b"', 'id = "b"\ncolour = "red"', 15, "actuators[1].colour", "unknown key"),
         ('id = "b"', 'id = "a"', 14, "actuators[1].id", "duplicate"),
     ],
 )
-def test_bad_rig_errors_name_file_line_key_and_reason(tmp_path: Path, old: str, new: str, line: int, key: str, reason: str) -> None:
+def test_bad_rig_errors_name_file_line_key_and_reason(
+    tmp_path: Path, old: str, new: str, line: int, key: str, reason: str
+) -> None:
     assert old in MINIMAL
     path = _write(tmp_path, MINIMAL.replace(old, new, 1))
     with pytest.raises(ConfigError) as caught:
@@ -135,7 +162,11 @@ def test_open_outputs_routes_every_actuator(tmp_path: Path) -> None:
 
 
 def test_open_outputs_maps_channels_across_outputs(tmp_path: Path) -> None:
-    text = MINIMAL.replace('[[actuators]]\nid = "a"', '[[outputs]]\nid = "second"\nurl = "sim://?channels=1"\n\n[[actuators]]\nid = "a"\noutput = "second"', 1)
+    text = MINIMAL.replace(
+        '[[actuators]]\nid = "a"',
+        '[[outputs]]\nid = "second"\nurl = "sim://?channels=1"\n\n[[actuators]]\nid = "a"\noutput = "second"',
+        1,
+    )
     text = text.replace('kind = "lra"', 'kind = "lra"\noutput = "main"')
     routed = load_rig(_write(tmp_path, text)).open_outputs()
     try:

@@ -29,7 +29,9 @@ def _verify(unit: Path) -> subprocess.CompletedProcess[str]:
 def _fake_root(tmp_path: Path) -> Path:
     root = tmp_path / "image"
     (root / "etc").mkdir(parents=True)
-    (root / "etc" / "group").write_text("root:x:0:\ndialout:x:20:\naudio:x:29:\npi:x:1000:\ngpio:x:986:pi\ni2c:x:994:pi\n")
+    (root / "etc" / "group").write_text(
+        "root:x:0:\ndialout:x:20:\naudio:x:29:\npi:x:1000:\ngpio:x:986:pi\ni2c:x:994:pi\n"
+    )
     return root
 
 
@@ -38,17 +40,43 @@ def test_install_writes_a_unit_that_systemd_accepts(tmp_path: Path, monkeypatch:
     rig = tmp_path / "box rig.toml"
     rig.write_text("")
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["service", "install", "--root", str(root), "--user", "pi",
-                                 "run", "mic", "--rig", "box rig.toml", "--output", "audio://default?gain=50%"])
+    result = runner.invoke(
+        app,
+        [
+            "service",
+            "install",
+            "--root",
+            str(root),
+            "--user",
+            "pi",
+            "run",
+            "mic",
+            "--rig",
+            "box rig.toml",
+            "--output",
+            "audio://default?gain=50%",
+        ],
+    )
     assert result.exit_code == 0, result.output
     unit = unit_path("sense", root)
     assert result.stdout.strip() == f"wrote {unit}"
     text = unit.read_text()
     lines = set(text.splitlines())
-    assert {"Type=notify", "User=pi", "Restart=on-failure", "WatchdogSec=10", "WatchdogSignal=SIGTERM",
-            "SuccessExitStatus=143", "StartLimitIntervalSec=0", "WantedBy=multi-user.target", "WorkingDirectory=/run/sense"} <= lines
+    assert {
+        "Type=notify",
+        "User=pi",
+        "Restart=on-failure",
+        "WatchdogSec=10",
+        "WatchdogSignal=SIGTERM",
+        "SuccessExitStatus=143",
+        "StartLimitIntervalSec=0",
+        "WantedBy=multi-user.target",
+        "WorkingDirectory=/run/sense",
+    } <= lines
     # only the device groups this image has, in a fixed order
-    assert "SupplementaryGroups=i2c audio dialout" not in lines and "SupplementaryGroups=gpio i2c audio dialout" in lines
+    assert (
+        "SupplementaryGroups=i2c audio dialout" not in lines and "SupplementaryGroups=gpio i2c audio dialout" in lines
+    )
     # the relative rig path became absolute (the service runs in /run/sense), quoted for its space; % escaped
     assert f'--rig "{rig.resolve()}"' in text and "audio://default?gain=50%%" in text
     verified = _verify(unit)
@@ -63,8 +91,12 @@ def test_the_verifier_would_catch_a_broken_unit(tmp_path: Path) -> None:
 
 def test_uninstall_removes_the_unit_and_says_when_there_is_none(tmp_path: Path) -> None:
     root = _fake_root(tmp_path)
-    assert runner.invoke(app, ["service", "install", "--root", str(root), "--user", "pi", "--name", "vest",
-                               "--watchdog", "0", "run"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["service", "install", "--root", str(root), "--user", "pi", "--name", "vest", "--watchdog", "0", "run"]
+        ).exit_code
+        == 0
+    )
     assert "WatchdogSec=0" in unit_path("vest", root).read_text()
     result = runner.invoke(app, ["service", "uninstall", "--root", str(root), "--name", "vest"])
     assert result.exit_code == 0 and not unit_path("vest", root).exists()

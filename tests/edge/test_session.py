@@ -28,14 +28,15 @@ def run_blocks(session: Session, blocks) -> None:
 
 def test_pipeline_streaming_equals_offline(bundled_pack, example_samples) -> None:
     signal = example_samples[: RATE_HZ * 3]
-    offline = assert_streaming_equals_offline(lambda: make_pipeline(bundled_pack), signal, max_block=900,
-                                              n_trials=2, atol=1e-4)
+    offline = assert_streaming_equals_offline(
+        lambda: make_pipeline(bundled_pack), signal, max_block=900, n_trials=2, atol=1e-4
+    )
     assert offline.shape == (len(signal) // HOP, default_rig().n_actuators)
     assert offline.max() > 0.1  # music drives the motors
 
 
 def test_litert_and_onnx_pipelines_agree(bundled_pack, example_samples) -> None:
-    signal = example_samples[: RATE_HZ]
+    signal = example_samples[:RATE_HZ]
     onnx = make_pipeline(bundled_pack, runtime="onnx").process(signal)
     litert = make_pipeline(bundled_pack, runtime="litert").process(signal)
     np.testing.assert_allclose(onnx, litert, atol=1e-3)
@@ -84,8 +85,10 @@ class ExplodingRenderer:
 
 def _sim_outputs(n: int) -> list[RoutedOutput]:
     half = n // 2
-    return [RoutedOutput(open_output("sim://", half), np.arange(half)),
-            RoutedOutput(open_output("sim://", n - half), np.arange(half, n))]
+    return [
+        RoutedOutput(open_output("sim://", half), np.arange(half)),
+        RoutedOutput(open_output("sim://", n - half), np.arange(half, n)),
+    ]
 
 
 def test_exception_inside_a_stage_leaves_every_output_at_zero(bundled_pack, example_samples) -> None:

@@ -22,7 +22,9 @@ def test_signal_mid_stream_zeroes_and_stops_every_output(tmp_path: Path, signum:
     log = tmp_path / "frames.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "run", "-", "--no-drop", "--output", f"spy://loop://?log={log}"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         process.stdin.write(SECOND_OF_PCM)

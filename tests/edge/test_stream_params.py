@@ -20,12 +20,15 @@ def test_device_stream_is_the_bundled_packs_stream() -> None:
     assert DEVICE_STREAM.hop_s == pytest.approx(DEVICE_STREAM.hop / DEVICE_STREAM.sample_rate_hz)
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"hop": 0}, "hop: expected a positive integer"),
-    ({"hop": DEVICE_STREAM.n_fft * 2}, "exceeds n_fft"),
-    ({"window": "kaiser"}, "window: 'kaiser' is not one of"),
-    ({"tagger_every_n_hops": True}, "tagger_every_n_hops: expected a positive integer"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"hop": 0}, "hop: expected a positive integer"),
+        ({"hop": DEVICE_STREAM.n_fft * 2}, "exceeds n_fft"),
+        ({"window": "kaiser"}, "window: 'kaiser' is not one of"),
+        ({"tagger_every_n_hops": True}, "tagger_every_n_hops: expected a positive integer"),
+    ],
+)
 def test_bad_stream_parameters_are_refused_with_the_field_named(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         StreamParams(**{**DEVICE_STREAM.as_dict(), **changes})  # type: ignore[arg-type]

@@ -8,8 +8,16 @@ import pytest
 
 from edge.errors import ConfigError
 from export.alert_finetune import _recent
-from export.data.alert_sounds import (ALERT_CLASSES, ALERT_FAMILIES, HELDOUT_ALERT_FAMILIES, check_training_alert_family,
-                                      smoke_alarm_t3, sounding_frames, synthesize_alert, training_families)
+from export.data.alert_sounds import (
+    ALERT_CLASSES,
+    ALERT_FAMILIES,
+    HELDOUT_ALERT_FAMILIES,
+    check_training_alert_family,
+    smoke_alarm_t3,
+    sounding_frames,
+    synthesize_alert,
+    training_families,
+)
 from export.evaluate.alerts import recalled, upward_crossings
 
 HOP = 128

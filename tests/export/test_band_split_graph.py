@@ -26,7 +26,9 @@ MAX_GRAPH_NODES = 200
 one by one."""
 
 
-def per_band_forward(model: BandSplitSeparator, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def per_band_forward(
+    model: BandSplitSeparator, magnitude: torch.Tensor, *states: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
     """The forward pass as it was before the bands were batched (one Linear call per band and direction) and
     before frames left the innermost axis of the temporal blocks (their states then: (B, D, K, history))."""
     features = torch.log1p(magnitude)
@@ -39,13 +41,16 @@ def per_band_forward(model: BandSplitSeparator, magnitude: torch.Tensor, *states
         extended = torch.cat([state, h], dim=3)
         new_states.append(extended[:, :, :, extended.shape[3] - block.n_history_frames :])
         conv = block.conv
-        h = torch.relu(nn.functional.conv2d(extended, conv.weight.transpose(2, 3), conv.bias,
-                                            dilation=(1, conv.dilation[0]))).permute(0, 3, 2, 1)
+        h = torch.relu(
+            nn.functional.conv2d(extended, conv.weight.transpose(2, 3), conv.bias, dilation=(1, conv.dilation[0]))
+        ).permute(0, 3, 2, 1)
         x = cross_band(x + block.pointwise(h))
     x = model.out_norm(x)
     batch, n_frames = magnitude.shape[:2]
-    masks = [decode(x[:, :, k]).reshape(batch, n_frames, model.n_stems, width)
-             for k, (decode, width) in enumerate(zip(model.decoders, model.widths))]
+    masks = [
+        decode(x[:, :, k]).reshape(batch, n_frames, model.n_stems, width)
+        for k, (decode, width) in enumerate(zip(model.decoders, model.widths))
+    ]
     outputs = [torch.sigmoid(torch.cat(masks, dim=3))]
     if model.onset_branch is not None:
         logits, *onset_states = model.onset_branch(magnitude, *states[n_trunk:])
@@ -66,8 +71,13 @@ def trained() -> BandSplitSeparator:
 
 
 def _signature(model: BandSplitSeparator) -> StepSignature:
-    return StepSignature("magnitude", "masks", (1, 1, N_BINS), tuple(model.state_shapes(1)),
-                         extra_outputs=("onsets",) if model.n_onset_classes else ())
+    return StepSignature(
+        "magnitude",
+        "masks",
+        (1, 1, N_BINS),
+        tuple(model.state_shapes(1)),
+        extra_outputs=("onsets",) if model.n_onset_classes else (),
+    )
 
 
 def test_checkpoints_load_with_their_keys_and_conv_weights_turned(trained) -> None:
@@ -101,8 +111,10 @@ def test_unstacked_parameters_invert_the_stacks() -> None:
     torch.manual_seed(2)
     model = BandSplitSeparator(BandSplitConfig(n_channels=8, dilations=(1,), band_groups=((3, 4), (5, 3)))).eval()
     assert len(set(model.widths)) > 1
-    unstacked = {**model.unstacked_parameters("band_split", *model.encoder_weight()),
-                 **model.unstacked_parameters("band_merge", *model.decoder_weight())}
+    unstacked = {
+        **model.unstacked_parameters("band_split", *model.encoder_weight()),
+        **model.unstacked_parameters("band_merge", *model.decoder_weight()),
+    }
     own = model.state_dict()
     assert sorted(unstacked) == sorted(k for k in own if k.startswith(("encoders.", "decoders.")))
     for key, value in unstacked.items():

@@ -134,11 +134,16 @@ def test_noise_textures_are_bounded_and_each_kind_has_its_character() -> None:
         for _ in range(6):
             audio = noise_texture(rng, 2.0, kind)
             assert audio.shape == (32_000,) and audio.dtype == np.float32
-            assert np.abs(audio).max() == pytest.approx(0.3, abs=1e-6) and float(np.sqrt(np.mean(audio ** 2))) > 0.01
+            assert np.abs(audio).max() == pytest.approx(0.3, abs=1e-6) and float(np.sqrt(np.mean(audio**2))) > 0.01
             power, frequency_hz = _power_spectrum(audio)
             kurtosis = float(np.mean(audio.astype(np.float64) ** 4) / np.mean(audio.astype(np.float64) ** 2) ** 2)
-            stats.setdefault(kind, []).append((power[frequency_hz < 300].sum() / power.sum(),
-                                               power[frequency_hz > 1500].sum() / power.sum(), kurtosis))
+            stats.setdefault(kind, []).append(
+                (
+                    power[frequency_hz < 300].sum() / power.sum(),
+                    power[frequency_hz > 1500].sum() / power.sum(),
+                    kurtosis,
+                )
+            )
     median = {kind: np.median(np.array(values), axis=0) for kind, values in stats.items()}
     assert median["rain"][1] > 0.6 and median["gusts"][0] > 0.8
     assert median["crackle"][2] > 1.5 * median["coloured"][2]
@@ -181,4 +186,5 @@ def test_tagger_clips_of_one_source_share_a_split() -> None:
     assert all(len(s) == 1 for s in by_source.values())
     n_val = sum(s == {"val"} for s in by_source.values())
     assert n_val == len(by_source) // VALIDATION_EVERY and {"song-4", "song-9", "event-4"} <= {
-        source for source, s in by_source.items() if s == {"val"}}
+        source for source, s in by_source.items() if s == {"val"}
+    }

@@ -47,14 +47,16 @@ def tagger_and_signature() -> tuple[MobileTagger, StepSignature]:
 
 
 @pytest.mark.parametrize("float_modules", [(), MobileTagger.FLOAT_IN_INT8])
-def test_onnx_int8_keeps_only_the_named_modules_float(tagger_and_signature, tmp_path: Path,
-                                                      float_modules: tuple[str, ...]) -> None:
+def test_onnx_int8_keeps_only_the_named_modules_float(
+    tagger_and_signature, tmp_path: Path, float_modules: tuple[str, ...]
+) -> None:
     import onnx
 
     tagger, signature = tagger_and_signature
     fp32 = export_onnx(tagger, signature, tmp_path / "tagger.onnx")
-    int8 = quantize_onnx_int8(fp32, tmp_path / "tagger.int8.onnx", [{"magnitude": w[None]} for w in _windows()],
-                              float_modules=float_modules)
+    int8 = quantize_onnx_int8(
+        fp32, tmp_path / "tagger.int8.onnx", [{"magnitude": w[None]} for w in _windows()], float_modules=float_modules
+    )
     nodes = onnx.load(str(int8)).graph.node
     producer = {output: node.op_type for node in nodes for output in node.output}
     mel_inputs = {producer.get(name, "graph") for node in nodes if node.name == "/mel/MatMul" for name in node.input}
@@ -64,13 +66,19 @@ def test_onnx_int8_keeps_only_the_named_modules_float(tagger_and_signature, tmp_
 
 
 @pytest.mark.parametrize("float_modules", [(), MobileTagger.FLOAT_IN_INT8])
-def test_litert_int8_keeps_only_the_named_modules_float(tagger_and_signature, tmp_path: Path,
-                                                        float_modules: tuple[str, ...]) -> None:
+def test_litert_int8_keeps_only_the_named_modules_float(
+    tagger_and_signature, tmp_path: Path, float_modules: tuple[str, ...]
+) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     tagger, signature = tagger_and_signature
-    path = export_tflite(tagger, signature, tmp_path / "tagger.int8.tflite",
-                         calibration=[(torch.from_numpy(w[None]),) for w in _windows()], float_modules=float_modules)
+    path = export_tflite(
+        tagger,
+        signature,
+        tmp_path / "tagger.int8.tflite",
+        calibration=[(torch.from_numpy(w[None]),) for w in _windows()],
+        float_modules=float_modules,
+    )
     interpreter = Interpreter(str(path))
     tensors = interpreter.get_tensor_details()
     ops = interpreter._get_ops_details()  # no public op listing in LiteRT 2.x

@@ -60,8 +60,15 @@ def test_sections_say_which_stems_sound(multitrack) -> None:
 
 def test_drum_onsets_are_where_the_sound_starts() -> None:
     hits_s = (0.5, 1.0, 1.5003, 2.0771)  # on and off the fluidsynth block grid
-    song = Song(0, 120.0, 0, False, (Part("drums", 0, tuple(Note(t, 0.1, 38, 110) for t in hits_s)),),
-                ((0.0, 2.5, ("drums",)),), 2.5)
+    song = Song(
+        0,
+        120.0,
+        0,
+        False,
+        (Part("drums", 0, tuple(Note(t, 0.1, 38, 110) for t in hits_s)),),
+        ((0.0, 2.5, ("drums",)),),
+        2.5,
+    )
     rendered = render_song(song)
     drums = np.abs(rendered.stems["drums"])
     assert len(rendered.drum_onsets_s) == len(hits_s)

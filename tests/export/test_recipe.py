@@ -22,17 +22,23 @@ def test_committed_recipes_parse() -> None:
     assert default.training.threads == 1
 
 
-@pytest.mark.parametrize("table,match", [
-    ({"name": "x", "training": {"stepz": 3}}, r"training.stepz: unknown key \(expected one of .*steps"),
-    ({"name": "x", "colour": "red"}, r"colour: unknown key"),
-    ({"name": "x", "training": {"steps": "many"}}, r"training.steps: is 'many' \(expected an integer\)"),
-    ({"name": "x", "tagger": {"labels": ["speech", "unicorn"]}}, r"tagger.labels\[1\]: 'unicorn' unknown"),
-    ({"name": "x", "data": {"real_mixture_source": "radio"}}, "real_mixture_source"),
-    ({"training": {"steps": 3}}, "name: missing required key"),
-    ({"name": "x", "training": {"decay_fraction": 1.5}}, r"decay_fraction: is 1.5 \(expected a number within 0..1"),
-    ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: is 'lots' \(expected an integer"),
-    ({"name": "x", "training": {"tagger_ema_decay": 1.0}}, r"tagger_ema_decay: is 1.0 \(expected a number within 0..1"),
-])
+@pytest.mark.parametrize(
+    "table,match",
+    [
+        ({"name": "x", "training": {"stepz": 3}}, r"training.stepz: unknown key \(expected one of .*steps"),
+        ({"name": "x", "colour": "red"}, r"colour: unknown key"),
+        ({"name": "x", "training": {"steps": "many"}}, r"training.steps: is 'many' \(expected an integer\)"),
+        ({"name": "x", "tagger": {"labels": ["speech", "unicorn"]}}, r"tagger.labels\[1\]: 'unicorn' unknown"),
+        ({"name": "x", "data": {"real_mixture_source": "radio"}}, "real_mixture_source"),
+        ({"training": {"steps": 3}}, "name: missing required key"),
+        ({"name": "x", "training": {"decay_fraction": 1.5}}, r"decay_fraction: is 1.5 \(expected a number within 0..1"),
+        ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: is 'lots' \(expected an integer"),
+        (
+            {"name": "x", "training": {"tagger_ema_decay": 1.0}},
+            r"tagger_ema_decay: is 1.0 \(expected a number within 0..1",
+        ),
+    ],
+)
 def test_bad_recipe_is_refused(table: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         parse_recipe(table, "test.toml")
@@ -54,8 +60,10 @@ def test_distill_resumes_exactly_where_it_stopped(tiny_run, tmp_path: Path) -> N
 
     from export.distill import distill
 
-    base = dataclasses.replace(load_recipe(TINY_RECIPE), training=dataclasses.replace(
-        load_recipe(TINY_RECIPE).training, checkpoint_every_seconds=0.0))
+    base = dataclasses.replace(
+        load_recipe(TINY_RECIPE),
+        training=dataclasses.replace(load_recipe(TINY_RECIPE).training, checkpoint_every_seconds=0.0),
+    )
     straight = base.with_out_dir(tmp_path / "straight")
     resumed = base.with_out_dir(tmp_path / "resumed")
     for recipe in (straight, resumed):  # reuse the tiny run's rendered data and teacher cache
@@ -73,7 +81,9 @@ def test_distill_resumes_exactly_where_it_stopped(tiny_run, tmp_path: Path) -> N
         for name, tensor in a[key].items():
             torch.testing.assert_close(b[key][name], tensor, atol=1e-6, rtol=0, msg=f"{key}.{name}")
         assert [h["step"] for h in a["history"]] == [h["step"] for h in b["history"]]
-        assert [h[f"{key}_val_loss"] for h in a["history"]] == pytest.approx([h[f"{key}_val_loss"] for h in b["history"]])
+        assert [h[f"{key}_val_loss"] for h in a["history"]] == pytest.approx(
+            [h[f"{key}_val_loss"] for h in b["history"]]
+        )
 
 
 def test_one_student_trains_alone_to_its_own_step_count(tiny_run, tmp_path: Path) -> None:
@@ -81,8 +91,11 @@ def test_one_student_trains_alone_to_its_own_step_count(tiny_run, tmp_path: Path
     import shutil
 
     recipe_path = tmp_path / "tagger_only.toml"
-    recipe_path.write_text(TINY_RECIPE.read_text().replace(
-        "[training]", "[training]\ntagger_steps = 6\ntagger_batch_size = 3\ndecay_fraction = 0.5"))
+    recipe_path.write_text(
+        TINY_RECIPE.read_text().replace(
+            "[training]", "[training]\ntagger_steps = 6\ntagger_batch_size = 3\ndecay_fraction = 0.5"
+        )
+    )
     out = tmp_path / "out"
     shutil.copytree(tiny_run.out / "data", out / "data")
     shutil.copytree(tiny_run.out / "cache", out / "cache")
@@ -106,8 +119,9 @@ def test_tagger_ships_the_moving_average_of_its_weights(tiny_run, tmp_path: Path
     from export.distill import TRAINED_WEIGHTS, train_student
 
     tiny = load_recipe(TINY_RECIPE)
-    recipe = dataclasses.replace(tiny, training=dataclasses.replace(
-        tiny.training, tagger_ema_decay=0.75, validate_every_steps=1)).with_out_dir(tmp_path / "out")
+    recipe = dataclasses.replace(
+        tiny, training=dataclasses.replace(tiny.training, tagger_ema_decay=0.75, validate_every_steps=1)
+    ).with_out_dir(tmp_path / "out")
     shutil.copytree(tiny_run.out / "data", recipe.out / "data")
     shutil.copytree(tiny_run.out / "cache", recipe.out / "cache")
     path = recipe.out / "checkpoints" / "last-tagger.pt"
@@ -131,14 +145,17 @@ def test_tagger_ships_the_moving_average_of_its_weights(tiny_run, tmp_path: Path
 
 
 def test_unknown_student_is_refused(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["export", "distill", str(TINY_RECIPE), "--out", str(tmp_path), "--student", "drummer"])
+    result = CliRunner().invoke(
+        app, ["export", "distill", str(TINY_RECIPE), "--out", str(tmp_path), "--student", "drummer"]
+    )
     assert result.exit_code == 1
     assert "'drummer' unknown" in str(result.exception)
 
 
 def test_learning_rate_schedule_is_constant_then_cosine() -> None:
-    training = dataclasses.replace(load_recipe(TINY_RECIPE).training, learning_rate=1e-3, decay_fraction=0.25,
-                                   final_learning_rate_fraction=0.1)
+    training = dataclasses.replace(
+        load_recipe(TINY_RECIPE).training, learning_rate=1e-3, decay_fraction=0.25, final_learning_rate_fraction=0.1
+    )
     rates = [training.learning_rate_at(step, 100) for step in range(100)]
     assert rates[:75] == [1e-3] * 75
     assert all(later < earlier for earlier, later in zip(rates[75:], rates[76:]))
@@ -156,9 +173,26 @@ def test_ddp_trains_both_students_under_torchrun(tiny_run, tmp_path: Path) -> No
     shutil.copytree(tiny_run.out / "data", out / "data")
     shutil.copytree(tiny_run.out / "cache", out / "cache")
     torchrun = Path(sys.executable).with_name("torchrun")
-    result = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "edge.cli", "export", "distill",
-                             str(TINY_RECIPE), "--out", str(out), "--steps", "2"],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "edge.cli",
+            "export",
+            "distill",
+            str(TINY_RECIPE),
+            "--out",
+            str(out),
+            "--steps",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     for student in ("separator", "tagger"):
         assert torch.load(out / "checkpoints" / f"last-{student}.pt", weights_only=False)["step"] == 2

@@ -42,6 +42,7 @@ def exported_pack(tmp_path_factory: pytest.TempPathFactory) -> ExportedPack:
 def example_samples() -> np.ndarray:
     return read_audio_file(EXAMPLE_SOUND)
 
+
 RUNTIMES = ["onnx", "litert"]
 
 
@@ -74,9 +75,17 @@ def test_separator_state_carried_in_random_blocks_equals_one_call(exported_pack,
 def test_separator_state_matters(exported_pack, magnitude) -> None:
     """Guard: if state were ignored, frame-by-frame output would differ from the torch whole-sequence run."""
     runner = open_runner(exported_pack.pack, exported_pack.pack.separator, "onnx", "fp32")
-    no_state = np.concatenate([runner.run({"magnitude": magnitude[i : i + 1][None],
-                                           **{s.input: np.zeros(s.shape, np.float32) for s in runner.model.states}})["masks"][0]
-                               for i in range(40)])
+    no_state = np.concatenate(
+        [
+            runner.run(
+                {
+                    "magnitude": magnitude[i : i + 1][None],
+                    **{s.input: np.zeros(s.shape, np.float32) for s in runner.model.states},
+                }
+            )["masks"][0]
+            for i in range(40)
+        ]
+    )
     assert np.max(np.abs(no_state - torch_masks(exported_pack, magnitude[:40]))) > 1e-3
 
 

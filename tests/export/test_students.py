@@ -87,8 +87,13 @@ def test_separator_streams_like_offline_in_torch() -> None:
 def test_exported_separator_streams_like_offline(tiny_run, runtime: str, precision: str) -> None:
     pack = load_pack(tiny_run.out / "pack")
     magnitude = (np.random.default_rng(3).random((150, N_BINS)) * 4).astype(np.float32)
-    assert_streaming_equals_offline(lambda: SeparatorStage(open_runner(pack, pack.separator, runtime, precision)),
-                                    magnitude, n_trials=3, max_block=40, atol=1e-5)
+    assert_streaming_equals_offline(
+        lambda: SeparatorStage(open_runner(pack, pack.separator, runtime, precision)),
+        magnitude,
+        n_trials=3,
+        max_block=40,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("runtime,precision", [("onnx", "fp32"), ("litert", "int8")])
@@ -96,7 +101,8 @@ def test_exported_tagger_streams_like_offline(tiny_run, runtime: str, precision:
     pack = load_pack(tiny_run.out / "pack")
     magnitude = (np.random.default_rng(4).random((200, N_BINS)) * 4).astype(np.float32)
     probabilities = assert_streaming_equals_offline(
-        lambda: TaggerStage(open_runner(pack, pack.tagger, runtime, precision)), magnitude, n_trials=2, max_block=50)
+        lambda: TaggerStage(open_runner(pack, pack.tagger, runtime, precision)), magnitude, n_trials=2, max_block=50
+    )
     assert probabilities.shape == (200, len(pack.tagger.names))
 
 

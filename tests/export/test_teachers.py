@@ -53,11 +53,14 @@ def test_spleeter_puts_the_lead_voice_in_vocals(song) -> None:
 
     stems = SpleeterTeacher().separate(song.mixture)
     accompaniment = song.stems["drums"] + song.stems["bass"] + song.stems["other"]
+
     def correlation(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.corrcoef(a, b)[0, 1])
 
     assert correlation(stems["vocals"], song.stems["vocals"]) > correlation(stems["vocals"], accompaniment)
-    assert correlation(stems["accompaniment"], accompaniment) > correlation(stems["accompaniment"], song.stems["vocals"])
+    assert correlation(stems["accompaniment"], accompaniment) > correlation(
+        stems["accompaniment"], song.stems["vocals"]
+    )
     assert correlation(stems["accompaniment"], accompaniment) > 0.5
 
 
@@ -121,8 +124,15 @@ def test_torch_and_onnx_user_separators_agree(tmp_path: Path, song) -> None:
     module = _SplitBands().eval()
     torch_teacher = torch_separator_teacher(module, ("low", "high"))
     onnx_path = tmp_path / "split.onnx"
-    torch.onnx.export(module, (torch.zeros(1, 1, 1600),), str(onnx_path), input_names=["audio"],
-                      output_names=["stems"], dynamic_axes={"audio": {2: "n"}, "stems": {3: "n"}}, dynamo=False)
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, 1, 1600),),
+        str(onnx_path),
+        input_names=["audio"],
+        output_names=["stems"],
+        dynamic_axes={"audio": {2: "n"}, "stems": {3: "n"}},
+        dynamo=False,
+    )
     onnx_teacher = onnx_separator_teacher(onnx_path, ("low", "high"))
     a = torch_teacher.separate(song.mixture)
     b = onnx_teacher.separate(song.mixture)
@@ -140,8 +150,15 @@ def test_onnx_tagger_teacher_applies_sigmoid(tmp_path: Path) -> None:
             return torch.cat([energy * 100 - 1, -energy * 100 + 1], dim=1)
 
     path = tmp_path / "tagger.onnx"
-    torch.onnx.export(Energy(), (torch.zeros(2, 400),), str(path), input_names=["w"], output_names=["p"],
-                      dynamic_axes={"w": {0: "n"}, "p": {0: "n"}}, dynamo=False)
+    torch.onnx.export(
+        Energy(),
+        (torch.zeros(2, 400),),
+        str(path),
+        input_names=["w"],
+        output_names=["p"],
+        dynamic_axes={"w": {0: "n"}, "p": {0: "n"}},
+        dynamo=False,
+    )
     teacher = OnnxTaggerTeacher(path, ("loud", "quiet"), 400, 200, outputs_are_logits=True)
     audio = np.concatenate([np.zeros(800), np.ones(800)]).astype(np.float32)
     probabilities = tag(teacher, audio)
@@ -152,9 +169,17 @@ def test_htdemucs_adapter_with_random_weights(tmp_path: Path) -> None:
     from export.teachers.demucs_teacher import demucs_teacher, import_demucs_models
 
     torch.manual_seed(0)
-    model = import_demucs_models()["HTDemucs"](sources=["drums", "bass", "other", "vocals"], audio_channels=2,
-                                              samplerate=44_100, segment=4, channels=8, depth=2, t_layers=1,
-                                              t_heads=2, nfft=1024)
+    model = import_demucs_models()["HTDemucs"](
+        sources=["drums", "bass", "other", "vocals"],
+        audio_channels=2,
+        samplerate=44_100,
+        segment=4,
+        channels=8,
+        depth=2,
+        t_layers=1,
+        t_heads=2,
+        nfft=1024,
+    )
     args, kwargs = model._init_args_kwargs
     path = tmp_path / "htdemucs.th"
     torch.save({"klass": type(model), "args": args, "kwargs": kwargs, "state": model.state_dict()}, path)
@@ -183,8 +208,9 @@ def test_openunmix_adapter_with_random_weights(tmp_path: Path) -> None:
     for target in ("vocals", "drums"):
         net = model.OpenUnmix(nb_bins=513, nb_channels=1, hidden_size=16, max_bin=200)
         torch.save(net.state_dict(), tmp_path / f"{target}.pth")
-        (tmp_path / f"{target}.json").write_text(json.dumps(
-            {"args": {"nfft": 1024, "nhop": 256, "nb_channels": 1, "hidden_size": 16}, "rate": 16_000}))
+        (tmp_path / f"{target}.json").write_text(
+            json.dumps({"args": {"nfft": 1024, "nhop": 256, "nb_channels": 1, "hidden_size": 16}, "rate": 16_000})
+        )
     teacher = openunmix_teacher(tmp_path, ("vocals", "drums"))
     mixture = (np.random.default_rng(1).standard_normal(8_000) * 0.1).astype(np.float32)
     stems = teacher.separate(mixture)

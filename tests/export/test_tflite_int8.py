@@ -46,13 +46,24 @@ def _separator_and_signature() -> tuple[BandSplitSeparator, StepSignature]:
 def _litert_runner(path: Path, separator: BandSplitSeparator, signature: StepSignature) -> LiteRtRunner:
     """The edge runtime's LiteRT runner on ``path`` (int8 state inputs are (de)quantized by the runner)."""
     model = ModelSpec(
-        key="separator", role="separator", sample_rate_hz=DEVICE_SAMPLE_RATE_HZ, n_fft=N_FFT, hop=HOP, window=WINDOW,
+        key="separator",
+        role="separator",
+        sample_rate_hz=DEVICE_SAMPLE_RATE_HZ,
+        n_fft=N_FFT,
+        hop=HOP,
+        window=WINDOW,
         algorithmic_latency_ms=1000.0 * N_FFT / DEVICE_SAMPLE_RATE_HZ,
         inputs=(TensorSpec("magnitude", (1, -1, N_BINS), "float32"),),
         outputs=(TensorSpec("masks", (1, -1, separator.n_stems, N_BINS), "float32"),),
-        states=tuple(StateSpec(i, o, s, "float32") for i, o, s in
-                     zip(signature.state_inputs, signature.state_outputs, signature.state_shapes)),
-        names=("vocals", "drums", "bass", "other"), artifacts=(), macs_per_second=0.0, n_parameters=0)
+        states=tuple(
+            StateSpec(i, o, s, "float32")
+            for i, o, s in zip(signature.state_inputs, signature.state_outputs, signature.state_shapes)
+        ),
+        names=("vocals", "drums", "bass", "other"),
+        artifacts=(),
+        macs_per_second=0.0,
+        n_parameters=0,
+    )
     artifact = ArtifactSpec(path.name, "litert", "int8", "0" * 64, 1, tflite_io_names(signature))
     return LiteRtRunner(model, artifact, path, n_threads=1)
 
@@ -70,16 +81,28 @@ def _seconds(magnitude: np.ndarray, span: tuple[float, float]) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def int8_separator(tmp_path_factory: pytest.TempPathFactory) -> tuple[BandSplitSeparator, StepSignature, Path, np.ndarray]:
+def int8_separator(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[BandSplitSeparator, StepSignature, Path, np.ndarray]:
     separator, signature = _separator_and_signature()
     magnitude = _example_magnitude()
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one-frame steps: more threads only spin on the shared cores (30 s instead of 0.2 s)
     try:
-        calibration = streamed_calibration(separator, signature, [_seconds(magnitude, CALIBRATION_SECONDS)],
-                                           N_CALIBRATION_STEPS, np.random.default_rng(0))
-        path = export_tflite(separator, signature, tmp_path_factory.mktemp("tflite-int8") / "separator.int8.tflite",
-                             calibration=calibration, float_modules=separator.float_in_int8)
+        calibration = streamed_calibration(
+            separator,
+            signature,
+            [_seconds(magnitude, CALIBRATION_SECONDS)],
+            N_CALIBRATION_STEPS,
+            np.random.default_rng(0),
+        )
+        path = export_tflite(
+            separator,
+            signature,
+            tmp_path_factory.mktemp("tflite-int8") / "separator.int8.tflite",
+            calibration=calibration,
+            float_modules=separator.float_in_int8,
+        )
     finally:
         torch.set_num_threads(n_threads)
     return separator, signature, path, _seconds(magnitude, TEST_SECONDS)
@@ -102,7 +125,9 @@ def test_int8_litert_keeps_int8_weights_except_the_band_split_and_merge(int8_sep
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()
     weighted = [op for op in ops if op["op_name"] in ("FULLY_CONNECTED", "CONV_2D")]
-    n_trunk_layers = sum(isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) for m in separator.modules()) - 2 * separator.n_bands
+    n_trunk_layers = (
+        sum(isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) for m in separator.modules()) - 2 * separator.n_bands
+    )
     assert len(weighted) == n_trunk_layers
     assert all(tensors[op["inputs"][1]]["dtype"] == np.int8 for op in weighted)
     batched = [op for op in ops if op["op_name"] == "BATCH_MATMUL"]

@@ -66,8 +66,14 @@ def test_int8_masks_correlate_with_torch(tiny_run, runtime: str) -> None:
 
 @pytest.mark.parametrize("runtime,precision", [("onnx", "fp32"), ("onnx", "int8"), ("litert", "fp32")])
 def test_sense_run_plays_the_pack(tiny_run, runtime: str, precision: str) -> None:
-    result = run(input_spec=None, pack_path=str(tiny_run.out / "pack"), runtime=runtime, precision=precision,
-                 realtime_budget=None, keep_intensities=True)
+    result = run(
+        input_spec=None,
+        pack_path=str(tiny_run.out / "pack"),
+        runtime=runtime,
+        precision=precision,
+        realtime_budget=None,
+        keep_intensities=True,
+    )
     assert result.pack_name.startswith("sense-tiny")
     assert result.intensities.ndim == 2 and len(result.intensities) > 0
     assert np.all(np.isfinite(result.intensities))
@@ -81,7 +87,9 @@ def test_cache_teachers_reports_the_labels_the_data_covers(tiny_run) -> None:
     from edge.cli import app
     from export.distill import load_tagger_clips
 
-    result = CliRunner().invoke(app, ["export", "cache-teachers", str(tiny_run.recipe_path), "--out", str(tiny_run.out)])
+    result = CliRunner().invoke(
+        app, ["export", "cache-teachers", str(tiny_run.recipe_path), "--out", str(tiny_run.out)]
+    )
     assert result.exit_code == 0, result.output
     assert " 0 computed" in result.output
     recipe = load_recipe(tiny_run.recipe_path).with_out_dir(tiny_run.out)
@@ -103,5 +111,6 @@ def test_pack_reports_the_validation_of_the_weights_it_ships(tiny_run) -> None:
         training = tiny_run.pack.manifest["provenance"]["training"][student]
         assert training["shipped_step"] == best["step"]
         assert training["validation_at_shipped_step"][f"{student}_val_loss"] == pytest.approx(
-            entry[f"{student}_val_loss"], abs=1e-4)
+            entry[f"{student}_val_loss"], abs=1e-4
+        )
         assert _metric(tiny_run.pack, f"training.{student}_val_loss") == pytest.approx(entry[f"{student}_val_loss"])

@@ -50,8 +50,9 @@ def simulated_avr(simavr_harness: Path, tmp_path: Path) -> Iterator[Callable[...
     started: list[SimulatedAVR] = []
 
     def start(*args: str, name: str = "ttyAVR") -> SimulatedAVR:
-        avr = SimulatedAVR(simavr_harness, [str(a) for a in args], str(tmp_path / name),
-                           stderr_path=tmp_path / f"{name}.stderr").start()
+        avr = SimulatedAVR(
+            simavr_harness, [str(a) for a in args], str(tmp_path / name), stderr_path=tmp_path / f"{name}.stderr"
+        ).start()
         started.append(avr)
         return avr
 

@@ -45,8 +45,19 @@ def test_watchdog_zeroes_the_pins_within_150_ms_of_simulated_time(avr_firmware_e
     session.set_intensities([32768] * 6, 0)
     wait_until(lambda: avr.duty("D6") > 0.4, 3.0, "D6 on")
     # the host falls silent without a goodbye
-    off = wait_until(lambda: [t for pin, duty, t in avr.pwm if pin == "D6" and duty == 0.0 and avr.duty("D6") == 0.0
-                              and t > 0.0 and any(d > 0.4 for p, d, _ in avr.pwm if p == "D6")], 3.0, "D6 off")
+    off = wait_until(
+        lambda: [
+            t
+            for pin, duty, t in avr.pwm
+            if pin == "D6"
+            and duty == 0.0
+            and avr.duty("D6") == 0.0
+            and t > 0.0
+            and any(d > 0.4 for p, d, _ in avr.pwm if p == "D6")
+        ],
+        3.0,
+        "D6 off",
+    )
     off_s = off[-1]
     last_frame_s = max(t for t in avr.rx_delimiters_s if t <= off_s)
     # "off" is the pin's last edge: up to one PWM period (1.024 ms) before the firmware disconnected the pin

@@ -29,9 +29,22 @@ def test_core_builds_warning_free_as_c99_with_the_board_sizes_of_the_avr() -> No
     require_tools("gcc")
     sources = sorted(str(p) for p in (FIRMWARE / "core").glob("*.c"))
     result = subprocess.run(
-        ["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
-         "-DSENSE_MAX_CHANNELS=6", "-DSENSE_MAX_FRAME=80", "-fsyntax-only", *sources],
-        capture_output=True, text=True,
+        [
+            "gcc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-Wshadow",
+            "-Wconversion",
+            "-DSENSE_MAX_CHANNELS=6",
+            "-DSENSE_MAX_FRAME=80",
+            "-fsyntax-only",
+            *sources,
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
 
@@ -55,8 +68,9 @@ def test_bounded_libfuzzer_run_finds_no_crash(sizes: str, tmp_path: Path) -> Non
         (seeds / case["name"]).write_bytes(b"\x02" + wire)  # first byte: bit 0 key, bit 1 trusted link
         (seeds / (case["name"] + "_keyed_untrusted")).write_bytes(b"\x01" + wire * 2)
     corpus = tmp_path / "corpus"
-    result = make("fuzz", f"FUZZ_SIZES={sizes}", f"FUZZ_SECONDS={FUZZ_SECONDS}", f"FUZZ_CORPUS={corpus} {seeds}",
-                  timeout_s=180)
+    result = make(
+        "fuzz", f"FUZZ_SIZES={sizes}", f"FUZZ_SECONDS={FUZZ_SECONDS}", f"FUZZ_CORPUS={corpus} {seeds}", timeout_s=180
+    )
     output = result.stdout + result.stderr
     runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", output)
     assert runs and int(runs.group(1)) > 1000, output[-2000:]

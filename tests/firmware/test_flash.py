@@ -89,6 +89,7 @@ def test_avrdude_progress_parser() -> None:
 
 # ------------------------------------------------------------------------------------------------ ESP32
 
+
 def esp32_app_image(segments: list[tuple[int, bytes]], entry: int) -> bytes:
     """An ESP32 application image in the documented format (esptool docs, "Firmware Image Format")."""
     header = struct.pack("<BBBBI", 0xE9, len(segments), 0x02, 0x20, entry)  # DIO, 4 MB, 40 MHz
@@ -107,8 +108,9 @@ def esp32_app_image(segments: list[tuple[int, bytes]], entry: int) -> bytes:
 
 def test_esptool_image_info_and_merge_bin_offline(tmp_path: Path) -> None:
     app_path = tmp_path / "sense_vest.ino.bin"
-    app_path.write_bytes(esp32_app_image([(0x3FFB0000, bytes(range(64))), (0x40080000, b"\x01\x02\x03\x04" * 32)],
-                                         entry=0x40080004))
+    app_path.write_bytes(
+        esp32_app_image([(0x3FFB0000, bytes(range(64))), (0x40080000, b"\x01\x02\x03\x04" * 32)], entry=0x40080004)
+    )
     info = image_info(app_path)
     assert info["checksum_valid"] and info["hash_valid"], info["output"]
     assert info["entry_point"] == 0x40080004 and info["n_segments"] == 2
@@ -133,12 +135,15 @@ def test_esptool_flash_to_a_missing_port_is_a_clear_error(tmp_path: Path) -> Non
 
 # ------------------------------------------------------------------------------------------------ UF2
 
+
 def uf2_image(payload: bytes, family: int = 0xE48BFF56, address: int = 0x10000000) -> bytes:
     """UF2 blocks as specified by microsoft/uf2 (256 payload bytes per 512-byte block)."""
     chunks = [payload[i : i + 256] for i in range(0, len(payload), 256)]
     blocks = []
     for number, chunk in enumerate(chunks):
-        head = struct.pack("<8I", 0x0A324655, 0x9E5D5157, 0x2000, address + 256 * number, 256, number, len(chunks), family)
+        head = struct.pack(
+            "<8I", 0x0A324655, 0x9E5D5157, 0x2000, address + 256 * number, 256, number, len(chunks), family
+        )
         blocks.append(head + chunk.ljust(476, b"\x00") + struct.pack("<I", 0x0AB16F30))
     return b"".join(blocks)
 

@@ -32,8 +32,14 @@ HOP = 128
 
 def sense_run_process(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--no-models", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--no-models", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def finish(process: subprocess.Popen, timeout_s: float = 60.0) -> tuple[int, str, str]:
@@ -133,23 +139,28 @@ def test_the_firmware_failsafe_reaches_the_summary(host_firmware, tmp_path: Path
     process.send_signal(signal.SIGCONT)
     code, stdout, stderr = finish(process)
     assert code == 0, stderr
-    assert re.search(r"the firmware's watchdog zeroed every actuator \d+ times? \(no frame for 100 ms\)", stdout), stdout
+    assert re.search(r"the firmware's watchdog zeroed every actuator \d+ times? \(no frame for 100 ms\)", stdout), (
+        stdout
+    )
     assert re.search(r"its failsafe zeroed the actuators \d+ times?", stdout), stdout
 
 
 def test_avr_in_simavr_acknowledges_every_frame_and_a_killed_avr_fails_the_run(
-        avr_firmware_elf: Path, simulated_avr, tmp_path: Path) -> None:
+    avr_firmware_elf: Path, simulated_avr, tmp_path: Path
+) -> None:
     avr = simulated_avr(avr_firmware_elf)
     url = f"serial://{avr.port}?baud=115200"
     rig = "edge/data/rigs/wristband-drv2605.toml"  # 4 actuators: fits the AVR board's 6 channels
-    code, stdout, stderr = finish(sense_run_process(str(bursts_wav(tmp_path / "b.wav")), "--rig", rig, "--output",
-                                                    url, "--json"))
+    code, stdout, stderr = finish(
+        sense_run_process(str(bursts_wav(tmp_path / "b.wav")), "--rig", rig, "--output", url, "--json")
+    )
     assert code == 0, stderr
     (health,) = json.loads(stdout)["health"]
     assert health["frames_acked"] == health["frames_sent"] > 100 and health["frames_lost"] == 0
 
-    process = sense_run_process(str(bursts_wav(tmp_path / "long.wav", seconds=6.0)), "--rig", rig, "--output",
-                                url + "&lost_after_s=0.5")
+    process = sense_run_process(
+        str(bursts_wav(tmp_path / "long.wav", seconds=6.0)), "--rig", rig, "--output", url + "&lost_after_s=0.5"
+    )
     events_before = len(avr.pwm)
     wait_until(lambda: any(duty > 0 for _, duty, _ in avr.pwm[events_before:]), 20.0, "the run to drive the AVR")
     avr.stop()  # the board is gone: its pty disappears

@@ -27,15 +27,21 @@ def bursts_wav(path: Path, seconds: float = SECONDS) -> Path:
     audio = (0.4 * np.sin(2 * np.pi * 80 * t_s)).astype(np.float32)
     for start in range(0, len(audio), RATE_HZ // 4):
         burst = rng.standard_normal(RATE_HZ // 10).astype(np.float32) * 0.4
-        audio[start:start + len(burst)] += burst[: len(audio) - start]
+        audio[start : start + len(burst)] += burst[: len(audio) - start]
     sf.write(path, np.clip(audio, -1, 1), RATE_HZ)
     return path
 
 
 def sense_run(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "edge.cli", "run", "--no-models", *args], capture_output=True,
-                          text=True, timeout=120, env=env, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--no-models", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def stream_counters(url: str, n_channels: int) -> tuple[int, int]:

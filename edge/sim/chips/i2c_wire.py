@@ -119,7 +119,11 @@ class FakeI2CWire:
         self.n_bytes += n_bytes
         self.n_transactions += 1
         if self.clock_hz:
-            bits = START_STOP_BITS + BITS_PER_BYTE_WITH_ACK * n_bytes + (REPEATED_START_BITS if n_address_bytes == 2 else 0)
+            bits = (
+                START_STOP_BITS
+                + BITS_PER_BYTE_WITH_ACK * n_bytes
+                + (REPEATED_START_BITS if n_address_bytes == 2 else 0)
+            )
             self.bus_time_s += bits / self.clock_hz
         if self._n_failures_pending > 0:
             self._n_failures_pending -= 1

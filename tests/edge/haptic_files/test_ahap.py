@@ -70,11 +70,29 @@ def published_rules_violations(doc: Any) -> list[str]:
 
 
 def test_the_rule_checker_catches_what_the_documentation_forbids() -> None:
-    good = {"Version": 1.0, "Pattern": [
-        {"Event": {"Time": 0.0, "EventType": "HapticContinuous", "EventDuration": 1.0, "EventParameters": [
-            {"ParameterID": "HapticIntensity", "ParameterValue": 1.0}]}},
-        {"ParameterCurve": {"ParameterID": "HapticIntensityControl", "Time": 0.0, "ParameterCurveControlPoints": [
-            {"Time": 0.0, "ParameterValue": 0.0}, {"Time": 1.0, "ParameterValue": 1.0}]}}]}
+    good = {
+        "Version": 1.0,
+        "Pattern": [
+            {
+                "Event": {
+                    "Time": 0.0,
+                    "EventType": "HapticContinuous",
+                    "EventDuration": 1.0,
+                    "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 1.0}],
+                }
+            },
+            {
+                "ParameterCurve": {
+                    "ParameterID": "HapticIntensityControl",
+                    "Time": 0.0,
+                    "ParameterCurveControlPoints": [
+                        {"Time": 0.0, "ParameterValue": 0.0},
+                        {"Time": 1.0, "ParameterValue": 1.0},
+                    ],
+                }
+            },
+        ],
+    }
     assert published_rules_violations(good) == []
     bad = json.loads(json.dumps(good))
     bad["Pattern"][0]["Event"]["EventDuration"] = 31.0
@@ -82,8 +100,12 @@ def test_the_rule_checker_catches_what_the_documentation_forbids() -> None:
     assert len(published_rules_violations(bad)) == 3
 
 
-def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_tolerance(tmp_path: Path, vest_rendering) -> None:
-    track = track_from_rendering(vest_rendering.intensities, 125.0, vest_rendering.onsets_s, default_rig(), "mix", "song")
+def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_tolerance(
+    tmp_path: Path, vest_rendering
+) -> None:
+    track = track_from_rendering(
+        vest_rendering.intensities, 125.0, vest_rendering.onsets_s, default_rig(), "mix", "song"
+    )
     path = write_track(track, tmp_path / "song.ahap", tolerance=0.01)
     document = json.loads(path.read_text())
     assert published_rules_violations(document) == []
@@ -106,16 +128,48 @@ def test_long_tracks_get_continuous_events_of_at_most_30_s(tmp_path: Path) -> No
 
 
 def test_a_hand_written_pattern_plays_as_core_haptics_would(tmp_path: Path) -> None:
-    document = {"Version": 1.0, "Metadata": {"Project": "x"}, "Pattern": [
-        {"Event": {"Time": 0.0, "EventType": "HapticTransient", "EventParameters": [
-            {"ParameterID": "HapticIntensity", "ParameterValue": 0.9}, {"ParameterID": "HapticSharpness", "ParameterValue": 0.4}]}},
-        {"Event": {"Time": 0.1, "EventType": "HapticContinuous", "EventDuration": 0.2, "EventParameters": [
-            {"ParameterID": "HapticIntensity", "ParameterValue": 0.8}]}},
-        {"Event": {"Time": 0.0, "EventType": "AudioCustom", "EventWaveformPath": "x.wav"}},
-        {"ParameterCurve": {"ParameterID": "HapticIntensityControl", "Time": 0.1, "ParameterCurveControlPoints": [
-            {"Time": 0, "ParameterValue": 1.0}, {"Time": 0.2, "ParameterValue": 0.5}]}},
-        {"ParameterCurve": {"ParameterID": "HapticSharpnessControl", "Time": 0.1, "ParameterCurveControlPoints": [
-            {"Time": 0, "ParameterValue": -0.3}]}}]}
+    document = {
+        "Version": 1.0,
+        "Metadata": {"Project": "x"},
+        "Pattern": [
+            {
+                "Event": {
+                    "Time": 0.0,
+                    "EventType": "HapticTransient",
+                    "EventParameters": [
+                        {"ParameterID": "HapticIntensity", "ParameterValue": 0.9},
+                        {"ParameterID": "HapticSharpness", "ParameterValue": 0.4},
+                    ],
+                }
+            },
+            {
+                "Event": {
+                    "Time": 0.1,
+                    "EventType": "HapticContinuous",
+                    "EventDuration": 0.2,
+                    "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.8}],
+                }
+            },
+            {"Event": {"Time": 0.0, "EventType": "AudioCustom", "EventWaveformPath": "x.wav"}},
+            {
+                "ParameterCurve": {
+                    "ParameterID": "HapticIntensityControl",
+                    "Time": 0.1,
+                    "ParameterCurveControlPoints": [
+                        {"Time": 0, "ParameterValue": 1.0},
+                        {"Time": 0.2, "ParameterValue": 0.5},
+                    ],
+                }
+            },
+            {
+                "ParameterCurve": {
+                    "ParameterID": "HapticSharpnessControl",
+                    "Time": 0.1,
+                    "ParameterCurveControlPoints": [{"Time": 0, "ParameterValue": -0.3}],
+                }
+            },
+        ],
+    }
     path = tmp_path / "authored.ahap"
     path.write_text(json.dumps(document))
     track = read_track(path)
@@ -128,29 +182,60 @@ def test_a_hand_written_pattern_plays_as_core_haptics_would(tmp_path: Path) -> N
 
 
 def _valid() -> dict[str, Any]:
-    return {"Version": 1.0, "Pattern": [
-        {"Event": {"Time": 0.0, "EventType": "HapticContinuous", "EventDuration": 0.5,
-                   "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.7}]}},
-        {"ParameterCurve": {"ParameterID": "HapticIntensityControl", "Time": 0.0,
-                            "ParameterCurveControlPoints": [{"Time": 0.0, "ParameterValue": 1.0},
-                                                            {"Time": 0.5, "ParameterValue": 0.0}]}}]}
+    return {
+        "Version": 1.0,
+        "Pattern": [
+            {
+                "Event": {
+                    "Time": 0.0,
+                    "EventType": "HapticContinuous",
+                    "EventDuration": 0.5,
+                    "EventParameters": [{"ParameterID": "HapticIntensity", "ParameterValue": 0.7}],
+                }
+            },
+            {
+                "ParameterCurve": {
+                    "ParameterID": "HapticIntensityControl",
+                    "Time": 0.0,
+                    "ParameterCurveControlPoints": [
+                        {"Time": 0.0, "ParameterValue": 1.0},
+                        {"Time": 0.5, "ParameterValue": 0.0},
+                    ],
+                }
+            },
+        ],
+    }
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d.pop("Pattern"), "Pattern: is missing"),
-    (lambda d: d.update(Version="1"), "Version: is the string '1'"),
-    (lambda d: d["Pattern"][0]["Event"].update(EventType="HapticBuzz"), "Pattern[0].Event.EventType: is 'HapticBuzz'"),
-    (lambda d: d["Pattern"][0]["Event"].pop("EventDuration"), "Pattern[0].Event.EventDuration: is missing"),
-    (lambda d: d["Pattern"][0]["Event"].update(Time=-0.5), "Pattern[0].Event.Time: -0.5 is out of range"),
-    (lambda d: d["Pattern"][0]["Event"]["EventParameters"][0].update(ParameterValue=None),
-     "Pattern[0].Event.EventParameters[0].ParameterValue: is null"),
-    (lambda d: d["Pattern"][1].update(Event={}), "Pattern[1]: has ['Event', 'ParameterCurve']"),
-    (lambda d: d["Pattern"][1]["ParameterCurve"]["ParameterCurveControlPoints"].extend(
-        [{"Time": 0.5, "ParameterValue": 0.0}] * 15), "ParameterCurveControlPoints: has 17 control points"),
-    (lambda d: d["Pattern"][1]["ParameterCurve"]["ParameterCurveControlPoints"][1].update(Time=-0.1),
-     "ParameterCurveControlPoints[1].Time: -0.1 is out of range"),
-    (lambda d: d["Pattern"].pop(0), "Pattern: has no haptic events"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.pop("Pattern"), "Pattern: is missing"),
+        (lambda d: d.update(Version="1"), "Version: is the string '1'"),
+        (
+            lambda d: d["Pattern"][0]["Event"].update(EventType="HapticBuzz"),
+            "Pattern[0].Event.EventType: is 'HapticBuzz'",
+        ),
+        (lambda d: d["Pattern"][0]["Event"].pop("EventDuration"), "Pattern[0].Event.EventDuration: is missing"),
+        (lambda d: d["Pattern"][0]["Event"].update(Time=-0.5), "Pattern[0].Event.Time: -0.5 is out of range"),
+        (
+            lambda d: d["Pattern"][0]["Event"]["EventParameters"][0].update(ParameterValue=None),
+            "Pattern[0].Event.EventParameters[0].ParameterValue: is null",
+        ),
+        (lambda d: d["Pattern"][1].update(Event={}), "Pattern[1]: has ['Event', 'ParameterCurve']"),
+        (
+            lambda d: d["Pattern"][1]["ParameterCurve"]["ParameterCurveControlPoints"].extend(
+                [{"Time": 0.5, "ParameterValue": 0.0}] * 15
+            ),
+            "ParameterCurveControlPoints: has 17 control points",
+        ),
+        (
+            lambda d: d["Pattern"][1]["ParameterCurve"]["ParameterCurveControlPoints"][1].update(Time=-0.1),
+            "ParameterCurveControlPoints[1].Time: -0.1 is out of range",
+        ),
+        (lambda d: d["Pattern"].pop(0), "Pattern: has no haptic events"),
+    ],
+)
 def test_bad_files_name_the_field(tmp_path: Path, change, field: str) -> None:
     assert_names_the_field(tmp_path / "bad.ahap", _valid(), change, field)
 

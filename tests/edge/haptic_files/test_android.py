@@ -47,12 +47,16 @@ def published_rules_violations(vibrator: dict[str, Any]) -> list[str]:
 
 
 def test_the_rule_checker_catches_what_the_documentation_forbids() -> None:
-    bad = {"waveform": {"timings": [8, -1], "amplitudes": [256], "repeat": 3},
-           "basicEnvelope": [{"intensity": 0.5, "sharpness": 0.5, "durationMillis": 10}]}
+    bad = {
+        "waveform": {"timings": [8, -1], "amplitudes": [256], "repeat": 3},
+        "basicEnvelope": [{"intensity": 0.5, "sharpness": 0.5, "durationMillis": 10}],
+    }
     assert len(published_rules_violations(bad)) == 6
 
 
-def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_1_in_255(tmp_path: Path, vest_rendering) -> None:
+def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_1_in_255(
+    tmp_path: Path, vest_rendering
+) -> None:
     track = track_from_rendering(vest_rendering.intensities, 125.0, vest_rendering.onsets_s, default_rig(), "groups")
     path = write_track(track, tmp_path / "song.json", "android", tolerance=0.01)
     document = json.loads(path.read_text())
@@ -67,8 +71,19 @@ def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_1_in_
 
 
 def test_without_a_waveform_the_envelope_plays(tmp_path: Path) -> None:
-    document = {"format": "sense-android-vibration", "version": 1, "vibrators": [{"name": "phone", "basicEnvelope": [
-        {"intensity": 1.0, "sharpness": 0.5, "durationMillis": 80}, {"intensity": 0.0, "sharpness": 0.5, "durationMillis": 40}]}]}
+    document = {
+        "format": "sense-android-vibration",
+        "version": 1,
+        "vibrators": [
+            {
+                "name": "phone",
+                "basicEnvelope": [
+                    {"intensity": 1.0, "sharpness": 0.5, "durationMillis": 80},
+                    {"intensity": 0.0, "sharpness": 0.5, "durationMillis": 40},
+                ],
+            }
+        ],
+    }
     path = tmp_path / "env.json"
     path.write_text(json.dumps(document))
     values = read_track(path).intensities[:, 0]
@@ -77,23 +92,51 @@ def test_without_a_waveform_the_envelope_plays(tmp_path: Path) -> None:
 
 
 def _valid() -> dict[str, Any]:
-    return {"format": "sense-android-vibration", "version": 1, "vibrators": [{"name": "v", "waveform": {
-        "timings": [0, 80, 40], "amplitudes": [0, 255, -1], "repeat": -1},
-        "basicEnvelope": [{"intensity": 0.5, "sharpness": 0.5, "durationMillis": 20},
-                          {"intensity": 0.0, "sharpness": 0.5, "durationMillis": 20}]}]}
+    return {
+        "format": "sense-android-vibration",
+        "version": 1,
+        "vibrators": [
+            {
+                "name": "v",
+                "waveform": {"timings": [0, 80, 40], "amplitudes": [0, 255, -1], "repeat": -1},
+                "basicEnvelope": [
+                    {"intensity": 0.5, "sharpness": 0.5, "durationMillis": 20},
+                    {"intensity": 0.0, "sharpness": 0.5, "durationMillis": 20},
+                ],
+            }
+        ],
+    }
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d.update(format="vibes"), "format: is 'vibes'"),
-    (lambda d: d["vibrators"][0]["waveform"]["timings"].append(8), "vibrators[0].waveform.amplitudes: has 3 entries, timings 4"),
-    (lambda d: d["vibrators"][0]["waveform"]["timings"].__setitem__(1, 8.5), "vibrators[0].waveform.timings[1]: is 8.5"),
-    (lambda d: d["vibrators"][0]["waveform"]["amplitudes"].__setitem__(1, 300), "vibrators[0].waveform.amplitudes[1]: is 300"),
-    (lambda d: d["vibrators"][0]["waveform"].update(repeat=3), "vibrators[0].waveform.repeat: is 3"),
-    (lambda d: d["vibrators"][0]["basicEnvelope"][0].update(durationMillis=5), "basicEnvelope[0].durationMillis: is 5"),
-    (lambda d: d["vibrators"][0]["basicEnvelope"][1].update(intensity=0.2), "basicEnvelope[1].intensity: is 0.2"),
-    (lambda d: d["vibrators"][0]["basicEnvelope"][0].update(sharpness=-1), "basicEnvelope[0].sharpness: -1 is out of range"),
-    (lambda d: d["vibrators"][0].clear(), "vibrators[0]: has neither waveform nor basicEnvelope"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.update(format="vibes"), "format: is 'vibes'"),
+        (
+            lambda d: d["vibrators"][0]["waveform"]["timings"].append(8),
+            "vibrators[0].waveform.amplitudes: has 3 entries, timings 4",
+        ),
+        (
+            lambda d: d["vibrators"][0]["waveform"]["timings"].__setitem__(1, 8.5),
+            "vibrators[0].waveform.timings[1]: is 8.5",
+        ),
+        (
+            lambda d: d["vibrators"][0]["waveform"]["amplitudes"].__setitem__(1, 300),
+            "vibrators[0].waveform.amplitudes[1]: is 300",
+        ),
+        (lambda d: d["vibrators"][0]["waveform"].update(repeat=3), "vibrators[0].waveform.repeat: is 3"),
+        (
+            lambda d: d["vibrators"][0]["basicEnvelope"][0].update(durationMillis=5),
+            "basicEnvelope[0].durationMillis: is 5",
+        ),
+        (lambda d: d["vibrators"][0]["basicEnvelope"][1].update(intensity=0.2), "basicEnvelope[1].intensity: is 0.2"),
+        (
+            lambda d: d["vibrators"][0]["basicEnvelope"][0].update(sharpness=-1),
+            "basicEnvelope[0].sharpness: -1 is out of range",
+        ),
+        (lambda d: d["vibrators"][0].clear(), "vibrators[0]: has neither waveform nor basicEnvelope"),
+    ],
+)
 def test_bad_files_name_the_field(tmp_path: Path, change, field: str) -> None:
     assert_names_the_field(tmp_path / "bad.json", _valid(), change, field)
 

@@ -41,8 +41,10 @@ def published_rules_violations(doc: Any) -> list[str]:
     if not isinstance(amplitude, list) or not amplitude:
         problems.append("the amplitude envelope cannot be empty")
         amplitude = []
-    for name, points, value_key in (("amplitude", amplitude, "amplitude"),
-                                    ("frequency", envelopes.get("frequency", []), "frequency")):
+    for name, points, value_key in (
+        ("amplitude", amplitude, "amplitude"),
+        ("frequency", envelopes.get("frequency", []), "frequency"),
+    ):
         previous = 0.0
         for index, point in enumerate(points):
             time, value = point.get("time"), point.get(value_key)
@@ -66,16 +68,25 @@ def published_rules_violations(doc: Any) -> list[str]:
 
 
 def test_the_rule_checker_catches_what_the_documentation_forbids() -> None:
-    good = {"version": {"major": 1, "minor": 0, "patch": 0},
-            "signals": {"continuous": {"envelopes": {"amplitude": [{"time": 0.0, "amplitude": 0.2},
-                                                                    {"time": 0.1, "amplitude": 0.5}]}}}}
+    good = {
+        "version": {"major": 1, "minor": 0, "patch": 0},
+        "signals": {
+            "continuous": {
+                "envelopes": {"amplitude": [{"time": 0.0, "amplitude": 0.2}, {"time": 0.1, "amplitude": 0.5}]}
+            }
+        },
+    }
     assert published_rules_violations(good) == []
     bad = json.loads(json.dumps(good))
-    bad["signals"]["continuous"]["envelopes"]["amplitude"][1].update(time=-0.1, emphasis={"amplitude": 0.1, "frequency": 0.5})
+    bad["signals"]["continuous"]["envelopes"]["amplitude"][1].update(
+        time=-0.1, emphasis={"amplitude": 0.1, "frequency": 0.5}
+    )
     assert len(published_rules_violations(bad)) == 2
 
 
-def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_tolerance(tmp_path: Path, vest_rendering) -> None:
+def test_a_rendered_song_is_written_within_the_rules_and_reads_back_within_tolerance(
+    tmp_path: Path, vest_rendering
+) -> None:
     rig = default_rig()
     track = track_from_rendering(vest_rendering.intensities, 125.0, vest_rendering.onsets_s, rig, "groups", "song")
     drums = track.channel(track.channel_names.index("drums"))
@@ -111,12 +122,21 @@ def test_one_channel_per_file() -> None:
 
 
 def _valid() -> dict[str, Any]:
-    return {"version": {"major": 1, "minor": 0, "patch": 0},
-            "metadata": {"editor": "x", "tags": ["a"]},
-            "signals": {"continuous": {"envelopes": {
-                "amplitude": [{"time": 0.0, "amplitude": 0.2}, {"time": 0.2, "amplitude": 0.6,
-                                                               "emphasis": {"amplitude": 0.8, "frequency": 0.5}}],
-                "frequency": [{"time": 0.0, "frequency": 0.3}]}}}}
+    return {
+        "version": {"major": 1, "minor": 0, "patch": 0},
+        "metadata": {"editor": "x", "tags": ["a"]},
+        "signals": {
+            "continuous": {
+                "envelopes": {
+                    "amplitude": [
+                        {"time": 0.0, "amplitude": 0.2},
+                        {"time": 0.2, "amplitude": 0.6, "emphasis": {"amplitude": 0.8, "frequency": 0.5}},
+                    ],
+                    "frequency": [{"time": 0.0, "frequency": 0.3}],
+                }
+            }
+        },
+    }
 
 
 def test_a_hand_written_file_plays_its_envelope_and_emphasis(tmp_path: Path) -> None:
@@ -124,24 +144,53 @@ def test_a_hand_written_file_plays_its_envelope_and_emphasis(tmp_path: Path) -> 
     path.write_text(json.dumps(_valid()))
     track = read_track(path)
     assert track.n_frames == 26  # 0.2 s at 125 frames/s, both ends included
-    assert track.intensities[0, 0] == pytest.approx(0.2) and track.intensities[12, 0] == pytest.approx(0.2 + 0.4 * 12 / 25)
+    assert track.intensities[0, 0] == pytest.approx(0.2) and track.intensities[12, 0] == pytest.approx(
+        0.2 + 0.4 * 12 / 25
+    )
     assert track.intensities[25, 0] == pytest.approx(0.8)  # the emphasis lifts its breakpoint's frame
     assert list(track.transient_frames[0]) == [25]
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d.pop("version"), "version: is missing"),
-    (lambda d: d["version"].update(major=2), "version.major: is 2"),
-    (lambda d: d["signals"]["continuous"]["envelopes"].update(amplitude=[]), "signals.continuous.envelopes.amplitude: has 0 items"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][1].update(time=-1), "amplitude[1].time: -1 is out of range"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][0].update(time=0.5), "amplitude[1].time: 0.2 comes after 0.5"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][0].update(amplitude=1.5), "amplitude[0].amplitude: 1.5 is out of range"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][0].update(amplitude="loud"), "amplitude[0].amplitude: is the string 'loud'"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][1]["emphasis"].pop("frequency"), "emphasis.frequency: is missing"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][1]["emphasis"].update(amplitude=0.5), "emphasis.amplitude: 0.5 is below"),
-    (lambda d: d["signals"]["continuous"]["envelopes"]["frequency"][0].update(frequency=2), "frequency[0].frequency: 2 is out of range"),
-    (lambda d: d["metadata"].update(tags="drums"), "metadata.tags: is the string"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.pop("version"), "version: is missing"),
+        (lambda d: d["version"].update(major=2), "version.major: is 2"),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"].update(amplitude=[]),
+            "signals.continuous.envelopes.amplitude: has 0 items",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][1].update(time=-1),
+            "amplitude[1].time: -1 is out of range",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][0].update(time=0.5),
+            "amplitude[1].time: 0.2 comes after 0.5",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][0].update(amplitude=1.5),
+            "amplitude[0].amplitude: 1.5 is out of range",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][0].update(amplitude="loud"),
+            "amplitude[0].amplitude: is the string 'loud'",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][1]["emphasis"].pop("frequency"),
+            "emphasis.frequency: is missing",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["amplitude"][1]["emphasis"].update(amplitude=0.5),
+            "emphasis.amplitude: 0.5 is below",
+        ),
+        (
+            lambda d: d["signals"]["continuous"]["envelopes"]["frequency"][0].update(frequency=2),
+            "frequency[0].frequency: 2 is out of range",
+        ),
+        (lambda d: d["metadata"].update(tags="drums"), "metadata.tags: is the string"),
+    ],
+)
 def test_bad_files_name_the_field(tmp_path: Path, change, field: str) -> None:
     assert_names_the_field(tmp_path / "bad.haptic", _valid(), change, field)
 

@@ -33,10 +33,13 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("format_name, suffix", [("haptic", ".haptic"), ("ahap", ".ahap"), ("android", ".json"),
-                                                 ("csv", ".csv"), ("wav", ".wav")])
-def test_render_file_play_gives_back_the_rendered_intensities(tmp_path: Path, song: Path, band_rendering,
-                                                              format_name: str, suffix: str) -> None:
+@pytest.mark.parametrize(
+    "format_name, suffix",
+    [("haptic", ".haptic"), ("ahap", ".ahap"), ("android", ".json"), ("csv", ".csv"), ("wav", ".wav")],
+)
+def test_render_file_play_gives_back_the_rendered_intensities(
+    tmp_path: Path, song: Path, band_rendering, format_name: str, suffix: str
+) -> None:
     out = tmp_path / f"song{suffix}"
     result = runner.invoke(app, ["render", str(song), "--rig", BAND, "--no-models", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -86,7 +89,9 @@ def test_channels_map_by_actuator_or_group_name(tmp_path: Path) -> None:
     path.write_text("time_s,kick,F1L\n0,0.5,0.2\n")
     played = play_file(path, pace=False).intensities
     rig_ids = load_rig("default-sim-vest").actuator_ids
-    assert played[0, rig_ids.index("B1L")] == pytest.approx(0.5) and played[0, rig_ids.index("F1L")] == pytest.approx(0.2)
+    assert played[0, rig_ids.index("B1L")] == pytest.approx(0.5) and played[0, rig_ids.index("F1L")] == pytest.approx(
+        0.2
+    )
     assert played[0, rig_ids.index("F4R")] == 0.0
 
 
@@ -103,7 +108,9 @@ def test_bad_mappings_name_the_channel(tmp_path: Path) -> None:
 
 def test_one_channel_formats_write_one_file_per_group(tmp_path: Path, song: Path) -> None:
     out = tmp_path / "song.ahap"
-    result = runner.invoke(app, ["render", str(song), "--rig", BAND, "--no-models", "--out", str(out), "--channels", "groups"])
+    result = runner.invoke(
+        app, ["render", str(song), "--rig", BAND, "--no-models", "--out", str(out), "--channels", "groups"]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.bass.ahap", "song.drums.ahap", "song.voice.ahap"]
     played = play_file(tmp_path / "song.drums.ahap", BAND, "sim://", group="drums", pace=False).intensities
@@ -113,7 +120,11 @@ def test_one_channel_formats_write_one_file_per_group(tmp_path: Path, song: Path
 
 
 def test_unknown_format_and_layout_are_usage_errors(tmp_path: Path, song: Path) -> None:
-    result = runner.invoke(app, ["render", str(song), "--no-models", "--out", str(tmp_path / "x.bin"), "--format", "vib"])
+    result = runner.invoke(
+        app, ["render", str(song), "--no-models", "--out", str(tmp_path / "x.bin"), "--format", "vib"]
+    )
     assert isinstance(result.exception, ConfigError) and "haptic format 'vib' unknown" in str(result.exception)
-    result = runner.invoke(app, ["render", str(song), "--no-models", "--out", str(tmp_path / "x.csv"), "--channels", "left"])
+    result = runner.invoke(
+        app, ["render", str(song), "--no-models", "--out", str(tmp_path / "x.csv"), "--channels", "left"]
+    )
     assert isinstance(result.exception, ConfigError) and "channel layout 'left' unknown" in str(result.exception)

@@ -37,16 +37,19 @@ def test_a_csv_at_another_rate_keeps_it(tmp_path: Path) -> None:
     assert track.frame_rate_hz == pytest.approx(10.0) and track.intensities[:, 0].tolist() == [0.0, 1.0, 0.5]
 
 
-@pytest.mark.parametrize("text, field", [
-    ("t,a\n0,0\n", "line 1: header is ['t', 'a']"),
-    ("time_s,a,a\n0,0,0\n", "line 1: channel names ['a', 'a']"),
-    ("time_s,a\n", "line 2: no rows"),
-    ("time_s,a\n0,0\n0.008,0.5,1\n", "line 3: has 3 columns"),
-    ("time_s,a\n0,0\n0.008,1.2\n", "line 3, column 'a': is '1.2'"),
-    ("time_s,a\n0,0\n0.008,loud\n", "line 3, column 'a': is 'loud'"),
-    ("time_s,a\n0,0\n0.008,0\n0.020,0\n", "line 4, column 'time_s': is 0.02"),
-    ("time_s,a\n0.5,0\n", "line 2, column 'time_s': is 0.5"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("t,a\n0,0\n", "line 1: header is ['t', 'a']"),
+        ("time_s,a,a\n0,0,0\n", "line 1: channel names ['a', 'a']"),
+        ("time_s,a\n", "line 2: no rows"),
+        ("time_s,a\n0,0\n0.008,0.5,1\n", "line 3: has 3 columns"),
+        ("time_s,a\n0,0\n0.008,1.2\n", "line 3, column 'a': is '1.2'"),
+        ("time_s,a\n0,0\n0.008,loud\n", "line 3, column 'a': is 'loud'"),
+        ("time_s,a\n0,0\n0.008,0\n0.020,0\n", "line 4, column 'time_s': is 0.02"),
+        ("time_s,a\n0.5,0\n", "line 2, column 'time_s': is 0.5"),
+    ],
+)
 def test_bad_csv_names_line_and_column(tmp_path: Path, text: str, field: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(text)

@@ -17,8 +17,9 @@ def sine(frequency_hz: float, duration_s: float, amplitude: float = 0.3) -> np.n
     return (amplitude * np.sin(2 * np.pi * frequency_hz * t_s)).astype(np.float32)
 
 
-def noise_bursts(onsets_s: list[float], duration_s: float, amplitude: float = 0.5, decay_s: float = 0.015,
-                 seed: int = 0) -> np.ndarray:
+def noise_bursts(
+    onsets_s: list[float], duration_s: float, amplitude: float = 0.5, decay_s: float = 0.015, seed: int = 0
+) -> np.ndarray:
     """Decaying white-noise bursts (drum-like hits) starting exactly at ``onsets_s``."""
     rng = np.random.default_rng(seed)
     out = np.zeros(int(duration_s * SAMPLE_RATE_HZ), dtype=np.float32)
@@ -44,7 +45,8 @@ def band_limited_song(duration_s: float = 4.0) -> tuple[np.ndarray, dict[str, np
     stems = {
         "drums": noise_bursts(onsets_s, duration_s),
         "bass": sine(55.0, duration_s, 0.3),
-        "vocals": harmonic_tone(220.0, duration_s) * (np.arange(int(duration_s * SAMPLE_RATE_HZ)) >= 2 * SAMPLE_RATE_HZ),
+        "vocals": harmonic_tone(220.0, duration_s)
+        * (np.arange(int(duration_s * SAMPLE_RATE_HZ)) >= 2 * SAMPLE_RATE_HZ),
         "other": sine(660.0, duration_s, 0.1),
     }
     stems = {name: stem.astype(np.float32) for name, stem in stems.items()}

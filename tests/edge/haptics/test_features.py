@@ -57,7 +57,9 @@ def test_onsets_are_nearly_level_independent() -> None:
     onsets_s = [0.3, 0.8, 1.3]
     loud = _onset_times_s(SpectralFluxOnsets(FRAME_RATE_HZ).process(_mag(noise_bursts(onsets_s, 1.6, amplitude=0.9))))
     for amplitude in (0.003, 0.03):  # 50 dB and 30 dB quieter
-        quiet = _onset_times_s(SpectralFluxOnsets(FRAME_RATE_HZ).process(_mag(noise_bursts(onsets_s, 1.6, amplitude=amplitude))))
+        quiet = _onset_times_s(
+            SpectralFluxOnsets(FRAME_RATE_HZ).process(_mag(noise_bursts(onsets_s, 1.6, amplitude=amplitude)))
+        )
         assert quiet.shape == loud.shape
         assert np.all(np.abs(quiet - loud) <= 2 * HOP / SAMPLE_RATE_HZ + 1e-9)  # within two hops
 
@@ -99,7 +101,7 @@ def test_tag_hysteresis_holds_for_the_minimum_time() -> None:
     probs = np.zeros((200, 1))
     probs[10:12] = 1.0  # a 16 ms blip
     active = TagHysteresis(1, FRAME_RATE_HZ, params).process(probs)[:, 0]
-    assert active[10:10 + int(0.5 * FRAME_RATE_HZ)].all() and not active[10 + int(0.5 * FRAME_RATE_HZ) + 1:].any()
+    assert active[10 : 10 + int(0.5 * FRAME_RATE_HZ)].all() and not active[10 + int(0.5 * FRAME_RATE_HZ) + 1 :].any()
 
 
 def test_tag_hysteresis_rejects_inverted_thresholds() -> None:

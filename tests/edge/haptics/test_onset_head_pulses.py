@@ -29,7 +29,9 @@ def test_the_strongest_class_decides_and_the_threshold_is_a_parameter() -> None:
     probabilities = np.full((50, 3), 0.05, np.float32)
     probabilities[20:23, 2] = 0.4  # a hat at 0.4
     assert not OnsetHeadPulses(FRAME_RATE_HZ).process(probabilities).any()
-    assert np.flatnonzero(OnsetHeadPulses(FRAME_RATE_HZ, OnsetHeadParams(threshold=0.3)).process(probabilities)).tolist() == [20]
+    assert np.flatnonzero(
+        OnsetHeadPulses(FRAME_RATE_HZ, OnsetHeadParams(threshold=0.3)).process(probabilities)
+    ).tolist() == [20]
 
 
 def test_streaming_equals_offline_with_random_blocks() -> None:

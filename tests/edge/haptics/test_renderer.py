@@ -67,10 +67,19 @@ def test_renderer_streams_like_offline(song, path: str) -> None:
     mixture, stems, _ = song
     n_frames = len(mixture) // HOP
     tag_probs = _tags(n_frames, {"doorbell": (1.0, 1.8), "speech": (2.5, 3.5)}) if path == "tags" else None
-    analysis = analyse_signals(mixture, SAMPLE_RATE_HZ, N_FFT, HOP, stems=None if path == "dsp-only" else stems,
-                               tag_probs=tag_probs, labels=LABELS if path == "tags" else ())
+    analysis = analyse_signals(
+        mixture,
+        SAMPLE_RATE_HZ,
+        N_FFT,
+        HOP,
+        stems=None if path == "dsp-only" else stems,
+        tag_probs=tag_probs,
+        labels=LABELS if path == "tags" else (),
+    )
     renderer = default_rig().make_renderer(() if path == "dsp-only" else STEMS, analysis.labels)
-    result = assert_streaming_equals_offline(lambda: AnalysisBlocks(renderer, analysis), np.arange(n_frames), max_block=70)
+    result = assert_streaming_equals_offline(
+        lambda: AnalysisBlocks(renderer, analysis), np.arange(n_frames), max_block=70
+    )
     assert result.max() > 0.5
 
 
@@ -97,7 +106,9 @@ def test_bass_alone_leaves_the_drum_actuators_still() -> None:
     silent = np.zeros_like(stems["bass"])
     only_bass = {"drums": silent, "bass": stems["bass"], "vocals": silent, "other": silent}
     rig = default_rig()
-    out = rig.make_renderer(STEMS, ()).process(analyse_signals(stems["bass"], SAMPLE_RATE_HZ, N_FFT, HOP, stems=only_bass))
+    out = rig.make_renderer(STEMS, ()).process(
+        analyse_signals(stems["bass"], SAMPLE_RATE_HZ, N_FFT, HOP, stems=only_bass)
+    )
     groups = _groups(rig)
     assert out[:, groups["drums"]].max() == 0.0 and out[20:, groups["bass"]].min() > 0.2
 
@@ -118,8 +129,9 @@ def test_dsp_only_path_when_there_is_no_separator(song) -> None:
 def _render_with_tags(on: dict[str, tuple[float, float]], duration_s: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     mixture, stems, _ = band_limited_song(duration_s)
     n_frames = len(mixture) // HOP
-    analysis = analyse_signals(mixture, SAMPLE_RATE_HZ, N_FFT, HOP, stems=stems, tag_probs=_tags(n_frames, on),
-                               labels=LABELS)
+    analysis = analyse_signals(
+        mixture, SAMPLE_RATE_HZ, N_FFT, HOP, stems=stems, tag_probs=_tags(n_frames, on), labels=LABELS
+    )
     out = default_rig().make_renderer(STEMS, LABELS).process(analysis)
     return out, np.arange(1, n_frames + 1) * HOP / SAMPLE_RATE_HZ
 
@@ -165,7 +177,9 @@ def test_alert_interrupts_music_with_its_pattern() -> None:
 
     period_frames = int(round(DOORBELL_PERIOD_S * FRAME_RATE_HZ))
     first = np.flatnonzero(during)[0]
-    np.testing.assert_allclose(out[first : first + 20], out[first + period_frames : first + period_frames + 20], atol=0.05)
+    np.testing.assert_allclose(
+        out[first : first + 20], out[first + period_frames : first + period_frames + 20], atol=0.05
+    )
     # Before and after, music as usual.
     assert out[(t_s > 0.5) & (t_s < 0.9)][:, groups["bass"]].min() > 0.2
 
@@ -197,7 +211,9 @@ def test_actuator_limits_hold() -> None:
 def test_total_power_cap_holds() -> None:
     rig = default_rig()
     uncapped = _render_spec(rig.spec)
-    capped = _render_spec(dataclasses.replace(rig.spec, params=dataclasses.replace(rig.spec.params, max_total_power=2.0)))
+    capped = _render_spec(
+        dataclasses.replace(rig.spec, params=dataclasses.replace(rig.spec.params, max_total_power=2.0))
+    )
     assert uncapped.sum(axis=1).max() > 3.0
     assert capped.sum(axis=1).max() <= 2.0 + 1e-5
 
@@ -225,7 +241,9 @@ def test_drum_pulses_follow_the_onset_head_kick_on_the_kick_group() -> None:
     rig = default_rig()
     n_frames = 250
     silence = np.zeros(n_frames * HOP, np.float32)
-    plain = analyse_signals(silence, SAMPLE_RATE_HZ, N_FFT, HOP, stems={s: silence for s in ("vocals", "drums", "bass", "other")})
+    plain = analyse_signals(
+        silence, SAMPLE_RATE_HZ, N_FFT, HOP, stems={s: silence for s in ("vocals", "drums", "bass", "other")}
+    )
     onsets = np.full((n_frames, 3), 0.02, np.float32)
     onsets[60:62, 0] = 0.95  # a kick at frame 60
     onsets[150:152, 1] = 0.9  # a snare at frame 150

@@ -72,8 +72,13 @@ def test_attack_is_faster_than_release() -> None:
         lambda: PeakNormaliser(3, FRAME_RATE_HZ, decay_s=0.5),
         lambda: PulseShaper(3, FRAME_RATE_HZ),
         lambda: ErmKick(np.array([0.04, 0.0, 0.02]), FRAME_RATE_HZ),
-        lambda: FrameChain([PeakNormaliser(3, FRAME_RATE_HZ, decay_s=0.5), CompressedAmplitude(3, 0.6, 0.05),
-                            AttackRelease(3, FRAME_RATE_HZ, 0.005, 0.08)]),
+        lambda: FrameChain(
+            [
+                PeakNormaliser(3, FRAME_RATE_HZ, decay_s=0.5),
+                CompressedAmplitude(3, 0.6, 0.05),
+                AttackRelease(3, FRAME_RATE_HZ, 0.005, 0.08),
+            ]
+        ),
     ],
     ids=["attack-release", "peak-normaliser", "pulse-shaper", "erm-kick", "chain"],
 )
@@ -142,13 +147,18 @@ def test_power_cap_scales_uniformly() -> None:
 def test_the_per_frame_stages_do_what_the_array_functions_do() -> None:
     intensity = RNG.random((400, 6)) * 1.2 - 0.1
     intensity[::7] = 1.0  # frames over the power cap
-    low, high, power = np.array([0.0, 0.1, 0.2, 0.0, 0.3, 0.05]), np.array([1.0, 0.9, 1.0, 0.5, 0.8, 1.0]), np.arange(1.0, 7.0)
+    low, high, power = (
+        np.array([0.0, 0.1, 0.2, 0.0, 0.3, 0.05]),
+        np.array([1.0, 0.9, 1.0, 0.5, 0.8, 1.0]),
+        np.arange(1.0, 7.0),
+    )
     expected = np.clip(cap_total_power(apply_limits(intensity, low, high), power, 6.0), 0.0, 1.0)
     assert (intensity @ power > 6.0).any() and (intensity @ power < 6.0).any()
     np.testing.assert_allclose(ActuatorLimits(low, high, power, 6.0).process(intensity), expected, rtol=0, atol=1e-12)
     power_in = RNG.random((50, 4))
-    np.testing.assert_allclose(CompressedAmplitude(4, 0.6, 0.05).process(power_in), compress(np.sqrt(power_in), 0.6, 0.05),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        CompressedAmplitude(4, 0.6, 0.05).process(power_in), compress(np.sqrt(power_in), 0.6, 0.05), rtol=0, atol=1e-12
+    )
 
 
 def test_phantom_pan_keeps_energy_and_moves() -> None:

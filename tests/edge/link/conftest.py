@@ -91,8 +91,13 @@ def ble_vest_factory(
         firmware = HostFirmware(host_firmware_binary, tmp_path, [*channels, "--untrusted"]).start()
         peer = PtyPeer(firmware.port)
         mock = MockVest(
-            system_bus, peer, name=VEST_NAME, address=VEST_ADDRESS,
-            service_uuid=SENSE_SERVICE_UUID, char_uuid=SENSE_LINK_CHAR_UUID, mtu=mtu,
+            system_bus,
+            peer,
+            name=VEST_NAME,
+            address=VEST_ADDRESS,
+            service_uuid=SENSE_SERVICE_UUID,
+            char_uuid=SENSE_LINK_CHAR_UUID,
+            mtu=mtu,
         )
         made.append((firmware, peer, mock))
         return BleVest(firmware, mock, key, key_file)

@@ -383,7 +383,9 @@ def test_a_vest_that_disconnects_and_stays_away_ends_the_run_with_the_others_zer
     url = vest.url + "&lost_after_s=0.5"
     link = open_output(url, n_channels=4)
     sim = SimOutput("sim://", 4)
-    session = open_session(None, "wristband-drv2605", [RoutedOutput(link, np.arange(4)), RoutedOutput(sim, np.arange(4))])
+    session = open_session(
+        None, "wristband-drv2605", [RoutedOutput(link, np.arange(4)), RoutedOutput(sim, np.arange(4))]
+    )
     rng = np.random.default_rng(2)
     with pytest.raises(OutputError, match=r"output ble://.*lost_after_s=0.5: device lost .* not back within 0.5 s"):
         with session:

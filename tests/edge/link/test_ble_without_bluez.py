@@ -12,7 +12,9 @@ from pathlib import Path
 
 def _run_sense(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-such-socket"}
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_sense_run_on_a_ble_rig_names_the_vest_and_the_missing_bus(tmp_path: Path) -> None:

@@ -65,8 +65,12 @@ def test_non_audio_outputs_are_not_wrapped() -> None:
 
 def test_drive_is_validated(tmp_path: Path) -> None:
     path = tmp_path / "box.toml"
-    path.write_text('[[outputs]]\nid = "s"\nurl = "audio://array"\n[[actuators]]\nid = "a"\nkind = "lra"\ndrive = "pwm"\n')
-    with pytest.raises(ConfigError, match=r"box.toml:7: actuators\[0\]\.drive: is 'pwm' \(expected one of carrier, audio\)"):
+    path.write_text(
+        '[[outputs]]\nid = "s"\nurl = "audio://array"\n[[actuators]]\nid = "a"\nkind = "lra"\ndrive = "pwm"\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"box.toml:7: actuators\[0\]\.drive: is 'pwm' \(expected one of carrier, audio\)"
+    ):
         load_rig(path)
 
 

@@ -17,8 +17,15 @@ from tests.edge.outputs.conftest import Board, build_fake_board
 runner = CliRunner()
 
 
-def make_tree(root: Path, *, i2c: tuple[int, ...] = (), gpiochips: int = 0, pwmchips: int = 0, hci: int = 0,
-              model: str | None = None) -> SystemPaths:
+def make_tree(
+    root: Path,
+    *,
+    i2c: tuple[int, ...] = (),
+    gpiochips: int = 0,
+    pwmchips: int = 0,
+    hci: int = 0,
+    model: str | None = None,
+) -> SystemPaths:
     paths = SystemPaths(dev=root / "dev", sys=root / "sys", device_tree_model=root / "model")
     paths.dev.mkdir(parents=True)
     for number in i2c:
@@ -46,7 +53,11 @@ def test_the_scan_finds_the_chips_on_the_bus_and_behind_the_selected_mux_channel
     scan = scan_i2c_bus(1, board.wire.open)
     assert [chip.address for chip in scan.chips] == [0x40, 0x5A, 0x70]
     assert scan.chips[1].describe() == "DRV2605L haptic driver (device id 7)"
-    probes = {t.address: (t.written, t.n_read) for t in board.wire.log if not t.written or t.n_read == 1 and len(t.written) == 0}
+    probes = {
+        t.address: (t.written, t.n_read)
+        for t in board.wire.log
+        if not t.written or t.n_read == 1 and len(t.written) == 0
+    }
     assert probes[0x40] == (b"", 0)  # quick write
     assert probes[0x5A] == (b"", 1)  # read probe in 0x50..0x5f, as i2cdetect does
 

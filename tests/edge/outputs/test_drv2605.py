@@ -152,7 +152,10 @@ def test_unchanged_levels_cost_no_bus_traffic_and_one_change_costs_one_write(fak
         output.write(frame(0.1, 0.2, 0.3, 0.4))
         assert fake_board.wire.n_transactions == 0
         output.write(frame(0.1, 0.2, 0.8, 0.4))
-        assert [(t.address, t.written) for t in fake_board.wire.log] == [(0x70, bytes([1 << 2])), (0x5A, bytes([0x02, 204]))]
+        assert [(t.address, t.written) for t in fake_board.wire.log] == [
+            (0x70, bytes([1 << 2])),
+            (0x5A, bytes([0x02, 204])),
+        ]
 
 
 def test_the_calibrate_option_stores_results_per_channel(fake_board: Board) -> None:

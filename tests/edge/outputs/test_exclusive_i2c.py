@@ -21,7 +21,9 @@ board = build_fake_board()
 install_wire(board.bus_number, board.wire)
 os.environ[ENV_I2C_BACKEND] = FACTORY_SPEC
 """
-HOLD = ON_A_FAKE_BOARD + """
+HOLD = (
+    ON_A_FAKE_BOARD
+    + """
 from edge.outputs import open_output
 
 output = open_output(sys.argv[1])
@@ -29,7 +31,10 @@ print("READY", flush=True)
 sys.stdin.read()
 output.close()
 """
-TRY = ON_A_FAKE_BOARD + """
+)
+TRY = (
+    ON_A_FAKE_BOARD
+    + """
 from edge.errors import OutputError
 from edge.outputs import open_output
 
@@ -39,17 +44,28 @@ try:
 except OutputError as error:
     print(f"REFUSED {error}; pca duties {board.pca.duties()}")
 """
-SENSE_RUN = ON_A_FAKE_BOARD + """
+)
+SENSE_RUN = (
+    ON_A_FAKE_BOARD
+    + """
 from edge.cli import main
 
 sys.argv = ["sense", "run", "--no-models", "--pace", "fast", "--output", sys.argv[1]]
 main()
 """
+)
 
 
 def python(script: str, *args: str, **popen: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script, *args], env={**os.environ, "PYTHONPATH": str(REPO)},
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )  # type: ignore[call-overload]
 
 
 def hold(url: str) -> subprocess.Popen:
@@ -77,9 +93,12 @@ def test_an_address_driven_by_another_run_is_refused() -> None:
     other = hold("pca9685://1/0x40")
     try:
         refused = attempt("pca9685://1/0x40")
-        assert refused.startswith("REFUSED I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program "
-                                  f"(pid {other.pid}, ")
-        assert refused.endswith("pca duties [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]")
+        assert refused.startswith(
+            f"REFUSED I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program (pid {other.pid}, "
+        )
+        assert refused.endswith(
+            "pca duties [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]"
+        )
         assert attempt("drv2605://1/0x5a?mux=0x70&mux_channel=0") == "OPENED"  # other addresses on the bus are free
     finally:
         release(other)
@@ -104,4 +123,6 @@ def test_sense_run_on_a_held_address_is_one_line_and_exit_1() -> None:
         release(other)
     assert run.returncode == 1
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and "I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program" in lines[0], stderr
+    assert len(lines) == 1 and "I2C bus 1 address 0x40 (pca9685://1/0x40): in use by another program" in lines[0], (
+        stderr
+    )

@@ -79,8 +79,11 @@ def test_a_persistent_error_raises_output_error_naming_bus_address_and_operation
     wire, bus = make_bus()
     device = bus.device(0x40, owner="pca9685://1/0x40")
     wire.fail_next(bus.max_attempts, errno.EIO)
-    with pytest.raises(OutputError, match=r"I2C bus 1 address 0x40 \(pca9685://1/0x40\): write 0x04 to register 0x01 "
-                       r"failed after 3 attempts") as caught:
+    with pytest.raises(
+        OutputError,
+        match=r"I2C bus 1 address 0x40 \(pca9685://1/0x40\): write 0x04 to register 0x01 "
+        r"failed after 3 attempts",
+    ) as caught:
         device.write_register(0x01, 0x04)
     assert isinstance(caught.value, OSError)
     assert len(wire.log) == bus.max_attempts

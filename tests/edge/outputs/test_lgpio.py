@@ -18,15 +18,15 @@ from edge.devices import Status, gpio_findings
 from edge.errors import OutputError
 from tests.edge.outputs.test_devices import make_tree
 
-REAL_LGPIO = '''
+REAL_LGPIO = """
 import os
 os.mkfifo(".lgd-nfy0")  # what liblgpio does in its working directory at import
 def gpiochip_open(chip):
     return 0
-'''
-UNWRITABLE_CWD = '''
+"""
+UNWRITABLE_CWD = """
 raise FileNotFoundError(2, "No such file or directory", ".lgd-nfy0")
-'''
+"""
 PLACEHOLDER = ""  # lgpio 0.0.0.2, py3-none-any: an empty lgpio.py
 
 
@@ -97,7 +97,9 @@ def test_doctor_reports_each_failure_as_a_finding(stand_in_lgpio: Path, tmp_path
     _write(stand_in_lgpio, UNWRITABLE_CWD)
     finding = gpio_findings(paths)[-1]
     assert finding.name == "lgpio" and finding.status is Status.WARN
-    assert finding.detail.startswith("a Pi 5 needs lgpio for GPIO: lgpio cannot start") and "python3-lgpio" in finding.fix
+    assert (
+        finding.detail.startswith("a Pi 5 needs lgpio for GPIO: lgpio cannot start") and "python3-lgpio" in finding.fix
+    )
     _write(stand_in_lgpio, REAL_LGPIO)
     finding = gpio_findings(paths)[-1]
     assert finding.status is Status.OK and list(Path.cwd().iterdir()) == []

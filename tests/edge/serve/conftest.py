@@ -40,16 +40,22 @@ class Served:
     def token(self) -> str:
         return self.server.pairing.token
 
-    def call(self, path: str, body: Any = None, token: str | None = "default", raw: bytes | None = None,
-             ) -> tuple[int, dict[str, Any]]:
+    def call(
+        self,
+        path: str,
+        body: Any = None,
+        token: str | None = "default",
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON answer) of one API call; ``token=None`` sends none."""
         headers = {"Content-Type": "application/json"}
         key = self.token if token == "default" else token
         if key is not None:
             headers["Authorization"] = f"Bearer {key}"
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.url + path, data=data, headers=headers,
-                                         method="GET" if data is None else "POST")
+        request = urllib.request.Request(
+            self.url + path, data=data, headers=headers, method="GET" if data is None else "POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=EVENT_TIMEOUT_S) as response:
                 return response.status, json.loads(response.read())
@@ -80,8 +86,16 @@ def start_served(tmp_path: Path, copy_rig: bool = True, **options: Any) -> Serve
         shutil.copy(DEFAULT_RIG, rig_path)
     sim = RoutedOutput(open_output("sim://", 16), np.arange(16))
     options.setdefault("pack_path", str(bundled_pack_path(TEST_PACK_NAME)))
-    server = open_server(None, rig_path=str(rig_path) if rig_path else None, output=[sim], host="127.0.0.1", port=0,
-                         loop=True, write_state=False, **options)
+    server = open_server(
+        None,
+        rig_path=str(rig_path) if rig_path else None,
+        output=[sim],
+        host="127.0.0.1",
+        port=0,
+        loop=True,
+        write_state=False,
+        **options,
+    )
     thread = threading.Thread(target=server.run, name="pipeline", daemon=True)
     thread.start()
     return Served(server, sim, thread, rig_path)

@@ -87,21 +87,25 @@ def test_mute_zeroes_every_output_before_the_answer(served: Served) -> None:
     assert served.recent_frames(200).max() > 0
 
 
-@pytest.mark.parametrize("body, raw, status_code, message", [
-    ({"master": 2}, None, 400, r"control master: 2 is out of range \[0, 1\]"),
-    ({"master": "max"}, None, 400, "control master: expected a number"),
-    ({"mode": "polka"}, None, 400, "control mode: 'polka' is not one of"),
-    ({"group_gains": {"tail": 1}}, None, 400, "unknown group 'tail'"),
-    ({"master": 0.1, "muted": "yes"}, None, 400, "control muted: expected true or false"),
-    ({"realtime_budget": -1}, None, 400, "realtime_budget: expected a positive number"),
-    ({"n_threads": 4}, None, 400, "'n_threads' cannot change while running"),
-    ({}, None, 400, "set: expected an object of parameter -> value"),
-    (None, b"{mode: beat}", 400, "request body: invalid JSON"),
-    (None, b"[1, 2]", 400, "request body: expected a JSON object, got list"),
-    (None, b'{"master": 0.5, "pad": "' + b"x" * 20_000 + b'"}', 413, "request body: 20"),
-])
-def test_malformed_or_out_of_range_values_get_an_error_and_change_nothing(served: Served, body, raw, status_code,
-                                                                          message) -> None:
+@pytest.mark.parametrize(
+    "body, raw, status_code, message",
+    [
+        ({"master": 2}, None, 400, r"control master: 2 is out of range \[0, 1\]"),
+        ({"master": "max"}, None, 400, "control master: expected a number"),
+        ({"mode": "polka"}, None, 400, "control mode: 'polka' is not one of"),
+        ({"group_gains": {"tail": 1}}, None, 400, "unknown group 'tail'"),
+        ({"master": 0.1, "muted": "yes"}, None, 400, "control muted: expected true or false"),
+        ({"realtime_budget": -1}, None, 400, "realtime_budget: expected a positive number"),
+        ({"n_threads": 4}, None, 400, "'n_threads' cannot change while running"),
+        ({}, None, 400, "set: expected an object of parameter -> value"),
+        (None, b"{mode: beat}", 400, "request body: invalid JSON"),
+        (None, b"[1, 2]", 400, "request body: expected a JSON object, got list"),
+        (None, b'{"master": 0.5, "pad": "' + b"x" * 20_000 + b'"}', 413, "request body: 20"),
+    ],
+)
+def test_malformed_or_out_of_range_values_get_an_error_and_change_nothing(
+    served: Served, body, raw, status_code, message
+) -> None:
     before = served.call("/api/status")[1]["live_params"]
     status, answer = served.call("/api/set", body, raw=raw)
     assert status == status_code and re.search(message, answer["error"]), answer
@@ -230,8 +234,14 @@ def test_the_pairing_url_prints_as_a_qr_code() -> None:
 def test_sense_serve_on_sigterm_zeroes_exits_143_and_removes_its_state_file(tmp_path: Path) -> None:
     state = tmp_path / "serve.json"
     env = {**os.environ, "SENSE_SERVE_STATE": str(state), "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "edge.cli", "serve", "--port", "0", "--no-models", "--loop"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "serve", "--port", "0", "--no-models", "--loop"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + EVENT_TIMEOUT_S * 2
         while not state.exists():

@@ -128,16 +128,19 @@ def test_without_the_token_the_page_reaches_nothing(page: Page, served: Served) 
 def test_bad_values_from_the_browser_get_an_error_and_change_nothing(page: Page, served: Served) -> None:
     _open(page, served)
     before = served.server.live.session.live_params()
-    answer = page.evaluate("""async (token) => {
+    answer = page.evaluate(
+        """async (token) => {
         const response = await fetch('/api/set', {method: 'POST', body: '{"master": 5, "mode": "beat"}',
                                                   headers: {'Authorization': 'Bearer ' + token}});
         return [response.status, (await response.json()).error];
-    }""", served.token)
+    }""",
+        served.token,
+    )
     assert answer[0] == 400 and "control master: 5 is out of range" in answer[1]
     assert served.server.live.session.live_params() == before
 
     good = served.rig_path.read_text()
-    served.rig_path.write_text(good.replace('resonance_hz = 180.0', 'resonance_hz = 1800.0'))
+    served.rig_path.write_text(good.replace("resonance_hz = 180.0", "resonance_hz = 1800.0"))
     page.locator("#reload").click()  # the rig file as given at start, read again: now broken
     expect(page.locator("#message")).to_contain_text("rig.toml:")
     expect(page.locator("#message")).to_contain_text("resonance_hz: 1800.0 Hz cannot be felt")

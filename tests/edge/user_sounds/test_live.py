@@ -33,7 +33,14 @@ def test_a_learned_sound_plays_its_pattern_on_its_group_over_everything(tmp_path
     soundfile.write(song, scene, RATE_HZ)
 
     # no dropped hops: a hop rendered DSP-only has no tags, so any alert preset pauses for it
-    with_sounds = run(str(song), output_url="sim://", realtime_budget=None, keep_intensities=True, user_sounds=True, sounds_dir=str(overlay)).intensities
+    with_sounds = run(
+        str(song),
+        output_url="sim://",
+        realtime_budget=None,
+        keep_intensities=True,
+        user_sounds=True,
+        sounds_dir=str(overlay),
+    ).intensities
     without = run(str(song), output_url="sim://", realtime_budget=None, keep_intensities=True).intensities
     rig = default_rig()
     kick = list(rig.spec.groups["kick"])
@@ -45,5 +52,7 @@ def test_a_learned_sound_plays_its_pattern_on_its_group_over_everything(tmp_path
     quiet = slice(0, int(0.9 / FRAME_S))
     assert with_sounds[quiet].max() == without[quiet].max() == 0.0
 
-    result = CliRunner().invoke(app, ["run", str(song), "--output", "sim://", "--user-sounds", "--sounds-dir", str(overlay), "--json"])
+    result = CliRunner().invoke(
+        app, ["run", str(song), "--output", "sim://", "--user-sounds", "--sounds-dir", str(overlay), "--json"]
+    )
     assert result.exit_code == 0, result.output

@@ -64,7 +64,10 @@ def test_the_embedding_is_the_input_of_the_taggers_last_linear_layer(tmp_path: P
     assert embedder.source == "penultimate" and embedder.key.endswith(artifact.sha256)
     assert [p.name for p in tmp_path.iterdir()] == [f"embedding-{artifact.sha256[:16]}.onnx"]  # no partial copy left
     steps = embedder.embed(synthesize_event("siren", np.random.default_rng(0), 2.0))
-    assert steps.shape == (2 * RATE_HZ // DEVICE_STREAM.hop // pack.tagger.every_n_hops, weight[1] if last_linear.op_type == "Gemm" else weight[0])
+    assert steps.shape == (
+        2 * RATE_HZ // DEVICE_STREAM.hop // pack.tagger.every_n_hops,
+        weight[1] if last_linear.op_type == "Gemm" else weight[0],
+    )
     assert np.allclose(np.linalg.norm(steps, axis=1), 1.0, atol=1e-5)
 
 
@@ -74,12 +77,16 @@ def test_a_tagger_file_that_is_not_onnx_or_has_no_linear_head_is_refused_naming_
     truncated.write_bytes(source.read_bytes()[:1000])
     with pytest.raises(InferenceError, match="truncated.onnx: not an ONNX model"):
         derive_embedding_model(truncated, tmp_path / "out.onnx", "probabilities")
-    with pytest.raises(InferenceError, match=f"{source.name}: tagger graph: no linear layer found on the way to 'nothing'"):
+    with pytest.raises(
+        InferenceError, match=f"{source.name}: tagger graph: no linear layer found on the way to 'nothing'"
+    ):
         derive_embedding_model(source, tmp_path / "out.onnx", "nothing")
     assert not (tmp_path / "out.onnx").exists()
 
 
-def test_without_onnxruntime_learning_is_refused_naming_the_extra(tmp_path: Path, pack, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_onnxruntime_learning_is_refused_naming_the_extra(
+    tmp_path: Path, pack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # a device with LiteRT only
     with pytest.raises(MissingExtraError, match=r"onnxruntime.*sense-edge\[sounds\]"):
         Embedder(pack, tmp_path)
@@ -111,7 +118,9 @@ def test_a_learned_sound_is_heard_within_a_second_in_a_new_take_and_not_in_other
     over_music[: len(music)] += 0.1 * music[: len(over_music)]  # music about 12 dB below the ring
     assert len(learned.detections_s("phone", over_music))
     for other in ("knock", "siren", "doorbell"):
-        assert len(learned.detections_s("phone", _in_silence(synthesize_event(other, np.random.default_rng(5), 2.0)))) == 0
+        assert (
+            len(learned.detections_s("phone", _in_silence(synthesize_event(other, np.random.default_rng(5), 2.0)))) == 0
+        )
 
 
 def test_the_overlay_keeps_recordings_and_relearns_for_a_new_tagger(learned: SoundStore, pack) -> None:
@@ -123,7 +132,9 @@ def test_the_overlay_keeps_recordings_and_relearns_for_a_new_tagger(learned: Sou
     learned.index.write_text(json.dumps(document))
     reopened = SoundStore(pack, learned.dir.parent)
     sound = reopened.current("phone")
-    assert sound.embedding_key == reopened.embedder.key and len(sound.prototypes) == 5 * 2 * 3  # 3 per take; takes: as recorded, in a room
+    assert (
+        sound.embedding_key == reopened.embedder.key and len(sound.prototypes) == 5 * 2 * 3
+    )  # 3 per take; takes: as recorded, in a room
     assert json.loads(reopened.index.read_text())["sounds"][0]["embedding_key"] == reopened.embedder.key
 
 

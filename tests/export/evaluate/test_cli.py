@@ -18,14 +18,37 @@ runner = CliRunner()
 def test_evaluate_the_bundled_pack_end_to_end(pack_dir: Path, tmp_path: Path) -> None:
     """Two short held-out songs: pack fp32/int8 on ONNX and LiteRT, DSP baseline, ideal mask, Spleeter, YAMNet."""
     report = tmp_path / "evaluation.json"
-    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "2", "--in-source-songs", "1",
-                                 "--sections", "3", "--alerts", "1", "--report", str(report)])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "evaluate",
+            str(pack_dir),
+            "--songs",
+            "2",
+            "--in-source-songs",
+            "1",
+            "--sections",
+            "3",
+            "--alerts",
+            "1",
+            "--report",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "ideal ratio mask (upper bound)" in result.stdout and "Spleeter 2-stem (teacher)" in result.stdout
     data = json.loads(report.read_text())
     separation = data["separation"]
-    assert set(separation) == {"onnx fp32", "onnx int8", "litert fp32", "litert int8", "DSP baseline (HPSS + bands)",
-                               "ideal ratio mask (upper bound)", "Spleeter 2-stem (teacher)"}
+    assert set(separation) == {
+        "onnx fp32",
+        "onnx int8",
+        "litert fp32",
+        "litert int8",
+        "DSP baseline (HPSS + bands)",
+        "ideal ratio mask (upper bound)",
+        "Spleeter 2-stem (teacher)",
+    }
     irm, dsp = separation["ideal ratio mask (upper bound)"], separation["DSP baseline (HPSS + bands)"]
     assert all(irm[stem]["sdr_db"] > dsp[stem]["sdr_db"] for stem in ("vocals", "drums", "bass", "other"))
     assert separation["Spleeter 2-stem (teacher)"]["accompaniment"]["sdr_db"] > 3.0  # a real teacher, not noise
@@ -51,8 +74,23 @@ def test_evaluate_the_bundled_pack_end_to_end(pack_dir: Path, tmp_path: Path) ->
 def test_evaluate_markdown_report_without_writing_the_pack(pack_dir: Path, tmp_path: Path) -> None:
     before = (pack_dir / "manifest.json").read_text()
     report = tmp_path / "evaluation.md"
-    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "1", "--sections", "1",
-                                 "--no-spleeter", "--no-tagging", "--no-write", "--report", str(report)])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "evaluate",
+            str(pack_dir),
+            "--songs",
+            "1",
+            "--sections",
+            "1",
+            "--no-spleeter",
+            "--no-tagging",
+            "--no-write",
+            "--report",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = report.read_text()
     assert text.startswith("# Evaluation of sense-test") and "| DSP baseline (HPSS + bands) |" in text
@@ -61,9 +99,24 @@ def test_evaluate_markdown_report_without_writing_the_pack(pack_dir: Path, tmp_p
 
 
 def test_evaluate_refuses_an_unknown_report_format(pack_dir: Path, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["export", "evaluate", str(pack_dir), "--songs", "1", "--sections", "1",
-                                 "--no-spleeter", "--no-tagging", "--no-references", "--no-write",
-                                 "--report", str(tmp_path / "out.txt")])
+    result = runner.invoke(
+        app,
+        [
+            "export",
+            "evaluate",
+            str(pack_dir),
+            "--songs",
+            "1",
+            "--sections",
+            "1",
+            "--no-spleeter",
+            "--no-tagging",
+            "--no-references",
+            "--no-write",
+            "--report",
+            str(tmp_path / "out.txt"),
+        ],
+    )
     assert isinstance(result.exception, ConfigError) and "expected a .md or .json" in str(result.exception)
 
 
@@ -81,7 +134,15 @@ def test_verify_writes_parity_into_the_pack_and_fails_on_a_broken_artifact(pack_
     manifest = json.loads((broken / "manifest.json").read_text())
     from export.pack_writer import write_pack
 
-    write_pack(broken, manifest["name"], manifest["version"], manifest["description"], manifest["models"],
-               manifest["metrics"], manifest["provenance"], manifest["license"])
+    write_pack(
+        broken,
+        manifest["name"],
+        manifest["version"],
+        manifest["description"],
+        manifest["models"],
+        manifest["metrics"],
+        manifest["provenance"],
+        manifest["license"],
+    )
     result = runner.invoke(app, ["export", "verify", str(broken), "--no-write"])
     assert result.exit_code == 1 and "FAIL tagger.litert.fp32.prob_max_abs_diff_vs_onnx_fp32" in result.stdout

