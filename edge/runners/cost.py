@@ -9,7 +9,7 @@ Costs are of the whole ``sense run`` pipeline on the bundled pack, 1 thread, aft
 
 - ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.1.0, the batched separator graph): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
-- ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.0.0, one run on a shared 2-core
+- ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.1.0, one run on a shared 2-core
   EPYC).
 """
 
@@ -20,10 +20,10 @@ import platform
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
     "aarch64": {("onnx", "fp32"): 583.9, ("onnx", "int8"): 682.1, ("litert", "fp32"): 422.5, ("litert", "int8"): 514.7},
     "x86_64": {
-        ("onnx", "fp32"): 0.1497,
-        ("onnx", "int8"): 0.2168,
-        ("litert", "fp32"): 0.1124,
-        ("litert", "int8"): 0.1182,
+        ("onnx", "fp32"): 0.0987,
+        ("onnx", "int8"): 0.1162,
+        ("litert", "fp32"): 0.0649,
+        ("litert", "int8"): 0.0737,
     },
 }
 COST_UNIT = {
