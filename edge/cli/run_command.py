@@ -96,6 +96,14 @@ SoundsDirOpt = Annotated[
         "--sounds-dir", help="Where user sounds live. Default: $SENSE_SOUNDS_DIR or ~/.local/share/sense/sounds."
     ),
 ]
+HapticOffsetOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--haptic-offset-ms",
+        help="Shift touch against sound in ms (> 0: touch later, < 0: sound later; within "
+        "±250, in whole 8 ms hops). Default: the rig's haptic_offset_ms (0).",
+    ),
+]
 """The options ``sense run`` and ``sense serve`` share."""
 
 
@@ -120,14 +128,7 @@ def run_command(
             "Default: realtime for hardware and audio outputs, fast for sim://."
         ),
     ] = None,
-    haptic_offset_ms: Annotated[
-        Optional[float],
-        typer.Option(
-            "--haptic-offset-ms",
-            help="Shift touch against sound in ms (> 0: touch later, < 0: sound later; within "
-            "±250, in whole 8 ms hops). Default: the rig's haptic_offset_ms (0).",
-        ),
-    ] = None,
+    haptic_offset_ms: HapticOffsetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     user_sounds: UserSoundsOpt = False,
     sounds_dir: SoundsDirOpt = None,

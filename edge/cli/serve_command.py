@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edge.cli.run_command import (
+    HapticOffsetOpt,
     InputArg,
     NoDropOpt,
     NoModelsOpt,
@@ -49,6 +50,7 @@ def serve_command(
     stdin_format: StdinFormatOpt = "s16le",
     user_sounds: UserSoundsOpt = False,
     sounds_dir: SoundsDirOpt = None,
+    haptic_offset_ms: HapticOffsetOpt = None,
     host: Annotated[
         str,
         typer.Option(
@@ -76,6 +78,7 @@ def serve_command(
         use_models=not no_models,
         user_sounds=user_sounds,
         sounds_dir=sounds_dir,
+        haptic_offset_ms=haptic_offset_ms,
         host=host,
         port=port,
         loop=loop,

@@ -182,6 +182,7 @@ def open_server(
     use_models: bool = True,
     user_sounds: bool = False,
     sounds_dir: str | None = None,
+    haptic_offset_ms: float | None = None,
     host: str = LOCALHOST,
     port: int = DEFAULT_PORT,
     loop: bool = False,
@@ -193,7 +194,17 @@ def open_server(
     require("starlette", "serve", "sense serve")
     require("uvicorn", "serve", "sense serve")
     session = open_run_session(
-        pack_path, rig_path, output, runtime, precision, n_threads, realtime_budget, use_models, user_sounds, sounds_dir
+        pack_path,
+        rig_path,
+        output,
+        runtime,
+        precision,
+        n_threads,
+        realtime_budget,
+        use_models,
+        user_sounds,
+        sounds_dir,
+        haptic_offset_ms,
     )
     server = None
     try:

@@ -169,6 +169,14 @@ def test_rotating_the_token_cuts_off_the_old_one(served: Served) -> None:
     assert served.call("/api/status", token=new)[0] == 200
 
 
+def test_the_haptic_offset_option_reaches_the_session_like_sense_runs(tmp_path: Path) -> None:
+    served = start_served(tmp_path, haptic_offset_ms=40.0)
+    try:
+        assert served.server.live.session.pipeline.haptic_offset_ms == 40.0
+    finally:
+        stop_served(served)
+
+
 def test_wrong_tokens_are_rate_limited(tmp_path: Path) -> None:
     served = start_served(tmp_path)
     try:
