@@ -6,9 +6,11 @@ target instead, and the tagger's other labels are kept by self-distillation:
 
 - start: the pack's tagger read back from its fp32 ONNX (BatchNorms folded; they stay frozen);
 - alert clips: each alert class made by the training families (``export.data.alert_sounds``, family 'b' held out)
-  in many random variants, alone, over training music and over training speech, starting at a random moment;
-  the alert's label is 1 on windows whose last ALERT_RECENT_S heard it sound, else 0; the other alert labels 0;
-- music clips without alerts: every alert label 0 (what keeps false alarms down);
+  in many random variants, alone, over training music and over training speech, starting at a random moment,
+  through random EQ, saturation, compression, room and microphone; the alert's label is 1 on windows whose last
+  ALERT_RECENT_S heard it sound, else 0; the other alert labels 0;
+- clips without alerts (music, speech, speech over music, noise textures): every alert label 0 (what keeps false
+  alarms down);
 - every other label, on every clip: the starting tagger's own output (frozen copy), so nothing else moves.
 Windows are the tagger's context (``context_frames`` of the device STFT). The result is written as the recipe's
 tagger checkpoints (``<out>/checkpoints/{best,last}-tagger.pt``), which the export stages read.
@@ -35,6 +37,8 @@ from export.data.alert_sounds import (
     synthesize_alert,
     training_families,
 )
+from export.data.augment import augment_segment
+from export.data.sound_events import noise_texture
 from export.data.sources import SAMPLE_RATE_HZ
 from export.distill import HOP, best_checkpoint, checkpoint_dir, last_checkpoint, magnitude_frames, make_tagger
 from export.recipe import Recipe
@@ -48,12 +52,15 @@ ALERT_STREAM = 11
 
 @dataclass(frozen=True)
 class AlertFinetuneSettings:
-    n_variants_per_family: int = 40
+    n_variants_per_family: int = 30
     """Alert clips per class and training family and condition (alone, over music, over speech)."""
-    n_music_clips: int = 1000
-    steps: int = 3000
+    n_music_clips: int = 1500
+    n_other_clips: int = 600
+    """Clips without alerts besides music: speech alone, speech over music, noise textures (a third each)."""
+    steps: int = 6000
     batch_size: int = 48
     learning_rate: float = 3e-4
+    augment_probability: float = 0.4
 
 
 @dataclass
@@ -78,6 +85,22 @@ def _place(event: np.ndarray, n_samples: int, start: int) -> np.ndarray:
     return clip
 
 
+def _bed(background: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``n_samples`` excerpt of ``background`` (tiled when shorter)."""
+    start = int(rng.integers(0, max(1, len(background) - n_samples)))
+    return np.resize(background[start : start + n_samples], n_samples).astype(np.float32)
+
+
+def _at_random_level(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` at a random peak level between -20 dB and -1 dB full scale."""
+    return audio * (10 ** (rng.uniform(-20, 0) / 20) * 0.9 / max(float(np.abs(audio).max()), 1e-9))
+
+
+def _clip(audio: np.ndarray, truth: np.ndarray) -> _Clip:
+    magnitude = magnitude_frames(audio.astype(np.float32))
+    return _Clip(magnitude, truth[: len(magnitude)])
+
+
 def build_clips(
     recipe: Recipe,
     settings: AlertFinetuneSettings,
@@ -85,43 +108,61 @@ def build_clips(
     speech: list[np.ndarray],
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[_Clip]:
-    """Alert clips (alone / over music / over speech) with frame-level truth, and music clips without alerts."""
+    """Alert clips (alone / over music / over speech) with frame-level truth, and clips without alerts: music,
+    speech, music with speech, and background noise textures.
+
+    Every clip goes through the recipe's stem augmentation (EQ, saturation, compression on the alert and on the
+    bed; one room; the microphone path) with probability ``settings.augment_probability`` per effect; the alert's
+    truth is where the dry alert sounds."""
     rng = np.random.default_rng([recipe.seed, ALERT_STREAM])
     n_samples = int(CLIP_SECONDS * SAMPLE_RATE_HZ)
+    n_frames = n_samples // HOP
     n_recent = max(1, int(ALERT_RECENT_S * SAMPLE_RATE_HZ / HOP))
+    silence = np.zeros(n_samples, np.float32)
+    no_alert = np.zeros((n_frames, len(ALERT_CLASSES)), np.float32)
+
+    def mixed(foreground: np.ndarray, bed: np.ndarray | None) -> np.ndarray:
+        """foreground over bed (foreground RMS -12..+3 dB re the bed's), both augmented, at a random level."""
+        if bed is None:
+            stems = np.stack([foreground, silence])
+        else:
+            ratio = 10 ** (rng.uniform(-12, 3) / 20)
+            gain = ratio * np.sqrt(np.mean(bed**2) / max(float(np.mean(foreground**2)), 1e-12))
+            stems = np.stack([gain * foreground, bed])
+        stems, noise = augment_segment(stems, rng, settings.augment_probability, SAMPLE_RATE_HZ)
+        return _at_random_level(stems.sum(axis=0) + noise, rng)
+
     clips: list[_Clip] = []
     for class_index, kind in enumerate(ALERT_CLASSES):
-        progress(f"alert clips: {kind}")
+        progress(f"alert clips: {kind} (families {', '.join(training_families())})")
         for family in training_families():
             check_training_alert_family(family)
             for variant in range(settings.n_variants_per_family):
                 event = synthesize_alert(kind, family, rng, float(rng.uniform(1.5, CLIP_SECONDS)))
                 event *= 0.9 / max(float(np.abs(event).max()), 1e-9)
                 placed = _place(event, n_samples, int(rng.uniform(0, 1.5) * SAMPLE_RATE_HZ))
-                truth = np.zeros((n_samples // HOP, len(ALERT_CLASSES)), np.float32)
+                truth = no_alert.copy()
                 truth[:, class_index] = _recent(sounding_frames(placed, HOP), n_recent)
                 backgrounds = [
                     None,
-                    music[int(rng.integers(len(music)))] if music else None,
-                    speech[int(rng.integers(len(speech)))] if speech else None,
+                    _bed(music[int(rng.integers(len(music)))], n_samples, rng) if music else None,
+                    _bed(speech[int(rng.integers(len(speech)))], n_samples, rng) if speech else None,
                 ]
                 for background in backgrounds:
-                    audio = placed
-                    if background is not None:
-                        start = int(rng.integers(0, max(1, len(background) - n_samples)))
-                        bed = np.resize(background[start : start + n_samples], n_samples)
-                        ratio = 10 ** (rng.uniform(-12, 3) / 20)  # event RMS relative to the background's
-                        gain = ratio * np.sqrt(np.mean(bed**2) / max(float(np.mean(placed**2)), 1e-12))
-                        audio = bed + gain * placed
-                    audio = audio * (10 ** (rng.uniform(-20, 0) / 20) * 0.9 / max(float(np.abs(audio).max()), 1e-9))
-                    magnitude = magnitude_frames(audio.astype(np.float32))
-                    clips.append(_Clip(magnitude, truth[: len(magnitude)]))
+                    clips.append(_clip(mixed(placed, background), truth))
+    progress(f"clips without alerts: {settings.n_music_clips} music, {settings.n_other_clips} speech/noise")
     for _ in range(settings.n_music_clips):
-        piece = music[int(rng.integers(len(music)))]
-        start = int(rng.integers(0, max(1, len(piece) - n_samples)))
-        audio = np.resize(piece[start : start + n_samples], n_samples)
-        magnitude = magnitude_frames(audio.astype(np.float32))
-        clips.append(_Clip(magnitude, np.zeros((len(magnitude), len(ALERT_CLASSES)), np.float32)))
+        clips.append(_clip(mixed(_bed(music[int(rng.integers(len(music)))], n_samples, rng), None), no_alert))
+    for index in range(settings.n_other_clips):
+        kind = index % 3
+        if kind == 0 and speech:
+            audio = mixed(_bed(speech[int(rng.integers(len(speech)))], n_samples, rng), None)
+        elif kind == 1 and speech and music:
+            voice = _bed(speech[int(rng.integers(len(speech)))], n_samples, rng)
+            audio = mixed(voice, _bed(music[int(rng.integers(len(music)))], n_samples, rng))
+        else:
+            audio = mixed(noise_texture(rng, CLIP_SECONDS)[:n_samples], None)
+        clips.append(_clip(audio, no_alert))
     return clips
 
 

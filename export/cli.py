@@ -257,9 +257,9 @@ def alert_finetune_command(
     pack: Annotated[
         Optional[Path], typer.Option(help="The pack whose tagger to start from (default: the bundled sense-default).")
     ] = None,
-    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 3000,
-    variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 40,
-    music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1000,
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 6000,
+    variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 30,
+    music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1500,
     music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 200,
 ) -> None:
     """Teach the tagger alerts (siren, alarm, doorbell, telephone, knock) from the ground truth of synthesised

@@ -16,6 +16,7 @@ APT_PACKAGES=(
   fluidsynth fluid-soundfont-gm              # multitrack rendering for datasets and benchmarks
   sonic-pi-samples asterisk-core-sounds-en-wav espeak-ng planetblupi-music-midi  # export training data (tests)
   hydrogen-drumkits timgm6mb-soundfont musescore-general-soundfont-small  # varied songs: kits; held-out soundfonts (out-of-source tests)
+  sound-theme-freedesktop oxygen-sounds      # real alarm/telephone sound designs, evaluation only (export/evaluate/alerts.py)
   libsndfile1 libportaudio2                  # soundfile / sounddevice
   pulseaudio pulseaudio-utils libasound2-plugins  # a real sound server for the microphone test (tests/edge/test_mic_pulseaudio.py)
   systemd                                    # systemd-analyze verify of the service unit (tests/edge/test_service.py)

@@ -1,21 +1,25 @@
-"""Do alerts fire? Per alert class: recall within 1 s at the threshold the renderer uses, and false alarms per hour
+"""Do alerts fire? Per alert class: recall within 1 s by the renderer's tag decision, and false alarms per hour
 of music, for a pack's tagger on held-out material.
 
 Material: synthetic alerts of each class from held-out random streams no training recipe can draw, made by the
 held-out alert family (out-of-source: ``export.data.alert_sounds.HELDOUT_ALERT_FAMILIES``) and, beside it, by a
 training family (in-source), placed ALERT_ONSET_S into a clip, alone, over out-of-source music (RMS ratio
-EVENT_OVER_MUSIC_GAIN) and over held-out speech. An event is recalled when the tagger's probability for its label
-reaches ``threshold`` (the rig's ``tag_on``, 0.5 by default) within ALERT_WINDOW_S of the event's start.
-False alarms: upward crossings of ``threshold`` by each alert label on music with no event (the out-of-source and
-in-source songs), per hour of that music.
+EVENT_OVER_MUSIC_GAIN) and over held-out speech. The tagger's probabilities go through the renderer's own tag
+decision (:class:`edge.haptics.features.TagHysteresis` with the default rig's smoothing, on/off thresholds and
+minimum hold), so the numbers are what a user feels: an event is recalled when its label turns on within
+ALERT_WINDOW_S of the event's start; a false alarm is each time an alert label turns on over music with no
+event (the out-of-source and in-source songs), counted per hour of that music.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from edge.errors import ConfigError
+from edge.haptics.features import HysteresisParams, TagHysteresis
 from edge.haptics.spec import RenderParams
 from edge.stream import DEVICE_STREAM
 from export.data.alert_sounds import ALERT_CLASSES, synthesize_alert
@@ -29,7 +33,9 @@ ALERT_EVENT_STREAM = 3
 """Held-out alerts come from ``np.random.default_rng([HELDOUT_SEED_START, ALERT_EVENT_STREAM, class, family, i])``."""
 NOT_MEASURABLE = ("baby_cry", "dog")
 """Alert labels with no offline material to synthesise or record them from (reported as not measured)."""
-DEFAULT_THRESHOLD = RenderParams().tag_on
+_RENDER = RenderParams()
+RENDER_DECISION = HysteresisParams(_RENDER.tag_smoothing_s, _RENDER.tag_on, _RENDER.tag_off, _RENDER.tag_min_hold_s)
+"""The default rig's tag decision (what switches an alert preset on)."""
 
 
 def heldout_alerts(family: str, n_per_class: int) -> list[Piece]:
@@ -50,6 +56,41 @@ def heldout_alerts(family: str, n_per_class: int) -> list[Piece]:
     ]
 
 
+THEME_ALERTS: dict[str, tuple[Path, ...]] = {
+    "alarm": (Path("/usr/share/sounds/freedesktop/stereo/alarm-clock-elapsed.oga"),),  # sound-theme-freedesktop
+    "telephone": (
+        Path("/usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga"),  # sound-theme-freedesktop
+        Path("/usr/share/sounds/Oxygen-Im-Phone-Ring.ogg"),  # oxygen-sounds
+    ),
+}
+"""Real alert sound designs from desktop sound themes (Debian packages in the comments). Evaluation only: no
+recipe may train or tune on them (they are not among the training sources of ../shared/DESIGN.md)."""
+THEME_ALERT_STREAM = 4
+THEME_MATERIAL = "out-of-source, real designs from desktop sound themes"
+
+
+def theme_alerts(n_per_class: int) -> list[Piece]:
+    """``n_per_class`` alerts of each class in THEME_ALERTS: its files in turn, looped as a desktop plays them, each
+    from a random point of the loop at a random level (-12..0 dB), EVENT_SECONDS long, named 'alert-<class>-<i>'."""
+    from export.data.sources import read_mono_16k
+
+    pieces = []
+    n_samples = int(EVENT_SECONDS * DEVICE_STREAM.sample_rate_hz)
+    for k, (kind, paths) in enumerate(THEME_ALERTS.items()):
+        sounds = []
+        for path in paths:
+            if not path.is_file():
+                raise ConfigError(f"{path}: missing; install the Debian sound themes (scripts/setup.sh)")
+            sounds.append(read_mono_16k(path))
+        for index in range(n_per_class):
+            rng = np.random.default_rng([HELDOUT_SEED_START, THEME_ALERT_STREAM, k, index])
+            sound = sounds[index % len(sounds)]
+            looped = np.resize(np.roll(sound, -int(rng.integers(len(sound)))), n_samples)
+            level = 10 ** (rng.uniform(-12, 0) / 20) * 0.9 / max(float(np.abs(looped).max()), 1e-9)
+            pieces.append(Piece(f"alert-{kind}-{index}", (looped * level).astype(np.float32), {}))
+    return pieces
+
+
 @dataclass(frozen=True)
 class AlertScores:
     label: str
@@ -62,7 +103,7 @@ class AlertScores:
         return min(self.recall.values()) if self.recall else float("nan")
 
     false_alarms_per_hour: float
-    """Upward threshold crossings of this label per hour of music without events."""
+    """Times this label turned on per hour of music without events."""
 
 
 def _delayed(piece: Piece) -> Piece:
@@ -71,16 +112,21 @@ def _delayed(piece: Piece) -> Piece:
     return Piece(piece.name, np.concatenate([lead, piece.mixture]).astype(np.float32), {})
 
 
-def recalled(probabilities: np.ndarray, frame_rate_hz: float, threshold: float) -> bool:
-    """probabilities (n_frames,) of one label: does it reach ``threshold`` within the alert window after onset?"""
+def label_active(probabilities: np.ndarray, frame_rate_hz: float, decision: HysteresisParams) -> np.ndarray:
+    """probabilities (n_frames,) of one label -> (n_frames,) bool: is the label on, as the renderer decides?"""
+    return TagHysteresis(1, frame_rate_hz, decision).process(probabilities[:, None])[:, 0]
+
+
+def recalled(active: np.ndarray, frame_rate_hz: float) -> bool:
+    """active (n_frames,) of one label: does it turn on within the alert window after onset?"""
     start = int(ALERT_ONSET_S * frame_rate_hz)
     end = int((ALERT_ONSET_S + ALERT_WINDOW_S) * frame_rate_hz)
-    return bool(np.any(probabilities[start:end] >= threshold))
+    return bool(np.any(active[start:end]))
 
 
-def upward_crossings(probabilities: np.ndarray, threshold: float) -> int:
-    above = probabilities >= threshold
-    return int(np.count_nonzero(above[1:] & ~above[:-1]) + int(above[0]))
+def activations(active: np.ndarray) -> int:
+    """How many times ``active`` (n_frames,) bool turns on."""
+    return int(np.count_nonzero(active[1:] & ~active[:-1]) + int(active[0]))
 
 
 def score_alerts(
@@ -88,7 +134,7 @@ def score_alerts(
     events: list[Piece],
     music: list[Piece],
     speech: list[Piece],
-    threshold: float = DEFAULT_THRESHOLD,
+    decision: HysteresisParams = RENDER_DECISION,
 ) -> list[AlertScores]:
     """Recall per alert class and condition, and false alarms per hour of ``music`` (see the module docstring)."""
     frame_rate_hz = DEVICE_STREAM.sample_rate_hz / tagger.spec.hop
@@ -101,6 +147,8 @@ def score_alerts(
             continue
         column = labels.index(label)
         of_kind = [piece for piece in events if piece.name.startswith(f"alert-{label}-")]
+        if not of_kind:
+            continue
         hits: dict[str, list[bool]] = {"alone": [], "over music": [], "over speech": []}
         for index, event in enumerate(of_kind):
             delayed = _delayed(event)
@@ -111,8 +159,11 @@ def score_alerts(
                 voice = speech[index % len(speech)]
                 clips["over speech"] = over_song(delayed, voice, EVENT_OVER_MUSIC_GAIN).mixture
             for condition, clip in clips.items():
-                hits[condition].append(recalled(tagger.tag(clip)[:, column], frame_rate_hz, threshold))
-        false_alarms = sum(upward_crossings(p[:, column], threshold) for p in music_probabilities)
+                active = label_active(tagger.tag(clip)[:, column], frame_rate_hz, decision)
+                hits[condition].append(recalled(active, frame_rate_hz))
+        false_alarms = sum(
+            activations(label_active(p[:, column], frame_rate_hz, decision)) for p in music_probabilities
+        )
         results.append(
             AlertScores(
                 label,

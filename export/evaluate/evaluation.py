@@ -28,14 +28,17 @@ from export.evaluate.heldout import (
     heldout_tagging_pieces,
     out_of_source_songs,
 )
+from export.data.alert_sounds import ALERT_CLASSES
 from export.data.source_holdout import HELDOUT_SOURCES
 from export.evaluate.alerts import (
     ALERT_WINDOW_S,
-    DEFAULT_THRESHOLD,
+    RENDER_DECISION,
     NOT_MEASURABLE,
     AlertScores,
     heldout_alerts,
     score_alerts,
+    THEME_MATERIAL,
+    theme_alerts,
 )
 from export.evaluate.pack_metrics import write_metrics_into_pack
 from export.evaluate.separation import MethodScores, Method, score_methods
@@ -338,9 +341,10 @@ class Evaluation:
             lines.append("")
         for material, scores in self.alerts.items():
             lines += [
-                f"## Alerts, {material} ({self.alerts_variant}; recall within {ALERT_WINDOW_S:g} s of the alert's "
-                f"start at the renderer's threshold {DEFAULT_THRESHOLD:g}; false alarms per hour of music without "
-                "alerts)",
+                f"## Alerts, {material} ({self.alerts_variant}; recall: the alert's preset switches on within "
+                f"{ALERT_WINDOW_S:g} s of the alert's start, by the renderer's decision (smoothing "
+                f"{RENDER_DECISION.smoothing_s:g} s, on above {RENDER_DECISION.on_threshold:g}, off below "
+                f"{RENDER_DECISION.off_threshold:g}); false alarms: switch-ons per hour of music without alerts)",
                 "",
                 "| alert | events | alone | over music | over speech | false alarms / h of music |",
                 "|---|---|---|---|---|---|",
@@ -354,7 +358,9 @@ class Evaluation:
                 + f" | {score.false_alarms_per_hour:.1f} |"
                 for score in scores
             ]
-            lines += ["", f"Not measured (no offline material to make them from): {', '.join(NOT_MEASURABLE)}.", ""]
+            scored = {score.label for score in scores}
+            missing = [label for label in (*ALERT_CLASSES, *NOT_MEASURABLE) if label not in scored]
+            lines += ["", f"Not measured (no offline material of this kind): {', '.join(missing)}.", ""]
         targets = self.targets()
         if targets:
             lines += [
@@ -498,11 +504,14 @@ def evaluate_pack(
                 music = songs + in_source
                 speech = [piece for piece in pieces if piece.name.startswith("speech-") and "-over-" not in piece.name]
                 evaluation.alerts_variant = " ".join(variant)
-                for material, family in (("out-of-source", "b"), ("in-source", "a")):
+                materials = {
+                    "out-of-source": lambda: heldout_alerts("b", settings.n_alerts_per_class),
+                    "in-source": lambda: heldout_alerts("a", settings.n_alerts_per_class),
+                    THEME_MATERIAL: lambda: theme_alerts(settings.n_alerts_per_class),
+                }
+                for material, make_events in materials.items():
                     progress(f"alerts: {material}")
-                    evaluation.alerts[material] = score_alerts(
-                        tagger, heldout_alerts(family, settings.n_alerts_per_class), music, speech
-                    )
+                    evaluation.alerts[material] = score_alerts(tagger, make_events(), music, speech)
     return evaluation
 
 
