@@ -61,6 +61,8 @@ class AlertFinetuneSettings:
     batch_size: int = 48
     learning_rate: float = 3e-4
     augment_probability: float = 0.4
+    alert_weight: float = 4.0
+    """Weight of the alert labels' loss relative to each other label's (self-distillation) loss."""
 
 
 @dataclass
@@ -200,6 +202,8 @@ def finetune_alerts(
     alert_columns = [labels.index(kind) for kind in ALERT_CLASSES]
     clips = build_clips(recipe, settings, music, speech, progress)
     index = [(c, f) for c, clip in enumerate(clips) for f in range(context - 1, len(clip.magnitude))]
+    label_weights = torch.ones(len(labels))
+    label_weights[alert_columns] = settings.alert_weight
     rng = np.random.default_rng([recipe.seed, ALERT_STREAM, 1])
     model.train()
     _freeze_batchnorm(model)
@@ -213,7 +217,7 @@ def finetune_alerts(
             targets = teacher(windows)
         truth = torch.from_numpy(np.stack([clips[c].alert[f] for c, f in picks]))
         targets[:, alert_columns] = truth
-        loss = nn.functional.binary_cross_entropy_with_logits(model.logits(windows), targets)
+        loss = nn.functional.binary_cross_entropy_with_logits(model.logits(windows), targets, weight=label_weights)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

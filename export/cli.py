@@ -260,7 +260,10 @@ def alert_finetune_command(
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 6000,
     variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 30,
     music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1500,
-    music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 200,
+    music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 240,
+    other_clips: Annotated[
+        int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
+    ] = 600,
 ) -> None:
     """Teach the tagger alerts (siren, alarm, doorbell, telephone, knock) from the ground truth of synthesised
     alert families, keeping its other labels by self-distillation; writes the recipe's tagger checkpoints."""
@@ -277,7 +280,9 @@ def alert_finetune_command(
         load_pack(pack),
         music,
         speech,
-        AlertFinetuneSettings(n_variants_per_family=variants, n_music_clips=music_clips, steps=steps),
+        AlertFinetuneSettings(
+            n_variants_per_family=variants, n_music_clips=music_clips, n_other_clips=other_clips, steps=steps
+        ),
         progress=lambda message: console.log(message),
     )
     console.print(f"wrote {path}", highlight=False)
