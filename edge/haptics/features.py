@@ -7,6 +7,8 @@ All spectra are (n_frames, n_bins) magnitudes with n_bins = n_fft // 2 + 1.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -86,6 +88,11 @@ class BandFluxOnsets:
     else the flux excess over the threshold (> 0). Each band behaves exactly as if detected alone: the max filter
     of the reference stays inside the band. The decision for a frame uses only that frame and earlier ones, so
     detection delay is one hop at most beyond the STFT window.
+
+    Cost (docs/hot_path.md): the spectra are a few numpy calls per block over all bands; what follows per band
+    and frame (peak tracker, threshold, running median, refractory time) is a handful of Python floats, cheaper
+    than a numpy call each on the device's one-hop blocks. When every band is a run of at least two bins and the
+    bands do not overlap (every rig's bands), the max filter is two shifted maxima instead of a gather.
     """
 
     def __init__(
@@ -110,6 +117,12 @@ class BandFluxOnsets:
         high = int(used.max()) + 1 if used.size else 0
         self.bins = slice(low, high)
         """The bins any band reads (the state keeps only these)."""
+        runs = params.max_filter_bins == 1 and all(
+            len(indices) >= 2 and indices[-1] - indices[0] == len(indices) - 1 for indices in bins
+        )
+        self._runs = runs and len(np.unique(used)) == len(used)
+        """Every band a run of >= 2 bins, no two overlapping: the reference is max-filtered over the used bins in
+        place (two shifted maxima, the band edges fixed after), and the flux reads them without a gather."""
         offsets = np.arange(-params.max_filter_bins, params.max_filter_bins + 1)
         windows, selected, band_of = [], [], []
         power_weights = np.zeros((high - low, self.n_bands))
@@ -122,78 +135,100 @@ class BandFluxOnsets:
             power_weights[local, band] = 1.0
         self._window = np.concatenate(windows).astype(np.intp)  # (n_selected, 2 m + 1): each bin's in-band window
         self._selected = np.concatenate(selected).astype(np.intp)  # (n_selected,)
-        flux_weights = np.zeros((len(self._selected), self.n_bands))
-        for band, indices in enumerate(bins):
-            flux_weights[np.concatenate(band_of) == band, band] = 1.0 / max(1, len(indices))
-        self._flux_weights = flux_weights  # (n_selected, n_bands): the mean over each band's bins
+        if self._runs:  # the flux reads the used bins in place: bins between bands weigh 0
+            self._band_starts = np.array([indices[0] - low for indices in bins], dtype=np.intp)
+            self._band_ends = np.array([indices[-1] - low for indices in bins], dtype=np.intp)
+            flux_weights = np.zeros((high - low, self.n_bands))
+            for band, indices in enumerate(bins):
+                flux_weights[indices - low, band] = 1.0 / len(indices)
+        else:
+            flux_weights = np.zeros((len(self._selected), self.n_bands))
+            for band, indices in enumerate(bins):
+                flux_weights[np.concatenate(band_of) == band, band] = 1.0 / max(1, len(indices))
+        self._flux_weights = flux_weights  # (n_reference_bins, n_bands): the mean over each band's bins
         self._power_weights = power_weights  # (n_used_bins, n_bands): the sum over each band's bins
-        self._history_offsets = np.arange(self.n_history)
         self.reset()
 
     def reset(self) -> None:
         # the last lag_frames frames' max-filtered log magnitude and band power (silence before the start)
-        self._previous_reference = np.zeros((self.params.lag_frames, len(self._selected)))
-        self._previous_power = np.zeros((self.params.lag_frames, self.n_bands))
-        self._history = np.zeros((self.n_history, self.n_bands))
-        self._frames_since_onset = np.full(self.n_bands, 1 << 30, dtype=np.int64)
-        self._peak_power = np.zeros(self.n_bands)
+        n_reference = self._flux_weights.shape[0]
+        self._previous_reference = np.zeros((self.params.lag_frames, n_reference))
+        self._previous_power = [[0.0] * self.n_bands for _ in range(self.params.lag_frames)]
+        # per band: the last n_history flux values (oldest first) and the same values sorted, for the median
+        self._history = [deque([0.0] * self.n_history) for _ in range(self.n_bands)]
+        self._sorted_history = [[0.0] * self.n_history for _ in range(self.n_bands)]
+        self._frames_since_onset = [1 << 30] * self.n_bands
+        self._peak_power = [0.0] * self.n_bands
 
-    def flux(self, mag: np.ndarray) -> np.ndarray:
-        """(n_frames, n_bands) flux per frame (mean positive log-magnitude increase per bin of the band), 0 where
-        the band's power did not rise by ``min_rise_db`` over the lag; advances the state."""
+    def _reference(self, log_mag: np.ndarray) -> np.ndarray:
+        """(n_frames, n_reference_bins) log magnitude max-filtered within each band."""
+        if not self._runs:
+            return log_mag[:, self._window].max(axis=2)
+        pairs = np.maximum(log_mag[:, :-1], log_mag[:, 1:])  # max of bins i and i + 1
+        reference = np.empty_like(log_mag)
+        np.maximum(pairs[:, :-1], pairs[:, 1:], out=reference[:, 1:-1])  # max of bins i - 1, i, i + 1
+        reference[:, self._band_starts] = pairs[:, self._band_starts]  # a band's first bin: itself and the next
+        reference[:, self._band_ends] = pairs[:, self._band_ends - 1]  # its last bin: the one before and itself
+        return reference
+
+    def _spectral(self, mag: np.ndarray) -> tuple[list[list[float]], list[list[float]]]:
+        """Per frame, each band's flux (mean positive log-magnitude increase per bin) and power, as Python floats;
+        advances the reference."""
         n_frames = mag.shape[0]
-        if n_frames == 0:
-            return np.zeros((0, self.n_bands))
         lag = self.params.lag_frames
         current = mag[:, self.bins].astype(np.float64)
         log_mag = np.log1p(self.params.compression * current)
         power = np.square(current) @ self._power_weights
         # each frame is compared with the frame lag_frames earlier, max-filtered within the band
-        references = np.concatenate([self._previous_reference, log_mag[:, self._window].max(axis=2)])
-        powers = np.concatenate([self._previous_power, power])
-        self._previous_reference, self._previous_power = references[-lag:], powers[-lag:]
-        flux = np.maximum(log_mag[:, self._selected] - references[:n_frames], 0.0) @ self._flux_weights
-        rising = power >= powers[:n_frames] * self.rise_factor
-        loud = power >= self._recent_peak(power) * self.loud_factor
-        return np.where(rising & loud, flux, 0.0)
-
-    def _recent_peak(self, power: np.ndarray) -> np.ndarray:
-        """(n_frames, n_bands) decaying peak of each band's power up to and including each frame (carried across
-        blocks)."""
-        peaks = np.empty_like(power)
-        peak = self._peak_power
-        for frame in range(power.shape[0]):
-            peak = np.maximum(power[frame], peak * self.peak_decay)
-            peaks[frame] = peak
-        self._peak_power = peak
-        return peaks
+        reference = self._reference(log_mag)
+        if n_frames == 1 and lag == 1:  # the device's one-hop call
+            previous = self._previous_reference
+            self._previous_reference = reference
+        else:
+            references = np.concatenate([self._previous_reference, reference])
+            previous = references[:n_frames]
+            self._previous_reference = references[-lag:]
+        rise = log_mag - previous if self._runs else log_mag[:, self._selected] - previous
+        flux = np.maximum(rise, 0.0) @ self._flux_weights
+        return flux.tolist(), power.tolist()
 
     def process(self, mag: np.ndarray) -> np.ndarray:
-        flux = self.flux(mag)
-        n_frames = flux.shape[0]
+        n_frames = mag.shape[0]
         strengths = np.zeros((n_frames, self.n_bands), dtype=np.float32)
-        if n_frames == 0:
+        if n_frames == 0 or self.n_bands == 0:
             return strengths
-        # Causal median of the previous n_history flux values, for every frame of this block at once (a median,
-        # so one loud hit does not raise the threshold for the soft hits right after it).
-        padded = np.concatenate([self._history, flux])
-        history = (
-            padded[np.newaxis, : self.n_history]
-            if n_frames == 1
-            else padded[np.arange(n_frames)[:, None] + self._history_offsets[None, :]]
-        )
-        middle = self.n_history // 2
-        median = np.partition(history, middle, axis=1)[:, middle]  # upper median (exact for odd n_history)
-        excess = flux - (self.params.ratio * median + self.params.offset)
-        frames, bands = np.nonzero(excess > 0)
-        if frames.size:
-            since = self._frames_since_onset
-            for frame, band in zip(frames.tolist(), bands.tolist()):  # in frame order: refractory time per band
-                if since[band] + frame >= self.n_refractory:
-                    strengths[frame, band] = excess[frame, band]
-                    since[band] = -frame
-        self._frames_since_onset += n_frames
-        self._history = padded[-self.n_history :]
+        fluxes, powers = self._spectral(mag)
+        params, middle = self.params, self.n_history // 2
+        ratio, offset, decay = params.ratio, params.offset, self.peak_decay
+        rise_factor, loud_factor, n_refractory = self.rise_factor, self.loud_factor, self.n_refractory
+        lag = params.lag_frames
+        earlier_powers = self._previous_power + powers  # frame i compares with earlier_powers[i] (lag frames back)
+        peaks, since = self._peak_power, self._frames_since_onset
+        for band in range(self.n_bands):
+            history, ordered = self._history[band], self._sorted_history[band]
+            peak, frames_since = peaks[band], since[band]
+            for frame in range(n_frames):
+                power = powers[frame][band]
+                decayed = peak * decay
+                peak = power if power >= decayed else decayed  # np.maximum(power, peak * decay)
+                # flux counts where the band's power rose by min_rise_db over the lag and is near its recent peak
+                flux = (
+                    fluxes[frame][band]
+                    if power >= earlier_powers[frame][band] * rise_factor and power >= peak * loud_factor
+                    else 0.0
+                )
+                # the upper median of the previous n_history flux values (a median, so one loud hit does not
+                # raise the threshold for the soft hits right after it)
+                excess = flux - (ratio * ordered[middle] + offset)
+                if excess > 0.0 and frames_since >= n_refractory:
+                    strengths[frame, band] = excess
+                    frames_since = 0
+                frames_since += 1
+                del ordered[bisect_left(ordered, history.popleft())]
+                insort(ordered, flux)
+                history.append(flux)
+            peaks[band], since[band] = peak, frames_since
+        self._previous_power = earlier_powers[-lag:]
         return strengths
 
 
