@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from edge.stft import BlockFramer, StreamingSTFT, make_window
 from tests.streaming import assert_streaming_equals_offline
@@ -53,3 +54,20 @@ def test_framer_keeps_leftover_samples() -> None:
     assert framer.process(np.arange(6, dtype=np.float32)).shape == (1, 4)
     out = framer.process(np.arange(6, 8, dtype=np.float32))
     np.testing.assert_array_equal(out, [[4, 5, 6, 7]])
+
+
+@pytest.mark.parametrize("n_fft", [N_FFT, 301])
+def test_one_hop_calls_equal_one_block_and_numpy_rfft_exactly(n_fft: int) -> None:
+    """The one-hop path (frame kept in place, pocketfft's ufunc) gives the very same complex64 numbers as the
+    block path and as ``np.fft.rfft`` of the same windowed float32 frames (odd n_fft: np.fft.rfft itself)."""
+    hop = HOP
+    signal = np.random.default_rng(3).standard_normal(hop * 30).astype(np.float32)
+    block = StreamingSTFT(n_fft, hop).process(signal.reshape(-1, hop))
+    one_by_one = StreamingSTFT(n_fft, hop)
+    hops = np.concatenate([one_by_one.process(hop_samples[None]) for hop_samples in signal.reshape(-1, hop)])
+    padded = np.concatenate([np.zeros(n_fft - hop, np.float32), signal])
+    window = make_window("hann", n_fft)
+    expected = np.stack([np.fft.rfft(padded[i * hop : i * hop + n_fft] * window) for i in range(30)])
+    assert block.dtype == hops.dtype == np.complex64
+    np.testing.assert_array_equal(hops, block)
+    np.testing.assert_array_equal(block, expected.astype(np.complex64))
