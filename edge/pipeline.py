@@ -275,11 +275,13 @@ class Pipeline:
         drum_onsets: np.ndarray | None = None,
     ) -> Analysis:
         """What the renderer reads about ``hops``, the block's hops from ``first_hop`` on."""
-        t_end_s = (
-            (self.telemetry.n_hops + first_hop + self._hop_numbers[: hops.shape[0]]) * self.telemetry.hop_s
-            if hops.shape[0] <= len(self._hop_numbers)
-            else (self.telemetry.n_hops + first_hop + np.arange(1, hops.shape[0] + 1)) * self.telemetry.hop_s
-        )
+        n_hops = hops.shape[0]
+        if n_hops == 1:  # the device's one-hop call: the same double, without three array operations
+            t_end_s = np.array([(self.telemetry.n_hops + first_hop + 1) * self.telemetry.hop_s])
+        elif n_hops <= len(self._hop_numbers):
+            t_end_s = (self.telemetry.n_hops + first_hop + self._hop_numbers[:n_hops]) * self.telemetry.hop_s
+        else:
+            t_end_s = (self.telemetry.n_hops + first_hop + np.arange(1, n_hops + 1)) * self.telemetry.hop_s
         return Analysis(
             t_end_s,
             mixture_mag,
@@ -301,9 +303,9 @@ class Pipeline:
             intensities = self._delayed(intensities, self.haptic_offset_hops)
         elif self.haptic_offset_hops < 0:
             hops = self._delayed(hops, -self.haptic_offset_hops)
-        for i in range(hops.shape[0]):
+        for t_s, hop_intensities, hop in zip(t_end_s.tolist(), intensities, hops):
             for routed in self.outputs:
-                routed.write(float(t_end_s[i]), intensities[i], hops[i])
+                routed.write(t_s, hop_intensities, hop)
 
     def _delayed(self, block: np.ndarray, n_hops: int) -> np.ndarray:
         """``block`` (one row per hop) ``n_hops`` hops later: the rows from before it come from the history."""

@@ -375,6 +375,12 @@ class HapticRenderer:
                     routing[layer, np.arange(channels.start, channels.stop), self._group(route.group)] = 1.0
         self._routing = routing
         self._music_layer = self._layer_of_preset.get(self._selector.music_index)
+        # Music (the frames without an alert) as one gather when no actuator is driven by two route channels in it
+        # (every bundled rig): actuator a reads route channel _music_channel[a], times 0 where no route drives it.
+        self._music_channel: np.ndarray | None = None
+        if self._music_layer is not None and (routing[self._music_layer].sum(axis=0) <= 1.0).all():
+            self._music_channel = routing[self._music_layer].argmax(axis=0)
+            self._music_driven = routing[self._music_layer].max(axis=0)
         self._preset_names = [preset.name for preset in self._selector.presets]
 
     @staticmethod
@@ -385,27 +391,35 @@ class HapticRenderer:
     def reset(self) -> None:
         self._rate = None
 
-    def _layers(self, analysis: Analysis) -> np.ndarray:
-        """Per preset with routes, the merged (maximum) contributions of its routes: (n_frames, n_layers,
-        n_channels)."""
+    def _contributions(self, analysis: Analysis) -> np.ndarray:
+        """(n_frames, n_route_channels) every route's output on its channels."""
         spectra = {MIXTURE_SOURCE: analysis.mixture_mag}
         if analysis.stem_mag is not None:
             spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
-            contributions = self._stem_bank.process(
-                spectra, analysis.n_frames, analysis.drum_onsets, analysis.onset_classes
-            )
-        else:
-            contributions = self._dsp_bank.process(spectra, analysis.n_frames)
+            return self._stem_bank.process(spectra, analysis.n_frames, analysis.drum_onsets, analysis.onset_classes)
+        return self._dsp_bank.process(spectra, analysis.n_frames)
+
+    def _layers(self, contributions: np.ndarray) -> np.ndarray:
+        """Per preset with routes, the merged (maximum) contributions of its routes: (n_frames, n_layers,
+        n_channels)."""
         # contributions are >= 0, so the maximum of contribution x 0/1 is the maximum over the routed channels
         return (contributions[:, None, :, None] * self._routing[None]).max(axis=2, initial=0.0)
+
+    def _music(self, contributions: np.ndarray) -> np.ndarray:
+        """(n_frames, n_channels) the music preset's layer (what :meth:`_layers` gives for it)."""
+        if self._music_layer is None:
+            return np.zeros((contributions.shape[0], self.n_channels))
+        if self._music_channel is None:
+            return self._layers(contributions)[:, self._music_layer]
+        return contributions[:, self._music_channel] * self._music_driven
 
     def process(self, analysis: Analysis) -> np.ndarray:
         rate = _Rate(analysis.sample_rate_hz, analysis.n_fft, analysis.hop)
         if self._rate != rate:
             self._build(rate)
         n_frames = analysis.n_frames
-        layers = self._layers(analysis)
-        music = np.zeros((n_frames, self.n_channels)) if self._music_layer is None else layers[:, self._music_layer]
+        contributions = self._contributions(analysis)
+        music = self._music(contributions)
         if analysis.tag_probs is None or not self._selector.hysteresis.n_labels:  # no tags: music throughout
             self._selector.advance_without_tags(n_frames)
             self.last_presets = [MUSIC_PRESET] * n_frames
@@ -416,6 +430,7 @@ class HapticRenderer:
         if (chosen == music_index).all():
             out = music
         else:
+            layers = self._layers(contributions)
             silent = np.zeros((n_frames, self.n_channels))
             out = np.zeros((n_frames, self.n_channels))
             elapsed_s = elapsed_frames / rate.frame_rate_hz

@@ -260,3 +260,20 @@ def test_drum_pulses_follow_the_onset_head_kick_on_the_kick_group() -> None:
     assert np.argmax(other > 0.05) == 150 and other[50:70].max() < 0.05
     renderer.reset()
     assert renderer.process(plain).max() == 0.0  # silence without the head: flux finds nothing
+
+
+@pytest.mark.parametrize("path", ["oracle", "dsp-only"])
+def test_music_gather_equals_the_routed_maximum(song, path: str) -> None:
+    """The music layer read as one gather (no actuator driven by two route channels: every bundled rig) gives exactly
+    what the general merge (the maximum over each actuator's routed channels) gives."""
+    mixture, stems, _ = song
+    analysis = analyse_signals(mixture, SAMPLE_RATE_HZ, N_FFT, HOP, stems=None if path == "dsp-only" else stems)
+    gathered, merged = (default_rig().make_renderer(() if path == "dsp-only" else STEMS, ()) for _ in range(2))
+    first = slice_analysis(analysis, 0, 1)
+    np.testing.assert_array_equal(gathered.process(first), merged.process(first))  # both built at the first block
+    assert gathered._music_channel is not None
+    merged._music_channel = None  # the general merge from here on
+    rest = slice_analysis(analysis, 1, analysis.n_frames)
+    out = gathered.process(rest)
+    assert out.max() > 0.5
+    np.testing.assert_array_equal(out, merged.process(rest))
