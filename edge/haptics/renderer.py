@@ -39,6 +39,7 @@ from edge.haptics.stages import (
     CompressedAmplitude,
     ErmKick,
     FrameChain,
+    KickedLimits,
     PeakNormaliser,
     PulseShaper,
     clip01,
@@ -203,25 +204,27 @@ class RouteBank:
         n_frames: int,
         drum_onsets: np.ndarray | None,
         onset_classes: tuple[str, ...],
-    ) -> np.ndarray:
-        """(n_frames, n_onset_routes) pulse strengths: the onset head's for routes that read the drums when the
+    ) -> list[list[float]]:
+        """Per frame, the (n_onset_routes,) pulse strengths: the onset head's for routes that read the drums when the
         separator gave onset probabilities, else spectral flux of the route's source band."""
-        strengths = np.empty((n_frames, len(self.onset_routes)))
+        columns: list[list[float]] = [[]] * len(self.onset_routes)  # per onset route, its strength per frame
         head_probs = drum_onsets if drum_onsets is not None and drum_onsets.shape[1] > 0 else None
         if head_probs is not None and self.head_onsets:
             classes = onset_classes or tuple(map(str, range(head_probs.shape[1])))
             if classes not in self._head_columns:
                 self._head_columns[classes] = {i: onset_columns(self.routes[i], classes) for i in self.head_onsets}
             for i, head in self.head_onsets.items():
-                strengths[:, self._onset_column[i]] = head.process(head_probs[:, self._head_columns[classes][i]])
+                columns[self._onset_column[i]] = head.process(head_probs[:, self._head_columns[classes][i]]).tolist()
         for source, indices in self._flux_routes.items():
             if head_probs is not None and source == ONSET_HEAD_SOURCE:
                 continue  # these routes pulse on the onset head (their flux detector keeps its state)
-            columns = [self._onset_column[i] for i in indices]
-            band_strengths = self.onsets[source].process(spectra[source])  # one band: broadcast to every route
+            band_strengths = self.onsets[source].process(spectra[source]).T.tolist()  # per band, per frame
             band_of_route = self._flux_band_of_route[source]
-            strengths[:, columns] = band_strengths if band_of_route is None else band_strengths[:, band_of_route]
-        return strengths
+            for route, i in enumerate(indices):  # one band: every route reads it
+                columns[self._onset_column[i]] = band_strengths[
+                    0 if len(band_strengths) == 1 else route if band_of_route is None else band_of_route[route]
+                ]
+        return [list(frame) for frame in zip(*columns)] if columns else [[] for _ in range(n_frames)]
 
     def process(
         self,
@@ -232,20 +235,21 @@ class RouteBank:
     ) -> np.ndarray:
         """``spectra``: source name -> (n_frames, n_bins) magnitudes; ``drum_onsets``: (n_frames, n_classes)
         onset-head probabilities (columns named by ``onset_classes``) or None; returns (n_frames, n_channels)."""
-        levels = []
+        if not self.routes or not n_frames:
+            return np.zeros((n_frames, self.n_channels))
+        # route levels per frame on Python floats, [envelope routes | onset routes], one array at the end
+        levels: list[list[float]] = [[] for _ in range(n_frames)]
         if self.envelope_routes:
             parts = [
                 np.square(spectra[source], dtype=np.float64) @ weights
                 for source, weights in self._power_weights.items()
             ]
             power = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
-            levels.append(self.envelope.process(power))
+            levels = self.envelope.process_rows(power.tolist())
         if self.onset_routes:
-            levels.append(self.pulses.process(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes)))
-        if not levels:
-            return np.zeros((n_frames, self.n_channels))
-        route_levels = np.concatenate(levels, axis=1) if len(levels) > 1 else levels[0]
-        out = route_levels[:, self._level_of_channel] * self._channel_gain
+            pulses = self.pulses.process_rows(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes))
+            levels = [envelope + onset for envelope, onset in zip(levels, pulses)]
+        out = np.array(levels)[:, self._level_of_channel] * self._channel_gain
         for i in self.pitch_routes:
             out[:, self.channel_slices[i]] *= self._pitch_pan(i, spectra[self.sources[i]])
         return clip01(out)
@@ -353,11 +357,9 @@ class HapticRenderer:
             self.spec.params,
         )
         self._selector = PresetSelector(self.spec, self.labels, rate.frame_rate_hz)
-        self._output_chain = FrameChain(
-            [
-                ErmKick(self.spinup_s, rate.frame_rate_hz),
-                ActuatorLimits(self.min_drive, self.max_drive, self.power, self.spec.params.max_total_power),
-            ]
+        self._output_chain = KickedLimits(
+            ErmKick(self.spinup_s, rate.frame_rate_hz),
+            ActuatorLimits(self.min_drive, self.max_drive, self.power, self.spec.params.max_total_power),
         )
         # Per preset with routes (in the selector's order), a (n_route_channels, n_channels) 0/1 matrix: route
         # channel c drives actuator a in that preset. A preset's layer is the maximum over its route channels.

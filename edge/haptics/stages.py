@@ -81,8 +81,12 @@ class FrameStage:
         """Forget the state (stateless stages have none)."""
 
     def process(self, block: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-        rows = [self._step(frame) for frame in np.asarray(block, dtype=np.float64).tolist()]
+        rows = self.process_rows(np.asarray(block, dtype=np.float64).tolist())
         return np.array(rows, dtype=dtype).reshape(len(rows), self.n_channels)
+
+    def process_rows(self, rows: list[list[float]]) -> list[list[float]]:
+        """:meth:`process` on Python floats, one list per frame (for a caller that goes on in Python)."""
+        return [self._step(frame) for frame in rows]
 
 
 class FrameChain(FrameStage):
@@ -293,6 +297,45 @@ class ActuatorLimits(FrameStage):
             scale = self.max_total_power / max(total, 1e-12)
             limited = [x * scale for x in limited]
         return [0.0 if x < 0.0 else 1.0 if x > 1.0 else x for x in limited]
+
+
+class KickedLimits(FrameStage):
+    """:class:`ErmKick` then :class:`ActuatorLimits` in one pass over the channels: the renderer's output stage.
+
+    The same arithmetic as the two stages chained (a test holds it to ``FrameChain([ErmKick, ActuatorLimits])``
+    exactly), in one loop per frame instead of five list comprehensions: on 16 actuators that halves the cost of the
+    device's one-hop call (docs/hot_path.md)."""
+
+    def __init__(self, kick: ErmKick, limits: ActuatorLimits) -> None:
+        if kick.n_channels != limits.n_channels:
+            raise ValueError(f"kick has {kick.n_channels} channels, limits {limits.n_channels}")
+        self.kick = kick
+        self.limits = limits
+        self.n_channels = limits.n_channels
+
+    def reset(self) -> None:
+        self.kick.reset()
+
+    def _step(self, targets: list[float]) -> list[float]:
+        kick, limits = self.kick, self.limits
+        off_below = limits.off_below
+        speeds, limited, products, clipped = [], [], [], []
+        for target, speed, alpha, low, span, weight in zip(
+            targets, kick._speed, kick._alphas, limits._lows, limits._spans, limits._power
+        ):
+            drive = speed + (target - speed) / alpha
+            drive = 0.0 if drive < 0.0 else 1.0 if drive > 1.0 else drive  # ErmKick
+            speeds.append(speed + alpha * (drive - speed))
+            x = low + drive * span if drive >= off_below else 0.0  # ActuatorLimits (the drive is within [0, 1])
+            limited.append(x)
+            products.append(weight * x)
+            clipped.append(0.0 if x < 0.0 else 1.0 if x > 1.0 else x)
+        kick._speed = speeds
+        total = sum(products)
+        if not total > limits.max_total_power:  # within the cap (the usual case)
+            return clipped
+        scale = limits.max_total_power / max(total, 1e-12)
+        return [0.0 if (y := x * scale) < 0.0 else 1.0 if y > 1.0 else y for x in limited]
 
 
 def phantom_pan(position: np.ndarray, intensity: np.ndarray, n_actuators: int) -> np.ndarray:

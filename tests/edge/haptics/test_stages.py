@@ -14,6 +14,7 @@ from edge.haptics.stages import (
     CompressedAmplitude,
     ErmKick,
     FrameChain,
+    KickedLimits,
     PeakNormaliser,
     PulseShaper,
     apply_limits,
@@ -159,6 +160,20 @@ def test_the_per_frame_stages_do_what_the_array_functions_do() -> None:
     np.testing.assert_allclose(
         CompressedAmplitude(4, 0.6, 0.05).process(power_in), compress(np.sqrt(power_in), 0.6, 0.05), rtol=0, atol=1e-12
     )
+
+
+def test_kicked_limits_is_the_kick_then_the_limits_exactly() -> None:
+    """The renderer's one-pass output stage gives bit for bit what ErmKick then ActuatorLimits give, over and under
+    the power cap, on ERMs and LRAs, in any block split."""
+    target = RNG.random((300, 6)) * (RNG.random((300, 6)) > 0.3)
+    target[::9] = 1.0  # frames over the power cap
+    spinup_s = np.array([0.04, 0.0, 0.02, 0.04, 0.0, 0.06])
+    low, high, power = np.array([0.12, 0.0, 0.2, 0.1, 0.3, 0.0]), np.array([1.0, 0.9, 1.0, 0.5, 0.8, 1.0]), np.ones(6)
+    chained = FrameChain([ErmKick(spinup_s, FRAME_RATE_HZ), ActuatorLimits(low, high, power, 3.0)]).process(target)
+    make = lambda: KickedLimits(ErmKick(spinup_s, FRAME_RATE_HZ), ActuatorLimits(low, high, power, 3.0))  # noqa: E731
+    assert (chained @ power >= 2.999).any() and (chained > 0).mean() > 0.3
+    np.testing.assert_array_equal(make().process(target), chained)
+    assert_streaming_equals_offline(make, target, max_block=40, atol=0.0)
 
 
 def test_phantom_pan_keeps_energy_and_moves() -> None:
