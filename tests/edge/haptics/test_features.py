@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edge.haptics.features import (
+    BandFluxOnsets,
     HysteresisParams,
     SpectralFluxOnsets,
     TagHysteresis,
@@ -72,6 +73,30 @@ def test_onsets_respect_the_refractory_time() -> None:
 def test_onsets_stream_like_offline() -> None:
     mag = _mag(noise_bursts(list(np.arange(0.1, 3.0, 0.23)), 3.0) + sine(80.0, 3.0, 0.05))
     assert_streaming_equals_offline(lambda: SpectralFluxOnsets(FRAME_RATE_HZ), mag, max_block=40)
+
+
+@pytest.mark.parametrize(
+    "bands_hz", [[(2000.0, 8000.0)], [(20.0, 200.0), (200.0, 8000.0)], [(100.0, 400.0), (300.0, 900.0)]]
+)
+def test_band_flux_one_hop_paths_equal_the_gather_exactly(bands_hz) -> None:
+    """Hop by hop, the cheap paths (one band: dot products; bands that are runs: shifted maxima) give the very bits
+    of the general in-band gather, and every band of a multi-band detector equals a detector of that band alone."""
+    mag = _mag(noise_bursts(list(np.arange(0.1, 3.0, 0.23)), 3.0) + sine(80.0, 3.0, 0.05))
+    masks = [band_mask(N_FFT, SAMPLE_RATE_HZ, *band) for band in bands_hz]
+    fast, general = BandFluxOnsets(FRAME_RATE_HZ, masks), BandFluxOnsets(FRAME_RATE_HZ, masks)
+    if general._runs:  # (overlapping bands are not runs: both take the gather)
+        general._runs = general._one_run = False
+        general._flux_weights = general._flux_weights[general._selected]  # the gather's (n_selected, n_bands) layout
+        general.reset()
+    hops = [(fast.process(mag[i : i + 1]), general.process(mag[i : i + 1])) for i in range(len(mag))]
+    fast_out, general_out = (np.concatenate(side) for side in zip(*hops))
+    assert (fast_out > 0).sum() >= 5
+    np.testing.assert_array_equal(fast_out, general_out)
+    for band, mask in enumerate(masks):
+        alone = BandFluxOnsets(FRAME_RATE_HZ, [mask])
+        np.testing.assert_array_equal(
+            np.concatenate([alone.process(mag[i : i + 1]) for i in range(len(mag))])[:, 0], fast_out[:, band]
+        )
 
 
 @pytest.mark.parametrize("f0_hz", [110.0, 196.0, 330.0])
