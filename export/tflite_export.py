@@ -96,6 +96,16 @@ def int8_quantizer(float_modules: tuple[str, ...] = ()) -> Any:
     )
 
 
+def single_frame_form(model: nn.Module, args: tuple[torch.Tensor, ...]) -> nn.Module:
+    """The module to convert for one frame per call: the model's ``single_frame_step()`` when it has one (the same
+    function in the operators LiteRT runs cheapest, e.g. the separator's
+    :class:`~export.students.band_split.SingleFrameStep`) and ``args`` is one frame of one stream, else the model."""
+    step = getattr(model, "single_frame_step", None)
+    if step is None or tuple(args[0].shape[:2]) != (1, 1):
+        return model
+    return step().eval()
+
+
 def export_tflite(
     model: nn.Module,
     signature: StepSignature,
@@ -104,7 +114,8 @@ def export_tflite(
     float_modules: tuple[str, ...] = (),
 ) -> Path:
     """Convert ``model`` for one frame per call; with ``calibration`` args, quantize weights and activations to int8
-    (except the submodules named in ``float_modules``).
+    (except the submodules named in ``float_modules``). fp32 converts :func:`single_frame_form`; int8 converts the
+    model itself, whose submodule names the float modules and the annotations refer to.
 
     In an int8 step model the state inputs come out int8: the converter moves the quantize of each causal conv's
     input, cat(state, frame), onto them (the edge LiteRT runner quantizes them with the tensor's scale); the state
@@ -116,7 +127,7 @@ def export_tflite(
     model = model.eval()
     args = signature.example_args(n_frames=1)
     if calibration is None:
-        edge_model = litert_torch.convert(model, args)
+        edge_model = litert_torch.convert(single_frame_form(model, args), args)
     else:
         from litert_torch.quantize import quant_config
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e

@@ -15,12 +15,10 @@ from torch import nn
 from edge.pack import load_pack
 from export.distill import N_BINS
 from export.onnx_export import export_onnx
-from export.step_model import StepSignature
 from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.students.onnx_weights import load_weights_from_onnx
+from tests.export.conftest import CHECKPOINTS, ONSET_CLASSES, separator_signature
 
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "recipes" / "checkpoints" / "default-1.1.0"
-ONSET_CLASSES = 3
 MAX_GRAPH_NODES = 200
 """Executed ONNX nodes (Constant nodes aside) of the default separator with its onset branch; 775 ran the bands
 one by one."""
@@ -57,27 +55,6 @@ def per_band_forward(
         outputs.append(torch.sigmoid(logits))
         new_states += onset_states
     return (*outputs, *new_states)
-
-
-@pytest.fixture(scope="module")
-def trained() -> BandSplitSeparator:
-    """sense-default 1.1.0's separator checkpoint (trained with the per-band code: the older conv layout) with its
-    onset branch, as the export loads them."""
-    model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
-    state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)["separator"]
-    branch = torch.load(str(CHECKPOINTS / "onset-branch.pt"), map_location="cpu", weights_only=False)["onset_branch"]
-    model.load_state_dict({**state, **{f"onset_branch.{k}": v for k, v in branch.items()}})  # strict: same keys, shapes
-    return model
-
-
-def _signature(model: BandSplitSeparator) -> StepSignature:
-    return StepSignature(
-        "magnitude",
-        "masks",
-        (1, 1, N_BINS),
-        tuple(model.state_shapes(1)),
-        extra_outputs=("onsets",) if model.n_onset_classes else (),
-    )
 
 
 def test_checkpoints_load_with_their_keys_and_conv_weights_turned(trained) -> None:
@@ -126,7 +103,7 @@ def test_unstacked_parameters_invert_the_stacks() -> None:
 def test_exported_graph_has_a_few_operators_none_per_band(trained, tmp_path: Path) -> None:
     import onnx
 
-    path = export_onnx(trained, _signature(trained), tmp_path / "separator.onnx")
+    path = export_onnx(trained, separator_signature(trained), tmp_path / "separator.onnx")
     ops = Counter(node.op_type for node in onnx.load(str(path)).graph.node if node.op_type != "Constant")
     assert sum(ops.values()) <= MAX_GRAPH_NODES, ops
     assert not {"Shape", "Unsqueeze", "Reshape", "Split"} & set(ops), ops  # no shape arithmetic, no per-band pieces
@@ -136,7 +113,7 @@ def test_exported_graph_has_a_few_operators_none_per_band(trained, tmp_path: Pat
 
 
 def test_warm_start_reads_back_a_batched_graph_and_the_shipped_pack(trained, tmp_path: Path) -> None:
-    path = export_onnx(trained, _signature(trained), tmp_path / "separator.onnx")
+    path = export_onnx(trained, separator_signature(trained), tmp_path / "separator.onnx")
     example = (torch.rand(1, 12, N_BINS) * 4, *trained.initial_states(1))
     torch.manual_seed(9)
     model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
