@@ -15,7 +15,7 @@ Stages are built at the first block (they need the hop rate) and are rebuilt onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -78,10 +78,15 @@ class _Rate:
     sample_rate_hz: int
     n_fft: int
     hop: int
+    key: tuple[int, int, int] = field(init=False, repr=False, compare=False)
+    """(sample_rate_hz, n_fft, hop), to compare with an analysis's without making a _Rate per hop."""
 
     @property
     def frame_rate_hz(self) -> float:
         return self.sample_rate_hz / self.hop
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.sample_rate_hz, self.n_fft, self.hop))
 
 
 class RouteBank:
@@ -416,8 +421,9 @@ class HapticRenderer:
         return contributions[:, self._music_channel] * self._music_driven
 
     def process(self, analysis: Analysis) -> np.ndarray:
-        rate = _Rate(analysis.sample_rate_hz, analysis.n_fft, analysis.hop)
-        if self._rate != rate:
+        rate = self._rate
+        if rate is None or rate.key != (analysis.sample_rate_hz, analysis.n_fft, analysis.hop):
+            rate = _Rate(analysis.sample_rate_hz, analysis.n_fft, analysis.hop)
             self._build(rate)
         n_frames = analysis.n_frames
         contributions = self._contributions(analysis)
