@@ -38,8 +38,8 @@ from edge.haptics.stages import (
     AttackRelease,
     CompressedAmplitude,
     ErmKick,
-    FrameChain,
     KickedLimits,
+    NormalisedEnvelope,
     PeakNormaliser,
     PulseShaper,
     clip01,
@@ -157,12 +157,10 @@ class RouteBank:
         """Per onset-class list: the onset-head columns of each drum onset route (see :func:`onset_columns`)."""
         self.pulses = PulseShaper(len(self.onset_routes), frame_rate_hz, decay_s=params.pulse_decay_s)
         n_envelopes = len(self.envelope_routes)
-        self.envelope = FrameChain(
-            [  # band power -> level: normalised, amplitude, compressed, smoothed
-                PeakNormaliser(n_envelopes, frame_rate_hz, decay_s=params.normaliser_decay_s),
-                CompressedAmplitude(n_envelopes, params.compression_exponent, params.gate),
-                AttackRelease(n_envelopes, frame_rate_hz, params.attack_s, params.release_s),
-            ]
+        self.envelope = NormalisedEnvelope(  # band power -> level: normalised, amplitude, compressed, smoothed
+            PeakNormaliser(n_envelopes, frame_rate_hz, decay_s=params.normaliser_decay_s),
+            CompressedAmplitude(n_envelopes, params.compression_exponent, params.gate),
+            AttackRelease(n_envelopes, frame_rate_hz, params.attack_s, params.release_s),
         )
         # Route levels (n_frames, n_routes) spread onto the route channels: column c reads route route_of_channel[c]
         # with the route's gain; pitch routes' channels are weighted by the phantom-sensation pan.
@@ -254,7 +252,7 @@ class RouteBank:
         if self.onset_routes:
             pulses = self.pulses.process_rows(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes))
             levels = [envelope + onset for envelope, onset in zip(levels, pulses)]
-        out = np.array(levels)[:, self._level_of_channel] * self._channel_gain
+        out = np.array(levels).take(self._level_of_channel, axis=1) * self._channel_gain  # take: no fancy-index setup
         for i in self.pitch_routes:
             out[:, self.channel_slices[i]] *= self._pitch_pan(i, spectra[self.sources[i]])
         return clip01(out)
@@ -418,7 +416,7 @@ class HapticRenderer:
             return np.zeros((contributions.shape[0], self.n_channels))
         if self._music_channel is None:
             return self._layers(contributions)[:, self._music_layer]
-        return contributions[:, self._music_channel] * self._music_driven
+        return contributions.take(self._music_channel, axis=1) * self._music_driven
 
     def process(self, analysis: Analysis) -> np.ndarray:
         rate = self._rate

@@ -15,6 +15,7 @@ from edge.haptics.stages import (
     ErmKick,
     FrameChain,
     KickedLimits,
+    NormalisedEnvelope,
     PeakNormaliser,
     PulseShaper,
     apply_limits,
@@ -174,6 +175,25 @@ def test_kicked_limits_is_the_kick_then_the_limits_exactly() -> None:
     assert (chained @ power >= 2.999).any() and (chained > 0).mean() > 0.3
     np.testing.assert_array_equal(make().process(target), chained)
     assert_streaming_equals_offline(make, target, max_block=40, atol=0.0)
+
+
+def test_normalised_envelope_is_the_three_stages_exactly() -> None:
+    """The routes' one-pass envelope gives bit for bit what the normaliser, the compressed amplitude and the
+    attack/release smoother give chained, in any block split."""
+    power = RNG.random((400, 3)) ** 3 * (RNG.random((400, 3)) > 0.2) * np.array([1.0, 1e-3, 30.0])
+    power[150:300] *= 1e-4  # quiet: under the gate while the peak decays
+
+    def stages() -> tuple[PeakNormaliser, CompressedAmplitude, AttackRelease]:
+        return (
+            PeakNormaliser(3, FRAME_RATE_HZ, decay_s=0.5),
+            CompressedAmplitude(3, 0.6, 0.05),
+            AttackRelease(3, FRAME_RATE_HZ, 0.005, 0.08),
+        )
+
+    chained = FrameChain(list(stages())).process(power)
+    assert (chained > 0.5).any() and (chained < 0.01).any()
+    np.testing.assert_array_equal(NormalisedEnvelope(*stages()).process(power), chained)
+    assert_streaming_equals_offline(lambda: NormalisedEnvelope(*stages()), power, max_block=40, atol=0.0)
 
 
 def test_phantom_pan_keeps_energy_and_moves() -> None:
