@@ -246,7 +246,7 @@ class ControlledRenderer:
         out = np.asarray(self.inner.process(self._locked(analysis, applied)), dtype=np.float32)
         if analysis.tag_probs is not None and len(analysis.tag_probs):
             self.last_tags = np.array(analysis.tag_probs[-1], dtype=np.float32)
-        presets = self.last_presets
+        presets: list[str] = getattr(self.inner, "last_presets", [])  # read, not copied
         if presets:
             self.last_preset = presets[-1]
         if applied.controls.muted:

@@ -216,7 +216,12 @@ class BandFluxOnsets:
 
     def process(self, mag: np.ndarray) -> np.ndarray:
         n_frames = mag.shape[0]
-        strengths = np.zeros((n_frames, self.n_bands), dtype=np.float32)
+        return np.array(self.process_bands(mag), dtype=np.float32).reshape(self.n_bands, n_frames).T.copy()
+
+    def process_bands(self, mag: np.ndarray) -> list[list[float]]:
+        """:meth:`process` as Python floats, per band then per frame (each a float32 value, as ``process`` gives)."""
+        n_frames = mag.shape[0]
+        strengths = [[0.0] * n_frames for _ in range(self.n_bands)]
         if n_frames == 0 or self.n_bands == 0:
             return strengths
         fluxes, powers = self._spectral(mag)
@@ -243,7 +248,7 @@ class BandFluxOnsets:
                 # raise the threshold for the soft hits right after it)
                 excess = flux - (ratio * ordered[middle] + offset)
                 if excess > 0.0 and frames_since >= n_refractory:
-                    strengths[frame, band] = excess
+                    strengths[band][frame] = float(np.float32(excess))  # rounded as the float32 strengths
                     frames_since = 0
                 frames_since += 1
                 del ordered[bisect_left(ordered, history.popleft())]

@@ -221,7 +221,7 @@ class RouteBank:
         for source, indices in self._flux_routes.items():
             if head_probs is not None and source == ONSET_HEAD_SOURCE:
                 continue  # these routes pulse on the onset head (their flux detector keeps its state)
-            band_strengths = self.onsets[source].process(spectra[source]).T.tolist()  # per band, per frame
+            band_strengths = self.onsets[source].process_bands(spectra[source])  # per band, per frame
             band_of_route = self._flux_band_of_route[source]
             for route, i in enumerate(indices):  # one band: every route reads it
                 columns[self._onset_column[i]] = band_strengths[
@@ -386,6 +386,7 @@ class HapticRenderer:
         if self._music_layer is not None and (routing[self._music_layer].sum(axis=0) <= 1.0).all():
             self._music_channel = routing[self._music_layer].argmax(axis=0)
             self._music_driven = routing[self._music_layer].max(axis=0)
+            self._music_carrier_gains = self._music_driven * self.carrier_gains  # (c x 0/1) x g == c x (0/1 x g)
         self._preset_names = [preset.name for preset in self._selector.presets]
 
     @staticmethod
@@ -425,11 +426,14 @@ class HapticRenderer:
             self._build(rate)
         n_frames = analysis.n_frames
         contributions = self._contributions(analysis)
-        music = self._music(contributions)
         if analysis.tag_probs is None or not self._selector.hysteresis.n_labels:  # no tags: music throughout
             self._selector.advance_without_tags(n_frames)
             self.last_presets = [MUSIC_PRESET] * n_frames
-            return self._drive(music)  # a layer is a maximum of clipped contributions: already in [0, 1]
+            if self._music_channel is not None:  # _drive(_music(...)) with one product: the 0/1 times the carrier
+                drive = contributions.take(self._music_channel, axis=1) * self._music_carrier_gains
+                return self._output_chain.process(drive, dtype=np.float32)
+            return self._drive(self._music(contributions))  # a layer is a maximum of clipped contributions: in [0, 1]
+        music = self._music(contributions)
         chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
         self.last_presets = [self._preset_names[index] for index in chosen.tolist()]
         music_index = self._selector.music_index
