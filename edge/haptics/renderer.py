@@ -126,7 +126,9 @@ class RouteBank:
         candidates_hz, self._pitch_weights = pitch_candidates(rate.n_fft, rate.sample_rate_hz, *PITCH_RANGE_HZ)
         low_hz, high_hz = PITCH_RANGE_HZ
         place = np.log2(np.maximum(candidates_hz.astype(np.float32), low_hz) / low_hz) / np.log2(high_hz / low_hz)
-        self._pan_tables = {i: phantom_pan(place, np.ones(len(place)), group_sizes[i]) for i in self.pitch_routes}
+        self._pan_rows = {
+            i: phantom_pan(place, np.ones(len(place)), group_sizes[i]).tolist() for i in self.pitch_routes
+        }
         # Band power of every envelope route: per source, (n_bins, n_envelope_routes) weights = the route's mask
         # (times skin sensitivity for "tactile" routes) / its bin count, so power @ weights is each band's mean.
         self._power_weights: dict[str, np.ndarray] = {}
@@ -182,24 +184,22 @@ class RouteBank:
         self.pulses.reset()
         self.envelope.reset()
         self._last_pan = {
-            i: phantom_pan(np.array([0.5]), np.ones(1), self.group_sizes[i])[0] for i in self.pitch_routes
+            i: phantom_pan(np.array([0.5]), np.ones(1), self.group_sizes[i])[0].tolist() for i in self.pitch_routes
         }
 
-    def _pitch_pan(self, index: int, mag: np.ndarray) -> np.ndarray:
-        """(n_frames, n_group) phantom-sensation weights of pitch route ``index``: its group's actuators share the
-        level by where the source's pitch lies between PITCH_RANGE_HZ (log scale); unvoiced frames keep the last
+    def _pitch_pan(self, index: int, mag: np.ndarray) -> list[list[float]]:
+        """Per frame, the (n_group,) phantom-sensation weights of pitch route ``index``: its group's actuators share
+        the level by where the source's pitch lies between PITCH_RANGE_HZ (log scale); unvoiced frames keep the last
         voiced placement (carried across blocks)."""
         best, voiced = best_pitch_candidate(mag, self._pitch_weights)
-        table, last = self._pan_tables[index], self._last_pan[index]
-        if len(best) == 1:
-            pan = table[best] if voiced[0] else last[np.newaxis]
-        else:  # forward fill of the last voiced frame's candidate
-            last_voiced = np.maximum.accumulate(np.where(voiced, np.arange(len(best)), -1))
-            rows = np.where(last_voiced >= 0, best[np.maximum(last_voiced, 0)], -1)
-            pan = np.where((rows >= 0)[:, np.newaxis], table[np.maximum(rows, 0)], last)
-        if len(pan):
-            self._last_pan[index] = pan[-1]
-        return pan
+        table, last = self._pan_rows[index], self._last_pan[index]
+        pans = []
+        for candidate, is_voiced in zip(best.tolist(), voiced.tolist()):
+            if is_voiced:
+                last = table[candidate]
+            pans.append(last)
+        self._last_pan[index] = last
+        return pans
 
     def _onset_strengths(
         self,
@@ -229,19 +229,19 @@ class RouteBank:
                 ]
         return [list(frame) for frame in zip(*columns)] if columns else [[] for _ in range(n_frames)]
 
-    def process(
+    def levels(
         self,
         spectra: dict[str, np.ndarray],
         n_frames: int,
         drum_onsets: np.ndarray | None = None,
         onset_classes: tuple[str, ...] = (),
-    ) -> np.ndarray:
-        """``spectra``: source name -> (n_frames, n_bins) magnitudes; ``drum_onsets``: (n_frames, n_classes)
-        onset-head probabilities (columns named by ``onset_classes``) or None; returns (n_frames, n_channels)."""
-        if not self.routes or not n_frames:
-            return np.zeros((n_frames, self.n_channels))
-        # route levels per frame on Python floats, [envelope routes | onset routes], one array at the end
+    ) -> tuple[list[list[float]], list[list[list[float]]]]:
+        """The routes' state advanced by one block, on Python floats: per frame the route levels ([envelope routes |
+        onset routes]), and per pitch route (in ``pitch_routes`` order) per frame its group's pan weights.
+        :meth:`channels` or :meth:`gathered` turn them into route-channel values."""
         levels: list[list[float]] = [[] for _ in range(n_frames)]
+        if not n_frames:
+            return levels, [[] for _ in self.pitch_routes]
         if self.envelope_routes:
             parts = [
                 np.square(spectra[source], dtype=np.float64) @ weights
@@ -252,10 +252,57 @@ class RouteBank:
         if self.onset_routes:
             pulses = self.pulses.process_rows(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes))
             levels = [envelope + onset for envelope, onset in zip(levels, pulses)]
+        return levels, [self._pitch_pan(i, spectra[self.sources[i]]) for i in self.pitch_routes]
+
+    def channels(self, levels: list[list[float]], pans: list[list[list[float]]]) -> np.ndarray:
+        """(n_frames, n_channels) route-channel values in [0, 1] from :meth:`levels`: each channel its route's level
+        times the route's gain (times the pan weight on a pitch route's channels), clipped."""
+        if not self.routes or not levels:
+            return np.zeros((len(levels), self.n_channels))
         out = np.array(levels).take(self._level_of_channel, axis=1) * self._channel_gain  # take: no fancy-index setup
-        for i in self.pitch_routes:
-            out[:, self.channel_slices[i]] *= self._pitch_pan(i, spectra[self.sources[i]])
+        for i, pan in zip(self.pitch_routes, pans):
+            out[:, self.channel_slices[i]] *= np.array(pan)
         return clip01(out)
+
+    def gather_plan(self, channels: np.ndarray, scales: np.ndarray) -> list[tuple[int, float, int, int, float]]:
+        """For :meth:`gathered`: output k reads route channel ``channels[k]`` times ``scales[k]``."""
+        pitch_slot = {}
+        for slot, i in enumerate(self.pitch_routes):
+            for position, channel in enumerate(range(self.channel_slices[i].start, self.channel_slices[i].stop)):
+                pitch_slot[channel] = (slot, position)
+        return [
+            (int(self._level_of_channel[c]), float(self._channel_gain[c]), *pitch_slot.get(int(c), (-1, 0)), scale)
+            for c, scale in zip(channels.tolist(), scales.tolist())
+        ]
+
+    def gathered(
+        self, levels: list[list[float]], pans: list[list[list[float]]], plan: list[tuple[int, float, int, int, float]]
+    ) -> list[list[float]]:
+        """``channels(levels, pans).take(channels, axis=1) * scales`` (``plan`` from :meth:`gather_plan`), the same
+        doubles on Python floats, per frame: no array is made (on the device's one-hop call that is ~30 k
+        instructions fewer than the array path, docs/hot_path.md)."""
+        rows = []
+        for frame, level_row in enumerate(levels):
+            frame_pans = [pan[frame] for pan in pans]
+            row = []
+            for level, gain, slot, position, scale in plan:
+                x = level_row[level] * gain
+                if slot >= 0:
+                    x *= frame_pans[slot][position]
+                row.append((0.0 if x < 0.0 else 1.0 if x > 1.0 else x) * scale)
+            rows.append(row)
+        return rows
+
+    def process(
+        self,
+        spectra: dict[str, np.ndarray],
+        n_frames: int,
+        drum_onsets: np.ndarray | None = None,
+        onset_classes: tuple[str, ...] = (),
+    ) -> np.ndarray:
+        """``spectra``: source name -> (n_frames, n_bins) magnitudes; ``drum_onsets``: (n_frames, n_classes)
+        onset-head probabilities (columns named by ``onset_classes``) or None; returns (n_frames, n_channels)."""
+        return self.channels(*self.levels(spectra, n_frames, drum_onsets, onset_classes))
 
 
 def normalise_label(label: str) -> str:
@@ -386,7 +433,11 @@ class HapticRenderer:
         if self._music_layer is not None and (routing[self._music_layer].sum(axis=0) <= 1.0).all():
             self._music_channel = routing[self._music_layer].argmax(axis=0)
             self._music_driven = routing[self._music_layer].max(axis=0)
-            self._music_carrier_gains = self._music_driven * self.carrier_gains  # (c x 0/1) x g == c x (0/1 x g)
+            music_carrier_gains = self._music_driven * self.carrier_gains
+            self._music_plans = {  # by "is the stem bank"
+                with_stems: bank.gather_plan(self._music_channel, music_carrier_gains)
+                for with_stems, bank in ((True, self._stem_bank), (False, self._dsp_bank))
+            }
         self._preset_names = [preset.name for preset in self._selector.presets]
 
     @staticmethod
@@ -397,13 +448,13 @@ class HapticRenderer:
     def reset(self) -> None:
         self._rate = None
 
-    def _contributions(self, analysis: Analysis) -> np.ndarray:
-        """(n_frames, n_route_channels) every route's output on its channels."""
+    def _bank(self, analysis: Analysis) -> tuple[RouteBank, dict[str, np.ndarray]]:
+        """The route bank of this analysis's path and the spectra its routes read."""
         spectra = {MIXTURE_SOURCE: analysis.mixture_mag}
-        if analysis.stem_mag is not None:
-            spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
-            return self._stem_bank.process(spectra, analysis.n_frames, analysis.drum_onsets, analysis.onset_classes)
-        return self._dsp_bank.process(spectra, analysis.n_frames)
+        if analysis.stem_mag is None:
+            return self._dsp_bank, spectra
+        spectra.update({stem: analysis.stem_mag.get(stem, analysis.mixture_mag) for stem in self.stems})
+        return self._stem_bank, spectra
 
     def _layers(self, contributions: np.ndarray) -> np.ndarray:
         """Per preset with routes, the merged (maximum) contributions of its routes: (n_frames, n_layers,
@@ -425,18 +476,26 @@ class HapticRenderer:
             rate = _Rate(analysis.sample_rate_hz, analysis.n_fft, analysis.hop)
             self._build(rate)
         n_frames = analysis.n_frames
-        contributions = self._contributions(analysis)
-        if analysis.tag_probs is None or not self._selector.hysteresis.n_labels:  # no tags: music throughout
+        bank, spectra = self._bank(analysis)
+        levels, pans = bank.levels(spectra, n_frames, analysis.drum_onsets, analysis.onset_classes)
+        tagged = analysis.tag_probs is not None and self._selector.hysteresis.n_labels > 0
+        if tagged:
+            chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
+            self.last_presets = [self._preset_names[index] for index in chosen.tolist()]
+        else:  # no tags: music throughout
             self._selector.advance_without_tags(n_frames)
             self.last_presets = [MUSIC_PRESET] * n_frames
-            if self._music_channel is not None:  # _drive(_music(...)) with one product: the 0/1 times the carrier
-                drive = contributions.take(self._music_channel, axis=1) * self._music_carrier_gains
-                return self._output_chain.process(drive, dtype=np.float32)
+        music_index = self._selector.music_index
+        if self._music_channel is not None and (not tagged or (chosen == music_index).all()):
+            # music throughout, on Python floats: _drive(_music(channels)), the 0/1 of an undriven actuator folded into
+            # its carrier gain ((c x 0/1) x g == c x (0/1 x g)); a layer is a maximum of clipped values: in [0, 1]
+            plan = self._music_plans[bank is self._stem_bank]
+            rows = self._output_chain.process_rows(bank.gathered(levels, pans, plan))
+            return np.array(rows, dtype=np.float32).reshape(n_frames, self.n_channels)
+        contributions = bank.channels(levels, pans)
+        if not tagged:
             return self._drive(self._music(contributions))  # a layer is a maximum of clipped contributions: in [0, 1]
         music = self._music(contributions)
-        chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
-        self.last_presets = [self._preset_names[index] for index in chosen.tolist()]
-        music_index = self._selector.music_index
         if (chosen == music_index).all():
             out = music
         else:
