@@ -38,6 +38,7 @@ from export.data.alert_sounds import (
     training_families,
 )
 from export.data.augment import augment_segment
+from export.data.multitrack import STEMS
 from export.data.sound_events import noise_texture
 from export.data.sources import SAMPLE_RATE_HZ
 from export.distill import HOP, best_checkpoint, checkpoint_dir, last_checkpoint, magnitude_frames, make_tagger
@@ -46,6 +47,9 @@ from export.students.onnx_weights import load_batchnorm_folded_weights
 
 ALERT_RECENT_S = 0.3
 CLIP_SECONDS = 4.0
+HARD_NEGATIVE_MIN_PROBABILITY = 0.3
+HARD_NEGATIVE_STRIDE_FRAMES = 8
+"""Mining looks at every 8th window (the tagger's own update rate)."""
 ALERT_STREAM = 11
 """Alert clips come from ``np.random.default_rng([recipe.seed, ALERT_STREAM])`` (training seeds only)."""
 
@@ -61,8 +65,12 @@ class AlertFinetuneSettings:
     batch_size: int = 48
     learning_rate: float = 3e-4
     augment_probability: float = 0.4
-    alert_weight: float = 4.0
+    alert_weight: float = 2.0
     """Weight of the alert labels' loss relative to each other label's (self-distillation) loss."""
+    hard_negative_fraction: float = 0.0
+    """Share of each batch drawn from mined hard negatives: windows of clips without alerts on which the model
+    being trained gives an alert label at least HARD_NEGATIVE_MIN_PROBABILITY (mined every ``mine_every_steps``)."""
+    mine_every_steps: int = 2000
 
 
 @dataclass
@@ -176,6 +184,30 @@ def _freeze_batchnorm(model: nn.Module) -> None:
                 parameter.requires_grad_(False)
 
 
+@torch.no_grad()
+def mine_hard_negatives(
+    model: nn.Module, clips: list[_Clip], context: int, alert_columns: list[int], batch: int = 512
+) -> list[tuple[int, int]]:
+    """(clip, frame) windows of clips without alerts where ``model`` gives any alert label at least
+    HARD_NEGATIVE_MIN_PROBABILITY (every HARD_NEGATIVE_STRIDE_FRAMES-th window)."""
+    was_training = model.training
+    model.eval()
+    candidates = [
+        (c, f)
+        for c, clip in enumerate(clips)
+        if not clip.alert.any()
+        for f in range(context - 1, len(clip.magnitude), HARD_NEGATIVE_STRIDE_FRAMES)
+    ]
+    hard = []
+    for start in range(0, len(candidates), batch):
+        chunk = candidates[start : start + batch]
+        windows = torch.from_numpy(np.stack([clips[c].magnitude[f - context + 1 : f + 1] for c, f in chunk]))
+        scores = model(windows)[:, alert_columns].amax(dim=1).numpy()
+        hard += [pick for pick, score in zip(chunk, scores) if score >= HARD_NEGATIVE_MIN_PROBABILITY]
+    model.train(was_training)
+    return hard
+
+
 def finetune_alerts(
     recipe: Recipe,
     pack: Pack,
@@ -183,8 +215,11 @@ def finetune_alerts(
     speech: list[np.ndarray],
     settings: AlertFinetuneSettings = AlertFinetuneSettings(),
     progress: Callable[[str], None] = lambda message: None,
+    init: Path | None = None,
 ) -> Path:
-    """Fine-tune ``pack``'s tagger on alerts (see the module docstring); returns the checkpoint written."""
+    """Fine-tune ``pack``'s tagger on alerts (see the module docstring); returns the checkpoint written.
+    ``init``: start from this tagger checkpoint (e.g. an earlier alert fine-tune) instead of the pack's weights;
+    the self-distillation targets stay the pack's tagger."""
     torch.set_num_threads(recipe.training.threads)
     torch.manual_seed(recipe.seed + 3)
     spec = pack.tagger
@@ -198,6 +233,8 @@ def finetune_alerts(
         (torch.rand(1, context, spec.inputs[0].shape[-1]) * 4,),
     )
     teacher = copy.deepcopy(model).eval()
+    if init is not None:
+        model.load_state_dict(torch.load(str(init), map_location="cpu", weights_only=False)["tagger"])
     labels = list(recipe.tagger.labels)
     alert_columns = [labels.index(kind) for kind in ALERT_CLASSES]
     clips = build_clips(recipe, settings, music, speech, progress)
@@ -210,8 +247,15 @@ def finetune_alerts(
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], settings.learning_rate)
     history = []
     started = time.monotonic()
+    hard: list[tuple[int, int]] = []
+    n_hard = int(round(settings.hard_negative_fraction * settings.batch_size))
     for step in range(1, settings.steps + 1):
-        picks = [index[int(i)] for i in rng.integers(0, len(index), settings.batch_size)]
+        if n_hard and (step - 1) % settings.mine_every_steps == 0:
+            hard = mine_hard_negatives(model, clips, context, alert_columns)
+            progress(f"step {step}: {len(hard)} hard negative windows")
+        picks = [index[int(i)] for i in rng.integers(0, len(index), settings.batch_size - (n_hard if hard else 0))]
+        if hard:
+            picks += [hard[int(i)] for i in rng.integers(0, len(hard), n_hard)]
         windows = torch.from_numpy(np.stack([clips[c].magnitude[f - context + 1 : f + 1] for c, f in picks]))
         with torch.no_grad():
             targets = teacher(windows)
@@ -234,7 +278,11 @@ def finetune_alerts(
         "history": history,
         "recipe": recipe.name,
         "train_seconds": time.monotonic() - started,
-        "alert_finetune": {"from_pack": f"{pack.name} {pack.version}", "settings": settings.__dict__},
+        "alert_finetune": {
+            "from_pack": f"{pack.name} {pack.version}",
+            "init": None if init is None else str(init),
+            "settings": settings.__dict__,
+        },
     }
     for path in (last_checkpoint(recipe, "tagger"), best_checkpoint(recipe, "tagger")):
         torch.save(state, str(path))
@@ -242,11 +290,15 @@ def finetune_alerts(
     return last_checkpoint(recipe, "tagger")
 
 
+MELODIC_STEMS = [STEMS.index("vocals"), STEMS.index("other")]
+SILENT_STEM_RMS = 1e-3
+
+
 def training_backgrounds(
     recipe: Recipe, n_music: int = 60, n_speech: int = 40
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Music (mixtures of the recipe's rendered training songs) and speech (asterisk prompts and espeak-ng
-    training sentences) that alert clips are laid over; training material only."""
+    """Music (mixtures of the recipe's rendered training songs, and their vocals and other stems alone) and speech
+    (asterisk prompts and espeak-ng training sentences) that alert clips are laid over; training material only."""
     from export.data.sources import LoadReport, espeak_speech, load_audio_files, speech_files
     from export.data.training_sets import ESPEAK_SENTENCES
 
@@ -255,7 +307,10 @@ def training_backgrounds(
     music = []
     for i in rng.permutation(len(paths))[:n_music]:
         with np.load(paths[int(i)]) as stored:
-            music.append(stored["stems"].sum(axis=0).astype(np.float32))
+            stems = stored["stems"].astype(np.float32)
+        music.append(stems.sum(axis=0))
+        # the melodic stems alone too: sung and synth lines with vibrato and glides are what sirens are confused with
+        music += [stem for stem in stems[MELODIC_STEMS,] if np.sqrt(np.mean(stem**2)) > SILENT_STEM_RMS]
     speech = [audio for _, audio in load_audio_files(speech_files(n_speech, rng), LoadReport())]
     speech += [espeak_speech(sentence, voice="en") for sentence in ESPEAK_SENTENCES]
     return music, speech

@@ -264,6 +264,18 @@ def alert_finetune_command(
     other_clips: Annotated[
         int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
     ] = 600,
+    hard_negatives: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of each batch from mined hard negatives (windows without alerts the model fires on).",
+        ),
+    ] = 0.0,
+    init: Annotated[
+        Optional[Path],
+        typer.Option(help="Start from this tagger checkpoint (an earlier alert fine-tune) instead of the pack's."),
+    ] = None,
 ) -> None:
     """Teach the tagger alerts (siren, alarm, doorbell, telephone, knock) from the ground truth of synthesised
     alert families, keeping its other labels by self-distillation; writes the recipe's tagger checkpoints."""
@@ -281,9 +293,14 @@ def alert_finetune_command(
         music,
         speech,
         AlertFinetuneSettings(
-            n_variants_per_family=variants, n_music_clips=music_clips, n_other_clips=other_clips, steps=steps
+            n_variants_per_family=variants,
+            n_music_clips=music_clips,
+            n_other_clips=other_clips,
+            steps=steps,
+            hard_negative_fraction=hard_negatives,
         ),
         progress=lambda message: console.log(message),
+        init=init,
     )
     console.print(f"wrote {path}", highlight=False)
 
