@@ -21,6 +21,7 @@ from export.data.alert_sounds import (
 )
 from export.evaluate.alerts import THEME_ALERTS, RENDER_DECISION, activations, label_active, recalled, theme_alerts
 from export.evaluate.heldout import EVENT_SECONDS
+from tests.export.conftest import TINY_RECIPE
 
 HOP = 128
 
@@ -80,3 +81,32 @@ def test_theme_alerts_are_real_files_looped_to_the_event_length() -> None:
         assert piece.mixture.shape == (int(EVENT_SECONDS * 16_000),) and 0.05 < np.abs(piece.mixture).max() <= 0.9
     telephones = [piece.mixture for piece in pieces if piece.name.startswith("alert-telephone-")]
     assert not np.allclose(telephones[0], telephones[1][: len(telephones[0])])  # the two telephone files in turn
+
+
+def test_hard_negatives_are_windows_without_alerts_that_the_model_fires_on() -> None:
+    import torch
+
+    from export.alert_finetune import _Clip, mine_hard_negatives
+    from export.distill import make_tagger
+    from export.recipe import load_recipe
+
+    recipe = load_recipe(TINY_RECIPE)
+    model = make_tagger(recipe).eval()
+    labels = list(recipe.tagger.labels)
+    alert_columns = [labels.index(kind) for kind in ALERT_CLASSES]
+    context = recipe.tagger.context_frames
+    rng = np.random.default_rng(0)
+    n_frames = context + 40
+    magnitude = rng.uniform(0, 2, (n_frames, model.config.n_bins)).astype(np.float32)
+    with_alert = np.zeros((n_frames, len(ALERT_CLASSES)), np.float32)
+    with_alert[:, 0] = 1
+    clips = [_Clip(magnitude, with_alert), _Clip(magnitude, np.zeros_like(with_alert))]
+    with torch.no_grad():
+        model.classify.bias[alert_columns] = 5.0  # fires everywhere
+    hard = mine_hard_negatives(model, clips, context, alert_columns)
+    assert hard and {c for c, _ in hard} == {1}  # only the clip without alerts
+    assert [f for _, f in hard] == list(range(context - 1, n_frames, 8))
+    with torch.no_grad():
+        model.classify.bias[alert_columns] = -5.0  # fires nowhere
+        model.classify.weight.zero_()
+    assert mine_hard_negatives(model, clips, context, alert_columns) == []
