@@ -362,20 +362,33 @@ class TagHysteresis:
         self.reset()
 
     def reset(self) -> None:
-        self._smoothed = np.zeros(self.n_labels)
-        self._active = np.zeros(self.n_labels, dtype=bool)
-        self._frames_on = np.zeros(self.n_labels, dtype=np.int64)
+        self._smoothed = [0.0] * self.n_labels
+        self._active = [False] * self.n_labels
+        self._frames_on = [0] * self.n_labels
 
     def process(self, probs: np.ndarray) -> np.ndarray:
-        active = np.zeros((probs.shape[0], self.n_labels), dtype=bool)
-        for frame in range(probs.shape[0]):
-            self._smoothed += self.alpha * (probs[frame] - self._smoothed)
-            turn_on = ~self._active & (self._smoothed > self.params.on_threshold)
-            turn_off = self._active & (self._smoothed < self.params.off_threshold) & (self._frames_on >= self.n_hold)
-            self._active = (self._active | turn_on) & ~turn_off
-            self._frames_on = np.where(self._active, self._frames_on + 1, 0)
-            active[frame] = self._active
-        return active
+        rows = self.process_rows(np.asarray(probs).tolist())
+        return np.array(rows, dtype=bool).reshape(len(rows), self.n_labels)
+
+    def process_rows(self, probs: list[list[float]]) -> list[list[bool]]:
+        """:meth:`process` on Python floats, one list per frame: the renderer feeds only the labels its presets
+        listen to (a handful), where a few float operations each cost less than a numpy call per frame."""
+        alpha, on, off, n_hold = self.alpha, self.params.on_threshold, self.params.off_threshold, self.n_hold
+        rows = []
+        for frame in probs:
+            smoothed, active, frames_on = [], [], []
+            for probability, level, was_active, n_on in zip(frame, self._smoothed, self._active, self._frames_on):
+                level += alpha * (probability - level)
+                if not was_active:
+                    is_active = level > on  # turns on above on_threshold
+                else:  # turns off below off_threshold, once on for min_hold_s
+                    is_active = not (level < off and n_on >= n_hold)
+                smoothed.append(level)
+                active.append(is_active)
+                frames_on.append(n_on + 1 if is_active else 0)
+            self._smoothed, self._active, self._frames_on = smoothed, active, frames_on
+            rows.append(active)
+        return rows
 
 
 @dataclass(frozen=True)

@@ -311,7 +311,10 @@ def normalise_label(label: str) -> str:
 
 
 class PresetSelector:
-    """Tags (n_frames, n_labels) -> per frame the index of the active preset and frames since it became active."""
+    """Tags (n_frames, n_labels) -> per frame the index of the active preset and frames since it became active.
+
+    Only the labels some preset listens to are smoothed (each label's hysteresis is its own, so the others do not
+    matter), on Python floats (:meth:`TagHysteresis.process_rows`)."""
 
     def __init__(self, spec: RigSpec, labels: tuple[str, ...], frame_rate_hz: float) -> None:
         self.presets = sorted(spec.presets, key=lambda preset: -preset.priority)
@@ -320,9 +323,13 @@ class PresetSelector:
             sorted({names.index(normalise_label(tag)) for tag in preset.tags if normalise_label(tag) in names})
             for preset in self.presets
         ]
+        used = sorted({index for indices in self.label_indices for index in indices})
+        self._used_labels = np.array(used, dtype=np.intp)
+        self._used_columns = [[used.index(index) for index in indices] for indices in self.label_indices]
+        """Per preset, its labels' columns among the used labels."""
         render = spec.params
         self.hysteresis = TagHysteresis(
-            len(labels),
+            len(used),
             frame_rate_hz,
             HysteresisParams(render.tag_smoothing_s, render.tag_on, render.tag_off, render.tag_min_hold_s),
         )
@@ -341,22 +348,31 @@ class PresetSelector:
             self._frames_active = self._frames_active + n_frames if staying else n_frames - 1
             self._previous = self.music_index
 
-    def process(self, tag_probs: np.ndarray | None, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-        n_presets = len(self.presets)
-        on = np.zeros((n_frames, n_presets), dtype=bool)
-        on[:, self.music_index] = True
+    def process_rows(self, tag_probs: np.ndarray | None, n_frames: int) -> tuple[list[int], list[int]]:
+        """Per frame, the active preset (the first, by priority, that is on: music always is, another while one of
+        its tags is active) and the frames since it became active."""
         if tag_probs is not None and self.hysteresis.n_labels:
-            active = self.hysteresis.process(tag_probs)
-            for index, label_indices in enumerate(self.label_indices):
-                if label_indices:
-                    on[:, index] |= active[:, label_indices].any(axis=1)
-        chosen = np.argmax(on, axis=1)  # presets are sorted by descending priority
-        elapsed = np.empty(n_frames, dtype=np.int64)
-        for frame in range(n_frames):
-            self._frames_active = self._frames_active + 1 if chosen[frame] == self._previous else 0
-            self._previous = int(chosen[frame])
-            elapsed[frame] = self._frames_active
+            active_rows = self.hysteresis.process_rows(tag_probs.take(self._used_labels, axis=1).tolist())
+        else:
+            active_rows = [[] for _ in range(n_frames)]
+        music_index, columns = self.music_index, self._used_columns
+        chosen, elapsed = [], []
+        for active in active_rows:
+            index = next(
+                index
+                for index, preset_columns in enumerate(columns)
+                if index == music_index or any(active[column] for column in preset_columns)
+            )
+            self._frames_active = self._frames_active + 1 if index == self._previous else 0
+            self._previous = index
+            chosen.append(index)
+            elapsed.append(self._frames_active)
         return chosen, elapsed
+
+    def process(self, tag_probs: np.ndarray | None, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`process_rows` as (n_frames,) int64 arrays."""
+        chosen, elapsed = self.process_rows(tag_probs, n_frames)
+        return np.array(chosen, dtype=np.int64), np.array(elapsed, dtype=np.int64)
 
 
 class HapticRenderer:
@@ -479,14 +495,16 @@ class HapticRenderer:
         bank, spectra = self._bank(analysis)
         levels, pans = bank.levels(spectra, n_frames, analysis.drum_onsets, analysis.onset_classes)
         tagged = analysis.tag_probs is not None and self._selector.hysteresis.n_labels > 0
+        music_index = self._selector.music_index
         if tagged:
-            chosen, elapsed_frames = self._selector.process(analysis.tag_probs, n_frames)
-            self.last_presets = [self._preset_names[index] for index in chosen.tolist()]
-        else:  # no tags: music throughout
+            chosen_rows, elapsed_rows = self._selector.process_rows(analysis.tag_probs, n_frames)
+            self.last_presets = [self._preset_names[index] for index in chosen_rows]
+            all_music = all(index == music_index for index in chosen_rows)
+        else:  # no tags (or none a preset listens to): music throughout
             self._selector.advance_without_tags(n_frames)
             self.last_presets = [MUSIC_PRESET] * n_frames
-        music_index = self._selector.music_index
-        if self._music_channel is not None and (not tagged or (chosen == music_index).all()):
+            all_music = True
+        if self._music_channel is not None and all_music:
             # music throughout, on Python floats: _drive(_music(channels)), the 0/1 of an undriven actuator folded into
             # its carrier gain ((c x 0/1) x g == c x (0/1 x g)); a layer is a maximum of clipped values: in [0, 1]
             plan = self._music_plans[bank is self._stem_bank]
@@ -496,9 +514,10 @@ class HapticRenderer:
         if not tagged:
             return self._drive(self._music(contributions))  # a layer is a maximum of clipped contributions: in [0, 1]
         music = self._music(contributions)
-        if (chosen == music_index).all():
+        if all_music:
             out = music
         else:
+            chosen, elapsed_frames = np.array(chosen_rows, dtype=np.int64), np.array(elapsed_rows, dtype=np.int64)
             layers = self._layers(contributions)
             silent = np.zeros((n_frames, self.n_channels))
             out = np.zeros((n_frames, self.n_channels))
