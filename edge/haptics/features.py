@@ -420,16 +420,20 @@ class OnsetHeadPulses:
     def process(self, probabilities: np.ndarray) -> np.ndarray:
         probabilities = np.asarray(probabilities, dtype=np.float64)
         strongest = probabilities.max(axis=1) if probabilities.ndim == 2 else probabilities.reshape(-1)
-        if len(strongest) == 0:
-            return np.zeros(0, dtype=np.float32)
-        previous = np.concatenate([[self._previous], strongest[:-1]])
-        rising = (strongest >= self.params.threshold) & (previous < self.params.threshold)
-        strengths = np.zeros(len(strongest), dtype=np.float32)
-        for frame in np.flatnonzero(rising):
-            if self._frames_since_pulse + int(frame) >= self.n_refractory:
-                strengths[frame] = strongest[frame]
-                self._frames_since_pulse = -int(frame)
-        self._frames_since_pulse += len(strongest)
-        if len(strongest):
-            self._previous = float(strongest[-1])
+        return np.array(self.process_strongest(strongest.tolist()), dtype=np.float32)
+
+    def process_strongest(self, strongest: list[float]) -> list[float]:
+        """:meth:`process` on Python floats, from each frame's largest class probability (the renderer's one-hop
+        call: a few comparisons instead of a dozen numpy calls); each strength a float32 value, as :meth:`process`
+        gives."""
+        threshold, n_refractory = self.params.threshold, self.n_refractory
+        strengths = [0.0] * len(strongest)
+        previous, since = self._previous, self._frames_since_pulse
+        for frame, probability in enumerate(strongest):
+            if probability >= threshold and previous < threshold and since >= n_refractory:  # rises through it
+                strengths[frame] = float(np.float32(probability))  # as the float32 strengths
+                since = 0
+            previous = probability
+            since += 1
+        self._previous, self._frames_since_pulse = previous, since
         return strengths

@@ -216,8 +216,11 @@ class RouteBank:
             classes = onset_classes or tuple(map(str, range(head_probs.shape[1])))
             if classes not in self._head_columns:
                 self._head_columns[classes] = {i: onset_columns(self.routes[i], classes) for i in self.head_onsets}
+            head_rows = head_probs.tolist()
             for i, head in self.head_onsets.items():
-                columns[self._onset_column[i]] = head.process(head_probs[:, self._head_columns[classes][i]]).tolist()
+                head_columns = self._head_columns[classes][i]
+                strongest = [max([row[column] for column in head_columns]) for row in head_rows]
+                columns[self._onset_column[i]] = head.process_strongest(strongest)
         for source, indices in self._flux_routes.items():
             if head_probs is not None and source == ONSET_HEAD_SOURCE:
                 continue  # these routes pulse on the onset head (their flux detector keeps its state)
