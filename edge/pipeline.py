@@ -56,7 +56,7 @@ class Telemetry:
     def __post_init__(self) -> None:
         self._seconds = np.zeros((self.window_calls, len(STAGES)), dtype=np.float64)
         self._hops = np.zeros(self.window_calls, dtype=np.int64)
-        self._total_s = np.zeros(len(STAGES), dtype=np.float64)
+        self._total_s = [0.0] * len(STAGES)  # Python floats: one hop's update is cheaper than a numpy call
 
     def record(self, stage_seconds: Sequence[float] | dict[str, float], n_hops: int) -> None:
         """Add one process call that completed ``n_hops`` hops, with each stage's wall time in seconds (in
@@ -64,9 +64,8 @@ class Telemetry:
         if isinstance(stage_seconds, dict):
             stage_seconds = [stage_seconds[stage] for stage in STAGES]
         row = self.n_calls % self.window_calls
-        seconds = self._seconds[row]
-        seconds[:] = stage_seconds
-        self._total_s += seconds
+        self._seconds[row] = stage_seconds
+        self._total_s = [total_s + seconds for total_s, seconds in zip(self._total_s, stage_seconds)]
         self._hops[row] = n_hops
         self.n_calls += 1
         self.n_hops += n_hops
@@ -105,7 +104,7 @@ class Telemetry:
                 "max_ms": float(per_hop_ms.max()) if per_hop_ms.size else 0.0,
                 "total_s": float(self._total_s[i]),
             }
-        total_s = float(self._total_s.sum())
+        total_s = float(sum(self._total_s))
         return {
             "audio_seconds": self.audio_seconds,
             "compute_seconds": total_s,

@@ -329,6 +329,21 @@ def pitch_candidates(
     return _harmonic_sum_matrix(n_fft, sample_rate_hz, float(min_hz), float(max_hz), n_harmonics)
 
 
+_NUMPY_2 = int(np.__version__.split(".")[0]) >= 2
+"""NEP 50 (numpy >= 2): a float32 scalar and a Python float give a float32, as a float32 array and a Python float do."""
+
+
+def best_pitch_candidate_rows(mag: np.ndarray, weights: np.ndarray) -> tuple[list[int], list[bool]]:
+    """:func:`best_pitch_candidate` as Python lists; one frame on numpy scalars (same types, same values), which on
+    the device's one-hop call is ~20 k instructions fewer than the (1, n) array operations."""
+    if mag.shape[0] != 1 or not _NUMPY_2:
+        candidates, voiced = best_pitch_candidate(mag, weights)
+        return candidates.tolist(), voiced.tolist()
+    scores = (mag[:, : weights.shape[0]] @ weights)[0]
+    best = int(scores.argmax())
+    return [best], [bool(scores[best] > 0.1 * (np.add.reduce(mag[0]) + FLOOR_POWER))]
+
+
 def best_pitch_candidate(mag: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n_frames,) index of the best-scoring f0 candidate of each frame and (n_frames,) whether it is voiced (its
     score is at least a tenth of the frame's total magnitude); ``weights`` from :func:`pitch_candidates`."""

@@ -27,7 +27,7 @@ from edge.haptics.features import (
     OnsetParams,
     TagHysteresis,
     band_mask,
-    best_pitch_candidate,
+    best_pitch_candidate_rows,
     bin_frequencies_hz,
     pitch_candidates,
 )
@@ -191,10 +191,10 @@ class RouteBank:
         """Per frame, the (n_group,) phantom-sensation weights of pitch route ``index``: its group's actuators share
         the level by where the source's pitch lies between PITCH_RANGE_HZ (log scale); unvoiced frames keep the last
         voiced placement (carried across blocks)."""
-        best, voiced = best_pitch_candidate(mag, self._pitch_weights)
+        best, voiced = best_pitch_candidate_rows(mag, self._pitch_weights)
         table, last = self._pan_rows[index], self._last_pan[index]
         pans = []
-        for candidate, is_voiced in zip(best.tolist(), voiced.tolist()):
+        for candidate, is_voiced in zip(best, voiced):
             if is_voiced:
                 last = table[candidate]
             pans.append(last)

@@ -12,6 +12,9 @@ from edge.haptics.features import (
     TagHysteresis,
     band_energies,
     band_mask,
+    best_pitch_candidate,
+    best_pitch_candidate_rows,
+    pitch_candidates,
     vocal_pitch_hz,
 )
 from edge.analysis import analyse_signals
@@ -97,6 +100,20 @@ def test_band_flux_one_hop_paths_equal_the_gather_exactly(bands_hz) -> None:
         np.testing.assert_array_equal(
             np.concatenate([alone.process(mag[i : i + 1]) for i in range(len(mag))])[:, 0], fast_out[:, band]
         )
+
+
+def test_pitch_candidate_of_one_frame_equals_the_block() -> None:
+    """The one-frame path on numpy scalars picks the same candidate and voicing as the array path, frame by frame
+    (voiced tones, noise, silence)."""
+    mag = np.concatenate(
+        [_mag(harmonic_tone(196.0, 0.5)), _mag(noise_bursts([0.1], 0.3)), np.zeros((5, 257), np.float32)]
+    )
+    _, weights = pitch_candidates(N_FFT, SAMPLE_RATE_HZ)
+    best, voiced = best_pitch_candidate(mag, weights)
+    one_by_one = [best_pitch_candidate_rows(mag[i : i + 1], weights) for i in range(len(mag))]
+    assert voiced.any() and not voiced.all()
+    assert [frame_best[0] for frame_best, _ in one_by_one] == best.tolist()
+    assert [frame_voiced[0] for _, frame_voiced in one_by_one] == voiced.tolist()
 
 
 @pytest.mark.parametrize("f0_hz", [110.0, 196.0, 330.0])
