@@ -19,9 +19,10 @@ from tests.export.conftest import REPO, separator_signature
 
 EXAMPLE_SOUND = REPO / "edge" / "data" / "example.flac"
 N_STREAMED_FRAMES = 150
-MAX_TFLITE_OPERATORS = 302
+MAX_TFLITE_OPERATORS = 330
 """Operators of the default separator's fp32 TFLite graph (with the onset branch): 404 converting the separator as
-it is, 302 from SingleFrameStep."""
+it is, 326 from SingleFrameStep (fewer instructions per hop, not only fewer operators: the widely dilated convs
+read their kernel's frames through a few small operators instead of transposing their whole history)."""
 
 
 def stream(step: torch.nn.Module, magnitudes: np.ndarray, state_shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
@@ -45,7 +46,7 @@ def example_magnitudes(n_frames: int) -> np.ndarray:
     "config",
     [
         BandSplitConfig(n_onset_classes=3),
-        BandSplitConfig(n_channels=8, kernel_frames=2, dilations=(3, 1), band_groups=((3, 4), (5, 3))),
+        BandSplitConfig(n_channels=8, kernel_frames=2, dilations=(4, 1), band_groups=((3, 4), (5, 3))),
     ],
     ids=["default", "small-no-onsets"],
 )
@@ -85,7 +86,7 @@ def test_tflite_fp32_streams_like_torch_with_fewer_operators(trained, tmp_path: 
     ops = Counter(op["op_name"] for op in interpreter._get_ops_details())
     assert sum(ops.values()) <= MAX_TFLITE_OPERATORS, ops
     assert ops["TRANSPOSE"] <= 2 * len(trained.temporal) + 4, ops  # state in and conv in per block, no pairs
-    assert ops["RESHAPE"] <= 40, ops  # none around the Linears
+    assert ops["RESHAPE"] <= 56, ops  # 96 converting the separator as it is: a pair around every 4-D Linear
     assert not {"SQUARED_DIFFERENCE", "STRIDED_SLICE"} & set(ops), ops
 
     magnitudes = example_magnitudes(N_STREAMED_FRAMES)
