@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from edge.cli import app
 from edge.errors import ConfigError
 from edge.pack import load_pack
+from export.evaluate.alerts import THEME_ALERTS, THEME_MATERIAL
 
 runner = CliRunner()
 
@@ -66,8 +67,9 @@ def test_evaluate_the_bundled_pack_end_to_end(pack_dir: Path, tmp_path: Path) ->
     assert set(data["separation_in_source"]) == set(separation)  # the same methods, labelled in-source
     assert "in_source.separator.onnx.fp32.sdr_db.mean" in metrics
     alerts = data["alerts"]
-    assert set(alerts) == {"out-of-source", "in-source"}
+    assert set(alerts) == {"out-of-source", "in-source", THEME_MATERIAL}
     assert {a["label"] for a in alerts["out-of-source"]} == {"siren", "alarm", "doorbell", "telephone", "knock"}
+    assert {a["label"] for a in alerts[THEME_MATERIAL]} == set(THEME_ALERTS)  # real designs: alarm, telephone
     assert all(set(a["recall"]) == {"alone", "over music", "over speech"} for a in alerts["in-source"])
 
 
