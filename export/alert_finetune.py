@@ -71,6 +71,10 @@ class AlertFinetuneSettings:
     """Share of each batch drawn from mined hard negatives: windows of clips without alerts on which the model
     being trained gives an alert label at least HARD_NEGATIVE_MIN_PROBABILITY (mined every ``mine_every_steps``)."""
     mine_every_steps: int = 2000
+    distill_fraction: float = 0.0
+    """Share of each batch drawn from the recipe's own tagger training clips with their YAMNet targets (the
+    original distillation), alert labels not scored there: keeps the other labels where the alert clips do not
+    reach (drums, bells, wind ...)."""
 
 
 @dataclass
@@ -249,11 +253,21 @@ def finetune_alerts(
     started = time.monotonic()
     hard: list[tuple[int, int]] = []
     n_hard = int(round(settings.hard_negative_fraction * settings.batch_size))
+    n_distill = int(round(settings.distill_fraction * settings.batch_size))
+    distilled = None
+    if n_distill:
+        from export.distill import TaggerBatches, load_tagger_clips
+
+        progress("loading the recipe's tagger training clips (YAMNet targets)")
+        distilled = TaggerBatches(load_tagger_clips(recipe, "train"), recipe, np.random.default_rng([recipe.seed, 3]))
+    not_alert = torch.ones(len(labels))
+    not_alert[alert_columns] = 0.0
     for step in range(1, settings.steps + 1):
         if n_hard and (step - 1) % settings.mine_every_steps == 0:
             hard = mine_hard_negatives(model, clips, context, alert_columns)
             progress(f"step {step}: {len(hard)} hard negative windows")
-        picks = [index[int(i)] for i in rng.integers(0, len(index), settings.batch_size - (n_hard if hard else 0))]
+        n_own = settings.batch_size - (n_hard if hard else 0) - (n_distill if distilled else 0)
+        picks = [index[int(i)] for i in rng.integers(0, len(index), n_own)]
         if hard:
             picks += [hard[int(i)] for i in rng.integers(0, len(hard), n_hard)]
         windows = torch.from_numpy(np.stack([clips[c].magnitude[f - context + 1 : f + 1] for c, f in picks]))
@@ -261,7 +275,13 @@ def finetune_alerts(
             targets = teacher(windows)
         truth = torch.from_numpy(np.stack([clips[c].alert[f] for c, f in picks]))
         targets[:, alert_columns] = truth
-        loss = nn.functional.binary_cross_entropy_with_logits(model.logits(windows), targets, weight=label_weights)
+        weights = label_weights.expand(len(picks), -1)
+        if distilled is not None:
+            distill_windows, distill_targets = distilled.sample(n_distill)
+            windows = torch.cat([windows, distill_windows])
+            targets = torch.cat([targets, distill_targets])
+            weights = torch.cat([weights, not_alert.expand(n_distill, -1)])
+        loss = nn.functional.binary_cross_entropy_with_logits(model.logits(windows), targets, weight=weights)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -272,6 +272,14 @@ def alert_finetune_command(
             help="Share of each batch from mined hard negatives (windows without alerts the model fires on).",
         ),
     ] = 0.0,
+    distill: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of each batch from the recipe's tagger training clips with YAMNet targets (alerts unscored).",
+        ),
+    ] = 0.0,
     init: Annotated[
         Optional[Path],
         typer.Option(help="Start from this tagger checkpoint (an earlier alert fine-tune) instead of the pack's."),
@@ -298,6 +306,7 @@ def alert_finetune_command(
             n_other_clips=other_clips,
             steps=steps,
             hard_negative_fraction=hard_negatives,
+            distill_fraction=distill,
         ),
         progress=lambda message: console.log(message),
         init=init,
