@@ -250,6 +250,10 @@ def distill_command(
     )
 
 
+def _batch_share(what: str) -> typer.models.OptionInfo:
+    return typer.Option(min=0.0, max=1.0, help=f"Share of each batch from {what}.")
+
+
 @export_app.command("alert-finetune")
 def alert_finetune_command(
     recipe_path: RecipeArgument,
@@ -265,20 +269,10 @@ def alert_finetune_command(
         int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
     ] = 600,
     hard_negatives: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of each batch from mined hard negatives (windows without alerts the model fires on).",
-        ),
+        float, _batch_share("mined hard negatives (windows without alerts the model fires on)")
     ] = 0.0,
     distill: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Share of each batch from the recipe's tagger training clips with YAMNet targets (alerts unscored).",
-        ),
+        float, _batch_share("the recipe's tagger training clips with YAMNet targets (alerts unscored)")
     ] = 0.0,
     init: Annotated[
         Optional[Path],
