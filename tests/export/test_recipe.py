@@ -196,3 +196,45 @@ def test_ddp_trains_both_students_under_torchrun(tiny_run, tmp_path: Path) -> No
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     for student in ("separator", "tagger"):
         assert torch.load(out / "checkpoints" / f"last-{student}.pt", weights_only=False)["step"] == 2
+
+
+def test_alert_finetune_writes_a_tagger_checkpoint_the_export_reads(tiny_run, tmp_path: Path) -> None:
+    """The alert fine-tune on the tiny run's pack and data, with hard negatives, YAMNet distillation and --init:
+    it writes the recipe's tagger checkpoints (what export reads), keeps the weights' layout, and moves them."""
+    import shutil
+
+    from export.alert_finetune import AlertFinetuneSettings, finetune_alerts, training_backgrounds
+    from export.distill import load_students
+
+    recipe = load_recipe(TINY_RECIPE).with_out_dir(tmp_path / "alerts")
+    shutil.copytree(tiny_run.out / "data", recipe.out / "data")
+    shutil.copytree(tiny_run.out / "cache", recipe.out / "cache")
+    music, speech = training_backgrounds(recipe, n_music=2, n_speech=2)
+    settings = AlertFinetuneSettings(
+        n_variants_per_family=1,
+        n_music_clips=4,
+        n_other_clips=3,
+        steps=3,
+        batch_size=6,
+        hard_negative_fraction=0.5,
+        mine_every_steps=2,
+        distill_fraction=0.34,
+    )
+    messages: list[str] = []
+    first = finetune_alerts(recipe, tiny_run.pack, music, speech, settings, messages.append)
+    state = torch.load(first, weights_only=False)
+    assert state["step"] == 3 and state["alert_finetune"]["settings"]["distill_fraction"] == 0.34
+    assert any("hard negative windows" in m for m in messages) and any("tagger training clips" in m for m in messages)
+    start = load_students(recipe).tagger.state_dict()  # the checkpoint just written, as export reads it
+    for name, tensor in state["tagger"].items():
+        torch.testing.assert_close(start[name], tensor)
+    saved = tmp_path / "first.pt"
+    shutil.copy(first, saved)
+    finetune_alerts(recipe, tiny_run.pack, music, speech, settings, init=saved)
+    again = torch.load(first, weights_only=False)
+    assert again["alert_finetune"]["init"] == str(saved)
+    assert any(
+        not torch.equal(again["tagger"][name], tensor)
+        for name, tensor in state["tagger"].items()
+        if tensor.is_floating_point()
+    )
