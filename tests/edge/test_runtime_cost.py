@@ -25,7 +25,7 @@ def test_boards_without_measurements_are_ranked_like_the_pi() -> None:
 def test_the_int8_note_gives_the_numbers() -> None:
     note = int8_note("aarch64")
     assert note.startswith("int8 is for size only: on aarch64")
-    assert "litert 426.9 vs 318.2" in note and "onnx 595.3 vs 497.2" in note
+    assert "litert 416.9 vs 300.6" in note and "onnx 595.3 vs 497.2" in note
     assert note.endswith("the default is fp32 on litert, the cheapest measured")
 
 

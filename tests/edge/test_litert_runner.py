@@ -1,0 +1,59 @@
+"""The LiteRT runner feeds the interpreter's tensors directly (re-planning memory only when an input's shape
+changes): outputs must equal LiteRT's own signature runner, call after call with carried state, and a wrong feed
+must be named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.errors import InferenceError
+from edge.pack import load_pack
+from edge.runners import open_runner
+from edge.runners.litert_runner import interpreter_class
+
+
+def _as_the_model_takes(value: np.ndarray, detail: dict) -> np.ndarray:
+    """Quantize a float input the way the artifact's integer input expects (LiteRT's own details)."""
+    scale, zero_point = detail["quantization"]
+    if not np.issubdtype(detail["dtype"], np.integer) or scale == 0:
+        return value
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(value / scale) + zero_point, info.min, info.max).astype(detail["dtype"])
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_hop_after_hop_equals_the_signature_runner(precision: str) -> None:
+    """The separator streamed 6 hops, its state carried: the same outputs as LiteRT's signature runner fed alike."""
+    pack = load_pack(None)
+    spec = pack.separator
+    assert spec is not None
+    runner = open_runner(pack, spec, "litert", precision, 1)
+    artifact = spec.artifact("litert", precision)
+    assert artifact is not None
+    reference = interpreter_class()(model_path=str(pack.root / artifact.file), num_threads=1).get_signature_runner()
+    details = reference.get_input_details()
+    rng = np.random.default_rng(0)
+    states = {s.input: np.zeros(s.shape, np.float32) for s in spec.states}
+    for _ in range(6):
+        feed = {spec.inputs[0].name: rng.uniform(0, 3, (1, 1, spec.inputs[0].shape[-1])).astype(np.float32), **states}
+        ours = runner.run(feed)
+        theirs = reference(
+            **{
+                runner.artifact_name(name): _as_the_model_takes(value, details[runner.artifact_name(name)])
+                for name, value in feed.items()
+            }
+        )
+        for output in [*spec.outputs, *(state.output for state in spec.states)]:
+            name = output if isinstance(output, str) else output.name
+            np.testing.assert_array_equal(ours[name], theirs[runner.artifact_name(name)])
+        states = {s.input: ours[s.output] for s in spec.states}
+
+
+def test_a_feed_without_every_input_is_named() -> None:
+    pack = load_pack(None)
+    spec = pack.tagger
+    assert spec is not None
+    runner = open_runner(pack, spec, "litert", "fp32", 1)
+    with pytest.raises(InferenceError, match="the model takes"):
+        runner.run({})
