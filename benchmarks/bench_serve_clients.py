@@ -29,6 +29,7 @@ import typer
 
 from edge.bench import emit, latency_stats_ms, machine_info, machine_line
 from edge.pipeline import STAGES, Telemetry
+from edge.run import SessionOptions
 from edge.serve.server import Server, open_server
 
 RESULTS = Path(__file__).parent / "results"
@@ -204,7 +205,9 @@ def main(
     markdown: Annotated[Optional[Path], typer.Option(help="Write the Markdown table here.")] = None,
 ) -> None:
     """Pipeline hop time and dropped hops with and without many live page clients."""
-    server = open_server(None, pack, output="sim://", n_threads=threads, port=0, loop=True, write_state=False)
+    server = open_server(
+        None, SessionOptions(pack, output="sim://", n_threads=threads), port=0, loop=True, write_state=False
+    )
     pipeline = threading.Thread(target=server.run, name="pipeline", daemon=True)
     pipeline.start()
     try:

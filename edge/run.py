@@ -136,38 +136,44 @@ def run_until_signal(
             signal.signal(signum, handler)
 
 
-def open_run_session(
-    pack_path: str | None = None,
-    rig_path: str | None = None,
-    output: OutputChoice = None,
-    runtime: str | None = None,
-    precision: str = "fp32",
-    n_threads: int = 1,
-    realtime_budget: float | None = 1.0,
-    use_models: bool = True,
-    user_sounds: bool = False,
-    sounds_dir: str | None = None,
-    haptic_offset_ms: float | None = None,
-) -> Session:
-    """The session of ``sense run`` (and ``sense serve``) from its options: the pack (None: the bundled one; none
-    at all with ``use_models=False``), the rig, the outputs and, with ``user_sounds``, the sounds learned with
-    ``sense learn``."""
-    pack: Pack | None = load_pack(pack_path) if use_models else None
+@dataclass(frozen=True)
+class SessionOptions:
+    """What ``sense run`` and ``sense serve`` open a session from: the pack (None: the bundled one; none at all with
+    ``use_models=False``), the rig, the outputs, runtime and precision, intra-op threads, the real-time budget
+    (None: never drop a hop), the sounds learned with ``sense learn`` (``user_sounds``, from ``sounds_dir``) and the
+    haptic offset (None: the rig's)."""
+
+    pack_path: str | None = None
+    rig_path: str | None = None
+    output: OutputChoice = None
+    runtime: str | None = None
+    precision: str = "fp32"
+    n_threads: int = 1
+    realtime_budget: float | None = 1.0
+    use_models: bool = True
+    user_sounds: bool = False
+    sounds_dir: str | None = None
+    haptic_offset_ms: float | None = None
+
+
+def open_run_session(options: SessionOptions) -> Session:
+    """The session of ``sense run`` (and ``sense serve``) from its options."""
+    pack: Pack | None = load_pack(options.pack_path) if options.use_models else None
     user = None
-    if user_sounds and pack is not None and pack.tagger is not None:
+    if options.user_sounds and pack is not None and pack.tagger is not None:
         from edge.user_sounds.live import open_user_sounds
 
-        user = open_user_sounds(pack, sounds_dir)
+        user = open_user_sounds(pack, options.sounds_dir)
     return open_session(
         pack,
-        rig_path,
-        output,
-        runtime=runtime,
-        precision=precision,
-        n_threads=n_threads,
-        realtime_budget=realtime_budget,
+        options.rig_path,
+        options.output,
+        runtime=options.runtime,
+        precision=options.precision,
+        n_threads=options.n_threads,
+        realtime_budget=options.realtime_budget,
         user_sounds=user,
-        haptic_offset_ms=haptic_offset_ms,
+        haptic_offset_ms=options.haptic_offset_ms,
     )
 
 
@@ -200,17 +206,19 @@ def run(
         raise ConfigError(f"--pace {pace}: unknown; expected one of {', '.join(PACES)}")
     source_name, blocks = open_source(input_spec, **source_options)
     session = open_run_session(
-        pack_path,
-        rig_path,
-        output_url,
-        runtime,
-        precision,
-        n_threads,
-        realtime_budget,
-        use_models,
-        user_sounds,
-        sounds_dir,
-        haptic_offset_ms,
+        SessionOptions(
+            pack_path,
+            rig_path,
+            output_url,
+            runtime,
+            precision,
+            n_threads,
+            realtime_budget,
+            use_models,
+            user_sounds,
+            sounds_dir,
+            haptic_offset_ms,
+        )
     )
     pack = session.pack
     chosen_pace = choose_pace(pace, source_name, session.output_urls)

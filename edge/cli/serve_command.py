@@ -64,21 +64,24 @@ def serve_command(
 ) -> None:
     """Run the pipeline as `sense run` does and serve a control page for a phone: the rig's live intensities, the
     preset, tags, latency; mode, intensity, group gains, preset lock, mute, source, reload, save to the rig."""
+    from edge.run import SessionOptions
     from edge.serve.server import announce, open_server
 
     server = open_server(
         input,
-        pack,
-        rig,
-        output,
-        runtime.value if runtime else None,
-        precision,
-        threads,
-        realtime_budget=None if no_drop else 1.0,
-        use_models=not no_models,
-        user_sounds=user_sounds,
-        sounds_dir=sounds_dir,
-        haptic_offset_ms=haptic_offset_ms,
+        SessionOptions(
+            pack,
+            rig,
+            output,
+            runtime.value if runtime else None,
+            precision,
+            threads,
+            realtime_budget=None if no_drop else 1.0,
+            use_models=not no_models,
+            user_sounds=user_sounds,
+            sounds_dir=sounds_dir,
+            haptic_offset_ms=haptic_offset_ms,
+        ),
         host=host,
         port=port,
         loop=loop,

@@ -22,9 +22,8 @@ from edge._lazy import require
 from edge.errors import ConfigError
 from edge.live import LiveRun
 from edge.rig_save import write_atomically
-from edge.run import RunResult, open_run_session
+from edge.run import RunResult, SessionOptions, open_run_session
 from edge.serve.pairing import Pairing
-from edge.session import OutputChoice
 
 LOCALHOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -172,17 +171,7 @@ class Server:
 
 def open_server(
     input_spec: str | None = None,
-    pack_path: str | None = None,
-    rig_path: str | None = None,
-    output: OutputChoice = None,
-    runtime: str | None = None,
-    precision: str = "fp32",
-    n_threads: int = 1,
-    realtime_budget: float | None = 1.0,
-    use_models: bool = True,
-    user_sounds: bool = False,
-    sounds_dir: str | None = None,
-    haptic_offset_ms: float | None = None,
+    options: SessionOptions = SessionOptions(),
     host: str = LOCALHOST,
     port: int = DEFAULT_PORT,
     loop: bool = False,
@@ -190,25 +179,15 @@ def open_server(
     write_state: bool = True,
     **source_options: Any,
 ) -> Server:
-    """A started :class:`Server` for the same options as ``sense run`` (plus where to listen, ``loop``)."""
+    """A started :class:`Server` for the same session options as ``sense run`` (plus where to listen, ``loop``)."""
     require("starlette", "serve", "sense serve")
     require("uvicorn", "serve", "sense serve")
-    session = open_run_session(
-        pack_path,
-        rig_path,
-        output,
-        runtime,
-        precision,
-        n_threads,
-        realtime_budget,
-        use_models,
-        user_sounds,
-        sounds_dir,
-        haptic_offset_ms,
-    )
+    session = open_run_session(options)
     server = None
     try:
-        live = LiveRun(session, input_spec, loop, pack_path, rig_path, use_models, **source_options)
+        live = LiveRun(
+            session, input_spec, loop, options.pack_path, options.rig_path, options.use_models, **source_options
+        )
         server = Server(live, host, port, token, write_state)
         server.start()
     except BaseException:

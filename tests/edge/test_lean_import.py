@@ -55,9 +55,10 @@ for name in {web!r}:
     sys.modules[name] = None
 import edge.cli, edge.live, edge.serve, edge.serve.client, edge.serve.pairing, edge.controls, edge.rig_save
 from edge.errors import MissingExtraError
+from edge.run import SessionOptions
 from edge.serve.server import open_server
 try:
-    open_server(None, use_models=False)
+    open_server(None, SessionOptions(use_models=False))
 except MissingExtraError as error:
     print("serve:", error)
 leaked = sorted(n for n in {web!r} if sys.modules.get(n) is not None)

@@ -19,6 +19,7 @@ import pytest
 from edge.outputs import RoutedOutput, open_output
 from edge.pack import TEST_PACK_NAME, bundled_pack_path
 from edge.rig import DEFAULT_RIG
+from edge.run import SessionOptions
 from edge.serve.server import Server, open_server
 
 EVENT_TIMEOUT_S = 30.0
@@ -88,13 +89,11 @@ def start_served(tmp_path: Path, copy_rig: bool = True, **options: Any) -> Serve
     options.setdefault("pack_path", str(bundled_pack_path(TEST_PACK_NAME)))
     server = open_server(
         None,
-        rig_path=str(rig_path) if rig_path else None,
-        output=[sim],
+        SessionOptions(rig_path=str(rig_path) if rig_path else None, output=[sim], **options),
         host="127.0.0.1",
         port=0,
         loop=True,
         write_state=False,
-        **options,
     )
     thread = threading.Thread(target=server.run, name="pipeline", daemon=True)
     thread.start()
