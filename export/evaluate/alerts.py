@@ -131,45 +131,49 @@ def activations(active: np.ndarray) -> int:
 
 def score_alerts(
     tagger: PackTagger,
-    events: list[Piece],
+    events_by_material: dict[str, list[Piece]],
     music: list[Piece],
     speech: list[Piece],
     decision: HysteresisParams = RENDER_DECISION,
-) -> list[AlertScores]:
-    """Recall per alert class and condition, and false alarms per hour of ``music`` (see the module docstring)."""
+) -> dict[str, list[AlertScores]]:
+    """Per material, recall per alert class and condition, and false alarms per hour of ``music`` (the same music
+    for every material, tagged once; see the module docstring)."""
     frame_rate_hz = DEVICE_STREAM.sample_rate_hz / tagger.spec.hop
     labels = list(tagger.labels)
     music_seconds = sum(len(piece.mixture) for piece in music) / DEVICE_STREAM.sample_rate_hz
     music_probabilities = [tagger.tag(piece.mixture) for piece in music]
-    results = []
-    for label in ALERT_CLASSES:
-        if label not in labels:
-            continue
-        column = labels.index(label)
-        of_kind = [piece for piece in events if piece.name.startswith(f"alert-{label}-")]
-        if not of_kind:
-            continue
-        hits: dict[str, list[bool]] = {"alone": [], "over music": [], "over speech": []}
-        for index, event in enumerate(of_kind):
-            delayed = _delayed(event)
-            clips = {"alone": delayed.mixture}
-            if music:
-                clips["over music"] = over_song(delayed, music[index % len(music)], EVENT_OVER_MUSIC_GAIN).mixture
-            if speech:
-                voice = speech[index % len(speech)]
-                clips["over speech"] = over_song(delayed, voice, EVENT_OVER_MUSIC_GAIN).mixture
-            for condition, clip in clips.items():
-                active = label_active(tagger.tag(clip)[:, column], frame_rate_hz, decision)
-                hits[condition].append(recalled(active, frame_rate_hz))
-        false_alarms = sum(
-            activations(label_active(p[:, column], frame_rate_hz, decision)) for p in music_probabilities
-        )
-        results.append(
-            AlertScores(
-                label,
-                len(of_kind),
-                {c: float(np.mean(h)) for c, h in hits.items() if h},
-                false_alarms / max(music_seconds, 1e-9) * 3600.0,
+    columns = {label: labels.index(label) for label in ALERT_CLASSES if label in labels}
+    false_alarms_per_hour = {
+        label: sum(activations(label_active(p[:, column], frame_rate_hz, decision)) for p in music_probabilities)
+        / max(music_seconds, 1e-9)
+        * 3600.0
+        for label, column in columns.items()
+    }
+    results: dict[str, list[AlertScores]] = {}
+    for material, events in events_by_material.items():
+        results[material] = []
+        for label, column in columns.items():
+            of_kind = [piece for piece in events if piece.name.startswith(f"alert-{label}-")]
+            if not of_kind:
+                continue
+            hits: dict[str, list[bool]] = {"alone": [], "over music": [], "over speech": []}
+            for index, event in enumerate(of_kind):
+                delayed = _delayed(event)
+                clips = {"alone": delayed.mixture}
+                if music:
+                    clips["over music"] = over_song(delayed, music[index % len(music)], EVENT_OVER_MUSIC_GAIN).mixture
+                if speech:
+                    voice = speech[index % len(speech)]
+                    clips["over speech"] = over_song(delayed, voice, EVENT_OVER_MUSIC_GAIN).mixture
+                for condition, clip in clips.items():
+                    active = label_active(tagger.tag(clip)[:, column], frame_rate_hz, decision)
+                    hits[condition].append(recalled(active, frame_rate_hz))
+            results[material].append(
+                AlertScores(
+                    label,
+                    len(of_kind),
+                    {c: float(np.mean(h)) for c, h in hits.items() if h},
+                    false_alarms_per_hour[label],
+                )
             )
-        )
     return results

@@ -504,14 +504,13 @@ def evaluate_pack(
                 music = songs + in_source
                 speech = [piece for piece in pieces if piece.name.startswith("speech-") and "-over-" not in piece.name]
                 evaluation.alerts_variant = " ".join(variant)
+                progress("alerts: out-of-source, in-source, sound themes")
                 materials = {
-                    "out-of-source": lambda: heldout_alerts("b", settings.n_alerts_per_class),
-                    "in-source": lambda: heldout_alerts("a", settings.n_alerts_per_class),
-                    THEME_MATERIAL: lambda: theme_alerts(settings.n_alerts_per_class),
+                    "out-of-source": heldout_alerts("b", settings.n_alerts_per_class),
+                    "in-source": heldout_alerts("a", settings.n_alerts_per_class),
+                    THEME_MATERIAL: theme_alerts(settings.n_alerts_per_class),
                 }
-                for material, make_events in materials.items():
-                    progress(f"alerts: {material}")
-                    evaluation.alerts[material] = score_alerts(tagger, make_events(), music, speech)
+                evaluation.alerts.update(score_alerts(tagger, materials, music, speech))
     return evaluation
 
 
