@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from edge.stream import DEVICE_STREAM
 from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
-from export.students.band_split import BandSplitConfig, BandSplitSeparator
+from export.students.band_split import STEM_PRIOR_BANDS_HZ, BandSplitConfig, BandSplitSeparator
 from export.students.labels import label_index_map, map_teacher_probabilities
 from export.students.tagger import MobileTagger, TaggerConfig
 from export.teachers.base import tag
@@ -67,8 +67,41 @@ def make_separator(recipe: Recipe) -> BandSplitSeparator:
             kernel_frames=section.kernel_frames,
             dilations=tuple(section.dilations),
             n_onset_classes=len(section.onset_classes),
+            log_floor=section.log_floor,
+            stem_prior=stem_prior(section.stems, section.prior_weights),
+            percussive_stem=section.stems.index("drums") if "drums" in section.stems else 0,
+            sample_rate_hz=SAMPLE_RATE_HZ,
         )
     )
+
+
+def stem_prior(stems: tuple[str, ...], weights: tuple[float, ...]) -> tuple[tuple[float, float, float], ...]:
+    """The separator's :attr:`BandSplitConfig.stem_prior` from the recipe's per-stem weights (checked there)."""
+    return tuple(
+        (weight, *STEM_PRIOR_BANDS_HZ.get(stem, (0.0, 0.0))) for stem, weight in zip(stems, weights, strict=True)
+    )
+
+
+def warm_start_separator(model: BandSplitSeparator, artifact: Path) -> list[str]:
+    """Load ``model`` with the weights of a pack's fp32 ONNX separator of the same architecture; returns the
+    parameters the artifact does not have (left fresh). A model whose input features differ from the artifact's
+    (another ``log_floor``; packs up to 1.2.0 use log1p) takes the weights of the same architecture with log1p
+    features: a start for training on the new features, not the same function."""
+    from export.students.onnx_weights import load_weights_from_onnx
+
+    def load(student: BandSplitSeparator) -> list[str]:
+        example = (torch.rand(1, 16, N_BINS) * 4, *student.initial_states(1))
+        return load_weights_from_onnx(student.eval(), artifact, example)  # type: ignore[arg-type]
+
+    try:
+        return load(model)
+    except ConfigError:
+        if model.config.log_floor == 1.0:
+            raise
+        donor = BandSplitSeparator(replace(model.config, log_floor=1.0))
+        fresh = load(donor)
+        model.load_state_dict(donor.state_dict())
+        return fresh
 
 
 def make_tagger(recipe: Recipe) -> MobileTagger:
@@ -728,13 +761,10 @@ def train_student(
         and not (resume and last_checkpoint(recipe, student).exists())
     ):
         from edge.pack import load_pack
-        from export.students.onnx_weights import load_weights_from_onnx
 
         pack = load_pack(Path(training.init_from_pack))
         artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
-        fresh = load_weights_from_onnx(
-            model.eval(), artifact, (torch.rand(1, 16, N_BINS) * 4, *model.initial_states(1))
-        )  # type: ignore[operator]
+        fresh = warm_start_separator(model, artifact)
         log(f"separator: warm start from {artifact} (fresh: {', '.join(fresh) or 'nothing'})")
     model = model.to(device).train()
     ema_decay = training.tagger_ema_decay if student == "tagger" else 0.0

@@ -75,6 +75,11 @@ class SeparatorSection:
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)
     onset_classes: tuple[str, ...] = ()
     """Drum-onset head classes, e.g. ["kick", "snare", "hat"]; empty leaves the head out."""
+    prior_weights: tuple[float, ...] = ()
+    """Per stem (in ``stems`` order), how much its mask is pulled towards its frequency band times 'not drums'
+    (export.students.band_split.StemPrior; 0 for drums); empty: no prior (packs up to 1.2.0)."""
+    log_floor: float = 1.0
+    """The separator's input features are log(magnitude + log_floor); 1.0 (log1p) up to sense-default 1.2.0."""
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,27 @@ SECTIONS = {
 }
 
 
+def check_prior_weights(document: ConfigDocument, section: SeparatorSection) -> None:
+    """The stem prior needs one weight in 0..1 per stem, a drums stem (weight 0) and a known band per weighted stem."""
+    from export.students.band_split import STEM_PRIOR_BANDS_HZ
+
+    weights = section.prior_weights
+    if not weights:
+        return
+    where = ("separator", "prior_weights")
+    if len(weights) != len(section.stems):
+        raise document.error(where, f"has {len(weights)} entries", f"one per stem ({len(section.stems)})")
+    if "drums" not in section.stems:
+        raise document.error(where, "is set but no stem is 'drums'", "a drums stem (the prior is 'not drums')")
+    for stem, weight in zip(section.stems, weights):
+        if not 0.0 <= weight <= 1.0:
+            raise document.error(where, f"gives {stem} {weight}", "a weight within 0..1")
+        if weight and stem not in STEM_PRIOR_BANDS_HZ:
+            raise document.error(
+                where, f"gives {stem} {weight}", f"0, or a stem with a band ({', '.join(STEM_PRIOR_BANDS_HZ)})"
+            )
+
+
 def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) -> Recipe:
     """Validate a recipe table (as read from TOML); ``source`` names it in errors, its TOML ``text`` the lines."""
     document = ConfigDocument("recipe", source, text)
@@ -237,6 +263,9 @@ def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) ->
             raise document.error(("training", key), f"is {getattr(training, key)}", "a number within 0..1")
     if len(recipe.separator.stems) < 1:
         raise document.error(("separator", "stems"), "is empty", "at least one stem")
+    check_prior_weights(document, recipe.separator)
+    if not recipe.separator.log_floor > 0.0:
+        raise document.error(("separator", "log_floor"), f"is {recipe.separator.log_floor}", "a number above 0")
     if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:
         raise document.error(
             ("data", "real_mixture_source"),

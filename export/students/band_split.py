@@ -1,9 +1,10 @@
 """A causal 4-stem band-split mask separator (in the spirit of BSRNN / Band-SCNet) for the device's STFT.
 
-    magnitude (B, T, n_bins) -> band split: one Linear per band (width_k bins -> n_channels)  -> (B, T, K, D)
+    log(magnitude + floor) (B, T, n_bins) -> band split: one Linear per band (width_k bins -> n_channels)  -> (B, T, K, D)
     n_blocks x [ narrow-band temporal block: causal dilated conv over frames, weights shared by all bands
                  cross-band block: Linear over the band axis, then Linear over channels ]
     -> per band: Linear (D -> n_stems * width_k), sigmoid -> masks (B, T, n_stems, n_bins) in [0, 1]
+    [-> the stem prior: pitched masks pulled towards their frequency band (:class:`StemPrior`), when configured]
 
 The per-band Linears are parameters of their own (``encoders.k``, ``decoders.k``: the checkpoints' layout), but the
 forward pass runs all bands at once, so the exported graph has a few operators instead of a few per band:
@@ -58,6 +59,54 @@ class BandSplitConfig:
     band_groups: tuple[tuple[int, int], ...] = DEFAULT_BAND_GROUPS
     n_onset_classes: int = 0
     """Drum-onset head outputs (kick, snare, hat); 0 leaves the head out."""
+    stem_prior: tuple[tuple[float, float, float], ...] = ()
+    """Per stem (weight, low_hz, high_hz) of its frequency prior (:class:`StemPrior`); empty: no prior."""
+    percussive_stem: int = 1
+    """The stem whose complement is 'pitched' for the prior (drums in vocals, drums, bass, other)."""
+    sample_rate_hz: int = 16_000
+    log_floor: float = 1.0
+    """Input features log(magnitude + log_floor): 1.0 is log1p (the packs up to 1.2.0); a small floor keeps the
+    spectral shape of quiet bins (the median bin of a training mixture is ~0.3, where log1p is nearly linear)."""
+
+
+STEM_PRIOR_BANDS_HZ = {"vocals": (250.0, 4000.0), "bass": (0.0, 250.0), "other": (4000.0, float("inf"))}
+"""Where a pitched stem's energy mostly lies (the DSP baseline's bands: export.evaluate.separators)."""
+
+
+class StemPrior(nn.Module):
+    """Pulls each pitched stem's mask towards a frequency prior: masks (B, T, n_stems, n_bins) ->
+
+        (1 - w_s) mask_s + w_s (1 - mask_percussive) band_s(f)
+
+    band_s: 1 inside the stem's (low_hz, high_hz), else 0; w_s from :attr:`BandSplitConfig.stem_prior` (0 for the
+    percussive stem). On music from sources the separator never heard, its pitched masks stray outside where
+    those stems live; the prior is what a DSP band split knows, applied to what the separator calls not drums.
+    Constants only (buffers outside the state dict: checkpoints are the same with or without it)."""
+
+    def __init__(self, config: BandSplitConfig) -> None:
+        super().__init__()
+        if len(config.stem_prior) != config.n_stems:
+            raise ValueError(f"stem_prior has {len(config.stem_prior)} entries for {config.n_stems} stems")
+        frequencies = torch.arange(config.n_bins) * config.sample_rate_hz / (2 * (config.n_bins - 1))
+        keep, prior = [], []
+        for stem, (weight, low_hz, high_hz) in enumerate(config.stem_prior):
+            if not 0.0 <= weight <= 1.0 or (stem == config.percussive_stem and weight):
+                raise ValueError(f"stem {stem}: prior weight {weight}; expected 0..1, and 0 for the percussive stem")
+            keep.append(1.0 - weight)
+            prior.append(weight * ((frequencies >= low_hz) & (frequencies < high_hz)).float())
+        self.percussive = config.percussive_stem
+        self.register_buffer("keep", torch.tensor(keep)[:, None], persistent=False)  # (n_stems, 1)
+        self.register_buffer("prior", torch.stack(prior), persistent=False)  # (n_stems, n_bins): w_s band_s(f)
+
+    def forward(self, masks: torch.Tensor) -> torch.Tensor:
+        """masks (..., n_stems, n_bins) -> the same shape."""
+        pitched = 1.0 - masks[..., self.percussive : self.percussive + 1, :]
+        return masks * self.keep + pitched * self.prior
+
+
+def log_features(magnitude: torch.Tensor, floor: float) -> torch.Tensor:
+    """log(magnitude + floor), as log1p when the floor is 1 (the graph of the packs before the floor was a setting)."""
+    return torch.log1p(magnitude) if floor == 1.0 else torch.log(magnitude + floor)
 
 
 class NarrowBandBlock(nn.Module):
@@ -148,6 +197,7 @@ class BandSplitSeparator(nn.Module):
         self.onset_branch = OnsetBranch(config.n_bins, config.n_onset_classes) if config.n_onset_classes else None
         self.band_split = BandSplit(self.widths)
         self.band_merge = BandMerge(self.widths)
+        self.stem_prior = StemPrior(config) if config.stem_prior else None
 
     def encoder_weight(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The band encoders stacked for one batched MatMul: weight (K, max_width, D) whose rows past band k's width
@@ -207,7 +257,7 @@ class BandSplitSeparator(nn.Module):
         return SingleFrameStep(self)
 
     def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        features = torch.log1p(magnitude)
+        features = log_features(magnitude, self.config.log_floor)
         x = self.band_split(features, *self.encoder_weight())
         new_states = []
         n_trunk = len(self.temporal)
@@ -215,7 +265,8 @@ class BandSplitSeparator(nn.Module):
             x, new_state = temporal(x, state)
             x = cross_band(x)
             new_states.append(new_state)
-        outputs = [torch.sigmoid(self.band_merge(self.out_norm(x), *self.decoder_weight()))]
+        masks = torch.sigmoid(self.band_merge(self.out_norm(x), *self.decoder_weight()))
+        outputs = [masks if self.stem_prior is None else self.stem_prior(masks)]
         if self.onset_branch is not None:
             logits, *onset_states = self.onset_branch(magnitude, *states[n_trunk:])
             outputs.append(torch.sigmoid(logits))
@@ -341,7 +392,7 @@ class SingleFrameStep(nn.Module):
         model = self.model
         if tuple(magnitude.shape) != (1, 1, model.n_bins):
             raise ValueError(f"magnitude of shape {tuple(magnitude.shape)}: expected (1, 1, {model.n_bins})")
-        features = torch.log1p(magnitude)[0, 0]
+        features = log_features(magnitude, model.config.log_floor)[0, 0]
         weight, bias = model.encoder_weight()  # (K, max_width, D), (K, 1, D)
         bands = features[model.band_split.bins]  # (K, max_width)
         x = torch.bmm(bands[:, None], weight)[:, 0] + bias[:, 0]  # (K, D)
@@ -361,7 +412,8 @@ class SingleFrameStep(nn.Module):
         weight = weight * scale[:, None]
         per_bin = normalized(x, model.out_norm.eps)[model.band_merge.bands]  # (n_bins, D)
         logits = (torch.bmm(per_bin[:, None], weight) + bias)[:, 0].t()  # (n_stems, n_bins)
-        outputs = [torch.sigmoid(logits)[None, None]]
+        masks = torch.sigmoid(logits)[None, None]
+        outputs = [masks if model.stem_prior is None else model.stem_prior(masks)]
         if model.onset_branch is not None:
             onset_logits, *onset_states = model.onset_branch(magnitude, *states[n_trunk:])
             outputs.append(torch.sigmoid(onset_logits))

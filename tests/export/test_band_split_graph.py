@@ -1,6 +1,6 @@
 """The separator's band split and merge run batched: the same checkpoints load, the outputs equal the per-band
 forward pass of before, the exported graph has a few operators instead of a few per band, and the warm start reads
-weights back from both graphs."""
+weights back from both graphs (also into a separator on other input features); the stem prior does what it says."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch import nn
 
+from edge.errors import ConfigError
 from edge.pack import load_pack
-from export.distill import N_BINS
+from export.distill import N_BINS, stem_prior, warm_start_separator
 from export.onnx_export import export_onnx
 from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.students.onnx_weights import load_weights_from_onnx
@@ -143,3 +144,38 @@ def test_training_resumes_from_a_checkpoint_of_the_older_conv_layout() -> None:
     model(magnitude, *model.initial_states(1))[0].mean().backward()
     optimizer.step()  # failed to broadcast (32, 32, 1, 3) moments against (32, 32, 3, 1) gradients without the match
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_stem_prior_pulls_pitched_masks_towards_their_band_and_leaves_drums() -> None:
+    stems = ("vocals", "drums", "bass", "other")
+    plain = BandSplitSeparator(BandSplitConfig(n_channels=8, dilations=(1,))).eval()
+    weights = (0.5, 0.0, 0.25, 1.0)
+    with_prior = BandSplitSeparator(
+        BandSplitConfig(n_channels=8, dilations=(1,), stem_prior=stem_prior(stems, weights))
+    ).eval()
+    with_prior.load_state_dict(plain.state_dict())  # the prior adds no parameter: the same checkpoint loads
+    magnitude = torch.rand(1, 6, N_BINS) * 4
+    masks = plain(magnitude, *plain.initial_states(1))[0]
+    pulled = with_prior(magnitude, *with_prior.initial_states(1))[0]
+    hz = torch.arange(N_BINS) * 16_000 / 512
+    not_drums = 1 - masks[:, :, 1]
+    torch.testing.assert_close(pulled[:, :, 1], masks[:, :, 1])
+    torch.testing.assert_close(pulled[:, :, 0], 0.5 * masks[:, :, 0] + 0.5 * not_drums * ((hz >= 250) & (hz < 4000)))
+    torch.testing.assert_close(pulled[:, :, 2], 0.75 * masks[:, :, 2] + 0.25 * not_drums * (hz < 250))
+    torch.testing.assert_close(pulled[:, :, 3], not_drums * (hz >= 4000))  # weight 1: the prior alone
+    with pytest.raises(ValueError, match="0 for the percussive stem"):
+        BandSplitSeparator(BandSplitConfig(stem_prior=stem_prior(stems, (0.5, 0.5, 0.5, 0.5))))
+
+
+def test_warm_start_changes_input_features_from_a_log1p_pack(tmp_path: Path) -> None:
+    pack = load_pack(None)
+    artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
+    log1p = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES))
+    assert warm_start_separator(log1p, artifact) == []
+    floored = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES, log_floor=1e-3))
+    assert warm_start_separator(floored, artifact) == []  # the same weights, on log(magnitude + 0.001)
+    for key, value in log1p.state_dict().items():
+        torch.testing.assert_close(floored.state_dict()[key], value, msg=key)
+    narrow = BandSplitSeparator(BandSplitConfig(n_channels=16, n_onset_classes=ONSET_CLASSES))
+    with pytest.raises(ConfigError, match="does not reproduce the artifact"):
+        warm_start_separator(narrow, artifact)

@@ -33,6 +33,16 @@ def test_committed_recipes_parse() -> None:
         ({"training": {"steps": 3}}, "name: missing required key"),
         ({"name": "x", "training": {"decay_fraction": 1.5}}, r"decay_fraction: is 1.5 \(expected a number within 0..1"),
         ({"name": "x", "training": {"tagger_steps": "lots"}}, r"tagger_steps: is 'lots' \(expected an integer"),
+        ({"name": "x", "separator": {"prior_weights": [0.5, 0.5]}}, r"prior_weights: has 2 entries \(expected one per"),
+        (
+            {"name": "x", "separator": {"prior_weights": [0.5, 0.2, 0.5, 0.5]}},
+            r"prior_weights: gives drums 0.2 \(expected 0, or a stem with a band",
+        ),
+        (
+            {"name": "x", "separator": {"prior_weights": [1.5, 0.0, 0.5, 0.5]}},
+            r"prior_weights: gives vocals 1.5 \(expected a weight within 0..1",
+        ),
+        ({"name": "x", "separator": {"log_floor": 0.0}}, r"separator.log_floor: is 0.0 \(expected a number above 0"),
         (
             {"name": "x", "training": {"tagger_ema_decay": 1.0}},
             r"tagger_ema_decay: is 1.0 \(expected a number within 0..1",

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from edge.audio_source import read_audio_file
-from export.distill import N_BINS, magnitude_frames
+from export.distill import N_BINS, magnitude_frames, stem_prior
 from export.students.band_split import BandSplitConfig, BandSplitSeparator, SingleFrameStep
 from export.tflite_export import export_tflite, single_frame_form
 from tests.export.conftest import REPO, separator_signature
 
+STEMS = ("vocals", "drums", "bass", "other")
 EXAMPLE_SOUND = REPO / "edge" / "data" / "example.flac"
 N_STREAMED_FRAMES = 150
 MAX_TFLITE_OPERATORS = 330
@@ -47,8 +48,9 @@ def example_magnitudes(n_frames: int) -> np.ndarray:
     [
         BandSplitConfig(n_onset_classes=3),
         BandSplitConfig(n_channels=8, kernel_frames=2, dilations=(4, 1), band_groups=((3, 4), (5, 3))),
+        BandSplitConfig(n_onset_classes=3, log_floor=1e-3, stem_prior=stem_prior(STEMS, (0.5, 0.0, 0.5, 0.25))),
     ],
-    ids=["default", "small-no-onsets"],
+    ids=["default", "small-no-onsets", "log-features-and-stem-prior"],
 )
 def test_single_frame_step_equals_the_separator_frame_by_frame(config: BandSplitConfig) -> None:
     torch.manual_seed(3)
