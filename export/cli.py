@@ -325,6 +325,33 @@ def train_onsets_command(
     console.print("best: " + ", ".join(f"{k} {v:.4g}" for k, v in best.items()), highlight=False)
 
 
+@export_app.command("prior-weights")
+def prior_weights_command(
+    recipe_path: RecipeArgument,
+    out: OutOption = None,
+    markdown: Annotated[
+        Optional[Path], typer.Option(help="Also write the grid and the recipe line to this Markdown file.")
+    ] = None,
+) -> None:
+    """Choose the separator's stem-prior weights on the validation songs (out-of-source and in-source; never the
+    evaluation songs): SDR per stem for a grid of weights, with the separator checkpoint the export ships. Prints
+    the grid and the `prior_weights` line to put in the recipe's [separator] section."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from export.prior_weights import grid_markdown, prior_weight_grid, recipe_line, write_grid
+
+    recipe = _recipe(recipe_path, out)
+    console = Console()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("stem prior", total=None)
+        grid = prior_weight_grid(recipe, progress=lambda message: bar.update(task, description=message))
+    console.print(grid_markdown(grid), highlight=False, markup=False)
+    console.print(recipe_line(grid), highlight=False, markup=False)
+    if markdown is not None:
+        write_grid(grid, markdown)
+
+
 @export_app.command("export")
 def export_command(recipe_path: RecipeArgument, out: OutOption = None) -> None:
     """Export the best checkpoints to fp32 ONNX (step function, explicit state) and TFLite into <out>/pack."""

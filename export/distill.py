@@ -76,7 +76,10 @@ def make_separator(recipe: Recipe) -> BandSplitSeparator:
 
 
 def stem_prior(stems: tuple[str, ...], weights: tuple[float, ...]) -> tuple[tuple[float, float, float], ...]:
-    """The separator's :attr:`BandSplitConfig.stem_prior` from the recipe's per-stem weights (checked there)."""
+    """The separator's :attr:`BandSplitConfig.stem_prior` from the recipe's per-stem weights (checked there; none:
+    no prior)."""
+    if not weights:
+        return ()
     return tuple(
         (weight, *STEM_PRIOR_BANDS_HZ.get(stem, (0.0, 0.0))) for stem, weight in zip(stems, weights, strict=True)
     )
@@ -84,21 +87,22 @@ def stem_prior(stems: tuple[str, ...], weights: tuple[float, ...]) -> tuple[tupl
 
 def warm_start_separator(model: BandSplitSeparator, artifact: Path) -> list[str]:
     """Load ``model`` with the weights of a pack's fp32 ONNX separator of the same architecture; returns the
-    parameters the artifact does not have (left fresh). A model whose input features differ from the artifact's
-    (another ``log_floor``; packs up to 1.2.0 use log1p) takes the weights of the same architecture with log1p
-    features: a start for training on the new features, not the same function."""
+    parameters the artifact does not have (left fresh). A model whose input features or stem prior differ from the
+    artifact's takes the weights of the artifact read as the packs up to 1.2.0 were made (log1p features, no stem
+    prior): a start for training the new function, not the same function."""
     from export.students.onnx_weights import load_weights_from_onnx
 
     def load(student: BandSplitSeparator) -> list[str]:
         example = (torch.rand(1, 16, N_BINS) * 4, *student.initial_states(1))
         return load_weights_from_onnx(student.eval(), artifact, example)  # type: ignore[arg-type]
 
+    as_before = replace(model.config, log_floor=1.0, stem_prior=())
     try:
         return load(model)
     except ConfigError:
-        if model.config.log_floor == 1.0:
+        if model.config == as_before:
             raise
-        donor = BandSplitSeparator(replace(model.config, log_floor=1.0))
+        donor = BandSplitSeparator(as_before)
         fresh = load(donor)
         model.load_state_dict(donor.state_dict())
         return fresh

@@ -5,6 +5,7 @@ weights back from both graphs (also into a separator on other input features); t
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ from torch import nn
 
 from edge.errors import ConfigError
 from edge.pack import load_pack
-from export.distill import N_BINS, stem_prior, warm_start_separator
+from export.distill import N_BINS, make_separator, stem_prior, warm_start_separator
 from export.onnx_export import export_onnx
+from export.recipe import load_recipe
 from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.students.onnx_weights import load_weights_from_onnx
-from tests.export.conftest import CHECKPOINTS, ONSET_CLASSES, separator_signature
+from tests.export.conftest import CHECKPOINTS, DEFAULT_RECIPE, ONSET_CLASSES, separator_signature
 
 MAX_GRAPH_NODES = 200
 """Executed ONNX nodes (Constant nodes aside) of the default separator with its onset branch; 775 ran the bands
@@ -121,8 +123,8 @@ def test_warm_start_reads_back_a_batched_graph_and_the_shipped_pack(trained, tmp
     assert load_weights_from_onnx(model, path, example) == []
     for key, value in trained.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), atol=1e-7, err_msg=key)
-    pack = load_pack(None)  # sense-default 1.1.0: shipped from this checkpoint (its best step is its last)
-    shipped = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
+    pack = load_pack(None)  # sense-default 1.1.0 and on: shipped from this checkpoint (its best step is its last)
+    shipped = make_separator(load_recipe(DEFAULT_RECIPE)).eval()  # as the recipe makes it (1.3.0: a stem prior)
     assert load_weights_from_onnx(shipped, pack.root / pack.separator.artifact("onnx", "fp32").file, example) == []
     for key, value in trained.state_dict().items():
         np.testing.assert_allclose(shipped.state_dict()[key].numpy(), value.numpy(), atol=1e-6, err_msg=key)
@@ -167,15 +169,14 @@ def test_stem_prior_pulls_pitched_masks_towards_their_band_and_leaves_drums() ->
         BandSplitSeparator(BandSplitConfig(stem_prior=stem_prior(stems, (0.5, 0.5, 0.5, 0.5))))
 
 
-def test_warm_start_changes_input_features_from_a_log1p_pack(tmp_path: Path) -> None:
-    pack = load_pack(None)
-    artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
-    log1p = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES))
-    assert warm_start_separator(log1p, artifact) == []
-    floored = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES, log_floor=1e-3))
-    assert warm_start_separator(floored, artifact) == []  # the same weights, on log(magnitude + 0.001)
-    for key, value in log1p.state_dict().items():
-        torch.testing.assert_close(floored.state_dict()[key], value, msg=key)
+def test_warm_start_onto_other_features_or_a_stem_prior_from_a_pack_without(trained, tmp_path: Path) -> None:
+    artifact = export_onnx(trained, separator_signature(trained), tmp_path / "separator.onnx")  # log1p, no prior
+    prior = stem_prior(("vocals", "drums", "bass", "other"), (0.5, 0.0, 0.75, 0.25))
+    for config in (BandSplitConfig(log_floor=1e-3), BandSplitConfig(stem_prior=prior)):
+        changed = BandSplitSeparator(replace(config, n_onset_classes=ONSET_CLASSES))
+        assert warm_start_separator(changed, artifact) == []  # the same weights, for another function
+        for key, value in trained.state_dict().items():
+            torch.testing.assert_close(changed.state_dict()[key], value, msg=key)
     narrow = BandSplitSeparator(BandSplitConfig(n_channels=16, n_onset_classes=ONSET_CLASSES))
     with pytest.raises(ConfigError, match="does not reproduce the artifact"):
         warm_start_separator(narrow, artifact)

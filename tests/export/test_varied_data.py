@@ -15,6 +15,7 @@ from export.data.augment import augment_segment, microphone_path
 from export.data.source_holdout import HELDOUT_SOURCES, check_training_source, is_heldout_source
 from export.data.synth_instruments import DRUM_CLASSES, TONAL_FAMILIES, draw_params, render_note
 from export.data.varied_songs import STEMS, draw_sources, render_varied_song, source_pool
+from tests.export.conftest import DEFAULT_RECIPE
 
 SAMPLE_RATE_HZ = 16_000
 
@@ -108,12 +109,14 @@ def test_onset_targets_mark_the_first_device_frame_that_hears_the_hit(tmp_path: 
 
 
 def test_warm_start_reproduces_the_bundled_separator_and_refuses_another_architecture() -> None:
+    from export.distill import make_separator
+    from export.recipe import load_recipe
     from export.students.band_split import BandSplitConfig, BandSplitSeparator
     from export.students.onnx_weights import load_weights_from_onnx
 
     pack = load_pack(None)
     artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
-    model = BandSplitSeparator(BandSplitConfig(n_onset_classes=3)).eval()
+    model = make_separator(load_recipe(DEFAULT_RECIPE)).eval()  # the recipe the pack was made from
     fresh = load_weights_from_onnx(model, artifact, (torch.rand(1, 12, 257) * 4, *model.initial_states(1)))
     assert all(name.startswith("onset_") for name in fresh)  # only a head the artifact lacks starts fresh
     other = BandSplitSeparator(BandSplitConfig(n_channels=16, dilations=(1, 2))).eval()
