@@ -346,7 +346,7 @@ def prior_weights_command(
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("stem prior", total=None)
         grid = prior_weight_grid(recipe, progress=lambda message: bar.update(task, description=message))
-    console.print(grid_markdown(grid), highlight=False, markup=False)
+    console.print(grid_markdown(grid), highlight=False, markup=False, soft_wrap=True)
     console.print(recipe_line(grid), highlight=False, markup=False)
     if markdown is not None:
         write_grid(grid, markdown)
