@@ -312,8 +312,8 @@ class SeparatorBatches:
         return self._crop(song.stems, start), self._onset_targets(song, start)
 
     def _onset_targets(self, song: SeparatorSong, start: int) -> np.ndarray | None:
-        """(T, n_classes) 1 at the frame whose newest hop holds a hit's first sample and at the frame after it
-        (frame t covers segment samples [t * HOP, t * HOP + N_FFT))."""
+        """(T, n_classes) 1 at the recipe's ``onset_target_frames`` after the frame whose newest hop holds a hit's
+        first sample (frame t covers segment samples [t * HOP, t * HOP + N_FFT))."""
         if song.onset_samples is None or not self.n_onset_classes:
             return None
         n_frames = self.training.segment_frames
@@ -321,7 +321,7 @@ class SeparatorBatches:
         for index, samples in enumerate(song.onset_samples):
             relative = samples - start
             frames = (relative - N_FFT) // HOP + 1
-            for offset in (0, 1):
+            for offset in self.training.onset_target_frames:
                 hit = frames + offset
                 targets[hit[(hit >= 0) & (hit < n_frames)], index] = 1.0
         return targets

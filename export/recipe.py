@@ -151,6 +151,9 @@ class TrainingSection:
     and a microphone path per segment (export.data.augment.augment_segment)."""
     onset_weight: float = 0.0
     """Weight of the drum-onset head's loss (binary cross-entropy per frame and class) on varied songs."""
+    onset_target_frames: tuple[int, ...] = (0, 1)
+    """Where a hit's onset target is 1: frames after the first frame whose newest hop holds the hit's first sample
+    (0: that frame, where the Hann window's tail barely shows the hit). (1, 2) from sense-default 1.4.0 on."""
     init_from_pack: str = ""
     """Start the separator from this pack's fp32 ONNX separator (a warm start; the onset head starts fresh)."""
     threads: int = 1
@@ -210,6 +213,10 @@ SECTIONS = {
 }
 
 
+MAX_ONSET_TARGET_FRAME = 4
+"""Latest onset-target frame (32 ms after the first frame that holds the hit): a later target is a late pulse."""
+
+
 def check_prior_weights(document: ConfigDocument, section: SeparatorSection) -> None:
     """The stem prior needs one weight in 0..1 per stem, a drums stem (weight 0) and a known band per weighted stem."""
     from export.students.band_split import STEM_PRIOR_BANDS_HZ
@@ -264,6 +271,13 @@ def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) ->
     if len(recipe.separator.stems) < 1:
         raise document.error(("separator", "stems"), "is empty", "at least one stem")
     check_prior_weights(document, recipe.separator)
+    offsets = recipe.training.onset_target_frames
+    if not offsets or not all(0 <= offset <= MAX_ONSET_TARGET_FRAME for offset in offsets):
+        raise document.error(
+            ("training", "onset_target_frames"),
+            f"is {list(offsets)}",
+            f"frame offsets within 0..{MAX_ONSET_TARGET_FRAME}",
+        )
     if not recipe.separator.log_floor > 0.0:
         raise document.error(("separator", "log_floor"), f"is {recipe.separator.log_floor}", "a number above 0")
     if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:

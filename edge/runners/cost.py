@@ -7,9 +7,8 @@ are a quarter of the size: int8 is for size only until the int8 graphs get fully
 Costs are of the whole ``sense run`` pipeline on the bundled pack, 1 thread, after issue 16's renderer work
 (docs/hot_path.md, docs/benchmarks.md):
 
-- ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.3.0 after the second hot-path round and the direct LiteRT
-  runner): M aarch64 instructions
-  per audio second, counted under qemu
+- ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.3.0, whose graphs 1.4.0 keeps, after the second hot-path
+  round and the direct LiteRT runner): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
 - ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.2.0, one run on a shared 2-core
   EPYC).

@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 TINY_RECIPE = REPO / "recipes" / "tiny.toml"
 DEFAULT_RECIPE = REPO / "recipes" / "default.toml"
 CHECKPOINTS = REPO / "recipes" / "checkpoints" / "default-1.1.0"
+ONSET_BRANCH = REPO / "recipes" / "checkpoints" / "default-1.4.0" / "onset-branch.pt"
+"""The drum-onset branch sense-default 1.4.0 ships (beside 1.1.0's separator weights)."""
 ONSET_CLASSES = 3
 
 
@@ -52,12 +54,12 @@ def separator_signature(model: torch.nn.Module) -> StepSignature:
 
 @pytest.fixture(scope="session")
 def trained() -> torch.nn.Module:
-    """sense-default 1.1.0's separator checkpoint (trained with the per-band code: the older conv layout) with its
-    onset branch, as the export loads them."""
+    """sense-default 1.1.0's separator checkpoint (trained with the per-band code: the older conv layout) with the
+    onset branch 1.4.0 ships, as the export loads them (the weights of sense-default 1.4.0's separator)."""
     from export.students.band_split import BandSplitConfig, BandSplitSeparator
 
     model = BandSplitSeparator(BandSplitConfig(n_onset_classes=ONSET_CLASSES)).eval()
     state = torch.load(str(CHECKPOINTS / "last-separator.pt"), map_location="cpu", weights_only=False)["separator"]
-    branch = torch.load(str(CHECKPOINTS / "onset-branch.pt"), map_location="cpu", weights_only=False)["onset_branch"]
+    branch = torch.load(str(ONSET_BRANCH), map_location="cpu", weights_only=False)["onset_branch"]
     model.load_state_dict({**state, **{f"onset_branch.{k}": v for k, v in branch.items()}})  # strict: same keys, shapes
     return model

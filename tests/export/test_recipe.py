@@ -42,6 +42,10 @@ def test_committed_recipes_parse() -> None:
             {"name": "x", "separator": {"prior_weights": [1.5, 0.0, 0.5, 0.5]}},
             r"prior_weights: gives vocals 1.5 \(expected a weight within 0..1",
         ),
+        (
+            {"name": "x", "training": {"onset_target_frames": [1, 9]}},
+            r"onset_target_frames: is \[1, 9\] \(expected frame offsets within 0..4",
+        ),
         ({"name": "x", "separator": {"log_floor": 0.0}}, r"separator.log_floor: is 0.0 \(expected a number above 0"),
         (
             {"name": "x", "training": {"tagger_ema_decay": 1.0}},

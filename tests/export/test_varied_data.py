@@ -3,6 +3,7 @@ augmentation, onset targets on the device's frames, and the warm start from a pa
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def test_augmentation_keeps_targets_exact_and_its_noise_belongs_to_no_stem() -> 
     assert mic_noise.shape == (8000,) and 0 < np.sqrt(np.mean(mic_noise**2)) < np.sqrt(np.mean(mic_stems.sum(0) ** 2))
 
 
-def test_onset_targets_mark_the_first_device_frame_that_hears_the_hit(tmp_path: Path) -> None:
+def test_onset_targets_mark_the_frames_the_recipe_names_after_the_first_that_hears_the_hit(tmp_path: Path) -> None:
     from export.distill import HOP, N_FFT, SeparatorBatches, SeparatorData, SeparatorSong, causal_stft
     from export.recipe import load_recipe
 
@@ -106,6 +107,9 @@ def test_onset_targets_mark_the_first_device_frame_that_hears_the_hit(tmp_path: 
     first_frame = int(np.argmax(energy > 0))
     assert np.flatnonzero(targets[:, 0]).tolist() == [first_frame, first_frame + 1]
     assert not targets[:, 1:].any()
+    later = dataclasses.replace(recipe, training=dataclasses.replace(recipe.training, onset_target_frames=(1, 2)))
+    shifted = SeparatorBatches(SeparatorData([song], []), later, np.random.default_rng(0), augment=False)
+    assert np.flatnonzero(shifted._onset_targets(song, 0)[:, 0]).tolist() == [first_frame + 1, first_frame + 2]
 
 
 def test_warm_start_reproduces_the_bundled_separator_and_refuses_another_architecture() -> None:
