@@ -335,7 +335,7 @@ def prior_weights_command(
 ) -> None:
     """Choose the separator's stem-prior weights on the validation songs (out-of-source and in-source; never the
     evaluation songs): SDR per stem for a grid of weights, with the separator checkpoint the export ships. Prints
-    the grid and the `prior_weights` line to put in the recipe's [separator] section."""
+    the grid and the `prior_weights` line to put in the recipe's separator section."""
     from rich.console import Console
     from rich.progress import Progress
 
