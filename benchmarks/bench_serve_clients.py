@@ -30,6 +30,7 @@ import typer
 from edge.bench import emit, latency_stats_ms, machine_info, machine_line
 from edge.pipeline import STAGES, Telemetry
 from edge.run import SessionOptions
+from edge.session import SessionParams
 from edge.serve.server import Server, open_server
 
 RESULTS = Path(__file__).parent / "results"
@@ -206,7 +207,11 @@ def main(
 ) -> None:
     """Pipeline hop time and dropped hops with and without many live page clients."""
     server = open_server(
-        None, SessionOptions(pack, output="sim://", n_threads=threads), port=0, loop=True, write_state=False
+        None,
+        SessionOptions(pack, output="sim://", params=SessionParams(n_threads=threads)),
+        port=0,
+        loop=True,
+        write_state=False,
     )
     pipeline = threading.Thread(target=server.run, name="pipeline", daemon=True)
     pipeline.start()

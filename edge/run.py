@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from edge import audio_source
 from edge.errors import ConfigError, OutputError
 from edge.pack import Pack, load_pack
 from edge.sdnotify import SystemdNotifier
-from edge.session import OutputChoice, Session, SessionHealth, open_session
+from edge.session import OutputChoice, Session, SessionHealth, SessionParams, open_session
 from edge.stream import DEVICE_STREAM
 
 EXAMPLE_SOUND = Path(__file__).parent / "data" / "example.flac"
@@ -138,22 +138,18 @@ def run_until_signal(
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """What ``sense run`` and ``sense serve`` open a session from: the pack (None: the bundled one; none at all with
-    ``use_models=False``), the rig, the outputs, runtime and precision, intra-op threads, the real-time budget
-    (None: never drop a hop), the sounds learned with ``sense learn`` (``user_sounds``, from ``sounds_dir``) and the
-    haptic offset (None: the rig's)."""
+    """What ``sense run`` and ``sense serve`` open a session from: the pack (None: the bundled one), the rig, the
+    outputs, how the session runs (:class:`~edge.session.SessionParams`: runtime, precision, threads, real-time
+    budget, haptic offset), whether to load the pack at all (``use_models=False``: DSP only, no pack), and the
+    sounds learned with ``sense learn`` (``user_sounds``, from ``sounds_dir``)."""
 
     pack_path: str | None = None
     rig_path: str | None = None
     output: OutputChoice = None
-    runtime: str | None = None
-    precision: str = "fp32"
-    n_threads: int = 1
-    realtime_budget: float | None = 1.0
+    params: SessionParams = field(default_factory=SessionParams)
     use_models: bool = True
     user_sounds: bool = False
     sounds_dir: str | None = None
-    haptic_offset_ms: float | None = None
 
 
 def open_run_session(options: SessionOptions) -> Session:
@@ -164,17 +160,7 @@ def open_run_session(options: SessionOptions) -> Session:
         from edge.user_sounds.live import open_user_sounds
 
         user = open_user_sounds(pack, options.sounds_dir)
-    return open_session(
-        pack,
-        options.rig_path,
-        options.output,
-        runtime=options.runtime,
-        precision=options.precision,
-        n_threads=options.n_threads,
-        realtime_budget=options.realtime_budget,
-        user_sounds=user,
-        haptic_offset_ms=options.haptic_offset_ms,
-    )
+    return open_session(pack, options.rig_path, options.output, options.params, user_sounds=user)
 
 
 def run(
@@ -205,20 +191,15 @@ def run(
     if pace is not None and pace not in PACES:
         raise ConfigError(f"--pace {pace}: unknown; expected one of {', '.join(PACES)}")
     source_name, blocks = open_source(input_spec, **source_options)
+    params = SessionParams(
+        runtime=runtime,
+        precision=precision,
+        n_threads=n_threads,
+        realtime_budget=realtime_budget,
+        haptic_offset_ms=haptic_offset_ms,
+    )
     session = open_run_session(
-        SessionOptions(
-            pack_path,
-            rig_path,
-            output_url,
-            runtime,
-            precision,
-            n_threads,
-            realtime_budget,
-            use_models,
-            user_sounds,
-            sounds_dir,
-            haptic_offset_ms,
-        )
+        SessionOptions(pack_path, rig_path, output_url, params, use_models, user_sounds, sounds_dir)
     )
     pack = session.pack
     chosen_pace = choose_pace(pace, source_name, session.output_urls)

@@ -66,21 +66,19 @@ def serve_command(
     preset, tags, latency; mode, intensity, group gains, preset lock, mute, source, reload, save to the rig."""
     from edge.run import SessionOptions
     from edge.serve.server import announce, open_server
+    from edge.session import SessionParams
 
+    params = SessionParams(
+        runtime=runtime.value if runtime else None,
+        precision=precision,
+        n_threads=threads,
+        realtime_budget=None if no_drop else 1.0,
+        haptic_offset_ms=haptic_offset_ms,
+    )
     server = open_server(
         input,
         SessionOptions(
-            pack,
-            rig,
-            output,
-            runtime.value if runtime else None,
-            precision,
-            threads,
-            realtime_budget=None if no_drop else 1.0,
-            use_models=not no_models,
-            user_sounds=user_sounds,
-            sounds_dir=sounds_dir,
-            haptic_offset_ms=haptic_offset_ms,
+            pack, rig, output, params, use_models=not no_models, user_sounds=user_sounds, sounds_dir=sounds_dir
         ),
         host=host,
         port=port,

@@ -9,7 +9,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from edge.pack import TEST_PACK_NAME, bundled_pack_path
 from edge.rig import DEFAULT_RIG
 from edge.run import SessionOptions
 from edge.serve.server import Server, open_server
+from edge.session import SessionParams
 
 EVENT_TIMEOUT_S = 30.0
 """Generous: the machine running the tests may be busy; no test asserts how fast anything is."""
@@ -80,6 +81,10 @@ class Served:
             time.sleep(0.02)
 
 
+PARAM_NAMES = {field.name for field in fields(SessionParams)}
+"""Keywords of :func:`start_served` that go to the session's parameters, not its options."""
+
+
 def start_served(tmp_path: Path, copy_rig: bool = True, **options: Any) -> Served:
     rig_path = None
     if copy_rig:
@@ -87,9 +92,10 @@ def start_served(tmp_path: Path, copy_rig: bool = True, **options: Any) -> Serve
         shutil.copy(DEFAULT_RIG, rig_path)
     sim = RoutedOutput(open_output("sim://", 16), np.arange(16))
     options.setdefault("pack_path", str(bundled_pack_path(TEST_PACK_NAME)))
+    params = SessionParams(**{name: options.pop(name) for name in PARAM_NAMES if name in options})
     server = open_server(
         None,
-        SessionOptions(rig_path=str(rig_path) if rig_path else None, output=[sim], **options),
+        SessionOptions(rig_path=str(rig_path) if rig_path else None, output=[sim], params=params, **options),
         host="127.0.0.1",
         port=0,
         loop=True,
