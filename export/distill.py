@@ -38,6 +38,7 @@ from edge.stream import DEVICE_STREAM
 from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
+from export.separator_validation import VALIDATION_SETS, songs_sdr_db, validation_songs
 from export.students.band_split import STEM_PRIOR_BANDS_HZ, BandSplitConfig, BandSplitSeparator
 from export.students.labels import label_index_map, map_teacher_probabilities
 from export.students.tagger import MobileTagger, TaggerConfig
@@ -106,6 +107,32 @@ def warm_start_separator(model: BandSplitSeparator, artifact: Path) -> list[str]
         fresh = load(donor)
         model.load_state_dict(donor.state_dict())
         return fresh
+
+
+def warm_start_from_checkpoint(model: BandSplitSeparator, path: Path) -> tuple[list[str], list[str]]:
+    """Load into ``model`` every parameter of the torch checkpoint ``path``'s separator whose name and shape match
+    (e.g. the first blocks of a deeper separator); returns (parameters left fresh, checkpoint entries not used)."""
+    if not path.is_file():
+        raise ConfigError(f"[training] init_from_checkpoint: {path} not found")
+    stored = torch.load(str(path), map_location="cpu", weights_only=False)
+    if not isinstance(stored, dict) or "separator" not in stored:
+        raise ConfigError(f"[training] init_from_checkpoint: {path} holds no 'separator' weights")
+    own = model.state_dict()
+    donor: dict[str, torch.Tensor] = {}
+    for key, value in stored["separator"].items():
+        if key in own and value.ndim == 4 and value.shape[2] == 1 and value.transpose(2, 3).shape == own[key].shape:
+            value = value.transpose(2, 3)  # a temporal conv in the layout before frames left the inner axis
+        donor[key] = value
+    taken = {key: value for key, value in donor.items() if key in own and own[key].shape == value.shape}
+    if not taken:
+        raise ConfigError(f"[training] init_from_checkpoint: no parameter of {path} fits this separator")
+    model.load_state_dict({**own, **taken})
+    return sorted(set(own) - set(taken)), sorted(set(donor) - set(taken))
+
+
+def _modules(keys: list[str]) -> str:
+    """State-dict keys named by their modules, e.g. 'temporal.4, temporal.5' for every key of those blocks."""
+    return ", ".join(dict.fromkeys(key.rsplit(".", 2)[0] if key.count(".") >= 2 else key for key in keys)) or "nothing"
 
 
 def make_tagger(recipe: Recipe) -> MobileTagger:
@@ -517,6 +544,17 @@ class SeparatorTask:
             self.val_batches["val"] = [
                 source.ground_truth(recipe.training.batch_size) for _ in range(N_VALIDATION_BATCHES)
             ]
+        self.sdr_songs: dict[str, list[dict[str, np.ndarray]]] = {}
+        if recipe.training.select_separator_by == "sdr":
+            self.sdr_songs = {
+                name: songs for name, prefix in VALIDATION_SETS.items() if (songs := validation_songs(recipe, prefix))
+            }
+            if "out-of-source" not in self.sdr_songs:
+                raise ConfigError(
+                    f"recipe {recipe.source}: [training] select_separator_by = 'sdr' needs out-of-source validation "
+                    f"songs ({recipe.out / 'data' / 'separator'}/{VALIDATION_SETS['out-of-source']}-*.npz): run "
+                    "`sense export render-data` with [data] n_varied_validation_songs > 0"
+                )
 
     def wrap(self, model: nn.Module) -> nn.Module:
         return model
@@ -549,10 +587,11 @@ class SeparatorTask:
 
     @torch.no_grad()
     def validate(self, model: BandSplitSeparator) -> dict[str, float]:
-        """Mean compressed-L1 loss (and onset loss) on fixed validation batches of each validation set.
+        """Mean compressed-L1 loss (and onset loss) on fixed validation batches of each validation set; with
+        ``select_separator_by = "sdr"`` also the SDR per stem and its mean on the whole validation songs.
 
-        ``separator_val_loss`` -- the number that picks checkpoints -- is the out-of-source set's when there is one
-        (every stem from a held-out source); the in-source sets are reported beside it."""
+        ``separator_val_loss`` -- the number that picks checkpoints -- is the out-of-source set's loss when there is
+        one (every stem from a held-out source), or minus its mean SDR; the in-source sets are reported beside it."""
         power = self.recipe.training.magnitude_compression
         result: dict[str, float] = {}
         for split, batches in self.val_batches.items():
@@ -571,6 +610,13 @@ class SeparatorTask:
         result["separator_val_loss"] = result[f"separator_{chosen}_mask_loss"] + weight * result.get(
             f"separator_{chosen}_onset_loss", 0.0
         )
+        for name, songs in self.sdr_songs.items():
+            key = "val_oos" if name == "out-of-source" else "val_in"
+            by_stem = songs_sdr_db(model, songs, tuple(self.recipe.separator.stems))
+            result.update({f"separator_{key}_sdr_db_{stem}": value for stem, value in by_stem.items()})
+            result[f"separator_{key}_sdr_db"] = float(np.mean(list(by_stem.values())))
+        if self.sdr_songs:  # lower is better, as for the loss: minus the out-of-source mean SDR
+            result["separator_val_loss"] = -result["separator_val_oos_sdr_db"]
         return result
 
 
@@ -770,6 +816,16 @@ def train_student(
         artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
         fresh = warm_start_separator(model, artifact)
         log(f"separator: warm start from {artifact} (fresh: {', '.join(fresh) or 'nothing'})")
+    elif (
+        student == "separator"
+        and training.init_from_checkpoint
+        and not (resume and last_checkpoint(recipe, student).exists())
+    ):
+        fresh, unused = warm_start_from_checkpoint(model, Path(training.init_from_checkpoint))
+        log(
+            f"separator: warm start from {training.init_from_checkpoint} (fresh: {_modules(fresh)}; "
+            f"not used: {_modules(unused)})"
+        )
     model = model.to(device).train()
     ema_decay = training.tagger_ema_decay if student == "tagger" else 0.0
     average: torch.optim.swa_utils.AveragedModel | None = None

@@ -19,17 +19,13 @@ import numpy as np
 import torch
 
 from edge.errors import ConfigError
-from export.data.multitrack import STEMS as SONG_STEMS
 from export.distill import load_students, stem_prior
-from export.evaluate.istft import analyse
-from export.evaluate.metrics import separation_scores
-from export.evaluate.separators import StftSettings, apply_masks
+from export.evaluate.separators import StftSettings
 from export.recipe import Recipe
+from export.separator_validation import VALIDATION_SETS, mask_sdr_db, song_masks, validation_songs
 from export.students.band_split import STEM_PRIOR_BANDS_HZ, StemPrior
 
 PRIOR_WEIGHT_GRID = (0.0, 0.25, 0.5, 0.625, 0.75, 1.0)
-VALIDATION_SETS = {"out-of-source": "val-oos-varied", "in-source": "val-in-varied"}
-"""Validation set name -> file prefix of its songs in ``<out>/data/separator``."""
 
 
 @dataclass(frozen=True)
@@ -58,15 +54,6 @@ class PriorWeightGrid:
             return max(scored, key=lambda weight: scored[weight]) if scored else 0.0
 
         return tuple(best(stem) if stem in self.pitched() else 0.0 for stem in self.stems)
-
-
-def validation_songs(recipe: Recipe, prefix: str) -> list[dict[str, np.ndarray]]:
-    """Each rendered validation song of ``prefix`` as its stems by name, (n_samples,) float32 each."""
-    songs = []
-    for path in sorted((recipe.out / "data" / "separator").glob(f"{prefix}-*.npz")):
-        with np.load(path) as stored:
-            songs.append(dict(zip(SONG_STEMS, stored["stems"].astype(np.float32))))
-    return songs
 
 
 def prior_weight_grid(
@@ -103,17 +90,12 @@ def prior_weight_grid(
         n_songs[name] = len(songs)
         for index, song in enumerate(songs):
             progress(f"{name} song {index + 1}/{len(songs)}")
-            references = {stem: song[stem] for stem in stems if np.abs(song[stem]).max() > 0}
-            mixture = np.sum(list(song.values()), axis=0)
-            spectrum = analyse(mixture, stft.n_fft, stft.hop, stft.window)
-            with torch.no_grad():
-                magnitude = torch.from_numpy(np.abs(spectrum).astype(np.float32))[None]
-                masks = model(magnitude, *model.initial_states(1))[0]
-                for weight, prior in priors.items():
-                    estimates = apply_masks(mixture, prior(masks)[0].numpy(), stems, stft, spectrum)
-                    scored = separation_scores(references, {stem: estimates[stem] for stem in references})
-                    for stem, score in scored.items():
-                        scores.setdefault((name, stem, weight), []).append(score.sdr_db)
+            references, mixture, spectrum, masks = song_masks(model, song, stems, stft)
+            for weight, prior in priors.items():
+                with torch.no_grad():
+                    weighted = prior(masks)[0].numpy()
+                for stem, value in mask_sdr_db(references, mixture, spectrum, weighted, stems, stft).items():
+                    scores.setdefault((name, stem, weight), []).append(value)
     return PriorWeightGrid(stems, weights, {key: float(np.mean(values)) for key, values in scores.items()}, n_songs)
 
 

@@ -156,6 +156,13 @@ class TrainingSection:
     (0: that frame, where the Hann window's tail barely shows the hit). (1, 2) from sense-default 1.4.0 on."""
     init_from_pack: str = ""
     """Start the separator from this pack's fp32 ONNX separator (a warm start; the onset head starts fresh)."""
+    init_from_checkpoint: str = ""
+    """Start the separator from this torch checkpoint's separator weights instead (a warm start): every parameter
+    whose name and shape match is taken, e.g. the first blocks of a deeper separator; the rest starts fresh."""
+    select_separator_by: str = "loss"
+    """What picks the separator checkpoint that ships: "loss" (the compressed-L1 mask loss on the out-of-source
+    validation batches) or "sdr" (the mean SDR of the four stems on the whole out-of-source validation songs,
+    :mod:`export.separator_validation`; the loss and SDR can disagree)."""
     threads: int = 1
 
 
@@ -212,6 +219,9 @@ SECTIONS = {
     "pack": PackSection,
 }
 
+
+SEPARATOR_SELECTION = ("loss", "sdr")
+"""Values of ``[training] select_separator_by``."""
 
 MAX_ONSET_TARGET_FRAME = 4
 """Latest onset-target frame (32 ms after the first frame that holds the hit): a later target is a late pulse."""
@@ -278,6 +288,14 @@ def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) ->
             f"is {list(offsets)}",
             f"frame offsets within 0..{MAX_ONSET_TARGET_FRAME}",
         )
+    if training.select_separator_by not in SEPARATOR_SELECTION:
+        raise document.error(
+            ("training", "select_separator_by"),
+            f"is {training.select_separator_by!r}",
+            " or ".join(repr(choice) for choice in SEPARATOR_SELECTION),
+        )
+    if training.init_from_pack and training.init_from_checkpoint:
+        raise document.error(("training", "init_from_checkpoint"), "is set beside init_from_pack", "one warm start")
     if not recipe.separator.log_floor > 0.0:
         raise document.error(("separator", "log_floor"), f"is {recipe.separator.log_floor}", "a number above 0")
     if recipe.data.real_mixture_source not in REAL_MIXTURE_SOURCES:

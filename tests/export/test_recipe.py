@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -12,7 +13,8 @@ from typer.testing import CliRunner
 from edge.cli import app
 from edge.errors import ConfigError
 from export.recipe import load_recipe, parse_recipe
-from tests.export.conftest import DEFAULT_RECIPE, TINY_RECIPE
+from export.distill import N_BINS
+from tests.export.conftest import DEFAULT_RECIPE, REPO, TINY_RECIPE
 
 
 def test_committed_recipes_parse() -> None:
@@ -47,6 +49,14 @@ def test_committed_recipes_parse() -> None:
             r"onset_target_frames: is \[1, 9\] \(expected frame offsets within 0..4",
         ),
         ({"name": "x", "separator": {"log_floor": 0.0}}, r"separator.log_floor: is 0.0 \(expected a number above 0"),
+        (
+            {"name": "x", "training": {"select_separator_by": "luck"}},
+            r"select_separator_by: is 'luck' \(expected 'loss' or 'sdr'",
+        ),
+        (
+            {"name": "x", "training": {"init_from_pack": "p", "init_from_checkpoint": "c.pt"}},
+            r"init_from_checkpoint: is set beside init_from_pack \(expected one warm start",
+        ),
         (
             {"name": "x", "training": {"tagger_ema_decay": 1.0}},
             r"tagger_ema_decay: is 1.0 \(expected a number within 0..1",
@@ -252,3 +262,61 @@ def test_alert_finetune_writes_a_tagger_checkpoint_the_export_reads(tiny_run, tm
         for name, tensor in state["tagger"].items()
         if tensor.is_floating_point()
     )
+
+
+def test_separator_checkpoint_is_picked_by_out_of_source_sdr_when_asked(tiny_run, tmp_path: Path) -> None:
+    """select_separator_by = "sdr": each validation reports the SDR per stem on the whole validation songs, the best
+    checkpoint is the step with the highest out-of-source mean, and it equals an SDR computed from the checkpoint."""
+    import shutil
+
+    from export.distill import distill
+    from export.separator_validation import VALIDATION_SETS, songs_sdr_db, validation_songs
+
+    recipe_path = tmp_path / "sdr.toml"
+    recipe_path.write_text(TINY_RECIPE.read_text().replace("[training]", '[training]\nselect_separator_by = "sdr"'))
+    recipe = load_recipe(recipe_path).with_out_dir(tmp_path / "out")
+    shutil.copytree(tiny_run.out / "data", recipe.out / "data")
+    shutil.copytree(tiny_run.out / "cache", recipe.out / "cache")
+    distill(recipe, steps=6, resume=False, students=("separator",))
+    best = torch.load(recipe.out / "checkpoints" / "best-separator.pt", weights_only=False)
+    history = torch.load(recipe.out / "checkpoints" / "last-separator.pt", weights_only=False)["history"]
+    means = [h["separator_val_oos_sdr_db"] for h in history]
+    assert [h["step"] for h in history][0] == 2 and all("separator_val_in_sdr_db_drums" in h for h in history)
+    assert best["best"] == pytest.approx(-max(means))
+    assert best["step"] == history[int(np.argmax(means))]["step"]
+    from export.distill import make_separator
+
+    model = make_separator(recipe).eval()
+    model.load_state_dict(best["separator"])
+    songs = validation_songs(recipe, VALIDATION_SETS["out-of-source"])
+    by_stem = songs_sdr_db(model, songs, tuple(recipe.separator.stems))
+    assert float(np.mean(list(by_stem.values()))) == pytest.approx(-best["best"], abs=1e-4)
+
+
+def test_separator_warm_starts_from_the_first_blocks_of_a_deeper_checkpoint(tmp_path: Path) -> None:
+    """init_from_checkpoint takes every parameter whose name and shape fit: a 4-block separator from sense-default
+    1.1.0's 8-block checkpoint (older conv layout) computes what the 8-block model's first four blocks compute."""
+    from export.distill import make_separator, warm_start_from_checkpoint
+
+    checkpoint = REPO / "recipes" / "checkpoints" / "default-1.1.0" / "last-separator.pt"
+    default = load_recipe(DEFAULT_RECIPE)
+    deep = make_separator(default).eval()
+    deep.load_state_dict(torch.load(checkpoint, weights_only=False)["separator"], strict=False)
+    shallow_recipe = dataclasses.replace(
+        default, separator=dataclasses.replace(default.separator, dilations=(1, 2, 4, 8))
+    )
+    shallow = make_separator(shallow_recipe).eval()
+    fresh, unused = warm_start_from_checkpoint(shallow, checkpoint)
+    assert fresh == []  # the checkpoint holds an onset branch of the same shape too
+    assert {name.split(".")[1] for name in unused} == {"4", "5", "6", "7"}
+    deep.temporal, deep.cross_band = deep.temporal[:4], deep.cross_band[:4]
+    magnitude = torch.rand(1, 40, N_BINS) * 3
+    with torch.no_grad():
+        expected = deep(magnitude, *deep.initial_states(1))[0]
+        got = shallow(magnitude, *shallow.initial_states(1))[0]
+    torch.testing.assert_close(got, expected)
+    with pytest.raises(ConfigError, match="not found"):
+        warm_start_from_checkpoint(shallow, tmp_path / "missing.pt")
+    torch.save({"tagger": {}}, tmp_path / "tagger.pt")
+    with pytest.raises(ConfigError, match="holds no 'separator' weights"):
+        warm_start_from_checkpoint(shallow, tmp_path / "tagger.pt")
