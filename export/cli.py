@@ -254,6 +254,61 @@ def _batch_share(what: str) -> typer.models.OptionInfo:
     return typer.Option(min=0.0, max=1.0, help=f"Share of each batch from {what}.")
 
 
+@export_app.command("alert-head")
+def alert_head_command(
+    recipe_path: RecipeArgument,
+    out: OutOption = None,
+    pack: Annotated[
+        Optional[Path], typer.Option(help="The pack whose tagger to read (default: the bundled sense-default).")
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps of the head.")] = 4000,
+    variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 30,
+    music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1500,
+    music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 240,
+    other_clips: Annotated[
+        int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
+    ] = 600,
+    false_alarms: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of held-back training windows without alerts allowed at the on-threshold, per alert.",
+        ),
+    ] = 0.001,
+) -> None:
+    """Train a dedicated alert head (siren, alarm, doorbell, telephone, knock) on the pack's frozen tagger
+    features from the ground truth of synthesised alert families, calibrated on held-back training clips; the
+    tagger's other labels stay as they are. Needs [tagger] alert_head in the recipe; writes its tagger checkpoints."""
+    from rich.console import Console
+
+    from edge.errors import ConfigError
+    from edge.pack import load_pack
+    from export.alert_finetune import training_backgrounds
+    from export.alert_head import AlertHeadSettings, train_alert_head
+
+    recipe = _recipe(recipe_path, out)
+    if not recipe.tagger.alert_head:
+        raise ConfigError(f"recipe {recipe.source}: [tagger] alert_head is empty; name the alert labels it predicts")
+    console = Console()
+    music, speech = training_backgrounds(recipe, n_music=music_songs)
+    path = train_alert_head(
+        recipe,
+        load_pack(pack),
+        music,
+        speech,
+        AlertHeadSettings(
+            n_variants_per_family=variants,
+            n_music_clips=music_clips,
+            n_other_clips=other_clips,
+            steps=steps,
+            false_alarm_quantile=false_alarms,
+        ),
+        progress=lambda message: console.log(message),
+    )
+    console.print(f"wrote {path}", highlight=False)
+
+
 @export_app.command("alert-finetune")
 def alert_finetune_command(
     recipe_path: RecipeArgument,

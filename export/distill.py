@@ -144,6 +144,7 @@ def make_tagger(recipe: Recipe) -> MobileTagger:
             context_frames=section.context_frames,
             time_pool=section.time_pool,
             n_mels=section.n_mels,
+            alert_columns=tuple(section.labels.index(label) for label in section.alert_head),
         )
     )
 

@@ -89,6 +89,9 @@ class TaggerSection:
     every_n_hops: int = 8
     time_pool: int = 4
     n_mels: int = 40
+    alert_head: tuple[str, ...] = ()
+    """Labels a dedicated alert head predicts from the tagger's pooled features in place of the shared classifier
+    (trained on its own with `sense export alert-head`; the rest of the tagger stays as distilled)."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,13 @@ def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) ->
         if label not in STUDENT_LABELS:
             raise document.error(
                 ("tagger", "labels", index), f"{label!r} unknown", f"one of {', '.join(sorted(STUDENT_LABELS))}"
+            )
+    for index, label in enumerate(recipe.tagger.alert_head):
+        if label not in recipe.tagger.labels:
+            raise document.error(
+                ("tagger", "alert_head", index),
+                f"{label!r} is not one of the tagger's labels",
+                "a label of [tagger] labels",
             )
     training = recipe.training
     for key, low in (("steps", 0), ("tagger_steps", 0), ("batch_size", 1), ("tagger_batch_size", 1)):

@@ -5,6 +5,7 @@
     -> Linear n_bins -> n_mels (initialised as a mel filterbank, trainable), log1p
     -> conv stem + inverted-residual blocks (depthwise 3x3 + pointwise, BatchNorm, ReLU6)
     -> mean + max pooling -> Linear -> sigmoid -> probabilities (B, n_labels)
+    [with ``alert_columns``: those labels from a dedicated alert head on every stage's pooled features instead]
 
 Pooling before the mel projection costs nothing in accuracy (both are linear) and a quarter of the MACs.
 The edge runtime calls it every ``every_n_hops`` hops on the last ``context_frames`` frames.
@@ -57,6 +58,9 @@ class TaggerConfig:
     blocks: tuple[tuple[int, int, int], ...] = ((24, 2, 2), (32, 1, 2), (48, 2, 2), (64, 1, 2), (96, 2, 2), (96, 1, 2))
     """(out_channels, stride, expansion) of each inverted-residual block."""
     n_hidden: int = 128
+    alert_columns: tuple[int, ...] = ()
+    """Label columns a dedicated alert head predicts in place of the shared classifier (empty: no head)."""
+    n_alert_hidden: int = 64
 
 
 def _conv_bn(
@@ -91,10 +95,11 @@ class InvertedResidual(nn.Module):
 class MobileTagger(nn.Module):
     """(B, context_frames, n_bins) magnitude -> (B, n_labels) probabilities."""
 
-    FLOAT_IN_INT8 = ("mel",)
+    FLOAT_IN_INT8 = ("mel", "alert_head")
     """Submodules the int8 artifacts keep in float: the mel projection reads linear magnitudes spanning ~80 dB, and
     one int8 scale set by loud frames rounds quiet sounds to zero (sense-default 0.3.0, held-out: wind AP 0.53 in
-    fp32, 0.05 with the projection in int8). It is ~15 % of the tagger's MACs."""
+    fp32, 0.05 with the projection in int8). It is ~15 % of the tagger's MACs. The alert head (when there is one)
+    is calibrated to a bias in float; it is ~3 % of the MACs."""
 
     def __init__(self, config: TaggerConfig = TaggerConfig()) -> None:
         super().__init__()
@@ -118,15 +123,52 @@ class MobileTagger(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * channels, config.n_hidden), nn.ReLU())
         self.classify = nn.Linear(config.n_hidden, config.n_labels)
         nn.init.constant_(self.classify.bias, UNTRAINED_LOGIT)
+        self.alert_head: nn.Sequential | None = None
+        if config.alert_columns:
+            columns = config.alert_columns
+            if len(set(columns)) != len(columns) or not all(0 <= c < config.n_labels for c in columns):
+                raise ValueError(
+                    f"alert_columns {columns}: expected distinct label columns within 0..{config.n_labels - 1}"
+                )
+            self.alert_head = nn.Sequential(
+                nn.Linear(2 * (config.stem_channels + sum(block[0] for block in config.blocks)), config.n_alert_hidden),
+                nn.ReLU(),
+                nn.Linear(config.n_alert_hidden, len(columns)),
+            )
+            nn.init.constant_(self.alert_head[2].bias, UNTRAINED_LOGIT)
+            # output column j of [shared classifier's n_labels | head's alerts]: the head's for its labels
+            picks = list(range(config.n_labels))
+            for k, column in enumerate(columns):
+                picks[column] = config.n_labels + k
+            self.register_buffer("label_picks", torch.tensor(picks), persistent=False)
 
     def logits(self, magnitude: torch.Tensor) -> torch.Tensor:
+        stages = self.trunk(magnitude)
+        logits = self.classify(self.head(_pooled(stages[-1])))
+        if self.alert_head is None:
+            return logits
+        return torch.cat([logits, self.alert_head(self.alert_features(stages))], dim=1)[:, self.label_picks]
+
+    def trunk(self, magnitude: torch.Tensor) -> list[torch.Tensor]:
+        """(B, context_frames, n_bins) magnitude -> the feature maps (B, channels, steps, mels) of the stem and of
+        each block, in order: the last is what the shared classifier reads (pooled)."""
         batch = magnitude.shape[0]
         n_steps = self.config.context_frames // self.config.time_pool
         pooled = magnitude.reshape(batch, n_steps, self.config.time_pool, self.config.n_bins).mean(dim=2)
-        x = torch.log1p(torch.relu(self.mel(pooled)))[:, None]  # (B, 1, steps, mels)
-        x = self.blocks(self.stem(x))
-        x = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
-        return self.classify(self.head(x))
+        stages = [self.stem(torch.log1p(torch.relu(self.mel(pooled)))[:, None])]  # from (B, 1, steps, mels)
+        for block in self.blocks:
+            stages.append(block(stages[-1]))
+        return stages
+
+    @staticmethod
+    def alert_features(stages: list[torch.Tensor]) -> torch.Tensor:
+        """What the alert head reads: every stage's mean and max pooled features, (B, 2 x (stem + block channels))."""
+        return torch.cat([_pooled(x) for x in stages], dim=1)
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(magnitude))
+
+
+def _pooled(x: torch.Tensor) -> torch.Tensor:
+    """(B, channels, steps, mels) -> (B, 2 x channels): the mean and the max over time and frequency."""
+    return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)

@@ -3,8 +3,11 @@ alert scores of the evaluation."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from edge.errors import ConfigError
 from export.alert_finetune import _recent
@@ -91,6 +94,9 @@ def test_hard_negatives_are_windows_without_alerts_that_the_model_fires_on() -> 
     from export.recipe import load_recipe
 
     recipe = load_recipe(TINY_RECIPE)
+    recipe = dataclasses.replace(
+        recipe, tagger=dataclasses.replace(recipe.tagger, alert_head=())
+    )  # the shared classifier
     model = make_tagger(recipe).eval()
     labels = list(recipe.tagger.labels)
     alert_columns = [labels.index(kind) for kind in ALERT_CLASSES]
@@ -110,3 +116,47 @@ def test_hard_negatives_are_windows_without_alerts_that_the_model_fires_on() -> 
         model.classify.bias[alert_columns] = -5.0  # fires nowhere
         model.classify.weight.zero_()
     assert mine_hard_negatives(model, clips, context, alert_columns) == []
+
+
+def test_alert_head_learns_on_frozen_tagger_features_and_is_calibrated_on_held_back_clips(tiny_run, tmp_path) -> None:
+    """`train_alert_head` on the tiny run's pack (its tagger has a head: the tiny recipe ships one): only the head
+    moves -- every other label of the checkpoint equals the pack's fp32 ONNX tagger --, the calibration keeps the
+    held-back windows without alerts under the on-threshold, and the export stages read the checkpoint."""
+    import shutil
+
+    import onnxruntime
+
+    from export.alert_finetune import training_backgrounds
+    from export.alert_head import AlertHeadSettings, train_alert_head
+    from export.distill import load_students
+    from export.recipe import load_recipe
+    from tests.export.conftest import TINY_RECIPE
+
+    recipe = load_recipe(TINY_RECIPE).with_out_dir(tmp_path / "head")
+    shutil.copytree(tiny_run.out / "data", recipe.out / "data")
+    shutil.copytree(tiny_run.out / "checkpoints", recipe.out / "checkpoints")
+    music, speech = training_backgrounds(recipe, n_music=2, n_speech=2)
+    settings = AlertHeadSettings(
+        n_variants_per_family=1, n_music_clips=6, n_other_clips=3, steps=30, batch_size=32, false_alarm_quantile=0.01
+    )
+    messages: list[str] = []
+    path = train_alert_head(recipe, tiny_run.pack, music, speech, settings, messages.append)
+    state = torch.load(path, weights_only=False)
+    report = state["alert_head"]["calibration"]
+    assert set(report) == set(ALERT_CLASSES) and any("alert head step 30/30" in m for m in messages)
+    n_quiet = state["alert_head"]["n_windows"]["calibration"]
+    for kind, numbers in report.items():
+        assert numbers["bias_shift"] >= 0.0
+        assert numbers["false_alarm_windows"] <= settings.false_alarm_quantile + 1.0 / n_quiet, kind
+    tagger = load_students(recipe).tagger  # the checkpoint just written, as the export reads it
+    spec = tiny_run.pack.tagger
+    session = onnxruntime.InferenceSession(str(tiny_run.pack.root / spec.artifact("onnx", "fp32").file))
+    window = np.random.default_rng(3).random((2, recipe.tagger.context_frames, spec.inputs[0].shape[-1]), np.float32)
+    expected = np.concatenate([session.run(None, {session.get_inputs()[0].name: w[None]})[0] for w in window])
+    with torch.no_grad():
+        got = tagger(torch.from_numpy(window)).numpy()
+    labels = list(recipe.tagger.labels)
+    alerts = [labels.index(kind) for kind in ALERT_CLASSES]
+    others = [i for i in range(len(labels)) if i not in alerts]
+    np.testing.assert_allclose(got[:, others], expected[:, others], atol=1e-4)
+    assert not np.allclose(got[:, alerts], expected[:, alerts], atol=1e-3), "the head did not move"
