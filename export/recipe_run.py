@@ -180,7 +180,7 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
             root / "tagger.onnx",
             root / "tagger.int8.onnx",
             [{"magnitude": w} for w in tag_windows],
-            float_modules=students.tagger.FLOAT_IN_INT8,
+            float_modules=students.tagger.float_in_int8,
         )
     )
     if recipe.export.tflite:
@@ -201,7 +201,7 @@ def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) ->
                 tagger_sig,
                 root / "tagger.int8.tflite",
                 calibration=[(torch.from_numpy(w),) for w in tag_windows],
-                float_modules=students.tagger.FLOAT_IN_INT8,
+                float_modules=students.tagger.float_in_int8,
             )
         )
     return written

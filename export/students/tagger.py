@@ -95,11 +95,16 @@ class InvertedResidual(nn.Module):
 class MobileTagger(nn.Module):
     """(B, context_frames, n_bins) magnitude -> (B, n_labels) probabilities."""
 
-    FLOAT_IN_INT8 = ("mel", "alert_head")
+    FLOAT_IN_INT8 = ("mel",)
     """Submodules the int8 artifacts keep in float: the mel projection reads linear magnitudes spanning ~80 dB, and
     one int8 scale set by loud frames rounds quiet sounds to zero (sense-default 0.3.0, held-out: wind AP 0.53 in
-    fp32, 0.05 with the projection in int8). It is ~15 % of the tagger's MACs. The alert head (when there is one)
-    is calibrated to a bias in float; it is ~3 % of the MACs."""
+    fp32, 0.05 with the projection in int8). It is ~15 % of the tagger's MACs."""
+    FLOAT_IN_INT8_WITH_ALERT_HEAD = ("alert_head",)
+    """Kept float too when there is an alert head: it is calibrated to a bias in float (~3 % of the MACs)."""
+
+    @property
+    def float_in_int8(self) -> tuple[str, ...]:
+        return self.FLOAT_IN_INT8 + (self.FLOAT_IN_INT8_WITH_ALERT_HEAD if self.alert_head is not None else ())
 
     def __init__(self, config: TaggerConfig = TaggerConfig()) -> None:
         super().__init__()
