@@ -55,16 +55,22 @@ ALERT_STREAM = 11
 
 
 @dataclass(frozen=True)
-class AlertFinetuneSettings:
+class AlertClipSettings:
+    """What :func:`build_clips` makes."""
+
     n_variants_per_family: int = 30
     """Alert clips per class and training family and condition (alone, over music, over speech)."""
     n_music_clips: int = 1500
     n_other_clips: int = 600
     """Clips without alerts besides music: speech alone, speech over music, noise textures (a third each)."""
+    augment_probability: float = 0.4
+
+
+@dataclass(frozen=True)
+class AlertFinetuneSettings(AlertClipSettings):
     steps: int = 6000
     batch_size: int = 48
     learning_rate: float = 3e-4
-    augment_probability: float = 0.4
     alert_weight: float = 2.0
     """Weight of the alert labels' loss relative to each other label's (self-distillation) loss."""
     hard_negative_fraction: float = 0.0
@@ -117,7 +123,7 @@ def _clip(audio: np.ndarray, truth: np.ndarray) -> _Clip:
 
 def build_clips(
     recipe: Recipe,
-    settings: AlertFinetuneSettings,
+    settings: AlertClipSettings,
     music: list[np.ndarray],
     speech: list[np.ndarray],
     progress: Callable[[str], None] = lambda message: None,

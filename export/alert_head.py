@@ -33,7 +33,7 @@ from torch import nn
 
 from edge.errors import ConfigError
 from edge.pack import Pack
-from export.alert_finetune import AlertFinetuneSettings, _Clip, build_clips
+from export.alert_finetune import AlertClipSettings, _Clip, build_clips
 from export.data.alert_sounds import ALERT_CLASSES
 from export.evaluate.alerts import RENDER_DECISION
 from export.distill import best_checkpoint, checkpoint_dir, last_checkpoint, make_tagger
@@ -46,12 +46,7 @@ ON_THRESHOLD = RENDER_DECISION.on_threshold
 
 
 @dataclass(frozen=True)
-class AlertHeadSettings:
-    n_variants_per_family: int = 30
-    """Alert clips per class and training family and condition (alone, over music, over speech)."""
-    n_music_clips: int = 1500
-    n_other_clips: int = 600
-    augment_probability: float = 0.4
+class AlertHeadSettings(AlertClipSettings):
     window_stride_frames: int = 8
     steps: int = 4000
     batch_size: int = 256
@@ -146,18 +141,7 @@ def train_alert_head(
     started = time.monotonic()
     model = tagger_with_head(recipe, pack)
     assert model.alert_head is not None
-    clips = build_clips(
-        recipe,
-        AlertFinetuneSettings(
-            n_variants_per_family=settings.n_variants_per_family,
-            n_music_clips=settings.n_music_clips,
-            n_other_clips=settings.n_other_clips,
-            augment_probability=settings.augment_probability,
-        ),
-        music,
-        speech,
-        progress,
-    )
+    clips = build_clips(recipe, settings, music, speech, progress)
     rng = np.random.default_rng([recipe.seed, 12])
     held = rng.random(len(clips)) < settings.calibration_fraction
     context = recipe.tagger.context_frames

@@ -250,6 +250,15 @@ def distill_command(
     )
 
 
+VariantsOption = Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")]
+MusicClipsOption = Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")]
+MusicSongsOption = Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")]
+OtherClipsOption = Annotated[
+    int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
+]
+"""Options of the alert commands (alert-head, alert-finetune): what their clips are made of."""
+
+
 def _batch_share(what: str) -> typer.models.OptionInfo:
     return typer.Option(min=0.0, max=1.0, help=f"Share of each batch from {what}.")
 
@@ -262,12 +271,10 @@ def alert_head_command(
         Optional[Path], typer.Option(help="The pack whose tagger to read (default: the bundled sense-default).")
     ] = None,
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps of the head.")] = 4000,
-    variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 30,
-    music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1500,
-    music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 240,
-    other_clips: Annotated[
-        int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
-    ] = 600,
+    variants: VariantsOption = 30,
+    music_clips: MusicClipsOption = 1500,
+    music_songs: MusicSongsOption = 240,
+    other_clips: OtherClipsOption = 600,
     false_alarms: Annotated[
         float,
         typer.Option(
@@ -317,12 +324,10 @@ def alert_finetune_command(
         Optional[Path], typer.Option(help="The pack whose tagger to start from (default: the bundled sense-default).")
     ] = None,
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 6000,
-    variants: Annotated[int, typer.Option(min=1, help="Alert clips per class, training family and condition.")] = 30,
-    music_clips: Annotated[int, typer.Option(min=0, help="Music clips without alerts (every alert label 0).")] = 1500,
-    music_songs: Annotated[int, typer.Option(min=1, help="Training songs the music (and the beds) come from.")] = 240,
-    other_clips: Annotated[
-        int, typer.Option(min=0, help="Clips without alerts besides music: speech, speech over music, noise.")
-    ] = 600,
+    variants: VariantsOption = 30,
+    music_clips: MusicClipsOption = 1500,
+    music_songs: MusicSongsOption = 240,
+    other_clips: OtherClipsOption = 600,
     hard_negatives: Annotated[
         float, _batch_share("mined hard negatives (windows without alerts the model fires on)")
     ] = 0.0,

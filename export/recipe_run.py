@@ -362,7 +362,7 @@ def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> l
                 "command": f"sense export distill {recipe.source} --student {student}",
             }
             for key, value in student_info["shipped_validation"].items()
-            if key.endswith(("val_loss", "val_map", "val_agreement"))
+            if key.endswith(("val_loss", "val_map", "val_agreement", "sdr_db"))
         ]
     pack_stage(recipe, metrics)
     return metrics
