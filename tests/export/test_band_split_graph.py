@@ -20,7 +20,14 @@ from export.onnx_export import export_onnx
 from export.recipe import load_recipe
 from export.students.band_split import BandSplitConfig, BandSplitSeparator
 from export.students.onnx_weights import load_weights_from_onnx
-from tests.export.conftest import CHECKPOINTS, DEFAULT_RECIPE, ONSET_CLASSES, separator_signature
+from tests.export.conftest import (
+    CHECKPOINTS,
+    DEFAULT_RECIPE,
+    ONSET_BRANCH,
+    ONSET_CLASSES,
+    SHIPPED_SEPARATOR,
+    separator_signature,
+)
 
 MAX_GRAPH_NODES = 200
 """Executed ONNX nodes (Constant nodes aside) of the default separator with its onset branch; 775 ran the bands
@@ -123,11 +130,16 @@ def test_warm_start_reads_back_a_batched_graph_and_the_shipped_pack(trained, tmp
     assert load_weights_from_onnx(model, path, example) == []
     for key, value in trained.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), atol=1e-7, err_msg=key)
-    pack = load_pack(None)  # sense-default 1.1.0 and on: shipped from this checkpoint (its best step is its last)
-    shipped = make_separator(load_recipe(DEFAULT_RECIPE)).eval()  # as the recipe makes it (1.3.0: a stem prior)
+    pack = load_pack(None)  # sense-default 1.5.0: shipped from its checkpoint with 1.4.0's onset branch
+    shipped = make_separator(load_recipe(DEFAULT_RECIPE)).eval()  # as the recipe makes it (4 blocks, a stem prior)
+    example = (torch.rand(1, 12, N_BINS) * 4, *shipped.initial_states(1))
     assert load_weights_from_onnx(shipped, pack.root / pack.separator.artifact("onnx", "fp32").file, example) == []
-    for key, value in trained.state_dict().items():
-        np.testing.assert_allclose(shipped.state_dict()[key].numpy(), value.numpy(), atol=1e-6, err_msg=key)
+    state = torch.load(str(SHIPPED_SEPARATOR), map_location="cpu", weights_only=False)["separator"]
+    branch = torch.load(str(ONSET_BRANCH), map_location="cpu", weights_only=False)["onset_branch"]
+    expected = {**state, **{f"onset_branch.{k}": v for k, v in branch.items()}}
+    assert set(expected) == set(shipped.state_dict())
+    for key, value in shipped.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), expected[key].numpy(), atol=1e-6, err_msg=key)
 
 
 def test_training_resumes_from_a_checkpoint_of_the_older_conv_layout() -> None:

@@ -300,12 +300,14 @@ def test_separator_warm_starts_from_the_first_blocks_of_a_deeper_checkpoint(tmp_
 
     checkpoint = REPO / "recipes" / "checkpoints" / "default-1.1.0" / "last-separator.pt"
     default = load_recipe(DEFAULT_RECIPE)
-    deep = make_separator(default).eval()
-    deep.load_state_dict(torch.load(checkpoint, weights_only=False)["separator"], strict=False)
-    shallow_recipe = dataclasses.replace(
-        default, separator=dataclasses.replace(default.separator, dilations=(1, 2, 4, 8))
-    )
-    shallow = make_separator(shallow_recipe).eval()
+
+    def with_dilations(dilations: tuple[int, ...]) -> torch.nn.Module:
+        recipe = dataclasses.replace(default, separator=dataclasses.replace(default.separator, dilations=dilations))
+        return make_separator(recipe).eval()
+
+    deep = with_dilations((1, 2, 4, 8, 1, 2, 4, 8))
+    deep.load_state_dict(torch.load(checkpoint, weights_only=False)["separator"])
+    shallow = with_dilations((1, 2, 4, 8))
     fresh, unused = warm_start_from_checkpoint(shallow, checkpoint)
     assert fresh == []  # the checkpoint holds an onset branch of the same shape too
     assert {name.split(".")[1] for name in unused} == {"4", "5", "6", "7"}

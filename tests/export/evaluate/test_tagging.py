@@ -67,9 +67,11 @@ def test_onnx_counts_match_the_torch_counts_in_the_manifest() -> None:
         cost = onnx_graph_cost(path, shapes)
         runs_per_second = spec.sample_rate_hz / spec.hop / spec.every_n_hops
         graph_macs_per_second = cost.macs_per_call * runs_per_second
-        if spec.role == "separator":  # the batched band split and merge pad every band to the widest one (zeros)
-            assert spec.macs_per_second <= graph_macs_per_second <= 1.05 * spec.macs_per_second
-            assert spec.n_parameters <= cost.n_parameters <= 1.05 * spec.n_parameters
+        if spec.role == "separator":
+            # the graph carries a fixed ~51 k MAC per call more than the torch count (the batched band split pads
+            # every band to the widest one; the batched merge): 3 % of 1.4.0's 8-block separator, 6 % of 1.5.0's
+            assert spec.macs_per_second <= graph_macs_per_second <= 1.07 * spec.macs_per_second
+            assert spec.n_parameters <= cost.n_parameters <= 1.07 * spec.n_parameters
         else:
             assert graph_macs_per_second == pytest.approx(spec.macs_per_second, rel=1e-6)
             assert 0.95 * spec.n_parameters <= cost.n_parameters <= spec.n_parameters
