@@ -3,8 +3,7 @@
 Why: fine-tuning the whole tagger on alerts (:mod:`export.alert_finetune`) taught it alarms and knocks but moved
 its other labels and fired on music. Here the tagger is left exactly as distilled and a small head (``[tagger]
 alert_head``: Linear - ReLU - Linear on the mean and max pooled features of every stage of the trunk,
-:class:`MobileTagger`) predicts
-the alert labels in place of the shared classifier:
+:class:`MobileTagger`) predicts the alert labels in place of the shared classifier:
 
 - start: the pack's tagger read back from its fp32 ONNX (BatchNorms folded), frozen;
 - clips: :func:`export.alert_finetune.build_clips` -- each alert class by the training families (family 'b' held
