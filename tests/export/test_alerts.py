@@ -160,3 +160,15 @@ def test_alert_head_learns_on_frozen_tagger_features_and_is_calibrated_on_held_b
     others = [i for i in range(len(labels)) if i not in alerts]
     np.testing.assert_allclose(got[:, others], expected[:, others], atol=1e-4)
     assert not np.allclose(got[:, alerts], expected[:, alerts], atol=1e-3), "the head did not move"
+
+
+def test_alert_head_command_refuses_a_recipe_without_an_alert_head(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from edge.cli import app
+
+    recipe = tmp_path / "no-head.toml"
+    recipe.write_text("\n".join(line for line in TINY_RECIPE.read_text().splitlines() if "alert_head" not in line))
+    result = CliRunner().invoke(app, ["export", "alert-head", str(recipe), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, ConfigError) and "alert_head is empty" in str(result.exception)
