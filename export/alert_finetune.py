@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edge.errors import ConfigError
 from edge.pack import Pack
 from export.data.alert_sounds import (
     ALERT_CLASSES,
@@ -232,16 +233,9 @@ def finetune_alerts(
     the self-distillation targets stay the pack's tagger."""
     torch.set_num_threads(recipe.training.threads)
     torch.manual_seed(recipe.seed + 3)
-    spec = pack.tagger
-    if spec is None:
-        raise ValueError("the pack has no tagger")
     context = recipe.tagger.context_frames
     model = make_tagger(recipe).eval()
-    load_batchnorm_folded_weights(
-        model,
-        pack.root / spec.artifact("onnx", "fp32").file,  # type: ignore[union-attr]
-        (torch.rand(1, context, spec.inputs[0].shape[-1]) * 4,),
-    )
+    load_pack_tagger(model, pack)
     teacher = copy.deepcopy(model).eval()
     if init is not None:
         model.load_state_dict(torch.load(str(init), map_location="cpu", weights_only=False)["tagger"])
@@ -295,24 +289,59 @@ def finetune_alerts(
             history.append({"step": step, "alert_finetune_loss": loss.item()})
             progress(f"alert fine-tune step {step}/{settings.steps}: loss {loss.item():.4f}")
     model.eval()
-    directory = checkpoint_dir(recipe)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {
-        "tagger": model.state_dict(),
-        "step": settings.steps,
-        "best": float("nan"),
-        "history": history,
-        "recipe": recipe.name,
-        "train_seconds": time.monotonic() - started,
-        "alert_finetune": {
+    path = write_tagger_checkpoints(
+        recipe,
+        model,
+        settings.steps,
+        history,
+        time.monotonic() - started,
+        "alert_finetune",
+        {
             "from_pack": f"{pack.name} {pack.version}",
             "init": None if init is None else str(init),
             "settings": settings.__dict__,
         },
+    )
+    (checkpoint_dir(recipe) / "history-tagger.json").write_text(json.dumps(history, indent=1) + "\n")
+    return path
+
+
+def load_pack_tagger(model: nn.Module, pack: Pack) -> None:
+    """Load ``pack``'s tagger into ``model`` (the recipe's tagger) from its fp32 ONNX, BatchNorms folded; a
+    ConfigError when the pack has none or the model does not reproduce it."""
+    spec = pack.tagger
+    if spec is None:
+        raise ConfigError(f"pack {pack.source} has no tagger")
+    load_batchnorm_folded_weights(
+        model,
+        pack.root / spec.artifact("onnx", "fp32").file,  # type: ignore[union-attr]
+        (torch.rand(1, spec.context_frames, spec.inputs[0].shape[-1]) * 4,),
+    )
+
+
+def write_tagger_checkpoints(
+    recipe: Recipe,
+    model: nn.Module,
+    step: int,
+    history: list[dict[str, float]],
+    train_seconds: float,
+    kind: str,
+    provenance: dict[str, object],
+) -> Path:
+    """``model`` as the recipe's tagger checkpoints (last and best: what the export stages read), with how it was
+    made under ``kind``; returns the last checkpoint's path."""
+    checkpoint_dir(recipe).mkdir(parents=True, exist_ok=True)
+    state = {
+        "tagger": model.state_dict(),
+        "step": step,
+        "best": float("nan"),
+        "history": history,
+        "recipe": recipe.name,
+        "train_seconds": train_seconds,
+        kind: provenance,
     }
     for path in (last_checkpoint(recipe, "tagger"), best_checkpoint(recipe, "tagger")):
         torch.save(state, str(path))
-    (directory / "history-tagger.json").write_text(json.dumps(history, indent=1) + "\n")
     return last_checkpoint(recipe, "tagger")
 
 

@@ -32,12 +32,11 @@ from torch import nn
 
 from edge.errors import ConfigError
 from edge.pack import Pack
-from export.alert_finetune import AlertClipSettings, _Clip, build_clips
+from export.alert_finetune import AlertClipSettings, _Clip, build_clips, load_pack_tagger, write_tagger_checkpoints
 from export.data.alert_sounds import ALERT_CLASSES
 from export.evaluate.alerts import RENDER_DECISION
-from export.distill import best_checkpoint, checkpoint_dir, last_checkpoint, make_tagger
+from export.distill import checkpoint_dir, make_tagger
 from export.recipe import Recipe
-from export.students.onnx_weights import load_batchnorm_folded_weights
 from export.students.tagger import MobileTagger
 
 ON_THRESHOLD = RENDER_DECISION.on_threshold
@@ -66,23 +65,18 @@ class Windows:
 def tagger_with_head(recipe: Recipe, pack: Pack) -> MobileTagger:
     """The recipe's tagger with its alert head: the pack's tagger weights (from its fp32 ONNX, BatchNorms folded),
     with the pack's alert head when its tagger has one, else the head fresh."""
-    spec = pack.tagger
-    if spec is None:
-        raise ConfigError(f"pack {pack.source} has no tagger")
     if tuple(recipe.tagger.alert_head) != ALERT_CLASSES:
         raise ConfigError(
             f"recipe {recipe.source}: [tagger] alert_head is {list(recipe.tagger.alert_head)}; the alert head "
             f"trains on {list(ALERT_CLASSES)}, in that order"
         )
-    artifact = pack.root / spec.artifact("onnx", "fp32").file  # type: ignore[union-attr]
-    example = (torch.rand(1, recipe.tagger.context_frames, spec.inputs[0].shape[-1]) * 4,)
     model = make_tagger(recipe).eval()
     try:
-        load_batchnorm_folded_weights(model, artifact, example)
+        load_pack_tagger(model, pack)
         return model
     except ConfigError:  # a tagger without a head (or another one): its trunk and classifier, the head fresh
         plain = make_tagger(dataclasses.replace(recipe, tagger=dataclasses.replace(recipe.tagger, alert_head=())))
-        load_batchnorm_folded_weights(plain.eval(), artifact, example)
+        load_pack_tagger(plain.eval(), pack)
     model = make_tagger(recipe).eval()
     missing, unexpected = model.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and all(key.startswith("alert_head.") for key in missing)
@@ -166,23 +160,14 @@ def train_alert_head(
             f"{kind}: bias -{numbers['bias_shift']:.2f}, calibration windows without alerts on "
             f"{numbers['false_alarm_windows']:.4f}, recall {numbers['recall_windows']:.2f}"
         )
-    directory = checkpoint_dir(recipe)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {
-        "tagger": model.state_dict(),
-        "step": settings.steps,
-        "best": float("nan"),
-        "history": history,
-        "recipe": recipe.name,
-        "train_seconds": time.monotonic() - started,
-        "alert_head": {
-            "from_pack": f"{pack.name} {pack.version}",
-            "settings": dataclasses.asdict(settings),
-            "calibration": report,
-            "n_windows": {"train": len(train.truth), "calibration": len(calibration.truth)},
-        },
+    made = {
+        "from_pack": f"{pack.name} {pack.version}",
+        "settings": dataclasses.asdict(settings),
+        "calibration": report,
+        "n_windows": {"train": len(train.truth), "calibration": len(calibration.truth)},
     }
-    for path in (last_checkpoint(recipe, "tagger"), best_checkpoint(recipe, "tagger")):
-        torch.save(state, str(path))
-    (directory / "history-alert-head.json").write_text(json.dumps(state["alert_head"] | {"history": history}, indent=1))
-    return last_checkpoint(recipe, "tagger")
+    path = write_tagger_checkpoints(
+        recipe, model, settings.steps, history, time.monotonic() - started, "alert_head", made
+    )
+    (checkpoint_dir(recipe) / "history-alert-head.json").write_text(json.dumps(made | {"history": history}, indent=1))
+    return path

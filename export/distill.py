@@ -39,7 +39,7 @@ from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
 from export.separator_validation import VALIDATION_SETS, songs_sdr_db, validation_songs
-from export.students.band_split import STEM_PRIOR_BANDS_HZ, BandSplitConfig, BandSplitSeparator
+from export.students.band_split import STEM_PRIOR_BANDS_HZ, BandSplitConfig, BandSplitSeparator, NarrowBandBlock
 from export.students.labels import label_index_map, map_teacher_probabilities
 from export.students.tagger import MobileTagger, TaggerConfig
 from export.teachers.base import tag
@@ -118,11 +118,10 @@ def warm_start_from_checkpoint(model: BandSplitSeparator, path: Path) -> tuple[l
     if not isinstance(stored, dict) or "separator" not in stored:
         raise ConfigError(f"[training] init_from_checkpoint: {path} holds no 'separator' weights")
     own = model.state_dict()
-    donor: dict[str, torch.Tensor] = {}
-    for key, value in stored["separator"].items():
-        if key in own and value.ndim == 4 and value.shape[2] == 1 and value.transpose(2, 3).shape == own[key].shape:
-            value = value.transpose(2, 3)  # a temporal conv in the layout before frames left the inner axis
-        donor[key] = value
+    donor = {
+        key: NarrowBandBlock.conv_weight_in_current_layout(value) if key.endswith(".conv.weight") else value
+        for key, value in stored["separator"].items()
+    }
     taken = {key: value for key, value in donor.items() if key in own and own[key].shape == value.shape}
     if not taken:
         raise ConfigError(f"[training] init_from_checkpoint: no parameter of {path} fits this separator")

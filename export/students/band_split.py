@@ -138,13 +138,20 @@ class NarrowBandBlock(nn.Module):
         h = torch.relu(self.conv(extended)).permute(0, 2, 3, 1)
         return x + self.pointwise(h), new_state
 
+    @staticmethod
+    def conv_weight_in_current_layout(weight: torch.Tensor) -> torch.Tensor:
+        """A conv weight of a checkpoint in this block's layout (D, D, k, 1): one of before frames left the inner
+        axis, (D, D, 1, k), is turned (the same values in the same memory order); any other is returned as it is."""
+        if weight.ndim == 4 and weight.shape[2] == 1 and weight.shape[3] > 1:
+            return weight.transpose(2, 3)
+        return weight
+
     def _load_from_state_dict(
         self, state_dict: dict[str, torch.Tensor], prefix: str, *args: object, **kwargs: object
     ) -> None:
         key = f"{prefix}conv.weight"
-        weight = state_dict.get(key)
-        if weight is not None and weight.ndim == 4 and weight.shape[2] == 1 and weight.shape[3] > 1:
-            state_dict[key] = weight.transpose(2, 3)  # (D, D, 1, k): the layout before frames left the inner axis
+        if key in state_dict:
+            state_dict[key] = self.conv_weight_in_current_layout(state_dict[key])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
 
 
