@@ -43,7 +43,7 @@ def measure(pack, model, runtime: str, precision: str, repeats: int) -> dict[str
         runner.run(feeds)
         times.append(time.perf_counter() - started)
     call_ms = 1000.0 * float(np.median(times))
-    audio_ms = 1000.0 * model.hop / model.sample_rate_hz * (model.every_n_hops if model.role == "tagger" else 1)
+    audio_ms = 1000.0 * model.hop / model.sample_rate_hz * model.every_n_hops  # one call per every_n_hops hops
     return {"step_ms": call_ms, "realtime_share": call_ms / audio_ms}
 
 

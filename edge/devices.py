@@ -354,13 +354,13 @@ def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None
     each (zeros in, finite numbers out). Returns what ran; raises :class:`SenseError` (or what the runtime raises)."""
     import numpy as np
 
-    from edge.model_stages import SeparatorStage, TaggerStage
+    from edge.model_stages import STATEFUL_STAGES, TaggerStage
     from edge.pack import load_pack
     from edge.runners.base import ModelRunner
 
     pack = load_pack(pack_path)
     ran = []
-    for model in (pack.separator, pack.tagger):
+    for model in pack.models.values():
         for precision in ("fp32", "int8"):
             artifact = model.artifact(runtime, precision) if model else None
             if model is None or artifact is None:
@@ -375,8 +375,9 @@ def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None
 
                 runner = LiteRtRunner(model, artifact, pack.artifact_path(artifact), 1, module=module)
             n_bins = model.inputs[0].shape[-1]
-            if model.role == "separator":
-                result = SeparatorStage(runner).process(np.zeros((runner.frames_per_step or 1, n_bins), np.float32))
+            if model.role in STATEFUL_STAGES:
+                stage = STATEFUL_STAGES[model.role](runner)
+                result = stage.process(np.zeros((runner.frames_per_step or 1, n_bins), np.float32))
             else:
                 result = TaggerStage(runner).process(np.zeros((model.every_n_hops, n_bins), np.float32))
             if result.size == 0 or not np.all(np.isfinite(result)):

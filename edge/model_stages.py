@@ -1,5 +1,6 @@
-"""Streaming stages around the runners: the separator carries its recurrent state as named tensors between
-steps; the tagger runs every N hops on a short context of past frames. Both obey ``edge.stream``."""
+"""Streaming stages around the runners: the separator and the onset graph carry their recurrent states as named
+tensors between steps (the separator every ``every_n_hops`` hops, its masks held between); the tagger runs every N
+hops on a short context of past frames. All obey ``edge.stream``."""
 
 from __future__ import annotations
 
@@ -9,60 +10,88 @@ from edge.runners.base import ModelRunner
 from edge.stream import tagger_run_frames
 
 
-def _zero_states(runner: ModelRunner) -> dict[str, np.ndarray]:
-    return {state.input: np.zeros(state.shape, dtype=state.dtype) for state in runner.model.states}
+class StatefulSteps:
+    """process((n_frames, n_bins) magnitude) -> (n_frames, *output shape) of the model's first output, with its
+    states carried from call to call (zeros at reset).
 
-
-class SeparatorStage:
-    """process((n_frames, n_bins) magnitude) -> (n_frames, n_stems, n_bins) masks in [0, 1];
-    process_with_onsets(...) -> (masks, (n_frames, n_onset_classes) drum-onset probabilities or None when the
-    model has no onset head).
-
-    Artifacts with a fixed ``frames_per_step`` k get frames k at a time; leftovers wait for the next block.
-    """
+    Artifacts with a fixed ``frames_per_step`` k get frames k at a time; leftovers wait for the next block (so a
+    block may return fewer rows than it got frames)."""
 
     def __init__(self, runner: ModelRunner) -> None:
         self.runner = runner
         model = runner.model
         self.input_name = model.inputs[0].name
         self.output_name = model.outputs[0].name
-        self.onsets_name = model.outputs[1].name if model.onset_classes else None
-        self.n_stems = len(model.names)
-        self.n_onset_classes = len(model.onset_classes)
+        self.output_shape = tuple(model.outputs[0].shape[2:])
         self.n_bins = model.inputs[0].shape[-1]
         self.reset()
 
     def reset(self) -> None:
-        self._states = _zero_states(self.runner)
+        self._states = {state.input: np.zeros(state.shape, dtype=state.dtype) for state in self.runner.model.states}
         self._pending = np.zeros((0, self.n_bins), dtype=np.float32)
 
-    def _step(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _step(self, frames: np.ndarray) -> np.ndarray:
         outputs = self.runner.run({self.input_name: frames[np.newaxis], **self._states})
         self._states = {state.input: outputs[state.output] for state in self.runner.model.states}
-        return outputs[self.output_name][0], outputs[self.onsets_name][0] if self.onsets_name else None
+        return outputs[self.output_name][0]
 
-    def process_with_onsets(self, magnitude: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        frames = np.concatenate([self._pending, np.asarray(magnitude, dtype=np.float32)])
+    def process(self, magnitude: np.ndarray) -> np.ndarray:
+        frames = np.asarray(magnitude, dtype=np.float32)
+        if len(self._pending):
+            frames = np.concatenate([self._pending, frames])
+            self._pending = frames[:0]
         step = self.runner.frames_per_step or max(len(frames), 1)
+        if len(frames) == step:  # the device's one-frame call: no slicing, no concatenation
+            return self._step(frames)
         n_whole = len(frames) // step * step
         self._pending = frames[n_whole:]
         results = [self._step(frames[start : start + step]) for start in range(0, n_whole, step)]
-        masks = (
-            np.concatenate([r[0] for r in results])
-            if results
-            else np.zeros((0, self.n_stems, self.n_bins), dtype=np.float32)
-        )
-        if not self.onsets_name:
-            return masks, None
-        onsets = (
-            np.concatenate([r[1] for r in results if r[1] is not None])
-            if results
-            else np.zeros((0, self.n_onset_classes), dtype=np.float32)
-        )
-        return masks, onsets
+        if len(results) == 1:
+            return results[0]
+        return np.concatenate(results) if results else np.zeros((0, *self.output_shape), dtype=np.float32)
+
+
+class SeparatorStage:
+    """process((n_frames, n_bins) magnitude) -> (n_frames, n_stems, n_bins) masks in [0, 1].
+
+    The separator runs on every ``every_n_hops``-th frame of the stream, counting from its first (0, n, 2n, ...),
+    with its states carried from one run to the next; each run's masks are held for the frames up to the next
+    (zeros before the first). ``every_n_hops`` > 1 needs an artifact that takes any number of frames or one per call
+    (checked when the pack loads)."""
+
+    def __init__(self, runner: ModelRunner) -> None:
+        self.runner = runner
+        self.steps = StatefulSteps(runner)
+        self.every_n_hops = runner.model.every_n_hops
+        self.mask_shape = self.steps.output_shape
+        self.reset()
+
+    def reset(self) -> None:
+        self.steps.reset()
+        self._held = np.zeros((1, *self.mask_shape), dtype=np.float32)
+        self._n_frames_seen = 0
 
     def process(self, magnitude: np.ndarray) -> np.ndarray:
-        return self.process_with_onsets(magnitude)[0]
+        n = self.every_n_hops
+        if n == 1:
+            return self.steps.process(magnitude)
+        n_frames = len(magnitude)
+        first_run = -self._n_frames_seen % n  # the block's first frame the separator runs on
+        self._n_frames_seen += n_frames
+        if n_frames == 1:  # the device's one-hop call
+            if first_run == 0:
+                self._held = self.steps.process(magnitude)
+            return self._held
+        runs = self.steps.process(magnitude[first_run::n])  # (n_runs, n_stems, n_bins)
+        held = np.repeat(runs, n, axis=0)[: n_frames - first_run]
+        masks = np.concatenate([np.repeat(self._held, min(first_run, n_frames), axis=0), held])
+        if len(runs):
+            self._held = runs[-1:]
+        return masks
+
+
+class OnsetStage(StatefulSteps):
+    """process((n_frames, n_bins) magnitude) -> (n_frames, n_classes) drum-onset probabilities, every frame."""
 
 
 class TaggerStage:
@@ -103,3 +132,13 @@ class TaggerStage:
         self._n_frames_seen += n_frames
         self._context = history[len(history) - self.context_frames :]
         return probabilities
+
+
+StreamingModelStage = SeparatorStage | StatefulSteps | TaggerStage
+"""Any model stage: process((n_frames, n_bins) magnitude) -> one row per frame; reset()."""
+
+STATEFUL_STAGES: dict[str, type[SeparatorStage] | type[StatefulSteps]] = {
+    "separator": SeparatorStage,
+    "onsets": OnsetStage,
+}
+"""The stage that streams a stateful model, by its role."""

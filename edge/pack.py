@@ -20,7 +20,9 @@ from edge.stream import DEVICE_STREAM
 from edge.typed_config import ConfigDocument, KeyPath, TableReader, key_name
 
 SCHEMA_VERSION = 1
-ROLES = ("separator", "tagger")
+ROLES = ("separator", "onsets", "tagger")
+NAMES_KEY = {"separator": "stems", "onsets": "classes", "tagger": "labels"}
+"""The manifest key of each role's output names."""
 RUNTIMES = ("onnx", "litert")
 PRECISIONS = ("fp32", "int8")
 DTYPES = ("float32", "int64", "int32")
@@ -77,7 +79,8 @@ class ArtifactSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of a pack (``role`` is 'separator' or 'tagger')."""
+    """One model of a pack. ``role``: 'separator' (stem masks), 'onsets' (drum-onset probabilities every hop, the
+    separator's onset branch as a graph of its own) or 'tagger'."""
 
     key: str
     role: str
@@ -90,16 +93,15 @@ class ModelSpec:
     outputs: tuple[TensorSpec, ...]
     states: tuple[StateSpec, ...]
     names: tuple[str, ...]
-    """Stem names (separator) or label names (tagger), in output order."""
+    """Stem names (separator), drum-onset classes (onsets, e.g. kick, snare, hat) or label names (tagger), in output
+    order."""
     artifacts: tuple[ArtifactSpec, ...]
     macs_per_second: float
     n_parameters: int
     context_frames: int = 0
     """Tagger only: how many past STFT frames one tagger call sees."""
     every_n_hops: int = 1
-    """Tagger only: run once every this many hops."""
-    onset_classes: tuple[str, ...] = ()
-    """Separator only: the classes of its drum-onset output (``outputs[1]``, named 'onsets'), if it has one."""
+    """Tagger and separator: run once every this many hops (the separator's masks are held between runs)."""
 
     def artifact(self, runtime: str, precision: str) -> ArtifactSpec | None:
         for artifact in self.artifacts:
@@ -122,6 +124,10 @@ class Pack:
     @property
     def separator(self) -> ModelSpec | None:
         return next((m for m in self.models.values() if m.role == "separator"), None)
+
+    @property
+    def onsets(self) -> ModelSpec | None:
+        return next((m for m in self.models.values() if m.role == "onsets"), None)
 
     @property
     def tagger(self) -> ModelSpec | None:
@@ -205,8 +211,13 @@ def _artifact(reader: TableReader) -> ArtifactSpec:
 
 def _parse_model(reader: TableReader) -> ModelSpec:
     role = reader.choice("role", ROLES)
-    names_key = "stems" if role == "separator" else "labels"
-    names = reader.strings(names_key, non_empty=True)
+    if role == "separator" and "onset_classes" in reader:
+        raise reader.error(
+            "onset_classes",
+            "is set: a separator with its own onset output (the pack format of sense-default 1.3.0-1.5.0)",
+            "the onset branch as a model of its own with role 'onsets' (re-export the pack with this version)",
+        )
+    names = reader.strings(NAMES_KEY[role], non_empty=True)
     tensors = {kind: tuple(_tensor(item) for item in reader.tables_at(kind)) for kind in ("inputs", "outputs")}
     states = tuple(_state(item) for item in reader.tables_at("states", default=[]))
     artifacts = tuple(_artifact(item) for item in reader.tables_at("artifacts"))
@@ -229,7 +240,6 @@ def _parse_model(reader: TableReader) -> ModelSpec:
         n_parameters=reader.integer("n_parameters", low=0),
         context_frames=reader.integer("context_frames", 0, low=0),
         every_n_hops=reader.integer("every_n_hops", 1, low=1),
-        onset_classes=reader.strings("onset_classes", ()),
     )
     _check_model_shapes(reader.document.source, key_name(reader.path), spec)
     return spec
@@ -245,38 +255,32 @@ def _check_model_shapes(pack: str, where: str, spec: ModelSpec) -> None:
             f"is {spec.sample_rate_hz}",
             f"{DEVICE_STREAM.sample_rate_hz} (the device rate)",
         )
-    n_outputs = 1 + bool(spec.onset_classes)
-    if len(spec.inputs) != 1 or len(spec.outputs) != n_outputs:
+    if len(spec.inputs) != 1 or len(spec.outputs) != 1:
         raise PackError(
             pack,
             f"{where}.inputs/outputs",
             f"has {len(spec.inputs)} inputs and {len(spec.outputs)} outputs",
-            "exactly one input (magnitude) and one output (a separator with onset_classes: two)",
+            "exactly one input (magnitude) and one output",
         )
-    if spec.onset_classes:
-        expected_onsets = [1, DYNAMIC, len(spec.onset_classes)]
-        if (
-            spec.role != "separator"
-            or spec.outputs[1].name != "onsets"
-            or list(spec.outputs[1].shape) != expected_onsets
-        ):
-            raise PackError(
-                pack,
-                f"{where}.outputs[1]",
-                f"is {spec.outputs[1].name} {list(spec.outputs[1].shape)}",
-                f"a separator's 'onsets' output of shape {expected_onsets} (batch, frames, onset classes)",
-            )
+    if spec.role == "separator" and spec.every_n_hops > 1:
+        for i, artifact in enumerate(spec.artifacts):
+            if artifact.frames_per_step not in (None, 1):
+                raise PackError(
+                    pack,
+                    f"{where}.artifacts[{i}].frames_per_step",
+                    f"is {artifact.frames_per_step} with every_n_hops = {spec.every_n_hops}",
+                    "null or 1 (a separator that runs every few hops takes its frames one or any number at a time)",
+                )
     in_shape, out_shape = spec.inputs[0].shape, spec.outputs[0].shape
     if in_shape[-1] != n_bins:
         raise PackError(
             pack, f"{where}.inputs[0].shape", f"is {list(in_shape)}", f"last dimension n_fft // 2 + 1 = {n_bins}"
         )
-    if spec.role == "separator":
-        expected = [1, DYNAMIC, len(spec.names), n_bins]
+    if spec.role in ("separator", "onsets"):
+        expected = [1, DYNAMIC, len(spec.names), n_bins] if spec.role == "separator" else [1, DYNAMIC, len(spec.names)]
+        axes = "(batch, frames, stems, bins)" if spec.role == "separator" else "(batch, frames, onset classes)"
         if list(out_shape) != expected:
-            raise PackError(
-                pack, f"{where}.outputs[0].shape", f"is {list(out_shape)}", f"{expected} (batch, frames, stems, bins)"
-            )
+            raise PackError(pack, f"{where}.outputs[0].shape", f"is {list(out_shape)}", f"{expected} {axes}")
     else:
         if spec.context_frames < 1 or list(in_shape) != [1, spec.context_frames, n_bins]:
             raise PackError(

@@ -24,7 +24,7 @@ import numpy as np
 from edge.analysis import Analysis
 from edge.errors import ConfigError
 from edge.haptics.base import Renderer
-from edge.model_stages import SeparatorStage, TaggerStage
+from edge.model_stages import OnsetStage, SeparatorStage, TaggerStage
 from edge.outputs.base import RoutedOutput
 from edge.pack import Pack
 from edge.runners import open_runner
@@ -142,6 +142,7 @@ class Pipeline:
         self.use_models = True
         """False renders every hop DSP-only (no model calls, not counted as dropped); may change between blocks."""
         self.separator: SeparatorStage | None = None
+        self.onsets: OnsetStage | None = None
         self.tagger: TaggerStage | None = None
         stream = DEVICE_STREAM
         runtime_used = "none"
@@ -149,6 +150,8 @@ class Pipeline:
             if pack.separator is not None:
                 self.separator = SeparatorStage(open_runner(pack, pack.separator, runtime, precision, n_threads))
                 runtime_used = self.separator.runner.runtime
+                if pack.onsets is not None:
+                    self.onsets = OnsetStage(open_runner(pack, pack.onsets, runtime, precision, n_threads))
             if pack.tagger is not None and use_tagger:
                 self.tagger = TaggerStage(open_runner(pack, pack.tagger, runtime, precision, n_threads))
                 runtime_used = self.tagger.runner.runtime
@@ -164,7 +167,7 @@ class Pipeline:
         self._hop_numbers = np.arange(
             1, 65, dtype=np.float64
         )  # 1, 2, ... for the hops of a block (no per-block arange)
-        self._onset_classes = self.separator.runner.model.onset_classes if self.separator else ()
+        self._onset_classes = self.onsets.runner.model.names if self.onsets else ()
         self._max_offset_hops = int(np.ceil(MAX_HAPTIC_OFFSET_MS / 1e3 / stream.hop_s))
         self.haptic_offset_ms = 0.0
         self.reset()
@@ -201,7 +204,7 @@ class Pipeline:
 
     def reset(self) -> None:
         """Forget all audio history (stages, renderer, output drives) and the backlog debt; telemetry is kept."""
-        for stage in (self.framer, self.stft, self.separator, self.tagger, self.renderer):
+        for stage in (self.framer, self.stft, self.separator, self.onsets, self.tagger, self.renderer):
             if stage is not None:
                 stage.reset()
         for routed in self.outputs:
@@ -258,9 +261,11 @@ class Pipeline:
         return np.abs(self.stft.process(hops))
 
     def separate(self, mixture_mag: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-        """Stem name -> (n_hops, n_bins) magnitude, and the drum-onset probabilities (or None); needs a separator."""
+        """Stem name -> (n_hops, n_bins) magnitude, and the drum-onset probabilities (or None when the pack has no
+        onset graph); needs a separator."""
         assert self.separator is not None
-        masks, drum_onsets = self.separator.process_with_onsets(mixture_mag)
+        masks = self.separator.process(mixture_mag)
+        drum_onsets = self.onsets.process(mixture_mag) if self.onsets is not None else None
         stem_mag = masks * mixture_mag[:, None, :]
         return {stem: stem_mag[:, i] for i, stem in enumerate(self.stems)}, drum_onsets
 

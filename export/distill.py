@@ -39,7 +39,14 @@ from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
 from export.separator_validation import VALIDATION_SETS, songs_sdr_db, validation_songs
-from export.students.band_split import STEM_PRIOR_BANDS_HZ, BandSplitConfig, BandSplitSeparator, NarrowBandBlock
+from export.students.band_split import (
+    STEM_PRIOR_BANDS_HZ,
+    BandSplitConfig,
+    BandSplitSeparator,
+    HeldMasks,
+    NarrowBandBlock,
+    OnsetStep,
+)
 from export.students.labels import label_index_map, map_teacher_probabilities
 from export.students.tagger import MobileTagger, TaggerConfig
 from export.teachers.base import tag
@@ -86,11 +93,25 @@ def stem_prior(stems: tuple[str, ...], weights: tuple[float, ...]) -> tuple[tupl
     )
 
 
-def warm_start_separator(model: BandSplitSeparator, artifact: Path) -> list[str]:
-    """Load ``model`` with the weights of a pack's fp32 ONNX separator of the same architecture; returns the
-    parameters the artifact does not have (left fresh). A model whose input features or stem prior differ from the
-    artifact's takes the weights of the artifact read as the packs up to 1.2.0 were made (log1p features, no stem
-    prior): a start for training the new function, not the same function."""
+def warm_start_separator(model: BandSplitSeparator, artifact: Path, onsets_artifact: Path | None = None) -> list[str]:
+    """Load ``model`` with the weights of a pack's fp32 ONNX separator of the same architecture (and its onset branch
+    from the pack's fp32 ONNX onset graph, ``onsets_artifact``, when the pack has one: from sense-default 1.6.0 the
+    onset branch is a graph of its own); returns the parameters the artifacts do not have (left fresh). A model whose
+    input features or stem prior differ from the artifact's takes the weights of the artifact read as the packs up to
+    1.2.0 were made (log1p features, no stem prior): a start for training the new function, not the same function."""
+    from export.students.onnx_weights import load_weights_from_onnx
+
+    fresh = _warm_start_masks(model, artifact)
+    if onsets_artifact is None or model.onset_branch is None:
+        return fresh
+    onsets = OnsetStep(model.onset_branch).eval()
+    example = (torch.rand(1, 16, N_BINS) * 4, *(torch.zeros(s) for s in onsets.state_shapes(1)))
+    onsets_fresh = set(load_weights_from_onnx(onsets, onsets_artifact, example))
+    return [key for key in fresh if not key.startswith("onset_branch.") or key in onsets_fresh]
+
+
+def _warm_start_masks(model: BandSplitSeparator, artifact: Path) -> list[str]:
+    """:func:`warm_start_separator` for the separator's own graph."""
     from export.students.onnx_weights import load_weights_from_onnx
 
     def load(student: BandSplitSeparator) -> list[str]:
@@ -178,6 +199,8 @@ class SeparatorSong:
     """(n_stems, n_samples) ground-truth stems."""
     onset_samples: tuple[np.ndarray, ...] | None = None
     """Per drum onset class (kick, snare, hat): sample indices at which drum hits start; None when unknown."""
+    generator: bool = False
+    """A song of the multitrack generator (FluidR3_GM, ``train-NNN``), not a varied song (``train-varied-NNN``)."""
 
 
 @dataclass
@@ -256,7 +279,7 @@ def _load_songs(paths: list[Path], onset_classes: tuple[str, ...]) -> list[Separ
                 onsets = tuple(
                     np.round(stored[f"onsets_{name}"] * SAMPLE_RATE_HZ).astype(np.int64) for name in onset_classes
                 )
-            songs.append(SeparatorSong(stored["stems"], onsets))
+            songs.append(SeparatorSong(stored["stems"], onsets, generator="varied" not in path.name))
     return songs
 
 
@@ -327,11 +350,20 @@ class SeparatorBatches:
         self.stems = recipe.separator.stems
         self.n_onset_classes = len(recipe.separator.onset_classes)
         self.augment_probability = self.training.augment_probability if augment else 0.0
+        weights = np.array([self.training.generator_song_weight if s.generator else 1.0 for s in data.songs])
+        self.song_probabilities = weights / weights.sum() if np.any(weights != 1.0) else None
 
     def _crop(self, audio: np.ndarray, start: int) -> np.ndarray:
         piece = audio[..., start : start + self.n_samples]
         pad = self.n_samples - piece.shape[-1]
         return np.pad(piece, [(0, 0)] * (piece.ndim - 1) + [(0, pad)]) if pad > 0 else piece
+
+    def _pick_song(self) -> SeparatorSong:
+        """A random training song: uniformly, or with the generator's songs weighted by ``generator_song_weight``."""
+        songs = self.data.songs
+        if self.song_probabilities is None:
+            return songs[int(self.rng.integers(len(songs)))]
+        return songs[int(self.rng.choice(len(songs), p=self.song_probabilities))]
 
     def _crop_song(self, song: SeparatorSong) -> tuple[np.ndarray, np.ndarray | None]:
         """A random segment of ``song``: stems (n_stems, n_samples) and its onset targets (T, n_classes) or None."""
@@ -358,9 +390,9 @@ class SeparatorBatches:
         from export.data.augment import augment_segment, random_gains_db, remix, swap_stems
 
         songs = self.data.songs
-        segment, onsets = self._crop_song(songs[int(self.rng.integers(len(songs)))])
+        segment, onsets = self._crop_song(self._pick_song())
         if len(songs) > 1 and self.rng.random() < self.training.swap_probability:
-            other, other_onsets = self._crop_song(songs[int(self.rng.integers(len(songs)))])
+            other, other_onsets = self._crop_song(self._pick_song())
             drums = self.stems.index("drums")
             swapped = swap_stems(segment, other, self.rng)
             if np.array_equal(swapped[drums], other[drums]):
@@ -557,7 +589,8 @@ class SeparatorTask:
                 )
 
     def wrap(self, model: nn.Module) -> nn.Module:
-        return model
+        """The separator as the device runs it: masks held between its runs when it runs every few hops."""
+        return HeldMasks(model, self.recipe.separator.every_n_hops)  # type: ignore[arg-type]
 
     def loss(self, module: nn.Module, model: BandSplitSeparator, device: torch.device) -> torch.Tensor:
         training = self.recipe.training
@@ -594,10 +627,11 @@ class SeparatorTask:
         one (every stem from a held-out source), or minus its mean SDR; the in-source sets are reported beside it."""
         power = self.recipe.training.magnitude_compression
         result: dict[str, float] = {}
+        held = HeldMasks(model, self.recipe.separator.every_n_hops)
         for split, batches in self.val_batches.items():
             mask_losses, onset_losses = [], []
             for mixture, stems, onsets, known in batches:
-                outputs = model(mixture, *model.initial_states(len(mixture)))
+                outputs = held(mixture, *model.initial_states(len(mixture)))
                 mask_losses.append(float(separator_loss(outputs[0], mixture, stems, power)))
                 if model.n_onset_classes and bool(known.any()):
                     onset_losses.append(float(onset_loss(outputs[1], onsets, known)))
@@ -612,7 +646,7 @@ class SeparatorTask:
         )
         for name, songs in self.sdr_songs.items():
             key = "val_oos" if name == "out-of-source" else "val_in"
-            by_stem = songs_sdr_db(model, songs, tuple(self.recipe.separator.stems))
+            by_stem = songs_sdr_db(held, songs, tuple(self.recipe.separator.stems))
             result.update({f"separator_{key}_sdr_db_{stem}": value for stem, value in by_stem.items()})
             result[f"separator_{key}_sdr_db"] = float(np.mean(list(by_stem.values())))
         if self.sdr_songs:  # lower is better, as for the loss: minus the out-of-source mean SDR
@@ -814,7 +848,8 @@ def train_student(
 
         pack = load_pack(Path(training.init_from_pack))
         artifact = pack.root / pack.separator.artifact("onnx", "fp32").file
-        fresh = warm_start_separator(model, artifact)
+        onsets = pack.onsets.artifact("onnx", "fp32") if pack.onsets is not None else None
+        fresh = warm_start_separator(model, artifact, pack.root / onsets.file if onsets is not None else None)
         log(f"separator: warm start from {artifact} (fresh: {', '.join(fresh) or 'nothing'})")
     elif (
         student == "separator"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.pack import ARTIFACT_SUFFIX, SCHEMA_VERSION, Pack, load_pack, sha256_of
+from edge.pack import ARTIFACT_SUFFIX, NAMES_KEY, SCHEMA_VERSION, Pack, load_pack, sha256_of
 
 if TYPE_CHECKING:  # torch: only the writing of new artifacts needs it; rewriting a pack's metrics does not
     from export.step_model import StepSignature
@@ -45,14 +45,17 @@ def model_card(manifest: dict[str, Any]) -> str:
     """A README.md model card from the manifest: what each model is, its cost, metrics, provenance, licence."""
     lines = [f"# {manifest['name']} {manifest['version']}", "", manifest.get("description", ""), ""]
     for key, model in manifest["models"].items():
-        names = model.get("stems") or model.get("labels")
+        names_key = NAMES_KEY[model["role"]]
+        names = model[names_key]
+        runs = f"; runs every {model['every_n_hops']} hops" if model.get("every_n_hops", 1) > 1 else ""
         lines += [
             f"## {key} ({model['role']})",
             "",
             f"- input: STFT magnitude, {model['sample_rate_hz']} Hz, n_fft {model['n_fft']}, hop {model['hop']}, "
             f"{model['window']} window; algorithmic latency {model['algorithmic_latency_ms']:.1f} ms",
-            f"- parameters: {model['n_parameters']:,}; compute: {model['macs_per_second'] / 1e9:.4f} GMAC per second of audio",
-            f"- {'stems' if model['role'] == 'separator' else 'labels'} ({len(names)}): {', '.join(names)}",
+            f"- parameters: {model['n_parameters']:,}; compute: {model['macs_per_second'] / 1e9:.4f} GMAC per second of "
+            f"audio{runs}",
+            f"- {names_key} ({len(names)}): {', '.join(names)}",
             "- artifacts: " + ", ".join(f"`{a['file']}` ({a['runtime']} {a['precision']})" for a in model["artifacts"]),
             "",
         ]

@@ -23,7 +23,7 @@ from export.distill import load_students, stem_prior
 from export.evaluate.separators import StftSettings
 from export.recipe import Recipe
 from export.separator_validation import VALIDATION_SETS, mask_sdr_db, song_masks, validation_songs
-from export.students.band_split import STEM_PRIOR_BANDS_HZ, StemPrior
+from export.students.band_split import STEM_PRIOR_BANDS_HZ, HeldMasks, StemPrior
 
 PRIOR_WEIGHT_GRID = (0.0, 0.25, 0.5, 0.625, 0.75, 1.0)
 
@@ -69,6 +69,7 @@ def prior_weight_grid(
         )
     model = load_students(recipe).separator
     model.stem_prior = None  # its own masks; each weight's prior is applied below
+    held = HeldMasks(model, recipe.separator.every_n_hops)
     priors = {
         weight: StemPrior(
             replace(
@@ -90,7 +91,7 @@ def prior_weight_grid(
         n_songs[name] = len(songs)
         for index, song in enumerate(songs):
             progress(f"{name} song {index + 1}/{len(songs)}")
-            references, mixture, spectrum, masks = song_masks(model, song, stems, stft)
+            references, mixture, spectrum, masks = song_masks(held, song, stems, stft)
             for weight, prior in priors.items():
                 with torch.no_grad():
                     weighted = prior(masks)[0].numpy()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from edge import DEVICE_SAMPLE_RATE_HZ
 from edge.errors import ConfigError
@@ -37,8 +39,9 @@ from export.onnx_quantize import quantize_onnx_int8
 from export.pack_writer import artifact_entries, write_pack
 from export.recipe import Recipe
 from export.step_model import StepSignature
+from export.students.band_split import BandSplitSeparator, HeldMasks, OnsetStep
 from export.tflite_export import export_tflite
-from export.verify import separator_parity, tagger_parity
+from export.verify import stateful_parity, tagger_parity
 
 Progress = Callable[[str], None]
 ALGORITHMIC_LATENCY_MS = 1000.0 * N_FFT / DEVICE_SAMPLE_RATE_HZ
@@ -49,18 +52,50 @@ def pack_dir(recipe: Recipe) -> Path:
     return recipe.out / "pack"
 
 
-def signatures(students: Students, recipe: Recipe) -> tuple[StepSignature, StepSignature]:
-    separator = StepSignature(
-        "magnitude",
-        "masks",
-        (1, 1, N_BINS),
-        tuple(students.separator.state_shapes(1)),
-        extra_outputs=("onsets",) if students.separator.n_onset_classes else (),
-    )
+@dataclass(frozen=True)
+class ExportedModel:
+    """One graph of the pack: its key (and file stem), the torch step function exported and its signature.
+
+    The separator's onset branch is a graph of its own ("onsets", every hop) beside the separator's masks
+    ("separator", every ``[separator] every_n_hops`` hops)."""
+
+    key: str
+    module: nn.Module
+    signature: StepSignature
+    float_in_int8: tuple[str, ...]
+
+    @property
+    def stateful(self) -> bool:
+        """Streams frames with its states carried (separator, onsets), rather than windows (the tagger)."""
+        return self.signature.frames_axis_dynamic
+
+
+def exported_models(students: Students, recipe: Recipe) -> list[ExportedModel]:
+    separator = students.separator
+    masks = separator.masks_only()
+    models = [
+        ExportedModel(
+            "separator",
+            masks,
+            StepSignature("magnitude", "masks", (1, 1, N_BINS), tuple(masks.state_shapes(1))),
+            masks.float_in_int8,
+        )
+    ]
+    if separator.onset_branch is not None:
+        onsets = OnsetStep(separator.onset_branch).eval()
+        models.append(
+            ExportedModel(
+                "onsets",
+                onsets,
+                StepSignature("magnitude", "onsets", (1, 1, N_BINS), tuple(onsets.state_shapes(1))),
+                BandSplitSeparator.FLOAT_IN_INT8_WITH_ONSETS,
+            )
+        )
     tagger = StepSignature(
         "magnitude", "probabilities", (1, recipe.tagger.context_frames, N_BINS), frames_axis_dynamic=False
     )
-    return separator, tagger
+    models.append(ExportedModel("tagger", students.tagger, tagger, students.tagger.float_in_int8))
+    return models
 
 
 def precisions(recipe: Recipe) -> list[tuple[str, str]]:
@@ -114,96 +149,93 @@ def streamed_calibration(
 
 
 def export_stage(recipe: Recipe, progress: Progress = lambda message: None) -> list[Path]:
-    """fp32 ONNX (frames axis dynamic) and TFLite (one frame per step) of both students."""
-    students = load_students(recipe)
-    separator_sig, tagger_sig = signatures(students, recipe)
+    """fp32 ONNX (frames axis dynamic) and TFLite (one frame per step) of every graph of the pack."""
     root = pack_dir(recipe)
     root.mkdir(parents=True, exist_ok=True)
     written = []
-    for key, model, signature in (
-        ("separator", students.separator, separator_sig),
-        ("tagger", students.tagger, tagger_sig),
-    ):
-        progress(f"exporting {key} to ONNX")
-        written.append(export_onnx(model, signature, root / f"{key}.onnx"))
+    for model in exported_models(load_students(recipe), recipe):
+        progress(f"exporting {model.key} to ONNX")
+        written.append(export_onnx(model.module, model.signature, root / f"{model.key}.onnx"))
         if recipe.export.tflite:
-            progress(f"converting {key} to TFLite")
-            written.append(export_tflite(model, signature, root / f"{key}.tflite"))
+            progress(f"converting {model.key} to TFLite")
+            written.append(export_tflite(model.module, model.signature, root / f"{model.key}.tflite"))
     return written
 
 
-def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) -> list[Path]:
-    """int8 ONNX (static QDQ, Conv/MatMul/Gemm) and TFLite (PT2E) calibrated on rendered audio."""
-    if not recipe.export.int8:
-        return []
-    students = load_students(recipe)
-    separator_sig, tagger_sig = signatures(students, recipe)
-    root = pack_dir(recipe)
-    magnitudes = calibration_magnitudes(recipe)
-    rng = np.random.default_rng(recipe.seed)
-    context = recipe.tagger.context_frames
-    n_batches = recipe.export.n_calibration_batches
-    sep_feeds, tag_windows = [], []
+def stateful_calibration_feeds(
+    model: ExportedModel, magnitudes: list[np.ndarray], n_batches: int, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
+    """ONNX calibration feeds of a stateful graph: 64 frames each, from states warmed up on the 64 before them
+    (realistic states, not zeros)."""
+    signature = model.signature
+    feeds = []
     for i in range(n_batches):
         magnitude = magnitudes[i % len(magnitudes)]
         start = int(rng.integers(0, max(1, len(magnitude) - 64)))
         chunk = magnitude[start : start + 64]
-        states = [torch.zeros(s) for s in separator_sig.state_shapes]
-        with torch.no_grad():  # calibrate with realistic (warmed-up) states, not zeros
-            outputs = students.separator(torch.from_numpy(chunk[None]), *states)
-        warm = [s.numpy() for s in outputs[1 + len(separator_sig.extra_outputs) :]]
+        states = [torch.zeros(s) for s in signature.state_shapes]
+        with torch.no_grad():
+            outputs = model.module(torch.from_numpy(chunk[None]), *states)
+        warm = [s.numpy() for s in outputs[1 + len(signature.extra_outputs) :]]
         frames = magnitude[start + 64 : start + 128]
         if len(frames):
-            sep_feeds.append({"magnitude": frames[None], **dict(zip(separator_sig.state_inputs, warm))})
-    sep_torch = streamed_calibration(
-        students.separator, separator_sig, magnitudes, n_batches * STREAMED_STEPS_PER_BATCH, rng
-    )
+            feeds.append({"magnitude": frames[None], **dict(zip(signature.state_inputs, warm))})
+    return feeds
+
+
+def tagger_calibration_windows(
+    context: int, magnitudes: list[np.ndarray], n_batches: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """(1, context, n_bins) windows ending at random frames of the calibration magnitudes."""
+    windows = []
     for i in range(n_batches):
         magnitude = magnitudes[i % len(magnitudes)]
         end = int(rng.integers(context, max(context + 1, len(magnitude))))
         window = magnitude[max(0, end - context) : end]
         if len(window) == context:
-            tag_windows.append(window[None])
+            windows.append(window[None])
+    return windows
+
+
+def quantize_stage(recipe: Recipe, progress: Progress = lambda message: None) -> list[Path]:
+    """int8 ONNX (static QDQ, Conv/MatMul/Gemm) and TFLite (PT2E) of every graph, calibrated on rendered audio."""
+    if not recipe.export.int8:
+        return []
+    root = pack_dir(recipe)
+    magnitudes = calibration_magnitudes(recipe)
+    n_batches = recipe.export.n_calibration_batches
     written = []
-    progress("quantizing the separator (ONNX int8)")
-    written.append(
-        quantize_onnx_int8(
-            root / "separator.onnx",
-            root / "separator.int8.onnx",
-            sep_feeds,
-            float_modules=students.separator.float_in_int8,
-        )
-    )
-    progress("quantizing the tagger (ONNX int8)")
-    written.append(
-        quantize_onnx_int8(
-            root / "tagger.onnx",
-            root / "tagger.int8.onnx",
-            [{"magnitude": w} for w in tag_windows],
-            float_modules=students.tagger.float_in_int8,
-        )
-    )
-    if recipe.export.tflite:
-        progress("quantizing the separator (TFLite int8)")
+    for model in exported_models(load_students(recipe), recipe):
+        rng = np.random.default_rng(recipe.seed)
+        if model.stateful:
+            onnx_feeds = stateful_calibration_feeds(model, magnitudes, n_batches, rng)
+            tflite_calls = streamed_calibration(
+                model.module, model.signature, magnitudes, n_batches * STREAMED_STEPS_PER_BATCH, rng
+            )
+        else:
+            windows = tagger_calibration_windows(recipe.tagger.context_frames, magnitudes, n_batches, rng)
+            onnx_feeds = [{"magnitude": window} for window in windows]
+            tflite_calls = [(torch.from_numpy(window),) for window in windows]
+        progress(f"quantizing {model.key} (ONNX int8)")
         written.append(
-            export_tflite(
-                students.separator,
-                separator_sig,
-                root / "separator.int8.tflite",
-                calibration=sep_torch,
-                float_modules=students.separator.float_in_int8,
+            quantize_onnx_int8(
+                root / f"{model.key}.onnx",
+                root / f"{model.key}.int8.onnx",
+                onnx_feeds,
+                float_modules=model.float_in_int8,
             )
         )
-        progress("quantizing the tagger (TFLite int8)")
-        written.append(
-            export_tflite(
-                students.tagger,
-                tagger_sig,
-                root / "tagger.int8.tflite",
-                calibration=[(torch.from_numpy(w),) for w in tag_windows],
-                float_modules=students.tagger.float_in_int8,
+        if recipe.export.tflite:
+            progress(f"quantizing {model.key} (TFLite int8)")
+            written.append(
+                export_tflite(
+                    model.module,
+                    model.signature,
+                    root / f"{model.key}.int8.tflite",
+                    calibration=tflite_calls,
+                    float_modules=model.float_in_int8,
+                )
             )
-        )
     return written
 
 
@@ -212,7 +244,7 @@ def _tensor(name: str, shape: tuple[int, ...]) -> dict[str, Any]:
 
 
 def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any]]:
-    separator_sig, tagger_sig = signatures(students, recipe)
+    """The manifest's models: the separator's masks, its onset graph (when it has one) and the tagger."""
     hops_per_second = DEVICE_SAMPLE_RATE_HZ / HOP
     common = {
         "sample_rate_hz": DEVICE_SAMPLE_RATE_HZ,
@@ -221,42 +253,40 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
         "window": WINDOW,
         "algorithmic_latency_ms": ALGORITHMIC_LATENCY_MS,
     }
-    stems = list(recipe.separator.stems)
-    labels = list(recipe.tagger.labels)
-    return {
-        "separator": {
-            "role": "separator",
+    every_n_hops = {"separator": recipe.separator.every_n_hops, "onsets": 1, "tagger": recipe.tagger.every_n_hops}
+    names = {
+        "separator": {"stems": list(recipe.separator.stems)},
+        "onsets": {"classes": list(recipe.separator.onset_classes)},
+        "tagger": {"labels": list(recipe.tagger.labels), "context_frames": recipe.tagger.context_frames},
+    }
+    entries = {}
+    for model in exported_models(students, recipe):
+        signature = model.signature
+        args = signature.example_args(1)
+        with torch.no_grad():
+            outputs = model.module(*args)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        output_shape = list(outputs[0].shape)
+        if signature.frames_axis_dynamic:
+            output_shape[1] = -1
+        entries[model.key] = {
+            "role": model.key,
             **common,
-            "inputs": [_tensor("magnitude", (1, -1, N_BINS))],
-            "outputs": [_tensor("masks", (1, -1, len(stems), N_BINS))]
-            + (
-                [_tensor("onsets", (1, -1, len(recipe.separator.onset_classes)))] if separator_sig.extra_outputs else []
-            ),
-            **({"onset_classes": list(recipe.separator.onset_classes)} if separator_sig.extra_outputs else {}),
+            "inputs": [
+                _tensor(signature.input_name, (1, -1 if signature.frames_axis_dynamic else args[0].shape[1], N_BINS))
+            ],
+            "outputs": [_tensor(signature.output_name, tuple(output_shape))],
             "states": [
                 {"input": i, "output": o, "shape": list(s), "dtype": "float32"}
-                for i, o, s in zip(separator_sig.state_inputs, separator_sig.state_outputs, separator_sig.state_shapes)
+                for i, o, s in zip(signature.state_inputs, signature.state_outputs, signature.state_shapes)
             ],
-            "stems": stems,
-            "artifacts": artifact_entries("separator", separator_sig, precisions(recipe)),
-            "macs_per_second": count_macs(students.separator, separator_sig.example_args(1)) * hops_per_second,
-            "n_parameters": count_parameters(students.separator),
-        },
-        "tagger": {
-            "role": "tagger",
-            **common,
-            "inputs": [_tensor("magnitude", (1, recipe.tagger.context_frames, N_BINS))],
-            "outputs": [_tensor("probabilities", (1, len(labels)))],
-            "labels": labels,
-            "context_frames": recipe.tagger.context_frames,
-            "every_n_hops": recipe.tagger.every_n_hops,
-            "artifacts": artifact_entries("tagger", tagger_sig, precisions(recipe)),
-            "macs_per_second": count_macs(students.tagger, tagger_sig.example_args())
-            * hops_per_second
-            / recipe.tagger.every_n_hops,
-            "n_parameters": count_parameters(students.tagger),
-        },
-    }
+            **names[model.key],
+            "every_n_hops": every_n_hops[model.key],
+            "artifacts": artifact_entries(model.key, signature, precisions(recipe)),
+            "macs_per_second": count_macs(model.module, args) * hops_per_second / every_n_hops[model.key],
+            "n_parameters": count_parameters(model.module),
+        }
+    return entries
 
 
 def training_provenance(recipe: Recipe, info: dict[str, Any], student: str) -> dict[str, Any]:
@@ -319,7 +349,6 @@ def pack_stage(recipe: Recipe, metrics: list[dict[str, Any]] | None = None) -> P
 def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> list[dict[str, Any]]:
     """Parity of every artifact vs PyTorch (streaming through the edge stages), written into the pack."""
     students = load_students(recipe)
-    separator_sig, _ = signatures(students, recipe)
     pack = load_pack(pack_dir(recipe))
     magnitude = calibration_magnitudes(recipe)[0][: recipe.export.n_verify_frames]
     command = f"sense export verify-recipe {recipe.source}"
@@ -328,31 +357,32 @@ def verify_stage(recipe: Recipe, progress: Progress = lambda message: None) -> l
         for m in pack.manifest.get("metrics", [])  # keep what this stage does not measure
         if m["name"].split(".")[1] not in ("onnx", "litert") and not m["name"].startswith("training.")
     ]
+    models = {model.key: model for model in exported_models(students, recipe)}
+    separator = models["separator"]
+    # the separator's masks as the device holds them between runs (the stage runs it every_n_hops)
+    held = HeldMasks(separator.module, recipe.separator.every_n_hops)  # type: ignore[arg-type]
     for runtime, precision in precisions(recipe):
         progress(f"verifying {runtime} {precision}")
-        sep = separator_parity(pack, "separator", students.separator, separator_sig, magnitude, runtime, precision)
+        sep = stateful_parity(pack, "separator", held, separator.signature, magnitude, runtime, precision)
         tag = tagger_parity(pack, "tagger", students.tagger, magnitude, runtime, precision)
+        measured = {
+            "separator": {
+                "mask_max_abs_diff_vs_torch": sep["max_abs"],
+                "mask_correlation_vs_torch": sep["correlation"],
+            },
+            "tagger": {
+                "prob_max_abs_diff_vs_torch": tag["max_abs"],
+                "label_agreement_vs_torch": tag["label_agreement"],
+            },
+        }
+        if "onsets" in models:
+            onsets = models["onsets"]
+            ons = stateful_parity(pack, "onsets", onsets.module, onsets.signature, magnitude, runtime, precision)
+            measured["onsets"] = {"max_abs_diff_vs_torch": ons["max_abs"], "correlation_vs_torch": ons["correlation"]}
         metrics += [
-            {
-                "name": f"separator.{runtime}.{precision}.mask_max_abs_diff_vs_torch",
-                "value": sep["max_abs"],
-                "command": command,
-            },
-            {
-                "name": f"separator.{runtime}.{precision}.mask_correlation_vs_torch",
-                "value": sep["correlation"],
-                "command": command,
-            },
-            {
-                "name": f"tagger.{runtime}.{precision}.prob_max_abs_diff_vs_torch",
-                "value": tag["max_abs"],
-                "command": command,
-            },
-            {
-                "name": f"tagger.{runtime}.{precision}.label_agreement_vs_torch",
-                "value": tag["label_agreement"],
-                "command": command,
-            },
+            {"name": f"{key}.{runtime}.{precision}.{name}", "value": value, "command": command}
+            for key, values in measured.items()
+            for name, value in values.items()
         ]
     for student, student_info in checkpoint_info(recipe).items():
         metrics += [

@@ -4,7 +4,8 @@ What picks separator checkpoints when ``[training] select_separator_by = "sdr"``
 loss and SDR disagree: sessions saw the loss fall while SDR fell), and what the stem prior's weights are chosen on
 (:mod:`export.prior_weights`). Songs are whole rendered validation songs (``val-oos-varied-*``: every stem from a
 held-out source; ``val-in-varied-*``: training sources, other seeds); masks come from the model's forward over the
-whole song and are applied to the mixture's STFT, as the evaluation does.
+whole song (held as the device holds them, :class:`~export.students.band_split.HeldMasks`, when the separator
+runs every few hops) and are applied to the mixture's STFT, as the evaluation does.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from export.evaluate.istft import analyse
 from export.evaluate.metrics import separation_scores
 from export.evaluate.separators import StftSettings, apply_masks
 from export.recipe import Recipe
-from export.students.band_split import BandSplitSeparator
+from export.students.band_split import BandSplitSeparator, HeldMasks
 
 VALIDATION_SETS = {"out-of-source": "val-oos-varied", "in-source": "val-in-varied"}
 """Validation set name -> file prefix in ``<out>/data/separator``."""
@@ -33,7 +34,7 @@ def validation_songs(recipe: Recipe, prefix: str) -> list[dict[str, np.ndarray]]
 
 
 def song_masks(
-    model: BandSplitSeparator, song: dict[str, np.ndarray], stems: tuple[str, ...], stft: StftSettings
+    model: BandSplitSeparator | HeldMasks, song: dict[str, np.ndarray], stems: tuple[str, ...], stft: StftSettings
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, torch.Tensor]:
     """(references of the stems that sound in ``song``, mixture (n_samples,), its STFT (n_frames, n_bins),
     the model's masks (1, n_frames, n_stems, n_bins)) for one song."""
@@ -61,7 +62,7 @@ def mask_sdr_db(
 
 
 def songs_sdr_db(
-    model: BandSplitSeparator, songs: list[dict[str, np.ndarray]], stems: tuple[str, ...]
+    model: BandSplitSeparator | HeldMasks, songs: list[dict[str, np.ndarray]], stems: tuple[str, ...]
 ) -> dict[str, float]:
     """Mean SDR (dB) over ``songs`` per stem (songs where a stem is silent do not count for it)."""
     stft = StftSettings()

@@ -25,7 +25,7 @@ from export.pack_writer import artifact_entries, write_pack
 from export.step_model import StepSignature
 from export.students.tiny import TinySeparator, TinyTagger
 from export.tflite_export import export_tflite
-from export.verify import separator_parity, tagger_parity
+from export.verify import stateful_parity, tagger_parity
 
 N_FFT = DEVICE_STREAM.n_fft
 HOP = DEVICE_STREAM.hop
@@ -178,7 +178,7 @@ def build_tiny_pack(
     progress("verifying parity against PyTorch")
     metrics = []
     for runtime, precision in [(r, p) for r, p in ARTIFACT_SUFFIX if with_tflite or r == "onnx"]:
-        sep = separator_parity(pack, "separator", separator, sep_sig, magnitude[:200], runtime, precision)
+        sep = stateful_parity(pack, "separator", separator, sep_sig, magnitude[:200], runtime, precision)
         tag = tagger_parity(pack, "tagger", tagger, magnitude[:200], runtime, precision)
         metrics += [
             {

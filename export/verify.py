@@ -7,14 +7,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge.model_stages import SeparatorStage, TaggerStage
+from edge.model_stages import STATEFUL_STAGES, TaggerStage
 from edge.pack import Pack
 from edge.runners import open_runner
 from edge.stream import tagger_run_frames
 from export.step_model import StepSignature, run_torch
 
 
-def separator_parity(
+def stateful_parity(
     pack: Pack,
     model_key: str,
     model: nn.Module,
@@ -23,13 +23,16 @@ def separator_parity(
     runtime: str,
     precision: str,
 ) -> dict[str, float]:
-    """Max abs difference and correlation of masks: edge stage (streaming) vs torch on the whole sequence.
+    """Max abs difference and correlation of the first output (the separator's masks, the onset probabilities):
+    the edge stage of ``model_key``'s role (streaming) vs ``model`` in torch on the whole sequence (for a separator
+    that runs every few hops, :class:`~export.students.band_split.HeldMasks`).
 
     ``magnitude``: (n_frames, n_bins) float32.
     """
     args = (torch.from_numpy(magnitude)[None], *(torch.zeros(s) for s in signature.state_shapes))
     reference = run_torch(model, signature, args)[signature.output_name][0].numpy()
-    stage = SeparatorStage(open_runner(pack, pack.models[model_key], runtime, precision))
+    spec = pack.models[model_key]
+    stage = STATEFUL_STAGES[spec.role](open_runner(pack, spec, runtime, precision))
     streamed = stage.process(magnitude)
     return {
         "max_abs": float(np.max(np.abs(streamed - reference))),

@@ -20,7 +20,7 @@ def inspect_command(
     from rich.console import Console
     from rich.table import Table
 
-    from edge.pack import load_pack
+    from edge.pack import NAMES_KEY, load_pack
 
     from edge.runners import check_artifacts
 
@@ -55,7 +55,8 @@ def inspect_command(
             f"{model.macs_per_second / 1e9:.4f}",
             f"{model.algorithmic_latency_ms:.1f}",
             f"{model.n_fft}/{model.hop}",
-            f"{len(model.names)} {'stems' if model.role == 'separator' else 'labels'}",
+            f"{len(model.names)} {NAMES_KEY[model.role]}"
+            + (f" every {model.every_n_hops} hops" if model.every_n_hops > 1 else ""),
         )
         for a in model.artifacts:
             artifact_table.add_row(

@@ -26,6 +26,7 @@ Algorithmic latency is the STFT window alone (no future frame is used).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -266,6 +267,16 @@ class BandSplitSeparator(nn.Module):
         """This separator for one frame of one stream per call, in the operators LiteRT runs cheapest."""
         return SingleFrameStep(self)
 
+    def masks_only(self) -> BandSplitSeparator:
+        """This separator without its onset branch, sharing every parameter: the graph the device runs for the
+        masks (every ``every_n_hops`` hops), while the onset branch is a graph of its own that runs every hop
+        (:class:`OnsetStep`). Its forward and states are the trunk's alone."""
+        view = copy.copy(self)
+        view._modules = {name: module for name, module in self._modules.items() if name != "onset_branch"}
+        view.__dict__["onset_branch"] = None
+        view.n_onset_classes = 0
+        return view
+
     def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = log_features(magnitude, self.config.log_floor)
         x = self.band_split(features, *self.encoder_weight())
@@ -360,6 +371,54 @@ class OnsetBranch(nn.Module):
             new_states.append(extended[:, :, -history:])
             x = torch.relu(conv(extended))
         return (self.out(x.transpose(1, 2)), *new_states)
+
+
+class OnsetStep(nn.Module):
+    """The onset branch as the device runs it, a step function of its own: (magnitude (B, T, n_bins), *states) ->
+    (onset probabilities (B, T, n_classes), *new states). The submodule keeps its name (``onset_branch``) so that
+    the int8 exports can keep it float (:attr:`BandSplitSeparator.FLOAT_IN_INT8_WITH_ONSETS`)."""
+
+    def __init__(self, onset_branch: OnsetBranch) -> None:
+        super().__init__()
+        self.onset_branch = onset_branch
+
+    def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
+        return self.onset_branch.state_shapes(batch)
+
+    def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits, *new_states = self.onset_branch(magnitude, *states)
+        return (torch.sigmoid(logits), *new_states)
+
+
+class HeldMasks(nn.Module):
+    """A separator's masks as the device makes them when the separator runs every ``every_n_hops`` hops: the
+    separator sees frames 0, n, 2n, ... of the input (its states carried from one to the next), and each of their
+    masks is held for the n - 1 frames after it (``edge.model_stages.SeparatorStage``). Outputs as the
+    separator's (the onset probabilities, when it has them, are the onset branch's on every frame)."""
+
+    def __init__(self, separator: BandSplitSeparator, every_n_hops: int) -> None:
+        super().__init__()
+        if every_n_hops < 1:
+            raise ValueError(f"every_n_hops={every_n_hops}; expected >= 1")
+        self.separator = separator
+        self.every_n_hops = every_n_hops
+
+    def initial_states(self, batch: int = 1) -> list[torch.Tensor]:
+        return self.separator.initial_states(batch)
+
+    def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """magnitude (B, T, n_bins), states -> (masks (B, T, n_stems, n_bins), [onsets (B, T, n_classes)], *states)."""
+        n = self.every_n_hops
+        model = self.separator
+        if n == 1:
+            return model(magnitude, *states)
+        n_trunk = len(model.temporal)
+        outputs = model.masks_only()(magnitude[:, ::n], *states[:n_trunk])
+        masks = outputs[0].repeat_interleave(n, dim=1)[:, : magnitude.shape[1]]
+        if model.onset_branch is None:
+            return (masks, *outputs[1:])
+        onsets, *onset_states = OnsetStep(model.onset_branch)(magnitude, *states[n_trunk:])
+        return (masks, onsets, *outputs[1:], *onset_states)
 
 
 def normalized(x: torch.Tensor, eps: float) -> torch.Tensor:

@@ -1,5 +1,5 @@
-"""The default pack's drum-onset output on every runtime and precision, streamed like the masks, and handed by
-the pipeline to the renderer (torch-free: runs on a device install)."""
+"""The default pack's drum-onset graph on every runtime and precision, streamed every hop (its states carried), and
+handed by the pipeline to the renderer (torch-free: runs on a device install)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,30 @@ import pytest
 
 from edge.analysis import Analysis
 from edge.haptics.base import Renderer
-from edge.model_stages import SeparatorStage
+from edge.model_stages import OnsetStage
 from edge.pack import Pack
 from edge.rig import default_rig
 from edge.runners import importable_runtimes, open_runner
 from edge.session import open_session
 from edge.stft import magnitude_frames
 from edge.stream import DEVICE_STREAM
-from tests.streaming import random_block_sizes
+from tests.streaming import assert_streaming_equals_offline
 
 SECOND = DEVICE_STREAM.sample_rate_hz
 
 
 def _variants(pack: Pack) -> list[tuple[str, str]]:
     importable = {runtime.value for runtime in importable_runtimes()}
-    assert pack.separator is not None
+    assert pack.onsets is not None
     return [
-        (artifact.runtime, artifact.precision)
-        for artifact in pack.separator.artifacts
-        if artifact.runtime in importable
+        (artifact.runtime, artifact.precision) for artifact in pack.onsets.artifacts if artifact.runtime in importable
     ]
 
 
-def test_the_default_separator_has_a_kick_snare_hat_onset_output(default_pack: Pack) -> None:
-    spec = default_pack.separator
-    assert spec is not None and spec.onset_classes == ("kick", "snare", "hat")
-    assert [output.name for output in spec.outputs] == ["masks", "onsets"]
+def test_the_default_pack_has_a_kick_snare_hat_onset_graph(default_pack: Pack) -> None:
+    spec = default_pack.onsets
+    assert spec is not None and spec.names == ("kick", "snare", "hat") and spec.role == "onsets"
+    assert [output.name for output in spec.outputs] == ["onsets"]
     assert len(_variants(default_pack)) == 4  # onnx and litert, fp32 and int8, all importable here
 
 
@@ -42,16 +40,12 @@ def test_onset_probabilities_stream_like_offline_on_every_artifact(
     default_pack: Pack, example_samples: np.ndarray, variant: tuple[str, str]
 ) -> None:
     magnitude = magnitude_frames(example_samples[: SECOND * 4])
-    stage = SeparatorStage(open_runner(default_pack, default_pack.separator, *variant))  # type: ignore[arg-type]
-    masks, onsets = stage.process_with_onsets(magnitude)
-    assert onsets is not None and onsets.shape == (len(magnitude), 3) and masks.shape[0] == len(magnitude)
+    runner = open_runner(default_pack, default_pack.onsets, *variant)  # type: ignore[arg-type]
+    onsets = assert_streaming_equals_offline(
+        lambda: OnsetStage(runner), magnitude, seed=3, n_trials=2, max_block=40, atol=2e-5
+    )
+    assert onsets.shape == (len(magnitude), 3)
     assert np.all((onsets >= 0) & (onsets <= 1)) and onsets.max() > 0.5  # the example has drums
-    stage.reset()
-    parts, start = [], 0
-    for size in random_block_sizes(len(magnitude), np.random.default_rng(3), 40):
-        parts.append(stage.process_with_onsets(magnitude[start : start + size])[1])
-        start += size
-    np.testing.assert_allclose(np.concatenate(parts), onsets, atol=2e-5)
 
 
 class _Recorder:

@@ -51,6 +51,53 @@ def test_missing_artifact_is_refused_naming_pack_field_and_expectation(pack_copy
     assert "separator.int8.onnx" in message and "expected an existing file" in message
 
 
+def test_default_pack_has_its_masks_and_its_onset_graph_as_two_models(default_pack) -> None:
+    separator, onsets = default_pack.separator, default_pack.onsets
+    assert separator.every_n_hops == 1 and [o.name for o in separator.outputs] == ["masks"]
+    assert onsets is not None and onsets.names == ("kick", "snare", "hat") and onsets.every_n_hops == 1
+    assert [o.name for o in onsets.outputs] == ["onsets"] and list(onsets.outputs[0].shape) == [1, -1, 3]
+    assert {(a.runtime, a.precision) for a in onsets.artifacts} == {
+        (a.runtime, a.precision) for a in separator.artifacts
+    }
+    assert onsets.states and all(a.frames_per_step in (None, 1) for a in separator.artifacts)
+
+
+def test_a_separator_every_few_hops_must_take_one_or_any_number_of_frames(pack_copy: Path) -> None:
+    def edit(manifest):
+        manifest["models"]["separator"]["every_n_hops"] = 2
+        manifest["models"]["separator"]["artifacts"][2]["frames_per_step"] = 4
+
+    _edit_manifest(pack_copy, edit)
+    with pytest.raises(PackError) as error:
+        load_pack(pack_copy, verify_hashes=False)
+    message = str(error.value)
+    assert "models.separator.artifacts[2].frames_per_step: is 4 with every_n_hops = 2" in message
+    assert "expected null or 1" in message
+
+
+def test_a_separator_with_its_own_onset_output_is_refused_naming_the_new_format(pack_copy: Path) -> None:
+    """The format of sense-default 1.3.0-1.5.0 (onsets as the separator's second output) is named, with what to do."""
+    _edit_manifest(pack_copy, lambda m: m["models"]["separator"].update(onset_classes=["kick", "snare", "hat"]))
+    with pytest.raises(PackError) as error:
+        load_pack(pack_copy, verify_hashes=False)
+    message = str(error.value)
+    assert "models.separator.onset_classes" in message and "1.3.0-1.5.0" in message
+    assert "role 'onsets'" in message and "re-export" in message
+
+
+def test_an_onset_model_must_have_one_column_per_class(pack_copy: Path) -> None:
+    def edit(manifest):
+        onsets = json.loads(json.dumps(manifest["models"]["separator"]))
+        onsets.update(role="onsets", classes=["kick", "snare"])
+        onsets["outputs"] = [{"name": "onsets", "shape": [1, -1, 3], "dtype": "float32"}]
+        del onsets["stems"]
+        manifest["models"]["onsets"] = onsets
+
+    _edit_manifest(pack_copy, edit)
+    with pytest.raises(PackError, match=r"models.onsets.outputs\[0\].shape: is \[1, -1, 3\] \(expected \[1, -1, 2\]"):
+        load_pack(pack_copy, verify_hashes=False)
+
+
 def test_wrong_sha256_is_refused_with_both_hashes(pack_copy: Path) -> None:
     manifest = json.loads((pack_copy / "manifest.json").read_text())
     expected_sha = manifest["models"]["tagger"]["artifacts"][0]["sha256"]

@@ -30,8 +30,12 @@ def test_grid_scores_the_shipped_separator_on_validation_songs_and_picks_the_bes
     stft = StftSettings()
     spectrum = analyse(mixture, stft.n_fft, stft.hop, stft.window)
     model = load_students(recipe).separator
+    every = recipe.separator.every_n_hops  # the tiny recipe's masks are held every other hop, as the device holds them
+    assert every == 2
+    magnitude = torch.from_numpy(np.abs(spectrum).astype(np.float32))[None]
     with torch.no_grad():
-        masks = model(torch.from_numpy(np.abs(spectrum).astype(np.float32))[None], *model.initial_states(1))[0]
+        runs = model(magnitude[:, ::every], *model.initial_states(1))[0]
+    masks = runs.repeat_interleave(every, dim=1)[:, : magnitude.shape[1]]
     estimates = apply_masks(mixture, masks[0].numpy(), grid.stems, stft, spectrum)
     live = [stem for stem in grid.stems if np.abs(song[stem]).max() > 0]
     own = separation_scores({s: song[s] for s in live}, {s: estimates[s] for s in live})

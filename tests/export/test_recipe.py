@@ -49,6 +49,11 @@ def test_committed_recipes_parse() -> None:
             r"onset_target_frames: is \[1, 9\] \(expected frame offsets within 0..4",
         ),
         ({"name": "x", "separator": {"log_floor": 0.0}}, r"separator.log_floor: is 0.0 \(expected a number above 0"),
+        ({"name": "x", "separator": {"every_n_hops": 0}}, r"separator.every_n_hops: is 0 \(expected an integer >= 1"),
+        (
+            {"name": "x", "training": {"generator_song_weight": 0.0}},
+            r"training.generator_song_weight: is 0.0 \(expected a number above 0",
+        ),
         (
             {"name": "x", "training": {"select_separator_by": "luck"}},
             r"select_separator_by: is 'luck' \(expected 'loss' or 'sdr'",
@@ -285,11 +290,12 @@ def test_separator_checkpoint_is_picked_by_out_of_source_sdr_when_asked(tiny_run
     assert best["best"] == pytest.approx(-max(means))
     assert best["step"] == history[int(np.argmax(means))]["step"]
     from export.distill import make_separator
+    from export.students.band_split import HeldMasks
 
     model = make_separator(recipe).eval()
     model.load_state_dict(best["separator"])
     songs = validation_songs(recipe, VALIDATION_SETS["out-of-source"])
-    by_stem = songs_sdr_db(model, songs, tuple(recipe.separator.stems))
+    by_stem = songs_sdr_db(HeldMasks(model, recipe.separator.every_n_hops), songs, tuple(recipe.separator.stems))
     assert float(np.mean(list(by_stem.values()))) == pytest.approx(-best["best"], abs=1e-4)
 
 
@@ -322,3 +328,15 @@ def test_separator_warm_starts_from_the_first_blocks_of_a_deeper_checkpoint(tmp_
     torch.save({"tagger": {}}, tmp_path / "tagger.pt")
     with pytest.raises(ConfigError, match="holds no 'separator' weights"):
         warm_start_from_checkpoint(shallow, tmp_path / "tagger.pt")
+
+
+def test_generator_songs_are_drawn_by_their_weight() -> None:
+    """generator_song_weight w: each generator song is drawn w times as often as one varied song."""
+    from export.distill import SeparatorBatches, SeparatorData, SeparatorSong
+
+    songs = [SeparatorSong(np.zeros((4, 10), np.float32), generator=i < 2) for i in range(10)]  # 2 of 10 generator
+    for weight, expected in ((1.0, 0.2), (4.0, 0.5)):
+        recipe = parse_recipe({"name": "x", "training": {"generator_song_weight": weight}}, "test.toml")
+        batches = SeparatorBatches(SeparatorData(songs, []), recipe, np.random.default_rng(0))
+        drawn = [batches._pick_song().generator for _ in range(4000)]
+        assert np.mean(drawn) == pytest.approx(expected, abs=0.03)

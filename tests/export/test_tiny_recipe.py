@@ -32,7 +32,7 @@ def test_every_stage_left_its_output(tiny_run) -> None:
         assert [h["step"] for h in history] == [2, 4]
         assert all(np.isfinite(h[f"{student}_val_loss"]) for h in history)
     for runtime, precision in ARTIFACT_SUFFIX:
-        for key in ("separator", "tagger"):
+        for key in ("separator", "onsets", "tagger"):
             assert (tiny_run.out / "pack" / f"{key}{ARTIFACT_SUFFIX[(runtime, precision)]}").is_file()
 
 
@@ -41,6 +41,10 @@ def test_pack_manifest_matches_recipe(tiny_run) -> None:
     pack = load_pack(tiny_run.out / "pack")
     assert pack.name == recipe.pack.name
     assert pack.separator.names == recipe.separator.stems
+    assert pack.separator.every_n_hops == recipe.separator.every_n_hops == 2
+    assert pack.onsets is not None and pack.onsets.names == recipe.separator.onset_classes
+    assert pack.onsets.every_n_hops == 1 and [o.name for o in pack.onsets.outputs] == ["onsets"]
+    assert [o.name for o in pack.separator.outputs] == ["masks"]
     assert pack.tagger.names == recipe.tagger.labels
     assert pack.tagger.context_frames == recipe.tagger.context_frames
     assert pack.separator.algorithmic_latency_ms <= 32.0
@@ -56,6 +60,7 @@ def test_pack_manifest_matches_recipe(tiny_run) -> None:
 @pytest.mark.parametrize("runtime", ["onnx", "litert"])
 def test_fp32_parity_with_torch(tiny_run, runtime: str) -> None:
     assert _metric(tiny_run.pack, f"separator.{runtime}.fp32.mask_max_abs_diff_vs_torch") <= FP32_PARITY
+    assert _metric(tiny_run.pack, f"onsets.{runtime}.fp32.max_abs_diff_vs_torch") <= FP32_PARITY
     assert _metric(tiny_run.pack, f"tagger.{runtime}.fp32.prob_max_abs_diff_vs_torch") <= FP32_PARITY
 
 

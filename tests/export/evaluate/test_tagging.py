@@ -61,17 +61,19 @@ def test_labels_with_few_positives_are_reported_but_not_averaged() -> None:
 
 def test_onnx_counts_match_the_torch_counts_in_the_manifest() -> None:
     pack = load_pack()
-    for spec in (pack.separator, pack.tagger):
+    assert pack.onsets is not None
+    for spec in (pack.separator, pack.onsets, pack.tagger):
         path = pack.artifact_path(spec.artifact("onnx", "fp32"))
-        shapes = {spec.inputs[0].name: (1, 1, spec.inputs[0].shape[-1])} if spec.role == "separator" else None
+        shapes = {spec.inputs[0].name: (1, 1, spec.inputs[0].shape[-1])} if spec.role != "tagger" else None
         cost = onnx_graph_cost(path, shapes)
         runs_per_second = spec.sample_rate_hz / spec.hop / spec.every_n_hops
         graph_macs_per_second = cost.macs_per_call * runs_per_second
         if spec.role == "separator":
             # the graph carries a fixed ~51 k MAC per call more than the torch count (the batched band split pads
-            # every band to the widest one; the batched merge): 3 % of 1.4.0's 8-block separator, 6 % of 1.5.0's
+            # every band to the widest one; the batched merge): 3 % of 1.4.0's 8-block separator, 6 % of 1.6.0's
+            # masks; the padded rows of the stacked band encoders are ~10 % of its parameters
             assert spec.macs_per_second <= graph_macs_per_second <= 1.07 * spec.macs_per_second
-            assert spec.n_parameters <= cost.n_parameters <= 1.07 * spec.n_parameters
+            assert spec.n_parameters <= cost.n_parameters <= 1.10 * spec.n_parameters
         else:
             assert graph_macs_per_second == pytest.approx(spec.macs_per_second, rel=1e-6)
             assert 0.95 * spec.n_parameters <= cost.n_parameters <= spec.n_parameters
