@@ -131,11 +131,15 @@ class RouteBank:
         }
         # Band power of every envelope route: per source, (n_bins, n_envelope_routes) weights = the route's mask
         # (times skin sensitivity for "tactile" routes) / its bin count, so power @ weights is each band's mean.
-        self._power_weights: dict[str, np.ndarray] = {}
+        power_weights: dict[str, np.ndarray] = {}
         for column, i in enumerate(self.envelope_routes):
-            weights = self._power_weights.setdefault(sources[i], np.zeros((n_bins, len(self.envelope_routes))))
+            weights = power_weights.setdefault(sources[i], np.zeros((n_bins, len(self.envelope_routes))))
             per_bin = tactile_weights(freqs_hz) if routes[i].weighting == "tactile" else np.ones(n_bins)
             weights[:, column] = np.where(masks[i], per_bin, 0.0) / max(1, int(masks[i].sum()))
+        # ... stacked: the sources' spectra side by side, (n_frames, n_sources * n_bins), times one matrix is every
+        # route's band power in three numpy calls however many sources (a product per source and their sum: ~9)
+        self._power_sources = list(power_weights)
+        self._power_weights = np.concatenate(list(power_weights.values())) if power_weights else np.zeros((0, 0))
         # Spectral flux of every onset route: one detector per source, one band per distinct band of that source
         # (on the DSP-only path both drum routes read the same stand-in band: it is detected once).
         self._flux_routes: dict[str, list[int]] = {}
@@ -246,11 +250,13 @@ class RouteBank:
         if not n_frames:
             return levels, [[] for _ in self.pitch_routes]
         if self.envelope_routes:
-            parts = [
-                np.square(spectra[source], dtype=np.float64) @ weights
-                for source, weights in self._power_weights.items()
-            ]
-            power = parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+            sources = self._power_sources
+            joined = (
+                spectra[sources[0]]
+                if len(sources) == 1
+                else np.concatenate([spectra[source] for source in sources], axis=1)
+            )
+            power = np.square(joined, dtype=np.float64) @ self._power_weights
             levels = self.envelope.process_rows(power.tolist())
         if self.onset_routes:
             pulses = self.pulses.process_rows(self._onset_strengths(spectra, n_frames, drum_onsets, onset_classes))
