@@ -63,6 +63,9 @@ class ExportedModel:
     module: nn.Module
     signature: StepSignature
     float_in_int8: tuple[str, ...]
+    every_n_hops: int
+    names: dict[str, Any]
+    """What the manifest says of its outputs: stems, onset classes, or labels (and the tagger's context)."""
 
     @property
     def stateful(self) -> bool:
@@ -79,6 +82,8 @@ def exported_models(students: Students, recipe: Recipe) -> list[ExportedModel]:
             masks,
             StepSignature("magnitude", "masks", (1, 1, N_BINS), tuple(masks.state_shapes(1))),
             masks.float_in_int8,
+            recipe.separator.every_n_hops,
+            {"stems": list(recipe.separator.stems)},
         )
     ]
     if separator.onset_branch is not None:
@@ -89,12 +94,19 @@ def exported_models(students: Students, recipe: Recipe) -> list[ExportedModel]:
                 onsets,
                 StepSignature("magnitude", "onsets", (1, 1, N_BINS), tuple(onsets.state_shapes(1))),
                 BandSplitSeparator.FLOAT_IN_INT8_WITH_ONSETS,
+                1,
+                {"classes": list(recipe.separator.onset_classes)},
             )
         )
     tagger = StepSignature(
         "magnitude", "probabilities", (1, recipe.tagger.context_frames, N_BINS), frames_axis_dynamic=False
     )
-    models.append(ExportedModel("tagger", students.tagger, tagger, students.tagger.float_in_int8))
+    labels = {"labels": list(recipe.tagger.labels), "context_frames": recipe.tagger.context_frames}
+    models.append(
+        ExportedModel(
+            "tagger", students.tagger, tagger, students.tagger.float_in_int8, recipe.tagger.every_n_hops, labels
+        )
+    )
     return models
 
 
@@ -253,12 +265,6 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
         "window": WINDOW,
         "algorithmic_latency_ms": ALGORITHMIC_LATENCY_MS,
     }
-    every_n_hops = {"separator": recipe.separator.every_n_hops, "onsets": 1, "tagger": recipe.tagger.every_n_hops}
-    names = {
-        "separator": {"stems": list(recipe.separator.stems)},
-        "onsets": {"classes": list(recipe.separator.onset_classes)},
-        "tagger": {"labels": list(recipe.tagger.labels), "context_frames": recipe.tagger.context_frames},
-    }
     entries = {}
     for model in exported_models(students, recipe):
         signature = model.signature
@@ -280,10 +286,10 @@ def model_entries(recipe: Recipe, students: Students) -> dict[str, dict[str, Any
                 {"input": i, "output": o, "shape": list(s), "dtype": "float32"}
                 for i, o, s in zip(signature.state_inputs, signature.state_outputs, signature.state_shapes)
             ],
-            **names[model.key],
-            "every_n_hops": every_n_hops[model.key],
+            **model.names,
+            "every_n_hops": model.every_n_hops,
             "artifacts": artifact_entries(model.key, signature, precisions(recipe)),
-            "macs_per_second": count_macs(model.module, args) * hops_per_second / every_n_hops[model.key],
+            "macs_per_second": count_macs(model.module, args) * hops_per_second / model.every_n_hops,
             "n_parameters": count_parameters(model.module),
         }
     return entries
