@@ -7,8 +7,8 @@ are a quarter of the size: int8 is for size only until the int8 graphs get fully
 Costs are of the whole ``sense run`` pipeline on the bundled pack, 1 thread, after issue 16's renderer work
 (docs/hot_path.md, docs/benchmarks.md):
 
-- ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.5.0, after the second hot-path round and the direct LiteRT
-  runner): M aarch64 instructions per audio second, counted under qemu
+- ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.6.0, after the second hot-path round, the direct LiteRT
+  runner and the band powers in one product; ``benchmarks/results/instructions-1.6.0.json``): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
 - ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.2.0, one run on a shared 2-core
   EPYC).
@@ -19,7 +19,7 @@ from __future__ import annotations
 import platform
 
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
-    "aarch64": {("onnx", "fp32"): 360.7, ("onnx", "int8"): 412.3, ("litert", "fp32"): 226.7, ("litert", "int8"): 281.4},
+    "aarch64": {("onnx", "fp32"): 355.9, ("onnx", "int8"): 401.2, ("litert", "fp32"): 217.2, ("litert", "int8"): 273.2},
     "x86_64": {
         ("onnx", "fp32"): 0.0783,
         ("onnx", "int8"): 0.0905,
