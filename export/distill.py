@@ -38,7 +38,7 @@ from edge.stream import DEVICE_STREAM
 from export.data.sources import SAMPLE_RATE_HZ
 from export.data.teacher_cache import TeacherCache
 from export.recipe import Recipe
-from export.separator_validation import VALIDATION_SETS, songs_sdr_db, validation_songs
+from export.separator_validation import GENERATOR_VALIDATION, VALIDATION_SETS, songs_sdr_db, validation_songs
 from export.students.band_split import (
     STEM_PRIOR_BANDS_HZ,
     BandSplitConfig,
@@ -554,6 +554,10 @@ def check_student(student: str) -> str:
     return student
 
 
+SDR_HISTORY_KEYS = {"out-of-source": "val_oos", "in-source": "val_in", "generator": "val_gen"}
+"""History key of each SDR validation set: ``separator_<key>_sdr_db[_<stem>]``."""
+
+
 class SeparatorTask:
     """Batches, loss and validation of the separator (ground-truth stems plus the Spleeter teacher)."""
 
@@ -587,6 +591,8 @@ class SeparatorTask:
                     f"songs ({recipe.out / 'data' / 'separator'}/{VALIDATION_SETS['out-of-source']}-*.npz): run "
                     "`sense export render-data` with [data] n_varied_validation_songs > 0"
                 )
+            if generator := validation_songs(recipe, "", GENERATOR_VALIDATION):
+                self.sdr_songs["generator"] = generator  # logged beside, never choosing
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The separator as the device runs it: masks held between its runs when it runs every few hops."""
@@ -645,7 +651,7 @@ class SeparatorTask:
             f"separator_{chosen}_onset_loss", 0.0
         )
         for name, songs in self.sdr_songs.items():
-            key = "val_oos" if name == "out-of-source" else "val_in"
+            key = SDR_HISTORY_KEYS[name]
             by_stem = songs_sdr_db(held, songs, tuple(self.recipe.separator.stems))
             result.update({f"separator_{key}_sdr_db_{stem}": value for stem, value in by_stem.items()})
             result[f"separator_{key}_sdr_db"] = float(np.mean(list(by_stem.values())))

@@ -22,12 +22,16 @@ from export.students.band_split import BandSplitSeparator, HeldMasks
 
 VALIDATION_SETS = {"out-of-source": "val-oos-varied", "in-source": "val-in-varied"}
 """Validation set name -> file prefix in ``<out>/data/separator``."""
+GENERATOR_VALIDATION = "val-[0-9]*.npz"
+"""The multitrack generator's validation songs (its soundfont and drum programming, other seeds): logged beside the
+sets above, never choosing (the in-source evaluation songs come from this generator)."""
 
 
-def validation_songs(recipe: Recipe, prefix: str) -> list[dict[str, np.ndarray]]:
-    """Each rendered validation song of ``prefix`` as its stems by name, (n_samples,) float32 each."""
+def validation_songs(recipe: Recipe, prefix: str, pattern: str | None = None) -> list[dict[str, np.ndarray]]:
+    """Each rendered validation song of ``prefix`` (or of the glob ``pattern``) as its stems by name, (n_samples,)
+    float32 each."""
     songs = []
-    for path in sorted((recipe.out / "data" / "separator").glob(f"{prefix}-*.npz")):
+    for path in sorted((recipe.out / "data" / "separator").glob(pattern or f"{prefix}-*.npz")):
         with np.load(path) as stored:
             songs.append(dict(zip(SONG_STEMS, stored["stems"].astype(np.float32))))
     return songs

@@ -287,6 +287,7 @@ def test_separator_checkpoint_is_picked_by_out_of_source_sdr_when_asked(tiny_run
     history = torch.load(recipe.out / "checkpoints" / "last-separator.pt", weights_only=False)["history"]
     means = [h["separator_val_oos_sdr_db"] for h in history]
     assert [h["step"] for h in history][0] == 2 and all("separator_val_in_sdr_db_drums" in h for h in history)
+    assert all("separator_val_gen_sdr_db" in h for h in history)  # the generator's songs: logged, not choosing
     assert best["best"] == pytest.approx(-max(means))
     assert best["step"] == history[int(np.argmax(means))]["step"]
     from export.distill import make_separator
@@ -297,6 +298,15 @@ def test_separator_checkpoint_is_picked_by_out_of_source_sdr_when_asked(tiny_run
     songs = validation_songs(recipe, VALIDATION_SETS["out-of-source"])
     by_stem = songs_sdr_db(HeldMasks(model, recipe.separator.every_n_hops), songs, tuple(recipe.separator.stems))
     assert float(np.mean(list(by_stem.values()))) == pytest.approx(-best["best"], abs=1e-4)
+    generator = [p.name for p in (recipe.out / "data" / "separator").glob("val-[0-9]*.npz")]
+    assert generator and all("varied" not in name for name in generator)
+    entry = next(h for h in history if h["step"] == best["step"])
+    by_stem = songs_sdr_db(
+        HeldMasks(model, recipe.separator.every_n_hops),
+        validation_songs(recipe, "", "val-[0-9]*.npz"),
+        tuple(recipe.separator.stems),
+    )
+    assert float(np.mean(list(by_stem.values()))) == pytest.approx(entry["separator_val_gen_sdr_db"], abs=1e-4)
 
 
 def test_separator_warm_starts_from_the_first_blocks_of_a_deeper_checkpoint(tmp_path: Path) -> None:
