@@ -354,7 +354,7 @@ def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None
     each (zeros in, finite numbers out). Returns what ran; raises :class:`SenseError` (or what the runtime raises)."""
     import numpy as np
 
-    from edge.model_stages import STATEFUL_STAGES, TaggerStage
+    from edge.model_stages import model_stage
     from edge.pack import load_pack
     from edge.runners.base import ModelRunner
 
@@ -375,11 +375,8 @@ def prove_runtime(module: str, runtime: str, pack_path: str | Path | None = None
 
                 runner = LiteRtRunner(model, artifact, pack.artifact_path(artifact), 1, module=module)
             n_bins = model.inputs[0].shape[-1]
-            if model.role in STATEFUL_STAGES:
-                stage = STATEFUL_STAGES[model.role](runner)
-                result = stage.process(np.zeros((runner.frames_per_step or 1, n_bins), np.float32))
-            else:
-                result = TaggerStage(runner).process(np.zeros((model.every_n_hops, n_bins), np.float32))
+            n_frames = max(model.every_n_hops, runner.frames_per_step or 1)  # enough for one run of the model
+            result = model_stage(runner).process(np.zeros((n_frames, n_bins), np.float32))
             if result.size == 0 or not np.all(np.isfinite(result)):
                 raise InferenceError(f"{pack.artifact_path(artifact)}: one hop gave no or non-finite output")
             ran.append(f"{model.role} {precision}")

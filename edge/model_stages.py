@@ -134,11 +134,12 @@ class TaggerStage:
         return probabilities
 
 
-StreamingModelStage = SeparatorStage | StatefulSteps | TaggerStage
+ModelStage = SeparatorStage | OnsetStage | TaggerStage
 """Any model stage: process((n_frames, n_bins) magnitude) -> one row per frame; reset()."""
 
-STATEFUL_STAGES: dict[str, type[SeparatorStage] | type[StatefulSteps]] = {
-    "separator": SeparatorStage,
-    "onsets": OnsetStage,
-}
-"""The stage that streams a stateful model, by its role."""
+MODEL_STAGES: dict[str, type[ModelStage]] = {"separator": SeparatorStage, "onsets": OnsetStage, "tagger": TaggerStage}
+
+
+def model_stage(runner: ModelRunner) -> ModelStage:
+    """The stage that streams ``runner``'s model, by its role."""
+    return MODEL_STAGES[runner.model.role](runner)

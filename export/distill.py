@@ -285,7 +285,7 @@ def _load_songs(paths: list[Path], onset_classes: tuple[str, ...]) -> list[Separ
 
 SEPARATOR_SPLITS = {
     "train": "train-*.npz",
-    "val": "val-[0-9]*.npz",
+    "val": GENERATOR_VALIDATION,
     "val-oos": "val-oos-*.npz",
     "val-in": "val-in-*.npz",
 }

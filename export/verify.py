@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edge.model_stages import STATEFUL_STAGES, TaggerStage
+from edge.model_stages import TaggerStage, model_stage
 from edge.pack import Pack
 from edge.runners import open_runner
 from edge.stream import tagger_run_frames
@@ -31,8 +31,7 @@ def stateful_parity(
     """
     args = (torch.from_numpy(magnitude)[None], *(torch.zeros(s) for s in signature.state_shapes))
     reference = run_torch(model, signature, args)[signature.output_name][0].numpy()
-    spec = pack.models[model_key]
-    stage = STATEFUL_STAGES[spec.role](open_runner(pack, spec, runtime, precision))
+    stage = model_stage(open_runner(pack, pack.models[model_key], runtime, precision))
     streamed = stage.process(magnitude)
     return {
         "max_abs": float(np.max(np.abs(streamed - reference))),

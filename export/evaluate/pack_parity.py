@@ -20,7 +20,7 @@ import numpy as np
 
 from edge.audio_source import read_audio_file
 from edge.errors import PackError
-from edge.model_stages import STATEFUL_STAGES, StreamingModelStage, TaggerStage
+from edge.model_stages import ModelStage, model_stage
 from edge.pack import ModelSpec, Pack
 from edge.runners import importable_runtimes, open_runner
 from export.evaluate.istft import analyse
@@ -70,12 +70,11 @@ class ParityReport:
         return [{"name": c.name, "value": float(c.value), "command": command} for c in self.checks]
 
 
-def _stage(pack: Pack, spec: ModelSpec, runtime: str, precision: str) -> StreamingModelStage:
-    runner = open_runner(pack, spec, runtime, precision, n_threads=1)
-    return STATEFUL_STAGES[spec.role](runner) if spec.role in STATEFUL_STAGES else TaggerStage(runner)
+def _stage(pack: Pack, spec: ModelSpec, runtime: str, precision: str) -> ModelStage:
+    return model_stage(open_runner(pack, spec, runtime, precision, n_threads=1))
 
 
-def _streamed(stage: StreamingModelStage, magnitude: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _streamed(stage: ModelStage, magnitude: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     stage.reset()
     outputs, start = [], 0
     while start < len(magnitude):
@@ -135,7 +134,7 @@ def verify_pack_parity(pack: Pack, samples: np.ndarray) -> ParityReport:
                     ParityCheck(
                         f"{prefix}.{what}_correlation_vs_onnx_fp32",
                         correlation,
-                        INT8_MIN_CORRELATION if spec.role in STATEFUL_STAGES else None,
+                        INT8_MIN_CORRELATION if spec.role != "tagger" else None,
                         higher_is_better=True,
                     )
                 )

@@ -18,25 +18,9 @@ from torch import nn
 from export.distill import SeparatorBatches, load_separator_data, make_separator, separator_loss
 from export.recipe import load_recipe
 from export.separator_validation import VALIDATION_SETS, songs_sdr_db, validation_songs
-from export.students.band_split import BandSplitSeparator
+from export.students.band_split import HeldMasks
 
 HERE = Path(__file__).resolve().parent
-
-
-class EveryOtherHop(nn.Module):
-    """``model`` on frames 0, 2, 4, ... of the input, each mask held for the frame after it."""
-
-    def __init__(self, model: BandSplitSeparator, stride: int = 2) -> None:
-        super().__init__()
-        self.model, self.stride = model, stride
-
-    def initial_states(self, batch: int = 1) -> list[torch.Tensor]:
-        return self.model.initial_states(batch)
-
-    def forward(self, magnitude: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outputs = self.model(magnitude[:, :: self.stride], *states)
-        masks = outputs[0].repeat_interleave(self.stride, dim=1)[:, : magnitude.shape[1]]
-        return (masks, *outputs[1:])
 
 
 def main(steps: int, out_dir: Path) -> None:
@@ -45,14 +29,14 @@ def main(steps: int, out_dir: Path) -> None:
     stems = tuple(recipe.separator.stems)
     model = make_separator(recipe)
     model.load_state_dict(torch.load(HERE / "best-separator.pt", weights_only=False)["separator"])
-    strided = EveryOtherHop(model)
+    strided = HeldMasks(model, 2)  # what `[separator] every_n_hops = 2` trains (recipes/checkpoints/default-1.6.0)
     songs = {name: validation_songs(recipe, prefix) for name, prefix in VALIDATION_SETS.items()}
 
     def validate(tag: str) -> None:
         strided.eval()
         line = [tag]
         for name, items in songs.items():
-            by_stem = songs_sdr_db(strided, items, stems)  # type: ignore[arg-type]
+            by_stem = songs_sdr_db(strided, items, stems)
             line.append(f"{name}: {by_stem} mean {np.mean(list(by_stem.values())):.3f}")
         print(" | ".join(line), flush=True)
         strided.train()
