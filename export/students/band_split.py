@@ -421,6 +421,20 @@ class HeldMasks(nn.Module):
         return (masks, onsets, *outputs[1:], *onset_states)
 
 
+def equal_width_runs(widths: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """Neighbouring bands of equal width, low to high: (first band, n bands, width, first bin) per run."""
+    runs: list[tuple[int, int, int, int]] = []
+    first_bin = 0
+    for band, width in enumerate(widths):
+        if runs and runs[-1][2] == width:
+            first, n, _, start = runs[-1]
+            runs[-1] = (first, n + 1, width, start)
+        else:
+            runs.append((band, 1, width, first_bin))
+        first_bin += width
+    return runs
+
+
 def normalized(x: torch.Tensor, eps: float) -> torch.Tensor:
     """Layer normalisation over the last axis without the affine part, as the elementwise operators it is made of
     (the LiteRT converter lowers ``nn.LayerNorm`` through a batch norm into ~14 operators with reshapes; these are
@@ -462,9 +476,7 @@ class SingleFrameStep(nn.Module):
         if tuple(magnitude.shape) != (1, 1, model.n_bins):
             raise ValueError(f"magnitude of shape {tuple(magnitude.shape)}: expected (1, 1, {model.n_bins})")
         features = log_features(magnitude, model.config.log_floor)[0, 0]
-        weight, bias = model.encoder_weight()  # (K, max_width, D), (K, 1, D)
-        bands = features[model.band_split.bins]  # (K, max_width)
-        x = torch.bmm(bands[:, None], weight)[:, 0] + bias[:, 0]  # (K, D)
+        x = self.band_split(features)  # (K, D)
         new_states = []
         n_trunk = len(model.temporal)
         for temporal, cross_band, state in zip(model.temporal, model.cross_band, states[:n_trunk]):
@@ -475,19 +487,41 @@ class SingleFrameStep(nn.Module):
             h = normalized(x, cross_band.norm.eps) * cross_band.norm.weight + cross_band.norm.bias
             h = torch.relu(cross_band.band_mix.weight @ h + cross_band.band_mix.bias[:, None])
             x = x + cross_band.channel_mix(h)
-        weight, bias = model.decoder_weight()  # (n_bins, D, n_stems), (n_bins, 1, n_stems)
-        scale, shift = model.out_norm.weight, model.out_norm.bias
-        bias = bias + torch.einsum("d,fds->fs", shift, weight)[:, None]
-        weight = weight * scale[:, None]
-        per_bin = normalized(x, model.out_norm.eps)[model.band_merge.bands]  # (n_bins, D)
-        logits = (torch.bmm(per_bin[:, None], weight) + bias)[:, 0].t()  # (n_stems, n_bins)
-        masks = torch.sigmoid(logits)[None, None]
+        masks = torch.sigmoid(self.band_merge(normalized(x, model.out_norm.eps)))[None, None]
         outputs = [masks if model.stem_prior is None else model.stem_prior(masks)]
         if model.onset_branch is not None:
             onset_logits, *onset_states = model.onset_branch(magnitude, *states[n_trunk:])
             outputs.append(torch.sigmoid(onset_logits))
             new_states += onset_states
         return (*outputs, *new_states)
+
+    def band_split(self, features: torch.Tensor) -> torch.Tensor:
+        """Every band's encoder, (n_bins,) features -> (K, D): per run of equal-width bands (:func:`equal_width_runs`),
+        its contiguous bins as an (n, 1, width) slice, one BatchMatMul with the run's encoders and their biases."""
+        model = self.model
+        parts = []
+        for first, n, width, first_bin in equal_width_runs(model.widths):
+            encoders = model.encoders[first : first + n]
+            weight = torch.stack([encoder.weight.t() for encoder in encoders])  # (n, width, D)
+            bias = torch.stack([encoder.bias for encoder in encoders])[:, None]  # (n, 1, D)
+            bands = features[first_bin : first_bin + n * width].reshape(n, 1, width)
+            parts.append(torch.bmm(bands, weight) + bias)
+        return torch.cat(parts)[:, 0]
+
+    def band_merge(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Every band's decoder, the output norm's scale and shift folded in: (K, D) layer-normalised features ->
+        mask logits (n_stems, n_bins). Per run of equal-width bands one BatchMatMul (n, 1, D) x (n, D, n_stems x
+        width) -- each decoder's outputs are stem-major --, turned to (n_stems, n x width); the runs side by side."""
+        model = self.model
+        scale, shift = model.out_norm.weight, model.out_norm.bias
+        parts = []
+        for first, n, width, _ in equal_width_runs(model.widths):
+            decoders = model.decoders[first : first + n]
+            weight = torch.stack([(decoder.weight * scale).t() for decoder in decoders])  # (n, D, n_stems * width)
+            bias = torch.stack([decoder.bias + decoder.weight @ shift for decoder in decoders])[:, None]
+            logits = torch.bmm(normalised[first : first + n, None], weight) + bias  # (n, 1, n_stems * width)
+            parts.append(logits.reshape(n, model.n_stems, width).transpose(0, 1).reshape(model.n_stems, n * width))
+        return torch.cat(parts, dim=1)
 
     def temporal_conv(
         self, block: NarrowBandBlock, state: torch.Tensor, h: torch.Tensor, extended: torch.Tensor
