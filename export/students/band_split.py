@@ -497,31 +497,44 @@ class SingleFrameStep(nn.Module):
 
     def band_split(self, features: torch.Tensor) -> torch.Tensor:
         """Every band's encoder, (n_bins,) features -> (K, D): per run of equal-width bands (:func:`equal_width_runs`),
-        its contiguous bins as an (n, 1, width) slice, one BatchMatMul with the run's encoders and their biases."""
+        its contiguous bins as an (n, 1, width) slice and one BatchMatMul with the run's encoders; one bias Add."""
         model = self.model
         parts = []
         for first, n, width, first_bin in equal_width_runs(model.widths):
-            encoders = model.encoders[first : first + n]
-            weight = torch.stack([encoder.weight.t() for encoder in encoders])  # (n, width, D)
-            bias = torch.stack([encoder.bias for encoder in encoders])[:, None]  # (n, 1, D)
-            bands = features[first_bin : first_bin + n * width].reshape(n, 1, width)
-            parts.append(torch.bmm(bands, weight) + bias)
-        return torch.cat(parts)[:, 0]
+            weight = torch.stack([encoder.weight.t() for encoder in model.encoders[first : first + n]])  # (n, width, D)
+            parts.append(torch.bmm(features[first_bin : first_bin + n * width].reshape(n, 1, width), weight))
+        bias = torch.stack([encoder.bias for encoder in model.encoders])[:, None]  # (K, 1, D)
+        return (torch.cat(parts) + bias)[:, 0]
 
     def band_merge(self, normalised: torch.Tensor) -> torch.Tensor:
         """Every band's decoder, the output norm's scale and shift folded in: (K, D) layer-normalised features ->
-        mask logits (n_stems, n_bins). Per run of equal-width bands one BatchMatMul (n, 1, D) x (n, D, n_stems x
-        width) -- each decoder's outputs are stem-major --, turned to (n_stems, n x width); the runs side by side."""
+        mask logits (n_stems, n_bins). Per run of equal-width bands one BatchMatMul (n, 1, D) x (n, D, width x
+        n_stems), its columns ordered bin by bin so that the product reshapes to (n x width, n_stems) rows; the runs
+        stacked, one bias Add and one Transpose."""
         model = self.model
         scale, shift = model.out_norm.weight, model.out_norm.bias
+        n_stems = model.n_stems
+        per_band = normalised.reshape(model.n_bands, 1, model.n_channels)
         parts = []
         for first, n, width, _ in equal_width_runs(model.widths):
-            decoders = model.decoders[first : first + n]
-            weight = torch.stack([(decoder.weight * scale).t() for decoder in decoders])  # (n, D, n_stems * width)
-            bias = torch.stack([decoder.bias + decoder.weight @ shift for decoder in decoders])[:, None]
-            logits = torch.bmm(normalised[first : first + n, None], weight) + bias  # (n, 1, n_stems * width)
-            parts.append(logits.reshape(n, model.n_stems, width).transpose(0, 1).reshape(model.n_stems, n * width))
-        return torch.cat(parts, dim=1)
+            weight = torch.stack(  # (n, D, width * n_stems): a decoder's rows are stem-major, these columns bin-major
+                [
+                    (decoder.weight * scale)
+                    .reshape(n_stems, width, -1)
+                    .transpose(0, 1)
+                    .reshape(width * n_stems, -1)
+                    .t()
+                    for decoder in model.decoders[first : first + n]
+                ]
+            )
+            parts.append(torch.bmm(per_band[first : first + n], weight).reshape(n * width, n_stems))
+        bias = torch.cat(
+            [
+                (decoder.bias + decoder.weight @ shift).reshape(n_stems, width).t()
+                for decoder, width in zip(model.decoders, model.widths)
+            ]
+        )  # (n_bins, n_stems)
+        return (torch.cat(parts) + bias).t()
 
     def temporal_conv(
         self, block: NarrowBandBlock, state: torch.Tensor, h: torch.Tensor, extended: torch.Tensor
