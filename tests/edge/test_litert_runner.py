@@ -59,6 +59,39 @@ def test_a_feed_without_every_input_is_named() -> None:
         runner.run({})
 
 
+def test_after_hot_path_calls_a_bad_feed_is_still_named_and_a_good_one_still_runs() -> None:
+    """Once a feed's shapes are planned, float calls skip the checks (the hot path); a feed that differs (a missing
+    state, an extra input, a wrong shape or dtype, not an array) must still get the checked path's named error, and
+    the next good feed the same outputs as a fresh runner's."""
+    pack = load_pack(None)
+    spec = pack.separator
+    assert spec is not None
+    rng = np.random.default_rng(1)
+    frames = [rng.uniform(0, 3, (1, 1, spec.inputs[0].shape[-1])).astype(np.float32) for _ in range(4)]
+    zeros = {s.input: np.zeros(s.shape, np.float32) for s in spec.states}
+    fresh = open_runner(pack, spec, "litert", "fp32", 1)
+    runner = open_runner(pack, spec, "litert", "fp32", 1)
+    name = spec.inputs[0].name
+    for frame in frames[:3]:
+        runner.run({name: frame, **zeros})
+    assert runner._fast_inputs, "three float calls of one shape: the hot path is planned"
+    a_state = spec.states[0].input
+    with pytest.raises(InferenceError, match="the model takes"):
+        runner.run({name: frames[3], **{k: v for k, v in zeros.items() if k != a_state}})
+    with pytest.raises(InferenceError, match="the model takes"):
+        runner.run({name: frames[3], "surplus": frames[3], **{k: v for k, v in zeros.items() if k != a_state}})
+    with pytest.raises(InferenceError):
+        runner.run({name: frames[3][:, :, :-1], **zeros})
+    with pytest.raises(InferenceError, match="FLOAT64"):
+        runner.run({name: frames[3].astype(np.float64), **zeros})
+    ours = runner.run({name: frames[3], **zeros})
+    expected = fresh.run({name: frames[3], **zeros})
+    assert ours.keys() == expected.keys()
+    for key in expected:
+        np.testing.assert_array_equal(ours[key], expected[key], err_msg=key)
+    assert runner._fast_inputs, "planned again after the checked call"
+
+
 @pytest.mark.parametrize("role", ["separator", "onsets", "tagger"])
 def test_the_bundled_fp32_graphs_run_in_one_xnnpack_partition(role: str) -> None:
     """XNNPACK (LiteRT's default CPU delegate) runs every operator of the default runtime's graphs: an operator it
