@@ -118,9 +118,12 @@ def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, st
     # compile the checkout's modules first: the first run would otherwise count writing __pycache__ (~150 M)
     # one OpenBLAS thread (numpy's matrix products are tiny): its idle worker threads otherwise add ~10 M instructions
     # of start-up and a few per mille of run-to-run jitter to the count
+    # a fixed string-hash seed: with Python's per-process random one, dict and set orders differ from run to run, and
+    # so does the count (1 s of audio: 1,385.9-1,403.3 M over three runs, 1.25 %; with the seed fixed 1,387.776-
+    # 1,387.788 M, 0.001 %); differencing two lengths tripled that spread
     lines = [
         "set -e",
-        "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1",
+        "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0",
         f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks",
     ]
     for config, level, length_s, repeat in runs:
