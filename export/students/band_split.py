@@ -463,7 +463,10 @@ class SingleFrameStep(nn.Module):
       NCHW -> NHWC transpose, so none is left after the conv; a widely dilated conv reads only its kernel's frames
       (:meth:`temporal_conv`);
     - the band mix multiplies the (bands, channels) matrix from the left: one BatchMatMul and an Add, where
-      a Linear over the band axis needs a Transpose on each side.
+      a Linear over the band axis needs a Transpose on each side;
+    - the band split and merge go by runs of equal-width bands (:meth:`band_split`, :meth:`band_merge`): slices and
+      one BatchMatMul per run, no GATHER_ND, which XNNPACK does not run (with the gathers the graph ran in three
+      XNNPACK partitions and cost ~12 M more aarch64 instructions per audio second; docs/hot_path.md).
     """
 
     def __init__(self, model: BandSplitSeparator) -> None:
