@@ -126,42 +126,38 @@ def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, st
         "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0",
         f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks",
     ]
+    qemu = ["/usr/local/bin/qemu-aarch64", "-cpu", CPU]
+    python = f"{GUEST_VENV}/bin/python"
     warmed: set[str] = set()
     for config, level, length_s, repeat in runs:
         tag = run_tag(config, level, length_s, repeat)
         if config not in warmed:  # one uncounted run first: the first run of a session counted ~16 M (1 %) more
             warmed.add(config)
-            warm_up = [f"{GUEST_VENV}/bin/python", "-m", "edge.cli", "run", inputs[length_s], "--threads", "1"]
-            warm_up += ["--no-drop", *(["--pack", pack] if pack else []), *CONFIGS[config]]
-            lines.append(
-                f"echo '== {config} warm-up'; {shlex.join(['/usr/local/bin/qemu-aarch64', '-cpu', CPU, *warm_up])} > /dev/null"
-            )
+            warm_up = [*qemu, python, *sense_run_program(inputs[length_s], pack), *CONFIGS[config]]
+            lines.append(f"echo '== {config} warm-up'; {shlex.join(warm_up)} > /dev/null")
         if level == RUN:
-            program = [
-                "-m",
-                "edge.cli",
-                "run",
-                inputs[length_s],
-                "--threads",
-                "1",
-                "--no-drop",
-                "--json",
-                *(["--pack", pack] if pack else []),
-            ]
+            program = sense_run_program(inputs[length_s], pack)
         else:
             program = [STAGE_SCRIPT, inputs[length_s], "--upto", level]
-        command = [
-            "/usr/local/bin/qemu-aarch64",
-            "-cpu",
-            CPU,
-            "-plugin",
-            f"{GUEST_PLUGIN},out={GUEST_WORK}/{tag}.count",
-            f"{GUEST_VENV}/bin/python",
-            *program,
-            *CONFIGS[config],
-        ]
+        plugin = ["-plugin", f"{GUEST_PLUGIN},out={GUEST_WORK}/{tag}.count"]
+        command = [*qemu, *plugin, python, *program, *CONFIGS[config]]
         lines.append(f"echo '== {tag}'; {shlex.join(command)} > {GUEST_WORK}/{tag}.json")
     return "\n".join(lines) + "\n"
+
+
+def sense_run_program(audio: str, pack: str | None) -> list[str]:
+    """Python's arguments for ``sense run`` on ``audio`` as the benchmark runs it (``pack``, else the bundled one)."""
+    return [
+        "-m",
+        "edge.cli",
+        "run",
+        audio,
+        "--threads",
+        "1",
+        "--no-drop",
+        "--json",
+        *(["--pack", pack] if pack else []),
+    ]
 
 
 def run_tag(config: str, level: str, length_s: float, repeat: int) -> str:

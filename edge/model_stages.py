@@ -24,6 +24,7 @@ class StatefulSteps:
         self.output_name = model.outputs[0].name
         self.output_shape = tuple(model.outputs[0].shape[2:])
         self.n_bins = model.inputs[0].shape[-1]
+        self._state_names = [(state.input, state.output) for state in model.states]  # carried from output to input
         self.reset()
 
     def reset(self) -> None:
@@ -32,7 +33,7 @@ class StatefulSteps:
 
     def _step(self, frames: np.ndarray) -> np.ndarray:
         outputs = self.runner.run({self.input_name: frames[np.newaxis], **self._states})
-        self._states = {state.input: outputs[state.output] for state in self.runner.model.states}
+        self._states = {name_in: outputs[name_out] for name_in, name_out in self._state_names}
         return outputs[self.output_name][0]
 
     def process(self, magnitude: np.ndarray) -> np.ndarray:
