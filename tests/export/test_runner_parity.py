@@ -102,9 +102,22 @@ def test_tagger_fp32_matches_torch(exported_pack, magnitude, runtime) -> None:
     np.testing.assert_array_equal(probabilities[95], probabilities[96])  # held until the next run
 
 
-def test_tagger_streaming_equals_offline(exported_pack, magnitude) -> None:
-    runner = open_runner(exported_pack.pack, exported_pack.pack.tagger, "onnx", "fp32")
-    assert_streaming_equals_offline(lambda: TaggerStage(runner), magnitude, max_block=20, atol=1e-6, n_trials=3)
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_tagger_streaming_equals_offline(exported_pack, magnitude, runtime) -> None:
+    """Small blocks, blocks longer than the stage's buffer of two contexts, and the device's one hop per call."""
+    runner = open_runner(exported_pack.pack, exported_pack.pack.tagger, runtime, "fp32")
+    context = exported_pack.pack.tagger.context_frames
+    assert len(magnitude) > 2 * context
+    offline = assert_streaming_equals_offline(
+        lambda: TaggerStage(runner), magnitude, max_block=20, atol=1e-6, n_trials=3
+    )
+    assert_streaming_equals_offline(
+        lambda: TaggerStage(runner), magnitude, max_block=3 * context, atol=1e-6, n_trials=3, seed=1
+    )
+    stage = TaggerStage(runner)
+    one_hop = np.concatenate([stage.process(magnitude[i : i + 1]) for i in range(len(magnitude))])
+    np.testing.assert_allclose(one_hop, offline, atol=1e-6, rtol=0)
+    assert np.ptp(offline[-context:], axis=0).max() > 0  # the probabilities move: the test could fail
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
