@@ -28,12 +28,17 @@ class StatefulSteps:
         self.reset()
 
     def reset(self) -> None:
-        self._states = {state.input: np.zeros(state.shape, dtype=state.dtype) for state in self.runner.model.states}
+        # the runner's inputs: the frames (set per step) and the states, replaced in place by each step's outputs
+        self._feed = {self.input_name: np.zeros((1, 0, self.n_bins), dtype=np.float32)}
+        self._feed.update((state.input, np.zeros(state.shape, dtype=state.dtype)) for state in self.runner.model.states)
         self._pending = np.zeros((0, self.n_bins), dtype=np.float32)
 
     def _step(self, frames: np.ndarray) -> np.ndarray:
-        outputs = self.runner.run({self.input_name: frames[np.newaxis], **self._states})
-        self._states = {name_in: outputs[name_out] for name_in, name_out in self._state_names}
+        feed = self._feed
+        feed[self.input_name] = frames[np.newaxis]
+        outputs = self.runner.run(feed)
+        for name_in, name_out in self._state_names:
+            feed[name_in] = outputs[name_out]
         return outputs[self.output_name][0]
 
     def process(self, magnitude: np.ndarray) -> np.ndarray:
