@@ -142,3 +142,46 @@ def test_every_stage_level_runs_here(tmp_path: Path, config: str) -> None:
 def test_board_scripts_parse(script: str) -> None:
     result = subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_pieces_guest_script_counts_every_piece_at_both_hop_counts_after_one_warm_up() -> None:
+    from bench_pieces import guest_lines
+
+    lines = guest_lines("litert-fp32", ["setup", "separator", "render"], (100, 400), "/w/example-8s.wav")
+    counted = [line for line in lines if "-plugin" in line]
+    assert len(counted) == 6 and "-plugin" not in lines[0] and "warm-up" in lines[0]
+    separator_long = next(line for line in counted if "== piece-litert-fp32-separator-400" in line)
+    for part in ("-cpu cortex-a72", "piece_instructions.py /w/example-8s.wav separator 400", "--runtime litert"):
+        assert part in separator_long
+
+
+@pytest.mark.parametrize("config", ["dsp", "litert-fp32"])
+def test_every_piece_runs_here(tmp_path: Path, config: str) -> None:
+    import soundfile
+
+    from edge.audio_source import read_audio_file
+    from piece_instructions import PIECES
+
+    wav = tmp_path / "clip.wav"
+    soundfile.write(str(wav), read_audio_file(ROOT / "edge/data/example.flac")[:4000], DEVICE_STREAM.sample_rate_hz)
+    model_pieces = ("-graph", "separator", "onsets", "tagger", "separate")
+    for piece in PIECES:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks/piece_instructions.py"), str(wav), piece, "20", *CONFIGS[config]],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        if config == "dsp" and any(name in piece for name in model_pieces):
+            assert result.returncode != 0 and "no " in result.stderr, (piece, result.stderr[-2000:])
+            continue
+        assert result.returncode == 0, (piece, result.stderr[-2000:])
+        assert result.stdout.strip().endswith(f"{piece}: 20 hops")
+    too_long = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/piece_instructions.py"), str(wav), "stft", "1000", *CONFIGS[config]],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    message = " ".join(too_long.stderr.replace("│", " ").split())  # typer's box wraps the message
+    assert too_long.returncode != 0 and f"has {4000 // 128} hops; 1000 asked for" in message
