@@ -150,6 +150,37 @@ def warm_start_from_checkpoint(model: BandSplitSeparator, path: Path) -> tuple[l
     return sorted(set(own) - set(taken)), sorted(set(donor) - set(taken))
 
 
+def load_teacher_separator(recipe: Recipe) -> BandSplitSeparator:
+    """The separator of ``[training] teacher_checkpoint``, built as ``teacher_recipe``'s [separator] section says,
+    masks only and frozen (self-distillation)."""
+    from export.recipe import load_recipe
+
+    training = recipe.training
+    checkpoint, teacher_recipe = Path(training.teacher_checkpoint), Path(training.teacher_recipe)
+    for key, path in (("teacher_checkpoint", checkpoint), ("teacher_recipe", teacher_recipe)):
+        if not path.is_file():
+            raise ConfigError(f"[training] {key}: {path} not found")
+    stored = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    if not isinstance(stored, dict) or "separator" not in stored:
+        raise ConfigError(f"[training] teacher_checkpoint: {checkpoint} holds no 'separator' weights")
+    teacher = make_separator(load_recipe(teacher_recipe))
+    teacher.onset_branch = None
+    teacher.n_onset_classes = 0
+    try:
+        missing, _ = teacher.load_state_dict(stored["separator"], strict=False)
+    except RuntimeError as error:  # a parameter of another shape
+        raise ConfigError(
+            f"[training] teacher_checkpoint: {checkpoint} does not fit {teacher_recipe}'s separator: "
+            + " ".join(str(error).split())
+        ) from None
+    if missing:
+        raise ConfigError(
+            f"[training] teacher_checkpoint: {checkpoint} does not fit {teacher_recipe}'s separator: missing "
+            f"{_modules(sorted(missing))}"
+        )
+    return teacher.masks_only().eval().requires_grad_(False)
+
+
 def _modules(keys: list[str]) -> str:
     """State-dict keys named by their modules, e.g. 'temporal.4, temporal.5' for every key of those blocks."""
     return ", ".join(dict.fromkeys(key.rsplit(".", 2)[0] if key.count(".") >= 2 else key for key in keys)) or "nothing"
@@ -580,6 +611,7 @@ class SeparatorTask:
             self.val_batches["val"] = [
                 source.ground_truth(recipe.training.batch_size) for _ in range(N_VALIDATION_BATCHES)
             ]
+        self.teacher = load_teacher_separator(recipe) if recipe.training.teacher_weight > 0 else None
         self.sdr_songs: dict[str, list[dict[str, np.ndarray]]] = {}
         if recipe.training.select_separator_by == "sdr":
             self.sdr_songs = {
@@ -613,6 +645,15 @@ class SeparatorTask:
         if model.n_onset_classes and training.onset_weight > 0:
             loss = loss + training.onset_weight * onset_loss(
                 outputs[1][: len(mixture)], onsets.to(device), known.to(device)
+            )
+        if self.teacher is not None:  # self-distillation: the teacher separator's stem estimates of the same batch
+            with torch.no_grad():
+                self.teacher.to(device)
+                states = [state.to(device) for state in self.teacher.initial_states(len(mixture))]
+                teacher_masks = self.teacher(mixture.to(device), *states)[0]
+            teacher_stems = teacher_masks * mixture.to(device)[:, :, None]
+            loss = loss + training.teacher_weight * separator_loss(
+                all_masks[: len(mixture)], mixture.to(device), teacher_stems, power
             )
         if use_teacher:
             loss = loss + training.spleeter_weight * spleeter_loss(

@@ -169,6 +169,14 @@ class TrainingSection:
     init_from_checkpoint: str = ""
     """Start the separator from this torch checkpoint's separator weights instead (a warm start): every parameter
     whose name and shape match is taken, e.g. the first blocks of a deeper separator; the rest starts fresh."""
+    teacher_checkpoint: str = ""
+    """A separator checkpoint (torch, ``{"separator": state dict}``) whose stem estimates the separator also learns
+    on every ground-truth batch (self-distillation, e.g. a cheaper student from the shipped separator); its
+    architecture is ``teacher_recipe``'s [separator] section."""
+    teacher_recipe: str = ""
+    """The recipe whose [separator] section builds ``teacher_checkpoint``'s separator."""
+    teacher_weight: float = 0.0
+    """Weight of the loss to ``teacher_checkpoint``'s stem estimates, beside the ground-truth stem loss (weight 1)."""
     select_separator_by: str = "loss"
     """What picks the separator checkpoint that ships: "loss" (the compressed-L1 mask loss on the out-of-source
     validation batches) or "sdr" (the mean SDR of the four stems on the whole out-of-source validation songs,
@@ -310,6 +318,18 @@ def parse_recipe(table: dict[str, Any], source: str, text: str | None = None) ->
             ("training", "select_separator_by"),
             f"is {training.select_separator_by!r}",
             " or ".join(repr(choice) for choice in SEPARATOR_SELECTION),
+        )
+    if training.teacher_weight < 0.0 or bool(training.teacher_weight) != bool(training.teacher_checkpoint):
+        raise document.error(
+            ("training", "teacher_weight"),
+            f"is {training.teacher_weight} with teacher_checkpoint {training.teacher_checkpoint!r}",
+            "a weight above 0 together with a teacher_checkpoint (and teacher_recipe), or 0 without",
+        )
+    if bool(training.teacher_checkpoint) != bool(training.teacher_recipe):
+        raise document.error(
+            ("training", "teacher_recipe"),
+            f"is {training.teacher_recipe!r} with teacher_checkpoint {training.teacher_checkpoint!r}",
+            "both set (the recipe builds the checkpoint's separator) or neither",
         )
     if training.init_from_pack and training.init_from_checkpoint:
         raise document.error(("training", "init_from_checkpoint"), "is set beside init_from_pack", "one warm start")

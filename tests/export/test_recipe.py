@@ -63,6 +63,18 @@ def test_committed_recipes_parse() -> None:
             r"init_from_checkpoint: is set beside init_from_pack \(expected one warm start",
         ),
         (
+            {"name": "x", "training": {"teacher_weight": 1.0}},
+            r"teacher_weight: is 1.0 with teacher_checkpoint '' \(expected a weight above 0 together with",
+        ),
+        (
+            {"name": "x", "training": {"teacher_checkpoint": "t.pt", "teacher_recipe": "r.toml"}},
+            r"teacher_weight: is 0.0 with teacher_checkpoint 't.pt'",
+        ),
+        (
+            {"name": "x", "training": {"teacher_checkpoint": "t.pt", "teacher_weight": 1.0}},
+            r"teacher_recipe: is '' with teacher_checkpoint 't.pt' \(expected both set",
+        ),
+        (
             {"name": "x", "training": {"tagger_ema_decay": 1.0}},
             r"tagger_ema_decay: is 1.0 \(expected a number within 0..1",
         ),
@@ -350,3 +362,59 @@ def test_generator_songs_are_drawn_by_their_weight() -> None:
         batches = SeparatorBatches(SeparatorData(songs, []), recipe, np.random.default_rng(0))
         drawn = [batches._pick_song().generator for _ in range(4000)]
         assert np.mean(drawn) == pytest.approx(expected, abs=0.03)
+
+
+def test_self_distillation_adds_the_distance_to_the_teacher_separators_stem_estimates(tiny_run, tmp_path: Path) -> None:
+    """[training] teacher_checkpoint: the loss gains teacher_weight x the stem loss against the teacher's estimates of
+    the same batch: nothing when the teacher is the student itself, more when it is another separator; a checkpoint
+    that is missing, holds no separator or does not fit the teacher recipe's separator is refused by name."""
+    from export.distill import SeparatorTask, load_teacher_separator, make_separator
+
+    base = load_recipe(TINY_RECIPE).with_out_dir(tiny_run.out)
+    torch.manual_seed(0)
+    student = make_separator(base)
+    other = make_separator(base)
+    torch.save({"separator": student.state_dict()}, tmp_path / "same.pt")
+    torch.save({"separator": other.state_dict()}, tmp_path / "other.pt")
+
+    def loss_with(checkpoint: str, weight: float) -> float:
+        training = dataclasses.replace(
+            base.training,
+            teacher_checkpoint=checkpoint,
+            teacher_recipe=str(TINY_RECIPE) if checkpoint else "",
+            teacher_weight=weight,
+        )
+        task = SeparatorTask(dataclasses.replace(base, training=training), np.random.default_rng(3))
+        with torch.no_grad():
+            return float(task.loss(student, student, torch.device("cpu")))
+
+    plain = loss_with("", 0.0)
+    assert loss_with(str(tmp_path / "same.pt"), 1.0) == pytest.approx(plain, rel=1e-6)
+    assert loss_with(str(tmp_path / "other.pt"), 1.0) > plain + 1e-4
+    teacher = load_teacher_separator(
+        dataclasses.replace(
+            base,
+            training=dataclasses.replace(
+                base.training,
+                teacher_checkpoint=str(tmp_path / "other.pt"),
+                teacher_recipe=str(TINY_RECIPE),
+                teacher_weight=1.0,
+            ),
+        )
+    )
+    assert not any(parameter.requires_grad for parameter in teacher.parameters())
+
+    def refused(checkpoint: Path, match: str) -> None:
+        training = dataclasses.replace(
+            base.training, teacher_checkpoint=str(checkpoint), teacher_recipe=str(TINY_RECIPE), teacher_weight=1.0
+        )
+        with pytest.raises(ConfigError, match=match):
+            load_teacher_separator(dataclasses.replace(base, training=training))
+
+    refused(tmp_path / "missing.pt", "teacher_checkpoint: .*missing.pt not found")
+    torch.save({"tagger": {}}, tmp_path / "tagger.pt")
+    refused(tmp_path / "tagger.pt", "holds no 'separator' weights")
+    torch.save({"separator": {"encoders.0.weight": torch.zeros(1)}}, tmp_path / "wrong-shape.pt")
+    refused(tmp_path / "wrong-shape.pt", "does not fit .*size mismatch for encoders.0.weight")
+    torch.save({"separator": {"encoders.0.bias": student.state_dict()["encoders.0.bias"]}}, tmp_path / "partial.pt")
+    refused(tmp_path / "partial.pt", "does not fit .*missing cross_band.0")
