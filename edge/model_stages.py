@@ -108,7 +108,7 @@ class TaggerStage:
 
     The frames wait in a buffer of twice the context: each block is written after the latest frames, and only when
     it would run past the end are the last ``context_frames`` moved to the front (once per ``context_frames`` hops
-    on the device's one-hop calls, instead of a copy of the whole context every hop: ~6 M aarch64 instructions per
+    on the device's one-hop calls, instead of a copy of the whole context every hop: ~7 M aarch64 instructions per
     audio second on the Pi 4 profile; docs/hot_path.md)."""
 
     def __init__(self, runner: ModelRunner) -> None:
