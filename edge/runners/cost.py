@@ -8,8 +8,8 @@ Costs are of the whole ``sense run`` pipeline on the bundled pack, 1 thread, aft
 (docs/hot_path.md, docs/benchmarks.md):
 
 - ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.7.0, after the second hot-path round, the direct LiteRT
-  runner, the band powers in one product, the LiteRT separator in one XNNPACK partition and the runner's hot path;
-  ``benchmarks/results/instructions-1.7.0.json``, the repeatable counter): M aarch64 instructions per audio second, counted under qemu
+  runner, the band powers in one product, the LiteRT separator in one XNNPACK partition, the runner's hot path and
+  the tagger's context buffer; ``benchmarks/results/instructions-session11.json``, the repeatable counter): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
 - ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.2.0, one run on a shared 2-core
   EPYC).
@@ -20,7 +20,7 @@ from __future__ import annotations
 import platform
 
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
-    "aarch64": {("onnx", "fp32"): 356.0, ("onnx", "int8"): 402.3, ("litert", "fp32"): 199.1, ("litert", "int8"): 270.2},
+    "aarch64": {("onnx", "fp32"): 347.4, ("onnx", "int8"): 394.2, ("litert", "fp32"): 188.9, ("litert", "int8"): 261.1},
     "x86_64": {
         ("onnx", "fp32"): 0.0783,
         ("onnx", "int8"): 0.0905,
