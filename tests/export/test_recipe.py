@@ -330,7 +330,8 @@ def test_separator_warm_starts_from_the_first_blocks_of_a_deeper_checkpoint(tmp_
     default = load_recipe(DEFAULT_RECIPE)
 
     def with_dilations(dilations: tuple[int, ...]) -> torch.nn.Module:
-        recipe = dataclasses.replace(default, separator=dataclasses.replace(default.separator, dilations=dilations))
+        separator = dataclasses.replace(default.separator, dilations=dilations, kernel_frames=3)  # 1.1.0's 3 taps
+        recipe = dataclasses.replace(default, separator=separator)
         return make_separator(recipe).eval()
 
     deep = with_dilations((1, 2, 4, 8, 1, 2, 4, 8))
