@@ -130,19 +130,25 @@ def _warm_start_masks(model: BandSplitSeparator, artifact: Path) -> list[str]:
         return fresh
 
 
+def checkpoint_separator(path: Path, key: str) -> dict[str, torch.Tensor]:
+    """The separator weights of the torch checkpoint ``path`` (named by ``[training] key`` in errors), conv weights
+    of the older layout turned to the current one."""
+    if not path.is_file():
+        raise ConfigError(f"[training] {key}: {path} not found")
+    stored = torch.load(str(path), map_location="cpu", weights_only=False)
+    if not isinstance(stored, dict) or "separator" not in stored:
+        raise ConfigError(f"[training] {key}: {path} holds no 'separator' weights")
+    return {
+        name: NarrowBandBlock.conv_weight_in_current_layout(value) if name.endswith(".conv.weight") else value
+        for name, value in stored["separator"].items()
+    }
+
+
 def warm_start_from_checkpoint(model: BandSplitSeparator, path: Path) -> tuple[list[str], list[str]]:
     """Load into ``model`` every parameter of the torch checkpoint ``path``'s separator whose name and shape match
     (e.g. the first blocks of a deeper separator); returns (parameters left fresh, checkpoint entries not used)."""
-    if not path.is_file():
-        raise ConfigError(f"[training] init_from_checkpoint: {path} not found")
-    stored = torch.load(str(path), map_location="cpu", weights_only=False)
-    if not isinstance(stored, dict) or "separator" not in stored:
-        raise ConfigError(f"[training] init_from_checkpoint: {path} holds no 'separator' weights")
     own = model.state_dict()
-    donor = {
-        key: NarrowBandBlock.conv_weight_in_current_layout(value) if key.endswith(".conv.weight") else value
-        for key, value in stored["separator"].items()
-    }
+    donor = checkpoint_separator(path, "init_from_checkpoint")
     taken = {key: value for key, value in donor.items() if key in own and own[key].shape == value.shape}
     if not taken:
         raise ConfigError(f"[training] init_from_checkpoint: no parameter of {path} fits this separator")
@@ -155,19 +161,13 @@ def load_teacher_separator(recipe: Recipe) -> BandSplitSeparator:
     masks only and frozen (self-distillation)."""
     from export.recipe import load_recipe
 
-    training = recipe.training
-    checkpoint, teacher_recipe = Path(training.teacher_checkpoint), Path(training.teacher_recipe)
-    for key, path in (("teacher_checkpoint", checkpoint), ("teacher_recipe", teacher_recipe)):
-        if not path.is_file():
-            raise ConfigError(f"[training] {key}: {path} not found")
-    stored = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
-    if not isinstance(stored, dict) or "separator" not in stored:
-        raise ConfigError(f"[training] teacher_checkpoint: {checkpoint} holds no 'separator' weights")
-    teacher = make_separator(load_recipe(teacher_recipe))
-    teacher.onset_branch = None
-    teacher.n_onset_classes = 0
+    checkpoint, teacher_recipe = Path(recipe.training.teacher_checkpoint), Path(recipe.training.teacher_recipe)
+    weights = checkpoint_separator(checkpoint, "teacher_checkpoint")
+    if not teacher_recipe.is_file():
+        raise ConfigError(f"[training] teacher_recipe: {teacher_recipe} not found")
+    teacher = make_separator(load_recipe(teacher_recipe)).masks_only()
     try:
-        missing, _ = teacher.load_state_dict(stored["separator"], strict=False)
+        missing, _ = teacher.load_state_dict(weights, strict=False)
     except RuntimeError as error:  # a parameter of another shape
         raise ConfigError(
             f"[training] teacher_checkpoint: {checkpoint} does not fit {teacher_recipe}'s separator: "
@@ -178,7 +178,7 @@ def load_teacher_separator(recipe: Recipe) -> BandSplitSeparator:
             f"[training] teacher_checkpoint: {checkpoint} does not fit {teacher_recipe}'s separator: missing "
             f"{_modules(sorted(missing))}"
         )
-    return teacher.masks_only().eval().requires_grad_(False)
+    return teacher.eval().requires_grad_(False)
 
 
 def _modules(keys: list[str]) -> str:
@@ -641,7 +641,8 @@ class SeparatorTask:
         outputs = module(inputs.to(device), *(s.to(device) for s in model.initial_states(len(inputs))))
         all_masks = outputs[0]
         power = training.magnitude_compression
-        loss = separator_loss(all_masks[: len(mixture)], mixture.to(device), stems.to(device), power)
+        mixture = mixture.to(device)
+        loss = separator_loss(all_masks[: len(mixture)], mixture, stems.to(device), power)
         if model.n_onset_classes and training.onset_weight > 0:
             loss = loss + training.onset_weight * onset_loss(
                 outputs[1][: len(mixture)], onsets.to(device), known.to(device)
@@ -650,10 +651,9 @@ class SeparatorTask:
             with torch.no_grad():
                 self.teacher.to(device)
                 states = [state.to(device) for state in self.teacher.initial_states(len(mixture))]
-                teacher_masks = self.teacher(mixture.to(device), *states)[0]
-            teacher_stems = teacher_masks * mixture.to(device)[:, :, None]
+                teacher_stems = self.teacher(mixture, *states)[0] * mixture[:, :, None]
             loss = loss + training.teacher_weight * separator_loss(
-                all_masks[: len(mixture)], mixture.to(device), teacher_stems, power
+                all_masks[: len(mixture)], mixture, teacher_stems, power
             )
         if use_teacher:
             loss = loss + training.spleeter_weight * spleeter_loss(
