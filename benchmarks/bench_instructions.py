@@ -121,13 +121,8 @@ def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, st
     # a fixed string-hash seed: with Python's per-process random one, dict and set orders differ from run to run, and
     # so does the count (1 s of audio: 1,385.9-1,403.3 M over three runs, 1.25 %; with the seed fixed 1,387.776-
     # 1,387.788 M, 0.001 %); differencing two lengths tripled that spread
-    lines = [
-        "set -e",
-        "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0",
-        f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks",
-    ]
-    qemu = ["/usr/local/bin/qemu-aarch64", "-cpu", CPU]
-    python = f"{GUEST_VENV}/bin/python"
+    lines = list(GUEST_PREAMBLE)
+    qemu, python = GUEST_QEMU, GUEST_PYTHON
     warmed: set[str] = set()
     for config, level, length_s, repeat in runs:
         tag = run_tag(config, level, length_s, repeat)
@@ -143,6 +138,36 @@ def guest_script(runs: list[tuple[str, str, float, int]], inputs: dict[float, st
         command = [*qemu, *plugin, python, *program, *CONFIGS[config]]
         lines.append(f"echo '== {tag}'; {shlex.join(command)} > {GUEST_WORK}/{tag}.json")
     return "\n".join(lines) + "\n"
+
+
+GUEST_PREAMBLE = (
+    "set -e",
+    "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0",
+    f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks",
+)
+"""The first lines of every guest script (why each setting: :func:`guest_script`)."""
+GUEST_QEMU = ["/usr/local/bin/qemu-aarch64", "-cpu", CPU]
+GUEST_PYTHON = f"{GUEST_VENV}/bin/python"
+
+
+def board_rootfs(suite: str) -> Path:
+    """The cached root filesystem of ``suite`` with the board install, its counting plugin built; a clear error if
+    ``scripts/pi_check.sh check SUITE`` has not made it yet."""
+    rootfs = CACHE / suite
+    if not (rootfs / GUEST_VENV.lstrip("/") / "bin" / "sense").exists():
+        raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
+    build_plugin(rootfs)
+    return rootfs
+
+
+def run_in_guest(rootfs: Path, suite: str, script_text: str) -> None:
+    """Write ``script_text`` into the root filesystem and run it there (``scripts/pi_check.sh shell``)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
+        script.write(script_text)
+    subprocess.run(
+        ["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite, f"bash {GUEST_WORK}/{Path(script.name).name}"],
+        check=True,
+    )
 
 
 def sense_run_program(audio: str, pack: str | None) -> list[str]:
@@ -231,10 +256,7 @@ def main(
         raise typer.BadParameter(
             "--stages counts the bundled pack (benchmarks/stage_instructions.py); leave out --pack"
         )
-    rootfs = CACHE / suite
-    if not (rootfs / GUEST_VENV.lstrip("/") / "bin" / "sense").exists():
-        raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
-    build_plugin(rootfs)
+    rootfs = board_rootfs(suite)
     inputs = write_inputs(rootfs, [short_s, long_s])
     runs = [
         (name, level, length_s, repeat)
@@ -243,13 +265,9 @@ def main(
         for length_s in (short_s, long_s)
         for repeat in range(repeats)
     ]
-    with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
-        script.write(guest_script(runs, inputs, copy_pack(rootfs, pack) if pack else None))
+    script_text = guest_script(runs, inputs, copy_pack(rootfs, pack) if pack else None)
     started_s = time.monotonic()
-    subprocess.run(
-        ["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite, f"bash {GUEST_WORK}/{Path(script.name).name}"],
-        check=True,
-    )
+    run_in_guest(rootfs, suite, script_text)
     wall_s = time.monotonic() - started_s
 
     work = rootfs / GUEST_WORK.lstrip("/")

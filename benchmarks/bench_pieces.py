@@ -14,24 +14,23 @@ writes). Needs ``sudo scripts/pi_check.sh check bookworm`` once, as ``bench_inst
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from bench_instructions import (  # benchmarks/ is on the path when this script runs
-    CACHE,
     CONFIGS,
     COUNT_LINE,
     CPU,
     GUEST_PLUGIN,
-    GUEST_VENV,
+    GUEST_PREAMBLE,
+    GUEST_PYTHON,
+    GUEST_QEMU,
     GUEST_WORK,
-    ROOT,
-    build_plugin,
+    board_rootfs,
+    run_in_guest,
     write_inputs,
 )
 from edge.bench import emit
@@ -43,8 +42,7 @@ HOP_S = 0.008
 
 
 def guest_lines(config: str, pieces: list[str], hop_counts: tuple[int, int], audio: str) -> list[str]:
-    qemu = ["/usr/local/bin/qemu-aarch64", "-cpu", CPU]
-    python = f"{GUEST_VENV}/bin/python"
+    qemu, python = GUEST_QEMU, GUEST_PYTHON
     warm_up = [*qemu, python, GUEST_SCRIPT, audio, "setup", str(hop_counts[0]), *CONFIGS[config]]
     lines = [f"echo '== {config} warm-up'; {shlex.join(warm_up)} > /dev/null"]
     for piece in pieces:
@@ -77,24 +75,10 @@ def main(
         raise typer.BadParameter(f"unknown piece(s) {unknown} or configuration {config!r}")
     if not 0 < hops[0] < hops[1] <= 1000:
         raise typer.BadParameter(f"--hops {hops[0]} {hops[1]}: expected 0 < first < second <= 1000")
-    rootfs = CACHE / suite
-    if not (rootfs / GUEST_VENV.lstrip("/") / "bin" / "sense").exists():
-        raise typer.BadParameter(f"no board install in {rootfs}: run 'sudo scripts/pi_check.sh check {suite}' first")
-    build_plugin(rootfs)
+    rootfs = board_rootfs(suite)
     audio = write_inputs(rootfs, [8.0])[8.0]
     counted = list(dict.fromkeys(["setup", *piece, *(["render"] if "output" in piece else [])]))
-    lines = [
-        "set -e",
-        "export PYTHONPATH=/src OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0",
-        f"{GUEST_VENV}/bin/python -m compileall -q /src/edge /src/benchmarks",
-        *guest_lines(config, counted, hops, audio),
-    ]
-    with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=rootfs / GUEST_WORK.lstrip("/"), delete=False) as script:
-        script.write("\n".join(lines) + "\n")
-    subprocess.run(
-        ["bash", str(ROOT / "scripts/pi_check.sh"), "shell", suite, f"bash {GUEST_WORK}/{Path(script.name).name}"],
-        check=True,
-    )
+    run_in_guest(rootfs, suite, "\n".join([*GUEST_PREAMBLE, *guest_lines(config, counted, hops, audio)]) + "\n")
     work = rootfs / GUEST_WORK.lstrip("/")
     per_hop = {
         name: (count(work, config, name, hops[1]) - count(work, config, name, hops[0])) / (hops[1] - hops[0])
