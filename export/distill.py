@@ -783,7 +783,7 @@ def checkpoint_info(recipe: Recipe) -> dict[str, dict[str, Any]]:
             info[student] = {
                 "path": str(path),
                 "step": state["step"],
-                "train_seconds": state.get("train_seconds", 0.0),
+                "train_seconds": state.get("train_seconds"),  # None when the checkpoint does not say
                 "history": state["history"],
                 "best": state["best"],
                 "shipped_step": shipped_step,

@@ -300,6 +300,7 @@ def training_provenance(recipe: Recipe, info: dict[str, Any], student: str) -> d
     planned = recipe.training.student_steps(student)
     student_info = info.get(student, {})
     step = student_info.get("step", 0)
+    seconds = student_info.get("train_seconds", 0.0)
     return {
         "steps": step,
         "status": (
@@ -308,7 +309,7 @@ def training_provenance(recipe: Recipe, info: dict[str, Any], student: str) -> d
             else f"PARTIAL: stopped at step {step} of the recipe's {planned} "
             f"(resume with `sense export distill {recipe.source} --student {student}`)"
         ),
-        "minutes": round(student_info.get("train_seconds", 0.0) / 60.0, 1),
+        "minutes": None if seconds is None else round(seconds / 60.0, 1),  # None: a checkpoint without its time
         "shipped_step": student_info.get("shipped_step", 0),
         "validation_at_shipped_step": {
             k: round(v, 4) for k, v in student_info.get("shipped_validation", {}).items() if k != "step"

@@ -19,8 +19,8 @@ DEFAULT_RECIPE = REPO / "recipes" / "default.toml"
 CHECKPOINTS = REPO / "recipes" / "checkpoints" / "default-1.1.0"
 ONSET_BRANCH = REPO / "recipes" / "checkpoints" / "default-1.4.0" / "onset-branch.pt"
 """The drum-onset branch sense-default 1.4.0 ships (beside 1.1.0's separator weights)."""
-SHIPPED_SEPARATOR = REPO / "recipes" / "checkpoints" / "default-1.8.0" / "best-separator.pt"
-"""The separator checkpoint sense-default 1.8.0 ships (4 blocks of 2-tap convs, self-distilled from 1.7.0; its onset
+SHIPPED_SEPARATOR = REPO / "recipes" / "checkpoints" / "default-1.9.0" / "best-separator.pt"
+"""The separator checkpoint sense-default 1.9.0 ships (3 blocks of 2-tap convs, self-distilled from 1.8.0; its onset
 branch is ONSET_BRANCH, a graph of its own in the pack)."""
 ONSET_CLASSES = 3
 

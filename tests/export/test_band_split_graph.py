@@ -130,9 +130,9 @@ def test_warm_start_reads_back_a_batched_graph_and_the_shipped_pack(trained, tmp
     assert load_weights_from_onnx(model, path, example) == []
     for key, value in trained.state_dict().items():
         np.testing.assert_allclose(model.state_dict()[key].numpy(), value.numpy(), atol=1e-7, err_msg=key)
-    pack = load_pack(None)  # sense-default 1.8.0: its masks graph and its onset graph (1.4.0's onset branch)
+    pack = load_pack(None)  # sense-default 1.9.0: its masks graph and its onset graph (1.4.0's onset branch)
     assert pack.onsets is not None
-    shipped = make_separator(load_recipe(DEFAULT_RECIPE)).eval()  # as the recipe makes it (4 blocks, a stem prior)
+    shipped = make_separator(load_recipe(DEFAULT_RECIPE)).eval()  # as the recipe makes it (3 blocks, a stem prior)
     artifacts = [pack.root / spec.artifact("onnx", "fp32").file for spec in (pack.separator, pack.onsets)]
     assert warm_start_separator(shipped, *artifacts) == []
     state = torch.load(str(SHIPPED_SEPARATOR), map_location="cpu", weights_only=False)["separator"]

@@ -119,3 +119,17 @@ def test_pack_reports_the_validation_of_the_weights_it_ships(tiny_run) -> None:
             entry[f"{student}_val_loss"], abs=1e-4
         )
         assert _metric(tiny_run.pack, f"training.{student}_val_loss") == pytest.approx(entry[f"{student}_val_loss"])
+
+
+def test_training_minutes_are_unknown_not_zero_for_a_checkpoint_without_its_time(tiny_run) -> None:
+    """A checkpoint saved without its training time (e.g. one copied in from another machine) gives minutes None in
+    the provenance, not 0; a timed one gives its minutes."""
+    from export.recipe_run import training_provenance
+
+    recipe = load_recipe(tiny_run.recipe_path)
+    steps = recipe.training.student_steps("separator")
+    timed = training_provenance(recipe, {"separator": {"step": steps, "train_seconds": 90.0}}, "separator")
+    untimed = training_provenance(recipe, {"separator": {"step": steps, "train_seconds": None}}, "separator")
+    assert (timed["minutes"], timed["status"]) == (1.5, "complete")
+    assert (untimed["minutes"], untimed["status"]) == (None, "complete")
+    assert tiny_run.pack.manifest["provenance"]["training"]["separator"]["minutes"] is not None

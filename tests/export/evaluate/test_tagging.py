@@ -71,7 +71,7 @@ def test_onnx_counts_match_the_torch_counts_in_the_manifest() -> None:
         if spec.role == "separator":
             # the graph carries a fixed ~51 k MAC per call more than the torch count (the batched band split pads
             # every band to the widest one; the batched merge): 3 % of 1.4.0's 8-block separator, 6 % of 1.6.0's
-            # masks, 7.5 % of 1.8.0's; the padded rows of the stacked band encoders are a fixed ~6.7 k parameters
+            # masks, 7.5 % of 1.8.0's, ~9 % of 1.9.0's; the padded rows of the stacked band encoders are a fixed ~6.7 k parameters
             extra_macs_per_call = (graph_macs_per_second - spec.macs_per_second) / runs_per_second
             assert 0 <= extra_macs_per_call <= 55_000, extra_macs_per_call
             assert 0 <= cost.n_parameters - spec.n_parameters <= 7_000, cost.n_parameters - spec.n_parameters
