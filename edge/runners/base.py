@@ -94,6 +94,11 @@ class ModelRunner(abc.ABC):
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run once. ``inputs`` holds every model input and state input; returns every output and state output."""
 
+    def frame_stepper(self) -> FrameStepper | None:
+        """A cheaper way to run a one-frame stateful artifact frame after frame, the states kept by the runtime, where
+        this runner has one (:class:`FrameStepper`); None: call :meth:`run` with the states."""
+        return None
+
     def _check_outputs(self, outputs: dict[str, np.ndarray], expected: list[str]) -> dict[str, np.ndarray]:
         missing = [name for name in expected if name not in outputs]
         if missing:
@@ -106,3 +111,17 @@ def _shapes_agree(manifest_shape: tuple[int, ...], artifact_shape: tuple[int | N
     return len(manifest_shape) == len(artifact_shape) and all(
         m == -1 or a is None or m == a for m, a in zip(manifest_shape, artifact_shape)
     )
+
+
+class FrameStepper(abc.ABC):
+    """Runs a stateful artifact one frame per call, its states carried inside the runtime from each call to the
+    next: ``step`` (1, n_bins) frame -> (1, *output shape) of the model's first output, a copy. Equal to :meth:`run`
+    with each call's state outputs fed back as the next call's state inputs, starting from zero states."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Zero the states."""
+
+    @abc.abstractmethod
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        """Run one frame; raises ValueError for a frame of another shape than the artifact's input."""

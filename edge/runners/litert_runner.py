@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.errors import InferenceError, MissingExtraError, RuntimeUnavailableError
 from edge.pack import ArtifactSpec, ModelSpec
-from edge.runners.base import ModelRunner, Signature
+from edge.runners.base import FrameStepper, ModelRunner, Signature
 
 
 LITERT_MODULES = ("ai_edge_litert", "tflite_runtime")
@@ -107,6 +107,7 @@ class LiteRtRunner(ModelRunner):
         self._float_only = not self._input_quantization and not self._output_quantization
         self._fast_inputs: list[tuple[str, int]] = []
         self._fast_outputs = [(self._to_logical.get(name, name), index) for name, index in self._output_index.items()]
+        self._stepper: LiteRtFrameStepper | None = None
 
     def signature(self) -> tuple[Signature, Signature]:
         def of(details: dict[str, dict[str, Any]], quantized: dict[str, Any]) -> Signature:
@@ -123,7 +124,23 @@ class LiteRtRunner(ModelRunner):
             of(self._output_details, self._output_quantization),
         )
 
+    def frame_stepper(self) -> FrameStepper | None:
+        """For a float one-frame stateful artifact, when the interpreter exposes its raw wrapper (ai_edge_litert and
+        tflite_runtime do): :class:`LiteRtFrameStepper`. One per runner."""
+        if not (self._float_only and self.frames_per_step == 1 and self.model.states):
+            return None
+        if not hasattr(self._interpreter, "_interpreter"):
+            return None
+        if self._stepper is None:
+            zeros = {t.name: np.zeros([1 if d == -1 else d for d in t.shape], t.dtype) for t in self.model.inputs}
+            zeros.update((s.input, np.zeros(s.shape, s.dtype)) for s in self.model.states)
+            self._checked_run(zeros)  # plans the one-frame shapes, where the stepper's views then stay
+            self._stepper = LiteRtFrameStepper(self)
+        return self._stepper
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self._stepper is not None:
+            self._stepper.release()  # its views must not outlive a re-plan, and invoke() refuses to run beside them
         fast = self._fast_inputs
         if fast and len(inputs) == len(fast):
             interpreter = self._interpreter
@@ -178,3 +195,51 @@ class LiteRtRunner(ModelRunner):
             logical = {self.artifact_name(name): name for name in inputs}
             self._fast_inputs = [(logical[name], self._input_index[name]) for name in feed]
         return checked
+
+
+class LiteRtFrameStepper(FrameStepper):
+    """One frame per call through numpy views of the interpreter's own tensors: the frame is copied into the input
+    tensor, the graph runs, each state output is copied onto its state input inside the interpreter, and a copy of
+    the first output is returned. Per hop that is one copy per tensor instead of a ``set_tensor`` and a
+    ``get_tensor`` (each a checked call and, for ``get_tensor``, a new array) per state (docs/hot_path.md).
+
+    The views are taken on the first step and kept between steps, so the graph runs through the raw wrapper's
+    ``Invoke`` (the public ``invoke`` refuses to run while views exist, as they would dangle if the tensors were
+    re-planned). A one-frame artifact's tensors are planned once and never re-planned here; the runner's own
+    :meth:`LiteRtRunner.run`, which may re-plan, releases the views first, and the next step takes them again (the
+    states are then whatever that run was given)."""
+
+    def __init__(self, runner: LiteRtRunner) -> None:
+        self._interpreter = runner._interpreter  # never its raw wrapper: a reference to that blocks invoke() too
+        inputs, outputs = runner._input_index, runner._output_index
+        model = runner.model
+        self._indices = (
+            inputs[runner.artifact_name(model.inputs[0].name)],
+            outputs[runner.artifact_name(model.outputs[0].name)],
+            [(inputs[runner.artifact_name(s.input)], outputs[runner.artifact_name(s.output)]) for s in model.states],
+        )
+        self._views: tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | None = None
+
+    def _view(self, index: int) -> np.ndarray:
+        raw = self._interpreter._interpreter
+        return raw.tensor(raw, index)  # type: ignore[no-any-return]
+
+    def _take_views(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        frame, output, states = self._indices
+        self._views = (self._view(frame), self._view(output), [(self._view(i), self._view(o)) for i, o in states])
+        return self._views
+
+    def release(self) -> None:
+        self._views = None
+
+    def reset(self) -> None:
+        for state_in, _ in (self._views or self._take_views())[2]:
+            state_in.fill(0.0)
+
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        frame_in, output, states = self._views or self._take_views()
+        np.copyto(frame_in, frame)  # (1, n_bins) into (1, 1, n_bins); ValueError for another width
+        self._interpreter._interpreter.Invoke()
+        for state_in, state_out in states:
+            np.copyto(state_in, state_out)
+        return output[0].copy()

@@ -109,3 +109,48 @@ def test_the_bundled_fp32_graphs_run_in_one_xnnpack_partition(role: str) -> None
     ops = Counter(op["op_name"] for op in interpreter._get_ops_details())
     assert ops["DELEGATE"] == 1, ops
     assert not {"GATHER", "GATHER_ND"} & set(ops), ops
+
+
+@pytest.mark.parametrize("role, precision", [("separator", "fp32"), ("onsets", "fp32"), ("onsets", "int8")])
+def test_frame_stepper_equals_the_runs_with_carried_states(role: str, precision: str) -> None:
+    """The stateful stages step LiteRT frame by frame with the states kept in the interpreter (the frame stepper):
+    the same outputs, bit for bit, as ``run`` with each call's states fed back; after a reset, and after a ``run`` of
+    the same runner in between (which must still be allowed), it starts again from zero states."""
+    from edge.model_stages import StatefulSteps
+
+    pack = load_pack(None)
+    spec = getattr(pack, role)
+    frames = np.random.default_rng(2).uniform(0, 3, (40, spec.inputs[0].shape[-1])).astype(np.float32)
+    stepped = StatefulSteps(open_runner(pack, spec, "litert", precision, 1))
+    assert stepped._stepper is not None
+    runner = open_runner(pack, spec, "litert", precision, 1)
+    states = {s.input: np.zeros(s.shape, np.float32) for s in spec.states}
+    expected = []
+    for frame in frames:
+        outputs = runner.run({spec.inputs[0].name: frame[None, None], **states})
+        states = {s.input: outputs[s.output] for s in spec.states}
+        expected.append(outputs[spec.outputs[0].name][0])
+    for _ in range(2):
+        ours = [stepped.process(frame[None]) for frame in frames]
+        np.testing.assert_array_equal(np.concatenate(ours), np.concatenate(expected))
+        stepped.runner.run({spec.inputs[0].name: frames[None, :1], **states})  # the runner's own path in between
+        stepped.reset()
+    np.testing.assert_array_equal(stepped.process(frames), np.concatenate(expected))  # a block, frame by frame
+
+
+def test_frame_stepper_names_a_frame_of_the_wrong_width() -> None:
+    from edge.model_stages import StatefulSteps
+
+    pack = load_pack(None)
+    stepped = StatefulSteps(open_runner(pack, pack.separator, "litert", "fp32", 1))
+    with pytest.raises(InferenceError, match=r"model 'separator'.*shape \(1, 256\).*expected \(1, 257\)"):
+        stepped.process(np.zeros((1, 256), np.float32))
+
+
+def test_no_frame_stepper_for_onnx_integer_tensors_or_the_stateless_tagger() -> None:
+    """Only float one-frame stateful artifacts step in place: ONNX runs, LiteRT int8 separators (integer tensors,
+    (de)quantized by the runner) and the tagger (no states) go through ``run``."""
+    pack = load_pack(None)
+    assert open_runner(pack, pack.separator, "onnx", "fp32", 1).frame_stepper() is None
+    assert open_runner(pack, pack.separator, "litert", "int8", 1).frame_stepper() is None
+    assert open_runner(pack, pack.tagger, "litert", "fp32", 1).frame_stepper() is None
