@@ -222,7 +222,7 @@ class LiteRtFrameStepper(FrameStepper):
 
     def _view(self, index: int) -> np.ndarray:
         raw = self._interpreter._interpreter
-        return raw.tensor(raw, index)  # type: ignore[no-any-return]
+        return raw.tensor(raw, index)
 
     def _take_views(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         frame, output, states = self._indices
