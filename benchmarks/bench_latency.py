@@ -19,7 +19,9 @@ Paths measured (same input, same pack, same rig):
     the rising edge of the first PWM period on that channel's pin whose high time is longer than before the
     frame. The bridge pushes a frame's bytes into the FIFO together and the simulated USART delivers them at the
     baud rate, so this part holds the frame's time on the wire, the firmware's parse, its next 1 kHz update tick
-    and the wait for the next PWM period (1.024 ms).
+    and the wait for the next PWM period (1.024 ms). A pin still ramping towards an earlier frame's level (the
+    firmware smooths every change) rises in the first PWM period after any frame, so that onset's firmware part can
+    be shorter than the frame's time on the wire.
   simavr paces itself to real time, so frames reach the AVR 8 ms apart as from a real host; on a loaded machine
   it may lag and take a few frames back to back — the firmware part is in simulated time either way.
 

@@ -116,8 +116,10 @@ def test_latency_through_the_firmware_adds_up(latency_report: dict[str, Any], ba
     assert firmware["baud"] == baud and firmware["frame_bytes"] > 0
     assert parts["wire_ms"] == pytest.approx(firmware["frame_bytes"] * 10 / baud * 1e3)
     assert firmware["mean_ms"] == pytest.approx(parts["host"]["mean_ms"] + parts["firmware_simulated"]["mean_ms"])
-    # a pulse after the frame's bytes crossed the wire, never before (how much later is speed: not asserted)
-    assert parts["wire_ms"] < parts["firmware_simulated"]["min_ms"]
+    # a typical pulse comes after the frame's bytes crossed the wire (how much later is speed: not asserted); not
+    # every one: a pin still ramping towards an earlier frame's level (the firmware smooths each change) rises in
+    # the first PWM period after any frame, so the minimum may be under the wire time
+    assert 0 <= parts["firmware_simulated"]["min_ms"] and parts["wire_ms"] < parts["firmware_simulated"]["p50_ms"]
     link = firmware["link"]  # (a simavr slower than real time gets frames in bursts and may lose a few at 500k)
     assert (
         link["link_up"]
