@@ -9,7 +9,7 @@ Costs are of the whole ``sense run`` pipeline on the bundled pack, 1 thread, aft
 
 - ``aarch64`` (Raspberry Pi 4 profile; sense-default 1.9.0, after the second hot-path round, the direct LiteRT
   runner, the band powers in one product, the LiteRT separator in one XNNPACK partition, the runner's hot path and
-  the tagger's context buffer; ``benchmarks/results/instructions-1.9.0.json``, the repeatable counter): M aarch64 instructions per audio second, counted under qemu
+  the tagger's context buffer, the LiteRT states kept in the interpreter; ``benchmarks/results/instructions-session12.json``, the repeatable counter): M aarch64 instructions per audio second, counted under qemu
   (``benchmarks/bench_instructions.py``, docs/benchmarks.md) — deterministic, so it decides;
 - ``x86_64``: real-time factor of ``sense bench`` (README table: sense-default 1.2.0, one run on a shared 2-core
   EPYC; the ranking is the same in every later run, e.g. 1.8.0's: LiteRT fp32 0.0235, int8 0.0336, ONNX fp32 0.0627,
@@ -21,7 +21,7 @@ from __future__ import annotations
 import platform
 
 MEASURED_COST: dict[str, dict[tuple[str, str], float]] = {
-    "aarch64": {("onnx", "fp32"): 304.5, ("onnx", "int8"): 335.5, ("litert", "fp32"): 161.2, ("litert", "int8"): 214.5},
+    "aarch64": {("onnx", "fp32"): 304.0, ("onnx", "int8"): 335.4, ("litert", "fp32"): 154.5, ("litert", "int8"): 211.3},
     "x86_64": {
         ("onnx", "fp32"): 0.0783,
         ("onnx", "int8"): 0.0905,
