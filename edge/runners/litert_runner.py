@@ -239,7 +239,10 @@ class LiteRtFrameStepper(FrameStepper):
     def step(self, frame: np.ndarray) -> np.ndarray:
         frame_in, output, states = self._views or self._take_views()
         np.copyto(frame_in, frame)  # (1, n_bins) into (1, 1, n_bins); ValueError for another width
-        self._interpreter._interpreter.Invoke()
+        try:
+            self._interpreter._interpreter.Invoke()
+        except (ValueError, RuntimeError) as error:
+            raise InferenceError(f"LiteRT run failed: {error}") from None
         for state_in, state_out in states:
             np.copyto(state_in, state_out)
         return output[0].copy()
