@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.errors import InferenceError
 from edge.runners.base import ModelRunner
 from edge.stream import tagger_run_frames
 
@@ -34,20 +33,14 @@ class StatefulSteps:
     def reset(self) -> None:
         if self._stepper is not None:
             self._stepper.reset()
-        # the runner's inputs: the frames (set per step) and the states, replaced in place by each step's outputs
-        self._feed = {self.input_name: np.zeros((1, 0, self.n_bins), dtype=np.float32)}
-        self._feed.update((state.input, np.zeros(state.shape, dtype=state.dtype)) for state in self.runner.model.states)
+        else:  # the runner's inputs: the frames (set per step) and the states, replaced in place by each step's outputs
+            self._feed = {self.input_name: np.zeros((1, 0, self.n_bins), dtype=np.float32)}
+            self._feed.update((s.input, np.zeros(s.shape, dtype=s.dtype)) for s in self.runner.model.states)
         self._pending = np.zeros((0, self.n_bins), dtype=np.float32)
 
     def _step(self, frames: np.ndarray) -> np.ndarray:
         if self._stepper is not None:
-            try:
-                return self._stepper.step(frames)
-            except ValueError:
-                raise InferenceError(
-                    f"model '{self.runner.model.key}': a step got frames of shape {frames.shape}; "
-                    f"expected (1, {self.n_bins})"
-                ) from None
+            return self._stepper.step(frames)
         feed = self._feed
         feed[self.input_name] = frames[np.newaxis]
         outputs = self.runner.run(feed)

@@ -124,4 +124,4 @@ class FrameStepper(abc.ABC):
 
     @abc.abstractmethod
     def step(self, frame: np.ndarray) -> np.ndarray:
-        """Run one frame; raises ValueError for a frame of another shape than the artifact's input."""
+        """Run one frame; :class:`InferenceError` naming the model for a frame of another shape or a failed run."""

@@ -129,7 +129,7 @@ class LiteRtRunner(ModelRunner):
         tflite_runtime do): :class:`LiteRtFrameStepper`. One per runner."""
         if not (self._float_only and self.frames_per_step == 1 and self.model.states):
             return None
-        if not hasattr(self._interpreter, "_interpreter"):
+        if not hasattr(self._interpreter, "_interpreter"):  # an interpreter without the raw wrapper
             return None
         if self._stepper is None:
             zeros = {t.name: np.zeros([1 if d == -1 else d for d in t.shape], t.dtype) for t in self.model.inputs}
@@ -211,6 +211,7 @@ class LiteRtFrameStepper(FrameStepper):
 
     def __init__(self, runner: LiteRtRunner) -> None:
         self._interpreter = runner._interpreter  # never its raw wrapper: a reference to that blocks invoke() too
+        self._model = runner.model.key
         inputs, outputs = runner._input_index, runner._output_index
         model = runner.model
         self._indices = (
@@ -238,11 +239,16 @@ class LiteRtFrameStepper(FrameStepper):
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         frame_in, output, states = self._views or self._take_views()
-        np.copyto(frame_in, frame)  # (1, n_bins) into (1, 1, n_bins); ValueError for another width
+        try:
+            np.copyto(frame_in, frame)  # (1, n_bins) into (1, 1, n_bins)
+        except ValueError:
+            raise InferenceError(
+                f"model '{self._model}': a step got frames of shape {frame.shape}; expected (1, {frame_in.shape[-1]})"
+            ) from None
         try:
             self._interpreter._interpreter.Invoke()
         except (ValueError, RuntimeError) as error:
-            raise InferenceError(f"LiteRT run failed: {error}") from None
+            raise InferenceError(f"model '{self._model}': LiteRT run failed: {error}") from None
         for state_in, state_out in states:
             np.copyto(state_in, state_out)
         return output[0].copy()
